@@ -1,0 +1,50 @@
+/* Small string helpers: bounded copy, strict number parsing, and a growable byte
+ * buffer used to build request strings, signatures and JSON lines. */
+#ifndef WDTS_STR_H
+#define WDTS_STR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wdts/err.h"
+
+/** Copies src into dst (size bytes), always NUL-terminated. @returns strlen(src). */
+size_t wdts_strlcpy(char *dst, const char *src, size_t size);
+
+/** Parses all of s as a base-10 integer within [min, max]. No trailing bytes allowed. */
+wdts_err_t wdts_parse_int(const char *s, long long min, long long max, long long *out);
+
+/** @returns 1 when s starts with prefix. */
+int wdts_str_has_prefix(const char *s, const char *prefix);
+
+/**
+ * A growable, always NUL-terminated byte buffer (embedded by the caller).
+ * Life cycle: wdts_buf_init() → appends → wdts_buf_deinit() (or wdts_buf_steal()).
+ */
+struct wdts_buf {
+    char *data; /* owned; NUL-terminated; NULL until the first append */
+    size_t len;
+    size_t cap;
+};
+
+void wdts_buf_init(struct wdts_buf *buf);
+void wdts_buf_deinit(struct wdts_buf *buf);
+void wdts_buf_reset(struct wdts_buf *buf);
+void wdts_buf_append(struct wdts_buf *buf, const void *data, size_t len);
+void wdts_buf_append_str(struct wdts_buf *buf, const char *s);
+void wdts_buf_printf(struct wdts_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Appends s percent-encoded as in RFC 3986 (unreserved characters kept, space as %20). */
+void wdts_buf_append_urlenc(struct wdts_buf *buf, const char *s);
+/** Appends s as the inside of a JSON string (quotes not included). */
+void wdts_buf_append_json_str(struct wdts_buf *buf, const char *s);
+/** @returns the data ("" when empty); borrowed until the next change. */
+const char *wdts_buf_str(const struct wdts_buf *buf);
+/** @owner moves the data to the caller (free() it); buf is reset to empty. */
+char *wdts_buf_steal(struct wdts_buf *buf);
+
+/** Lowercase hex of len bytes into out (2*len+1 bytes). */
+void wdts_hex_lower(const unsigned char *in, size_t len, char *out);
+/** Uppercase hex of len bytes into out (2*len+1 bytes). */
+void wdts_hex_upper(const unsigned char *in, size_t len, char *out);
+
+#endif

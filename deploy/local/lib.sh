@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Shell functions shared by tests/run.sh and deploy/local/demo.sh: install what is
+# missing, build, and start/stop the local services (Redis, the local Kafka).
+# Source it; it defines functions and sets nothing else.
+
+WDTS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+wdts_log() { printf '%s\n' "$*" >&2; }
+
+# Installs every package of deploy/local/packages.txt that is not installed yet.
+wdts_install_packages() {
+    local missing=() pkg
+    while read -r pkg; do
+        [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$pkg")
+    done <"$WDTS_ROOT/deploy/local/packages.txt"
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    if [[ $(id -u) -ne 0 ]]; then
+        wdts_log "missing Debian packages: ${missing[*]}"
+        wdts_log "install them as root: apt-get install -y ${missing[*]}"
+        return 1
+    fi
+    wdts_log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Configures and builds into $1 (default build/). Extra cmake -D options follow.
+wdts_build() {
+    local dir=${1:-$WDTS_ROOT/build}
+    shift || true
+    cmake -S "$WDTS_ROOT" -B "$dir" "$@" >/dev/null
+    cmake --build "$dir" -j "$(nproc)" >/dev/null
+}
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on.
+wdts_free_port() {
+    local port
+    for _ in $(seq 1 100); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Waits until command "$@" succeeds, at most $WDTS_WAIT_S seconds (default 20).
+wdts_wait_for() {
+    local deadline=$((SECONDS + ${WDTS_WAIT_S:-20}))
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.05
+    done
+}
+
+# wdts_start_redis DIR [extra redis-server args]: starts redis-server on a free
+# port with its files in DIR; sets WDTS_REDIS_PORT and WDTS_REDIS_PID.
+wdts_start_redis() {
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    WDTS_REDIS_PORT=$(wdts_free_port)
+    redis-server --port "$WDTS_REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --save '' \
+        --appendonly no --daemonize no --logfile "$dir/redis.log" "$@" &
+    WDTS_REDIS_PID=$!
+    if ! wdts_wait_for redis-cli -p "$WDTS_REDIS_PORT" ping; then
+        wdts_log "redis-server did not start; see $dir/redis.log"
+        return 1
+    fi
+}
+
+# wdts_start_kafka DIR BIN_DIR TOPIC:PARTS...: starts the local Kafka (3 brokers);
+# sets WDTS_KAFKA_BOOTSTRAP and WDTS_KAFKA_PID. Its control FIFO is DIR/kafka.ctl.
+wdts_start_kafka() {
+    local dir=$1 bin=$2
+    shift 2
+    mkdir -p "$dir"
+    rm -f "$dir/kafka.boot"
+    local args=(--brokers 3 --bootstrap-file "$dir/kafka.boot" --control "$dir/kafka.ctl")
+    local t
+    for t in "$@"; do args+=(--topic "$t"); done
+    "$bin/wdt-localkafka" "${args[@]}" >"$dir/kafka.log" 2>&1 </dev/null &
+    WDTS_KAFKA_PID=$!
+    if ! wdts_wait_for test -s "$dir/kafka.boot"; then
+        wdts_log "the local Kafka did not start; see $dir/kafka.log"
+        return 1
+    fi
+    WDTS_KAFKA_BOOTSTRAP=$(cat "$dir/kafka.boot")
+}
+
+# Stops the processes whose pids are given, waiting up to 10 s for each.
+wdts_stop() {
+    local pid
+    for pid in "$@"; do
+        [[ -n "$pid" ]] || continue
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+}
