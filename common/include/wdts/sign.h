@@ -8,12 +8,7 @@
 #include <stddef.h>
 
 #include "wdts/err.h"
-
-/** One text parameter. Both strings are borrowed. */
-struct wdts_param {
-    const char *key;
-    const char *val;
-};
+#include "wdts/str.h"
 
 /** Lowercase MD5 hex (32 chars + NUL). */
 #define WDTS_SIGN_MD5_LEN 33

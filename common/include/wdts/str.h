@@ -8,6 +8,12 @@
 
 #include "wdts/err.h"
 
+/** A key and a value, both borrowed: request parameters, client properties. */
+struct wdts_param {
+    const char *key;
+    const char *val;
+};
+
 /** Copies src into dst (size bytes), always NUL-terminated. @returns strlen(src). */
 size_t wdts_strlcpy(char *dst, const char *src, size_t size);
 
