@@ -588,7 +588,10 @@ static void parse_value(struct cfg_load *ld, const struct cfg_def *def, const ch
     }
     case WDTS_CFG_INT: {
         long long v;
-        if (wdts_parse_int(val, LLONG_MIN, LLONG_MAX, &v) != WDTS_OK) {
+        /* strtoll would also take leading blanks and '+': keep the form strict */
+        const char *digits = val[0] == '-' ? val + 1 : val;
+        int digit0 = isdigit((unsigned char)digits[0]);
+        if (!digit0 || wdts_parse_int(val, LLONG_MIN, LLONG_MAX, &v) != WDTS_OK) {
             load_error(ld, "%s: %s is not an integer; use an integer from %lld to %lld (%s)", src,
                        shown, def->min, def->max, def->key);
             return;

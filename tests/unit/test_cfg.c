@@ -426,6 +426,40 @@ static void test_key32(void **state)
     assert_int_equal(wdts_cfg_key32_decode("", key), WDTS_ERR_INVAL);
 }
 
+/* Loads one override and reports whether it was accepted. */
+static int accepts(const char *kv)
+{
+    const char *over[] = {kv};
+    struct wdts_cfg *cfg = NULL;
+    wdts_err_t err = load(NULL, NULL, over, 1, &cfg, NULL);
+    wdts_cfg_destroy(cfg);
+    return err == WDTS_OK;
+}
+
+static void test_string_checks(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "http.listen=[::]:9090", "http.listen=127.0.0.1:0", "http.listen=metrics-host.local:65535",
+        "redis.url=redis://10.0.0.5:6379/3", "redis.url=rediss://redis.example:6380",
+        "redis.url=unix:///run/redis.sock", "topic.jobs=tenant_a.wdt-jobs.v1", "log.debug=all",
+        "log.debug=kafka,redis,wrk", "log.debug=", "redis.prefix=x"};
+    static const char *const bad[] = {
+        "http.listen=:9090", "http.listen=host:", "http.listen=host:65536", "http.listen=::1:9090",
+        "http.listen=[::1]9090", "http.listen=host:90x", "http.listen=host:+90",
+        "redis.url=http://127.0.0.1:6379", "redis.url=redis://", "redis.url=127.0.0.1:6379",
+        "topic.jobs=", "topic.jobs=..", "topic.jobs=a/b", "log.debug=kafka,", "log.debug=Kafka",
+        "log.debug=,redis", "redis.prefix=", "worker.max.inflight=2147483648",
+        "worker.max.inflight=12abc", "worker.max.inflight= 5",
+        "worker.max.inflight=+5", "worker.max.inflight=-"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (!accepts(good[i]))
+            fail_msg("refused %s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (accepts(bad[i]))
+            fail_msg("accepted %s", bad[i]);
+}
+
 static void test_secret_files(void **state)
 {
     (void)state;
@@ -739,6 +773,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_bool_and_enum),
         cmocka_unit_test(test_key32),
+        cmocka_unit_test(test_string_checks),
         cmocka_unit_test(test_secret_files),
         cmocka_unit_test(test_dump_redacts),
         cmocka_unit_test(test_kafka_passthrough),
