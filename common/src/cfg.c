@@ -552,6 +552,25 @@ static void describe_words(const char *const *words, const char *sep, struct wdt
     }
 }
 
+/* Appends a string value with any password in a URL's user-info replaced. */
+static void append_url_redacted(struct wdts_buf *out, const char *val)
+{
+    const char *scheme = strstr(val, "://");
+    if (scheme) {
+        const char *auth = scheme + 3;
+        size_t alen = strcspn(auth, "/?#");
+        const char *at = memchr(auth, '@', alen);
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            wdts_buf_append(out, val, (size_t)(colon + 1 - val));
+            wdts_buf_append_str(out, "<redacted>");
+            wdts_buf_append_str(out, at);
+            return;
+        }
+    }
+    wdts_buf_append_str(out, val);
+}
+
 /*
  * Parses val for def and stores it. src names where val came from ("WDT_LOG_LEVEL",
  * "/etc/wdt.conf:3", …) and starts every error message. Values of SECRET settings are
@@ -563,10 +582,16 @@ static void parse_value(struct cfg_load *ld, const struct cfg_def *def, const ch
     struct wdts_cfg *cfg = ld->cfg;
     int secret = (def->flags & WDTS_CFG_SECRET) != 0;
     char shown[160];
-    if (secret)
+    if (secret) {
         snprintf(shown, sizeof(shown), "the value");
-    else
-        snprintf(shown, sizeof(shown), "\"%s\"", val);
+    } else {
+        /* a URL may carry a password even in a setting that is not secret */
+        struct wdts_buf tmp;
+        wdts_buf_init(&tmp);
+        append_url_redacted(&tmp, val);
+        snprintf(shown, sizeof(shown), "\"%s\"", wdts_buf_str(&tmp));
+        wdts_buf_deinit(&tmp);
+    }
 
     switch (def->type) {
     case WDTS_CFG_STR: {
@@ -907,15 +932,16 @@ static void load_env_var(struct cfg_load *ld, const char *entry)
                        name, def->key, def->env);
             return;
         }
-        if (env_get(ld->envp, def->env)) {
+        char *secret = NULL;
+        if (env_get(ld->envp, def->env))
             load_error(ld, "%s and %s are both set; set only one of them", def->env, name);
-            return;
-        }
-        char *secret = read_secret_file(ld, name, val);
-        if (secret) {
+        else
+            secret = read_secret_file(ld, name, val);
+        if (secret)
             set_value(ld, def, secret, name);
-            free(secret);
-        }
+        else
+            ld->row_err[def - cfg_defs] = 1; /* reported: not "missing" as well */
+        free(secret);
         return;
     }
     if (wdts_str_has_prefix(name, "WDT_KAFKA_")) {
@@ -1097,25 +1123,6 @@ void wdts_cfg_apply_logging(const struct wdts_cfg *cfg)
 
 /* ------------------------------------------------------------------------------------ */
 /* Output                                                                                */
-
-/* Appends a string value with any password in a URL's user-info replaced. */
-static void append_url_redacted(struct wdts_buf *out, const char *val)
-{
-    const char *scheme = strstr(val, "://");
-    if (scheme) {
-        const char *auth = scheme + 3;
-        size_t alen = strcspn(auth, "/?#");
-        const char *at = memchr(auth, '@', alen);
-        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (colon) {
-            wdts_buf_append(out, val, (size_t)(colon + 1 - val));
-            wdts_buf_append_str(out, "<redacted>");
-            wdts_buf_append_str(out, at);
-            return;
-        }
-    }
-    wdts_buf_append_str(out, val);
-}
 
 static void append_value(struct wdts_buf *out, const struct wdts_cfg *cfg,
                          const struct cfg_def *def)

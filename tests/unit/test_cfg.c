@@ -520,6 +520,20 @@ static void test_secret_files(void **state)
     assert_int_equal(wdts_cfg_load(&opts, &cfg, &errs), WDTS_OK);
     wdts_cfg_destroy(cfg);
 
+    /* a required secret whose file is missing, or given twice: one message each, not two */
+    char *envp6[] = {"WDT_SECRET_KEY_FILE=/nonexistent/key", "WDT_PII_HASH_KEY=x",
+                     "WDT_PII_HASH_KEY_FILE=/dev/null", NULL};
+    const char *require3[] = {"secret.key", "pii.hash.key", NULL};
+    opts.envp = envp6;
+    opts.require = require3;
+    assert_int_equal(wdts_cfg_load(&opts, &cfg, &errs), WDTS_ERR_CONFIG);
+    e = wdts_buf_str(&errs);
+    assert_non_null(strstr(e, "WDT_SECRET_KEY_FILE: cannot read /nonexistent/key"));
+    assert_non_null(strstr(e, "WDT_PII_HASH_KEY and WDT_PII_HASH_KEY_FILE are both set"));
+    assert_int_equal(count_lines(e), 2);
+    wdts_buf_reset(&errs);
+    opts.require = NULL;
+
     /* an empty _FILE path, and a directory instead of a file */
     char *envp5[] = {"WDT_REDIS_PASSWORD_FILE=", "WDT_PII_HASH_KEY_FILE=/", NULL};
     opts.envp = envp5;
@@ -571,6 +585,14 @@ static void test_dump_redacts(void **state)
     /* one line per setting plus one per kafka property */
     assert_int_equal(count_lines(d), 26 + 3);
     wdts_cfg_destroy(cfg);
+
+    /* nor does an error about a URL show its password */
+    char *envp2[] = {"WDT_REDIS_URL=http://user:url-p4ss@127.0.0.1:6379", NULL};
+    assert_int_equal(load(NULL, envp2, NULL, 0, &cfg, &errs), WDTS_ERR_CONFIG);
+    assert_null(strstr(wdts_buf_str(&errs), "p4ss"));
+    assert_non_null(strstr(wdts_buf_str(&errs), "WDT_REDIS_URL: "
+                                                "\"http://user:<redacted>@127.0.0.1:6379\" "
+                                                "is not a Redis URL"));
     remove_temp(file);
     wdts_buf_deinit(&errs);
     wdts_buf_deinit(&dump);

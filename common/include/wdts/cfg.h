@@ -2,7 +2,18 @@
  * optional properties file, WDT_* environment variables and command-line overrides,
  * in that order of precedence, plus librdkafka properties passed through untouched.
  * Every error is collected so a program reports them all at once and exits 78.
- * It does not connect to anything: validation is syntactic (and librdkafka's own). */
+ * It does not connect to anything: validation is syntactic (and librdkafka's own).
+ *
+ * In main():
+ *     struct wdts_cfg_opts opts = {.envp = environ, .overrides = sets, .overrides_cnt = nsets};
+ *     struct wdts_buf errs;
+ *     wdts_buf_init(&errs);
+ *     if (wdts_cfg_load(&opts, &cfg, &errs) != WDTS_OK) {
+ *         fputs(wdts_buf_str(&errs), stderr);          every problem, one per line
+ *         return WDTS_EXIT_CONFIG;                      78
+ *     }
+ *     wdts_cfg_apply_logging(cfg);
+ */
 #ifndef WDTS_CFG_H
 #define WDTS_CFG_H
 
@@ -105,6 +116,7 @@ struct wdts_cfg_opts {
  * @param  errors  on WDTS_ERR_CONFIG, one line per problem is appended ("source: problem;
  *                 what to do"), every problem found, never a secret value. May be NULL.
  * @returns WDTS_OK, or WDTS_ERR_CONFIG (the caller prints errors and exits WDTS_EXIT_CONFIG).
+ * @thread any: no global state is read or written (the environment comes from opts).
  */
 wdts_err_t wdts_cfg_load(const struct wdts_cfg_opts *opts, struct wdts_cfg **out,
                          struct wdts_buf *errors);
@@ -126,7 +138,8 @@ void wdts_cfg_help(struct wdts_buf *out);
 /** Appends the Markdown document committed as deploy/CONFIG.md (generated, never edited). */
 void wdts_cfg_markdown(struct wdts_buf *out);
 
-/** Sets up logging from log.level, log.format and log.debug (wdts_log_setup()). */
+/** Sets up logging from log.level, log.format and log.debug (wdts_log_setup()); call it
+ *  before other threads start. @owner cfg borrowed. */
 void wdts_cfg_apply_logging(const struct wdts_cfg *cfg);
 
 /**
