@@ -80,7 +80,7 @@ static const struct cfg_def cfg_defs[] = {
      .desc = "Redis server: redis://host:port/db, rediss:// for TLS, or unix:///path. "
              "Put the password in redis.password, not here."},
     {"redis.password", "WDT_REDIS_PASSWORD", WDTS_CFG_STR, NULL, OFF(redis_password), NULL,
-     WDTS_CFG_SECRET, .desc = "Redis AUTH password. Empty: no AUTH."},
+     WDTS_CFG_SECRET, .desc = "Redis AUTH password. Unset: no AUTH."},
     {"redis.timeout", "WDT_REDIS_TIMEOUT", WDTS_CFG_DURATION, "2s", OFF(redis_timeout_ms), NULL,
      0, .desc = "Connect and command timeout for Redis.", .min = 1, .max = 10 * MINUTE_MS},
     {"redis.prefix", "WDT_REDIS_PREFIX", WDTS_CFG_STR, "wdt:", OFF(redis_prefix), check_nonempty,
