@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -391,11 +392,23 @@ static wdts_err_t setup_cmd(struct wdts_redis *redis, int argc, const char **arg
     return err;
 }
 
+/* hiredis sends with write(): writing to a connection the server has reset raises
+ * SIGPIPE, whose default action kills the process. A Redis restart must be an error
+ * reply to the caller, not the end of the worker. A handler someone set stays. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+        old.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
+}
+
 static wdts_err_t conn_open(struct wdts_redis *redis)
 {
     const struct wdts_redis_params *p = &redis->params;
     redis->err = WDTS_OK;
     redis->pending = 0;
+    ignore_sigpipe();
     redis->ctx = redisConnectWithTimeout(p->host, p->port, ms_to_tv(p->connect_timeout_ms));
     if (redis->ctx == NULL)
         return set_error(redis, WDTS_ERR_NOMEM, 1, "hiredis could not allocate a context");

@@ -9,7 +9,9 @@
  *   caller --owns--> wdts_redis_script (independent of any connection)
  *   caller --owns--> wdts_redis_reply --owns--> its elements (borrowed by accessors)
  * Threads: a handle is used by one thread at a time; scripts are read-only after
- * creation and may be shared by threads. */
+ * creation and may be shared by threads.
+ * Signals: connecting sets SIGPIPE to SIG_IGN when it still has its default action,
+ * because hiredis writes with write() and a reset connection must not kill the process. */
 #ifndef WDTS_REDIS_H
 #define WDTS_REDIS_H
 
