@@ -394,7 +394,7 @@ static wdts_err_t setup_cmd(struct wdts_redis *redis, int argc, const char **arg
 
 /* hiredis sends with write(): writing to a connection the server has reset raises
  * SIGPIPE, whose default action kills the process. A Redis restart must be an error
- * reply to the caller, not the end of the worker. A handler someone set stays. */
+ * for the caller, not the end of the worker. A handler someone set stays. */
 static void ignore_sigpipe(void)
 {
     struct sigaction old;
@@ -498,6 +498,8 @@ void wdts_redis_destroy(struct wdts_redis *redis)
 
 enum wdts_redis_type wdts_redis_reply_type(const struct wdts_redis_reply *reply)
 {
+    if (reply == NULL)
+        return WDTS_REDIS_NIL;
     switch (RAW(reply)->type) {
     case REDIS_REPLY_INTEGER:
         return WDTS_REDIS_INT;
@@ -516,13 +518,13 @@ enum wdts_redis_type wdts_redis_reply_type(const struct wdts_redis_reply *reply)
 
 long long wdts_redis_reply_int(const struct wdts_redis_reply *reply)
 {
-    return RAW(reply)->type == REDIS_REPLY_INTEGER ? RAW(reply)->integer : 0;
+    return reply && RAW(reply)->type == REDIS_REPLY_INTEGER ? RAW(reply)->integer : 0;
 }
 
 const char *wdts_redis_reply_str(const struct wdts_redis_reply *reply, size_t *len)
 {
     const redisReply *r = RAW(reply);
-    int t = r->type;
+    int t = r ? r->type : REDIS_REPLY_NIL;
     if (t != REDIS_REPLY_STRING && t != REDIS_REPLY_STATUS && t != REDIS_REPLY_ERROR) {
         if (len)
             *len = 0;
@@ -535,14 +537,14 @@ const char *wdts_redis_reply_str(const struct wdts_redis_reply *reply, size_t *l
 
 size_t wdts_redis_reply_count(const struct wdts_redis_reply *reply)
 {
-    return RAW(reply)->type == REDIS_REPLY_ARRAY ? RAW(reply)->elements : 0;
+    return reply && RAW(reply)->type == REDIS_REPLY_ARRAY ? RAW(reply)->elements : 0;
 }
 
 const struct wdts_redis_reply *wdts_redis_reply_elem(const struct wdts_redis_reply *reply,
                                                      size_t i)
 {
     const redisReply *r = RAW(reply);
-    if (r->type != REDIS_REPLY_ARRAY || i >= r->elements)
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || i >= r->elements)
         return NULL;
     return (const struct wdts_redis_reply *)(const void *)r->element[i];
 }
@@ -551,6 +553,16 @@ void wdts_redis_reply_free(struct wdts_redis_reply *reply)
 {
     if (reply)
         freeReplyObject(reply);
+}
+
+static const char *type_name(const struct wdts_redis_reply *reply)
+{
+    static const char *const names[] = {
+        [WDTS_REDIS_NIL] = "nil",       [WDTS_REDIS_INT] = "an integer",
+        [WDTS_REDIS_STR] = "a string",  [WDTS_REDIS_STATUS] = "a status",
+        [WDTS_REDIS_ARRAY] = "an array", [WDTS_REDIS_ERROR] = "an error",
+    };
+    return names[wdts_redis_reply_type(reply)];
 }
 
 /* Hands a raw reply to the caller: an error reply fails the call (not sticky) and is
@@ -625,8 +637,8 @@ static wdts_err_t want_int(struct wdts_redis *redis, const char *what,
     if (wdts_redis_reply_type(reply) == WDTS_REDIS_INT)
         *out = wdts_redis_reply_int(reply);
     else
-        err = set_error(redis, WDTS_ERR_REDIS, 0, "%s: expected an integer reply, got type %d",
-                        what, RAW(reply)->type);
+        err = set_error(redis, WDTS_ERR_REDIS, 0, "%s: expected an integer reply, got %s",
+                        what, type_name(reply));
     wdts_redis_reply_free(reply);
     return err;
 }
@@ -660,8 +672,8 @@ wdts_err_t wdts_redis_command_str(struct wdts_redis *redis, int argc, const char
         const char *s = wdts_redis_reply_str(reply, &n);
         *out = wdts_xstrndup(s, n);
     } else {
-        err = set_error(redis, WDTS_ERR_REDIS, 0, "%s: expected a string or nil reply, got type %d",
-                        what, RAW(reply)->type);
+        err = set_error(redis, WDTS_ERR_REDIS, 0, "%s: expected a string or nil reply, got %s",
+                        what, type_name(reply));
     }
     if (err == WDTS_OK && len)
         *len = n;

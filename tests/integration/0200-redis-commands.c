@@ -137,11 +137,11 @@ static void test_error_replies_are_not_sticky(void **state)
     long long n = 0;
     const char *get[2] = {"GET", k};
     assert_int_equal(wdts_redis_command_int(redis, 2, get, NULL, &n), WDTS_ERR_REDIS);
-    assert_non_null(strstr(redis->errstr, "GET: expected an integer reply"));
+    assert_non_null(strstr(redis->errstr, "GET: expected an integer reply, got a string"));
     char *str = NULL;
     const char *incr[2] = {"INCR", key(ik, "i")};
     assert_int_equal(wdts_redis_command_str(redis, 2, incr, NULL, &str, NULL), WDTS_ERR_REDIS);
-    assert_non_null(strstr(redis->errstr, "INCR: expected a string or nil reply"));
+    assert_non_null(strstr(redis->errstr, "INCR: expected a string or nil reply, got an integer"));
 
     /* an unknown command */
     assert_int_equal(wdts_redis_commandl(redis, NULL, "NOSUCHCOMMAND", NULL), WDTS_ERR_REDIS);

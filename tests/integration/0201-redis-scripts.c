@@ -136,7 +136,7 @@ static void test_script_returning_array(void **state)
     /* eval_int insists on an integer */
     long long n = 0;
     assert_int_equal(wdts_redis_eval_int(redis, script, 0, NULL, 2, args, &n), WDTS_ERR_REDIS);
-    assert_non_null(strstr(redis->errstr, "script pair: expected an integer reply"));
+    assert_non_null(strstr(redis->errstr, "script pair: expected an integer reply, got an array"));
     wdts_redis_script_destroy(script);
 }
 

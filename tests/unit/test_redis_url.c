@@ -233,6 +233,19 @@ static void test_script_sha(void **state)
     wdts_redis_script_destroy(NULL);
 }
 
+static void test_reply_accessors_take_null(void **state)
+{
+    (void)state;
+    size_t len = 99;
+    assert_int_equal(wdts_redis_reply_type(NULL), WDTS_REDIS_NIL);
+    assert_int_equal(wdts_redis_reply_int(NULL), 0);
+    assert_null(wdts_redis_reply_str(NULL, &len));
+    assert_int_equal(len, 0);
+    assert_int_equal(wdts_redis_reply_count(NULL), 0);
+    assert_null(wdts_redis_reply_elem(NULL, 0));
+    wdts_redis_reply_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_script_sha),
+        cmocka_unit_test(test_reply_accessors_take_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

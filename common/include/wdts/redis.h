@@ -125,7 +125,7 @@ enum wdts_redis_type {
     WDTS_REDIS_ERROR,
 };
 
-/** A reply (opaque). Accessors never fail: a wrong type gives 0 / NULL. */
+/** A reply (opaque). Accessors never fail: a wrong type or a NULL reply gives 0 / NULL / NIL. */
 struct wdts_redis_reply;
 
 enum wdts_redis_type wdts_redis_reply_type(const struct wdts_redis_reply *reply);
