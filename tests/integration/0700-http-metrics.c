@@ -30,11 +30,13 @@ static size_t on_body(char *p, size_t size, size_t n, void *opaque)
     return size * n;
 }
 
-static void fetch(unsigned port, const char *method, const char *path, struct resp *r)
+/* host is a name or an address as it goes in a URL ("127.0.0.1", "localhost", "[::1]"). */
+static void fetch_at(const char *host, unsigned port, const char *method, const char *path,
+                     struct resp *r)
 {
     char url[128];
     char *ct = NULL;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+    snprintf(url, sizeof(url), "http://%s:%u%s", host, port, path);
     memset(r, 0, sizeof(*r));
     wdts_buf_init(&r->body);
     CURL *c = curl_easy_init();
@@ -55,6 +57,11 @@ static void fetch(unsigned port, const char *method, const char *path, struct re
     curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
     r->ctype = strdup(ct ? ct : "");
     curl_easy_cleanup(c);
+}
+
+static void fetch(unsigned port, const char *method, const char *path, struct resp *r)
+{
+    fetch_at("127.0.0.1", port, method, path, r);
 }
 
 static void resp_free(struct resp *r)
@@ -221,21 +228,41 @@ static void test_readiness_callback(void **state)
     if (srv == NULL)
         fail_msg("start: %s", es);
     unsigned port = wdts_http_server_port(srv);
-    fetch(port, "GET", "/readyz", &r);
+    fetch_at("localhost", port, "GET", "/readyz", &r);
     assert_int_equal(r.status, 503);
     assert_string_equal(wdts_buf_str(&r.body), "not ready: consumer group not joined yet\n");
     resp_free(&r);
     atomic_store(&cb_ready, 1);
-    fetch(port, "GET", "/readyz", &r);
+    fetch_at("localhost", port, "GET", "/readyz", &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
     /* The flag is ignored when a callback decides. */
     wdts_http_server_set_ready(srv, 0, "ignored");
-    fetch(port, "GET", "/readyz", &r);
+    fetch_at("localhost", port, "GET", "/readyz", &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
     wdts_http_server_destroy(srv);
     assert_int_equal(calls, 3);
+}
+
+static void test_ipv6_loopback(void **state)
+{
+    (void)state;
+    char es[256];
+    struct resp r;
+    struct wdts_http_server *srv = wdts_http_server_new("[::1]:0", NULL, NULL, NULL, es,
+                                                        sizeof(es));
+    if (srv == NULL && (strstr(es, "not an address of this machine") || strstr(es, "socket:"))) {
+        print_message("no IPv6 loopback here (%s); IPv6 part not run\n", es);
+        return;
+    }
+    if (srv == NULL)
+        fail_msg("[::1]:0: %s", es);
+    fetch_at("[::1]", wdts_http_server_port(srv), "GET", "/healthz", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(wdts_buf_str(&r.body), "ok\n");
+    resp_free(&r);
+    wdts_http_server_destroy(srv);
 }
 
 /* --- concurrent updates while scraping --- */
@@ -398,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_bad_addresses_get_clear_errors),
         cmocka_unit_test(test_endpoints_and_readiness_flag),
         cmocka_unit_test(test_readiness_callback),
+        cmocka_unit_test(test_ipv6_loopback),
         cmocka_unit_test(test_concurrent_updates_and_scrapes),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
