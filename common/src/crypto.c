@@ -20,8 +20,8 @@
 #define NONCE_LEN 12
 #define TAG_LEN 16
 #define SEAL_VERSION "v1"
-/* "v1:" + 8 hex + ":" */
-#define HEADER_LEN (sizeof(SEAL_VERSION) + WDTS_CRYPTO_KEY_ID_SIZE)
+/* "v1:" + 8 hex characters of key id + ":" */
+#define HEADER_LEN (sizeof(SEAL_VERSION ":") - 1 + (WDTS_CRYPTO_KEY_ID_SIZE - 1) + 1)
 /* Secrets are short strings; a bound keeps lengths far from the int limits of EVP. */
 #define MAX_PLAIN_LEN (16u << 20)
 
@@ -170,6 +170,8 @@ wdts_err_t wdts_crypto_hmac_sha256(const void *key, size_t keylen, const void *d
 {
     unsigned int outlen = 0;
     static const unsigned char empty = 0;
+    if (key == NULL || keylen > INT32_MAX)
+        return WDTS_ERR_INVAL;
     /* HMAC() refuses a NULL data pointer even for zero bytes. */
     if (HMAC(EVP_sha256(), key, (int)keylen, len ? data : &empty, len, out, &outlen) == NULL ||
         outlen != WDTS_CRYPTO_SHA256_LEN)

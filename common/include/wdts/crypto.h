@@ -69,7 +69,10 @@ void wdts_crypto_free_secret(char *p, size_t len);
 /** @brief Overwrites len bytes of p with zeros in a way the compiler does not remove. */
 void wdts_crypto_wipe(void *p, size_t len);
 
-/** @brief out = HMAC-SHA256(key, data). @returns WDTS_ERR_TLS when OpenSSL fails. */
+/**
+ * @brief  out = HMAC-SHA256(key, data); data may be NULL when len is 0.
+ * @returns WDTS_ERR_INVAL for a NULL or oversized key, WDTS_ERR_TLS when OpenSSL fails.
+ */
 wdts_err_t wdts_crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
                                    unsigned char out[WDTS_CRYPTO_SHA256_LEN]);
 
