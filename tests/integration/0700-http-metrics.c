@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "wdts/http_server.h"
 #include "wdts/metrics.h"
@@ -265,6 +266,109 @@ static void test_ipv6_loopback(void **state)
     wdts_http_server_destroy(srv);
 }
 
+/* --- the scrape as Prometheus' own client library parses it --- */
+
+static const char parse_py[] =
+    "import json, sys\n"
+    "from prometheus_client.parser import text_string_to_metric_families\n"
+    "out = []\n"
+    "for f in text_string_to_metric_families(sys.stdin.read()):\n"
+    "    for s in f.samples:\n"
+    "        out.append([f.name, f.type, f.documentation, s.name, s.labels, repr(s.value)])\n"
+    "print(json.dumps(out))\n";
+
+/* The sample named name whose label key has value val, as [family, type, help, name, labels,
+ * value]; NULL when absent. Borrowed from samples. */
+static json_t *find_sample(json_t *samples, const char *name, const char *key, const char *val)
+{
+    size_t i;
+    json_t *smp;
+    json_array_foreach(samples, i, smp) {
+        const char *v = json_string_value(json_object_get(json_array_get(smp, 4), key));
+        if (strcmp(json_string_value(json_array_get(smp, 3)), name) == 0 && v &&
+            strcmp(v, val) == 0)
+            return smp;
+    }
+    return NULL;
+}
+
+static void test_prometheus_parser_reads_the_scrape(void **state)
+{
+    (void)state;
+    char es[256];
+    struct resp r;
+    struct wdts_metrics *reg = wdts_metrics_new();
+    static const char *const lbl[] = {"method", "note"};
+    static const double bounds[] = {0.1, 1};
+    static const char help[] = "Back\\slash, \"quotes\" and a\nnewline.";
+    static const char tricky[] = "a\"b\\c\nd";
+    struct wdts_metric *c = wdts_metrics_counter(reg, "wdt_calls_total", help, lbl, 2, es,
+                                                 sizeof(es));
+    struct wdts_metric *h = wdts_metrics_histogram(reg, "wdt_call_seconds", "Latency.", lbl, 2,
+                                                   bounds, 2, es, sizeof(es));
+    assert_true(c && h);
+    const char *v1[] = {"trades.query", tricky};
+    const char *v2[] = {"stock.query", "店铺 \xff"};
+    wdts_metrics_add(wdts_metrics_series(c, v1), 7);
+    wdts_metrics_add(wdts_metrics_series(c, v2), 0.25);
+    wdts_metrics_observe(wdts_metrics_series(h, v1), 0.5);
+    wdts_metrics_observe(wdts_metrics_series(h, v1), 5);
+
+    struct wdts_http_server *srv = wdts_http_server_new("127.0.0.1:0", reg, NULL, NULL, es,
+                                                        sizeof(es));
+    if (srv == NULL)
+        fail_msg("start: %s", es);
+    fetch(wdts_http_server_port(srv), "GET", "/metrics", &r);
+    assert_int_equal(r.status, 200);
+
+    /* Debian's python3 with python3-prometheus-client (deploy/local/packages.txt). */
+    char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)parse_py, NULL};
+    struct wdts_test_run run;
+    assert_int_equal(wdts_test_run(argv, wdts_buf_str(&r.body), 60, &run), 0);
+    if (run.status != 0)
+        fail_msg("the Prometheus parser refused the scrape (exit %d): %s\n%s", run.status,
+                 run.err, wdts_buf_str(&r.body));
+    json_error_t jerr;
+    json_t *samples = json_loads(run.out, 0, &jerr);
+    if (!json_is_array(samples))
+        fail_msg("parser output: %s: %s", jerr.text, run.out);
+
+    /* Escaped label values and help text come back byte for byte. */
+    json_t *smp = find_sample(samples, "wdt_calls_total", "note", tricky);
+    assert_non_null(smp);
+    assert_string_equal(json_string_value(json_array_get(smp, 1)), "counter");
+    assert_string_equal(json_string_value(json_array_get(smp, 2)), help);
+    assert_string_equal(json_string_value(json_array_get(smp, 5)), "7.0");
+    smp = find_sample(samples, "wdt_calls_total", "note", "店铺 \xef\xbf\xbd");
+    assert_non_null(smp);
+    assert_string_equal(json_string_value(json_array_get(smp, 5)), "0.25");
+    /* The histogram is read as one with cumulative buckets. */
+    static const char *const want[][2] = {{"0.1", "0.0"}, {"1", "1.0"}, {"+Inf", "2.0"}};
+    size_t i, buckets = 0;
+    json_array_foreach(samples, i, smp) {
+        if (strcmp(json_string_value(json_array_get(smp, 3)), "wdt_call_seconds_bucket") != 0)
+            continue;
+        assert_string_equal(json_string_value(json_array_get(smp, 1)), "histogram");
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(smp, 4), "le")), want[buckets][0]);
+        assert_string_equal(json_string_value(json_array_get(smp, 5)), want[buckets][1]);
+        buckets++;
+    }
+    assert_int_equal(buckets, 3);
+    smp = find_sample(samples, "wdt_call_seconds_sum", "note", tricky);
+    assert_non_null(smp);
+    assert_string_equal(json_string_value(json_array_get(smp, 5)), "5.5");
+    smp = find_sample(samples, "wdt_call_seconds_count", "note", tricky);
+    assert_non_null(smp);
+    assert_string_equal(json_string_value(json_array_get(smp, 5)), "2.0");
+
+    json_decref(samples);
+    wdts_test_run_free(&run);
+    resp_free(&r);
+    wdts_http_server_destroy(srv);
+    wdts_metrics_destroy(reg);
+}
+
 /* --- concurrent updates while scraping --- */
 
 #define WRITERS 4
@@ -426,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_endpoints_and_readiness_flag),
         cmocka_unit_test(test_readiness_callback),
         cmocka_unit_test(test_ipv6_loopback),
+        cmocka_unit_test(test_prometheus_parser_reads_the_scrape),
         cmocka_unit_test(test_concurrent_updates_and_scrapes),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
