@@ -9,7 +9,13 @@
  * connections and answers every request; the registry is rendered and the readiness callback is
  * called on that thread. Requests are answered one at a time; a connection idle for 10 s is closed.
  * wdts_http_server_set_ready() may be called from any thread. wdts_http_server_destroy() joins
- * the thread: no callback runs after it returns. */
+ * the thread: no callback runs after it returns.
+ *
+ * Wiring in a program's main():
+ *   srv = wdts_http_server_new(cfg->metrics_listen, reg, NULL, NULL, errstr, sizeof(errstr));
+ *   ... wdts_http_server_set_ready(srv, 1, NULL) once Kafka and Redis answer ...
+ *   wdts_http_server_set_ready(srv, 0, "shutting down");  (on SIGTERM)
+ *   wdts_http_server_destroy(srv); wdts_metrics_destroy(reg); */
 #ifndef WDTS_HTTP_SERVER_H
 #define WDTS_HTTP_SERVER_H
 

@@ -25,6 +25,14 @@ struct wdts_buf;
  * Misuse that is a programming error (updating a series with the operation of another type,
  * passing label values to a family that has none) aborts through WDTS_ASSERT. Bad numbers do not:
  * a counter ignores negative and NaN increments, a histogram ignores NaN.
+ *
+ * Example (the worker's calls by class and method):
+ *   static const char *const lbl[] = {"class", "method"};
+ *   struct wdts_metric *calls = wdts_metrics_counter(reg, "wdt_calls_total",
+ *                                                    "API calls by class and method.", lbl, 2,
+ *                                                    errstr, sizeof(errstr));
+ *   const char *v[] = {"rate_limited", "sales.TradeQuery.queryWithDetail"};
+ *   wdts_metrics_inc(wdts_metrics_series(calls, v));
  */
 struct wdts_metrics;
 struct wdts_metric;
