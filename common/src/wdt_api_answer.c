@@ -518,7 +518,7 @@ void wdts_api_classify(const struct wdts_api_outcome *o, const struct wdts_api_c
     json_error_t jerr;
     json_t *root = NULL;
     if (o->body && o->body_len > 0)
-        root = json_loadb(o->body, o->body_len, 0, &jerr);
+        root = json_loadb(o->body, o->body_len, JSON_DECODE_ANY, &jerr);
     int is_top_error = 0;
     json_t *env = json_is_object(root) ? find_envelope(root, &is_top_error) : NULL;
     res->answer = root;
