@@ -46,7 +46,16 @@ static json_t *params_parse(const char *text, char *errstr, size_t errstr_size)
     json_error_t jerr;
     if (text == NULL)
         return json_object();
-    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (v != NULL && !json_is_object(v) && !json_is_array(v)) {
+        snprintf(errstr, errstr_size,
+                 "the params must be a JSON object such as {\"start_time\":\"2024-01-01 "
+                 "00:00:00\"} (or, on the direct route, an array of positional arguments), not "
+                 "a JSON %s",
+                 json_is_string(v) ? "string" : json_is_null(v) ? "null" : json_is_boolean(v) ? "boolean" : "number");
+        json_decref(v);
+        return NULL;
+    }
     if (v == NULL) {
         snprintf(errstr, errstr_size,
                  "the params are not valid JSON (%s, line %d column %d): give a JSON object "

@@ -321,6 +321,8 @@ static void test_build_rejects_bad_input(void **state)
     call.params_json = "42";
     assert_int_equal(wdts_api_request_build(&c, "http://h", &call, &req, es, sizeof(es)),
                      WDTS_ERR_INVAL);
+    assert_non_null(strstr(es, "must be a JSON object"));
+    assert_non_null(strstr(es, "number"));
     call.params_json = "{\"a\":1,\"a\":2}";
     assert_int_equal(wdts_api_request_build(&c, "http://h", &call, &req, es, sizeof(es)),
                      WDTS_ERR_INVAL);
