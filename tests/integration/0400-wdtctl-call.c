@@ -3,7 +3,8 @@
  * and answers from a tiny in-process libmicrohttpd responder (fixed bytes per path) come
  * out as the right class: unreachable, non-JSON, truncated, cut connection, HTTP 500 and
  * a timeout as transient, 权限不足 as permission with its fix, 验证失败 as auth.
- * The same responder checks that what is sent is exactly what --dry-run printed. */
+ * The same responder checks that what is sent is exactly what --dry-run printed, and
+ * serves many prepared transfers in flight at once on one curl multi loop. */
 #include "wdts_test.h"
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "src/wdt_api_http.h" /* the event-loop side, private to common/src and its tests */
 #include "wdts/mem.h"
 #include "wdts/str.h"
 #include "wdts/wdt_api.h"
@@ -574,6 +576,68 @@ static void test_library_blocking_call(void **state)
     wdts_api_creds_deinit(&creds);
 }
 
+/* Many prepared transfers in flight on one curl multi handle, as the worker runs them. */
+static void test_many_transfers_on_one_multi_loop(void **state)
+{
+    (void)state;
+    enum { N = 24 };
+    static const char *const paths[] = {"/ok", "/perm", "/http500"};
+    static const enum wdts_api_class want[] = {WDTS_API_OK, WDTS_API_PERMISSION, WDTS_API_TRANSIENT};
+    struct wdts_api_creds creds;
+    char es[256];
+    int got[WDTS_API_CLASS__COUNT] = {0};
+    assert_int_equal(wdts_api_creds_init(&creds, "seller42", "appkey7", V1_APPSECRET, es, sizeof(es)),
+                     WDTS_OK);
+    CURLM *multi = curl_multi_init();
+    struct wdts_api_http_opts opts = {.timeout_ms = 30000, .connection_close = 1};
+    char *gws[3];
+    for (int p = 0; p < 3; p++)
+        gws[p] = url_of(paths[p]);
+    for (int i = 0; i < N; i++) {
+        struct wdts_api_request req;
+        struct wdts_api_call call = {.method = "sales.TradeQuery.queryWithDetail", .paged = 1,
+                                     .page_no = i, .page_size = 100, .now = 1700000000};
+        assert_int_equal(wdts_api_request_build(&creds, gws[i % 3], &call, &req, es, sizeof(es)),
+                         WDTS_OK);
+        struct wdts_api_xfer *x = wdts_api_xfer_new(&req, &opts, es, sizeof(es));
+        assert_non_null(x);
+        assert_null(req.url); /* ownership moved into the transfer */
+        assert_int_equal(curl_multi_add_handle(multi, wdts_api_xfer_easy(x)), CURLM_OK);
+    }
+    int running = 1, done = 0;
+    while (running || done < N) {
+        assert_int_equal(curl_multi_perform(multi, &running), CURLM_OK);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            struct wdts_api_xfer *x = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            assert_non_null(x);
+            curl_multi_remove_handle(multi, msg->easy_handle);
+            wdts_api_xfer_done(x, msg->data.result);
+            struct wdts_api_result res;
+            wdts_api_result_init(&res);
+            struct wdts_api_ctx ctx = {WDTS_API_APP_WDT, "sales.TradeQuery.queryWithDetail",
+                                       "seller42", "appkey7", NULL};
+            wdts_api_xfer_finish(x, &ctx, &creds, &res);
+            got[res.cls]++;
+            wdts_api_result_deinit(&res);
+            wdts_api_xfer_destroy(x);
+            done++;
+        }
+        if (running)
+            assert_int_equal(curl_multi_poll(multi, NULL, 0, 1000, NULL), CURLM_OK);
+    }
+    for (int p = 0; p < 3; p++) {
+        assert_int_equal(got[want[p]], N / 3);
+        free(gws[p]);
+    }
+    curl_multi_cleanup(multi);
+    wdts_api_creds_deinit(&creds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_answers_are_classified),
         cmocka_unit_test(test_sent_bytes_equal_dry_run),
         cmocka_unit_test(test_library_blocking_call),
+        cmocka_unit_test(test_many_transfers_on_one_multi_loop),
     };
     return cmocka_run_group_tests(tests, start_responder, stop_responder);
 }
