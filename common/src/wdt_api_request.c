@@ -190,8 +190,11 @@ char *wdts_api_qimen_method(const char *direct_method, const char *prefix)
     if (strstr(lower, ".wdt.") != NULL) {
         wdts_buf_append_str(&out, lower); /* already scene-prefixed: sent as given */
     } else {
-        if (prefix)
-            wdts_buf_append_str(&out, prefix);
+        if (prefix && *prefix) {
+            wdts_buf_append_str(&out, prefix); /* "3ldsmu02o9" and "3ldsmu02o9." alike */
+            if (prefix[strlen(prefix) - 1] != '.')
+                wdts_buf_append_str(&out, ".");
+        }
         if (!wdts_str_has_prefix(lower, "wdt."))
             wdts_buf_append_str(&out, "wdt.");
         wdts_buf_append_str(&out, lower);

@@ -391,6 +391,9 @@ static void test_qimen_method_names(void **state)
     m = wdts_api_qimen_method("wms.StockSpec.search", "3ldsmu02o9.");
     assert_string_equal(m, "3ldsmu02o9.wdt.wms.stockspec.search");
     free(m);
+    m = wdts_api_qimen_method("wms.StockSpec.search", "3ldsmu02o9");
+    assert_string_equal(m, "3ldsmu02o9.wdt.wms.stockspec.search");
+    free(m);
     m = wdts_api_qimen_method("wdt.Setting.Shop.QueryShop", NULL);
     assert_string_equal(m, "wdt.setting.shop.queryshop");
     free(m);
@@ -805,6 +808,32 @@ static void test_messages_never_hold_secrets(void **state)
     wdts_api_result_deinit(&res);
 }
 
+/* Every cut of a good answer is transient (never ok, never a crash); the whole one is ok. */
+static void test_classify_every_truncation(void **state)
+{
+    (void)state;
+    static const char *const answers[] = {
+        "{\"status\":0,\"data\":{\"total_count\":\"2\",\"order\":[{\"trade_id\":1,\"receiver_name\":"
+        "\"张三\",\"paid\":\"12.50\"},{\"trade_id\":2,\"paid\":0.0}]}}",
+        "{\"response\":{\"status\":0,\"data\":{\"total_count\":1,\"order\":[{\"x\":[1,2,{}]}]}}}",
+    };
+    struct wdts_api_result res;
+    wdts_api_result_init(&res);
+    for (size_t a = 0; a < 2; a++) {
+        size_t len = strlen(answers[a]);
+        for (size_t cut = 0; cut < len; cut++) {
+            struct wdts_api_outcome o = {.http_status = 200, .body = answers[a], .body_len = cut};
+            wdts_api_classify(&o, &ctx_wdt, &res);
+            if (res.cls != WDTS_API_TRANSIENT)
+                fail_msg("answer %zu cut at %zu: %s", a, cut, wdts_api_class_name(res.cls));
+        }
+        struct wdts_api_outcome o = {.http_status = 200, .body = answers[a], .body_len = len};
+        wdts_api_classify(&o, &ctx_wdt, &res);
+        assert_int_equal(res.cls, WDTS_API_OK);
+    }
+    wdts_api_result_deinit(&res);
+}
+
 static void test_json_int(void **state)
 {
     (void)state;
@@ -849,6 +878,7 @@ int main(void)
         cmocka_unit_test(test_classify_fields),
         cmocka_unit_test(test_classify_transport),
         cmocka_unit_test(test_messages_never_hold_secrets),
+        cmocka_unit_test(test_classify_every_truncation),
         cmocka_unit_test(test_json_int),
         cmocka_unit_test(test_names),
     };
