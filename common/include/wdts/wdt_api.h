@@ -6,6 +6,9 @@
  *
  *   wdts_api_creds ──(borrowed)──► wdts_api_request_build() ──► wdts_api_request (owned)
  *   wdts_api_request ──(moved)──► wdts_api_xfer ──► wdts_api_xfer_finish() ──► wdts_api_result
+ *
+ * @thread Any thread, on distinct objects; no global state besides libcurl's one-time global
+ *         init (done once, thread-safely, by the first wdts_api_xfer_new()).
  */
 #ifndef WDTS_WDT_API_H
 #define WDTS_WDT_API_H
@@ -106,7 +109,10 @@ struct wdts_api_request {
 /**
  * @brief Builds the signed request for a call on creds->app's route. Pure: no I/O, no clock.
  *        Direct: query sid,key,salt,method,timestamp,v,sign[,page_size,page_no,calc_total],
- *        body `[<params compact>]` signed as those exact bytes. Qimen: reference §6.
+ *        body `[<params compact>]` signed as those exact bytes (tokens kept as written, only
+ *        whitespace between them removed). Qimen: reference §6; null and empty ("", [], {})
+ *        members of params are dropped, because WDT's own helpers sign them differently
+ *        (§6.1); 0 and false are kept, they carry meaning (e.g. status_type=0).
  * @param gateway the gateway URL (may already carry a query string).
  * @owner creds, call, gateway borrowed. *req is filled with new memory: free with
  *        wdts_api_request_deinit() (also after a failure; it is zeroed first).
