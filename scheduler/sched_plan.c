@@ -61,15 +61,17 @@ wdts_err_t sched_plan_params_check(const struct sched_plan_params *p, char *errs
     }
     if (p->snapshot) {
         if (p->interval <= 0 || p->interval % p->step != 0 || p->interval > year) {
-            set_err(errstr, errstr_size,
-                    "plan: snapshot interval %lld s must be a positive multiple of the step (%lld s)",
-                    (long long)p->interval, (long long)p->step);
+            set_err(
+                errstr, errstr_size,
+                "plan: snapshot interval %lld s must be a positive multiple of the step (%lld s)",
+                (long long)p->interval, (long long)p->step);
             return WDTS_ERR_INVAL;
         }
     } else if (p->span <= 0 || p->span % p->step != 0 || p->span > year) {
-        set_err(errstr, errstr_size,
-                "plan: span %lld s must be a positive multiple of the step (%lld s), at most a year",
-                (long long)p->span, (long long)p->step);
+        set_err(
+            errstr, errstr_size,
+            "plan: span %lld s must be a positive multiple of the step (%lld s), at most a year",
+            (long long)p->span, (long long)p->step);
         return WDTS_ERR_INVAL;
     }
     if (p->backfill <= 0 || p->backfill > 10 * year) {
@@ -187,8 +189,8 @@ wdts_err_t sched_plan_pass(const struct sched_plan_params *p, const struct sched
         }
         win[n++] = (struct sched_plan_window){a, b, kind};
         if (cost == 2)
-            win[n++] = (struct sched_plan_window){a - p->lookback, b - p->lookback,
-                                                  WDTS_JOB_LOOKBACK};
+            win[n++] =
+                (struct sched_plan_window){a - p->lookback, b - p->lookback, WDTS_JOB_LOOKBACK};
         a = b;
     }
     res->state.cursor = a;
@@ -198,8 +200,7 @@ wdts_err_t sched_plan_pass(const struct sched_plan_params *p, const struct sched
 
 wdts_err_t sched_plan_resync(const struct sched_plan_params *p, int64_t from, int64_t to,
                              int64_t now, struct sched_plan_window *win, size_t cap,
-                             struct sched_plan_resync_result *res, char *errstr,
-                             size_t errstr_size)
+                             struct sched_plan_resync_result *res, char *errstr, size_t errstr_size)
 {
     memset(res, 0, sizeof(*res));
     wdts_err_t err = sched_plan_params_check(p, errstr, errstr_size);

@@ -48,15 +48,15 @@ struct sched_plan_state {
 
 /** The knobs of one (connection, report). Fill with sched_plan_params_init(), then adjust. */
 struct sched_plan_params {
-    int snapshot;           /* 1: a snapshot report (interval), 0: incremental (span) */
-    int64_t span;           /* incremental: widest window, seconds; multiple of step */
-    int64_t interval;       /* snapshot: seconds between snapshots; multiple of step */
-    int64_t backfill;       /* first sync depth, seconds (default 90 days) */
-    int64_t lag;            /* only windows ending at or before now - lag (default 300 s) */
-    int64_t lookback;       /* K: re-plan each incremental window K seconds later; 0 = off */
-    int64_t step;           /* edge granularity, seconds (default 60) */
-    int64_t min_window;     /* an incremental tail narrower than this waits (default = step) */
-    int max_outstanding;    /* bound on windows outstanding (backpressure) */
+    int snapshot;        /* 1: a snapshot report (interval), 0: incremental (span) */
+    int64_t span;        /* incremental: widest window, seconds; multiple of step */
+    int64_t interval;    /* snapshot: seconds between snapshots; multiple of step */
+    int64_t backfill;    /* first sync depth, seconds (default 90 days) */
+    int64_t lag;         /* only windows ending at or before now - lag (default 300 s) */
+    int64_t lookback;    /* K: re-plan each incremental window K seconds later; 0 = off */
+    int64_t step;        /* edge granularity, seconds (default 60) */
+    int64_t min_window;  /* an incremental tail narrower than this waits (default = step) */
+    int max_outstanding; /* bound on windows outstanding (backpressure) */
 };
 
 /** One window to emit: [start, end), Unix seconds. */
@@ -104,8 +104,9 @@ wdts_err_t sched_plan_pass(const struct sched_plan_params *p, const struct sched
 
 /** The outcome of a resync pass. */
 struct sched_plan_resync_result {
-    size_t n;    /* windows written */
-    int64_t end; /* the end of the range actually covered: min(to rounded up, now - lag rounded down) */
+    size_t n; /* windows written */
+    int64_t
+        end; /* the end of the range actually covered: min(to rounded up, now - lag rounded down) */
     int64_t next; /* where the next call should start; == end when the range is done */
 };
 

@@ -19,9 +19,9 @@
 extern const unsigned char wdts_catalog_embedded_json[];
 extern const size_t wdts_catalog_embedded_json_len;
 
-#define MAX_SPAN_LIMIT (366LL * 86400)      /* no WDT method allows more than 30 days */
-#define MAX_INTERVAL_LIMIT (30LL * 86400)   /* snapshots at least monthly */
-#define MAX_PAGE_SIZE_LIMIT 2000            /* the largest page any method documents */
+#define MAX_SPAN_LIMIT (366LL * 86400)    /* no WDT method allows more than 30 days */
+#define MAX_INTERVAL_LIMIT (30LL * 86400) /* snapshots at least monthly */
+#define MAX_PAGE_SIZE_LIMIT 2000          /* the largest page any method documents */
 
 struct wdts_catalog {
     json_t *root;                        /* owned; every borrowed string lives here */
@@ -51,9 +51,11 @@ static void problem(struct problems *pr, const char *entry, const char *fmt, ...
 }
 
 static const char *const entry_fields[] = {
-    "name",      "description",   "kind",     "method",  "qimen_method", "time",
-    "params",    "max_span_s",    "page_size", "max_page_size", "list_key", "pk",
-    "modified",  "details",       "pii",      "snapshot_interval_s", "notes",
+    "name",         "description",   "kind",     "method",
+    "qimen_method", "time",          "params",   "max_span_s",
+    "page_size",    "max_page_size", "list_key", "pk",
+    "modified",     "details",       "pii",      "snapshot_interval_s",
+    "notes",
 };
 #define N_ENTRY_FIELDS (sizeof(entry_fields) / sizeof(entry_fields[0]))
 
@@ -92,8 +94,9 @@ static int64_t get_seconds(json_t *obj, const char *field, long long limit, stru
     }
     long long s = json_integer_value(v);
     if (s <= 0 || s % 60 != 0 || s > limit) {
-        problem(pr, entry, "'%s' must be a positive multiple of 60 seconds, at most %lld (got %lld)",
-                field, limit, s);
+        problem(pr, entry,
+                "'%s' must be a positive multiple of 60 seconds, at most %lld (got %lld)", field,
+                limit, s);
         return 0;
     }
     return s;
@@ -156,7 +159,8 @@ static void check_qimen_method(const char *q, struct problems *pr, const char *e
     if (*q == '\0')
         return;
     if (!wdts_str_has_prefix(q, "wdt.") || !is_method(q)) {
-        problem(pr, entry, "'qimen_method' must be \"wdt.\" + the lower-cased method (got '%s')", q);
+        problem(pr, entry, "'qimen_method' must be \"wdt.\" + the lower-cased method (got '%s')",
+                q);
         return;
     }
     for (const char *p = q; *p; p++) {
@@ -167,14 +171,15 @@ static void check_qimen_method(const char *q, struct problems *pr, const char *e
     }
 }
 
-static void parse_time(json_t *e, struct wdts_catalog_report *rep, int kind_ok,
-                       struct problems *pr, const char *entry)
+static void parse_time(json_t *e, struct wdts_catalog_report *rep, int kind_ok, struct problems *pr,
+                       const char *entry)
 {
     rep->time_start = rep->time_end = rep->time_basis = rep->time_meaning = "";
     json_t *t = json_object_get(e, "time");
     if (t == NULL) {
         if (kind_ok && rep->kind == WDTS_REPORT_INCREMENTAL)
-            problem(pr, entry, "'time' is missing (an incremental report needs its window parameters)");
+            problem(pr, entry,
+                    "'time' is missing (an incremental report needs its window parameters)");
         return;
     }
     if (!json_is_object(t)) {
@@ -183,11 +188,11 @@ static void parse_time(json_t *e, struct wdts_catalog_report *rep, int kind_ok,
     }
     const char *key;
     json_t *val;
-    json_object_foreach(t, key, val)
-    {
+    json_object_foreach (t, key, val) {
         if (strcmp(key, "start") && strcmp(key, "end") && strcmp(key, "basis") &&
             strcmp(key, "meaning"))
-            problem(pr, entry, "'time' has an unknown field '%s' (start, end, basis, meaning)", key);
+            problem(pr, entry, "'time' has an unknown field '%s' (start, end, basis, meaning)",
+                    key);
     }
     rep->time_start = get_string(t, "start", 0, 1, pr, entry);
     rep->time_end = get_string(t, "end", 0, 1, pr, entry);
@@ -213,8 +218,7 @@ static void parse_params(json_t *e, struct wdts_catalog_report *rep, struct prob
     }
     const char *key;
     json_t *val;
-    json_object_foreach(p, key, val)
-    {
+    json_object_foreach (p, key, val) {
         /* Nulls and floats are signed differently by different Qimen helpers (reference §6.1). */
         if (!json_is_string(val) && !json_is_integer(val) && !json_is_boolean(val))
             problem(pr, entry, "'params.%s' must be a string, an integer or a boolean", key);
@@ -231,7 +235,8 @@ static void parse_modified(json_t *e, struct wdts_catalog_report *rep, struct pr
     rep->modified_format = WDTS_TIMEFMT_DATETIME;
     json_t *m = json_object_get(e, "modified");
     if (m == NULL) {
-        problem(pr, entry, "'modified' is missing ({\"field\": …, \"format\": \"datetime\"|\"epoch_ms\"})");
+        problem(pr, entry,
+                "'modified' is missing ({\"field\": …, \"format\": \"datetime\"|\"epoch_ms\"})");
         return;
     }
     if (!json_is_object(m)) {
@@ -245,7 +250,8 @@ static void parse_modified(json_t *e, struct wdts_catalog_report *rep, struct pr
     else if (strcmp(fmt, "epoch_ms") == 0)
         rep->modified_format = WDTS_TIMEFMT_EPOCH_MS;
     else if (*fmt)
-        problem(pr, entry, "'modified.format' must be \"datetime\" or \"epoch_ms\" (got '%s')", fmt);
+        problem(pr, entry, "'modified.format' must be \"datetime\" or \"epoch_ms\" (got '%s')",
+                fmt);
 }
 
 static void parse_details(json_t *e, struct wdts_catalog_report *rep, struct problems *pr,
@@ -278,8 +284,7 @@ static void parse_details(json_t *e, struct wdts_catalog_report *rep, struct pro
 }
 
 /* Fills rep from entry e; every problem goes to pr under the entry's name. */
-static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep,
-                        struct problems *pr)
+static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep, struct problems *pr)
 {
     char entry[WDTS_JOB_NAME_MAX + 32];
     snprintf(entry, sizeof(entry), "entry %zu", idx);
@@ -305,8 +310,7 @@ static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep,
 
     const char *key;
     json_t *val;
-    json_object_foreach(e, key, val)
-    {
+    json_object_foreach (e, key, val) {
         size_t i = 0;
         while (i < N_ENTRY_FIELDS && strcmp(key, entry_fields[i]) != 0)
             i++;
@@ -343,7 +347,8 @@ static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep,
         if (json_object_get(e, "snapshot_interval_s"))
             problem(pr, entry, "'snapshot_interval_s' is only for snapshot reports");
     } else {
-        rep->snapshot_interval = get_seconds(e, "snapshot_interval_s", MAX_INTERVAL_LIMIT, pr, entry);
+        rep->snapshot_interval =
+            get_seconds(e, "snapshot_interval_s", MAX_INTERVAL_LIMIT, pr, entry);
         if (json_object_get(e, "max_span_s"))
             problem(pr, entry, "'max_span_s' is only for incremental reports");
     }
@@ -400,7 +405,8 @@ struct wdts_catalog *wdts_catalog_new_from_json(const char *json, size_t len, co
         goto fail;
     }
     if (!json_is_array(cat->root) || json_array_size(cat->root) == 0) {
-        snprintf(errstr, errstr_size, "catalog %s: must be a non-empty JSON array of reports", origin);
+        snprintf(errstr, errstr_size, "catalog %s: must be a non-empty JSON array of reports",
+                 origin);
         goto fail;
     }
     cat->n = json_array_size(cat->root);
@@ -438,8 +444,8 @@ struct wdts_catalog *wdts_catalog_new(const char *path, char *errstr, size_t err
     wdts_buf_init(&text);
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        snprintf(errstr, errstr_size, "catalog %s: cannot open: %s (give a readable JSON file)", path,
-                 strerror(errno));
+        snprintf(errstr, errstr_size, "catalog %s: cannot open: %s (give a readable JSON file)",
+                 path, strerror(errno));
         goto out;
     }
     char chunk[8192];
@@ -477,8 +483,7 @@ const struct wdts_catalog_report *wdts_catalog_at(const struct wdts_catalog *cat
     return i < cat->n ? &cat->reports[i] : NULL;
 }
 
-const struct wdts_catalog_report *wdts_catalog_get(const struct wdts_catalog *cat,
-                                                   const char *name)
+const struct wdts_catalog_report *wdts_catalog_get(const struct wdts_catalog *cat, const char *name)
 {
     for (size_t i = 0; name && i < cat->n; i++)
         if (strcmp(cat->reports[i].name, name) == 0)

@@ -20,8 +20,8 @@ static const char *const kind_names[WDTS_JOB_KIND__COUNT] = {
 };
 
 /* Every field of the wire form, in encoding order; anything else is rejected. */
-static const char *const job_fields[] = {"v",     "job_id", "tenant", "connection", "report", "start",
-                                         "end",   "kind",   "attempt", "emitted_at"};
+static const char *const job_fields[] = {"v",     "job_id", "tenant", "connection", "report",
+                                         "start", "end",    "kind",   "attempt",    "emitted_at"};
 #define N_JOB_FIELDS (sizeof(job_fields) / sizeof(job_fields[0]))
 
 const char *wdts_job_kind_name(enum wdts_job_kind kind)
@@ -93,7 +93,8 @@ static wdts_err_t check_values(const struct wdts_job *job, char *errstr, size_t 
         return WDTS_ERR_INVAL;
     }
     if (job->end <= job->start) {
-        set_err(errstr, errstr_size, "job: field 'end': must be after start (window is [start, end))");
+        set_err(errstr, errstr_size,
+                "job: field 'end': must be after start (window is [start, end))");
         return WDTS_ERR_INVAL;
     }
     if ((int)job->kind < 0 || job->kind >= WDTS_JOB_KIND__COUNT) {
@@ -115,8 +116,8 @@ static wdts_err_t copy_name(char *dst, const char *src, const char *field, char 
                             size_t errstr_size)
 {
     if (src == NULL || wdts_strlcpy(dst, src, WDTS_JOB_NAME_MAX + 1) > WDTS_JOB_NAME_MAX) {
-        set_err(errstr, errstr_size, "job: field '%s': missing or longer than %d characters",
-                field, WDTS_JOB_NAME_MAX);
+        set_err(errstr, errstr_size, "job: field '%s': missing or longer than %d characters", field,
+                WDTS_JOB_NAME_MAX);
         return WDTS_ERR_INVAL;
     }
     return WDTS_OK;
@@ -226,8 +227,8 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        set_err(errstr, errstr_size, "job: not JSON: %s (line %d, column %d)", jerr.text,
-                jerr.line, jerr.column);
+        set_err(errstr, errstr_size, "job: not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                jerr.column);
         return WDTS_ERR_JSON;
     }
     if (!json_is_object(root)) {
@@ -236,8 +237,7 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
     }
     const char *key;
     json_t *val;
-    json_object_foreach(root, key, val)
-    {
+    json_object_foreach (root, key, val) {
         size_t i = 0;
         while (i < N_JOB_FIELDS && strcmp(key, job_fields[i]) != 0)
             i++;
@@ -259,8 +259,9 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
     if (get_int(root, "v", 0, 1000000, &n, errstr, errstr_size) != WDTS_OK)
         goto out;
     if (n != WDTS_JOB_VERSION) {
-        set_err(errstr, errstr_size, "job: field 'v': version %lld is not supported (this build speaks %d)",
-                n, WDTS_JOB_VERSION);
+        set_err(errstr, errstr_size,
+                "job: field 'v': version %lld is not supported (this build speaks %d)", n,
+                WDTS_JOB_VERSION);
         goto out;
     }
     tmp.v = (int)n;
@@ -268,7 +269,8 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
     if (tenant == NULL || copy_name(tmp.tenant, tenant, "tenant", errstr, errstr_size) != WDTS_OK)
         goto out;
     const char *conn = get_str(root, "connection", errstr, errstr_size);
-    if (conn == NULL || copy_name(tmp.connection, conn, "connection", errstr, errstr_size) != WDTS_OK)
+    if (conn == NULL ||
+        copy_name(tmp.connection, conn, "connection", errstr, errstr_size) != WDTS_OK)
         goto out;
     const char *report = get_str(root, "report", errstr, errstr_size);
     if (report == NULL || copy_name(tmp.report, report, "report", errstr, errstr_size) != WDTS_OK)
@@ -298,8 +300,8 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
     wdts_job_id_format(tmp.connection, tmp.report, tmp.start, tmp.end, tmp.job_id,
                        sizeof(tmp.job_id));
     if (strcmp(id, tmp.job_id) != 0) {
-        set_err(errstr, errstr_size, "job: field 'job_id': '%.200s' does not match its fields ('%s')",
-                id, tmp.job_id);
+        set_err(errstr, errstr_size,
+                "job: field 'job_id': '%.200s' does not match its fields ('%s')", id, tmp.job_id);
         goto out;
     }
     *job = tmp;

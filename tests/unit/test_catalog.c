@@ -11,8 +11,8 @@
 #include "wdts/catalog.h"
 
 static const char *const incremental_reports[] = {
-    "trades", "stockouts", "refunds", "refund_stockins", "purchase_orders", "purchase_stockins",
-    "stock", "stock_changes", "goods", "suites", "raw_trades",
+    "trades", "stockouts",     "refunds", "refund_stockins", "purchase_orders", "purchase_stockins",
+    "stock",  "stock_changes", "goods",   "suites",          "raw_trades",
 };
 static const char *const snapshot_reports[] = {"shops", "warehouses", "logistics"};
 
@@ -151,24 +151,28 @@ static void test_repo_file_matches_embedded(void **state)
 }
 
 /* A valid incremental entry with one field replaced by `patch` (a JSON fragment). */
-#define ENTRY(name, extra)                                                                        \
+#define ENTRY(name, extra)                                                                         \
     "{\"name\":\"" name "\",\"description\":\"d\",\"kind\":\"incremental\","                       \
-    "\"method\":\"a.B.c\",\"qimen_method\":\"wdt.a.b.c\","                                      \
-    "\"time\":{\"start\":\"start_time\",\"end\":\"end_time\",\"basis\":\"modified\"},"          \
-    "\"page_size\":100,\"max_page_size\":200,\"list_key\":\"order\",\"pk\":[\"id\"],"            \
+    "\"method\":\"a.B.c\",\"qimen_method\":\"wdt.a.b.c\","                                         \
+    "\"time\":{\"start\":\"start_time\",\"end\":\"end_time\",\"basis\":\"modified\"},"             \
+    "\"page_size\":100,\"max_page_size\":200,\"list_key\":\"order\",\"pk\":[\"id\"],"              \
     "\"modified\":{\"field\":\"modified\",\"format\":\"datetime\"}" extra "}"
 
 static void test_small_valid_catalog(void **state)
 {
     (void)state;
-    const char *json = "[" ENTRY("r1", ",\"max_span_s\":3600") ","
-                       "{\"name\":\"s1\",\"description\":\"d\",\"kind\":\"snapshot\","
-                       "\"method\":\"a.B.list\",\"qimen_method\":\"wdt.a.b.list\","
-                       "\"page_size\":100,\"max_page_size\":100,\"list_key\":\"details\","
-                       "\"pk\":[\"id\"],\"modified\":{\"field\":\"modified\",\"format\":\"epoch_ms\"},"
-                       "\"snapshot_interval_s\":600}]";
+    const char *json = "[" ENTRY(
+        "r1",
+        ",\"max_span_s\":3600") ","
+                                "{\"name\":\"s1\",\"description\":\"d\",\"kind\":\"snapshot\","
+                                "\"method\":\"a.B.list\",\"qimen_method\":\"wdt.a.b.list\","
+                                "\"page_size\":100,\"max_page_size\":100,\"list_key\":\"details\","
+                                "\"pk\":[\"id\"],\"modified\":{\"field\":\"modified\",\"format\":"
+                                "\"epoch_ms\"},"
+                                "\"snapshot_interval_s\":600}]";
     char es[512] = "";
-    struct wdts_catalog *cat = wdts_catalog_new_from_json(json, strlen(json), "test", es, sizeof(es));
+    struct wdts_catalog *cat =
+        wdts_catalog_new_from_json(json, strlen(json), "test", es, sizeof(es));
     if (cat == NULL)
         fail_msg("%s", es);
     assert_int_equal(wdts_catalog_count(cat), 2);
@@ -188,32 +192,41 @@ static void test_broken_catalog_lists_every_problem(void **state)
         "["
         /* missing list_key (replaced by an unknown field) */
         "{\"name\":\"nolist\",\"description\":\"d\",\"kind\":\"incremental\",\"method\":\"a.B.c\","
-        "\"qimen_method\":\"wdt.a.b.c\",\"time\":{\"start\":\"s\",\"end\":\"e\",\"basis\":\"modified\"},"
+        "\"qimen_method\":\"wdt.a.b.c\",\"time\":{\"start\":\"s\",\"end\":\"e\",\"basis\":"
+        "\"modified\"},"
         "\"max_span_s\":3600,\"page_size\":100,\"max_page_size\":200,\"listkey\":\"order\","
         "\"pk\":[\"id\"],\"modified\":{\"field\":\"modified\",\"format\":\"datetime\"}},"
         /* bad kind */
         "{\"name\":\"badkind\",\"description\":\"d\",\"kind\":\"stream\",\"method\":\"a.B.c\","
         "\"qimen_method\":\"wdt.a.b.c\",\"page_size\":100,\"max_page_size\":200,"
-        "\"list_key\":\"order\",\"pk\":[\"id\"],\"modified\":{\"field\":\"m\",\"format\":\"datetime\"}},"
+        "\"list_key\":\"order\",\"pk\":[\"id\"],\"modified\":{\"field\":\"m\",\"format\":"
+        "\"datetime\"}},"
         /* zero span */
         ENTRY("zerospan", ",\"max_span_s\":0") ","
         /* duplicate of the one above */
-        ENTRY("zerospan", ",\"max_span_s\":60") ","
-        /* page_size above max, bad modified format, upper-case qimen method */
-        "{\"name\":\"pages\",\"description\":\"d\",\"kind\":\"incremental\",\"method\":\"a.B.c\","
-        "\"qimen_method\":\"wdt.a.B.c\",\"time\":{\"start\":\"s\",\"end\":\"e\",\"basis\":\"modified\"},"
-        "\"max_span_s\":3600,\"page_size\":500,\"max_page_size\":200,\"list_key\":\"order\","
-        "\"pk\":[],\"modified\":{\"field\":\"modified\",\"format\":\"iso\"},\"params\":{\"x\":null}}"
-        "]";
+        ENTRY("zerospan",
+              ",\"max_span_s\":60") ","
+                                    /* page_size above max, bad modified format, upper-case qimen
+                                       method */
+                                    "{\"name\":\"pages\",\"description\":\"d\",\"kind\":"
+                                    "\"incremental\",\"method\":\"a.B.c\","
+                                    "\"qimen_method\":\"wdt.a.B.c\",\"time\":{\"start\":\"s\","
+                                    "\"end\":\"e\",\"basis\":\"modified\"},"
+                                    "\"max_span_s\":3600,\"page_size\":500,\"max_page_size\":200,"
+                                    "\"list_key\":\"order\","
+                                    "\"pk\":[],\"modified\":{\"field\":\"modified\",\"format\":"
+                                    "\"iso\"},\"params\":{\"x\":null}}"
+                                    "]";
     char es[4096] = "";
-    struct wdts_catalog *cat = wdts_catalog_new_from_json(json, strlen(json), "broken.json", es,
-                                                          sizeof(es));
+    struct wdts_catalog *cat =
+        wdts_catalog_new_from_json(json, strlen(json), "broken.json", es, sizeof(es));
     assert_null(cat);
     print_message("%s\n", es);
     assert_non_null(strstr(es, "catalog broken.json:"));
     assert_non_null(strstr(es, "nolist: unknown field 'listkey'"));
     assert_non_null(strstr(es, "nolist: 'list_key' is missing"));
-    assert_non_null(strstr(es, "badkind: 'kind' must be \"incremental\" or \"snapshot\" (got 'stream')"));
+    assert_non_null(
+        strstr(es, "badkind: 'kind' must be \"incremental\" or \"snapshot\" (got 'stream')"));
     assert_non_null(strstr(es, "zerospan: 'max_span_s' must be a positive multiple of 60"));
     assert_non_null(strstr(es, "zerospan: duplicate name (entries 2 and 3)"));
     assert_non_null(strstr(es, "pages: 'page_size' 500 is larger than 'max_page_size' 200"));
@@ -238,7 +251,8 @@ static void test_other_rejections(void **state)
         {"{\"name\":\"x\"}", "non-empty JSON array"},
         {"[1]", "entry 0: must be an object"},
         {"[" ENTRY("bad:name", ",\"max_span_s\":60") "]", "entry 0: 'name' 'bad:name' must be"},
-        {"[" ENTRY("r", ",\"max_span_s\":90") "]", "r: 'max_span_s' must be a positive multiple of 60"},
+        {"[" ENTRY("r", ",\"max_span_s\":90") "]",
+         "r: 'max_span_s' must be a positive multiple of 60"},
         {"[" ENTRY("r", ",\"max_span_s\":\"3600\"") "]", "r: 'max_span_s' must be an integer"},
         {"[" ENTRY("r", "") "]", "r: 'max_span_s' is missing"},
         {"[" ENTRY("r", ",\"max_span_s\":60,\"snapshot_interval_s\":60") "]",
@@ -254,8 +268,8 @@ static void test_other_rejections(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         es[0] = '\0';
-        struct wdts_catalog *cat = wdts_catalog_new_from_json(cases[i].json, strlen(cases[i].json),
-                                                              "t", es, sizeof(es));
+        struct wdts_catalog *cat =
+            wdts_catalog_new_from_json(cases[i].json, strlen(cases[i].json), "t", es, sizeof(es));
         if (cat != NULL || strstr(es, cases[i].want) == NULL)
             fail_msg("case %zu: want '%s', got '%s'", i, cases[i].want, es);
     }

@@ -23,12 +23,13 @@ static void test_round_trip(void **state)
     struct wdts_buf buf;
     wdts_buf_init(&buf);
     wdts_job_encode(&job, &buf);
-    assert_string_equal(wdts_buf_str(&buf),
-                        "{\"v\":1,\"job_id\":\"c1:trades:1700000000:1700003600\",\"tenant\":\"acme\","
-                        "\"connection\":\"c1\",\"report\":\"trades\","
-                        "\"start\":\"2023-11-15T06:13:20+08:00\",\"end\":\"2023-11-15T07:13:20+08:00\","
-                        "\"kind\":\"incremental\",\"attempt\":1,"
-                        "\"emitted_at\":\"2023-11-15T07:20:00+08:00\"}");
+    assert_string_equal(
+        wdts_buf_str(&buf),
+        "{\"v\":1,\"job_id\":\"c1:trades:1700000000:1700003600\",\"tenant\":\"acme\","
+        "\"connection\":\"c1\",\"report\":\"trades\","
+        "\"start\":\"2023-11-15T06:13:20+08:00\",\"end\":\"2023-11-15T07:13:20+08:00\","
+        "\"kind\":\"incremental\",\"attempt\":1,"
+        "\"emitted_at\":\"2023-11-15T07:20:00+08:00\"}");
 
     struct wdts_job back;
     assert_int_equal(wdts_job_decode(buf.data, buf.len, &back, es, sizeof(es)), WDTS_OK);
@@ -67,9 +68,9 @@ static void test_init_rejects(void **state)
                                    T0, es, sizeof(es)),
                      WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "'connection'"));
-    assert_int_equal(wdts_job_init(&job, "t", "c", "trades", T0, T0, WDTS_JOB_BACKFILL, 1, T0, es,
-                                   sizeof(es)),
-                     WDTS_ERR_INVAL);
+    assert_int_equal(
+        wdts_job_init(&job, "t", "c", "trades", T0, T0, WDTS_JOB_BACKFILL, 1, T0, es, sizeof(es)),
+        WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "must be after start"));
     assert_int_equal(wdts_job_init(&job, "t", "c", "trades", T0, T0 + 1, WDTS_JOB_BACKFILL, 0, T0,
                                    es, sizeof(es)),
@@ -172,8 +173,10 @@ static void test_decode_rejects(void **state)
         {"start", "\"1700000000\"", "field 'start': must be an RFC 3339", WDTS_ERR_INVAL},
         {"start", "\"2023-11-15 06:13:20\"", "field 'start': must be an RFC 3339", WDTS_ERR_INVAL},
         {"start", "\"2023-11-15T06:13:20.5+08:00\"", "field 'start'", WDTS_ERR_INVAL},
-        {"start", "\"2023-11-15T07:13:20+08:00\"", "field 'end': must be after start", WDTS_ERR_INVAL},
-        {"end", "\"2023-11-15T05:13:20+08:00\"", "field 'end': must be after start", WDTS_ERR_INVAL},
+        {"start", "\"2023-11-15T07:13:20+08:00\"", "field 'end': must be after start",
+         WDTS_ERR_INVAL},
+        {"end", "\"2023-11-15T05:13:20+08:00\"", "field 'end': must be after start",
+         WDTS_ERR_INVAL},
         {"end", "\"2150-01-01T00:00:00+08:00\"", "field 'end': out of range", WDTS_ERR_INVAL},
         {"start", "\"1999-01-01T00:00:00+08:00\"", "field 'start': out of range", WDTS_ERR_INVAL},
         {"kind", "\"full\"", "field 'kind': unknown kind 'full'", WDTS_ERR_INVAL},

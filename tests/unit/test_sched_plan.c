@@ -410,18 +410,20 @@ static void test_resync(void **state)
     assert_memory_equal(win, win2, got * sizeof(win[0]));
 
     /* a range reaching into the future is clipped at now - lag */
-    assert_int_equal(sched_plan_resync(&p, NOW - 7200, NOW + 7200, NOW, win, CAP, &rr, es, sizeof(es)),
-                     WDTS_OK);
+    assert_int_equal(
+        sched_plan_resync(&p, NOW - 7200, NOW + 7200, NOW, win, CAP, &rr, es, sizeof(es)), WDTS_OK);
     assert_int_equal(rr.end, floor_to(NOW - 300, 60));
     assert_int_equal(win[rr.n - 1].end, rr.end);
 
     /* rejections */
-    assert_int_equal(sched_plan_resync(&p, t2, t1, NOW, win, CAP, &rr, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_resync(&p, t2, t1, NOW, win, CAP, &rr, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "from < to"));
     assert_int_equal(sched_plan_resync(&p, NOW, NOW + 3600, NOW, win, CAP, &rr, es, sizeof(es)),
                      WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "nothing of the range is closed"));
-    assert_int_equal(sched_plan_resync(&p, 5, 10, NOW, win, CAP, &rr, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_resync(&p, 5, 10, NOW, win, CAP, &rr, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
 
     /* random ranges and spans: the windows tile the rounded, clipped range on the grid */
     unsigned seed = 4242;
@@ -460,33 +462,41 @@ static void test_bad_params_and_state(void **state)
     memset(&st, 0, sizeof(st));
     struct sched_plan_params p = hourly();
     p.span = 0;
-    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "span 0"));
     p = hourly();
     p.span = 3630;
-    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
     p = hourly();
     p.max_outstanding = 0;
-    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "bound"));
     p = hourly();
     p.lag = -1;
-    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
     p = hourly();
     p.step = 7;
-    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
     p = hourly();
     p.lookback = 90;
-    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
     p = hourly();
     p.snapshot = 1;
     p.interval = 0;
-    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "snapshot interval"));
     p = hourly();
     st.has_cursor = 1;
     st.cursor = 12345;
-    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_pass(&p, &st, NOW, 0, win, CAP, &res, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "reset"));
     /* a cursor in the future (another clock) plans nothing and keeps the cursor */
     st.cursor = NOW + 3600;
@@ -495,7 +505,8 @@ static void test_bad_params_and_state(void **state)
     assert_int_equal(res.n, 0);
     assert_int_equal(res.state.cursor, NOW + 3600);
     memset(&st, 0, sizeof(st));
-    assert_int_equal(sched_plan_pass(&p, &st, 1000, 0, win, CAP, &res, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(sched_plan_pass(&p, &st, 1000, 0, win, CAP, &res, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
 }
 
 /* Random multiples of 60 between lo and hi minutes. */
@@ -512,14 +523,16 @@ static void test_property_sweep(void **state)
     size_t total_windows = 0;
     for (int iter = 0; iter < 400; iter++) {
         struct sched_plan_params p = hourly();
-        p.span = (rand_r(&seed) % 4 == 0) ? rnd_minutes(&seed, 1, 3 * 24 * 60)
-                                          : spans[rand_r(&seed) % (sizeof(spans) / sizeof(spans[0]))];
+        p.span = (rand_r(&seed) % 4 == 0)
+                     ? rnd_minutes(&seed, 1, 3 * 24 * 60)
+                     : spans[rand_r(&seed) % (sizeof(spans) / sizeof(spans[0]))];
         p.backfill = rnd_minutes(&seed, 1, 120 * 24 * 60);
         p.lag = (rand_r(&seed) % 3 == 0) ? 0 : (int64_t)(rand_r(&seed) % 7200);
         p.lookback = (rand_r(&seed) % 3 == 0) ? rnd_minutes(&seed, 1, 600) : 0;
         p.max_outstanding = 2 + (int)(rand_r(&seed) % 300);
         p.min_window = 60 * (1 + (int64_t)(rand_r(&seed) % (unsigned)(p.span / 60)));
-        int64_t now = ORIGIN + 5 * 365 * DAY + (int64_t)(rand_r(&seed) % (unsigned)(10 * 365 * DAY));
+        int64_t now =
+            ORIGIN + 5 * 365 * DAY + (int64_t)(rand_r(&seed) % (unsigned)(10 * 365 * DAY));
         int64_t start = floor_to(now - p.backfill, 60);
         struct sched_plan_state st;
         memset(&st, 0, sizeof(st));
@@ -535,7 +548,7 @@ static void test_property_sweep(void **state)
             assert_true(r.n <= (size_t)(p.max_outstanding - outstanding));
             assert_true(r.state.has_cursor);
             assert_int_equal(r.state.backfill_end, bf_end);
-                for (size_t i = 0; i < r.n; i++) {
+            for (size_t i = 0; i < r.n; i++) {
                 const struct sched_plan_window *w = &win[i];
                 assert_true(w->start < w->end);
                 assert_true(w->end - w->start <= p.span);
@@ -551,7 +564,8 @@ static void test_property_sweep(void **state)
                 assert_int_equal((w->end - ORIGIN) % 60, 0);
                 assert_int_equal(floor_to(w->start, p.span), floor_to(w->end - 1, p.span));
                 assert_false(w->start < bf_end && w->end > bf_end); /* never straddles */
-                assert_int_equal(w->kind, w->end <= bf_end ? WDTS_JOB_BACKFILL : WDTS_JOB_INCREMENTAL);
+                assert_int_equal(w->kind,
+                                 w->end <= bf_end ? WDTS_JOB_BACKFILL : WDTS_JOB_INCREMENTAL);
                 if (p.lookback > 0 && w->kind == WDTS_JOB_INCREMENTAL)
                     assert_true(i + 1 < r.n && win[i + 1].kind == WDTS_JOB_LOOKBACK);
                 cursor = w->end;

@@ -43,20 +43,20 @@ struct wdts_catalog_detail {
  * wdts_catalog_destroy(). Optional strings are "" when absent, never NULL.
  */
 struct wdts_catalog_report {
-    const char *name;         /* unique; a valid name (wdts_job_name_valid): "trades" */
+    const char *name; /* unique; a valid name (wdts_job_name_valid): "trades" */
     const char *description;
     enum wdts_report_kind kind;
-    const char *method;       /* direct API method: "sales.TradeQuery.queryWithDetail" */
-    const char *qimen_method; /* Qimen method: "wdt." + lower-cased method */
-    const char *time_start;   /* window start parameter ("start_time"); "" for snapshots */
-    const char *time_end;     /* window end parameter ("end_time"); "" for snapshots */
-    const char *time_basis;   /* the time the window filters on: "modified", "created" */
-    const char *time_meaning; /* human text */
-    json_t *params;           /* fixed extra params, a JSON object; borrowed, never NULL */
-    int64_t max_span;         /* widest window in seconds (incremental); 0 for snapshots */
-    int page_size;            /* page size to request */
-    int max_page_size;        /* the most the API accepts */
-    const char *list_key;     /* the record list in `data`: "order", "goods_list" */
+    const char *method;           /* direct API method: "sales.TradeQuery.queryWithDetail" */
+    const char *qimen_method;     /* Qimen method: "wdt." + lower-cased method */
+    const char *time_start;       /* window start parameter ("start_time"); "" for snapshots */
+    const char *time_end;         /* window end parameter ("end_time"); "" for snapshots */
+    const char *time_basis;       /* the time the window filters on: "modified", "created" */
+    const char *time_meaning;     /* human text */
+    json_t *params;               /* fixed extra params, a JSON object; borrowed, never NULL */
+    int64_t max_span;             /* widest window in seconds (incremental); 0 for snapshots */
+    int page_size;                /* page size to request */
+    int max_page_size;            /* the most the API accepts */
+    const char *list_key;         /* the record list in `data`: "order", "goods_list" */
     struct wdts_catalog_names pk; /* primary-key fields of a record (composite when n > 1) */
     const char *modified_field;   /* the record's change-time field ("modified") */
     enum wdts_timefmt modified_format;
@@ -99,7 +99,7 @@ const struct wdts_catalog_report *wdts_catalog_at(const struct wdts_catalog *cat
 const struct wdts_catalog_report *wdts_catalog_get(const struct wdts_catalog *cat,
                                                    const char *name);
 
-/** @returns the embedded default catalog's JSON text (static; not NUL-terminated) and its length. */
+/** @returns the embedded catalog's JSON text (static, not NUL-terminated); its length in *len. */
 const char *wdts_catalog_embedded(size_t *len);
 
 /** @returns "incremental" | "snapshot". */

@@ -50,16 +50,16 @@ int wdts_job_name_valid(const char *s);
 
 /** A decoded or to-be-encoded job. Plain value: embed or copy it freely. */
 struct wdts_job {
-    int v;                                /* WDTS_JOB_VERSION */
-    char job_id[WDTS_JOB_ID_LEN];         /* connection:report:start:end */
+    int v;                        /* WDTS_JOB_VERSION */
+    char job_id[WDTS_JOB_ID_LEN]; /* connection:report:start:end */
     char tenant[WDTS_JOB_NAME_MAX + 1];
     char connection[WDTS_JOB_NAME_MAX + 1];
     char report[WDTS_JOB_NAME_MAX + 1];
-    int64_t start;                        /* Unix seconds, inclusive */
-    int64_t end;                          /* Unix seconds, exclusive; end > start */
+    int64_t start; /* Unix seconds, inclusive */
+    int64_t end;   /* Unix seconds, exclusive; end > start */
     enum wdts_job_kind kind;
-    int attempt;                          /* 1 for the first emission */
-    int64_t emitted_at;                   /* Unix seconds */
+    int attempt;        /* 1 for the first emission */
+    int64_t emitted_at; /* Unix seconds */
 };
 
 /**
