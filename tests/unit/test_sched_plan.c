@@ -538,14 +538,29 @@ static void test_property_sweep(void **state)
         memset(&st, 0, sizeof(st));
         int64_t cursor = start, bf_end = 0;
         int outstanding = 0;
+        int resumed = rand_r(&seed) % 2;
+        if (resumed) {
+            /* a state stored by an earlier pass: any cursor (even ahead of now - lag), a
+             * first sync that may or may not be finished, windows already outstanding */
+            st.has_cursor = 1;
+            st.cursor = floor_to(now + 3600 - (int64_t)(rand_r(&seed) % (unsigned)(40 * DAY)), 60);
+            st.backfill_end =
+                floor_to(st.cursor + (int64_t)(rand_r(&seed) % (unsigned)(20 * DAY)) - 10 * DAY, 60);
+            cursor = st.cursor;
+            bf_end = st.backfill_end;
+            outstanding = (int)(rand_r(&seed) % (unsigned)(p.max_outstanding + 5));
+        }
         for (int passno = 0; passno < 30; passno++) {
             struct sched_plan_result r = pass(&p, &st, now, outstanding, win, CAP);
             int64_t to = floor_to(now - p.lag, 60);
-            if (passno == 0) {
+            if (outstanding >= p.max_outstanding)
+                assert_int_equal(r.n, 0);
+            if (passno == 0 && !resumed) {
                 bf_end = to;
                 assert_int_equal(r.state.backfill_end, to);
             }
-            assert_true(r.n <= (size_t)(p.max_outstanding - outstanding));
+            assert_true(outstanding >= p.max_outstanding ||
+                        r.n <= (size_t)(p.max_outstanding - outstanding));
             assert_true(r.state.has_cursor);
             assert_int_equal(r.state.backfill_end, bf_end);
             for (size_t i = 0; i < r.n; i++) {
@@ -578,7 +593,8 @@ static void test_property_sweep(void **state)
                 assert_true(floor_to(cursor, p.span) == floor_to(to - 1, p.span));
             }
             if (r.throttled)
-                assert_true(r.n + 2 > (size_t)(p.max_outstanding - outstanding) || r.n == 0);
+                assert_true(outstanding >= p.max_outstanding ||
+                            r.n + 2 > (size_t)(p.max_outstanding - outstanding));
             total_windows += r.n;
             /* some windows complete, time moves on */
             outstanding += (int)r.n;
