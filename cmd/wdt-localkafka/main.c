@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -46,6 +47,10 @@ static const char usage_text[] =
     "                                 up BROKER_ID|all               accept connections again\n"
     "                                 rtt BROKER_ID|all MS           add MS ms of round-trip time\n"
     "                                 leader TOPIC PARTITION BROKER_ID  move a partition's leader\n"
+    "                                 error REQUEST ERROR [COUNT]    the next COUNT (1) requests\n"
+    "                                   of that type fail, e.g. error OffsetCommit\n"
+    "                                   REBALANCE_IN_PROGRESS (cluster-wide: every client)\n"
+    "                                 clear REQUEST                  drop errors not yet used\n"
     "                               e.g. echo 'down 2' > PATH; each answer is logged on stdout\n"
     "  --debug CONTEXTS             librdkafka debug contexts (e.g. broker,protocol or all)\n"
     "  --help                       print this text\n"
@@ -356,7 +361,52 @@ static int lk_parse_broker(const struct lk *lk, const char *s, int32_t *id, char
     return 0;
 }
 
+/* Request types the mock handles (Kafka protocol ApiKey numbers), for 'error'. */
+static const struct {
+    const char *name;
+    int16_t key;
+} lk_api_keys[] = {
+    {"Produce", 0},         {"Fetch", 1},          {"ListOffsets", 2},   {"Metadata", 3},
+    {"OffsetCommit", 8},    {"OffsetFetch", 9},    {"FindCoordinator", 10},
+    {"JoinGroup", 11},      {"Heartbeat", 12},     {"LeaveGroup", 13},   {"SyncGroup", 14},
+    {"ApiVersions", 18},    {"InitProducerId", 22}, {"AddPartitionsToTxn", 24},
+    {"AddOffsetsToTxn", 25}, {"EndTxn", 26},        {"TxnOffsetCommit", 28},
+};
+
+static int lk_parse_api_key(const char *s, int16_t *key)
+{
+    long long v;
+    for (size_t i = 0; i < sizeof(lk_api_keys) / sizeof(lk_api_keys[0]); i++)
+        if (strcasecmp(s, lk_api_keys[i].name) == 0) {
+            *key = lk_api_keys[i].key;
+            return 0;
+        }
+    if (wdts_parse_int(s, 0, 100, &v) != WDTS_OK)
+        return -1;
+    *key = (int16_t)v;
+    return 0;
+}
+
+/* An error by librdkafka name (REBALANCE_IN_PROGRESS, _TRANSPORT) or number. */
+static int lk_parse_kafka_err(const char *s, rd_kafka_resp_err_t *err)
+{
+    const struct rd_kafka_err_desc *descs;
+    size_t n;
+    long long v;
+    rd_kafka_get_err_descs(&descs, &n);
+    for (size_t i = 0; i < n; i++)
+        if (descs[i].name && strcasecmp(s, descs[i].name) == 0) {
+            *err = descs[i].code;
+            return 0;
+        }
+    if (wdts_parse_int(s, -200, 200, &v) != WDTS_OK || v == 0)
+        return -1;
+    *err = (rd_kafka_resp_err_t)v;
+    return 0;
+}
+
 #define LK_MAX_WORDS 5
+#define LK_MAX_INJECT 100
 
 /* Runs one control line and logs its answer ("CMD: ok ..." or "CMD: error: ..."). */
 static void lk_command(struct lk *lk, char *line)
@@ -469,10 +519,51 @@ static void lk_command(struct lk *lk, char *line)
             return;
         }
         WDTS_LOG(INFO, "kafka", "leader %s %lld %d: ok", w[1], v, (int)id);
+    } else if (strcmp(cmd, "error") == 0 || strcmp(cmd, "clear") == 0) {
+        int16_t api;
+        int inject = cmd[0] == 'e';
+        rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+        long long cnt = 1;
+        if ((inject && (n < 3 || n > 4)) || (!inject && n != 2)) {
+            WDTS_LOG(WARN, "kafka", "%s: error: usage: %s", cmd,
+                     inject ? "error REQUEST ERROR [COUNT]" : "clear REQUEST");
+            return;
+        }
+        if (lk_parse_api_key(w[1], &api) != 0) {
+            WDTS_LOG(WARN, "kafka",
+                     "%s: error: unknown request type '%s': use a name (Produce, Fetch, "
+                     "OffsetCommit, JoinGroup, Heartbeat, SyncGroup, ...) or its ApiKey number",
+                     cmd, w[1]);
+            return;
+        }
+        if (!inject) {
+            rd_kafka_mock_clear_request_errors(lk->mc, api);
+            WDTS_LOG(INFO, "kafka", "clear %s: ok", w[1]);
+            return;
+        }
+        if (lk_parse_kafka_err(w[2], &kerr) != 0) {
+            WDTS_LOG(WARN, "kafka",
+                     "error: error: unknown error '%s': use a librdkafka error name without "
+                     "RD_KAFKA_RESP_ERR_ (REBALANCE_IN_PROGRESS, _TRANSPORT) or its number",
+                     w[2]);
+            return;
+        }
+        if (n == 4 && wdts_parse_int(w[3], 1, LK_MAX_INJECT, &cnt) != WDTS_OK) {
+            WDTS_LOG(WARN, "kafka", "error: error: bad count '%s': use 1 to %d", w[3],
+                     LK_MAX_INJECT);
+            return;
+        }
+        rd_kafka_resp_err_t errs[LK_MAX_INJECT];
+        for (long long i = 0; i < cnt; i++)
+            errs[i] = kerr;
+        rd_kafka_mock_push_request_errors_array(lk->mc, api, (size_t)cnt, errs);
+        WDTS_LOG(INFO, "kafka", "error %s %s %lld: ok, the next %lld %s requests fail with %s",
+                 w[1], w[2], cnt, cnt, w[1], rd_kafka_err2name(kerr));
     } else {
         WDTS_LOG(WARN, "kafka",
                  "unknown command '%s': use create TOPIC PARTITIONS [RF] | down ID | up ID | "
-                 "rtt ID MS | leader TOPIC PARTITION ID",
+                 "rtt ID MS | leader TOPIC PARTITION ID | error REQUEST ERROR [COUNT] | "
+                 "clear REQUEST",
                  cmd);
     }
 }

@@ -366,6 +366,8 @@ struct wdts_kafka_consumer {
     wdts_kafka_rebalance_cb rebalance_cb;
     void *cb_opaque;
     int closed;
+    int subscribed;    /* 1 once subscribe() succeeded: a group member */
+    int assigned_cnt;  /* partitions assigned now, kept by the rebalance callback */
     rd_kafka_resp_err_t revoke_commit_err; /* result of the last commit on revoke */
     int revoked;                           /* a revoke happened since this was cleared */
     wdts_err_t fatal;                      /* sticky: WDTS_OK until a fatal error */
@@ -439,6 +441,7 @@ static void cons_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(error);
             return;
         }
+        cons->assigned_cnt = coop ? cons->assigned_cnt + parts->cnt : parts->cnt;
         cons_notify(cons, WDTS_KAFKA_ASSIGNED, parts);
         return;
     }
@@ -453,9 +456,13 @@ static void cons_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         else
             rd_kafka_assign(rk, NULL);
         rd_kafka_error_destroy(error);
+        cons->assigned_cnt = coop && cons->assigned_cnt > parts->cnt
+                                 ? cons->assigned_cnt - parts->cnt
+                                 : 0;
         return;
     }
     WDTS_LOG(WARN, "kafka", "rebalance error: %s; dropping the assignment", rd_kafka_err2str(err));
+    cons->assigned_cnt = 0;
     if (coop)
         rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
     else
@@ -549,6 +556,7 @@ wdts_err_t wdts_kafka_consumer_subscribe(struct wdts_kafka_consumer *cons,
         cons_set_error(cons, "subscribe: %s", rd_kafka_err2str(err));
         return err == RD_KAFKA_RESP_ERR__INVALID_ARG ? WDTS_ERR_INVAL : WDTS_ERR_KAFKA;
     }
+    cons->subscribed = 1;
     return WDTS_OK;
 }
 
@@ -703,6 +711,15 @@ wdts_err_t wdts_kafka_consumer_commit(struct wdts_kafka_consumer *cons,
 {
     if (cons->fatal)
         return cons->fatal;
+    /* A group member without partitions is between a revoke and the next assign. A
+     * commit sent then goes out with generation -1, and librdkafka 2.0.2 answers the
+     * resulting ILLEGAL_GENERATION by restarting its join, so a caller retrying in a
+     * loop kept the group from ever settling (seen against the local Kafka). Wait. */
+    if (cons->subscribed && cons->assigned_cnt == 0) {
+        cons_set_error(cons, "commit: no partitions assigned (a rebalance is under way); poll "
+                             "until the rebalance callback reports ASSIGNED, then retry");
+        return WDTS_ERR_AGAIN;
+    }
     if (tps == NULL)
         return cons_commit_err(cons, rd_kafka_commit(cons->rk, NULL, 0));
     if (n == 0)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # wdt-localkafka on its own: bad flags exit 64 with a message; a topic of 7
 # partitions is created (checked with kcat -L); the control FIFO drives down/up
-# (a downed broker refuses connections), leader, create and rejects unknown
-# commands; SIGTERM stops it with exit 0 within a few seconds and it cleans up.
+# (a downed broker refuses connections), leader, create, error/clear and rejects
+# unknown commands; SIGTERM stops it with exit 0 within a few seconds and it cleans up.
 set -euo pipefail
 bin=${WDTS_BIN_DIR:?WDTS_BIN_DIR is not set: run this through ctest or tests/run.sh}/wdt-localkafka
 command -v kcat >/dev/null || { echo "FAIL: kcat is not installed (deploy/local/packages.txt)" >&2; exit 1; }
@@ -113,6 +113,10 @@ ctl "frobnicate 1" "unknown command 'frobnicate'"
 ctl "down 9" "bad broker id '9'"
 ctl "leader lk.seven 7 1" "bad partition '7'"
 ctl "leader nosuch 0 1" "leader nosuch: error: unknown topic"
+ctl "error OffsetCommit REBALANCE_IN_PROGRESS 2" "error OffsetCommit REBALANCE_IN_PROGRESS 2: ok"
+ctl "clear OffsetCommit" "clear OffsetCommit: ok"
+ctl "error Nope _TRANSPORT" "unknown request type 'Nope'"
+ctl "error Produce NO_SUCH_ERROR" "unknown error 'NO_SUCH_ERROR'"
 kill -0 "$pid" 2>/dev/null || fail "wdt-localkafka died during the control commands"
 
 # SIGTERM: exit 0 within a few seconds, FIFO and bootstrap file removed.

@@ -241,8 +241,11 @@ wdts_err_t wdts_kafka_consumer_store_msg(struct wdts_kafka_consumer *cons,
  * @brief Commits synchronously: the stored offsets when tps is NULL, or exactly the
  *        given offsets (each the next offset to read).
  * @returns WDTS_OK (also when nothing was stored); WDTS_ERR_AGAIN during a rebalance
- *          (REBALANCE_IN_PROGRESS / ILLEGAL_GENERATION: poll, then retry or let the
- *          revoke commit); WDTS_ERR_KAFKA otherwise.
+ *          (REBALANCE_IN_PROGRESS / ILLEGAL_GENERATION from the broker, or a subscribed
+ *          consumer that holds no partitions right now, in which case nothing is sent:
+ *          keep polling and retry after the rebalance callback reports ASSIGNED; after
+ *          ILLEGAL_GENERATION librdkafka drops the assignment and what was stored, so
+ *          those messages come again); WDTS_ERR_KAFKA otherwise.
  */
 wdts_err_t wdts_kafka_consumer_commit(struct wdts_kafka_consumer *cons,
                                       const struct wdts_kafka_tp *tps, size_t n);
