@@ -392,6 +392,18 @@ static void cons_set_error(struct wdts_kafka_consumer *cons, const char *fmt, ..
     va_end(ap);
 }
 
+/* The sticky fatal error, or WDTS_ERR_SHUTDOWN once closed; WDTS_OK when usable. */
+static wdts_err_t cons_unusable(struct wdts_kafka_consumer *cons)
+{
+    if (cons->fatal)
+        return cons->fatal;
+    if (cons->closed) {
+        cons_set_error(cons, "the consumer is closed");
+        return WDTS_ERR_SHUTDOWN;
+    }
+    return WDTS_OK;
+}
+
 static void cons_check_fatal(struct wdts_kafka_consumer *cons)
 {
     char why[256];
@@ -541,8 +553,9 @@ fail:
 wdts_err_t wdts_kafka_consumer_subscribe(struct wdts_kafka_consumer *cons,
                                          const char *const *topics, size_t ntopics)
 {
-    if (cons->fatal)
-        return cons->fatal;
+    wdts_err_t uerr = cons_unusable(cons);
+    if (uerr)
+        return uerr;
     if (ntopics == 0) {
         cons_set_error(cons, "subscribe: no topic given");
         return WDTS_ERR_INVAL;
@@ -600,8 +613,9 @@ wdts_err_t wdts_kafka_consumer_poll(struct wdts_kafka_consumer *cons, int timeou
                                     struct wdts_kafka_msg **out)
 {
     *out = NULL;
-    if (cons->fatal)
-        return cons->fatal;
+    wdts_err_t uerr = cons_unusable(cons);
+    if (uerr)
+        return uerr;
     rd_kafka_message_t *rkm = rd_kafka_consumer_poll(cons->rk, timeout_ms);
     if (rkm == NULL)
         return cons->fatal; /* the error callback may have made it fatal */
@@ -661,8 +675,9 @@ const char *wdts_kafka_msg_header(const struct wdts_kafka_msg *msg, const char *
 wdts_err_t wdts_kafka_consumer_store(struct wdts_kafka_consumer *cons, const char *topic,
                                      int32_t partition, int64_t next_offset)
 {
-    if (cons->fatal)
-        return cons->fatal;
+    wdts_err_t uerr = cons_unusable(cons);
+    if (uerr)
+        return uerr;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, topic, partition)->offset = next_offset;
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(cons->rk, list);
@@ -709,8 +724,9 @@ static wdts_err_t cons_commit_err(struct wdts_kafka_consumer *cons, rd_kafka_res
 wdts_err_t wdts_kafka_consumer_commit(struct wdts_kafka_consumer *cons,
                                       const struct wdts_kafka_tp *tps, size_t n)
 {
-    if (cons->fatal)
-        return cons->fatal;
+    wdts_err_t uerr = cons_unusable(cons);
+    if (uerr)
+        return uerr;
     /* A group member without partitions is between a revoke and the next assign. A
      * commit sent then goes out with generation -1, and librdkafka 2.0.2 answers the
      * resulting ILLEGAL_GENERATION by restarting its join, so a caller retrying in a

@@ -62,6 +62,9 @@ static void test_bad_consumer_properties(void **state)
     assert_non_null(cons);
     const char *none[1] = {NULL};
     assert_int_equal(wdts_kafka_consumer_subscribe(cons, none, 0), WDTS_ERR_INVAL);
+    /* Not subscribed, nothing assigned: a partition cannot be stored. */
+    assert_int_equal(wdts_kafka_consumer_store(cons, "wdt.test", 0, 1), WDTS_ERR_NOTFOUND);
+    fprintf(stderr, "store unassigned: %s\n", wdts_kafka_consumer_errstr(cons));
     wdts_kafka_consumer_destroy(cons);
 }
 

@@ -99,6 +99,22 @@ static void test_produce_then_consume(void **state)
     for (int i = 1; i <= N; i++)
         assert_int_equal(r.seen[i], 1);
     assert_int_equal(wdts_kafka_producer_outq_len(prod), 0);
+
+    /* Header edge cases: a repeated name (the last one wins), a null value, an empty
+     * value, and a message without key or headers. */
+    char skey[96];
+    snprintf(skey, sizeof(skey), "%sspecial", prefix);
+    struct wdts_param shdrs[] = {{"report", "first"}, {"nullval", NULL}, {"empty", ""},
+                                 {"report", "last"}};
+    struct wdts_kafka_out sm = {.topic = "wdt.test",
+                                .partition = WDTS_KAFKA_PARTITION_ANY,
+                                .key = skey,
+                                .key_len = strlen(skey),
+                                .value = "v",
+                                .value_len = 1,
+                                .headers = shdrs,
+                                .header_cnt = 4};
+    assert_int_equal(wdts_kafka_produce_sync(prod, &sm, 30000, NULL, NULL), WDTS_OK);
     wdts_kafka_producer_destroy(prod);
 
     /* Read them back in a fresh group. */
@@ -110,10 +126,10 @@ static void test_produce_then_consume(void **state)
     const char *topics[] = {"wdt.test"};
     assert_int_equal(wdts_kafka_consumer_subscribe(cons, topics, 1), WDTS_OK);
     memset(r.seen, 0, N + 1);
-    int got = 0, dups = 0, errors = 0, foreign = 0;
+    int got = 0, dups = 0, errors = 0, foreign = 0, special = 0;
     int64_t c0 = wdts_time_mono_ms(), first = 0, deadline = c0 + 120000;
     size_t plen = strlen(prefix);
-    while (got < N && wdts_time_mono_ms() < deadline) {
+    while ((got < N || !special) && wdts_time_mono_ms() < deadline) {
         struct wdts_kafka_msg *msg = NULL;
         wdts_err_t err = wdts_kafka_consumer_poll(cons, 500, &msg);
         if (err != WDTS_OK) {
@@ -127,6 +143,20 @@ static void test_produce_then_consume(void **state)
             first = wdts_time_mono_ms();
         if (msg->key_len <= plen + 1 || memcmp(msg->key, prefix, plen) != 0) {
             foreign++;
+            wdts_kafka_msg_destroy(msg);
+            continue;
+        }
+        if (msg->key_len == strlen(skey) && memcmp(msg->key, skey, msg->key_len) == 0) {
+            size_t len = 99;
+            assert_int_equal(msg->header_cnt, 4);
+            assert_string_equal(wdts_kafka_msg_header(msg, "report", NULL), "last");
+            assert_string_equal(msg->headers[0].value, "first");
+            assert_null(wdts_kafka_msg_header(msg, "nullval", &len));
+            assert_string_equal(msg->headers[1].name, "nullval");
+            assert_null(msg->headers[1].value);
+            assert_string_equal(wdts_kafka_msg_header(msg, "empty", &len), "");
+            assert_int_equal(len, 0);
+            special++;
             wdts_kafka_msg_destroy(msg);
             continue;
         }
@@ -165,6 +195,7 @@ static void test_produce_then_consume(void **state)
             got, foreign, dups, errors, first ? first - c0 : -1, c_done - c0);
     assert_int_equal(got, N);
     assert_int_equal(dups, 0);
+    assert_int_equal(special, 1);
     wdts_kafka_consumer_destroy(cons);
     free(r.seen);
 }

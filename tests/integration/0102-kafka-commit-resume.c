@@ -206,10 +206,12 @@ static void test_commit_close_resume(void **state)
     assert_int_equal(wdts_kafka_consumer_committed(b, &check, 1, 10000), WDTS_OK);
     assert_int_equal(check.offset, tps[0].offset - 1);
 
-    /* After close, a revoked partition can no longer be stored. */
+    /* After close, nothing can be stored or committed any more. */
     assert_int_equal(wdts_kafka_consumer_close(b), WDTS_OK);
-    assert_int_equal(wdts_kafka_consumer_store(b, "wdt.test", 0, 1), WDTS_ERR_NOTFOUND);
-    fprintf(stderr, "store after close: %s\n", wdts_kafka_consumer_errstr(b));
+    assert_int_equal(rbb.revoked, PARTS);
+    assert_int_equal(wdts_kafka_consumer_store(b, "wdt.test", 0, 1), WDTS_ERR_SHUTDOWN);
+    assert_int_equal(wdts_kafka_consumer_commit(b, NULL, 0), WDTS_ERR_SHUTDOWN);
+    assert_int_equal(wdts_kafka_consumer_close(b), WDTS_OK);
     wdts_kafka_consumer_destroy(b);
 }
 

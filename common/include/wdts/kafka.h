@@ -298,7 +298,8 @@ const char *wdts_kafka_consumer_errstr(const struct wdts_kafka_consumer *cons);
 
 /**
  * @brief Commits what was stored, then leaves the group (the rebalance callback sees
- *        the revoke). Call once, before _destroy(); further calls are no-ops.
+ *        the revoke). Call once, before _destroy(); further calls are no-ops. Afterwards
+ *        _subscribe/_poll/_store/_commit answer WDTS_ERR_SHUTDOWN.
  * @returns the commit's result: WDTS_OK, or an error (the group was still left).
  */
 wdts_err_t wdts_kafka_consumer_close(struct wdts_kafka_consumer *cons);
