@@ -291,7 +291,10 @@ static int lk_write_bootfile(const char *path, const char *boot)
     int rc = -1;
     FILE *f = fopen(tmp, "w");
     if (f == NULL) {
-        WDTS_LOG(ERROR, "kafka", "cannot write the bootstrap file %s: %s", tmp, strerror(errno));
+        WDTS_LOG(ERROR, "kafka",
+                 "cannot write the bootstrap file %s: %s (check that its directory exists and "
+                 "is writable, or choose another --bootstrap-file)",
+                 tmp, strerror(errno));
         goto out;
     }
     int werr = fprintf(f, "%s\n", boot) < 0;
