@@ -43,6 +43,8 @@ static int parse_duration(const char *s, size_t len, const char *unit_dflt, int6
         mul = 1000;
     else if (strcmp(unit, "m") == 0)
         mul = 60000;
+    else if (strcmp(unit, "h") == 0)
+        mul = 3600000;
     else
         return -1;
     if (v * mul > 86400000.0)
@@ -54,8 +56,8 @@ static int parse_duration(const char *s, size_t len, const char *unit_dflt, int6
 /* The unit at the end of a duration text ("200ms" → "ms"), or NULL. */
 static const char *unit_of(const char *s, size_t len)
 {
-    static const char *const units[] = {"ms", "s", "m"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const units[] = {"ms", "s", "m", "h"};
+    for (size_t i = 0; i < 4; i++) {
         size_t ul = strlen(units[i]);
         if (len > ul && strncmp(s + len - ul, units[i], ul) == 0 &&
             (s[len - ul - 1] >= '0' && s[len - ul - 1] <= '9'))

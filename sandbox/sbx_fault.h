@@ -6,7 +6,7 @@
  *   KIND     := latency | http5xx | hang | truncate | status4 | status5 | status99 | ratelimit
  *   VALUE    := a probability 0..1 (every kind but latency)
  *             | DURATION or DURATION "-" DURATION (latency: fixed, or uniform in the range)
- *   DURATION := N ( "ms" | "s" | "m" ), e.g. 50ms, 2s; in a range "20-200ms" the unit is shared
+ *   DURATION := N ( "ms" | "s" | "m" | "h" ), e.g. 50ms, 2s; in a range "20-200ms" the unit is shared
  *   FROM, TO := DURATIONs since the sandbox started (TO left out: until the end)
  *
  * Examples: "latency=20-200ms,http5xx=0.05", "hang=0.01,hangtime=90s", "http5xx@10s-20s=1.0".
