@@ -514,6 +514,8 @@ static int nspan_cmp(const void *a, const void *b)
 
 typedef void (*visit_cb)(void *ctx, uint64_t n);
 
+static uint64_t visited_total; /* statistics only; updated atomically */
+
 /* Calls cb once for every record n of stream whose event `fields` can fall in
  * [s, e) and that is created at or before as_of. The spans of all (field, delay
  * range) pairs are merged first, so no record is visited twice. */
@@ -552,6 +554,8 @@ static void visit(const struct sbx_dataset *ds, enum sbx_stream stream, const in
         uint64_t a = spans[i].lo > next ? spans[i].lo : next;
         for (uint64_t n = a; n < spans[i].hi; n++)
             cb(ctx, n);
+        if (spans[i].hi > a)
+            __atomic_fetch_add(&visited_total, spans[i].hi - a, __ATOMIC_RELAXED);
         if (spans[i].hi > next)
             next = spans[i].hi;
     }
@@ -920,6 +924,44 @@ int64_t sbx_stock_modified(const struct sbx_dataset *ds, uint64_t id, int64_t t)
     return v;
 }
 
+void sbx_data_cache_stats(struct sbx_cache_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < SEL_SLOTS; i++) {
+        if (sel_cache[i].used) {
+            st->entries++;
+            st->rows += sel_cache[i].n;
+            st->bytes += sel_cache[i].n * sizeof(struct row);
+        }
+    }
+    for (int i = 0; i < STOCK_CACHE_SLOTS; i++) {
+        if (stock_cache[i].used) {
+            st->entries++;
+            st->bytes += stock_cache[i].slots * sizeof(int64_t);
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    st->visited = __atomic_load_n(&visited_total, __ATOMIC_RELAXED);
+    st->max_bytes = SEL_MAX_ROWS_TOTAL * sizeof(struct row) +
+                    STOCK_CACHE_SLOTS * STOCK_SLOTS(128) * sizeof(int64_t);
+}
+
+void sbx_data_cache_clear(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < SEL_SLOTS; i++) {
+        free(sel_cache[i].rows);
+        memset(&sel_cache[i], 0, sizeof(sel_cache[i]));
+    }
+    sel_cache_rows = 0;
+    for (int i = 0; i < STOCK_CACHE_SLOTS; i++) {
+        free(stock_cache[i].last);
+        memset(&stock_cache[i], 0, sizeof(stock_cache[i]));
+    }
+    pthread_mutex_unlock(&cache_lock);
+}
+
 /* ---------------------------------------------------------------- catalog selection */
 
 static void select_stock(const struct sbx_dataset *ds, int64_t s, int64_t e, int64_t as_of,
@@ -1003,6 +1045,14 @@ wdts_err_t sbx_data_select(const struct sbx_dataset *ds, enum sbx_entity e, enum
         return WDTS_ERR_INVAL;
     if (e == SBX_E_STOCK && tk != SBX_TIME_MODIFIED)
         return WDTS_ERR_INVAL;
+    if (!snapshot) {
+        /* no record is older than the data origin or newer than as_of: clamping keeps
+         * the arithmetic of the candidate ranges far from overflow and the cache keys few */
+        if (start < ds->data_origin)
+            start = ds->data_origin;
+        if (as_of < INT64_MAX && end > as_of + 1)
+            end = as_of + 1;
+    }
     struct sel_key key = {ds->seed, ds->orders_per_day, ds->data_origin, start, end, as_of,
                           (int)e, (int)route, (int)tk};
     if (sel_cache_get(&key, out))

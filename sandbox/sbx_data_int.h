@@ -5,6 +5,7 @@
 #ifndef SBX_DATA_INT_H
 #define SBX_DATA_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sbx_data.h"
@@ -99,6 +100,16 @@ int64_t sbx_stock_modified(const struct sbx_dataset *ds, uint64_t id, int64_t t)
 /** Splits a stock record id. @returns 0 when id names no stock record of this data set. */
 int sbx_stock_split(const struct sbx_dataset *ds, uint64_t id, uint32_t *goods, uint32_t *spec,
                     int *wh);
+
+/** What the bounded caches hold (tests, benchmarks). */
+struct sbx_cache_stats {
+    size_t entries, rows, bytes;
+    size_t max_bytes; /* the bound bytes never exceeds */
+    uint64_t visited; /* records examined by selections since start (work done) */
+};
+void sbx_data_cache_stats(struct sbx_cache_stats *st);
+/** Empties the caches (tests: prove results do not depend on them). */
+void sbx_data_cache_clear(void);
 
 /** Id layouts. */
 static inline uint64_t sbx_spec_id(uint32_t goods, uint32_t spec)

@@ -249,11 +249,16 @@ enum pii_field {
     PII_BUYER_NICK, PII_PAY_ACCOUNT, PII_CUSTOMER_NAME, PII_NICK_NAME, PII_ID_CARD,
 };
 
-/* Fields the Qimen route never provides (reference §6); receiver_telno is its receiver_phone. */
-static int qimen_hidden(enum pii_field f)
+/* Keys the Qimen route never provides (reference §6; receiver_telno is its receiver_phone). */
+static int qimen_hidden(const char *keylit, size_t keylen)
 {
-    return f == PII_RECEIVER_NAME || f == PII_RECEIVER_ADDRESS || f == PII_RECEIVER_MOBILE ||
-           f == PII_RECEIVER_TELNO || f == PII_BUYER_NICK || f == PII_ID_CARD;
+    static const char *const keys[] = {",\"receiver_name\":",  ",\"receiver_address\":",
+                                       ",\"receiver_mobile\":", ",\"receiver_telno\":",
+                                       ",\"buyer_nick\":",      ",\"id_card\":"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strlen(keys[i]) == keylen && memcmp(keys[i], keylit, keylen) == 0)
+            return 1;
+    return 0;
 }
 
 /* The person behind an order: everything derived from one hash. */
@@ -344,7 +349,7 @@ static void kpii(struct w *w, const char *keylit, size_t keylen, const struct pe
 {
     w_raw(w, keylit, keylen);
     W(w, "\"");
-    if (route == SBX_ROUTE_QIMEN && qimen_hidden(f)) {
+    if (route == SBX_ROUTE_QIMEN && qimen_hidden(keylit, keylen)) {
         /* never provided on Qimen */
     } else if (platform_id == 0 || platform_id == 127) {
         w_pii_plain(w, ps, f);
