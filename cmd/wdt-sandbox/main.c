@@ -2,6 +2,7 @@
  * Wiring only: arguments → tenants, clock, faults → gateway → HTTP server → wait
  * for SIGTERM/SIGINT. The `truth` subcommand prints what should have arrived. */
 #include <errno.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,14 +16,11 @@
 #include "sbx_gateway.h"
 #include "sbx_server.h"
 #include "sbx_tenant.h"
+#include "sbx_truth.h"
 #include "wdts/err.h"
 #include "wdts/log.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
-
-/* Provided by the data module (the truth of DESIGN.md §6). */
-wdts_err_t sbx_truth_write(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
-                           int64_t as_of, int64_t since, int64_t before, FILE *out);
 
 static const char usage_text[] =
     "usage: wdt-sandbox --listen HOST:PORT (--tenants FILE | --demo) [--clock SPEC]\n"
@@ -118,7 +116,7 @@ static int run_truth(int argc, char **argv)
                            "refund_stockins, purchase_orders, purchase_stockins, stock, "
                            "stock_changes, goods, suites, raw_trades, shops, warehouses, logistics)",
                            report);
-    int64_t as_of = 0, before = 0, since = 0;
+    int64_t as_of = 0, before = 0, since = INT64_MIN;
     if (parse_time_arg(as_of_s, &as_of) != 0)
         return usage_error("truth: --as-of '%s' is not a time", as_of_s);
     if (parse_time_arg(before_s, &before) != 0)
