@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Shell functions shared by tests/run.sh and deploy/local/demo.sh: install what is
 # missing, build, and start/stop the local services (Redis, the local Kafka).
-# Source it; it defines functions and sets nothing else.
+# Source it: it defines functions and WDTS_ROOT; the functions set WDTS_* variables.
 
+# The WDTS_* variables set below are read by the scripts that source this file.
+# shellcheck disable=SC2034
 WDTS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 wdts_log() { printf '%s\n' "$*" >&2; }

@@ -1,0 +1,50 @@
+/* wdtctl: the admin command line. main() only dispatches to a subcommand; each
+ * subcommand lives in its own ctl_*.c file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "wdts/err.h"
+
+struct ctl_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct ctl_cmd cmds[] = {
+    {"call", ctl_call_main, "one WDT or Qimen API call (or --dry-run), to debug credentials"},
+};
+
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: wdtctl <command> [options]   (wdtctl <command> --help for details)\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < N_CMDS; i++)
+        fprintf(out, "  %-12s %s\n", cmds[i].name, cmds[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return WDTS_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return WDTS_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("wdtctl %s\n", WDTS_VERSION);
+        return WDTS_EXIT_OK;
+    }
+    for (size_t i = 0; i < N_CMDS; i++)
+        if (strcmp(argv[1], cmds[i].name) == 0)
+            return cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "wdtctl: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return WDTS_EXIT_USAGE;
+}

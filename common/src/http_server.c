@@ -1,0 +1,294 @@
+/* /metrics, /healthz and /readyz on libmicrohttpd (see http_server.h). The listening socket is
+ * made here rather than by libmicrohttpd so that a bad or busy address gets a precise message
+ * and port 0 can be read back; libmicrohttpd then owns it and closes it when stopped. */
+#include "wdts/http_server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "wdts/mem.h"
+#include "wdts/metrics.h"
+#include "wdts/str.h"
+
+#define REASON_SIZE 256
+#define LISTEN_HINT "expected host:port, e.g. 127.0.0.1:9100, 0.0.0.0:9100, :9100 or [::1]:9100"
+
+struct wdts_http_server {
+    struct MHD_Daemon *mhd;       /* owned; owns the listening socket */
+    struct wdts_metrics *metrics; /* borrowed */
+    wdts_http_ready_cb ready_cb;  /* NULL: use ready/reason */
+    void *opaque;
+    unsigned port;
+    pthread_mutex_t lock; /* guards ready and reason */
+    int ready;
+    char reason[REASON_SIZE];
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
+                             char *body, size_t len, int owned)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        if (owned)
+            free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+    return reply(conn, status, "text/plain; charset=utf-8", (char *)text, strlen(text), 0);
+}
+
+static enum MHD_Result serve_readyz(struct wdts_http_server *srv, struct MHD_Connection *conn)
+{
+    char reason[REASON_SIZE] = "";
+    int ready;
+    if (srv->ready_cb) {
+        ready = srv->ready_cb(srv->opaque, reason, sizeof(reason));
+        reason[sizeof(reason) - 1] = '\0';
+    } else {
+        pthread_mutex_lock(&srv->lock);
+        ready = srv->ready;
+        memcpy(reason, srv->reason, sizeof(reason));
+        pthread_mutex_unlock(&srv->lock);
+    }
+    if (ready)
+        return reply_text(conn, MHD_HTTP_OK, "ready\n");
+    char *body = wdts_xasprintf("not ready: %s\n", reason[0] ? reason : "no reason given");
+    return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", body,
+                 strlen(body), 1);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    struct wdts_http_server *srv = cls;
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)con_cls;
+    int known = strcmp(url, "/metrics") == 0 || strcmp(url, "/healthz") == 0 ||
+                strcmp(url, "/readyz") == 0;
+    if (!known)
+        return reply_text(conn, MHD_HTTP_NOT_FOUND,
+                          "not found: this server answers GET /metrics, /healthz and /readyz\n");
+    /* Answering in the first call is allowed; a request body, if any, is then discarded. */
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET\n");
+    if (strcmp(url, "/healthz") == 0)
+        return reply_text(conn, MHD_HTTP_OK, "ok\n");
+    if (strcmp(url, "/readyz") == 0)
+        return serve_readyz(srv, conn);
+
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    if (srv->metrics)
+        wdts_metrics_render(srv->metrics, &b);
+    if (b.data == NULL)
+        return reply(conn, MHD_HTTP_OK, WDTS_METRICS_CONTENT_TYPE, "", 0, 0);
+    size_t len = b.len;
+    return reply(conn, MHD_HTTP_OK, WDTS_METRICS_CONTENT_TYPE, wdts_buf_steal(&b), len, 1);
+}
+
+/* Splits "host:port" / "[v6]:port" / ":port" into host (empty = all IPv4) and port. */
+static int split_listen(const char *addr, char *host, size_t host_size, long long *port,
+                        char *errstr, size_t errstr_size)
+{
+    const char *colon, *hs, *he;
+    if (addr == NULL || *addr == '\0') {
+        snprintf(errstr, errstr_size, "listen address is empty: " LISTEN_HINT);
+        return -1;
+    }
+    if (addr[0] == '[') {
+        he = strchr(addr, ']');
+        if (he == NULL || he[1] != ':') {
+            snprintf(errstr, errstr_size, "listen address '%s': " LISTEN_HINT, addr);
+            return -1;
+        }
+        hs = addr + 1;
+        colon = he + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (colon == NULL) {
+            snprintf(errstr, errstr_size, "listen address '%s' has no port: " LISTEN_HINT,
+                     addr);
+            return -1;
+        }
+        if (memchr(addr, ':', (size_t)(colon - addr)) != NULL) {
+            snprintf(errstr, errstr_size,
+                     "listen address '%s': put an IPv6 address in brackets, e.g. [::1]:9100",
+                     addr);
+            return -1;
+        }
+        hs = addr;
+        he = colon;
+    }
+    if ((size_t)(he - hs) >= host_size) {
+        snprintf(errstr, errstr_size, "listen address '%s': the host is too long", addr);
+        return -1;
+    }
+    memcpy(host, hs, (size_t)(he - hs));
+    host[he - hs] = '\0';
+    if (wdts_parse_int(colon + 1, 0, 65535, port) != WDTS_OK) {
+        snprintf(errstr, errstr_size,
+                 "listen address '%s': the port must be a number from 0 to 65535 (0 = any free "
+                 "port)",
+                 addr);
+        return -1;
+    }
+    return 0;
+}
+
+/* @returns a bound, listening socket, or -1 with the reason in errstr. */
+static int open_listener(const char *addr, unsigned *port_out, int *family, char *errstr,
+                         size_t errstr_size)
+{
+    char host[256], portstr[8];
+    long long port;
+    struct addrinfo hints, *res = NULL;
+    int fd = -1;
+    if (split_listen(addr, host, sizeof(host), &port, errstr, errstr_size) != 0)
+        return -1;
+    snprintf(portstr, sizeof(portstr), "%lld", port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(host[0] ? host : "0.0.0.0", portstr, &hints, &res);
+    if (gai != 0 || res == NULL) {
+        snprintf(errstr, errstr_size,
+                 "listen address '%s': cannot resolve host '%s' (%s); use an IP address of "
+                 "this machine or 0.0.0.0",
+                 addr, host, gai_strerror(gai));
+        goto fail;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "listen address '%s': socket: %s", addr, strerror(errno));
+        goto fail;
+    }
+    int one = 1;
+    /* Restarting while old connections sit in TIME_WAIT must not fail with "in use". */
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        int e = errno;
+        if (e == EADDRINUSE)
+            snprintf(errstr, errstr_size,
+                     "listen address '%s' is already in use: another process (or another "
+                     "instance of this one) listens there; stop it or choose another port",
+                     addr);
+        else if (e == EADDRNOTAVAIL)
+            snprintf(errstr, errstr_size,
+                     "listen address '%s' is not an address of this machine; use one of its "
+                     "addresses, 127.0.0.1 or 0.0.0.0",
+                     addr);
+        else if (e == EACCES)
+            snprintf(errstr, errstr_size,
+                     "listen address '%s': binding a port below 1024 needs privileges; use a "
+                     "port of 1024 or above",
+                     addr);
+        else
+            snprintf(errstr, errstr_size, "listen address '%s': bind: %s", addr, strerror(e));
+        goto fail;
+    }
+    if (listen(fd, 64) != 0) {
+        snprintf(errstr, errstr_size, "listen address '%s': listen: %s", addr, strerror(errno));
+        goto fail;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        snprintf(errstr, errstr_size, "listen address '%s': getsockname: %s", addr,
+                 strerror(errno));
+        goto fail;
+    }
+    *family = ss.ss_family;
+    *port_out = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                         : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    freeaddrinfo(res);
+    return fd;
+fail:
+    if (fd >= 0)
+        close(fd);
+    if (res)
+        freeaddrinfo(res);
+    return -1;
+}
+
+struct wdts_http_server *wdts_http_server_new(const char *addr, struct wdts_metrics *metrics,
+                                              wdts_http_ready_cb ready_cb, void *opaque,
+                                              char *errstr, size_t errstr_size)
+{
+    unsigned port = 0;
+    int family = AF_INET;
+    int fd = open_listener(addr, &port, &family, errstr, errstr_size);
+    if (fd < 0)
+        return NULL;
+    struct wdts_http_server *srv = wdts_xcalloc(1, sizeof(*srv));
+    srv->metrics = metrics;
+    srv->ready_cb = ready_cb;
+    srv->opaque = opaque;
+    srv->port = port;
+    pthread_mutex_init(&srv->lock, NULL);
+    wdts_strlcpy(srv->reason, "starting", sizeof(srv->reason));
+
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
+    if (family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_LISTEN_SOCKET, fd,
+                                MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_LIMIT,
+                                64u, MHD_OPTION_END);
+    if (srv->mhd == NULL) {
+        /* libmicrohttpd did not take the socket: it is still ours to close. */
+        snprintf(errstr, errstr_size,
+                 "listen address '%s': the HTTP server thread did not start (out of threads or "
+                 "file descriptors?)",
+                 addr);
+        close(fd);
+        pthread_mutex_destroy(&srv->lock);
+        free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+unsigned wdts_http_server_port(const struct wdts_http_server *srv)
+{
+    return srv->port;
+}
+
+void wdts_http_server_set_ready(struct wdts_http_server *srv, int ready, const char *reason)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->ready = ready ? 1 : 0;
+    wdts_strlcpy(srv->reason, ready ? "" : (reason ? reason : "not ready"), sizeof(srv->reason));
+    pthread_mutex_unlock(&srv->lock);
+}
+
+void wdts_http_server_destroy(struct wdts_http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    MHD_stop_daemon(srv->mhd); /* joins its thread and closes the listening socket */
+    pthread_mutex_destroy(&srv->lock);
+    free(srv);
+}
