@@ -660,6 +660,46 @@ static void test_selection_cost_independent_of_history(void **state)
     sbx_result_deinit(&old);
 }
 
+/* A selection brought forward from a cached one (the clock ran on while a connector
+ * paged) is the same as one computed afresh, for every entity and time kind. */
+static void test_incremental_equals_fresh(void **state)
+{
+    (void)state;
+    static const enum sbx_timekind kinds[] = {SBX_TIME_MODIFIED, SBX_TIME_CREATED, SBX_TIME_PAID,
+                                              SBX_TIME_CONSIGNED};
+    static const int64_t steps[] = {0, 1, 1, 7, 60, 600, 3000, 3600, 5000};
+    const struct sbx_dataset ds = {77, 20000, ORIGIN};
+    for (int e = 0; e < SBX_E__COUNT; e++) {
+        for (size_t k = 0; k < 4; k++) {
+            int64_t t = ORIGIN + 21 * DAY;
+            int64_t s = window_start(e, t) + 1800, end = t + 2 * 3600; /* reaches past the clock */
+            struct sbx_result r;
+            sbx_data_cache_clear();
+            if (sbx_data_select(&ds, e, SBX_ROUTE_QIMEN, kinds[k], s, end, t, &r) != WDTS_OK)
+                continue;
+            sbx_result_deinit(&r);
+            for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+                t += steps[i];
+                struct sbx_result inc, fresh;
+                sel(&ds, e, SBX_ROUTE_QIMEN, kinds[k], s, end, t, &inc); /* from the cache */
+                sbx_data_cache_clear();
+                sel(&ds, e, SBX_ROUTE_QIMEN, kinds[k], s, end, t, &fresh);
+                if (inc.n != fresh.n)
+                    fail_msg("%s kind %zu at +%lld: %zu rows brought forward, %zu fresh",
+                             sbx_entity_name(e), k, (long long)(t - ORIGIN - 21 * DAY), inc.n,
+                             fresh.n);
+                if (inc.n)
+                    assert_memory_equal(inc.hits, fresh.hits, inc.n * sizeof(*inc.hits));
+                sbx_result_deinit(&inc);
+                sbx_result_deinit(&fresh);
+                /* re-seed the cache with the state before this step for the next one */
+                sel(&ds, e, SBX_ROUTE_QIMEN, kinds[k], s, end, t, &inc);
+                sbx_result_deinit(&inc);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_truth_matches_select),
         cmocka_unit_test(test_memory_bounded_across_tenants),
         cmocka_unit_test(test_selection_cost_independent_of_history),
+        cmocka_unit_test(test_incremental_equals_fresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
