@@ -1002,6 +1002,11 @@ void sbx_data_cache_stats(struct sbx_cache_stats *st)
     st->visited = __atomic_load_n(&visited_total, __ATOMIC_RELAXED);
     st->max_bytes = SEL_MAX_ROWS_TOTAL * sizeof(struct row) +
                     STOCK_CACHE_SLOTS * STOCK_SLOTS(128) * sizeof(int64_t);
+    size_t re, rb, rmax;
+    sbx_render_cache_stats(&re, &rb, &rmax);
+    st->entries += re;
+    st->bytes += rb;
+    st->max_bytes += rmax;
 }
 
 void sbx_data_cache_clear(void)
@@ -1017,6 +1022,7 @@ void sbx_data_cache_clear(void)
         memset(&stock_cache[i], 0, sizeof(stock_cache[i]));
     }
     pthread_mutex_unlock(&cache_lock);
+    sbx_render_cache_clear();
 }
 
 /* ---------------------------------------------------------------- catalog selection */

@@ -6,10 +6,13 @@
  * event, so the rendering changes exactly when `modified` does. */
 #include "sbx_data.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sbx_data_int.h"
 #include "wdts/log.h"
+#include "wdts/mem.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
 
@@ -1353,6 +1356,113 @@ static void render_logistics(const struct sbx_dataset *ds, uint64_t id, struct w
     W(w, "}");
 }
 
+/* ---------------------------------------------------------------- row cache */
+
+/* Rendered lifecycle records, keyed by the data set, entity, route, id and the
+ * record's modified time: a record renders the same for every T with the same
+ * modified, so a cached row is exact. Direct-mapped and bounded in bytes. */
+struct row_entry {
+    int used;
+    int e, route;
+    uint64_t seed;
+    int64_t opd, origin;
+    uint64_t id;
+    int64_t version;
+    char *data;
+    size_t len;
+};
+
+#define ROW_SLOTS 65536
+#define ROW_MAX_BYTES ((size_t)128 << 20)
+
+static pthread_mutex_t row_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct row_entry row_cache[ROW_SLOTS];
+static size_t row_bytes;
+
+static size_t row_slot(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                       uint64_t id, int64_t version)
+{
+    uint64_t h = sbx_hash(ds->seed ^ (uint64_t)ds->orders_per_day, id, (uint64_t)version);
+    return (size_t)(sbx_hash(h, (uint64_t)ds->data_origin, (uint64_t)(e * 2 + route)) % ROW_SLOTS);
+}
+
+static int row_match(const struct row_entry *en, const struct sbx_dataset *ds, enum sbx_entity e,
+                     enum sbx_route route, uint64_t id, int64_t version)
+{
+    return en->used && en->id == id && en->version == version && en->e == (int)e &&
+           en->route == (int)route && en->seed == ds->seed && en->opd == ds->orders_per_day &&
+           en->origin == ds->data_origin;
+}
+
+static int row_get(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                   uint64_t id, int64_t version, struct wdts_buf *buf)
+{
+    int hit = 0;
+    size_t slot = row_slot(ds, e, route, id, version);
+    pthread_mutex_lock(&row_lock);
+    struct row_entry *en = &row_cache[slot];
+    if (row_match(en, ds, e, route, id, version)) {
+        wdts_buf_append(buf, en->data, en->len);
+        hit = 1;
+    }
+    pthread_mutex_unlock(&row_lock);
+    return hit;
+}
+
+static void row_put(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                    uint64_t id, int64_t version, const char *data, size_t len)
+{
+    size_t slot = row_slot(ds, e, route, id, version);
+    char *copy = wdts_xmalloc(len);
+    memcpy(copy, data, len);
+    pthread_mutex_lock(&row_lock);
+    struct row_entry *en = &row_cache[slot];
+    if (en->used) {
+        row_bytes -= en->len;
+        free(en->data);
+        en->used = 0;
+    }
+    if (row_bytes + len <= ROW_MAX_BYTES) {
+        en->used = 1;
+        en->e = (int)e;
+        en->route = (int)route;
+        en->seed = ds->seed;
+        en->opd = ds->orders_per_day;
+        en->origin = ds->data_origin;
+        en->id = id;
+        en->version = version;
+        en->data = copy;
+        en->len = len;
+        row_bytes += len;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&row_lock);
+    free(copy);
+}
+
+void sbx_render_cache_stats(size_t *entries, size_t *bytes, size_t *max_bytes)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&row_lock);
+    for (size_t i = 0; i < ROW_SLOTS; i++)
+        n += row_cache[i].used != 0;
+    *bytes = row_bytes;
+    pthread_mutex_unlock(&row_lock);
+    *entries = n;
+    *max_bytes = ROW_MAX_BYTES + ROW_SLOTS * sizeof(struct row_entry);
+}
+
+void sbx_render_cache_clear(void)
+{
+    pthread_mutex_lock(&row_lock);
+    for (size_t i = 0; i < ROW_SLOTS; i++) {
+        free(row_cache[i].data);
+        memset(&row_cache[i], 0, sizeof(row_cache[i]));
+    }
+    row_bytes = 0;
+    pthread_mutex_unlock(&row_lock);
+}
+
 /* ---------------------------------------------------------------- entry point */
 
 void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
@@ -1368,15 +1478,21 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
     case SBX_E_REFUND:
     case SBX_E_REFUND_STOCKIN: {
         struct tview v;
+        struct sbx_trade_life l0;
         if (id == 0 || ds->orders_per_day <= 0) {
             W(&w, "{}");
             break;
         }
-        tview_init(ds, id - 1, &v);
-        if (sbx_trade_modified(&v.l, e, as_of, NULL) < 0) {
+        sbx_trade_life_get(ds, id - 1, 0, &l0);
+        int64_t version = sbx_trade_modified(&l0, e, as_of, NULL);
+        if (version < 0) {
             W(&w, "{}"); /* does not exist (yet) */
             break;
         }
+        if (row_get(ds, e, route, id, version, buf))
+            return;
+        size_t at = buf->len;
+        tview_init(ds, id - 1, &v);
         if (e == SBX_E_TRADE)
             render_trade(ds, route, &v, as_of, &w);
         else if (e == SBX_E_RAW_TRADE)
@@ -1387,7 +1503,9 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
             render_refund(ds, route, &v, as_of, &w);
         else
             render_refund_stockin(ds, route, &v, as_of, &w);
-        break;
+        w_flush(&w);
+        row_put(ds, e, route, id, version, buf->data + at, buf->len - at);
+        return;
     }
     case SBX_E_PURCHASE_ORDER:
     case SBX_E_PURCHASE_STOCKIN: {
@@ -1396,14 +1514,23 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
             W(&w, "{}");
             break;
         }
-        sbx_purchase_life_get(ds, id - 1, 1, &l);
-        if (sbx_purchase_modified(&l, e, as_of, NULL) < 0)
+        sbx_purchase_life_get(ds, id - 1, 0, &l);
+        int64_t version = sbx_purchase_modified(&l, e, as_of, NULL);
+        if (version < 0) {
             W(&w, "{}");
-        else if (e == SBX_E_PURCHASE_ORDER)
+            break;
+        }
+        if (row_get(ds, e, route, id, version, buf))
+            return;
+        size_t at = buf->len;
+        sbx_purchase_life_get(ds, id - 1, 1, &l);
+        if (e == SBX_E_PURCHASE_ORDER)
             render_purchase(ds, &l, as_of, &w);
         else
             render_purchase_stockin(ds, &l, as_of, &w);
-        break;
+        w_flush(&w);
+        row_put(ds, e, route, id, version, buf->data + at, buf->len - at);
+        return;
     }
     case SBX_E_STOCK:
         render_stock(ds, id, as_of, &w);
