@@ -1,0 +1,108 @@
+/* The report catalog: one entry per report type (trades, stockouts, shops, …),
+ * read from a JSON data file, so adding a report is adding an entry to
+ * common/catalog/reports.json. The default catalog is embedded in the library at
+ * build time; a path overrides it. This module loads, validates and looks up; it
+ * knows nothing of HTTP, planning or Kafka.
+ *
+ * Life cycle: wdts_catalog_new*() → lookups (borrowed entries) → wdts_catalog_destroy().
+ * A loaded catalog is immutable, so any number of threads may read it at once. */
+#ifndef WDTS_CATALOG_H
+#define WDTS_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/** How a report is planned. */
+enum wdts_report_kind {
+    WDTS_REPORT_INCREMENTAL = 0, /* by time window on `time.basis`, at most max_span wide */
+    WDTS_REPORT_SNAPSHOT,        /* the whole list, every snapshot_interval seconds */
+};
+
+/** How a record's `modified` field is written by the API. */
+enum wdts_timefmt {
+    WDTS_TIMEFMT_DATETIME = 0, /* "yyyy-MM-dd HH:mm:ss", Beijing time */
+    WDTS_TIMEFMT_EPOCH_MS,     /* epoch milliseconds (number or numeric string) */
+};
+
+/** A list of field names (primary keys, PII fields). Borrowed from the catalog. */
+struct wdts_catalog_names {
+    const char **v;
+    size_t n;
+};
+
+/** A nested detail list of a record: `key` in the record, keyed by `pk`. */
+struct wdts_catalog_detail {
+    const char *key;
+    struct wdts_catalog_names pk;
+};
+
+/**
+ * One report type. Every pointer is borrowed from its catalog and valid until
+ * wdts_catalog_destroy(). Optional strings are "" when absent, never NULL.
+ */
+struct wdts_catalog_report {
+    const char *name; /* unique; a valid name (wdts_job_name_valid): "trades" */
+    const char *description;
+    enum wdts_report_kind kind;
+    const char *method;           /* direct API method: "sales.TradeQuery.queryWithDetail" */
+    const char *qimen_method;     /* Qimen method: "wdt." + lower-cased method */
+    const char *time_start;       /* window start parameter ("start_time"); "" for snapshots */
+    const char *time_end;         /* window end parameter ("end_time"); "" for snapshots */
+    const char *time_basis;       /* the time the window filters on: "modified", "created" */
+    const char *time_meaning;     /* human text */
+    json_t *params;               /* fixed extra params, a JSON object; borrowed, never NULL */
+    int64_t max_span;             /* widest window in seconds (incremental); 0 for snapshots */
+    int page_size;                /* page size to request */
+    int max_page_size;            /* the most the API accepts */
+    const char *list_key;         /* the record list in `data`: "order", "goods_list" */
+    struct wdts_catalog_names pk; /* primary-key fields of a record (composite when n > 1) */
+    const char *modified_field;   /* the record's change-time field ("modified") */
+    enum wdts_timefmt modified_format;
+    const struct wdts_catalog_detail *details;
+    size_t n_details;
+    struct wdts_catalog_names pii; /* fields subject to the connection's PII policy */
+    int64_t snapshot_interval;     /* seconds between snapshots (snapshot); 0 otherwise */
+    const char *notes;
+};
+
+struct wdts_catalog;
+
+/**
+ * @brief Loads and validates a catalog.
+ * @param path a JSON file; NULL loads the catalog embedded at build time.
+ * @param errstr receives every problem found, each prefixed with the entry's name
+ *        ("catalog x.json: 2 problems: trades: max_span_s must be …; …").
+ * @returns a new catalog (free with wdts_catalog_destroy()), or NULL with errstr set.
+ */
+struct wdts_catalog *wdts_catalog_new(const char *path, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Loads and validates a catalog from JSON text.
+ * @param origin names the source in messages ("embedded", a path).
+ * @owner json: borrowed (parsed, not kept). Returns a new catalog, or NULL with errstr set.
+ */
+struct wdts_catalog *wdts_catalog_new_from_json(const char *json, size_t len, const char *origin,
+                                                char *errstr, size_t errstr_size);
+
+/** Frees a catalog and every entry it lent. NULL is a no-op. */
+void wdts_catalog_destroy(struct wdts_catalog *cat);
+
+/** @returns the number of reports. */
+size_t wdts_catalog_count(const struct wdts_catalog *cat);
+
+/** @returns report i (0 ≤ i < count) in file order, borrowed; NULL when out of range. */
+const struct wdts_catalog_report *wdts_catalog_at(const struct wdts_catalog *cat, size_t i);
+
+/** @returns the report called name, borrowed; NULL when there is none. */
+const struct wdts_catalog_report *wdts_catalog_get(const struct wdts_catalog *cat,
+                                                   const char *name);
+
+/** @returns the embedded catalog's JSON text (static, not NUL-terminated); its length in *len. */
+const char *wdts_catalog_embedded(size_t *len);
+
+/** @returns "incremental" | "snapshot". */
+const char *wdts_report_kind_name(enum wdts_report_kind kind);
+
+#endif
