@@ -131,8 +131,6 @@ static const char *extra_hint(enum wdts_api_app app, const struct wdts_api_resul
                      "and --qimen-app-secret, or use --qimen-platform"
                    : "The WDT app must be online (已上线) and authorised for this sid in 开放平台 → "
                      "自助对接 → 应用管理";
-    if (has(res->api_message, "sid is not"))
-        return "Taobao/Tmall data is served by the Qimen gateway only: use --app qimen for it";
     return NULL;
 }
 
