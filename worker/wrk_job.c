@@ -226,6 +226,14 @@ wdts_err_t wrk_job_pii(json_t *rec, const struct wdts_catalog_names *pii,
 
 /* ---- wire forms ------------------------------------------------------------------- */
 
+/* A JSON string literal, quotes included. */
+static void json_str(struct wdts_buf *out, const char *s)
+{
+    wdts_buf_append_str(out, "\"");
+    wdts_buf_append_json_str(out, s);
+    wdts_buf_append_str(out, "\"");
+}
+
 static void append_window(struct wdts_buf *out, const struct wdts_job *job)
 {
     char a[WDTS_RFC3339_LEN], b[WDTS_RFC3339_LEN];
@@ -238,11 +246,11 @@ static void append_common(struct wdts_buf *out, const struct wrk_envctx *ctx)
 {
     const struct wdts_job *job = ctx->job;
     wdts_buf_append_str(out, "\"tenant\":");
-    wdts_buf_append_json_str(out, job->tenant);
+    json_str(out, job->tenant);
     wdts_buf_append_str(out, ",\"connection\":");
-    wdts_buf_append_json_str(out, job->connection);
+    json_str(out, job->connection);
     wdts_buf_printf(out, ",\"source\":\"%s\",\"report\":", ctx->source);
-    wdts_buf_append_json_str(out, job->report);
+    json_str(out, job->report);
 }
 
 void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
@@ -253,11 +261,11 @@ void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const 
     wdts_buf_append_str(out, "{\"v\":1,");
     append_common(out, ctx);
     wdts_buf_append_str(out, ",\"pk\":");
-    wdts_buf_append_json_str(out, pk);
+    json_str(out, pk);
     wdts_buf_append_str(out, ",\"op\":\"upsert\",");
     append_window(out, ctx->job);
     wdts_buf_append_str(out, ",\"job_id\":");
-    wdts_buf_append_json_str(out, ctx->job->job_id);
+    json_str(out, ctx->job->job_id);
     wdts_buf_printf(out, ",\"extracted_at\":\"%s\",\"data\":", ex);
     char *d = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
     wdts_buf_append_str(out, d ? d : "null");
@@ -278,7 +286,7 @@ void wrk_job_marker(struct wdts_buf *out, const struct wrk_envctx *ctx, long lon
     wdts_buf_append_str(out, "{\"v\":1,\"type\":\"window\",");
     append_common(out, ctx);
     wdts_buf_append_str(out, ",\"job_id\":");
-    wdts_buf_append_json_str(out, ctx->job->job_id);
+    json_str(out, ctx->job->job_id);
     wdts_buf_append_str(out, ",");
     append_window(out, ctx->job);
     wdts_buf_printf(out,
