@@ -170,10 +170,9 @@ static void w_i64(struct w *w, int64_t v)
     }
 }
 
-/* Zero-padded decimal of `width` digits. */
-static void w_pad(struct w *w, uint64_t v, int width)
+/* Zero-padded decimal of `width` digits into p. */
+static inline void put_pad(char *p, uint64_t v, int width)
 {
-    char *p = w_room(w, (size_t)width);
     int i = width - 1;
     for (; i >= 1; i -= 2) {
         unsigned r = (unsigned)(v % 100) * 2;
@@ -183,7 +182,24 @@ static void w_pad(struct w *w, uint64_t v, int width)
     }
     if (i == 0)
         p[0] = (char)('0' + v % 10);
+}
+
+static void w_pad(struct w *w, uint64_t v, int width)
+{
+    put_pad(w_room(w, (size_t)width), v, width);
     w->n += (size_t)width;
+}
+
+/* Beijing yyyyMMdd into p (8 bytes). */
+static void put_ymd(char *p, int64_t t)
+{
+    int64_t days = (t + WDTS_BEIJING_OFFSET) / 86400;
+    int64_t y;
+    unsigned mo, d;
+    wdts_civil_from_days(days, &y, &mo, &d);
+    put_pad(p, (uint64_t)(y % 10000), 4);
+    put_pad(p + 4, mo, 2);
+    put_pad(p + 6, d, 2);
 }
 
 /* cents → "123.4500" (four decimals, as the API writes amounts) */
@@ -224,13 +240,8 @@ static void w_bj(struct w *w, int64_t t)
 /* Beijing yyyyMMdd, for document numbers. */
 static void w_ymd(struct w *w, int64_t t)
 {
-    int64_t days = (t + WDTS_BEIJING_OFFSET) / 86400;
-    int64_t y;
-    unsigned mo, d;
-    wdts_civil_from_days(days, &y, &mo, &d);
-    w_pad(w, (uint64_t)(y % 10000), 4);
-    w_pad(w, mo, 2);
-    w_pad(w, d, 2);
+    put_ymd(w_room(w, 8), t);
+    w->n += 8;
 }
 
 /* The same text as sbx_fmt_chg_doc, without printf. */
@@ -449,7 +460,35 @@ struct tview {
     struct person ps;
     int64_t goods_amount, post_amount, discount, receivable, cost;
     int goods_count;
+    char tid[40], tno[24]; /* src_tid and trade_no, formatted once: they recur in a row */
+    size_t tid_len, tno_len;
 };
+
+static size_t fmt_src_tid(const struct tview *v, char *p)
+{
+    switch (v->shop->platform_id) {
+    case 0:
+        memcpy(p, "XX", 2);
+        put_pad(p + 2, v->l.n + 1, 10);
+        return 12;
+    case 1:
+        put_pad(p, 3000000000000000000ULL + v->l.h3 % 999999999999999999ULL, 19);
+        return 19;
+    case 3:
+        put_pad(p, 300000000000ULL + v->l.h3 % 99999999999ULL, 12);
+        return 12;
+    case 39:
+        memcpy(p, "250", 3);
+        put_ymd(p + 3, v->l.created);
+        p[11] = '-';
+        put_pad(p + 12, v->l.h3 % 1000000000000000ULL, 15);
+        return 27;
+    default:
+        memcpy(p, "SC", 2);
+        put_pad(p + 2, v->l.h3 % 10000000000000000ULL, 16);
+        return 18;
+    }
+}
 
 static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v)
 {
@@ -467,6 +506,11 @@ static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v
     v->discount = v->goods_amount * (int64_t)((v->l.h2 >> 44) % 11) / 100;
     v->receivable = v->goods_amount + v->post_amount - v->discount;
     v->cost = v->goods_amount * 55 / 100;
+    v->tid_len = fmt_src_tid(v, v->tid);
+    memcpy(v->tno, "JY", 2);
+    put_ymd(v->tno + 2, v->l.created);
+    put_pad(v->tno + 10, v->l.n + 1, 8);
+    v->tno_len = 18;
 }
 
 /* A line's share of the discount: proportional, the last line takes the remainder. */
@@ -488,20 +532,12 @@ static int64_t line_share(const struct tview *v, int i)
 
 static void w_trade_no(struct w *w, const struct tview *v)
 {
-    W(w, "JY");
-    w_ymd(w, v->l.created);
-    w_pad(w, v->l.n + 1, 8);
+    w_raw(w, v->tno, v->tno_len);
 }
 
 static void w_src_tid(struct w *w, const struct tview *v)
 {
-    switch (v->shop->platform_id) {
-    case 0: W(w, "XX"); w_pad(w, v->l.n + 1, 10); break;
-    case 1: w_pad(w, 3000000000000000000ULL + v->l.h3 % 999999999999999999ULL, 19); break;
-    case 3: w_pad(w, 300000000000ULL + v->l.h3 % 99999999999ULL, 12); break;
-    case 39: W(w, "250"); w_ymd(w, v->l.created); W(w, "-"); w_pad(w, v->l.h3 % 1000000000000000ULL, 15); break;
-    default: W(w, "SC"); w_pad(w, v->l.h3 % 10000000000000000ULL, 16); break;
-    }
+    w_raw(w, v->tid, v->tid_len);
 }
 
 static int trade_refund_status(const struct tview *v, int64_t t)
@@ -1378,12 +1414,21 @@ struct row_entry {
 static pthread_mutex_t row_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct row_entry row_cache[ROW_SLOTS];
 static size_t row_bytes;
+/* Admission: a row is stored the second time it is rendered, so a scan that reads
+ * every row once (most of a backfill) does not churn the cache. */
+static uint64_t row_seen[ROW_SLOTS];
+
+static uint64_t row_key_hash(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                             uint64_t id, int64_t version)
+{
+    uint64_t h = sbx_hash(ds->seed ^ (uint64_t)ds->orders_per_day, id, (uint64_t)version);
+    return sbx_hash(h, (uint64_t)ds->data_origin, (uint64_t)(e * 2 + route)) | 1;
+}
 
 static size_t row_slot(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                        uint64_t id, int64_t version)
 {
-    uint64_t h = sbx_hash(ds->seed ^ (uint64_t)ds->orders_per_day, id, (uint64_t)version);
-    return (size_t)(sbx_hash(h, (uint64_t)ds->data_origin, (uint64_t)(e * 2 + route)) % ROW_SLOTS);
+    return (size_t)(row_key_hash(ds, e, route, id, version) % ROW_SLOTS);
 }
 
 static int row_match(const struct row_entry *en, const struct sbx_dataset *ds, enum sbx_entity e,
@@ -1412,7 +1457,15 @@ static int row_get(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_rou
 static void row_put(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                     uint64_t id, int64_t version, const char *data, size_t len)
 {
-    size_t slot = row_slot(ds, e, route, id, version);
+    uint64_t kh = row_key_hash(ds, e, route, id, version);
+    size_t slot = (size_t)(kh % ROW_SLOTS);
+    pthread_mutex_lock(&row_lock);
+    if (row_seen[slot] != kh) {
+        row_seen[slot] = kh; /* first sight: remember, store next time */
+        pthread_mutex_unlock(&row_lock);
+        return;
+    }
+    pthread_mutex_unlock(&row_lock);
     char *copy = wdts_xmalloc(len);
     memcpy(copy, data, len);
     pthread_mutex_lock(&row_lock);
@@ -1449,7 +1502,7 @@ void sbx_render_cache_stats(size_t *entries, size_t *bytes, size_t *max_bytes)
     *bytes = row_bytes;
     pthread_mutex_unlock(&row_lock);
     *entries = n;
-    *max_bytes = ROW_MAX_BYTES + ROW_SLOTS * sizeof(struct row_entry);
+    *max_bytes = ROW_MAX_BYTES + ROW_SLOTS * (sizeof(struct row_entry) + sizeof(uint64_t));
 }
 
 void sbx_render_cache_clear(void)
@@ -1458,6 +1511,7 @@ void sbx_render_cache_clear(void)
     for (size_t i = 0; i < ROW_SLOTS; i++) {
         free(row_cache[i].data);
         memset(&row_cache[i], 0, sizeof(row_cache[i]));
+        row_seen[i] = 0;
     }
     row_bytes = 0;
     pthread_mutex_unlock(&row_lock);
