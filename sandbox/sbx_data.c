@@ -1002,7 +1002,8 @@ static void sel_cache_put(const struct sel_key *k, int64_t as_of, const struct r
         en->as_of = as_of;
         en->n = rs->n;
         en->rows = wdts_xmalloc((rs->n ? rs->n : 1) * sizeof(*en->rows));
-        memcpy(en->rows, rs->v, rs->n * sizeof(*en->rows));
+        if (rs->n)
+            memcpy(en->rows, rs->v, rs->n * sizeof(*en->rows));
         en->used = 1;
         sel_cache_rows += rs->n;
     }
@@ -1346,7 +1347,7 @@ static wdts_err_t compute(const struct sbx_dataset *ds, enum sbx_entity e, enum 
         select_snapshot(ds, e, as_of, rs);
         break;
     }
-    if (err == WDTS_OK)
+    if (err == WDTS_OK && rs->n > 1)
         qsort(rs->v, rs->n, sizeof(*rs->v), row_cmp);
     return err;
 }

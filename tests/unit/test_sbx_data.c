@@ -739,7 +739,8 @@ static int bf_cmp(const void *x, const void *y)
 
 static void bf_check(struct bf *b, const struct sbx_result *r, const char *what)
 {
-    qsort(b->v, b->n, 2 * sizeof(*b->v), bf_cmp);
+    if (b->n > 1)
+        qsort(b->v, b->n, 2 * sizeof(*b->v), bf_cmp);
     if (b->n != r->n)
         fail_msg("%s: brute force %zu rows, selection %zu", what, b->n, r->n);
     for (size_t i = 0; i < b->n; i++) {
