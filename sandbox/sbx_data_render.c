@@ -138,38 +138,6 @@ static const char digits2[201] = "0001020304050607080910111213141516171819202122
                                  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                  "8081828384858687888990919293949596979899";
 
-static void w_u64(struct w *w, uint64_t v)
-{
-    char tmp[24];
-    int i = sizeof(tmp);
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100) * 2;
-        v /= 100;
-        tmp[--i] = digits2[r + 1];
-        tmp[--i] = digits2[r];
-    }
-    if (v >= 10) {
-        tmp[--i] = digits2[v * 2 + 1];
-        tmp[--i] = digits2[v * 2];
-    } else {
-        tmp[--i] = (char)('0' + v);
-    }
-    size_t len = sizeof(tmp) - (size_t)i;
-    char *p = w_room(w, len);
-    memcpy(p, tmp + i, len);
-    w->n += len;
-}
-
-static void w_i64(struct w *w, int64_t v)
-{
-    if (v < 0) {
-        W(w, "-");
-        w_u64(w, (uint64_t)(-(v + 1)) + 1);
-    } else {
-        w_u64(w, (uint64_t)v);
-    }
-}
-
 /* Zero-padded decimal of `width` digits into p. */
 static inline void put_pad(char *p, uint64_t v, int width)
 {
@@ -182,6 +150,39 @@ static inline void put_pad(char *p, uint64_t v, int width)
     }
     if (i == 0)
         p[0] = (char)('0' + v % 10);
+}
+
+/* Decimal digits of v (1 for 0). */
+static inline int ndigits(uint64_t v)
+{
+    static const uint64_t p10[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL,
+                                     1000000ULL, 10000000ULL, 100000000ULL, 1000000000ULL,
+                                     10000000000ULL, 100000000000ULL, 1000000000000ULL,
+                                     10000000000000ULL, 100000000000000ULL,
+                                     1000000000000000ULL, 10000000000000000ULL,
+                                     100000000000000000ULL, 1000000000000000000ULL,
+                                     10000000000000000000ULL};
+    if (v < 10)
+        return 1;
+    int t = ((64 - __builtin_clzll(v)) * 1233) >> 12; /* log10 estimate, low by at most 1 */
+    return t + (v >= p10[t]);
+}
+
+static void w_u64(struct w *w, uint64_t v)
+{
+    int nd = ndigits(v);
+    put_pad(w_room(w, (size_t)nd), v, nd);
+    w->n += (size_t)nd;
+}
+
+static void w_i64(struct w *w, int64_t v)
+{
+    if (v < 0) {
+        W(w, "-");
+        w_u64(w, (uint64_t)(-(v + 1)) + 1);
+    } else {
+        w_u64(w, (uint64_t)v);
+    }
 }
 
 static void w_pad(struct w *w, uint64_t v, int width)
@@ -205,14 +206,23 @@ static void put_ymd(char *p, int64_t t)
 /* cents → "123.4500" (four decimals, as the API writes amounts) */
 static void w_money(struct w *w, int64_t cents)
 {
+    if (cents == 0) {
+        W(w, "0.0000");
+        return;
+    }
     if (cents < 0) {
         W(w, "-");
         cents = -cents;
     }
-    w_u64(w, (uint64_t)(cents / 100));
-    W(w, ".");
-    w_pad(w, (uint64_t)(cents % 100), 2);
-    W(w, "00");
+    uint64_t units = (uint64_t)cents / 100;
+    int nd = ndigits(units);
+    char *p = w_room(w, (size_t)nd + 5);
+    put_pad(p, units, nd);
+    p[nd] = '.';
+    put_pad(p + nd + 1, (uint64_t)cents % 100, 2);
+    p[nd + 3] = '0';
+    p[nd + 4] = '0';
+    w->n += (size_t)nd + 5;
 }
 
 /* Beijing "yyyy-MM-dd HH:mm:ss" without quotes. */
@@ -462,6 +472,8 @@ struct tview {
     int goods_count;
     char tid[40], tno[24]; /* src_tid and trade_no, formatted once: they recur in a row */
     size_t tid_len, tno_len;
+    char cms[24]; /* created, epoch ms */
+    size_t cms_len;
 };
 
 static size_t fmt_src_tid(const struct tview *v, char *p)
@@ -511,6 +523,9 @@ static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v
     put_ymd(v->tno + 2, v->l.created);
     put_pad(v->tno + 10, v->l.n + 1, 8);
     v->tno_len = 18;
+    uint64_t ms = (uint64_t)v->l.created * 1000;
+    v->cms_len = (size_t)ndigits(ms);
+    put_pad(v->cms, ms, (int)v->cms_len);
 }
 
 /* A line's share of the discount: proportional, the last line takes the remainder. */
@@ -648,11 +663,13 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
     KI(w, "invoice_type", 0);
     KS(w, "invoice_title", "");
     KM(w, "tax_rate", 0);
-    KMS(w, "trade_time", l->created);
+    KEY(w, "trade_time");
+    w_raw(w, v->cms, v->cms_len);
     KT(w, "pay_time", paid ? l->pay : -1);
     KT(w, "check_time", l->check >= 0 && l->check <= t ? l->check : -1);
     KMS(w, "consign_time", shipped ? l->ship : -1);
-    KMS(w, "created", l->created);
+    KEY(w, "created");
+    w_raw(w, v->cms, v->cms_len);
     KT(w, "modified", mod);
     KI(w, "version_id", version_of(evs, 7, t));
     W(w, ",\"detail_list\":[");
@@ -692,8 +709,14 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
         KM(w, "paid", paid ? share + (i == 0 ? v->post_amount : 0) : 0);
         KM(w, "weight", 35 * ln->num);
         KS(w, "remark", "");
-        KMS(w, "created", l->created);
-        KMS(w, "modified", refunded ? l->refund : l->created);
+        KEY(w, "created");
+        w_raw(w, v->cms, v->cms_len);
+        if (refunded) {
+            KMS(w, "modified", l->refund);
+        } else {
+            KEY(w, "modified");
+            w_raw(w, v->cms, v->cms_len);
+        }
         W(w, "}");
     }
     W(w, "]}");
