@@ -1361,6 +1361,10 @@ wdts_err_t sbx_data_select(const struct sbx_dataset *ds, enum sbx_entity e, enum
     if (ds == NULL || (unsigned)e >= SBX_E__COUNT || (unsigned)tk > SBX_TIME_CONSIGNED ||
         (route != SBX_ROUTE_WDT && route != SBX_ROUTE_QIMEN))
         return WDTS_ERR_INVAL;
+    /* times from 1970 to 9999, rates up to SBX_MAX_ORDERS_PER_DAY: no arithmetic overflows */
+    if (as_of < 0 || as_of > SBX_MAX_TIME || ds->data_origin < 0 || ds->data_origin > SBX_MAX_TIME ||
+        ds->orders_per_day < 0 || ds->orders_per_day > SBX_MAX_ORDERS_PER_DAY)
+        return WDTS_ERR_INVAL;
     int snapshot = e == SBX_E_SHOP || e == SBX_E_WAREHOUSE || e == SBX_E_LOGISTICS;
     if (snapshot) {
         start = 0;

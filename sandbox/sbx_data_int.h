@@ -13,6 +13,10 @@
 /** Record streams with their own creation schedule; the other entities derive from them. */
 enum sbx_stream { SBX_S_TRADE = 0, SBX_S_PURCHASE };
 
+/** Limits of the inputs sbx_data_select accepts (WDTS_ERR_INVAL beyond). */
+#define SBX_MAX_TIME 253402300799LL /* 9999-12-31T23:59:59Z */
+#define SBX_MAX_ORDERS_PER_DAY 10000000
+
 /** Fixed dimensions of the catalog (bounded, so snapshot entities stay small). */
 #define SBX_N_SHOPS 8
 #define SBX_N_WAREHOUSES 3

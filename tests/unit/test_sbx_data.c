@@ -102,6 +102,23 @@ static void test_names(void **state)
     assert_int_equal(sbx_data_select(&ds_main, SBX_E_REFUND, SBX_ROUTE_WDT, SBX_TIME_CONSIGNED,
                                      ORIGIN, ORIGIN + DAY, ORIGIN + DAY, &r),
                      WDTS_ERR_INVAL);
+    /* times and rates out of range are refused, not overflowed */
+    assert_int_equal(sbx_data_select(&ds_main, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED,
+                                     INT64_MIN, INT64_MAX, INT64_MAX, &r),
+                     WDTS_ERR_INVAL);
+    assert_int_equal(sbx_data_select(&ds_main, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED,
+                                     0, 1, -5, &r),
+                     WDTS_ERR_INVAL);
+    const struct sbx_dataset huge = {1, 2000000000, ORIGIN};
+    assert_int_equal(sbx_data_select(&huge, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, ORIGIN,
+                                     ORIGIN + 60, ORIGIN + 60, &r),
+                     WDTS_ERR_INVAL);
+    /* extreme window bounds are fine: they are clamped to [data_origin, as_of] */
+    assert_int_equal(sbx_data_select(&ds_main, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED,
+                                     INT64_MIN, INT64_MAX, ORIGIN + 600, &r),
+                     WDTS_OK);
+    assert_true(r.n > 0);
+    sbx_result_deinit(&r);
 }
 
 static void test_determinism(void **state)
