@@ -124,8 +124,17 @@ uint64_t sbx_stream_count(const struct sbx_dataset *ds, enum sbx_stream s, int64
  * of `bases` plus a jitter in [0, jitter). The tables are the only source of the
  * delays: the life functions below draw from them and selection reads their bounds. */
 enum tfield {
-    TF_CREATED = 0, TF_PAY, TF_CANCEL, TF_CHECK, TF_SHIP, TF_REFUND, TF_DONE,
-    TF_RF_AGREE, TF_RF_DONE, TF_SI_DONE, TF__COUNT
+    TF_CREATED = 0,
+    TF_PAY,
+    TF_CANCEL,
+    TF_CHECK,
+    TF_SHIP,
+    TF_REFUND,
+    TF_DONE,
+    TF_RF_AGREE,
+    TF_RF_DONE,
+    TF_SI_DONE,
+    TF__COUNT
 };
 enum pfield { PF_CREATED = 0, PF_APPROVE, PF_ARRIVE, PF_SI_DONE, PF__COUNT };
 
@@ -218,10 +227,10 @@ static void make_lines(const struct sbx_dataset *ds, uint64_t salt, uint64_t n, 
  *   h   [0,16) cancel %  [16,32) refund %  [32] cancel  [40] check  [48] ship  [56] done choices
  *   h2  jitters: [0] pay  [16] check  [32] ship  [48] done
  *   h3  jitters: [0] cancel  [16] refund  [32] rf_agree  [48] rf_done
- *   h4  choices: [0] refund  [8] rf_agree  [16] rf_done  [24] si_done; [32,48) shop %  [48] wh  [56] logi
- *   h5  [0] si_done jitter  [16,32) lines %  [32] refund line
- * The combination index of a field (its choice after its parents' choices) is the
- * index field_ranges() enumerates, so visit() can reject a candidate from h alone. */
+ *   h4  choices: [0] refund  [8] rf_agree  [16] rf_done  [24] si_done; [32,48) shop %  [48] wh [56]
+ * logi h5  [0] si_done jitter  [16,32) lines %  [32] refund line The combination index of a field
+ * (its choice after its parents' choices) is the index field_ranges() enumerates, so visit() can
+ * reject a candidate from h alone. */
 #define MIXK2 0x243f6a8885a308d3ULL
 #define MIXK3 0x13198a2e03707344ULL
 #define MIXK4 0xa4093822299f31d0ULL
@@ -280,15 +289,16 @@ void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines
     life->pay = life->check = life->ship = life->refund = life->done = life->cancel = -1;
     life->rf_agree = life->rf_done = life->si_done = -1;
     if (trade_cancelled(h)) {
-        life->cancel = c + d[TF_CANCEL].bases[choice8(h, 32, 2)] + jit16(h3, 0, d[TF_CANCEL].jitter);
+        life->cancel =
+            c + d[TF_CANCEL].bases[choice8(h, 32, 2)] + jit16(h3, 0, d[TF_CANCEL].jitter);
     } else {
         life->pay = c + d[TF_PAY].bases[0] + jit16(h2, 0, d[TF_PAY].jitter);
         life->check = c + d[TF_CHECK].bases[choice8(h, 40, 3)] + jit16(h2, 16, d[TF_CHECK].jitter);
         life->ship = c + d[TF_SHIP].bases[choice8(h, 48, 3)] + jit16(h2, 32, d[TF_SHIP].jitter);
         life->done = c + d[TF_DONE].bases[choice8(h, 56, 3)] + jit16(h2, 48, d[TF_DONE].jitter);
         if (trade_refunded(h)) {
-            life->refund = c + d[TF_REFUND].bases[choice8(h4, 0, 2)] +
-                           jit16(h3, 16, d[TF_REFUND].jitter);
+            life->refund =
+                c + d[TF_REFUND].bases[choice8(h4, 0, 2)] + jit16(h3, 16, d[TF_REFUND].jitter);
             life->rf_agree = life->refund + d[TF_RF_AGREE].bases[choice8(h4, 8, 2)] +
                              jit16(h3, 32, d[TF_RF_AGREE].jitter);
             life->rf_done = life->refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] +
@@ -338,10 +348,10 @@ void sbx_purchase_life_get(const struct sbx_dataset *ds, uint64_t n, int with_li
     int64_t c = sbx_stream_created(ds, SBX_S_PURCHASE, n);
     life->created = c;
     life->approve = c + d[PF_APPROVE].bases[choice8(h, 0, 2)] + jit16(h2, 0, d[PF_APPROVE].jitter);
-    life->arrive = life->approve + d[PF_ARRIVE].bases[choice8(h, 8, 3)] +
-                   jit16(h2, 16, d[PF_ARRIVE].jitter);
-    life->si_done = life->arrive + d[PF_SI_DONE].bases[choice8(h, 16, 2)] +
-                    jit16(h2, 32, d[PF_SI_DONE].jitter);
+    life->arrive =
+        life->approve + d[PF_ARRIVE].bases[choice8(h, 8, 3)] + jit16(h2, 16, d[PF_ARRIVE].jitter);
+    life->si_done =
+        life->arrive + d[PF_SI_DONE].bases[choice8(h, 16, 2)] + jit16(h2, 32, d[PF_SI_DONE].jitter);
     life->wh = choice8(h, 24, SBX_N_STOCK_WH);
     life->provider = choice8(h, 32, 5);
     life->n_lines = 1 + choice8(h, 40, SBX_MAX_LINES);
@@ -368,8 +378,8 @@ static const struct ev raw_evs[] = {{TF_CREATED, 10}, {TF_CANCEL, 90}, {TF_PAY, 
 static const struct ev stockout_evs[] = {{TF_CHECK, 55}, {TF_SHIP, 95}, {TF_DONE, 110}};
 static const struct ev refund_evs[] = {{TF_REFUND, 20}, {TF_RF_AGREE, 60}, {TF_RF_DONE, 90}};
 static const struct ev rstockin_evs[] = {{TF_RF_DONE, 30}, {TF_SI_DONE, 80}};
-static const struct ev porder_evs[] = {{PF_CREATED, 20}, {PF_APPROVE, 40}, {PF_ARRIVE, 70},
-                                       {PF_SI_DONE, 90}};
+static const struct ev porder_evs[] = {
+    {PF_CREATED, 20}, {PF_APPROVE, 40}, {PF_ARRIVE, 70}, {PF_SI_DONE, 90}};
 static const struct ev pstockin_evs[] = {{PF_ARRIVE, 30}, {PF_SI_DONE, 80}};
 
 struct life_def {
@@ -530,7 +540,8 @@ int64_t sbx_goods_modified(const struct sbx_dataset *ds, uint32_t goods, int spe
     return periodic(created, period, phase, t, version);
 }
 
-int64_t sbx_suite_modified(const struct sbx_dataset *ds, uint32_t suite, int64_t t, int64_t *version)
+int64_t sbx_suite_modified(const struct sbx_dataset *ds, uint32_t suite, int64_t t,
+                           int64_t *version)
 {
     uint64_t h = sbx_hash(ds->seed, 0x420, suite);
     int64_t period = (4 + (int64_t)(h % 12)) * DAY;
@@ -756,17 +767,10 @@ static wdts_err_t select_life(const struct sbx_dataset *ds, enum sbx_entity e, e
         for (int i = 0; i < def->n_evs; i++)
             fields[nf++] = def->evs[i].field;
         break;
-    case SBX_TIME_CREATED:
-        ls.key_field = def->evs[0].field;
-        break;
-    case SBX_TIME_PAID:
-        ls.key_field = def->paid_field;
-        break;
-    case SBX_TIME_CONSIGNED:
-        ls.key_field = def->consigned_field;
-        break;
-    default:
-        return WDTS_ERR_INVAL;
+    case SBX_TIME_CREATED: ls.key_field = def->evs[0].field; break;
+    case SBX_TIME_PAID: ls.key_field = def->paid_field; break;
+    case SBX_TIME_CONSIGNED: ls.key_field = def->consigned_field; break;
+    default: return WDTS_ERR_INVAL;
     }
     if (tk != SBX_TIME_MODIFIED) {
         if (ls.key_field < 0)
@@ -844,11 +848,11 @@ static void chg_collect(void *ctx, uint64_t chg_id, uint64_t stock_id, int64_t t
 
 /* The last movement of every stock record as of T, found by walking backwards from T
  * in growing chunks until every record has been seen (or the data origin is reached). */
-#define STOCK_SLOTS(ng) (((size_t)(ng) * SBX_MAX_SPECS_PER_GOODS + 1) * 8)
+#define STOCK_SLOTS(ng) (((size_t)(ng)*SBX_MAX_SPECS_PER_GOODS + 1) * 8)
 
 struct stock_scan {
-    int64_t *last;     /* indexed by stock id; -1 unresolved */
-    int64_t *pending;  /* best time seen in the current chunk */
+    int64_t *last;    /* indexed by stock id; -1 unresolved */
+    int64_t *pending; /* best time seen in the current chunk */
     size_t slots;
 };
 
@@ -864,8 +868,8 @@ static int64_t *stock_resolve(const struct sbx_dataset *ds, int64_t as_of, size_
 {
     uint32_t ng = sbx_n_goods(ds);
     size_t slots = STOCK_SLOTS(ng);
-    struct stock_scan sc = {wdts_xmalloc(slots * sizeof(int64_t)), wdts_xmalloc(slots * sizeof(int64_t)),
-                            slots};
+    struct stock_scan sc = {wdts_xmalloc(slots * sizeof(int64_t)),
+                            wdts_xmalloc(slots * sizeof(int64_t)), slots};
     size_t unresolved = 0;
     for (size_t i = 0; i < slots; i++) {
         uint32_t g, sp;
@@ -1190,7 +1194,9 @@ static void select_snapshot(const struct sbx_dataset *ds, enum sbx_entity e, int
 {
     if (as_of < ds->data_origin)
         return;
-    int n = e == SBX_E_SHOP ? SBX_N_SHOPS : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES : SBX_N_LOGISTICS;
+    int n = e == SBX_E_SHOP        ? SBX_N_SHOPS
+            : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES
+                                   : SBX_N_LOGISTICS;
     for (int i = 0; i < n; i++)
         rows_add(out, 0, (uint64_t)i + 1, ds->data_origin);
 }
@@ -1328,24 +1334,12 @@ static wdts_err_t compute(const struct sbx_dataset *ds, enum sbx_entity e, enum 
     case SBX_E_REFUND:
     case SBX_E_REFUND_STOCKIN:
     case SBX_E_PURCHASE_ORDER:
-    case SBX_E_PURCHASE_STOCKIN:
-        err = select_life(ds, e, route, tk, start, end, as_of, rs);
-        break;
-    case SBX_E_STOCK_CHANGE:
-        walk_changes(ds, start, end, as_of, chg_collect, rs);
-        break;
-    case SBX_E_STOCK:
-        select_stock(ds, start, end, as_of, rs);
-        break;
-    case SBX_E_GOODS:
-        select_goods(ds, tk, start, end, as_of, rs);
-        break;
-    case SBX_E_SUITE:
-        select_suites(ds, tk, start, end, as_of, rs);
-        break;
-    default:
-        select_snapshot(ds, e, as_of, rs);
-        break;
+    case SBX_E_PURCHASE_STOCKIN: err = select_life(ds, e, route, tk, start, end, as_of, rs); break;
+    case SBX_E_STOCK_CHANGE: walk_changes(ds, start, end, as_of, chg_collect, rs); break;
+    case SBX_E_STOCK: select_stock(ds, start, end, as_of, rs); break;
+    case SBX_E_GOODS: select_goods(ds, tk, start, end, as_of, rs); break;
+    case SBX_E_SUITE: select_suites(ds, tk, start, end, as_of, rs); break;
+    default: select_snapshot(ds, e, as_of, rs); break;
     }
     if (err == WDTS_OK && rs->n > 1)
         qsort(rs->v, rs->n, sizeof(*rs->v), row_cmp);
@@ -1362,8 +1356,9 @@ wdts_err_t sbx_data_select(const struct sbx_dataset *ds, enum sbx_entity e, enum
         (route != SBX_ROUTE_WDT && route != SBX_ROUTE_QIMEN))
         return WDTS_ERR_INVAL;
     /* times from 1970 to 9999, rates up to SBX_MAX_ORDERS_PER_DAY: no arithmetic overflows */
-    if (as_of < 0 || as_of > SBX_MAX_TIME || ds->data_origin < 0 || ds->data_origin > SBX_MAX_TIME ||
-        ds->orders_per_day < 0 || ds->orders_per_day > SBX_MAX_ORDERS_PER_DAY)
+    if (as_of < 0 || as_of > SBX_MAX_TIME || ds->data_origin < 0 ||
+        ds->data_origin > SBX_MAX_TIME || ds->orders_per_day < 0 ||
+        ds->orders_per_day > SBX_MAX_ORDERS_PER_DAY)
         return WDTS_ERR_INVAL;
     int snapshot = e == SBX_E_SHOP || e == SBX_E_WAREHOUSE || e == SBX_E_LOGISTICS;
     if (snapshot) {
@@ -1390,7 +1385,7 @@ wdts_err_t sbx_data_select(const struct sbx_dataset *ds, enum sbx_entity e, enum
         cend = as_of + 1;
 
     struct sel_key key = {ds->seed, ds->orders_per_day, ds->data_origin, start, end,
-                          (int)e, (int)route, (int)tk};
+                          (int)e,   (int)route,         (int)tk};
     struct rows rs = {NULL, 0, 0};
     int64_t base_as_of = 0;
     wdts_err_t err = WDTS_OK;

@@ -44,8 +44,9 @@ struct logi_def {
     int type;
 };
 static const struct logi_def logistics[SBX_N_LOGISTICS] = {
-    {"LG01", "顺丰速运", "SF", 4}, {"LG02", "中通快递", "ZTO", 9},  {"LG03", "圆通速递", "YTO", 8},
-    {"LG04", "韵达快递", "YUNDA", 10}, {"LG05", "申通快递", "STO", 7}, {"LG06", "京东物流", "JD", 33},
+    {"LG01", "顺丰速运", "SF", 4},  {"LG02", "中通快递", "ZTO", 9},
+    {"LG03", "圆通速递", "YTO", 8}, {"LG04", "韵达快递", "YUNDA", 10},
+    {"LG05", "申通快递", "STO", 7}, {"LG06", "京东物流", "JD", 33},
 };
 
 struct region {
@@ -68,12 +69,13 @@ static const char *const surnames[] = {"王", "李", "张", "刘", "陈", "杨",
                                        "吴", "周", "徐", "孙", "马", "朱", "胡", "郭"};
 static const char *const given[] = {"伟", "芳", "娜", "敏", "静", "丽", "强", "磊",
                                     "洋", "艳", "勇", "军", "杰", "娟", "涛", "明"};
-static const char *const items[] = {"纯棉圆领T恤", "修身牛仔裤", "轻便跑步鞋", "不锈钢保温杯",
-                                    "无线蓝牙耳机", "通勤双肩包", "碎花连衣裙", "轻薄羽绒服",
-                                    "补水面膜", "氨基酸洗发水", "挂耳咖啡", "每日坚果礼盒",
-                                    "陶瓷马克杯", "纯棉毛巾", "硅胶手机壳", "护眼台灯"};
-static const char *const classes[] = {"服装", "服装", "鞋靴", "家居", "数码", "箱包", "服装", "服装",
-                                      "美妆", "个护", "食品", "食品", "家居", "家居", "数码", "家居"};
+static const char *const items[] = {"纯棉圆领T恤",  "修身牛仔裤",   "轻便跑步鞋", "不锈钢保温杯",
+                                    "无线蓝牙耳机", "通勤双肩包",   "碎花连衣裙", "轻薄羽绒服",
+                                    "补水面膜",     "氨基酸洗发水", "挂耳咖啡",   "每日坚果礼盒",
+                                    "陶瓷马克杯",   "纯棉毛巾",     "硅胶手机壳", "护眼台灯"};
+static const char *const classes[] = {"服装", "服装", "鞋靴", "家居", "数码", "箱包",
+                                      "服装", "服装", "美妆", "个护", "食品", "食品",
+                                      "家居", "家居", "数码", "家居"};
 static const char *const brands[] = {"朴森", "云栖", "青禾", "山川", "拾光", "北屿"};
 static const char *const colors[] = {"黑色", "白色", "灰色", "藏青"};
 static const char *const sizes[] = {"S", "M", "L", "XL", "均码"};
@@ -134,9 +136,10 @@ static inline void w_str(struct w *w, const char *s)
     w_raw(w, s, strlen(s));
 }
 
-static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                 "8081828384858687888990919293949596979899";
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
 
 /* Zero-padded decimal of `width` digits into p. */
 static inline void put_pad(char *p, uint64_t v, int width)
@@ -155,12 +158,25 @@ static inline void put_pad(char *p, uint64_t v, int width)
 /* Decimal digits of v (1 for 0). */
 static inline int ndigits(uint64_t v)
 {
-    static const uint64_t p10[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL,
-                                     1000000ULL, 10000000ULL, 100000000ULL, 1000000000ULL,
-                                     10000000000ULL, 100000000000ULL, 1000000000000ULL,
-                                     10000000000000ULL, 100000000000000ULL,
-                                     1000000000000000ULL, 10000000000000000ULL,
-                                     100000000000000000ULL, 1000000000000000000ULL,
+    static const uint64_t p10[20] = {1ULL,
+                                     10ULL,
+                                     100ULL,
+                                     1000ULL,
+                                     10000ULL,
+                                     100000ULL,
+                                     1000000ULL,
+                                     10000000ULL,
+                                     100000000ULL,
+                                     1000000000ULL,
+                                     10000000000ULL,
+                                     100000000000ULL,
+                                     1000000000000ULL,
+                                     10000000000000ULL,
+                                     100000000000000ULL,
+                                     1000000000000000ULL,
+                                     10000000000000000ULL,
+                                     100000000000000000ULL,
+                                     1000000000000000000ULL,
                                      10000000000000000000ULL};
     if (v < 10)
         return 1;
@@ -273,7 +289,7 @@ static void w_chg_doc(struct w *w, enum sbx_chg_src src, uint64_t n)
 #define KS(w, k, s) (KEY(w, k), W(w, "\""), w_str(w, s), W(w, "\""))
 #define KM(w, k, c) (KEY(w, k), W(w, "\""), w_money(w, c), W(w, "\""))
 #define KMN(w, k, c) (KEY(w, k), w_money(w, c))
-#define KQ(w, k, q) KM(w, k, (int64_t)(q) * 100)
+#define KQ(w, k, q) KM(w, k, (int64_t)(q)*100)
 #define KT(w, k, t) (KEY(w, k), kt(w, t))
 #define KMS(w, k, t) (KEY(w, k), kms(w, t))
 
@@ -300,16 +316,23 @@ static void kms(struct w *w, int64_t t)
 /* ---------------------------------------------------------------- privacy */
 
 enum pii_field {
-    PII_RECEIVER_NAME = 0, PII_RECEIVER_ADDRESS, PII_RECEIVER_MOBILE, PII_RECEIVER_TELNO,
-    PII_BUYER_NICK, PII_PAY_ACCOUNT, PII_CUSTOMER_NAME, PII_NICK_NAME, PII_ID_CARD,
+    PII_RECEIVER_NAME = 0,
+    PII_RECEIVER_ADDRESS,
+    PII_RECEIVER_MOBILE,
+    PII_RECEIVER_TELNO,
+    PII_BUYER_NICK,
+    PII_PAY_ACCOUNT,
+    PII_CUSTOMER_NAME,
+    PII_NICK_NAME,
+    PII_ID_CARD,
 };
 
 /* Keys the Qimen route never provides (reference §6; receiver_telno is its receiver_phone). */
 static int qimen_hidden(const char *keylit, size_t keylen)
 {
-    static const char *const keys[] = {",\"receiver_name\":",  ",\"receiver_address\":",
-                                       ",\"receiver_mobile\":", ",\"receiver_telno\":",
-                                       ",\"buyer_nick\":",      ",\"id_card\":"};
+    static const char *const keys[] = {
+        ",\"receiver_name\":",  ",\"receiver_address\":", ",\"receiver_mobile\":",
+        ",\"receiver_telno\":", ",\"buyer_nick\":",       ",\"id_card\":"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strlen(keys[i]) == keylen && memcmp(keys[i], keylit, keylen) == 0)
             return 1;
@@ -413,7 +436,8 @@ static void kpii(struct w *w, const char *keylit, size_t keylen, const struct pe
     }
     W(w, "\"");
 }
-#define KP(w, k, ps, f, route, plat) kpii(w, ",\"" k "\":", sizeof(",\"" k "\":") - 1, ps, f, route, plat)
+#define KP(w, k, ps, f, route, plat)                                                               \
+    kpii(w, ",\"" k "\":", sizeof(",\"" k "\":") - 1, ps, f, route, plat)
 
 /* ---------------------------------------------------------------- catalog texts */
 
@@ -483,12 +507,8 @@ static size_t fmt_src_tid(const struct tview *v, char *p)
         memcpy(p, "XX", 2);
         put_pad(p + 2, v->l.n + 1, 10);
         return 12;
-    case 1:
-        put_pad(p, 3000000000000000000ULL + v->l.h3 % 999999999999999999ULL, 19);
-        return 19;
-    case 3:
-        put_pad(p, 300000000000ULL + v->l.h3 % 99999999999ULL, 12);
-        return 12;
+    case 1: put_pad(p, 3000000000000000000ULL + v->l.h3 % 999999999999999999ULL, 19); return 19;
+    case 3: put_pad(p, 300000000000ULL + v->l.h3 % 99999999999ULL, 12); return 12;
     case 39:
         memcpy(p, "250", 3);
         put_ymd(p + 3, v->l.created);
@@ -1211,7 +1231,10 @@ static void render_stock_change(const struct sbx_dataset *ds, uint64_t id, int64
         w_purchase_no(w, &pl);
     W(w, "\"");
     KI(w, "type", src == SBX_CHG_SALE ? 1 : src == SBX_CHG_REFUND_IN ? 2 : 3);
-    KS(w, "type_name", src == SBX_CHG_SALE ? "销售出库" : src == SBX_CHG_REFUND_IN ? "退货入库" : "采购入库");
+    KS(w, "type_name",
+       src == SBX_CHG_SALE        ? "销售出库"
+       : src == SBX_CHG_REFUND_IN ? "退货入库"
+                                  : "采购入库");
     w_line_goods(w, ds, &ln);
     KS(w, "warehouse_no", warehouses[wh].no);
     KQ(w, "num", num);
@@ -1265,7 +1288,8 @@ static void render_goods(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
     for (uint32_t sp = 0; sp < nsp; sp++) {
         int64_t sv = 0;
         int64_t sm = sbx_goods_modified(ds, g, (int)sp, t, &sv);
-        int64_t price = sbx_spec_price(ds, g, sp) + (sv % 5) * 100; /* each update moves the price */
+        int64_t price =
+            sbx_spec_price(ds, g, sp) + (sv % 5) * 100; /* each update moves the price */
         if (sp)
             W(w, ",");
         W(w, "{\"spec_id\":");
@@ -1609,23 +1633,16 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
         row_put(ds, e, route, id, version, buf->data + at, buf->len - at);
         return;
     }
-    case SBX_E_STOCK:
-        render_stock(ds, id, as_of, &w);
-        break;
-    case SBX_E_STOCK_CHANGE:
-        render_stock_change(ds, id, as_of, &w);
-        break;
-    case SBX_E_GOODS:
-        render_goods(ds, id, as_of, &w);
-        break;
-    case SBX_E_SUITE:
-        render_suite(ds, id, as_of, &w);
-        break;
+    case SBX_E_STOCK: render_stock(ds, id, as_of, &w); break;
+    case SBX_E_STOCK_CHANGE: render_stock_change(ds, id, as_of, &w); break;
+    case SBX_E_GOODS: render_goods(ds, id, as_of, &w); break;
+    case SBX_E_SUITE: render_suite(ds, id, as_of, &w); break;
     case SBX_E_SHOP:
     case SBX_E_WAREHOUSE:
     case SBX_E_LOGISTICS: {
-        uint64_t n = e == SBX_E_SHOP ? SBX_N_SHOPS : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES
-                                                                          : SBX_N_LOGISTICS;
+        uint64_t n = e == SBX_E_SHOP        ? SBX_N_SHOPS
+                     : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES
+                                            : SBX_N_LOGISTICS;
         if (id == 0 || id > n || as_of < ds->data_origin)
             W(&w, "{}");
         else if (e == SBX_E_SHOP)
@@ -1636,9 +1653,7 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
             render_logistics(ds, id, &w);
         break;
     }
-    default:
-        W(&w, "{}");
-        break;
+    default: W(&w, "{}"); break;
     }
     w_flush(&w);
 }

@@ -42,8 +42,7 @@ int main(int argc, char **argv)
     long tick = calls / 100 > 0 ? calls / 100 : 1;
     const int64_t origin = 1780000000;
     struct sbx_dataset ds = {42, (int)opd, origin};
-    int64_t span = (e == SBX_E_TRADE || e == SBX_E_STOCKOUT || e == SBX_E_RAW_TRADE) ? 3600
-                                                                                      : 86400;
+    int64_t span = (e == SBX_E_TRADE || e == SBX_E_STOCKOUT || e == SBX_E_RAW_TRADE) ? 3600 : 86400;
     int64_t now = origin + 60 * 86400;
     int64_t win = now - 30 * 86400; /* the windows walk forward from 30 days ago */
     struct wdts_buf out;
