@@ -1023,17 +1023,44 @@ static void stock_max_cb(void *ctx, uint64_t chg_id, uint64_t stock_id, int64_t 
         sc->last[stock_id] = t;
 }
 
+static int stock_entry_is(const struct stock_entry *en, const struct sbx_dataset *ds)
+{
+    return en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
+           en->origin == ds->data_origin;
+}
+
+/* Entries are stored by (data set, as_of), so a few clock seconds of one tenant live side
+ * by side; a query without its own entry starts from the latest earlier one within
+ * PATCH_MAX. Called with cache_lock held. @returns the entry or NULL. */
+static struct stock_entry *stock_find(const struct sbx_dataset *ds, int64_t t, int exact)
+{
+    struct stock_entry *best = NULL;
+    for (int i = 0; i < STOCK_CACHE_SLOTS; i++) {
+        struct stock_entry *en = &stock_cache[i];
+        if (!stock_entry_is(en, ds) || en->as_of > t || t - en->as_of > PATCH_MAX)
+            continue;
+        if (en->as_of == t)
+            return en;
+        if (!exact && (best == NULL || en->as_of > best->as_of))
+            best = en;
+    }
+    return best;
+}
+
+static size_t stock_slot(const struct sbx_dataset *ds, int64_t t)
+{
+    uint64_t h = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)ds->data_origin);
+    return (size_t)(sbx_hash(h, 0x57, (uint64_t)t) % STOCK_CACHE_SLOTS);
+}
+
 /* The last movement of every stock record as of t: a new copy the caller frees. */
 static int64_t *stock_last_copy(const struct sbx_dataset *ds, int64_t t, size_t *slots)
 {
-    uint64_t slot = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)ds->data_origin) %
-                    STOCK_CACHE_SLOTS;
     int64_t *last = NULL;
     int64_t base_t = 0;
     pthread_mutex_lock(&cache_lock);
-    struct stock_entry *en = &stock_cache[slot];
-    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
-        en->origin == ds->data_origin && en->as_of <= t && t - en->as_of <= PATCH_MAX) {
+    struct stock_entry *en = stock_find(ds, t, 0);
+    if (en) {
         last = wdts_xmalloc(en->slots * sizeof(int64_t));
         memcpy(last, en->last, en->slots * sizeof(int64_t));
         *slots = en->slots;
@@ -1052,20 +1079,15 @@ static int64_t *stock_last_copy(const struct sbx_dataset *ds, int64_t t, size_t 
     int64_t *copy = wdts_xmalloc(*slots * sizeof(int64_t));
     memcpy(copy, last, *slots * sizeof(int64_t));
     pthread_mutex_lock(&cache_lock);
-    en = &stock_cache[slot];
-    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
-        en->origin == ds->data_origin && en->as_of >= t) {
-        free(copy); /* a newer one is there already */
-    } else {
-        free(en->last);
-        en->used = 1;
-        en->seed = ds->seed;
-        en->opd = ds->orders_per_day;
-        en->origin = ds->data_origin;
-        en->as_of = t;
-        en->last = copy;
-        en->slots = *slots;
-    }
+    en = &stock_cache[stock_slot(ds, t)];
+    free(en->last);
+    en->used = 1;
+    en->seed = ds->seed;
+    en->opd = ds->orders_per_day;
+    en->origin = ds->data_origin;
+    en->as_of = t;
+    en->last = copy;
+    en->slots = *slots;
     pthread_mutex_unlock(&cache_lock);
     return last;
 }
@@ -1077,12 +1099,9 @@ int64_t sbx_stock_modified(const struct sbx_dataset *ds, uint64_t id, int64_t t)
     if (t < ds->data_origin || !sbx_stock_split(ds, id, &g, &sp, &wh))
         return -1;
     int64_t v = -1;
-    uint64_t slot = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)ds->data_origin) %
-                    STOCK_CACHE_SLOTS;
     pthread_mutex_lock(&cache_lock);
-    struct stock_entry *en = &stock_cache[slot];
-    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
-        en->origin == ds->data_origin && en->as_of == t && id < en->slots)
+    struct stock_entry *en = stock_find(ds, t, 1);
+    if (en && id < en->slots)
         v = en->last[id];
     pthread_mutex_unlock(&cache_lock);
     if (v >= 0)

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -955,6 +956,71 @@ static void test_backward_paging_misses_none(void **state)
     assert_true(fwd_missed > 0);
 }
 
+/* The caches are shared by the gateway's threads: concurrent selections and renders
+ * give what one thread gives. */
+struct thread_job {
+    uint64_t seed;
+    uint64_t sum;
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void *thread_work(void *arg)
+{
+    struct thread_job *job = arg;
+    const struct sbx_dataset ds = {job->seed, 5000, ORIGIN};
+    uint64_t h = 1469598103934665603ULL;
+    static const enum sbx_entity es[] = {SBX_E_TRADE, SBX_E_STOCK, SBX_E_STOCK_CHANGE,
+                                         SBX_E_REFUND};
+    for (int64_t t = ORIGIN + 12 * DAY; t < ORIGIN + 12 * DAY + 40; t += 2) {
+        for (size_t k = 0; k < 4; k++) {
+            struct sbx_result r;
+            if (sbx_data_select(&ds, es[k], SBX_ROUTE_WDT, SBX_TIME_MODIFIED,
+                                window_start(es[k], t), t, t, &r) != WDTS_OK)
+                return NULL;
+            h = fnv(h, r.hits, r.n * sizeof(*r.hits));
+            struct wdts_buf b;
+            wdts_buf_init(&b);
+            for (size_t i = 0; i < r.n && i < 50; i++)
+                sbx_data_render(&ds, es[k], SBX_ROUTE_WDT, r.hits[i].id, t, &b);
+            h = fnv(h, b.data ? b.data : "", b.len);
+            wdts_buf_deinit(&b);
+            sbx_result_deinit(&r);
+        }
+    }
+    job->sum = h;
+    return NULL;
+}
+
+static void test_threads_share_caches(void **state)
+{
+    (void)state;
+    struct thread_job solo[2] = {{500, 0}, {501, 0}};
+    sbx_data_cache_clear();
+    thread_work(&solo[0]);
+    sbx_data_cache_clear();
+    thread_work(&solo[1]);
+    sbx_data_cache_clear();
+    pthread_t th[6];
+    struct thread_job jobs[6];
+    for (int i = 0; i < 6; i++) {
+        jobs[i].seed = 500 + (uint64_t)(i % 2);
+        jobs[i].sum = 0;
+        assert_int_equal(pthread_create(&th[i], NULL, thread_work, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(jobs[i].sum != 0);
+        assert_true(jobs[i].sum == solo[i % 2].sum);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -974,6 +1040,7 @@ int main(void)
         cmocka_unit_test(test_incremental_equals_fresh),
         cmocka_unit_test(test_selection_matches_brute_force),
         cmocka_unit_test(test_backward_paging_misses_none),
+        cmocka_unit_test(test_threads_share_caches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
