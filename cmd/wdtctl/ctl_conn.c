@@ -68,7 +68,8 @@ static const char usage_add[] =
     "  --sid S                  seller account (卖家账号)\n"
     "  --appkey K               API account (接口账号)\n"
     "  --appsecret SECRET:SALT  the appsecret exactly as issued; prefer --appsecret-file F\n"
-    "                           (a file holding it), which keeps it out of the process list\n"
+    "                           (a file holding it, or - for standard input), which keeps it\n"
+    "                           out of the process list\n"
     "  --qimen-app-key K        your Qimen app_key (app qimen), with --qimen-app-secret S or\n"
     "                           --qimen-app-secret-file F\n"
     "  --qimen-platform         use the operator's Qimen app (WDT_QIMEN_APP_KEY/SECRET)\n"
@@ -139,7 +140,8 @@ static int usage_error(const char *sub, const char *fmt, ...)
 /* Reads a small secret file; trailing newlines and carriage returns are dropped. */
 static char *read_secret_file(const char *path, char *errstr, size_t errstr_size)
 {
-    FILE *f = fopen(path, "rb");
+    int from_stdin = strcmp(path, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
     if (f == NULL) {
         snprintf(errstr, errstr_size, "cannot read %s: %s", path, strerror(errno));
         return NULL;
@@ -147,7 +149,8 @@ static char *read_secret_file(const char *path, char *errstr, size_t errstr_size
     char buf[4096];
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     int big = n == sizeof(buf) - 1 && fgetc(f) != EOF;
-    fclose(f);
+    if (!from_stdin)
+        fclose(f);
     if (big) {
         wdts_crypto_wipe(buf, sizeof(buf));
         snprintf(errstr, errstr_size, "%s is larger than a secret can be (4 KiB)", path);

@@ -220,7 +220,8 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
 {
     struct prober pr;
     struct wdts_api_result res;
-    char *params = NULL;
+    char *params = NULL, *cred_reason = NULL, *cred_fix = NULL;
+    enum wdts_api_class cred_cls;
     wdts_err_t err = WDTS_OK;
     memset(out, 0, sizeof(*out));
     memset(&pr, 0, sizeof(pr));
@@ -261,6 +262,10 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
     out->cls = WDTS_API_OK;
     if (pr.opts.credentials_only)
         goto out;
+    /* The shops report, when enabled, takes this answer instead of a second call. */
+    cred_cls = res.cls;
+    cred_reason = res.api_message ? wdts_xstrdup(res.api_message) : NULL;
+    cred_fix = res.message ? wdts_xstrdup(res.message) : NULL;
 
     /* 2. Each enabled report: its own method, the smallest call it accepts. */
     out->rows = wdts_xcalloc(conn->n_reports ? conn->n_reports : 1, sizeof(*out->rows));
@@ -275,6 +280,14 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
         struct wdts_conn_probe_row *row = &out->rows[out->n_rows++];
         row->report = conn->reports[i].name;
         row->method = conn->app == WDTS_API_APP_QIMEN ? r->qimen_method : r->method;
+        if (shops && r == shops) {
+            row->cls = cred_cls;
+            if (cred_cls != WDTS_API_OK) {
+                row->reason = cred_reason ? wdts_xstrdup(cred_reason) : NULL;
+                row->fix = wdts_xstrdup(cred_fix ? cred_fix : wdts_api_class_name(cred_cls));
+            }
+            continue;
+        }
         free(params);
         params = probe_params(r, wdts_time_now(), pr.opts.lag_s);
         memset(&call, 0, sizeof(call));
@@ -299,6 +312,8 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
     }
 out:
     free(params);
+    free(cred_reason);
+    free(cred_fix);
     wdts_api_result_deinit(&res);
     return err;
 }
