@@ -263,24 +263,34 @@ static void print_json(json_t *j)
     free(s);
 }
 
-/* The probe table: report, method, ok or blocked with reason and fix. */
-static void print_probe_table(const struct wdts_conn_probe *probe, const struct wdts_conn *before)
+/* The probe table, printed a row at a time as the checks answer: report, method, ok or
+ * blocked with reason and fix. */
+struct table {
+    const struct wdts_conn *before; /* the stored connection (check), or NULL (add) */
+    int header_done;
+};
+
+static void print_row(const struct wdts_conn_probe_row *row, void *opaque)
 {
-    printf("%-18s %-44s %s\n", "REPORT", "METHOD", "STATUS");
-    for (size_t i = 0; i < probe->n_rows; i++) {
-        const struct wdts_conn_probe_row *row = &probe->rows[i];
-        const struct wdts_conn_report *was = before ? wdts_conn_report_get(before, row->report)
-                                                    : NULL;
-        if (row->cls == WDTS_API_OK) {
-            printf("%-18s %-44s ok%s\n", row->report, row->method,
-                   was && was->blocked ? " (was blocked: returned to service)" : "");
-            continue;
-        }
+    struct table *t = opaque;
+    const struct wdts_conn_report *was = t->before ? wdts_conn_report_get(t->before, row->report)
+                                                   : NULL;
+    if (!t->header_done) {
+        if (t->before) /* check: a row means the credentials call was accepted */
+            printf("  credentials ok\n");
+        printf("%-18s %-44s %s\n", "REPORT", "METHOD", "STATUS");
+        t->header_done = 1;
+    }
+    if (row->cls == WDTS_API_OK) {
+        printf("%-18s %-44s ok%s\n", row->report, row->method,
+               was && was->blocked ? " (was blocked: returned to service)" : "");
+    } else {
         const char *status = row->cls == WDTS_API_PERMISSION ? "blocked" : "error";
         printf("%-18s %-44s %s: %s\n", row->report, row->method, status,
                row->reason ? row->reason : wdts_api_class_name(row->cls));
         printf("%-18s %-44s   fix: %s\n", "", "", row->fix ? row->fix : "");
     }
+    fflush(stdout);
 }
 
 static size_t count_rows(const struct wdts_conn_probe *probe, enum wdts_api_class cls)
@@ -519,20 +529,19 @@ static int cmd_add(int argc, char **argv)
     printf("checking connection %s (tenant %s, app %s, sid %s) at %s\n", conn->id, conn->tenant,
            wdts_api_app_name(conn->app), conn->sid, conn->gateway);
     fflush(stdout);
-    if (wdts_conn_probe_run(conn, &creds, env.cat, NULL, &probe, es, sizeof(es)) != WDTS_OK) {
+    struct table table = {NULL, 0};
+    struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table};
+    if (wdts_conn_probe_run(conn, &creds, env.cat, &popts, &probe, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection add: %s\n", es);
         rc = WDTS_EXIT_FATAL;
         goto out;
     }
     if (probe.cls != WDTS_API_OK) {
-        if (probe.n_rows)
-            print_probe_table(&probe, NULL);
         fprintf(stderr, "wdtctl connection add: connection %s was NOT stored: %s\n%s\n", conn->id,
                 probe.what, probe.message);
         rc = class_exit(probe.cls);
         goto out;
     }
-    print_probe_table(&probe, NULL);
     size_t n_ok = count_rows(&probe, WDTS_API_OK);
     size_t n_blocked = count_rows(&probe, WDTS_API_PERMISSION);
     if (n_ok == 0) {
@@ -825,7 +834,11 @@ static int check_one(struct env *env, const char *id)
     printf("connection %s (tenant %s, app %s, sid %s) at %s\n", conn->id, conn->tenant,
            wdts_api_app_name(conn->app), conn->sid, conn->gateway);
     fflush(stdout);
-    if (wdts_conn_probe_run(conn, &creds, env->cat, NULL, &probe, es, sizeof(es)) != WDTS_OK) {
+    /* Rows are printed as they come; the credentials verdict goes before them only when
+     * the credentials fail (then no row is checked). */
+    struct table table = {conn, 0};
+    struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table};
+    if (wdts_conn_probe_run(conn, &creds, env->cat, &popts, &probe, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection check: %s\n", es);
         rc = WDTS_EXIT_FATAL;
         goto out;
@@ -842,8 +855,6 @@ static int check_one(struct env *env, const char *id)
     }
     if (probe.cls != WDTS_API_OK) {
         /* Clock, unreachable, rate limited: nothing is learnt about the credentials. */
-        if (probe.n_rows)
-            print_probe_table(&probe, conn);
         printf("  could not check: %s\n  %s\n  (state left as it was)\n", probe.what,
                probe.message);
         rc = class_exit(probe.cls);
@@ -853,10 +864,7 @@ static int check_one(struct env *env, const char *id)
         if (wdts_conn_mark_auth(env->redis, pfx, conn->id, NULL, now, es, sizeof(es)) != WDTS_OK)
             goto redis_failed;
         printf("  credentials work again: auth_failed cleared, its reports are planned again\n");
-    } else {
-        printf("  credentials ok\n");
     }
-    print_probe_table(&probe, conn);
     size_t unblocked = 0, blocked = 0;
     for (size_t i = 0; i < probe.n_rows; i++) {
         const struct wdts_conn_probe_row *row = &probe.rows[i];

@@ -286,6 +286,8 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
                 row->reason = cred_reason ? wdts_xstrdup(cred_reason) : NULL;
                 row->fix = wdts_xstrdup(cred_fix ? cred_fix : wdts_api_class_name(cred_cls));
             }
+            if (pr.opts.on_row)
+                pr.opts.on_row(row, pr.opts.opaque);
             continue;
         }
         free(params);
@@ -298,11 +300,14 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
         if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK)
             goto out;
         row->cls = res.cls;
-        if (res.cls == WDTS_API_OK)
-            continue;
-        row->reason = res.api_message ? wdts_xstrdup(res.api_message) : NULL;
-        row->fix = wdts_xstrdup(res.message ? res.message : wdts_api_class_name(res.cls));
-        if (res.cls == WDTS_API_PERMISSION || res.cls == WDTS_API_BAD_REQUEST)
+        if (res.cls != WDTS_API_OK) {
+            row->reason = res.api_message ? wdts_xstrdup(res.api_message) : NULL;
+            row->fix = wdts_xstrdup(res.message ? res.message : wdts_api_class_name(res.cls));
+        }
+        if (pr.opts.on_row)
+            pr.opts.on_row(row, pr.opts.opaque);
+        if (res.cls == WDTS_API_OK || res.cls == WDTS_API_PERMISSION ||
+            res.cls == WDTS_API_BAD_REQUEST)
             continue;
         /* About the whole connection, or persistent: stop here. */
         char *where = wdts_xasprintf(" (checking report %s)", row->report);

@@ -65,6 +65,11 @@ struct wdts_conn_probe_opts {
     long timeout_ms;    /* per call; 0 = 15000 */
     int64_t lag_s;      /* the one-minute window ends this long before now; 0 = 300 */
     int credentials_only; /* 1: stop after the credentials check */
+    /* Called with each report's row as soon as it is known (a check at the default rate
+     * takes a second per report), on the caller's thread; may be NULL. The row is borrowed
+     * until wdts_conn_probe_deinit(). */
+    void (*on_row)(const struct wdts_conn_probe_row *row, void *opaque);
+    void *opaque;
 };
 
 /**
