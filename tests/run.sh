@@ -37,7 +37,7 @@ trap 'exit 130' INT TERM
 
 echo "== services"
 wdts_start_redis "$tmp/redis"
-[[ -x "$build_dir/bin/wdt-localkafka" ]] && wdts_start_kafka "$tmp/kafka" "$build_dir/bin" wdt.jobs:12 wdt.records:24 wdt.dlq:3 wdt.test:12
+wdts_start_kafka "$tmp/kafka" "$build_dir/bin" wdt.jobs:12 wdt.records:24 wdt.dlq:3 wdt.test:12
 export WDT_TEST_REDIS_URL="redis://127.0.0.1:$WDTS_REDIS_PORT"
 export WDT_TEST_KAFKA_BROKERS="${WDTS_KAFKA_BOOTSTRAP:-}"
 export WDT_TEST_KAFKA_CTL="$tmp/kafka/kafka.ctl"

@@ -50,10 +50,16 @@ wdts_free_port() {
     return 1
 }
 
-# Waits until command "$@" succeeds, at most $WDTS_WAIT_S seconds (default 20).
+# Waits until command "$@" succeeds, at most $WDTS_WAIT_S seconds (default 20);
+# a command that exits 2 means waiting cannot help, and the wait fails at once.
 wdts_wait_for() {
     local deadline=$((SECONDS + ${WDTS_WAIT_S:-20}))
-    until "$@" >/dev/null 2>&1; do
+    local rc
+    while true; do
+        rc=0
+        "$@" >/dev/null 2>&1 || rc=$?
+        ((rc == 0)) && return 0
+        ((rc == 2)) && return 1 # the condition says waiting cannot help
         ((SECONDS < deadline)) || return 1
         sleep 0.05
     done
@@ -75,6 +81,13 @@ wdts_start_redis() {
     fi
 }
 
+# Succeeds when bootstrap file $1 is written; fails fast (exit 2) when pid $2 died.
+wdts_boot_ready() {
+    [[ -s "$1" ]] && return 0
+    kill -0 "$2" 2>/dev/null || return 2
+    return 1
+}
+
 # wdts_start_kafka DIR BIN_DIR TOPIC:PARTS...: starts the local Kafka (3 brokers);
 # sets WDTS_KAFKA_BOOTSTRAP and WDTS_KAFKA_PID. Its control FIFO is DIR/kafka.ctl.
 wdts_start_kafka() {
@@ -87,7 +100,7 @@ wdts_start_kafka() {
     for t in "$@"; do args+=(--topic "$t"); done
     "$bin/wdt-localkafka" "${args[@]}" >"$dir/kafka.log" 2>&1 </dev/null &
     WDTS_KAFKA_PID=$!
-    if ! wdts_wait_for test -s "$dir/kafka.boot"; then
+    if ! wdts_wait_for wdts_boot_ready "$dir/kafka.boot" "$WDTS_KAFKA_PID"; then
         wdts_log "the local Kafka did not start; see $dir/kafka.log"
         return 1
     fi
