@@ -21,6 +21,8 @@
 #include "wdts/crypto.h"
 #include "wdts/err.h"
 #include "wdts/job.h"
+#include "wdts/limit.h"
+#include "wdts/lock.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/str.h"
@@ -301,6 +303,86 @@ static size_t count_rows(const struct wdts_conn_probe *probe, enum wdts_api_clas
     return n;
 }
 
+/* ---- the seller's shared call budget ---------------------------------------------------- */
+
+/* The checks spend the same budget as the workers (wdts/limit.h, keyed by gateway, sid and
+ * appkey), so a check never pushes a seller over its limits. A cooldown set by a
+ * rate-limit answer is waited out only when short: a user at a terminal is told instead. */
+#define LIMIT_MAX_WAIT_MS 20000
+
+struct limiter {
+    struct wdts_redis *redis;
+    struct wdts_limit_id id;
+    struct wdts_limit_cfg cfg;
+    char token[WDTS_LOCK_TOKEN_SIZE];
+    long long started_us;
+    int held;
+};
+
+static void limiter_init(struct limiter *lim, struct wdts_redis *redis,
+                         const struct wdts_conn *conn)
+{
+    memset(lim, 0, sizeof(*lim));
+    lim->redis = redis;
+    lim->id = (struct wdts_limit_id){conn->gateway, conn->sid, conn->appkey};
+    wdts_limit_cfg_init(&lim->cfg);
+    lim->cfg.rate = conn->rate;
+    lim->cfg.burst = conn->burst;
+    lim->cfg.slots = conn->concurrency;
+}
+
+static wdts_err_t limiter_admit(void *opaque, char *errstr, size_t errstr_size)
+{
+    struct limiter *lim = opaque;
+    long long waited = 0;
+    for (;;) {
+        struct wdts_limit_start st;
+        wdts_err_t err = wdts_lock_token_new(lim->token);
+        if (err == WDTS_OK)
+            err = wdts_limit_try_start(lim->redis, &lim->id, &lim->cfg, lim->token, &st, errstr,
+                                       errstr_size);
+        if (err != WDTS_OK)
+            return err;
+        if (st.go) {
+            lim->started_us = st.now_us;
+            lim->held = 1;
+            return WDTS_OK;
+        }
+        if (waited + st.wait_ms > LIMIT_MAX_WAIT_MS) {
+            if (st.reason == WDTS_LIMIT_COOLDOWN)
+                snprintf(errstr, errstr_size,
+                         "sid %s answered a rate limit recently and is cooling down for %lld s "
+                         "more (WDT advises 5–10 minutes): run this again after that",
+                         lim->id.sid, (st.wait_ms + 999) / 1000);
+            else
+                snprintf(errstr, errstr_size,
+                         "the call budget of sid %s is in use by the workers (%s) for longer "
+                         "than %d s: run this again later, or raise the connection's rate",
+                         lim->id.sid, wdts_limit_reason2str(st.reason), LIMIT_MAX_WAIT_MS / 1000);
+            return WDTS_ERR_AGAIN;
+        }
+        usleep((useconds_t)st.wait_ms * 1000);
+        waited += st.wait_ms;
+    }
+}
+
+static void limiter_done(void *opaque, enum wdts_api_class cls)
+{
+    struct limiter *lim = opaque;
+    struct wdts_limit_finish fin;
+    char es[256];
+    if (!lim->held)
+        return;
+    lim->held = 0;
+    enum wdts_limit_outcome outcome = cls == WDTS_API_RATE_LIMITED ? WDTS_LIMIT_OUTCOME_LIMITED
+                                      : cls == WDTS_API_TRANSIENT  ? WDTS_LIMIT_OUTCOME_OTHER
+                                                                   : WDTS_LIMIT_OUTCOME_OK;
+    /* A failure here only delays the slot's release to its lease: worth a word, no more. */
+    if (wdts_limit_finish(lim->redis, &lim->id, &lim->cfg, lim->token, lim->started_us, outcome,
+                          &fin, es, sizeof(es)) != WDTS_OK)
+        fprintf(stderr, "wdtctl connection: releasing the call slot: %s\n", es);
+}
+
 /* ---- add ------------------------------------------------------------------------------ */
 
 static int parse_count(const char *sub, const char *flag, const char *s, long long min,
@@ -530,7 +612,11 @@ static int cmd_add(int argc, char **argv)
            wdts_api_app_name(conn->app), conn->sid, conn->gateway);
     fflush(stdout);
     struct table table = {NULL, 0};
-    struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table};
+    struct limiter lim;
+    limiter_init(&lim, env.redis, conn);
+    struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table,
+                                         .admit = limiter_admit, .done = limiter_done,
+                                         .limit_opaque = &lim};
     if (wdts_conn_probe_run(conn, &creds, env.cat, &popts, &probe, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection add: %s\n", es);
         rc = WDTS_EXIT_FATAL;
@@ -837,7 +923,11 @@ static int check_one(struct env *env, const char *id)
     /* Rows are printed as they come; the credentials verdict goes before them only when
      * the credentials fail (then no row is checked). */
     struct table table = {conn, 0};
-    struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table};
+    struct limiter lim;
+    limiter_init(&lim, env->redis, conn);
+    struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table,
+                                         .admit = limiter_admit, .done = limiter_done,
+                                         .limit_opaque = &lim};
     if (wdts_conn_probe_run(conn, &creds, env->cat, &popts, &probe, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection check: %s\n", es);
         rc = WDTS_EXIT_FATAL;

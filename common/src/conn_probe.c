@@ -159,7 +159,11 @@ static wdts_err_t call_with_retries(struct prober *pr, const struct wdts_api_cal
 {
     int64_t backoff = pr->opts.backoff_ms;
     for (int attempt = 1;; attempt++) {
-        if (pr->last_call_ms) {
+        if (pr->opts.admit) {
+            wdts_err_t a = pr->opts.admit(pr->opts.limit_opaque, errstr, errstr_size);
+            if (a != WDTS_OK)
+                return a;
+        } else if (pr->last_call_ms) {
             int64_t wait = pr->last_call_ms + pr->interval_ms - wdts_time_mono_ms();
             sleep_ms(wait);
         }
@@ -169,6 +173,8 @@ static wdts_err_t call_with_retries(struct prober *pr, const struct wdts_api_cal
         c.now = wdts_time_now();
         wdts_err_t err = wdts_api_call_blocking(pr->creds, pr->conn->gateway, &c, &pr->http, res,
                                                 NULL, errstr, errstr_size);
+        if (pr->opts.admit && pr->opts.done)
+            pr->opts.done(pr->opts.limit_opaque, err == WDTS_OK ? res->cls : WDTS_API_TRANSIENT);
         if (err != WDTS_OK)
             return err;
         if ((res->cls != WDTS_API_TRANSIENT && res->cls != WDTS_API_RATE_LIMITED) ||
@@ -213,6 +219,19 @@ static void set_stop(struct prober *pr, const struct wdts_api_result *res, const
                                       hint ? ". " : "", hint ? hint : "");
 }
 
+/* An admission refusal (WDTS_ERR_AGAIN) is a verdict: rate limited, with its reason. */
+static wdts_err_t stop_admission(struct wdts_conn_probe *out, wdts_err_t err, const char *errstr)
+{
+    if (err != WDTS_ERR_AGAIN)
+        return err;
+    out->cls = WDTS_API_RATE_LIMITED;
+    free(out->what);
+    free(out->message);
+    out->what = wdts_xstrdup("rate limited");
+    out->message = wdts_xstrdup(errstr);
+    return WDTS_OK;
+}
+
 wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_api_creds *creds,
                                const struct wdts_catalog *cat,
                                const struct wdts_conn_probe_opts *opts,
@@ -253,8 +272,10 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
     call.params_json = params;
     call.paged = 1;
     call.page_size = 1;
-    if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK)
+    if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK) {
+        err = stop_admission(out, err, errstr);
         goto out;
+    }
     if (res.cls != WDTS_API_OK && res.cls != WDTS_API_PERMISSION) {
         set_stop(&pr, &res, " (checking the credentials)");
         goto out;
@@ -297,8 +318,11 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
         call.params_json = params;
         call.paged = 1;
         call.page_size = 1;
-        if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK)
+        if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK) {
+            out->n_rows--; /* never checked */
+            err = stop_admission(out, err, errstr);
             goto out;
+        }
         row->cls = res.cls;
         if (res.cls != WDTS_API_OK) {
             row->reason = res.api_message ? wdts_xstrdup(res.api_message) : NULL;
