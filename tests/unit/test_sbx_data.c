@@ -362,6 +362,25 @@ static void test_not_yet_created(void **state)
     sel(&none, SBX_E_GOODS, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, ORIGIN, t, t, &r);
     assert_true(r.n > 0);
     sbx_result_deinit(&r);
+    /* ids that name nothing render as {} on every entity, without a fault */
+    for (int e = 0; e < SBX_E__COUNT; e++) {
+        static const uint64_t ids[] = {0, 1, 7, 1000000, (1ULL << 60) | 12345, UINT64_MAX};
+        for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+            struct wdts_buf b;
+            wdts_buf_init(&b);
+            sbx_data_render(&none, (enum sbx_entity)e, SBX_ROUTE_WDT, ids[i], t, &b);
+            json_error_t jerr;
+            json_t *j = json_loads(wdts_buf_str(&b), 0, &jerr);
+            assert_non_null(j);
+            json_decref(j);
+            wdts_buf_reset(&b);
+            sbx_data_render(&ds_main, (enum sbx_entity)e, SBX_ROUTE_WDT, ids[i], t, &b);
+            j = json_loads(wdts_buf_str(&b), 0, &jerr);
+            assert_non_null(j);
+            json_decref(j);
+            wdts_buf_deinit(&b);
+        }
+    }
 }
 
 static const char *const pii_keys[] = {
