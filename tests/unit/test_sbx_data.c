@@ -88,6 +88,13 @@ static void test_names(void **state)
         assert_int_equal(sbx_entity_parse(sbx_entity_name((enum sbx_entity)e), &back), WDTS_OK);
         assert_int_equal(back, e);
     }
+    enum sbx_route route;
+    assert_int_equal(sbx_route_parse("wdt", &route), WDTS_OK);
+    assert_int_equal(route, SBX_ROUTE_WDT);
+    assert_int_equal(sbx_route_parse("qimen", &route), WDTS_OK);
+    assert_int_equal(route, SBX_ROUTE_QIMEN);
+    assert_int_equal(sbx_route_parse("QIMEN", &route), WDTS_ERR_INVAL);
+    assert_int_equal(sbx_route_parse(NULL, &route), WDTS_ERR_INVAL);
     enum sbx_entity x;
     assert_int_equal(sbx_entity_parse("orders", &x), WDTS_ERR_INVAL);
     assert_int_equal(sbx_entity_parse(NULL, &x), WDTS_ERR_INVAL);
@@ -525,10 +532,22 @@ static void test_every_entity_renders_json(void **state)
             int64_t m = 0;
             assert_int_equal(wdts_time_parse_beijing(json_string_value(json_object_get(j, tk)), &m),
                              WDTS_OK);
-            if (sh->e == SBX_E_GOODS)
-                assert_true(m <= r.hits[i].modified); /* the goods row is max(goods, specs) */
-            else
-                assert_int_equal(m, r.hits[i].modified);
+            if (sh->e == SBX_E_GOODS) {
+                /* the goods row's version is the latest of the goods and its specs */
+                json_t *spec;
+                size_t si;
+                json_array_foreach(json_object_get(j, "spec_list"), si, spec)
+                {
+                    int64_t sm = 0;
+                    assert_int_equal(wdts_time_parse_beijing(
+                                         json_string_value(json_object_get(spec, "spec_modified")),
+                                         &sm),
+                                     WDTS_OK);
+                    if (sm > m)
+                        m = sm;
+                }
+            }
+            assert_int_equal(m, r.hits[i].modified);
             json_decref(j);
         }
         sbx_result_deinit(&r);
