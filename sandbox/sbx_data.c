@@ -3,8 +3,9 @@
  * refund, stock-ins…) happens at creation + a delay drawn from a small set of
  * bases plus a bounded jitter, so "which records changed in [s, e) as of T" is
  * answered by visiting only the creation-time ranges that can reach the window.
- * Results are kept in a bounded cache keyed by every input, so they stay exact.
- * Rendering is in sbx_data_render.c. */
+ * Results are kept in bounded caches (exact: keyed by every input, and brought
+ * forward by the events since when the clock has moved). Rendering, and its row
+ * cache, are in sbx_data_render.c. */
 #include "sbx_data.h"
 
 #include <pthread.h>
