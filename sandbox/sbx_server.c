@@ -186,8 +186,9 @@ static enum MHD_Result send_buf(struct MHD_Connection *conn, int code, const cha
     return ret;
 }
 
-/* A gateway answer: its Date header tells the sandbox clock, as a real gateway's tells
- * its own, so a client can resync after a timestamp error (also with a fast clock). */
+/* A gateway answer: its Date header tells the gateway clock that request timestamps are
+ * checked against, as a real gateway's tells its own, so a client can resync after a
+ * timestamp error (also with --timestamp-skew or a fast --timestamp-clock sandbox). */
 static enum MHD_Result send_answer(struct sbx_server *srv, struct MHD_Connection *conn,
                                    struct req *r)
 {
@@ -199,7 +200,8 @@ static enum MHD_Result send_answer(struct sbx_server *srv, struct MHD_Connection
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ans.content_type);
-    time_t now = (time_t)sbx_clock_now(srv->gw->clock);
+    time_t now = (time_t)(srv->gw->ts_sandbox_clock ? sbx_clock_now(srv->gw->clock)
+                                                    : wdts_time_now() + srv->gw->ts_skew_s);
     struct tm tm;
     char date[64];
     if (gmtime_r(&now, &tm) && strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
