@@ -73,8 +73,8 @@ start_workers() { # n prefix topic group [records topic]
         env -i PATH="$PATH" WDT_SECRET_KEY=$key WDT_REDIS_URL="$redis_url" WDT_REDIS_PREFIX="$2" \
             WDT_TOPIC_JOBS="$3" WDT_TOPIC_RECORDS="${5:-records}" WDT_TOPIC_DLQ=dlq \
             WDT_KAFKA_BOOTSTRAP_SERVERS="$brokers" WDT_KAFKA_GROUP_ID="$4" \
-            WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_LEVEL="${LOGLVL:-warn}" WDT_LOG_FORMAT=text \
-            WDT_WORKER_MAX_INFLIGHT=512 \
+            WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_LEVEL="${LOGLVL:-warn}" WDT_LOG_DEBUG="${LOGDEBUG:-}" WDT_LOG_FORMAT=text \
+            WDT_WORKER_MAX_INFLIGHT="${INFLIGHT:-2048}" \
             "$build/bin/wdt-worker" >"$tmp/worker-$4-$i.log" 2>&1 &
         wpids+=($!)
     done
@@ -97,7 +97,8 @@ peak_rss_mib() {
 echo "== calls/s: $sellers sellers x 5 calls/s allowed, 50 ms per answer"
 for n in $workers_list; do
     "$build/tests/bench-wrk_bench_setup" --redis "$redis_url" --prefix "b$n:" --brokers "$brokers" \
-        --topic "jobs$n" --gateway "$sbx/openapi" --sellers "$sellers" --jobs 60 --window 60 \
+        --topic "jobs$n" --gateway "$sbx/openapi" --sellers "$sellers" --window 60 \
+        --jobs $((5 * (warmup + measure) + 40)) \
         --end-ago 7200 --rate 5 --burst 1 --key $key >"$tmp/setup-$n.log"
     start_workers "$n" "b$n:" "jobs$n" "g$n"
     c0=$(sbx_metric wdt_sandbox_calls_total)
@@ -107,14 +108,20 @@ for n in $workers_list; do
     done
     sleep "$warmup"
     c1=$(sbx_metric wdt_sandbox_calls_total) l1=$(sbx_metric wdt_sandbox_limit_answers_total)
+    curl -s "$sbx/metrics" | grep '^wdt_sandbox_calls_total' >"$tmp/calls1"
     t1=$(date +%s.%N)
     sleep "$measure"
     c2=$(sbx_metric wdt_sandbox_calls_total) l2=$(sbx_metric wdt_sandbox_limit_answers_total)
     t2=$(date +%s.%N)
+    curl -s "$sbx/metrics" | grep '^wdt_sandbox_calls_total' >"$tmp/calls2"
+    # calls per seller in the interval: min / median / max (an even spread is the goal)
+    spread=$(awk 'match($0, /sid="[^"]*"/) { k = substr($0, RSTART, RLENGTH); v[k] += (FILENAME ~ /calls2$/ ? $NF : -$NF) }
+        END { for (k in v) print v[k] }' "$tmp/calls1" "$tmp/calls2" | sort -n |
+        awk '{ a[NR] = $1 } END { printf "%d / %d / %d", a[1], a[int((NR + 1) / 2)], a[NR] }')
     rss=$(peak_rss_mib)
     stop_workers
-    awk -v n="$n" -v c=$((c2 - c1)) -v l=$((l2 - l1)) -v t1="$t1" -v t2="$t2" -v r="$rss" \
-        'BEGIN { printf "workers %d: %.0f calls/s (%d calls in %.1f s), %d rate-limit answers, peak RSS %d MiB\n", n, c / (t2 - t1), c, t2 - t1, l, r }'
+    awk -v n="$n" -v c=$((c2 - c1)) -v l=$((l2 - l1)) -v t1="$t1" -v t2="$t2" -v r="$rss" -v s="$spread" \
+        'BEGIN { printf "workers %d: %.0f calls/s (%d calls in %.1f s; per seller min/median/max %s), %d rate-limit answers, peak RSS %d MiB\n", n, c / (t2 - t1), c, t2 - t1, s, l, r }'
 done
 
 echo "== records/s end to end: 10 busy sellers, one worker"
