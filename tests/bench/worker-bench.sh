@@ -29,17 +29,17 @@ for f in "$build/bin/wdt-worker" "$build/bin/wdt-sandbox" "$build/tests/bench-wr
 done
 
 tmp=$(mktemp -d /tmp/wrk-bench.XXXXXX)
-sbx_pid='' wpids=()
+sbx_pid='' sbx2_pid='' wpids=()
 cleanup() {
     for p in "${wpids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wdts_stop "$sbx_pid" "${WDTS_KAFKA_PID:-}" "${WDTS_REDIS_PID:-}"
+    wdts_stop "$sbx_pid" "$sbx2_pid" "${WDTS_KAFKA_PID:-}" "${WDTS_REDIS_PID:-}"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 wdts_start_redis "$tmp/redis"
 wdts_start_kafka "$tmp/kafka" "$build/bin" jobs1:12 jobs2:12 jobs4:12 jobsr:12 \
-    records:48 records2:48 dlq:3
+    records:24 recs:48 recs_kcat:48 dlq:3
 redis_url="redis://127.0.0.1:$WDTS_REDIS_PORT"
 brokers=$WDTS_KAFKA_BOOTSTRAP
 
@@ -124,11 +124,19 @@ for n in $workers_list; do
         'BEGIN { printf "workers %d: %.0f calls/s (%d calls in %.1f s; per seller min/median/max %s), %d rate-limit answers, peak RSS %d MiB\n", n, c / (t2 - t1), c, t2 - t1, s, l, r }'
 done
 
-echo "== records/s end to end: 10 busy sellers, one worker"
+echo "== records/s end to end: 10 busy sellers, one worker, no added latency"
+# a second sandbox without the latency fault: the pages' own cost only
+"$build/bin/wdt-sandbox" --listen 127.0.0.1:0 --port-file "$tmp/sbx2.port" --threads 2 \
+    --tenants "$tmp/tenants.json" >"$tmp/sbx2.log" 2>&1 &
+sbx2_pid=$!
+for _ in $(seq 1 200); do [[ -s "$tmp/sbx2.port" ]] && break; sleep 0.05; done
+sbx2="http://$(cat "$tmp/sbx2.port")"
 "$build/tests/bench-wrk_bench_setup" --redis "$redis_url" --prefix "r:" --brokers "$brokers" \
-    --topic jobsr --gateway "$sbx/openapi" --sellers 10 --sid-prefix busy- --jobs 2 \
-    --window 3600 --end-ago 10800 --rate 50 --burst 10 --key $key >"$tmp/setup-r.log"
-LOGLVL=info start_workers 1 "r:" jobsr gr records
+    --topic jobsr --gateway "$sbx2/openapi" --sellers 10 --sid-prefix busy- --jobs 4 \
+    --window 1800 --end-ago 10800 --rate 50 --burst 10 --key $key >"$tmp/setup-r.log"
+cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+sbx2_cpu0=$(cpu_s "$sbx2_pid")
+LOGLVL=info start_workers 1 "r:" jobsr gr recs
 sleep 1
 port=
 for _ in $(seq 1 100); do
@@ -147,14 +155,18 @@ for _ in $(seq 1 1200); do
     sleep 0.1
 done
 rss=$(peak_rss_mib)
+cpu=$(cpu_s "${wpids[0]}")
+sbx2_cpu=$(awk -v a="$sbx2_cpu0" -v b="$(cpu_s "$sbx2_pid")" 'BEGIN { printf "%.1f", b - a }')
 stop_workers
 worker_rate=$(awk -v a="$r0" -v b="$last" -v t1="$t_first" -v t2="$t_last" 'BEGIN { printf "%.0f", (b - a) / (t2 - t1) }')
-echo "worker: $last records, $worker_rate records/s (first to last record), peak RSS $rss MiB"
-kcat -C -b "$brokers" -t records -o beginning -e -q -f '%k\t%s\n' >"$tmp/env.txt" 2>/dev/null
+echo "worker: $last records, $worker_rate records/s (first to last record), worker CPU $cpu s, sandbox CPU $sbx2_cpu s, peak RSS $rss MiB"
+kcat -C -b "$brokers" -t recs -o beginning -e -q -f '%k\t%s\n' >"$tmp/env.txt" 2>/dev/null
 lines=$(wc -l <"$tmp/env.txt")
 k0=$(date +%s.%N)
-kcat -P -b "$brokers" -t records2 -K $'\t' -X enable.idempotence=true \
-    -H schema=wdt.record.v1 -H report=trades -H tenant=t -l "$tmp/env.txt"
+/usr/bin/time -f '%U %S' -o "$tmp/kcat.time" kcat -P -b "$brokers" -t recs_kcat -K $'\t' \
+    -X enable.idempotence=true -H schema=wdt.record.v1 -H report=trades -H tenant=t \
+    -l "$tmp/env.txt"
 k1=$(date +%s.%N)
-awk -v n="$lines" -v t1="$k0" -v t2="$k1" -v w="$worker_rate" \
-    'BEGIN { k = n / (t2 - t1); printf "kcat -P: %d envelopes, %.0f records/s; worker / kcat = %.2f\n", n, k, w / k }'
+kcpu=$(awk '{ printf "%.1f", $1 + $2 }' "$tmp/kcat.time")
+awk -v n="$lines" -v t1="$k0" -v t2="$k1" -v w="$worker_rate" -v c="$kcpu" -v wn="$last" -v wc="$cpu" \
+    'BEGIN { k = n / (t2 - t1); printf "kcat -P: %d envelopes, %.0f records/s, kcat CPU %s s; worker / kcat = %.2f (records/s), %.2f (records per CPU second)\n", n, k, c, w / k, (wn / wc) / (n / (c > 0 ? c : 0.1)) }'
