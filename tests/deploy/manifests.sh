@@ -65,6 +65,23 @@ echo "== validate"
 node deploy/validate/validate.mjs "${rendered[@]}" "$k8s/secret.example.yaml" ||
     deploy_fail "a manifest is invalid (see above)"
 
+echo "== every WDT_* variable is a setting of deploy/CONFIG.md"
+mapfile -t vars < <(grep -ohE '\bWDT_[A-Z0-9_]+' "${rendered[@]}" | sort -u)
+[[ ${#vars[@]} -gt 0 ]] || deploy_fail "no WDT_* variable in the rendered manifests"
+for v in "${vars[@]}"; do
+    base=${v%_FILE}
+    if [[ "$v" == WDT_KAFKA_* || "$v" == WDT_CONFIG_FILE ]]; then
+        continue # librdkafka pass-through (checked by librdkafka at start), config file
+    elif grep -qE "^\| \`[a-z.]+\` \| \`$v\` \|" deploy/CONFIG.md; then
+        continue
+    elif [[ "$v" != "$base" ]] &&
+        grep -E "^\| \`[a-z.]+\` \| \`$base\` \|" deploy/CONFIG.md | grep -q 'secret'; then
+        continue
+    fi
+    deploy_fail "$v is not a setting in deploy/CONFIG.md (misspelled, or *_FILE of a non-secret)"
+done
+echo "${#vars[@]} variables known"
+
 echo "== shellcheck the topics Job's script"
 node --input-type=module -e '
     import { parseYamlFile } from "./deploy/validate/kustomize.mjs";
@@ -108,9 +125,15 @@ mapfile -t used < <(grep -oE '\bwdt_[a-z0-9_]+' "$dash" | sed -E 's/_(bucket|sum
 [[ ${#used[@]} -gt 0 ]] || deploy_fail "no wdt_* metric found in $dash"
 missing=0
 for m in "${used[@]}"; do
+    listed=0
+    grep -qx "$m" <(grep -v '^#' "$pending") && listed=1
     if git grep -qF "\"$m\"" -- '*.c' ':!tests' 2>/dev/null; then
-        echo "registered: $m"
-    elif grep -qx "$m" <(grep -v '^#' "$pending"); then
+        if ((listed)); then
+            echo "registered: $m (now registered: remove it from $pending)"
+        else
+            echo "registered: $m"
+        fi
+    elif ((listed)); then
         echo "pending:    $m (queried by the dashboard, not registered by any program yet)"
     else
         echo "unknown:    $m (neither registered nor listed in $pending)"
