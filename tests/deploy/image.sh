@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The container image, checked without a container engine: deploy/docker/Dockerfile passes
 # dockerfilelint (and a broken fixture does not); the build stage installs every library
-# -dev package of deploy/local/packages.txt; and every shared library that the built
+# -dev package of deploy/local/packages.txt; its install step (cmake --install --strip)
+# puts every cmd/<program> in bin/; and every shared library that the built
 # programs (build/bin/*) load, per ldd, belongs to a package that the runtime stage
 # installs, directly (the libraries the programs name) or as a dependency, or to the base
 # image's essential packages allowed below.
@@ -53,6 +54,22 @@ while read -r pkg; do
     printf '%s\n' "${build_pkgs[@]}" | grep -qx "$pkg" ||
         deploy_fail "the build stage of $dockerfile does not install $pkg"
 done < <(grep -v '^#' deploy/local/packages.txt)
+
+echo "== the build stage's install step puts every program in bin/"
+build_dir=$(dirname "$bin_dir")
+if [[ -f "$build_dir/cmake_install.cmake" ]]; then
+    prefix=$(mktemp -d /tmp/wdts-install.XXXXXX)
+    cmake --install "$build_dir" --prefix "$prefix" --strip >/dev/null ||
+        { rm -rf "$prefix"; deploy_fail "cmake --install $build_dir failed"; }
+    for d in cmd/*/; do
+        prog=$(basename "$d")
+        [[ -x "$prefix/bin/$prog" ]] || { rm -rf "$prefix"; deploy_fail "$prog is not installed to bin/"; }
+    done
+    echo "installed: $(cd "$prefix/bin" && echo *)"
+    rm -rf "$prefix"
+else
+    deploy_fail "$build_dir has no cmake_install.cmake: build with cmake first"
+fi
 
 echo "== shared libraries of the programs"
 mapfile -t progs < <(find "$bin_dir" -maxdepth 1 -type f -perm -u+x | sort)
