@@ -57,7 +57,9 @@ done < <(grep -v '^#' deploy/local/packages.txt)
 
 echo "== the build stage's install step puts every program in bin/"
 build_dir=$(dirname "$bin_dir")
-if [[ -f "$build_dir/cmake_install.cmake" ]]; then
+if [[ -n "${WDTS_DOCKERFILE:-}" ]]; then
+    echo "(skipped while checking another Dockerfile)"
+elif [[ -f "$build_dir/cmake_install.cmake" ]]; then
     prefix=$(mktemp -d /tmp/wdts-install.XXXXXX)
     cmake --install "$build_dir" --prefix "$prefix" --strip >/dev/null ||
         { rm -rf "$prefix"; deploy_fail "cmake --install $build_dir failed"; }
@@ -104,13 +106,22 @@ print("\n".join(sorted(seen)))
 PY
 ) || deploy_fail "cannot compute the runtime package closure"
 
-owner() { # package owning library path $1 (follows usrmerge and symlinks)
-    local p=$1 r
+declare -A owner_cache=()
+# Sets OWNER to the package that owns library path $1 (follows usrmerge and symlinks);
+# no subshell, so the cache of dpkg -S answers persists.
+owner() {
+    local p=$1 cand r
+    if [[ -n "${owner_cache[$p]:-}" ]]; then
+        OWNER=${owner_cache[$p]}
+        return 0
+    fi
     for cand in "$p" "$(readlink -f "$p")" "${p/#\/usr\/lib/\/lib}" "${p/#\/lib/\/usr\/lib}"; do
-        r=$(dpkg -S "$cand" 2>/dev/null | head -1 | cut -d: -f1) && [[ -n "$r" ]] && {
-            echo "$r"
+        r=$(dpkg -S "$cand" 2>/dev/null | head -1 | cut -d: -f1)
+        if [[ -n "$r" ]]; then
+            owner_cache[$p]=$r
+            OWNER=$r
             return 0
-        }
+        fi
     done
     return 1
 }
@@ -121,7 +132,8 @@ for prog in "${progs[@]}"; do
     mapfile -t needed < <(readelf -d "$prog" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
     while read -r lib path; do
         [[ -n "$path" ]] || continue
-        pkg=$(owner "$path") || { echo "$prog: $lib ($path) belongs to no package"; bad=1; continue; }
+        owner "$path" || { echo "$prog: $lib ($path) belongs to no package"; bad=1; continue; }
+        pkg=$OWNER
         pkg=${pkg%%,*}
         direct=0
         printf '%s\n' "${needed[@]}" | grep -qx "$lib" && direct=1

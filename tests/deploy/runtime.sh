@@ -28,6 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT
 chmod 755 "$work"
+# The programs as in the image: copied out of the build tree, which may lie under /tmp.
+mkdir -p "$work/bin"
+cp "$bin_dir"/* "$work/bin/"
+chmod 755 "$work/bin" "$work/bin"/*
 
 node deploy/validate/render.mjs deploy/k8s/overlays/dev >"$work/dev.yaml"
 # env_of DEPLOYMENT: KEY=value lines of the container's envFrom ConfigMap and env.
@@ -101,7 +105,7 @@ for prog in wdt-worker wdt-scheduler; do
     } | awk -F= '{ last[$1] = $0; order[NR] = $1 } END {
         for (i = 1; i <= NR; i++) if (!seen[order[i]]++) print last[order[i]] }' >"$work/$prog.env"
     grace=$(grace_of "$deployment")
-    run_in_pod "$work/$prog.log" "$work/$prog.env" "$bin_dir/$prog"
+    run_in_pod "$work/$prog.log" "$work/$prog.env" "$work/bin/$prog"
     pid=$POD_PID
     healthy=0 ready=0
     for _ in $(seq 1 300); do
@@ -144,7 +148,7 @@ done
 # /tmp only, and nothing can be written anywhere else.
 echo "== wdt-localkafka and a write outside /tmp"
 # the programs are on PATH inside the pod, as in the image (/usr/local/bin there)
-envs_path="PATH=$bin_dir:/usr/bin:/bin"
+envs_path="PATH=$work/bin:/usr/bin:/bin"
 printf '%s\n' "$envs_path" >"$work/none.env"
 run_in_pod "$work/probe.log" "$work/none.env" sh -c '
     if touch /probe 2>/dev/null || touch /var/tmp/probe 2>/dev/null; then
