@@ -59,7 +59,7 @@ grace_of() {
 
 # The Secret, as Kubernetes mounts it (defaultMode 0440, group fsGroup).
 mkdir -p "$work/secrets"
-openssl rand -hex 32 >"$work/secrets/secret-key"
+od -An -tx1 -N32 /dev/urandom | tr -d " \n" >"$work/secrets/secret-key"
 chown -R "$uid:$uid" "$work/secrets"
 chmod 0440 "$work/secrets/"*
 chmod 0550 "$work/secrets"
