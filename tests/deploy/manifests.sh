@@ -21,14 +21,15 @@ yamllint -s -c "$k8s/.yamllint" "$k8s" || deploy_fail "yamllint found problems i
 echo "== render"
 # The HPA variant: prod's base with components/hpa instead of components/keda.
 mkdir -p "$tmp/prod-hpa"
+rel=$(realpath --relative-to="$tmp/prod-hpa" "$WDTS_SOURCE_DIR/$k8s") # kustomize wants relative
 cat >"$tmp/prod-hpa/kustomization.yaml" <<EOK
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 namespace: wdtsync
 resources:
-  - $WDTS_SOURCE_DIR/$k8s/base
+  - $rel/base
 components:
-  - $WDTS_SOURCE_DIR/$k8s/components/hpa
+  - $rel/components/hpa
 EOK
 targets=("dev:$k8s/overlays/dev" "prod:$k8s/overlays/prod" "topics:$k8s/topics"
     "prod-hpa:$tmp/prod-hpa")
@@ -52,7 +53,6 @@ if command -v kubectl >/dev/null && kubectl kustomize --help >/dev/null 2>&1; th
     echo "== cross-check with kubectl kustomize ($(kubectl version --client 2>/dev/null | grep -i kustomize || echo kustomize))"
     for t in "${targets[@]}"; do
         name=${t%%:*} dir=${t#*:}
-        [[ "$name" == prod-hpa ]] && continue # absolute paths: kubectl's loader refuses them
         kubectl kustomize "$dir" >"$tmp/$name.kubectl.yaml" || deploy_fail "kubectl kustomize $dir"
         node deploy/validate/same.mjs "$tmp/$name.yaml" "$tmp/$name.kubectl.yaml" ||
             deploy_fail "deploy/validate/kustomize.mjs and kubectl kustomize disagree on $dir"
