@@ -121,6 +121,13 @@ echo "caught: $fixtures/bad-kustomization"
 echo "== dashboard metrics"
 dash=$k8s/components/grafana-dashboard/wdtsync.json
 pending=$k8s/components/grafana-dashboard/pending-metrics.txt
+node -e '
+    const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const exprs = (d.panels || []).flatMap((p) => (p.targets || []).map((t) => t.expr));
+    if (!d.uid || !d.title || exprs.length === 0 || exprs.some((e) => !e))
+        throw new Error("needs uid, title and panels whose targets all have an expr");
+    console.log(`${d.panels.length} panels, ${exprs.length} queries`);
+' "$dash" || deploy_fail "$dash is not a usable Grafana dashboard"
 mapfile -t used < <(grep -oE '\bwdt_[a-z0-9_]+' "$dash" | sed -E 's/_(bucket|sum|count)$//' | sort -u)
 [[ ${#used[@]} -gt 0 ]] || deploy_fail "no wdt_* metric found in $dash"
 missing=0
