@@ -192,6 +192,8 @@ void wrk_exec_abandon(struct wrk_exec *e)
     e->renew_timer = 0;
     if (e->locked) { /* blocking: the loop is winding down */
         char es[256];
+        if (w->redis->err != WDTS_OK)
+            wdts_redis_reconnect(w->redis);
         int released = 0;
         struct wdts_wm_id id = wm_id(e);
         if (wdts_lock_release(w->redis, &id, e->job.start, e->job.end, e->lock_token, &released,
@@ -828,6 +830,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         break;
     case WDTS_API_AUTH: {
         char es[256];
+        if (w->redis->err != WDTS_OK && wdts_redis_reconnect(w->redis) != WDTS_OK)
+            WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
         if (wdts_conn_mark_auth(w->redis, w->prefix, c->conn->id, res.message, wdts_time_now(),
                                 es, sizeof(es)) != WDTS_OK)
             WDTS_LOG(WARN, "wrk", "connection %s: marking auth_failed: %s", c->conn->id, es);
@@ -837,6 +841,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     }
     case WDTS_API_PERMISSION: {
         char es[256], fix[512];
+        if (w->redis->err != WDTS_OK && wdts_redis_reconnect(w->redis) != WDTS_OK)
+            WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
         snprintf(fix, sizeof(fix), "add the interface %s in 开放平台 → 自助对接 → 应用管理 and have "
                  "it approved for sid %s, then run wdtctl connection check %s", e->rep->method,
                  c->conn->sid, c->conn->id);
