@@ -682,8 +682,12 @@ static void split(struct wrk_exec *e, const char *why)
     try_finish(e);
 }
 
-/* Produces the records of one page. @returns 0, or -1 after dead-lettering the job. */
-static int produce_page(struct wrk_exec *e, json_t *list)
+/* Produces the records of one page. raw/spans: the answer's bytes and each record's span
+ * in them (when they match the list one for one), so that the envelope carries the record
+ * exactly as the API sent it, without serialising it again. @returns 0, or -1 after
+ * dead-lettering the job. */
+static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
+                        const struct wrk_span *spans, size_t nspans)
 {
     struct wrk *w = e->w;
     struct wrk_envctx ctx = {&e->job, source_name(e), wdts_time_now()};
@@ -709,8 +713,9 @@ static int produce_page(struct wrk_exec *e, json_t *list)
             wdts_metrics_inc(w->m.dups);
             continue;
         }
-        if (wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key, w->pii_key_len,
-                        e->job.tenant) != WDTS_OK) {
+        int as_sent = spans != NULL && nspans == json_array_size(list);
+        if (!as_sent && wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key,
+                                    w->pii_key_len, e->job.tenant) != WDTS_OK) {
             dead(e, "internal", "pii hashing failed (OpenSSL)");
             rc = -1;
             break;
@@ -718,7 +723,11 @@ static int produce_page(struct wrk_exec *e, json_t *list)
         wdts_buf_reset(&key);
         wdts_buf_reset(&val);
         wrk_job_record_key(&key, &e->job, wdts_buf_str(&pk));
-        wrk_job_envelope(&val, &ctx, wdts_buf_str(&pk), rec);
+        if (as_sent)
+            wrk_job_envelope_raw(&val, &ctx, wdts_buf_str(&pk), raw + spans[i].off,
+                                 spans[i].len);
+        else
+            wrk_job_envelope(&val, &ctx, wdts_buf_str(&pk), rec);
         e->outstanding++;
         e->refs++;
         if (wrk_produce(w, w->cfg->topic_records, wdts_buf_str(&key), key.len, wdts_buf_str(&val),
@@ -767,8 +776,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     wdts_api_result_init(&res);
     wdts_api_xfer_finish(xfer, &ctx, &c->creds, &res);
     int64_t date = wdts_api_xfer_date(xfer);
-    e->xfer = NULL;
-    wdts_api_xfer_destroy(xfer);
+    e->xfer = NULL; /* destroyed at the end: the records are taken from its answer */
     const char *cv[] = {wdts_api_class_name(res.cls)};
     wdts_metrics_inc(wdts_metrics_series(w->m.calls, cv));
     limit_finish(e, res.cls == WDTS_API_RATE_LIMITED ? WDTS_LIMIT_OUTCOME_LIMITED
@@ -800,7 +808,15 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         e->pages++;
         e->attempts = 0; /* worker.max.attempts bounds failures in a row */
         wdts_metrics_inc(w->m.pages);
-        if (list && produce_page(e, list) != 0)
+        struct wrk_span *spans = NULL;
+        size_t nspans = 0, alen = 0;
+        const char *answer = wdts_api_xfer_answer(xfer, &alen);
+        /* records go out as sent unless the pii policy changes them */
+        if (list && (e->conn->conn->pii == WDTS_CONN_PII_KEEP || e->rep->pii.n == 0))
+            wrk_job_list_spans(answer, alen, e->rep->list_key, &spans, &nspans);
+        int prc = list ? produce_page(e, list, answer, spans, nspans) : 0;
+        free(spans);
+        if (prc != 0)
             break;
         e->step++;
         next_step(e);
@@ -868,6 +884,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         break;
     }
     wdts_api_result_deinit(&res);
+    wdts_api_xfer_destroy(xfer);
 }
 
 /* ---- pages done: marker, watermark ------------------------------------------------ */
