@@ -134,6 +134,11 @@ static const struct cfg_def cfg_defs[] = {
      .desc = "Lifetime of the Redis lease that lets one scheduler replica plan; renewed well "
              "before it expires.",
      .min = SECOND_MS, .max = HOUR_MS},
+    {"scheduler.job.lease", "WDT_SCHEDULER_JOB_LEASE", WDTS_CFG_DURATION, "15m",
+     OFF(scheduler_job_lease_ms), NULL, 0,
+     .desc = "A window emitted this long ago and not completed yet is emitted again (attempt "
+             "+ 1): its job was lost or its worker died.",
+     .min = MINUTE_MS, .max = 7 * DAY_MS},
 
     {"worker.max.inflight", "WDT_WORKER_MAX_INFLIGHT", WDTS_CFG_INT, "256",
      OFF(worker_max_inflight), NULL, 0, .desc = "Most jobs one worker process runs at once.",

@@ -716,7 +716,7 @@ static void test_env_names_and_help(void **state)
         free(env);
         rows++;
     }
-    assert_int_equal(rows, 26);
+    assert_int_equal(rows, 27);
     assert_non_null(strstr(wdts_buf_str(&help),
                            "scheduler.backfill           WDT_SCHEDULER_BACKFILL           "
                            "duration 0s..3650d  [default: 90d]"));

@@ -64,6 +64,7 @@ struct wdts_cfg {
     int64_t scheduler_interval_ms;
     int scheduler_max_outstanding;
     int64_t scheduler_lease_ttl_ms;
+    int64_t scheduler_job_lease_ms;
 
     int worker_max_inflight;
     int worker_max_records_per_job;
