@@ -271,16 +271,14 @@ static struct wdts_job *batch_add_job(struct batch *b, size_t unit, int is_new)
     return &b->jobs[b->n_jobs++];
 }
 
-/* The knobs of one unit: the report's span/interval, the connection's backfill depth,
- * and the scheduler.* settings. */
-static void unit_params(const struct sched *s, const struct wdts_conn *conn,
-                        const struct wdts_catalog_report *rep, struct sched_plan_params *p)
+void sched_params_for(const struct wdts_cfg *cfg, const struct wdts_conn *conn,
+                      const struct wdts_catalog_report *rep, struct sched_plan_params *p)
 {
     sched_plan_params_init(p, rep);
-    p->backfill = conn->backfill_s > 0 ? conn->backfill_s : s->cfg->scheduler_backfill_ms / 1000;
-    p->lag = s->cfg->scheduler_lag_ms / 1000;
-    p->lookback = s->cfg->scheduler_lookback_ms / 1000;
-    p->max_outstanding = s->cfg->scheduler_max_outstanding;
+    p->backfill = conn->backfill_s > 0 ? conn->backfill_s : cfg->scheduler_backfill_ms / 1000;
+    p->lag = cfg->scheduler_lag_ms / 1000;
+    p->lookback = cfg->scheduler_lookback_ms / 1000;
+    p->max_outstanding = cfg->scheduler_max_outstanding;
 }
 
 /* Loads the batch's connections [from, to) of ids and lists their units. */
@@ -330,7 +328,7 @@ static wdts_err_t batch_load(struct sched *s, struct batch *b, char **ids, size_
             u->connection = conn->id;
             u->report = rep->name;
             u->rep = rep;
-            unit_params(s, conn, rep, &b->params[b->n_units - 1]);
+            sched_params_for(s->cfg, conn, rep, &b->params[b->n_units - 1]);
         }
     }
     return WDTS_OK;

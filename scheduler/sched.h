@@ -21,7 +21,10 @@
 #include "wdts/job.h"
 
 struct wdts_cfg;
+struct wdts_conn;
+struct wdts_catalog_report;
 struct wdts_metrics;
+struct sched_plan_params;
 struct sched;
 
 /** Options beside the configuration. Zero-initialise. */
@@ -77,6 +80,14 @@ int sched_ready(const struct sched *s, char *reason, size_t reason_size);
  * @returns WDTS_EXIT_OK.
  */
 int sched_run(struct sched *s, volatile sig_atomic_t *stop);
+
+/**
+ * @brief The planning knobs of one (connection, report): the report's span or interval,
+ *        the connection's backfill depth (cfg scheduler.backfill when it has none), and
+ *        scheduler.lag, .lookback and .max.outstanding. @owner all borrowed.
+ */
+void sched_params_for(const struct wdts_cfg *cfg, const struct wdts_conn *conn,
+                      const struct wdts_catalog_report *rep, struct sched_plan_params *p);
 
 /** Releases the lease (when held), flushes and frees. NULL is a no-op. */
 void sched_destroy(struct sched *s);
