@@ -21,6 +21,8 @@
 #include "wdts/redis.h"
 #include "wdts/str.h"
 
+#define ST_UNUSED __attribute__((unused))
+
 struct st_env {
     const char *redis_url;
     const char *brokers;
@@ -30,7 +32,7 @@ struct st_env {
     struct wdts_catalog *cat;
 };
 
-static void st_setup(struct st_env *env, const char *max_outstanding)
+static ST_UNUSED void st_setup(struct st_env *env, const char *max_outstanding)
 {
     char es[512];
     memset(env, 0, sizeof(*env));
@@ -60,14 +62,14 @@ static void st_setup(struct st_env *env, const char *max_outstanding)
         fail_msg("catalog: %s", es);
 }
 
-static void st_teardown(struct st_env *env)
+static ST_UNUSED void st_teardown(struct st_env *env)
 {
     wdts_redis_destroy(env->redis);
     wdts_catalog_destroy(env->cat);
 }
 
 /* Stores a connection with the given reports (NULL: every report of the catalog). */
-static void st_add_conn(struct st_env *env, const char *tenant, const char *id,
+static ST_UNUSED void st_add_conn(struct st_env *env, const char *tenant, const char *id,
                         const char *const *reports, int64_t backfill_s)
 {
     char es[512];
@@ -96,7 +98,7 @@ static void st_add_conn(struct st_env *env, const char *tenant, const char *id,
 }
 
 /* Runs bin with args (NULL-terminated, after the program name); returns its status. */
-static int st_run(const char *bin, struct wdts_test_run *run, const char *const *args)
+static ST_UNUSED int st_run(const char *bin, struct wdts_test_run *run, const char *const *args)
 {
     char *argv[32];
     size_t n = 0;
@@ -112,7 +114,7 @@ static int st_run(const char *bin, struct wdts_test_run *run, const char *const 
 }
 
 /* wdt-scheduler --once --now now [extra]; asserts exit 0 and returns nothing. */
-static void st_once(int64_t now, const char *extra)
+static ST_UNUSED void st_once(int64_t now, const char *extra)
 {
     char nows[32];
     struct wdts_test_run run;
@@ -130,14 +132,14 @@ struct st_jobs {
     size_t n;
 };
 
-static void st_jobs_free(struct st_jobs *j)
+static ST_UNUSED void st_jobs_free(struct st_jobs *j)
 {
     free(j->v);
     j->v = NULL;
     j->n = 0;
 }
 
-static void st_consume(struct st_env *env, struct st_jobs *out)
+static ST_UNUSED void st_consume(struct st_env *env, struct st_jobs *out)
 {
     struct wdts_test_run run;
     const char *args[] = {"-b", env->brokers, "-C", "-t", env->topic, "-o", "beginning", "-e",
@@ -180,7 +182,7 @@ static void st_consume(struct st_env *env, struct st_jobs *out)
     wdts_test_run_free(&run);
 }
 
-static int st_cmp_start(const void *a, const void *b)
+static ST_UNUSED int st_cmp_start(const void *a, const void *b)
 {
     const struct wdts_job *x = a, *y = b;
     if (x->start != y->start)
@@ -190,7 +192,7 @@ static int st_cmp_start(const void *a, const void *b)
 
 /* The jobs of (connection, report) [with emitted_at == emitted when emitted > 0], sorted by
  * start; caller frees the array. */
-static struct wdts_job *st_select(const struct st_jobs *all, const char *connection,
+static ST_UNUSED struct wdts_job *st_select(const struct st_jobs *all, const char *connection,
                                   const char *report, int64_t emitted, size_t *n)
 {
     struct wdts_job *v = wdts_xcalloc(all->n + 1, sizeof(*v));
@@ -207,7 +209,7 @@ static struct wdts_job *st_select(const struct st_jobs *all, const char *connect
 
 /* Asserts that v[0..n) covers [from, to) exactly: half-open, sorted, no gap, no overlap,
  * none wider than span and none across a point of the span grid. */
-static void st_check_cover(const struct wdts_job *v, size_t n, int64_t from, int64_t to,
+static ST_UNUSED void st_check_cover(const struct wdts_job *v, size_t n, int64_t from, int64_t to,
                            int64_t span, const char *what)
 {
     if (n == 0)
@@ -229,12 +231,91 @@ static void st_check_cover(const struct wdts_job *v, size_t n, int64_t from, int
 }
 
 /* The count of jobs whose id is id. */
-static size_t st_count_id(const struct st_jobs *all, const char *id)
+static ST_UNUSED size_t st_count_id(const struct st_jobs *all, const char *id)
 {
     size_t k = 0;
     for (size_t i = 0; i < all->n; i++)
         k += strcmp(all->v[i].job_id, id) == 0;
     return k;
+}
+
+/* ---- a scheduler in the background -------------------------------------------------- */
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wdts/time.h"
+
+/* Starts wdt-scheduler with args, stdout and stderr to log; returns its pid. */
+static ST_UNUSED pid_t st_spawn(const char *log, const char *const *args)
+{
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = wdts_xstrdup(wdts_test_bin("wdt-scheduler"));
+    for (size_t i = 0; args[i] && n < 31; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    free(argv[0]);
+    return pid;
+}
+
+/* The whole of a file (new; free()), "" when missing. */
+static ST_UNUSED char *st_slurp(const char *path)
+{
+    struct wdts_buf b;
+    char chunk[4096];
+    wdts_buf_init(&b);
+    wdts_buf_append_str(&b, "");
+    FILE *fp = fopen(path, "r");
+    if (fp) {
+        size_t k;
+        while ((k = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+            wdts_buf_append(&b, chunk, k);
+        fclose(fp);
+    }
+    return wdts_buf_steal(&b);
+}
+
+/* Waits at most timeout_s for text to appear in the file. @returns 1 when it did. */
+static ST_UNUSED int st_wait_log(const char *path, const char *text, int timeout_s)
+{
+    int64_t until = wdts_time_mono_ms() + (int64_t)timeout_s * 1000;
+    while (wdts_time_mono_ms() < until) {
+        char *s = st_slurp(path);
+        int found = strstr(s, text) != NULL;
+        free(s);
+        if (found)
+            return 1;
+        usleep(100 * 1000);
+    }
+    return 0;
+}
+
+/* Waits at most timeout_s for pid to exit. @returns its status (128+sig), or -1. */
+static ST_UNUSED int st_wait_exit(pid_t pid, int timeout_s)
+{
+    int64_t until = wdts_time_mono_ms() + (int64_t)timeout_s * 1000;
+    int status;
+    while (wdts_time_mono_ms() < until) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        usleep(50 * 1000);
+    }
+    return -1;
 }
 
 #endif
