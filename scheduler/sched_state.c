@@ -118,6 +118,35 @@ static int cmp_out(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
 }
 
+/* Marks the outstanding windows of u that the done windows (reply: members "start:end"
+ * by start) cover, merged into contiguous runs. */
+static void mark_covered(struct sched_unit *u, const struct wdts_redis_reply *r)
+{
+    size_t n = wdts_redis_reply_count(r);
+    int64_t run_s = 0, run_e = 0;
+    int have = 0;
+    /* out is sorted by start; walk both lists once per run */
+    for (size_t i = 0; i <= n; i++) {
+        int64_t s = 0, e = 0;
+        if (i < n && parse_member(wdts_redis_reply_str(wdts_redis_reply_elem(r, i), NULL), &s,
+                                  &e) != 0)
+            continue;
+        if (i < n && have && s <= run_e) {
+            if (e > run_e)
+                run_e = e;
+            continue;
+        }
+        if (have) {
+            for (size_t k = 0; k < u->n_out; k++)
+                if (u->out[k].start >= run_s && u->out[k].end <= run_e)
+                    u->out[k].completed = 1;
+        }
+        run_s = s;
+        run_e = e;
+        have = i < n;
+    }
+}
+
 /* Reads the replies of the first round for unit u. */
 static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
 {
@@ -303,36 +332,36 @@ wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct
         queued -= 5;
     }
 
-    /* Round 2: windows beyond the watermark may sit completed in its done set. */
+    /* Round 2: windows beyond the watermark are completed when the done set covers them
+     * (a worker's window, or what a resync kept as one synthetic range). Read the done
+     * windows that start before the last outstanding end. */
     queued = 0;
     for (size_t i = 0; i < n; i++) {
+        int64_t maxend = 0;
         if (u[i].load_failed)
             continue;
-        size_t k = 0;
         for (size_t j = 0; j < u[i].n_out; j++)
-            k += !u[i].out[j].completed;
-        if (k == 0)
+            if (!u[i].out[j].completed && u[i].out[j].end > maxend)
+                maxend = u[i].out[j].end;
+        if (maxend == 0)
             continue;
         struct wdts_wm_id id = {u[i].connection, u[i].report};
-        av_add(&av, "ZMSCORE");
+        char lim[32];
+        snprintf(lim, sizeof(lim), "(%" PRId64, maxend);
+        av_add(&av, "ZRANGEBYSCORE");
         av_add(&av, wdts_wm_key(&key, prefix, &id, WDTS_WM_KEY_DONE));
-        for (size_t j = 0; j < u[i].n_out; j++) {
-            char m[SCHED_MEMBER_LEN];
-            if (u[i].out[j].completed)
-                continue;
-            sched_state_member(u[i].out[j].start, u[i].out[j].end, m);
-            av_add(&av, m);
-        }
+        av_add(&av, "-inf");
+        av_add(&av, lim);
         if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
             goto broken;
     }
     for (size_t i = 0; i < n; i++) {
+        int any = 0;
         if (u[i].load_failed)
             continue;
-        size_t k = 0;
         for (size_t j = 0; j < u[i].n_out; j++)
-            k += !u[i].out[j].completed;
-        if (k == 0)
+            any |= !u[i].out[j].completed;
+        if (!any)
             continue;
         struct wdts_redis_reply *r = NULL;
         err = wdts_redis_pipeline_read(redis, &r);
@@ -344,14 +373,7 @@ wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct
             err = WDTS_OK;
             continue;
         }
-        size_t e = 0;
-        for (size_t j = 0; j < u[i].n_out; j++) {
-            if (u[i].out[j].completed)
-                continue;
-            if (wdts_redis_reply_type(wdts_redis_reply_elem(r, e)) != WDTS_REDIS_NIL)
-                u[i].out[j].completed = 1;
-            e++;
-        }
+        mark_covered(&u[i], r);
         wdts_redis_reply_free(r);
     }
     goto out;

@@ -7,7 +7,7 @@
  * is re-emitted; 1104 tests re-emission.) Every job decodes strictly, with its key and attempt 1. */
 #include "sched_testlib.h"
 
-/* 2026-11-20 10:17:33 +08:00: not on a minute, so the rounding of edges is exercised. */
+/* 2026-11-26 10:17:33 +08:00: not on a minute, so the rounding of edges is exercised. */
 #define T1 1795659453LL
 #define LAG 300
 #define STEP 60
