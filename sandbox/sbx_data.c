@@ -75,6 +75,12 @@ uint64_t sbx_hash(uint64_t seed, uint64_t a, uint64_t b)
     return mix64(seed ^ mix64(a * 0x9e3779b97f4a7c15ULL + b + 0x632be59bd9b4e019ULL));
 }
 
+/* Scales 32 random bits to [0, n) with a multiply instead of a division. */
+static inline uint64_t scale32(uint64_t bits, uint64_t n)
+{
+    return ((bits & 0xffffffffULL) * n) >> 32;
+}
+
 static int64_t stream_rate(const struct sbx_dataset *ds, enum sbx_stream s)
 {
     if (ds->orders_per_day <= 0)
@@ -89,7 +95,7 @@ static int64_t stream_rate(const struct sbx_dataset *ds, enum sbx_stream s)
 int64_t sbx_stream_created(const struct sbx_dataset *ds, enum sbx_stream s, uint64_t n)
 {
     int64_t rate = stream_rate(ds, s);
-    uint64_t u = sbx_hash(ds->seed, 0x100 + (uint64_t)s, n) % DAY;
+    uint64_t u = scale32(sbx_hash(ds->seed, 0x100 + (uint64_t)s, n), DAY);
     return ds->data_origin + (int64_t)((n * DAY + u) / (uint64_t)rate);
 }
 
@@ -152,7 +158,7 @@ static const struct delay purchase_delays[PF__COUNT] = {
 
 static inline int64_t draw(const struct delay *d, uint64_t choice, uint64_t jit)
 {
-    return d->bases[choice % (uint64_t)d->n] + (int64_t)(jit % (uint64_t)d->jitter);
+    return d->bases[scale32(choice, (uint64_t)d->n)] + (int64_t)scale32(jit, (uint64_t)d->jitter);
 }
 
 /* Percent of trades cancelled before payment, and of shipped trades refunded. */
@@ -786,19 +792,26 @@ static int64_t *stock_resolve(const struct sbx_dataset *ds, int64_t as_of, size_
 
 /* ---------------------------------------------------------------- caches */
 
-/* Both caches are direct-mapped, keyed by every input of the computation, and
- * bounded in entries and in total rows, so their contents are always exact and
- * their memory does not grow with the number of tenants. */
+/* Both caches are direct-mapped by everything but the clock (data set, entity,
+ * route, time kind, window), and each entry remembers the as_of it was computed
+ * for. A query for the same as_of is a copy. A query a little later (the clock
+ * ran on while a connector paged) starts from the entry and applies only the
+ * events of (entry as_of, as_of]: the result is the same as computing afresh, at
+ * the cost of a few seconds of events. Entries and total rows are bounded, so
+ * memory does not grow with the number of tenants. */
+#define PATCH_MAX 3600 /* patch across at most this many seconds; beyond, recompute */
+
 struct sel_key {
     uint64_t seed;
     int64_t opd, origin;
-    int64_t start, end, as_of;
+    int64_t start, end;
     int entity, route, tk;
 };
 
 struct sel_entry {
     int used;
     struct sel_key key;
+    int64_t as_of;
     struct row *rows;
     size_t n;
 };
@@ -826,41 +839,51 @@ static uint64_t sel_key_hash(const struct sel_key *k)
 {
     uint64_t h = sbx_hash(k->seed, (uint64_t)k->opd, (uint64_t)k->origin);
     h = sbx_hash(h, (uint64_t)k->start, (uint64_t)k->end);
-    h = sbx_hash(h, (uint64_t)k->as_of, (uint64_t)(k->entity * 64 + k->route * 8 + k->tk));
+    h = sbx_hash(h, 0x51, (uint64_t)(k->entity * 64 + k->route * 8 + k->tk));
     return h;
 }
 
 static int sel_key_eq(const struct sel_key *a, const struct sel_key *b)
 {
     return a->seed == b->seed && a->opd == b->opd && a->origin == b->origin &&
-           a->start == b->start && a->end == b->end && a->as_of == b->as_of &&
-           a->entity == b->entity && a->route == b->route && a->tk == b->tk;
+           a->start == b->start && a->end == b->end && a->entity == b->entity &&
+           a->route == b->route && a->tk == b->tk;
 }
 
-static int sel_cache_get(const struct sel_key *k, struct sbx_result *out)
+/* How a cached selection serves a query. */
+enum cache_use { CACHE_MISS = 0, CACHE_EXACT, CACHE_BASE };
+
+/* On CACHE_EXACT or CACHE_BASE, *rows is a new copy of the entry and *base_as_of its time. */
+static enum cache_use sel_cache_get(const struct sel_key *k, int64_t as_of, int patchable,
+                                    struct rows *rows, int64_t *base_as_of)
 {
-    int hit = 0;
+    enum cache_use use = CACHE_MISS;
     pthread_mutex_lock(&cache_lock);
     struct sel_entry *en = &sel_cache[sel_key_hash(k) % SEL_SLOTS];
     if (en->used && sel_key_eq(&en->key, k)) {
-        out->n = en->n;
-        out->hits = wdts_xmalloc((en->n ? en->n : 1) * sizeof(*out->hits));
-        for (size_t i = 0; i < en->n; i++) {
-            out->hits[i].id = en->rows[i].id;
-            out->hits[i].modified = en->rows[i].modified;
-        }
-        hit = 1;
+        if (en->as_of == as_of)
+            use = CACHE_EXACT;
+        else if (patchable && en->as_of < as_of && as_of - en->as_of <= PATCH_MAX)
+            use = CACHE_BASE;
+    }
+    if (use != CACHE_MISS) {
+        rows->n = rows->cap = en->n;
+        rows->v = wdts_xmalloc((en->n ? en->n : 1) * sizeof(*rows->v));
+        memcpy(rows->v, en->rows, en->n * sizeof(*rows->v));
+        *base_as_of = en->as_of;
     }
     pthread_mutex_unlock(&cache_lock);
-    return hit;
+    return use;
 }
 
-static void sel_cache_put(const struct sel_key *k, const struct rows *rs)
+static void sel_cache_put(const struct sel_key *k, int64_t as_of, const struct rows *rs)
 {
     if (rs->n > SEL_MAX_ROWS_ENTRY)
         return;
     pthread_mutex_lock(&cache_lock);
     struct sel_entry *en = &sel_cache[sel_key_hash(k) % SEL_SLOTS];
+    if (en->used && sel_key_eq(&en->key, k) && en->as_of >= as_of)
+        goto out; /* keep the newer one: clocks run forwards */
     if (en->used) {
         sel_cache_rows -= en->n;
         free(en->rows);
@@ -868,47 +891,70 @@ static void sel_cache_put(const struct sel_key *k, const struct rows *rs)
     }
     if (sel_cache_rows + rs->n <= SEL_MAX_ROWS_TOTAL) {
         en->key = *k;
+        en->as_of = as_of;
         en->n = rs->n;
         en->rows = wdts_xmalloc((rs->n ? rs->n : 1) * sizeof(*en->rows));
         memcpy(en->rows, rs->v, rs->n * sizeof(*en->rows));
         en->used = 1;
         sel_cache_rows += rs->n;
     }
+out:
     pthread_mutex_unlock(&cache_lock);
+}
+
+static void stock_max_cb(void *ctx, uint64_t chg_id, uint64_t stock_id, int64_t t)
+{
+    (void)chg_id;
+    struct stock_scan *sc = ctx;
+    if (stock_id < sc->slots && sc->last[stock_id] < t)
+        sc->last[stock_id] = t;
 }
 
 /* The last movement of every stock record as of t: a new copy the caller frees. */
 static int64_t *stock_last_copy(const struct sbx_dataset *ds, int64_t t, size_t *slots)
 {
-    uint64_t slot = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)t) % STOCK_CACHE_SLOTS;
-    int64_t *copy = NULL;
+    uint64_t slot = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)ds->data_origin) %
+                    STOCK_CACHE_SLOTS;
+    int64_t *last = NULL;
+    int64_t base_t = 0;
     pthread_mutex_lock(&cache_lock);
     struct stock_entry *en = &stock_cache[slot];
     if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
-        en->origin == ds->data_origin && en->as_of == t) {
-        copy = wdts_xmalloc(en->slots * sizeof(int64_t));
-        memcpy(copy, en->last, en->slots * sizeof(int64_t));
+        en->origin == ds->data_origin && en->as_of <= t && t - en->as_of <= PATCH_MAX) {
+        last = wdts_xmalloc(en->slots * sizeof(int64_t));
+        memcpy(last, en->last, en->slots * sizeof(int64_t));
         *slots = en->slots;
+        base_t = en->as_of;
     }
     pthread_mutex_unlock(&cache_lock);
-    if (copy)
-        return copy;
+    if (last && base_t == t)
+        return last;
     /* computed outside the lock; two threads may compute the same entry, both exact */
-    int64_t *last = stock_resolve(ds, t, slots);
-    copy = wdts_xmalloc(*slots * sizeof(int64_t));
+    if (last) {
+        struct stock_scan sc = {last, NULL, *slots};
+        walk_changes(ds, base_t + 1, t + 1, t, stock_max_cb, &sc);
+    } else {
+        last = stock_resolve(ds, t, slots);
+    }
+    int64_t *copy = wdts_xmalloc(*slots * sizeof(int64_t));
     memcpy(copy, last, *slots * sizeof(int64_t));
     pthread_mutex_lock(&cache_lock);
     en = &stock_cache[slot];
-    free(en->last);
-    en->used = 1;
-    en->seed = ds->seed;
-    en->opd = ds->orders_per_day;
-    en->origin = ds->data_origin;
-    en->as_of = t;
-    en->last = last;
-    en->slots = *slots;
+    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
+        en->origin == ds->data_origin && en->as_of >= t) {
+        free(copy); /* a newer one is there already */
+    } else {
+        free(en->last);
+        en->used = 1;
+        en->seed = ds->seed;
+        en->opd = ds->orders_per_day;
+        en->origin = ds->data_origin;
+        en->as_of = t;
+        en->last = copy;
+        en->slots = *slots;
+    }
     pthread_mutex_unlock(&cache_lock);
-    return copy;
+    return last;
 }
 
 int64_t sbx_stock_modified(const struct sbx_dataset *ds, uint64_t id, int64_t t)
@@ -917,9 +963,20 @@ int64_t sbx_stock_modified(const struct sbx_dataset *ds, uint64_t id, int64_t t)
     int wh;
     if (t < ds->data_origin || !sbx_stock_split(ds, id, &g, &sp, &wh))
         return -1;
+    int64_t v = -1;
+    uint64_t slot = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)ds->data_origin) %
+                    STOCK_CACHE_SLOTS;
+    pthread_mutex_lock(&cache_lock);
+    struct stock_entry *en = &stock_cache[slot];
+    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
+        en->origin == ds->data_origin && en->as_of == t && id < en->slots)
+        v = en->last[id];
+    pthread_mutex_unlock(&cache_lock);
+    if (v >= 0)
+        return v;
     size_t slots;
     int64_t *last = stock_last_copy(ds, t, &slots);
-    int64_t v = id < slots ? last[id] : -1;
+    v = id < slots ? last[id] : -1;
     free(last);
     return v;
 }
@@ -945,6 +1002,11 @@ void sbx_data_cache_stats(struct sbx_cache_stats *st)
     st->visited = __atomic_load_n(&visited_total, __ATOMIC_RELAXED);
     st->max_bytes = SEL_MAX_ROWS_TOTAL * sizeof(struct row) +
                     STOCK_CACHE_SLOTS * STOCK_SLOTS(128) * sizeof(int64_t);
+    size_t re, rb, rmax;
+    sbx_render_cache_stats(&re, &rb, &rmax);
+    st->entries += re;
+    st->bytes += rb;
+    st->max_bytes += rmax;
 }
 
 void sbx_data_cache_clear(void)
@@ -960,6 +1022,7 @@ void sbx_data_cache_clear(void)
         memset(&stock_cache[i], 0, sizeof(stock_cache[i]));
     }
     pthread_mutex_unlock(&cache_lock);
+    sbx_render_cache_clear();
 }
 
 /* ---------------------------------------------------------------- catalog selection */
@@ -1023,7 +1086,155 @@ static void select_snapshot(const struct sbx_dataset *ds, enum sbx_entity e, int
         rows_add(out, 0, (uint64_t)i + 1, ds->data_origin);
 }
 
+/* ---------------------------------------------------------------- incremental update */
+
+struct changed {
+    const struct sbx_dataset *ds;
+    enum sbx_entity e;
+    const struct life_def *def;
+    int64_t from, to; /* events in (from, to] */
+    uint64_t *ids;
+    size_t n, cap;
+};
+
+static void changed_visit(void *vctx, uint64_t n)
+{
+    struct changed *c = vctx;
+    int64_t times[8];
+    if (c->def->stream == SBX_S_TRADE) {
+        struct sbx_trade_life l;
+        sbx_trade_life_get(c->ds, n, 0, &l);
+        for (int i = 0; i < c->def->n_evs; i++)
+            times[i] = trade_field(&l, c->def->evs[i].field);
+    } else {
+        struct sbx_purchase_life l;
+        sbx_purchase_life_get(c->ds, n, 0, &l);
+        for (int i = 0; i < c->def->n_evs; i++)
+            times[i] = purchase_field(&l, c->def->evs[i].field);
+    }
+    for (int i = 0; i < c->def->n_evs; i++) {
+        if (times[i] > c->from && times[i] <= c->to) {
+            if (c->n == c->cap) {
+                c->cap = c->cap ? 2 * c->cap : 64;
+                c->ids = wdts_xrealloc(c->ids, c->cap * sizeof(*c->ids));
+            }
+            c->ids[c->n++] = n + 1;
+            return;
+        }
+    }
+}
+
+static int id_in(const uint64_t *ids, size_t n, uint64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] < id)
+            lo = mid + 1;
+        else if (ids[mid] > id)
+            hi = mid;
+        else
+            return 1;
+    }
+    return 0;
+}
+
+/* Merges the sorted rows `add` into the sorted rows `rs`. */
+static void rows_merge(struct rows *rs, struct rows *add)
+{
+    if (add->n == 0)
+        return;
+    qsort(add->v, add->n, sizeof(*add->v), row_cmp);
+    struct row *m = wdts_xmalloc((rs->n + add->n) * sizeof(*m));
+    size_t i = 0, j = 0, k = 0;
+    while (i < rs->n || j < add->n) {
+        if (j == add->n || (i < rs->n && row_cmp(&rs->v[i], &add->v[j]) < 0))
+            m[k++] = rs->v[i++];
+        else
+            m[k++] = add->v[j++];
+    }
+    free(rs->v);
+    rs->v = m;
+    rs->n = rs->cap = k;
+}
+
+/* Brings a selection computed as of `from` up to `to`: the records with an event in
+ * (from, to] are taken out and evaluated again; every other record is unchanged. */
+static void patch_life(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                       enum sbx_timekind tk, int64_t s, int64_t end, int64_t from, int64_t to,
+                       struct rows *rs)
+{
+    const struct life_def *def = life_def_of(e);
+    struct changed c = {ds, e, def, from, to, NULL, 0, 0};
+    int fields[8];
+    for (int i = 0; i < def->n_evs; i++)
+        fields[i] = def->evs[i].field;
+    visit(ds, def->stream, fields, def->n_evs, from + 1, to + 1, to, changed_visit, &c);
+    if (c.n == 0)
+        return;
+    /* visit() goes through indices in ascending order, so c.ids is sorted */
+    size_t k = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        if (!id_in(c.ids, c.n, rs->v[i].id))
+            rs->v[k++] = rs->v[i];
+    rs->n = k;
+    struct rows add = {NULL, 0, 0};
+    struct life_sel ls = {ds, e, def, route, -1, s, end, to, &add};
+    if (tk == SBX_TIME_CREATED)
+        ls.key_field = def->evs[0].field;
+    else if (tk == SBX_TIME_PAID)
+        ls.key_field = def->paid_field;
+    else if (tk == SBX_TIME_CONSIGNED)
+        ls.key_field = def->consigned_field;
+    for (size_t i = 0; i < c.n; i++)
+        life_visit(&ls, c.ids[i] - 1);
+    rows_merge(rs, &add);
+    free(add.v);
+    free(c.ids);
+}
+
 /* ---------------------------------------------------------------- select */
+
+static int is_lifecycle(enum sbx_entity e)
+{
+    return life_def_of(e) != NULL;
+}
+
+static wdts_err_t compute(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                          enum sbx_timekind tk, int64_t start, int64_t end, int64_t as_of,
+                          struct rows *rs)
+{
+    wdts_err_t err = WDTS_OK;
+    switch (e) {
+    case SBX_E_TRADE:
+    case SBX_E_RAW_TRADE:
+    case SBX_E_STOCKOUT:
+    case SBX_E_REFUND:
+    case SBX_E_REFUND_STOCKIN:
+    case SBX_E_PURCHASE_ORDER:
+    case SBX_E_PURCHASE_STOCKIN:
+        err = select_life(ds, e, route, tk, start, end, as_of, rs);
+        break;
+    case SBX_E_STOCK_CHANGE:
+        walk_changes(ds, start, end, as_of, chg_collect, rs);
+        break;
+    case SBX_E_STOCK:
+        select_stock(ds, start, end, as_of, rs);
+        break;
+    case SBX_E_GOODS:
+        select_goods(ds, tk, start, end, as_of, rs);
+        break;
+    case SBX_E_SUITE:
+        select_suites(ds, tk, start, end, as_of, rs);
+        break;
+    default:
+        select_snapshot(ds, e, as_of, rs);
+        break;
+    }
+    if (err == WDTS_OK)
+        qsort(rs->v, rs->n, sizeof(*rs->v), row_cmp);
+    return err;
+}
 
 wdts_err_t sbx_data_select(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                            enum sbx_timekind tk, int64_t start, int64_t end, int64_t as_of,
@@ -1045,54 +1256,45 @@ wdts_err_t sbx_data_select(const struct sbx_dataset *ds, enum sbx_entity e, enum
         return WDTS_ERR_INVAL;
     if (e == SBX_E_STOCK && tk != SBX_TIME_MODIFIED)
         return WDTS_ERR_INVAL;
-    if (!snapshot) {
-        /* no record is older than the data origin or newer than as_of: clamping keeps
-         * the arithmetic of the candidate ranges far from overflow and the cache keys few */
-        if (start < ds->data_origin)
-            start = ds->data_origin;
-        if (as_of < INT64_MAX && end > as_of + 1)
-            end = as_of + 1;
+    if (is_lifecycle(e) && tk != SBX_TIME_MODIFIED && tk != SBX_TIME_CREATED) {
+        const struct life_def *def = life_def_of(e);
+        if ((tk == SBX_TIME_PAID ? def->paid_field : def->consigned_field) < 0)
+            return WDTS_ERR_INVAL;
     }
-    struct sel_key key = {ds->seed, ds->orders_per_day, ds->data_origin, start, end, as_of,
-                          (int)e, (int)route, (int)tk};
-    if (sel_cache_get(&key, out))
-        return WDTS_OK;
+    /* no record is older than the data origin or newer than as_of: clamping keeps the
+     * arithmetic of the candidate ranges far from overflow */
+    if (!snapshot && start < ds->data_origin)
+        start = ds->data_origin;
+    int64_t cend = end;
+    if (!snapshot && as_of < INT64_MAX && cend > as_of + 1)
+        cend = as_of + 1;
 
+    struct sel_key key = {ds->seed, ds->orders_per_day, ds->data_origin, start, end,
+                          (int)e, (int)route, (int)tk};
     struct rows rs = {NULL, 0, 0};
+    int64_t base_as_of = 0;
     wdts_err_t err = WDTS_OK;
-    if (!snapshot && end <= start)
-        goto done;
-    switch (e) {
-    case SBX_E_TRADE:
-    case SBX_E_RAW_TRADE:
-    case SBX_E_STOCKOUT:
-    case SBX_E_REFUND:
-    case SBX_E_REFUND_STOCKIN:
-    case SBX_E_PURCHASE_ORDER:
-    case SBX_E_PURCHASE_STOCKIN:
-        err = select_life(ds, e, route, tk, start, end, as_of, &rs);
-        break;
-    case SBX_E_STOCK_CHANGE:
-        walk_changes(ds, start, end, as_of, chg_collect, &rs);
-        break;
-    case SBX_E_STOCK:
-        select_stock(ds, start, end, as_of, &rs);
-        break;
-    case SBX_E_GOODS:
-        select_goods(ds, tk, start, end, as_of, &rs);
-        break;
-    case SBX_E_SUITE:
-        select_suites(ds, tk, start, end, as_of, &rs);
-        break;
-    default:
-        select_snapshot(ds, e, as_of, &rs);
-        break;
+    int patchable = is_lifecycle(e) || e == SBX_E_STOCK_CHANGE;
+    enum cache_use use = sel_cache_get(&key, as_of, patchable, &rs, &base_as_of);
+    if (use == CACHE_BASE) {
+        if (e == SBX_E_STOCK_CHANGE) {
+            /* an append-only log: only changes of (base, as_of] inside the window are new */
+            struct rows add = {NULL, 0, 0};
+            int64_t a = start > base_as_of + 1 ? start : base_as_of + 1;
+            if (a < cend)
+                walk_changes(ds, a, cend, as_of, chg_collect, &add);
+            rows_merge(&rs, &add);
+            free(add.v);
+        } else {
+            patch_life(ds, e, route, tk, start, cend, base_as_of, as_of, &rs);
+        }
+    } else if (use == CACHE_MISS && (snapshot || cend > start)) {
+        err = compute(ds, e, route, tk, start, cend, as_of, &rs);
+        if (err != WDTS_OK)
+            goto out;
     }
-    if (err != WDTS_OK)
-        goto out;
-done:
-    qsort(rs.v, rs.n, sizeof(*rs.v), row_cmp);
-    sel_cache_put(&key, &rs);
+    if (use != CACHE_EXACT)
+        sel_cache_put(&key, as_of, &rs);
     out->n = rs.n;
     out->hits = wdts_xmalloc((rs.n ? rs.n : 1) * sizeof(*out->hits));
     for (size_t i = 0; i < rs.n; i++) {

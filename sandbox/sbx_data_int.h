@@ -110,6 +110,9 @@ struct sbx_cache_stats {
 void sbx_data_cache_stats(struct sbx_cache_stats *st);
 /** Empties the caches (tests: prove results do not depend on them). */
 void sbx_data_cache_clear(void);
+/** The rendered-row cache of sbx_data_render.c (folded into the two above). */
+void sbx_render_cache_stats(size_t *entries, size_t *bytes, size_t *max_bytes);
+void sbx_render_cache_clear(void);
 
 /** Id layouts. */
 static inline uint64_t sbx_spec_id(uint32_t goods, uint32_t spec)

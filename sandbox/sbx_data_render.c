@@ -6,10 +6,13 @@
  * event, so the rendering changes exactly when `modified` does. */
 #include "sbx_data.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sbx_data_int.h"
 #include "wdts/log.h"
+#include "wdts/mem.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
 
@@ -94,14 +97,22 @@ static void w_flush(struct w *w)
     w->n = 0;
 }
 
-static inline void w_raw(struct w *w, const char *s, size_t len)
+static __attribute__((noinline)) void w_raw_slow(struct w *w, const char *s, size_t len)
 {
-    if (w->n + len > sizeof(w->b)) {
-        w_flush(w);
-        if (len > sizeof(w->b)) {
-            wdts_buf_append(w->buf, s, len);
-            return;
-        }
+    w_flush(w);
+    if (len > sizeof(w->b)) {
+        wdts_buf_append(w->buf, s, len);
+        return;
+    }
+    memcpy(w->b, s, len);
+    w->n = len;
+}
+
+static inline __attribute__((always_inline)) void w_raw(struct w *w, const char *s, size_t len)
+{
+    if (__builtin_expect(w->n + len > sizeof(w->b), 0)) {
+        w_raw_slow(w, s, len);
+        return;
     }
     memcpy(w->b + w->n, s, len);
     w->n += len;
@@ -109,38 +120,44 @@ static inline void w_raw(struct w *w, const char *s, size_t len)
 
 #define W(w, lit) w_raw(w, lit, sizeof(lit) - 1)
 
-static inline char *w_room(struct w *w, size_t len)
+static inline __attribute__((always_inline)) char *w_room(struct w *w, size_t len)
 {
-    if (w->n + len > sizeof(w->b))
+    if (__builtin_expect(w->n + len > sizeof(w->b), 0))
         w_flush(w);
     return w->b + w->n;
 }
 
-/* A string of our own tables needs no escaping; anything else goes through the escaper. */
-static void w_str(struct w *w, const char *s)
+/* Every string rendered comes from the tables above or is built from digits and
+ * ASCII letters, none needing JSON escapes: copied as is. */
+static inline void w_str(struct w *w, const char *s)
 {
-    size_t len = 0;
-    int plain = 1;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++, len++)
-        if (*p == '"' || *p == '\\' || *p < 0x20)
-            plain = 0;
-    if (plain) {
-        w_raw(w, s, len);
-    } else {
-        w_flush(w);
-        wdts_buf_append_json_str(w->buf, s);
-    }
+    w_raw(w, s, strlen(s));
 }
+
+static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                 "8081828384858687888990919293949596979899";
 
 static void w_u64(struct w *w, uint64_t v)
 {
     char tmp[24];
     int i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    w_raw(w, tmp + i, sizeof(tmp) - (size_t)i);
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--i] = digits2[r + 1];
+        tmp[--i] = digits2[r];
+    }
+    if (v >= 10) {
+        tmp[--i] = digits2[v * 2 + 1];
+        tmp[--i] = digits2[v * 2];
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
+    size_t len = sizeof(tmp) - (size_t)i;
+    char *p = w_room(w, len);
+    memcpy(p, tmp + i, len);
+    w->n += len;
 }
 
 static void w_i64(struct w *w, int64_t v)
@@ -157,10 +174,15 @@ static void w_i64(struct w *w, int64_t v)
 static void w_pad(struct w *w, uint64_t v, int width)
 {
     char *p = w_room(w, (size_t)width);
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
+    int i = width - 1;
+    for (; i >= 1; i -= 2) {
+        unsigned r = (unsigned)(v % 100) * 2;
+        v /= 100;
+        p[i] = digits2[r + 1];
+        p[i - 1] = digits2[r];
     }
+    if (i == 0)
+        p[0] = (char)('0' + v % 10);
     w->n += (size_t)width;
 }
 
@@ -209,6 +231,18 @@ static void w_ymd(struct w *w, int64_t t)
     w_pad(w, (uint64_t)(y % 10000), 4);
     w_pad(w, mo, 2);
     w_pad(w, d, 2);
+}
+
+/* The same text as sbx_fmt_chg_doc, without printf. */
+static void w_chg_doc(struct w *w, enum sbx_chg_src src, uint64_t n)
+{
+    if (src == SBX_CHG_SALE)
+        W(w, "CK");
+    else if (src == SBX_CHG_REFUND_IN)
+        W(w, "TRK");
+    else
+        W(w, "CGRK");
+    w_pad(w, n + 1, 10);
 }
 
 /* ,"key":<value> helpers. Absent times: "0000-00-00 00:00:00" for strings, null for ms. */
@@ -386,17 +420,21 @@ static const char *goods_class(const struct sbx_dataset *ds, uint32_t g)
 /* The shared goods fields of a detail line. */
 static void w_line_goods(struct w *w, const struct sbx_dataset *ds, const struct sbx_line *ln)
 {
-    char no[16];
     KU(w, "goods_id", ln->goods + 1);
     KU(w, "spec_id", sbx_spec_id(ln->goods, ln->spec));
-    sbx_fmt_goods_no(ln->goods, no);
-    KS(w, "goods_no", no);
+    /* the same text as sbx_fmt_goods_no / sbx_fmt_spec_no, without printf */
+    W(w, ",\"goods_no\":\"G");
+    w_pad(w, ln->goods + 1, 5);
+    W(w, "\"");
     KEY(w, "goods_name");
     W(w, "\"");
     w_goods_name(w, ds, ln->goods);
     W(w, "\"");
-    sbx_fmt_spec_no(ln->goods, ln->spec, no);
-    KS(w, "spec_no", no);
+    W(w, ",\"spec_no\":\"G");
+    w_pad(w, ln->goods + 1, 5);
+    W(w, "-");
+    w_pad(w, ln->spec + 1, 2);
+    W(w, "\"");
     KEY(w, "spec_name");
     W(w, "\"");
     w_spec_name(w, ds, ln->goods, ln->spec);
@@ -710,12 +748,12 @@ static void render_stockout(const struct sbx_dataset *ds, enum sbx_route route,
     int64_t mod = sbx_trade_modified(l, SBX_E_STOCKOUT, t, &status);
     int plat = v->shop->platform_id;
     int shipped = l->ship >= 0 && l->ship <= t;
-    char doc[24];
 
     W(w, "{\"stockout_id\":");
     w_u64(w, l->n + 1);
-    sbx_fmt_chg_doc(SBX_CHG_SALE, l->n, doc);
-    KS(w, "order_no", doc);
+    W(w, ",\"order_no\":\"");
+    w_chg_doc(w, SBX_CHG_SALE, l->n);
+    W(w, "\"");
     KEY(w, "src_order_no");
     W(w, "\"");
     w_trade_no(w, v);
@@ -875,12 +913,12 @@ static void render_refund_stockin(const struct sbx_dataset *ds, enum sbx_route r
     int plat = v->shop->platform_id;
     const struct sbx_line *ln = &l->lines[l->refund_line];
     int done = l->si_done <= t;
-    char doc[24];
 
     W(w, "{\"stockin_id\":");
     w_u64(w, l->n + 1);
-    sbx_fmt_chg_doc(SBX_CHG_REFUND_IN, l->n, doc);
-    KS(w, "order_no", doc);
+    W(w, ",\"order_no\":\"");
+    w_chg_doc(w, SBX_CHG_REFUND_IN, l->n);
+    W(w, "\"");
     KI(w, "status", status);
     KEY(w, "refund_no");
     W(w, "\"");
@@ -986,12 +1024,12 @@ static void render_purchase_stockin(const struct sbx_dataset *ds, const struct s
     int status = 0;
     int64_t mod = sbx_purchase_modified(l, SBX_E_PURCHASE_STOCKIN, t, &status);
     int done = l->si_done <= t;
-    char doc[24];
 
     W(w, "{\"stockin_id\":");
     w_u64(w, l->n + 1);
-    sbx_fmt_chg_doc(SBX_CHG_PURCHASE_IN, l->n, doc);
-    KS(w, "order_no", doc);
+    W(w, ",\"order_no\":\"");
+    w_chg_doc(w, SBX_CHG_PURCHASE_IN, l->n);
+    W(w, "\"");
     KEY(w, "purchase_no");
     W(w, "\"");
     w_purchase_no(w, l);
@@ -1071,7 +1109,6 @@ static void render_stock_change(const struct sbx_dataset *ds, uint64_t id, int64
     struct sbx_line ln;
     int64_t at;
     int wh;
-    char doc[24];
     struct tview v;
     struct sbx_purchase_life pl;
     if (src == SBX_CHG_SALE || src == SBX_CHG_REFUND_IN) {
@@ -1102,9 +1139,8 @@ static void render_stock_change(const struct sbx_dataset *ds, uint64_t id, int64
     uint64_t h = sbx_hash(ds->seed, id, 0x800);
     int64_t after = 20 + (int64_t)(h % 480);
 
-    sbx_fmt_chg_doc(src, n, doc);
     W(w, "{\"stockio_no\":\"");
-    w_str(w, doc);
+    w_chg_doc(w, src, n);
     W(w, "\"");
     KEY(w, "src_order_no");
     W(w, "\"");
@@ -1320,6 +1356,113 @@ static void render_logistics(const struct sbx_dataset *ds, uint64_t id, struct w
     W(w, "}");
 }
 
+/* ---------------------------------------------------------------- row cache */
+
+/* Rendered lifecycle records, keyed by the data set, entity, route, id and the
+ * record's modified time: a record renders the same for every T with the same
+ * modified, so a cached row is exact. Direct-mapped and bounded in bytes. */
+struct row_entry {
+    int used;
+    int e, route;
+    uint64_t seed;
+    int64_t opd, origin;
+    uint64_t id;
+    int64_t version;
+    char *data;
+    size_t len;
+};
+
+#define ROW_SLOTS 65536
+#define ROW_MAX_BYTES ((size_t)128 << 20)
+
+static pthread_mutex_t row_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct row_entry row_cache[ROW_SLOTS];
+static size_t row_bytes;
+
+static size_t row_slot(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                       uint64_t id, int64_t version)
+{
+    uint64_t h = sbx_hash(ds->seed ^ (uint64_t)ds->orders_per_day, id, (uint64_t)version);
+    return (size_t)(sbx_hash(h, (uint64_t)ds->data_origin, (uint64_t)(e * 2 + route)) % ROW_SLOTS);
+}
+
+static int row_match(const struct row_entry *en, const struct sbx_dataset *ds, enum sbx_entity e,
+                     enum sbx_route route, uint64_t id, int64_t version)
+{
+    return en->used && en->id == id && en->version == version && en->e == (int)e &&
+           en->route == (int)route && en->seed == ds->seed && en->opd == ds->orders_per_day &&
+           en->origin == ds->data_origin;
+}
+
+static int row_get(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                   uint64_t id, int64_t version, struct wdts_buf *buf)
+{
+    int hit = 0;
+    size_t slot = row_slot(ds, e, route, id, version);
+    pthread_mutex_lock(&row_lock);
+    struct row_entry *en = &row_cache[slot];
+    if (row_match(en, ds, e, route, id, version)) {
+        wdts_buf_append(buf, en->data, en->len);
+        hit = 1;
+    }
+    pthread_mutex_unlock(&row_lock);
+    return hit;
+}
+
+static void row_put(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                    uint64_t id, int64_t version, const char *data, size_t len)
+{
+    size_t slot = row_slot(ds, e, route, id, version);
+    char *copy = wdts_xmalloc(len);
+    memcpy(copy, data, len);
+    pthread_mutex_lock(&row_lock);
+    struct row_entry *en = &row_cache[slot];
+    if (en->used) {
+        row_bytes -= en->len;
+        free(en->data);
+        en->used = 0;
+    }
+    if (row_bytes + len <= ROW_MAX_BYTES) {
+        en->used = 1;
+        en->e = (int)e;
+        en->route = (int)route;
+        en->seed = ds->seed;
+        en->opd = ds->orders_per_day;
+        en->origin = ds->data_origin;
+        en->id = id;
+        en->version = version;
+        en->data = copy;
+        en->len = len;
+        row_bytes += len;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&row_lock);
+    free(copy);
+}
+
+void sbx_render_cache_stats(size_t *entries, size_t *bytes, size_t *max_bytes)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&row_lock);
+    for (size_t i = 0; i < ROW_SLOTS; i++)
+        n += row_cache[i].used != 0;
+    *bytes = row_bytes;
+    pthread_mutex_unlock(&row_lock);
+    *entries = n;
+    *max_bytes = ROW_MAX_BYTES + ROW_SLOTS * sizeof(struct row_entry);
+}
+
+void sbx_render_cache_clear(void)
+{
+    pthread_mutex_lock(&row_lock);
+    for (size_t i = 0; i < ROW_SLOTS; i++) {
+        free(row_cache[i].data);
+        memset(&row_cache[i], 0, sizeof(row_cache[i]));
+    }
+    row_bytes = 0;
+    pthread_mutex_unlock(&row_lock);
+}
+
 /* ---------------------------------------------------------------- entry point */
 
 void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
@@ -1335,15 +1478,21 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
     case SBX_E_REFUND:
     case SBX_E_REFUND_STOCKIN: {
         struct tview v;
+        struct sbx_trade_life l0;
         if (id == 0 || ds->orders_per_day <= 0) {
             W(&w, "{}");
             break;
         }
-        tview_init(ds, id - 1, &v);
-        if (sbx_trade_modified(&v.l, e, as_of, NULL) < 0) {
+        sbx_trade_life_get(ds, id - 1, 0, &l0);
+        int64_t version = sbx_trade_modified(&l0, e, as_of, NULL);
+        if (version < 0) {
             W(&w, "{}"); /* does not exist (yet) */
             break;
         }
+        if (row_get(ds, e, route, id, version, buf))
+            return;
+        size_t at = buf->len;
+        tview_init(ds, id - 1, &v);
         if (e == SBX_E_TRADE)
             render_trade(ds, route, &v, as_of, &w);
         else if (e == SBX_E_RAW_TRADE)
@@ -1354,7 +1503,9 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
             render_refund(ds, route, &v, as_of, &w);
         else
             render_refund_stockin(ds, route, &v, as_of, &w);
-        break;
+        w_flush(&w);
+        row_put(ds, e, route, id, version, buf->data + at, buf->len - at);
+        return;
     }
     case SBX_E_PURCHASE_ORDER:
     case SBX_E_PURCHASE_STOCKIN: {
@@ -1363,14 +1514,23 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
             W(&w, "{}");
             break;
         }
-        sbx_purchase_life_get(ds, id - 1, 1, &l);
-        if (sbx_purchase_modified(&l, e, as_of, NULL) < 0)
+        sbx_purchase_life_get(ds, id - 1, 0, &l);
+        int64_t version = sbx_purchase_modified(&l, e, as_of, NULL);
+        if (version < 0) {
             W(&w, "{}");
-        else if (e == SBX_E_PURCHASE_ORDER)
+            break;
+        }
+        if (row_get(ds, e, route, id, version, buf))
+            return;
+        size_t at = buf->len;
+        sbx_purchase_life_get(ds, id - 1, 1, &l);
+        if (e == SBX_E_PURCHASE_ORDER)
             render_purchase(ds, &l, as_of, &w);
         else
             render_purchase_stockin(ds, &l, as_of, &w);
-        break;
+        w_flush(&w);
+        row_put(ds, e, route, id, version, buf->data + at, buf->len - at);
+        return;
     }
     case SBX_E_STOCK:
         render_stock(ds, id, as_of, &w);

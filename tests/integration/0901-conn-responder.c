@@ -248,7 +248,7 @@ static void test_refusals_store_nothing(void **state)
          "The WDT app must be online"},
         {"nobody-shop", 5, "unknown sid or wrong gateway", "check the seller account"},
         {"down-shop", 2, "gateway unreachable or failing", "after 3 tries"},
-        {"busy-shop", 3, "rate limited", "5–10 minutes"},
+        {"busy-shop", 3, "rate limited", "is cooling down"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct wdts_test_run run;
@@ -262,6 +262,16 @@ static void test_refusals_store_nothing(void **state)
     }
     /* Every request carried a signature the gateway verified. */
     assert_int_equal(bad_signatures, 0);
+
+    /* busy-shop's rate-limit answer set the seller's shared cooldown (wdts/limit.h): a
+     * second add waits for nobody and sends nothing. */
+    struct wdts_test_run run;
+    int before = total_calls;
+    add(&run, "busy-shop", "trades");
+    if (run.status != 3 || strstr(run.err, "is cooling down") == NULL)
+        fail_msg("exit %d\nstdout: %s\nstderr: %s", run.status, run.out, run.err);
+    wdts_test_run_free(&run);
+    assert_int_equal(total_calls, before);
 }
 
 static void test_wrong_secret_is_caught_by_the_signature(void **state)
