@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sched.h"
+#include "sched_loop.h"
 #include "wdts/cfg.h"
 #include "wdts/err.h"
 #include "wdts/http_server.h"

@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "ctl.h"
-#include "sched.h"
+#include "sched_loop.h"
 #include "sched_emit.h"
 #include "sched_plan.h"
 #include "sched_resync.h"

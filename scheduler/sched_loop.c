@@ -2,7 +2,7 @@
  * one pipelined read of every report's state, pure planning, one produce-and-flush of all
  * the batch's jobs, one pipelined write. The lease is checked before each batch is
  * emitted, so a replica that lost it stops within one batch. */
-#include "sched.h"
+#include "sched_loop.h"
 
 #include <stdio.h>
 #include <stdlib.h>
