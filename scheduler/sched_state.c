@@ -118,33 +118,33 @@ static int cmp_out(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
 }
 
-/* Marks the outstanding windows of u that the done windows (reply: members "start:end"
- * by start) cover, merged into contiguous runs. */
+void sched_out_mark_covered(struct sched_out *out, size_t n_out, const int64_t *done,
+                            size_t n_done)
+{
+    size_t i = 0;
+    while (i < n_done) {
+        /* one run of touching or overlapping done windows: [run_s, run_e) */
+        int64_t run_s = done[2 * i], run_e = done[2 * i + 1];
+        for (i++; i < n_done && done[2 * i] <= run_e; i++)
+            if (done[2 * i + 1] > run_e)
+                run_e = done[2 * i + 1];
+        for (size_t k = 0; k < n_out; k++)
+            if (out[k].start >= run_s && out[k].end <= run_e)
+                out[k].completed = 1;
+    }
+}
+
+/* The done windows of a ZRANGEBYSCORE reply ("start:end" by start) for u. */
 static void mark_covered(struct sched_unit *u, const struct wdts_redis_reply *r)
 {
-    size_t n = wdts_redis_reply_count(r);
-    int64_t run_s = 0, run_e = 0;
-    int have = 0;
-    /* out is sorted by start; walk both lists once per run */
-    for (size_t i = 0; i <= n; i++) {
-        int64_t s = 0, e = 0;
-        if (i < n && parse_member(wdts_redis_reply_str(wdts_redis_reply_elem(r, i), NULL), &s,
-                                  &e) != 0)
-            continue;
-        if (i < n && have && s <= run_e) {
-            if (e > run_e)
-                run_e = e;
-            continue;
-        }
-        if (have) {
-            for (size_t k = 0; k < u->n_out; k++)
-                if (u->out[k].start >= run_s && u->out[k].end <= run_e)
-                    u->out[k].completed = 1;
-        }
-        run_s = s;
-        run_e = e;
-        have = i < n;
-    }
+    size_t n = wdts_redis_reply_count(r), nd = 0;
+    int64_t *done = wdts_xcalloc(2 * n + 2, sizeof(*done));
+    for (size_t i = 0; i < n; i++)
+        if (parse_member(wdts_redis_reply_str(wdts_redis_reply_elem(r, i), NULL), &done[2 * nd],
+                         &done[2 * nd + 1]) == 0)
+            nd++;
+    sched_out_mark_covered(u->out, u->n_out, done, nd);
+    free(done);
 }
 
 /* Reads the replies of the first round for unit u. */

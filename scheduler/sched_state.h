@@ -76,6 +76,14 @@ const char *sched_state_key(struct wdts_buf *buf, const char *prefix, const char
 void sched_state_member(int64_t start, int64_t end, char out[SCHED_MEMBER_LEN]);
 
 /**
+ * @brief Marks completed every window of out[0..n_out) that lies inside one run of
+ *        touching or overlapping done windows (pure; sched_state_load() uses it).
+ * @param done n_done pairs {start, end}, sorted by start (the watermark's done set).
+ */
+void sched_out_mark_covered(struct sched_out *out, size_t n_out, const int64_t *done,
+                            size_t n_done);
+
+/**
  * @brief Reads the plan state, outstanding windows (marking those the watermark says are
  *        completed), watermark and counters of n units, in two pipelined round trips.
  * @returns WDTS_OK, or the connection's error (a broken connection fails every unit). A
