@@ -519,15 +519,18 @@ wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched
         err = s->redis->err;
         goto out;
     }
+    es[0] = '\0';
     st->held = sched_lease_tick(&s->lease, 1, es, sizeof(es));
     metrics_lease(s);
-    if (!st->held) {
-        if (s->redis->err != WDTS_OK) {
-            snprintf(errstr, errstr_size, "lease: %s", es);
-            err = WDTS_ERR_REDIS;
-        }
+    if (es[0] != '\0' && !st->held) {
+        snprintf(errstr, errstr_size, "lease: %s", es);
+        err = WDTS_ERR_REDIS;
         goto out;
     }
+    /* Redis answered and the producer exists: ready, also as a standby replica */
+    s->ready = 1;
+    if (!st->held)
+        goto out;
     if ((err = wdts_conn_list(s->redis, s->cfg->redis_prefix, &ids, &n_ids, es, sizeof(es))) !=
         WDTS_OK) {
         snprintf(errstr, errstr_size, "listing connections: %s", es);
@@ -573,12 +576,11 @@ wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched
             goto out;
         }
     }
-    s->ready = 1;
 out:
     batch_free(&b);
     wdts_conn_ids_free(ids, n_ids);
     st->seconds = (double)(wdts_time_mono_ms() - t0) / 1000.0;
-    if (err != WDTS_OK && s->redis->err != WDTS_OK) {
+    if (err != WDTS_OK && (s->redis->err != WDTS_OK || err == WDTS_ERR_REDIS)) {
         s->ready = 0;
         snprintf(s->why_not_ready, sizeof(s->why_not_ready), "redis: %.100s", s->redis->errstr);
     }
