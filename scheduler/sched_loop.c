@@ -64,34 +64,33 @@ static void metrics_init(struct sched *s, struct wdts_metrics *reg)
     struct wdts_metric *passes = wdts_metrics_counter(
         reg, "wdt_sched_passes_total", "Planning passes by result (ok, no_lease, failed).",
         result_lbl, 1, es, sizeof(es));
-    struct wdts_metric *emitted =
-        wdts_metrics_counter(reg, "wdt_sched_jobs_emitted_total",
-                             "New windows emitted to wdt.jobs and acknowledged, by kind.",
-                             kind_lbl, 1, es, sizeof(es));
+    struct wdts_metric *emitted = wdts_metrics_counter(
+        reg, "wdt_sched_jobs_emitted_total",
+        "New windows emitted to wdt.jobs and acknowledged, by kind.", kind_lbl, 1, es, sizeof(es));
     struct wdts_metric *reemitted = wdts_metrics_counter(
         reg, "wdt_sched_jobs_reemitted_total",
         "Windows emitted again because their job lease expired before completion.", NULL, 0, es,
         sizeof(es));
     struct wdts_metric *completed = wdts_metrics_counter(
         reg, "wdt_sched_windows_completed_total",
-        "Outstanding windows the scheduler found completed (watermark or done set).", NULL, 0,
-        es, sizeof(es));
+        "Outstanding windows the scheduler found completed (watermark or done set).", NULL, 0, es,
+        sizeof(es));
     struct wdts_metric *errors = wdts_metrics_counter(
         reg, "wdt_sched_unit_errors_total",
-        "(connection, report) pairs whose planning failed in a pass (see wdtctl status).", NULL,
-        0, es, sizeof(es));
-    struct wdts_metric *held = wdts_metrics_gauge(
-        reg, "wdt_sched_lease_held", "1 while this process holds the scheduler lease.", NULL, 0,
+        "(connection, report) pairs whose planning failed in a pass (see wdtctl status).", NULL, 0,
         es, sizeof(es));
+    struct wdts_metric *held = wdts_metrics_gauge(reg, "wdt_sched_lease_held",
+                                                  "1 while this process holds the scheduler lease.",
+                                                  NULL, 0, es, sizeof(es));
     struct wdts_metric *units = wdts_metrics_gauge(
-        reg, "wdt_sched_units", "(connection, report) pairs planned in the last pass.", NULL, 0,
-        es, sizeof(es));
+        reg, "wdt_sched_units", "(connection, report) pairs planned in the last pass.", NULL, 0, es,
+        sizeof(es));
     struct wdts_metric *dur = wdts_metrics_histogram(
         reg, "wdt_sched_pass_duration_seconds", "Wall time of a planning pass.", NULL, 0,
         dur_bounds, sizeof(dur_bounds) / sizeof(dur_bounds[0]), es, sizeof(es));
     s->m.holder = wdts_metrics_gauge(reg, "wdt_sched_lease_holder_info",
-                                     "1 for the lease holder this process saw last.", holder_lbl,
-                                     1, es, sizeof(es));
+                                     "1 for the lease holder this process saw last.", holder_lbl, 1,
+                                     es, sizeof(es));
     WDTS_ASSERT(passes && emitted && reemitted && completed && errors && held && units && dur &&
                 s->m.holder);
     const char *v_ok[] = {"ok"}, *v_nl[] = {"no_lease"}, *v_f[] = {"failed"};
@@ -147,8 +146,7 @@ struct sched *sched_new(const struct wdts_cfg *cfg, const struct sched_opts *opt
 
     wdts_redis_params_init(&params);
     if (wdts_redis_params_from_url(&params, cfg->redis_url, es, sizeof(es)) != WDTS_OK ||
-        wdts_redis_params_set_password(&params, cfg->redis_password, es, sizeof(es)) !=
-            WDTS_OK) {
+        wdts_redis_params_set_password(&params, cfg->redis_password, es, sizeof(es)) != WDTS_OK) {
         snprintf(errstr, errstr_size, "redis.url: %s", es);
         goto fail;
     }
@@ -282,16 +280,15 @@ void sched_params_for(const struct wdts_cfg *cfg, const struct wdts_conn *conn,
 }
 
 /* Loads the batch's connections [from, to) of ids and lists their units. */
-static wdts_err_t batch_load(struct sched *s, struct batch *b, char **ids, size_t from,
-                             size_t to, struct sched_pass_stats *st, char *errstr,
-                             size_t errstr_size)
+static wdts_err_t batch_load(struct sched *s, struct batch *b, char **ids, size_t from, size_t to,
+                             struct sched_pass_stats *st, char *errstr, size_t errstr_size)
 {
     char es[512];
     b->conns = wdts_xrealloc(b->conns, (to - from) * sizeof(*b->conns));
     for (size_t i = from; i < to; i++) {
         struct wdts_conn *conn = NULL;
-        wdts_err_t err = wdts_conn_load(s->redis, s->cfg->redis_prefix, ids[i], &conn, es,
-                                        sizeof(es));
+        wdts_err_t err =
+            wdts_conn_load(s->redis, s->cfg->redis_prefix, ids[i], &conn, es, sizeof(es));
         if (err == WDTS_ERR_NOTFOUND)
             continue; /* removed meanwhile */
         if (err != WDTS_OK) {
@@ -406,8 +403,8 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
                 continue;
             int attempt = o->attempt < WDTS_JOB_MAX_ATTEMPT ? o->attempt + 1 : o->attempt;
             struct wdts_job *job = batch_add_job(b, i, 0);
-            if (wdts_job_init(job, u->tenant, u->connection, u->report, o->start, o->end,
-                              o->kind, attempt, now, es, sizeof(es)) != WDTS_OK) {
+            if (wdts_job_init(job, u->tenant, u->connection, u->report, o->start, o->end, o->kind,
+                              attempt, now, es, sizeof(es)) != WDTS_OK) {
                 b->n_jobs--;
                 snprintf(b->err[i], sizeof(b->err[i]), "re-emitting: %.200s", es);
             }
@@ -417,8 +414,8 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
             s->win = wdts_xrealloc(s->win, cap * sizeof(*s->win));
             s->win_cap = cap;
         }
-        err = sched_plan_pass(p, &u->plan, now, outstanding, s->win, cap, &b->res[i], es,
-                              sizeof(es));
+        err =
+            sched_plan_pass(p, &u->plan, now, outstanding, s->win, cap, &b->res[i], es, sizeof(es));
         if (err != WDTS_OK) {
             snprintf(b->err[i], sizeof(b->err[i]), "%.200s", es);
             b->res[i].n = 0;
@@ -428,8 +425,7 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
         for (size_t w = 0; w < b->res[i].n; w++) {
             struct wdts_job *job = batch_add_job(b, i, 1);
             if (wdts_job_init(job, u->tenant, u->connection, u->report, s->win[w].start,
-                              s->win[w].end, s->win[w].kind, 1, now, es,
-                              sizeof(es)) != WDTS_OK) {
+                              s->win[w].end, s->win[w].kind, 1, now, es, sizeof(es)) != WDTS_OK) {
                 /* cannot happen for planned windows; never store a plan past it */
                 b->n_jobs--;
                 snprintf(b->err[i], sizeof(b->err[i]), "planning: %.200s", es);
@@ -466,8 +462,8 @@ static wdts_err_t batch_store(struct sched *s, struct batch *b, int64_t now,
                 all_new_ok &= !b->job_new[j];
                 continue;
             }
-            adds[k++] = (struct sched_out){job->start, job->end, job->emitted_at, job->kind,
-                                           job->attempt, 0};
+            adds[k++] = (struct sched_out){job->start, job->end,     job->emitted_at,
+                                           job->kind,  job->attempt, 0};
             w->n_add++;
             if (b->job_new[j]) {
                 st->emitted[job->kind]++;
@@ -492,8 +488,8 @@ static wdts_err_t batch_store(struct sched *s, struct batch *b, int64_t now,
                      b->err[i]);
         }
     }
-    wdts_err_t err = sched_state_store(s->redis, s->cfg->redis_prefix, upd, b->n_units, errstr,
-                                       errstr_size);
+    wdts_err_t err =
+        sched_state_store(s->redis, s->cfg->redis_prefix, upd, b->n_units, errstr, errstr_size);
     free(upd);
     free(adds);
     return err;
@@ -562,8 +558,8 @@ wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched
             goto out;
         }
         const char *kafka_error = NULL;
-        if (b.n_jobs > 0 && sched_emit_jobs(s->emit, b.jobs, b.n_jobs, b.ok, es, sizeof(es)) !=
-                                WDTS_OK)
+        if (b.n_jobs > 0 &&
+            sched_emit_jobs(s->emit, b.jobs, b.n_jobs, b.ok, es, sizeof(es)) != WDTS_OK)
             kafka_error = es;
         if (s->opts.crash_after_emit) {
             WDTS_LOG(WARN, "sched", "test aid: exiting after emitting %zu jobs, before storing",
@@ -620,8 +616,8 @@ static void log_pass(const struct sched *s, const struct sched_pass_stats *st)
              "%zu re-emitted, %zu windows completed, %zu errors, %.3f s%s%s",
              st->connections, st->units, st->skipped, total, st->emitted[WDTS_JOB_BACKFILL],
              st->emitted[WDTS_JOB_INCREMENTAL], st->emitted[WDTS_JOB_SNAPSHOT],
-             st->emitted[WDTS_JOB_LOOKBACK], st->reemitted, st->completed, st->errors,
-             st->seconds, st->lease_lost ? "; stopped: lease lost" : "",
+             st->emitted[WDTS_JOB_LOOKBACK], st->reemitted, st->completed, st->errors, st->seconds,
+             st->lease_lost ? "; stopped: lease lost" : "",
              st->stopped ? "; stopped: shutting down" : "");
 }
 
@@ -630,9 +626,8 @@ int sched_run(struct sched *s, volatile sig_atomic_t *stop)
     char es[512];
     int64_t next_pass = 0, next_tick = 0;
     const int64_t interval = s->cfg->scheduler_interval_ms;
-    const int64_t tick_every = s->cfg->scheduler_lease_ttl_ms / 3 > 1000
-                                   ? 1000
-                                   : s->cfg->scheduler_lease_ttl_ms / 3;
+    const int64_t tick_every =
+        s->cfg->scheduler_lease_ttl_ms / 3 > 1000 ? 1000 : s->cfg->scheduler_lease_ttl_ms / 3;
     while (!*stop) {
         int64_t mono = wdts_time_mono_ms();
         if (mono >= next_pass) {

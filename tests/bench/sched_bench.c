@@ -71,9 +71,8 @@ static void bench_pure(const struct wdts_catalog *cat, size_t nconn)
                     st.cursor = sched_plan_align_down(now - p.lag, p.step) - 60;
                     st.backfill_end = st.cursor - 86400;
                     st.has_snapshot = 1;
-                    st.last_snapshot = sched_plan_align_down(now - p.lag, rep->snapshot_interval
-                                                                              ? rep->snapshot_interval
-                                                                              : 60);
+                    st.last_snapshot = sched_plan_align_down(
+                        now - p.lag, rep->snapshot_interval ? rep->snapshot_interval : 60);
                 }
                 if (sched_plan_pass(&p, &st, now, 0, win, 4096, &res, es, sizeof(es)) != WDTS_OK) {
                     fprintf(stderr, "plan: %s\n", es);
@@ -132,10 +131,11 @@ static void populate(struct wdts_redis *redis, const char *prefix, const struct 
             snprintf(cur, sizeof(cur), "%" PRId64, to);
             snprintf(bfe, sizeof(bfe), "%" PRId64, to - 86400);
             snprintf(ls, sizeof(ls), "%" PRId64, g);
-            const char *hset[] = {"HSET",     sched_state_key(&kb, prefix, "plan", id, rep->name),
-                                  "cursor",   cur,
-                                  "backfill_end", bfe,
-                                  "last_snapshot", ls};
+            const char *hset[] = {
+                "HSET",          sched_state_key(&kb, prefix, "plan", id, rep->name),
+                "cursor",        cur,
+                "backfill_end",  bfe,
+                "last_snapshot", ls};
             wdts_redis_pipeline_append(redis, 8, hset, NULL);
             queued++;
             struct wdts_lua_call call;
@@ -217,8 +217,9 @@ static void bench_full(const struct wdts_catalog *cat, size_t nconn, size_t emit
                "errors: %.3f s CPU in this process, %.3f s wall\n",
                run + 1, st.connections, st.units, emitted, st.errors, c1 - c0, w1 - w0);
         if (run == 0 && emitted != emit_conns * 11) {
-            fprintf(stderr, "expected %zu jobs (one per incremental report of the first %zu "
-                            "connections)\n",
+            fprintf(stderr,
+                    "expected %zu jobs (one per incremental report of the first %zu "
+                    "connections)\n",
                     emit_conns * 11, emit_conns);
             exit(1);
         }

@@ -4,7 +4,8 @@
  * all `backfill`) and the latest closed cell of each snapshot report; a second pass an
  * hour and a bit later adds exactly the time that passed (`incremental`), and a third at
  * the same time adds nothing. (No worker runs, so the job lease is set to a day: nothing
- * is re-emitted; 1104 tests re-emission.) Every job decodes strictly, with its key and attempt 1. */
+ * is re-emitted; 1104 tests re-emission.) Every job decodes strictly, with its key and attempt 1.
+ */
 #include "sched_testlib.h"
 
 /* 2026-11-26 10:17:33 +08:00: not on a minute, so the rounding of edges is exercised. */
@@ -35,8 +36,8 @@ static void check_pass(struct st_env *env, const struct st_jobs *all, int64_t em
                 assert_int_equal(v[0].kind, WDTS_JOB_SNAPSHOT);
             }
         } else {
-            int64_t from = from_or_zero ? from_or_zero
-                                        : sched_plan_align_down(now - 90LL * 86400, STEP);
+            int64_t from =
+                from_or_zero ? from_or_zero : sched_plan_align_down(now - 90LL * 86400, STEP);
             int64_t to = sched_plan_align_down(now - LAG, STEP);
             st_check_cover(v, n, from, to, rep->max_span, rep->name);
             for (size_t i = 0; i < n; i++)

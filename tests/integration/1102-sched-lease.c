@@ -53,8 +53,7 @@ static void test_lease(void **state)
     const char *paths[] = {"/readyz", "/healthz"};
     for (int i = 0; i < 2; i++) {
         snprintf(url, sizeof(url), "http://127.0.0.1:%ld%s", port, paths[i]);
-        char *hargv[] = {"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url,
-                         NULL};
+        char *hargv[] = {"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url, NULL};
         assert_int_equal(wdts_test_run(hargv, NULL, 30, &run), 0);
         if (strcmp(run.out, "200") != 0)
             fail_msg("%s answered %s", paths[i], run.out);

@@ -12,7 +12,7 @@
 #include "wdts/watermark.h"
 
 #define TENANTS                                                                                    \
-    "[{\"sid\":\"e2e-shop\",\"appkey\":\"e2e-app\",\"appsecret\":\"e2e-secret:e2e-salt\","        \
+    "[{\"sid\":\"e2e-shop\",\"appkey\":\"e2e-app\",\"appsecret\":\"e2e-secret:e2e-salt\","         \
     "\"orders_per_day\":3000,\"seed\":5}]"
 
 static char *hget(struct wt *t, const char *kind, const char *field)

@@ -70,7 +70,7 @@ static ST_UNUSED void st_teardown(struct st_env *env)
 
 /* Stores a connection with the given reports (NULL: every report of the catalog). */
 static ST_UNUSED void st_add_conn(struct st_env *env, const char *tenant, const char *id,
-                        const char *const *reports, int64_t backfill_s)
+                                  const char *const *reports, int64_t backfill_s)
 {
     char es[512];
     unsigned char key[WDTS_CRYPTO_KEY_LEN];
@@ -142,8 +142,8 @@ static ST_UNUSED void st_jobs_free(struct st_jobs *j)
 static ST_UNUSED void st_consume(struct st_env *env, struct st_jobs *out)
 {
     struct wdts_test_run run;
-    const char *args[] = {"-b", env->brokers, "-C", "-t", env->topic, "-o", "beginning", "-e",
-                          "-q", "-f", "%k\t%s\n", NULL};
+    const char *args[] = {"-b",        env->brokers, "-C", "-t", env->topic, "-o",
+                          "beginning", "-e",         "-q", "-f", "%k\t%s\n", NULL};
     char *argv[16];
     size_t n = 0;
     argv[n++] = "/usr/bin/kcat";
@@ -193,7 +193,7 @@ static ST_UNUSED int st_cmp_start(const void *a, const void *b)
 /* The jobs of (connection, report) [with emitted_at == emitted when emitted > 0], sorted by
  * start; caller frees the array. */
 static ST_UNUSED struct wdts_job *st_select(const struct st_jobs *all, const char *connection,
-                                  const char *report, int64_t emitted, size_t *n)
+                                            const char *report, int64_t emitted, size_t *n)
 {
     struct wdts_job *v = wdts_xcalloc(all->n + 1, sizeof(*v));
     *n = 0;
@@ -210,7 +210,7 @@ static ST_UNUSED struct wdts_job *st_select(const struct st_jobs *all, const cha
 /* Asserts that v[0..n) covers [from, to) exactly: half-open, sorted, no gap, no overlap,
  * none wider than span and none across a point of the span grid. */
 static ST_UNUSED void st_check_cover(const struct wdts_job *v, size_t n, int64_t from, int64_t to,
-                           int64_t span, const char *what)
+                                     int64_t span, const char *what)
 {
     if (n == 0)
         fail_msg("%s: no window, want [%" PRId64 ", %" PRId64 ")", what, from, to);
@@ -218,8 +218,7 @@ static ST_UNUSED void st_check_cover(const struct wdts_job *v, size_t n, int64_t
         fail_msg("%s: first window starts at %" PRId64 ", want %" PRId64, what, v[0].start, from);
     for (size_t i = 0; i < n; i++) {
         if (v[i].end <= v[i].start || v[i].end - v[i].start > span)
-            fail_msg("%s: window %s is empty or wider than %" PRId64 " s", what, v[i].job_id,
-                     span);
+            fail_msg("%s: window %s is empty or wider than %" PRId64 " s", what, v[i].job_id, span);
         if (sched_plan_align_down(v[i].end - 1, span) != sched_plan_align_down(v[i].start, span))
             fail_msg("%s: window %s crosses the span grid", what, v[i].job_id);
         if (i > 0 && v[i].start != v[i - 1].end)
