@@ -369,6 +369,25 @@ static wdts_err_t unit_init_wm(struct sched *s, struct sched_unit *u, struct sch
     return WDTS_OK;
 }
 
+/* A snapshot fetches the whole current list, whatever its window, and the cells a stopped
+ * scheduler missed are not caught up: so a snapshot window starts where the previous one
+ * (completed or outstanding) ended, and the watermark of a snapshot report never waits at
+ * a gap. Deterministic: a re-plan after a crash sees the same watermark and outstanding
+ * windows, hence the same start. */
+static void snapshot_contiguous(const struct sched_unit *u, struct sched_plan_window *win,
+                                size_t n)
+{
+    int64_t prev = u->wm.initialized ? u->wm.wm : 0;
+    for (size_t j = 0; j < u->n_out; j++)
+        if (!u->out[j].completed && u->out[j].end > prev)
+            prev = u->out[j].end;
+    for (size_t w = 0; w < n; w++) {
+        if (win[w].kind == WDTS_JOB_SNAPSHOT && prev > 0 && prev < win[w].start)
+            win[w].start = prev;
+        prev = win[w].end;
+    }
+}
+
 /* Plans every unit of the batch and lists the jobs (re-emissions first). */
 static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
                              struct sched_pass_stats *st, char *errstr, size_t errstr_size)
@@ -422,6 +441,8 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
             b->res[i].state = u->plan;
             continue;
         }
+        if (p->snapshot)
+            snapshot_contiguous(u, s->win, b->res[i].n);
         for (size_t w = 0; w < b->res[i].n; w++) {
             struct wdts_job *job = batch_add_job(b, i, 1);
             if (wdts_job_init(job, u->tenant, u->connection, u->report, s->win[w].start,
