@@ -31,7 +31,8 @@ static int setup(void **state)
     T0 = wdts_time_now() / 60 * 60;
     char clock[64];
     snprintf(clock, sizeof(clock), "speed:600@%lld", (long long)T0);
-    const char *args[] = {"--tenants", tenants_path, "--clock", clock, "--faults", "latency=20ms",
+    const char *args[] = {"--tenants",       tenants_path, "--clock", clock,
+                          "--timestamp-clock", "sandbox",    "--faults", "latency=20ms",
                           NULL};
     if (sbx_start(&sbx, args) != 0)
         return -1;
@@ -45,7 +46,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    return sbx_stop(&sbx, 10000) == 0 ? 0 : -1;
+    int rc = sbx_stop(&sbx, 10000);
+    sbx_rmdir(dir);
+    return rc == 0 ? 0 : -1;
 }
 
 /* A set of pks (trade ids), small and linear: a scan sees a few thousand. */
@@ -114,7 +117,7 @@ static void truth_now(struct idset *truth)
     snprintf(asof, sizeof(asof), "%lld", (long long)sbx_clock(&sbx));
     snprintf(since, sizeof(since), "%lld", (long long)(T0 - 3600));
     snprintf(before, sizeof(before), "%lld", (long long)T0);
-    char *bin = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
+    char *bin = wdts_xstrdup(sbx_bin("wdt-sandbox"));
     char *argv[] = {bin, "truth", "--tenants", (char *)tenants_path, "--sid", "busy-shop",
                     "--report", "trades", "--as-of", asof, "--since", since, "--before", before,
                     "--route", "wdt", NULL};

@@ -58,11 +58,13 @@ static void write_tenants(const char *path, int grant_refunds, const char *secre
 }
 
 /* (Re)starts the sandbox with tenants on port (0 = a free one). */
-static void start_sandbox(struct sbx_proc *p, int port, const char *tenants, const char *clock)
+/* skew_s: how far the gateway's clock is off the real clock ("0" = in step). */
+static void start_sandbox(struct sbx_proc *p, int port, const char *tenants, const char *skew_s)
 {
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-    const char *args[] = {"--listen", listen, "--tenants", tenants, "--clock", clock, NULL};
+    const char *args[] = {"--listen",         listen, "--tenants", tenants,
+                          "--timestamp-skew", skew_s, NULL};
     for (int attempt = 0; attempt < 50; attempt++) { /* the old one may still hold the port */
         if (sbx_start(p, args) == 0)
             return;
@@ -78,7 +80,7 @@ static void restart_sandbox(int grant_refunds, const char *secret_a)
     snprintf(path, sizeof(path), "%s/tenants-%d-%s.json", dir, grant_refunds, secret_a);
     write_tenants(path, grant_refunds, secret_a);
     assert_int_equal(sbx_stop(&sbx, 10000), 0);
-    start_sandbox(&sbx, port, path, "real");
+    start_sandbox(&sbx, port, path, "0");
     assert_int_equal(sbx.port, port);
 }
 
@@ -258,11 +260,9 @@ static int setup(void **state)
     char path[320];
     snprintf(path, sizeof(path), "%s/tenants.json", dir);
     write_tenants(path, 0, SECRET_A);
-    start_sandbox(&sbx, 0, path, "real");
+    start_sandbox(&sbx, 0, path, "0");
     /* A second gateway whose clock is 10 minutes behind: every request looks skewed. */
-    char clock[64];
-    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)(wdts_time_now() - 600));
-    start_sandbox(&sbx_skewed, 0, path, clock);
+    start_sandbox(&sbx_skewed, 0, path, "-600");
     snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
     snprintf(gw_qimen, sizeof(gw_qimen), "%s/router/qm", sbx.base);
     snprintf(gw_skewed, sizeof(gw_skewed), "%s/openapi", sbx_skewed.base);
@@ -419,7 +419,12 @@ static void test_add_good_credentials(void **state)
     /* The same id again: refused before any call, nothing changes. */
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
         "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw);
-    expect(&run, 1, NULL, "already exists");
+    expect(&run, 1, NULL, "--replace");
+    wdts_test_run_free(&run);
+    CTL(&run, "connection", "add", "--tenant", "other", "--id", "acme-wdt", "--app", "wdt", "--sid",
+        "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw,
+        "--replace");
+    expect(&run, 1, NULL, "keeps its tenant");
     wdts_test_run_free(&run);
 }
 
@@ -638,6 +643,38 @@ static void test_check_unblocks_and_tracks_auth(void **state)
     assert_int_equal(hexists(st, "auth"), 1);
     CTL(&run, "connection", "list");
     expect(&run, 0, "auth_failed", NULL);
+    wdts_test_run_free(&run);
+
+    /* The user stores the new secret with --replace: checked, stored, sync state kept. */
+    char *wm = key_of("wm", "acme-wdt");
+    const char *hs[] = {"HSET", wm, "trades", "1700000000"};
+    assert_int_equal(wdts_redis_command(redis, 4, hs, NULL, NULL), WDTS_OK);
+    CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
+        "conn-a", "--appkey", "key-a", "--appsecret", "ffffffffffffffffffffffffffffffff:" SALT_A,
+        "--gateway", gw, "--rate", "50", "--reports", "trades,refunds", "--replace");
+    expect(&run, 0, "connection acme-wdt replaced (its sync state is kept): 2 reports ok", NULL);
+    wdts_test_run_free(&run);
+    assert_int_equal(hexists(st, "auth"), 0);
+    assert_int_equal(hexists(wm, "trades"), 1);
+    free(wm);
+    CTL(&run, "connection", "show", "--id", "acme-wdt");
+    expect(&run, 0, "state          ok", NULL);
+    wdts_test_run_free(&run);
+
+    /* The old secret works again (e.g. the new one was revoked): check marks it auth_failed,
+     * add --replace with the old one puts it back, and a refusal is blocked again. */
+    restart_sandbox(0, SECRET_A);
+    CTL(&run, "connection", "check", "--id", "acme-wdt");
+    expect(&run, 5, "marked auth_failed", NULL);
+    wdts_test_run_free(&run);
+    CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
+        "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw,
+        "--rate", "50", "--replace");
+    expect(&run, 0, "replaced", NULL);
+    wdts_test_run_free(&run);
+    restart_sandbox(1, "ffffffffffffffffffffffffffffffff");
+    CTL(&run, "connection", "check", "--id", "acme-wdt");
+    expect(&run, 5, "marked auth_failed", NULL);
     wdts_test_run_free(&run);
 
     /* The secret works again (e.g. re-authorised): ok, and a new refusal is blocked again. */
