@@ -160,6 +160,21 @@ static const struct cfg_def cfg_defs[] = {
              "(uncommitted). Keep it below terminationGracePeriodSeconds.",
      .min = SECOND_MS, .max = HOUR_MS},
 
+    {"worker.lock.ttl", "WDT_WORKER_LOCK_TTL", WDTS_CFG_DURATION, "60s", OFF(worker_lock_ttl_ms),
+     NULL, 0,
+     .desc = "Lifetime of a window lock; renewed every third of it while the job pages. A "
+             "worker that dies holds its windows this long at most.",
+     .min = 2 * SECOND_MS, .max = HOUR_MS},
+    {"worker.cooldown.base", "WDT_WORKER_COOLDOWN_BASE", WDTS_CFG_DURATION, "30s",
+     OFF(worker_cooldown_base_ms), NULL, 0,
+     .desc = "First cooldown of a seller app after a rate-limit answer; it doubles with each "
+             "further one up to worker.cooldown.max.",
+     .min = 100, .max = HOUR_MS},
+    {"worker.cooldown.max", "WDT_WORKER_COOLDOWN_MAX", WDTS_CFG_DURATION, "10m",
+     OFF(worker_cooldown_max_ms), NULL, 0,
+     .desc = "Longest cooldown after rate-limit answers (WDT advises 5-10 minutes).",
+     .min = 100, .max = DAY_MS},
+
     {"pii.hash.key", "WDT_PII_HASH_KEY", WDTS_CFG_STR, NULL, OFF(pii_hash_key), check_hash_key,
      WDTS_CFG_SECRET,
      .desc = "HMAC-SHA256 key of the `hash` pii policy (at least 16 characters; make one "

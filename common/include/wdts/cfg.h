@@ -71,6 +71,9 @@ struct wdts_cfg {
     int64_t worker_http_timeout_ms;
     int worker_max_attempts;
     int64_t worker_shutdown_timeout_ms;
+    int64_t worker_lock_ttl_ms;
+    int64_t worker_cooldown_base_ms;
+    int64_t worker_cooldown_max_ms;
 
     /* librdkafka properties (file `kafka.<prop>`, env WDT_KAFKA_<PROP>), in the order first
      * seen, each property once with its highest-precedence value, each already accepted by
