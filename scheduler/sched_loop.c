@@ -374,8 +374,7 @@ static wdts_err_t unit_init_wm(struct sched *s, struct sched_unit *u, struct sch
  * (completed or outstanding) ended, and the watermark of a snapshot report never waits at
  * a gap. Deterministic: a re-plan after a crash sees the same watermark and outstanding
  * windows, hence the same start. */
-static void snapshot_contiguous(const struct sched_unit *u, struct sched_plan_window *win,
-                                size_t n)
+static void snapshot_contiguous(const struct sched_unit *u, struct sched_plan_window *win, size_t n)
 {
     int64_t prev = u->wm.initialized ? u->wm.wm : 0;
     for (size_t j = 0; j < u->n_out; j++)

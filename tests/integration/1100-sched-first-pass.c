@@ -4,8 +4,9 @@
  * all `backfill`) and the latest closed cell of each snapshot report; a second pass an
  * hour and a bit later adds exactly the time that passed (`incremental`), and a third at
  * the same time adds nothing; three hours later the trades still cover everything once
- * and the next snapshot window starts where the last one ended. (No worker runs, so the job lease is set to a day: nothing
- * is re-emitted; 1104 tests re-emission.) Every job decodes strictly, with its key and attempt 1.
+ * and the next snapshot window starts where the last one ended. (No worker runs, so the job lease
+ * is set to a day: nothing is re-emitted; 1104 tests re-emission.) Every job decodes strictly, with
+ * its key and attempt 1.
  */
 #include "sched_testlib.h"
 

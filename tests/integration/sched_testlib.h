@@ -317,4 +317,77 @@ static ST_UNUSED int st_wait_exit(pid_t pid, int timeout_s)
     return -1;
 }
 
+/* ---- an own local Kafka (error injection is cluster-wide) ---------------------------- */
+
+struct st_kafka {
+    pid_t pid;
+    char dir[64];
+    char boot[1024];
+    char ctl[128], log[128];
+};
+
+static ST_UNUSED void st_kafka_start(struct st_kafka *k, const char *topic_spec)
+{
+    memset(k, 0, sizeof(*k));
+    snprintf(k->dir, sizeof(k->dir), "/tmp/wdts-sched-kafka.XXXXXX");
+    assert_non_null(mkdtemp(k->dir));
+    char boot_path[160];
+    snprintf(boot_path, sizeof(boot_path), "%s/boot", k->dir);
+    snprintf(k->ctl, sizeof(k->ctl), "%s/ctl", k->dir);
+    snprintf(k->log, sizeof(k->log), "%s/log", k->dir);
+    char *bin = wdts_xstrdup(wdts_test_bin("wdt-localkafka"));
+    k->pid = fork();
+    assert_true(k->pid >= 0);
+    if (k->pid == 0) {
+        int fd = open(k->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        char *argv[] = {
+            bin,       "--brokers", "1",    "--topic", (char *)topic_spec, "--bootstrap-file",
+            boot_path, "--control", k->ctl, NULL};
+        execv(bin, argv);
+        _exit(127);
+    }
+    free(bin);
+    for (int i = 0; i < 400; i++) {
+        char *b = st_slurp(boot_path);
+        b[strcspn(b, "\n")] = '\0';
+        wdts_strlcpy(k->boot, b, sizeof(k->boot));
+        free(b);
+        if (k->boot[0])
+            return;
+        usleep(50 * 1000);
+    }
+    fail_msg("the own wdt-localkafka wrote no bootstrap file");
+}
+
+/* Sends a control line and waits for its answer in the log. */
+static ST_UNUSED void st_kafka_control(struct st_kafka *k, const char *line, const char *answer)
+{
+    int fd = open(k->ctl, O_WRONLY | O_NONBLOCK);
+    assert_true(fd >= 0);
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf), "%s\n", line);
+    assert_int_equal(write(fd, buf, (size_t)n), n);
+    close(fd);
+    if (!st_wait_log(k->log, answer, 10))
+        fail_msg("no answer '%s' to '%s'", answer, line);
+}
+
+static ST_UNUSED void st_kafka_stop(struct st_kafka *k)
+{
+    if (k->pid > 0) {
+        kill(k->pid, SIGTERM);
+        if (st_wait_exit(k->pid, 20) < 0) {
+            kill(k->pid, SIGKILL);
+            waitpid(k->pid, NULL, 0);
+        }
+        k->pid = 0;
+    }
+    unlink(k->log);
+    rmdir(k->dir);
+}
+
 #endif
