@@ -331,42 +331,103 @@ static wdts_err_t batch_load(struct sched *s, struct batch *b, char **ids, size_
     return WDTS_OK;
 }
 
-/* Sets the watermark's start before the first jobs of a unit go out, so a worker that
- * completes one finds it (wm_complete refuses an uninitialised watermark). When it was
- * set already (a crash before the plan state was stored), the plan starts from it. */
-static wdts_err_t unit_init_wm(struct sched *s, struct sched_unit *u, struct sched_plan_params *p,
-                               int64_t now, char *es, size_t es_size)
+/* Where the watermark of a unit starts, when it was never set: the first window's start
+ * (0 when nothing is to be set). When it was set already but no plan state exists (a crash
+ * before the plan state was stored), the plan starts from it. */
+static int64_t wm_start_for(struct sched_unit *u, struct sched_plan_params *p, int64_t now)
 {
     if (!u->plan.has_cursor && !p->snapshot && u->wm.initialized && u->wm.origin > 0 &&
         u->wm.origin < now) {
         p->backfill = now - u->wm.origin;
-        return WDTS_OK;
+        return 0;
     }
     if (u->wm.initialized)
-        return WDTS_OK;
-    int64_t start;
-    if (p->snapshot) {
-        start = sched_plan_align_down(now - p->lag, p->interval) - p->interval;
-    } else if (!u->plan.has_cursor) {
-        start = sched_plan_align_down(now - p->backfill, p->step);
-    } else {
-        /* the plan exists but the watermark was lost: restart it at the oldest window
-         * that is not known complete */
-        start = u->plan.cursor;
-        for (size_t j = 0; j < u->n_out; j++)
-            if (u->out[j].start < start)
-                start = u->out[j].start;
+        return 0;
+    if (p->snapshot)
+        return sched_plan_align_down(now - p->lag, p->interval) - p->interval;
+    if (!u->plan.has_cursor)
+        return sched_plan_align_down(now - p->backfill, p->step);
+    /* the plan exists but the watermark was lost: restart it at the oldest window that is
+     * not known complete */
+    int64_t start = u->plan.cursor;
+    for (size_t j = 0; j < u->n_out; j++)
+        if (u->out[j].start < start)
+            start = u->out[j].start;
+    return start;
+}
+
+/* Sets the watermarks of the batch's new units (pipelined) before their first jobs go out,
+ * so a worker that completes one finds it: wm_complete refuses an uninitialised watermark.
+ * A unit whose init fails gets its error in b->err. */
+static wdts_err_t batch_init_wm(struct sched *s, struct batch *b, int64_t now, char *errstr,
+                                size_t errstr_size)
+{
+    int64_t *start = wdts_xcalloc(b->n_units + 1, sizeof(*start));
+    struct wdts_lua_call call;
+    wdts_err_t err = WDTS_OK;
+    char es[256];
+    int queued = 0, any = 0;
+    wdts_lua_call_init(&call, WDTS_LUA_WM_INIT);
+    for (size_t i = 0; i < b->n_units; i++) {
+        if (!b->units[i].load_failed)
+            start[i] = wm_start_for(&b->units[i], &b->params[i], now);
+        any |= start[i] != 0;
     }
-    struct wdts_wm_id id = {u->connection, u->report};
-    struct wdts_wm_state wm;
-    wdts_err_t err = wdts_wm_init(s->redis, &id, start, &wm, es, es_size);
-    if (err != WDTS_OK)
-        return err;
-    u->wm = wm;
-    if (!p->snapshot && !u->plan.has_cursor && wm.origin != start && wm.origin > 0 &&
-        wm.origin < now)
-        p->backfill = now - wm.origin; /* another replica was first */
-    return WDTS_OK;
+    if (!any)
+        goto out;
+    if ((err = wdts_redis_script_load(s->redis, wdts_lua_script(WDTS_LUA_WM_INIT))) != WDTS_OK) {
+        snprintf(errstr, errstr_size, "loading wm_init: %s", s->redis->errstr);
+        goto out;
+    }
+    for (size_t i = 0; i < b->n_units; i++) {
+        if (start[i] == 0)
+            continue;
+        struct wdts_wm_id id = {b->units[i].connection, b->units[i].report};
+        if (wdts_wm_init_build(&call, s->cfg->redis_prefix, &id, start[i], es, sizeof(es)) !=
+            WDTS_OK) {
+            snprintf(b->err[i], sizeof(b->err[i]), "initialising the watermark: %.200s", es);
+            start[i] = 0;
+            continue;
+        }
+        WDTS_ASSERT(call.nkeys == 1 && call.nargs == 1); /* wm_init.lua: KEYS[1], ARGV[1] */
+        const char *argv[] = {"EVALSHA", call.script->sha, "1", call.keys[0], call.args[0]};
+        if ((err = wdts_redis_pipeline_append(s->redis, 5, argv, NULL)) != WDTS_OK) {
+            snprintf(errstr, errstr_size, "initialising watermarks: %s", s->redis->errstr);
+            goto out;
+        }
+        queued++;
+    }
+    for (size_t i = 0; i < b->n_units; i++) {
+        if (start[i] == 0)
+            continue;
+        struct wdts_redis_reply *r = NULL;
+        struct wdts_wm_state wm;
+        err = wdts_redis_pipeline_read(s->redis, &r);
+        queued--;
+        if (err != WDTS_OK && s->redis->err != WDTS_OK) {
+            snprintf(errstr, errstr_size, "initialising watermarks: %s", s->redis->errstr);
+            goto out;
+        }
+        if (err == WDTS_OK && wdts_wm_init_parse(r, &wm, es, sizeof(es)) == WDTS_OK) {
+            struct sched_unit *u = &b->units[i];
+            struct sched_plan_params *p = &b->params[i];
+            u->wm = wm;
+            if (!p->snapshot && !u->plan.has_cursor && wm.origin != start[i] && wm.origin > 0 &&
+                wm.origin < now)
+                p->backfill = now - wm.origin; /* another replica was first */
+        } else {
+            snprintf(b->err[i], sizeof(b->err[i]), "initialising the watermark: %.200s",
+                     err != WDTS_OK ? s->redis->errstr : es);
+        }
+        err = WDTS_OK;
+        wdts_redis_reply_free(r);
+    }
+out:
+    while (queued-- > 0 && s->redis->err == WDTS_OK)
+        wdts_redis_pipeline_read(s->redis, NULL);
+    wdts_lua_call_deinit(&call);
+    free(start);
+    return err;
 }
 
 /* A snapshot fetches the whole current list, whatever its window, and the cells a stopped
@@ -393,6 +454,9 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
 {
     const int64_t lease_s = s->cfg->scheduler_job_lease_ms / 1000;
     char es[256];
+    wdts_err_t ierr = batch_init_wm(s, b, now, errstr, errstr_size);
+    if (ierr != WDTS_OK)
+        return ierr;
     for (size_t i = 0; i < b->n_units; i++) {
         struct sched_unit *u = &b->units[i];
         struct sched_plan_params *p = &b->params[i];
@@ -400,15 +464,9 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
             snprintf(b->err[i], sizeof(b->err[i]), "%.200s", u->last_error);
             continue;
         }
-        wdts_err_t err = unit_init_wm(s, u, p, now, es, sizeof(es));
-        if (err != WDTS_OK) {
-            if (s->redis->err != WDTS_OK) {
-                snprintf(errstr, errstr_size, "initialising a watermark: %s", es);
-                return err;
-            }
-            snprintf(b->err[i], sizeof(b->err[i]), "initialising the watermark: %.200s", es);
-            continue;
-        }
+        if (b->err[i][0] != '\0')
+            continue; /* its watermark could not be set: emit nothing */
+        wdts_err_t err;
         int outstanding = 0;
         for (size_t j = 0; j < u->n_out; j++) {
             struct sched_out *o = &u->out[j];
