@@ -31,6 +31,8 @@ struct sched_metrics {
     struct wdts_metric_series *duration;
     struct wdts_metric *holder; /* wdt_sched_lease_holder_info{holder} */
     struct wdts_metric_series *holder_cur;
+    struct wdts_metric_series *
+        *wm_lag; /* wdt_sched_watermark_lag_seconds{report}, by catalog index */
 };
 
 struct sched {
@@ -44,6 +46,8 @@ struct sched {
     int have_metrics;
     volatile int ready; /* read by the HTTP thread */
     char why_not_ready[128];
+
+    int64_t *lag; /* per catalog report: the largest now - watermark seen in this pass, or -1 */
 
     /* scratch, reused across batches */
     struct sched_plan_window *win;
@@ -91,8 +95,19 @@ static void metrics_init(struct sched *s, struct wdts_metrics *reg)
     s->m.holder = wdts_metrics_gauge(reg, "wdt_sched_lease_holder_info",
                                      "1 for the lease holder this process saw last.", holder_lbl, 1,
                                      es, sizeof(es));
+    static const char *const report_lbl[] = {"report"};
+    struct wdts_metric *lag = wdts_metrics_gauge(
+        reg, "wdt_sched_watermark_lag_seconds",
+        "Per report, the largest time between now and the watermark over the connections "
+        "planned in the last complete pass (0 when none).",
+        report_lbl, 1, es, sizeof(es));
     WDTS_ASSERT(passes && emitted && reemitted && completed && errors && held && units && dur &&
-                s->m.holder);
+                s->m.holder && lag);
+    s->m.wm_lag = wdts_xcalloc(wdts_catalog_count(s->cat), sizeof(*s->m.wm_lag));
+    for (size_t r = 0; r < wdts_catalog_count(s->cat); r++) {
+        const char *v[] = {wdts_catalog_at(s->cat, r)->name};
+        s->m.wm_lag[r] = wdts_metrics_series(lag, v);
+    }
     const char *v_ok[] = {"ok"}, *v_nl[] = {"no_lease"}, *v_f[] = {"failed"};
     s->m.passes_ok = wdts_metrics_series(passes, v_ok);
     s->m.passes_no_lease = wdts_metrics_series(passes, v_nl);
@@ -165,6 +180,7 @@ struct sched *sched_new(const struct wdts_cfg *cfg, const struct sched_opts *opt
     if (sched_lease_init(&s->lease, s->redis, holder, cfg->scheduler_lease_ttl_ms, errstr,
                          errstr_size) != WDTS_OK)
         goto fail;
+    s->lag = wdts_xcalloc(wdts_catalog_count(s->cat) + 1, sizeof(*s->lag));
     metrics_init(s, reg);
     snprintf(s->why_not_ready, sizeof(s->why_not_ready), "no pass yet");
     return s;
@@ -183,6 +199,8 @@ void sched_destroy(struct sched *s)
     wdts_redis_destroy(s->redis);
     wdts_catalog_destroy(s->cat);
     free(s->win);
+    free(s->lag);
+    free(s->m.wm_lag);
     free(s);
 }
 
@@ -430,6 +448,21 @@ out:
     return err;
 }
 
+/* Keeps the largest lag of the unit's report for wdt_sched_watermark_lag_seconds. */
+static void note_lag(struct sched *s, const struct sched_unit *u, int64_t now)
+{
+    if (!u->wm.initialized)
+        return;
+    for (size_t r = 0; r < wdts_catalog_count(s->cat); r++) {
+        if (wdts_catalog_at(s->cat, r) != u->rep)
+            continue;
+        int64_t lag = now - u->wm.wm;
+        if (lag > s->lag[r])
+            s->lag[r] = lag;
+        return;
+    }
+}
+
 /* A snapshot fetches the whole current list, whatever its window, and the cells a stopped
  * scheduler missed are not caught up: so a snapshot window starts where the previous one
  * (completed or outstanding) ended, and the watermark of a snapshot report never waits at
@@ -466,6 +499,7 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
         }
         if (b->err[i][0] != '\0')
             continue; /* its watermark could not be set: emit nothing */
+        note_lag(s, u, now);
         wdts_err_t err;
         int outstanding = 0;
         for (size_t j = 0; j < u->n_out; j++) {
@@ -605,6 +639,8 @@ wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched
     s->ready = 1;
     if (!st->held)
         goto out;
+    for (size_t r = 0; r < wdts_catalog_count(s->cat); r++)
+        s->lag[r] = -1;
     if ((err = wdts_conn_list(s->redis, s->cfg->redis_prefix, &ids, &n_ids, es, sizeof(es))) !=
         WDTS_OK) {
         snprintf(errstr, errstr_size, "listing connections: %s", es);
@@ -671,6 +707,10 @@ out:
             wdts_metrics_set(s->m.units, (double)st->units);
             wdts_metrics_observe(s->m.duration, st->seconds);
         }
+        /* the lag gauges only from a pass that saw every connection */
+        if (st->held && err == WDTS_OK && !st->stopped && !st->lease_lost)
+            for (size_t r = 0; r < wdts_catalog_count(s->cat); r++)
+                wdts_metrics_set(s->m.wm_lag[r], s->lag[r] > 0 ? (double)s->lag[r] : 0.0);
     }
     return err;
 }

@@ -48,6 +48,11 @@ static void test_lease(void **state)
     snprintf(want, sizeof(want), "wdt_sched_jobs_emitted_total{kind=\"backfill\"} %zu\n", all.n);
     if (strstr(run.out, want) == NULL)
         fail_msg("metrics do not count the %zu jobs on the topic:\n%s", all.n, run.out);
+    /* nothing completed: trades lag from the backfill start, 1 day and 33 s; goods has no
+     * connection */
+    if (strstr(run.out, "wdt_sched_watermark_lag_seconds{report=\"trades\"} 86433\n") == NULL ||
+        strstr(run.out, "wdt_sched_watermark_lag_seconds{report=\"goods\"} 0\n") == NULL)
+        fail_msg("watermark lag gauges:\n%s", run.out);
     st_jobs_free(&all);
     wdts_test_run_free(&run);
     const char *paths[] = {"/readyz", "/healthz"};
