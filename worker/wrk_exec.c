@@ -831,6 +831,12 @@ static void try_finish(struct wrk_exec *e)
     struct wrk *w = e->w;
     if (e->outstanding > 0 || e->finished)
         return;
+    /* Only a job between phases acts here. Delivery reports also arrive while a page is
+     * being produced (a full queue is polled): a failure then is handled once the pages
+     * are done, not in the middle of one. */
+    if (e->st != WRK_ST_SPLIT && e->st != WRK_ST_DEAD && e->st != WRK_ST_DELIVER &&
+        e->st != WRK_ST_MARKER)
+        return;
     if (e->st == WRK_ST_SPLIT) {
         if (e->dr_failed) { /* a half was not enqueued: fetch (and split) the window again */
             e->dr_failed = 0;
