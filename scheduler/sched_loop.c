@@ -21,6 +21,7 @@
 #include "wdts/mem.h"
 #include "wdts/metrics.h"
 #include "wdts/redis.h"
+#include "wdts/str.h"
 #include "wdts/time.h"
 #include "wdts/watermark.h"
 
@@ -47,6 +48,7 @@ struct sched {
     volatile int ready; /* read by the HTTP thread */
     char why_not_ready[128];
 
+    char standby_logged[WDTS_LEASE_HOLDER_MAX + 1]; /* the holder last named in the log */
     int64_t *lag; /* per catalog report: the largest now - watermark seen in this pass, or -1 */
 
     /* scratch, reused across batches */
@@ -628,8 +630,12 @@ wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched
         goto out;
     }
     es[0] = '\0';
+    int was_held = s->lease.held;
     st->held = sched_lease_tick(&s->lease, 1, es, sizeof(es));
     metrics_lease(s);
+    if (was_held && !st->held)
+        WDTS_LOG(WARN, "sched", "lease lost (now held by %s); not planning",
+                 s->lease.seen.holder[0] ? s->lease.seen.holder : "nobody");
     if (es[0] != '\0' && !st->held) {
         snprintf(errstr, errstr_size, "lease: %s", es);
         err = WDTS_ERR_REDIS;
@@ -717,14 +723,20 @@ out:
 
 /* ---- the loop ---------------------------------------------------------------------- */
 
-static void log_pass(const struct sched *s, const struct sched_pass_stats *st)
+static void log_pass(struct sched *s, const struct sched_pass_stats *st)
 {
     if (!st->held) {
-        WDTS_LOG(INFO, "sched", "not planning: the lease is held by %s for %lld ms more",
-                 s->lease.seen.holder[0] ? s->lease.seen.holder : "another scheduler",
-                 s->lease.seen.ttl_ms);
+        /* a standby says who plans once, not every interval */
+        const char *who = s->lease.seen.holder[0] ? s->lease.seen.holder : "another scheduler";
+        if (strcmp(who, s->standby_logged) != 0)
+            WDTS_LOG(INFO, "sched", "not planning: the lease is held by %s for %lld ms more", who,
+                     s->lease.seen.ttl_ms);
+        else
+            WDTS_LOG(DEBUG, "sched", "not planning: the lease is held by %s", who);
+        wdts_strlcpy(s->standby_logged, who, sizeof(s->standby_logged));
         return;
     }
+    s->standby_logged[0] = '\0';
     size_t total = 0;
     for (int k = 0; k < WDTS_JOB_KIND__COUNT; k++)
         total += st->emitted[k];
@@ -755,7 +767,7 @@ int sched_run(struct sched *s, volatile sig_atomic_t *stop)
                 WDTS_LOG(ERROR, "sched", "pass failed: %s", es);
             else
                 log_pass(s, &st);
-            next_pass = mono + interval;
+            next_pass = wdts_time_mono_ms() + interval; /* from the end: passes never overlap */
             next_tick = wdts_time_mono_ms() + tick_every;
         } else if (mono >= next_tick) {
             /* keep the lease between passes (or take it when its holder is gone) */
