@@ -28,37 +28,39 @@
 #define ST_WIN_END_S 1772334000LL
 
 /* Appends a record envelope; modified is "yyyy-MM-dd HH:mm:ss", extracted RFC 3339. */
-static void st_record(struct wdts_buf *b, const char *tenant, const char *conn, const char *report,
-                      const char *pk, const char *modified, const char *extracted,
-                      const char *extra_data)
+static inline void st_record(struct wdts_buf *b, const char *tenant, const char *conn,
+                             const char *report, const char *pk, const char *modified,
+                             const char *extracted, const char *extra_data)
 {
-    wdts_buf_printf(b,
-                    "{\"v\":1,\"tenant\":\"%s\",\"connection\":\"%s\",\"source\":\"wdt\","
-                    "\"report\":\"%s\",\"pk\":\"%s\",\"op\":\"upsert\",\"window\":{\"start\":\"%s\","
-                    "\"end\":\"%s\"},\"job_id\":\"%s:%s:%lld:%lld\",\"extracted_at\":\"%s\","
-                    "\"data\":{\"id\":\"%s\",\"modified\":\"%s\"%s%s}}",
-                    tenant, conn, report, pk, ST_WIN_START, ST_WIN_END, conn, report,
-                    ST_WIN_START_S, ST_WIN_END_S, extracted, pk, modified,
-                    extra_data ? "," : "", extra_data ? extra_data : "");
+    wdts_buf_printf(
+        b,
+        "{\"v\":1,\"tenant\":\"%s\",\"connection\":\"%s\",\"source\":\"wdt\","
+        "\"report\":\"%s\",\"pk\":\"%s\",\"op\":\"upsert\",\"window\":{\"start\":\"%s\","
+        "\"end\":\"%s\"},\"job_id\":\"%s:%s:%lld:%lld\",\"extracted_at\":\"%s\","
+        "\"data\":{\"id\":\"%s\",\"modified\":\"%s\"%s%s}}",
+        tenant, conn, report, pk, ST_WIN_START, ST_WIN_END, conn, report, ST_WIN_START_S,
+        ST_WIN_END_S, extracted, pk, modified, extra_data ? "," : "", extra_data ? extra_data : "");
 }
 
 /* Appends a window marker of connection/report's test window. */
-static void st_marker(struct wdts_buf *b, const char *tenant, const char *conn, const char *report,
-                      int records, const char *api_total, const char *status)
+static inline void st_marker(struct wdts_buf *b, const char *tenant, const char *conn,
+                             const char *report, int records, const char *api_total,
+                             const char *status)
 {
-    wdts_buf_printf(b,
-                    "{\"v\":1,\"type\":\"window\",\"tenant\":\"%s\",\"connection\":\"%s\","
-                    "\"source\":\"wdt\",\"report\":\"%s\",\"job_id\":\"%s:%s:%lld:%lld\","
-                    "\"window\":{\"start\":\"%s\",\"end\":\"%s\"},\"records\":%d,\"pages\":1,"
-                    "\"api_total\":%s,\"status\":\"%s\",\"produced_at\":\"2026-03-01T11:06:00+08:00\"}",
-                    tenant, conn, report, conn, report, ST_WIN_START_S, ST_WIN_END_S, ST_WIN_START,
-                    ST_WIN_END, records, api_total, status);
+    wdts_buf_printf(
+        b,
+        "{\"v\":1,\"type\":\"window\",\"tenant\":\"%s\",\"connection\":\"%s\","
+        "\"source\":\"wdt\",\"report\":\"%s\",\"job_id\":\"%s:%s:%lld:%lld\","
+        "\"window\":{\"start\":\"%s\",\"end\":\"%s\"},\"records\":%d,\"pages\":1,"
+        "\"api_total\":%s,\"status\":\"%s\",\"produced_at\":\"2026-03-01T11:06:00+08:00\"}",
+        tenant, conn, report, conn, report, ST_WIN_START_S, ST_WIN_END_S, ST_WIN_START, ST_WIN_END,
+        records, api_total, status);
 }
 
 /* Produces one message (key may be NULL; headers report/tenant/schema when report != NULL). */
-static void st_produce(struct wdts_kafka_producer *prod, const char *topic, const char *key,
-                       const char *value, const char *report, const char *tenant,
-                       const char *schema)
+static inline void st_produce(struct wdts_kafka_producer *prod, const char *topic, const char *key,
+                              const char *value, const char *report, const char *tenant,
+                              const char *schema)
 {
     struct wdts_param hdrs[3] = {{"report", report}, {"tenant", tenant}, {"schema", schema}};
     struct wdts_kafka_out m = {.topic = topic,
@@ -78,7 +80,7 @@ static void st_produce(struct wdts_kafka_producer *prod, const char *topic, cons
     }
 }
 
-static struct wdts_kafka_producer *st_producer(const char *brokers)
+static inline struct wdts_kafka_producer *st_producer(const char *brokers)
 {
     char es[512];
     struct wdts_param pp[] = {{"bootstrap.servers", brokers}, {"linger.ms", "20"}};
@@ -91,7 +93,7 @@ static struct wdts_kafka_producer *st_producer(const char *brokers)
 
 /* Creates topic with parts partitions through the local Kafka's control FIFO when the
  * harness gives one (else the first produce auto-creates it with 4 partitions). */
-static void st_create_topic(const char *topic, int parts)
+static inline void st_create_topic(const char *topic, int parts)
 {
     const char *ctl = getenv("WDT_TEST_KAFKA_CTL");
     if (ctl == NULL || *ctl == '\0')
@@ -105,8 +107,8 @@ static void st_create_topic(const char *topic, int parts)
 }
 
 /* Starts wdt-sink-sqlite with the given extra arguments (NULL-terminated), output to log. */
-static pid_t st_sink_start(const char *brokers, const char *db, const char *group,
-                           const char *topic, const char *log_path, const char *const *extra)
+static inline pid_t st_sink_start(const char *brokers, const char *db, const char *group,
+                                  const char *topic, const char *log_path, const char *const *extra)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -135,7 +137,7 @@ static pid_t st_sink_start(const char *brokers, const char *db, const char *grou
 }
 
 /* Waits at most timeout_s for pid; returns its exit code, 128 + signal, or -1 on timeout. */
-static int st_wait(pid_t pid, int timeout_s)
+static inline int st_wait(pid_t pid, int timeout_s)
 {
     int64_t deadline = wdts_time_mono_ms() + (int64_t)timeout_s * 1000;
     int st;
@@ -148,7 +150,7 @@ static int st_wait(pid_t pid, int timeout_s)
     return -1;
 }
 
-static void st_dump_log(const char *log_path)
+static inline void st_dump_log(const char *log_path)
 {
     FILE *f = fopen(log_path, "r");
     char line[1024];
@@ -160,7 +162,7 @@ static void st_dump_log(const char *log_path)
     fclose(f);
 }
 
-static sqlite3 *st_db_open(const char *path)
+static inline sqlite3 *st_db_open(const char *path)
 {
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -170,7 +172,7 @@ static sqlite3 *st_db_open(const char *path)
 
 /* The single integer answer of sql (with optional text ?1), or -1 when there is no row
  * or the query fails (e.g. the table does not exist yet). */
-static int64_t st_int(sqlite3 *db, const char *sql, const char *arg)
+static inline int64_t st_int(sqlite3 *db, const char *sql, const char *arg)
 {
     sqlite3_stmt *st = NULL;
     int64_t v = -1;
@@ -185,7 +187,8 @@ static int64_t st_int(sqlite3 *db, const char *sql, const char *arg)
 }
 
 /* The single text answer of sql (?1 = arg) into out; "" when none. */
-static void st_text(sqlite3 *db, const char *sql, const char *arg, char *out, size_t out_size)
+static inline void st_text(sqlite3 *db, const char *sql, const char *arg, char *out,
+                           size_t out_size)
 {
     sqlite3_stmt *st = NULL;
     out[0] = '\0';
@@ -201,8 +204,8 @@ static void st_text(sqlite3 *db, const char *sql, const char *arg, char *out, si
 }
 
 /* Sum of the group's committed offsets over parts partitions of topic (0 for none). */
-static int64_t st_committed_sum(const char *brokers, const char *group, const char *topic,
-                                int parts)
+static inline int64_t st_committed_sum(const char *brokers, const char *group, const char *topic,
+                                       int parts)
 {
     char es[512];
     struct wdts_param cp[] = {{"bootstrap.servers", brokers}, {"group.id", group}};
@@ -223,7 +226,7 @@ static int64_t st_committed_sum(const char *brokers, const char *group, const ch
 }
 
 /* Number of partitions of topic. */
-static int st_partitions(const char *brokers, const char *topic)
+static inline int st_partitions(const char *brokers, const char *topic)
 {
     char es[512];
     struct wdts_param cp[] = {{"bootstrap.servers", brokers}, {"group.id", "sink-test-meta"}};
