@@ -103,15 +103,17 @@ static void test_upsert_rules(void **state)
     /* Other reports: one in the catalog, one not (its modified is epoch ms). */
     rec(&c, c.c1, "refunds", "R1", "2026-03-01 10:40:00", E1);
     rec(&c, c.c1, "custom_x", "X1", "1772331000000", E1);
-    /* Markers: trades (twice: a redelivery) and refunds with api_total null. */
-    char jid[200];
+    /* Markers: trades (twice: a redelivery) and refunds without headers (told by its body). */
+    char jid[200], mkey[200];
     snprintf(jid, sizeof(jid), "%s:trades:%lld:%lld", c.c1, ST_WIN_START_S, ST_WIN_END_S);
-    st_marker(&b, "t1", c.c1, "trades", 11, "11", "complete");
-    st_produce(c.prod, c.topic, jid, wdts_buf_str(&b), "trades", "t1", "wdt.window.v1");
-    st_produce(c.prod, c.topic, jid, wdts_buf_str(&b), "trades", "t1", "wdt.window.v1");
+    snprintf(mkey, sizeof(mkey), ST_MARKER_KEY_FMT, c.c1, "trades");
+    st_marker(&b, "t1", c.c1, "trades", 11, 12, "complete");
+    st_produce(c.prod, c.topic, mkey, wdts_buf_str(&b), "trades", "t1", "wdt.window.v1");
+    st_produce(c.prod, c.topic, mkey, wdts_buf_str(&b), "trades", "t1", "wdt.window.v1");
     wdts_buf_reset(&b);
-    st_marker(&b, "t1", c.c1, "refunds", 1, "null", "partial");
-    st_produce(c.prod, c.topic, "m2", wdts_buf_str(&b), "refunds", "t1", NULL);
+    snprintf(mkey, sizeof(mkey), ST_MARKER_KEY_FMT, c.c1, "refunds");
+    st_marker(&b, "t1", c.c1, "refunds", 1, 1, "complete");
+    st_produce(c.prod, c.topic, mkey, wdts_buf_str(&b), NULL, NULL, NULL);
     wdts_buf_reset(&b);
     c.produced += 3;
 
@@ -208,12 +210,13 @@ static void test_upsert_rules(void **state)
             "SELECT report || '|' || records || '|' || pages || '|' || api_total || '|' || "
             "status || '|' || seen || '|' || window_start FROM windows WHERE job_id = ?1",
             jid, text, sizeof(text));
-    assert_string_equal(text, "trades|11|1|11|complete|2|" ST_WIN_START);
+    assert_string_equal(text, "trades|11|1|12|complete|2|" ST_WIN_START);
     snprintf(sql, sizeof(sql),
-             "SELECT status || '|' || coalesce(api_total, 'null') FROM windows WHERE report = "
+             "SELECT status || '|' || api_total || '|' || json_extract(marker, '$.calls') FROM "
+             "windows WHERE report = "
              "'refunds' AND connection = ?1");
     st_text(db, sql, c.c1, text, sizeof(text));
-    assert_string_equal(text, "partial|null");
+    assert_string_equal(text, "complete|1|1");
 
     /* Rejects: each stored once with its position and a reason, and counted. */
     assert_int_equal(st_int(db, "SELECT count(*) FROM rejects", NULL), n_rejects);

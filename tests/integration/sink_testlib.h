@@ -42,19 +42,20 @@ static inline void st_record(struct wdts_buf *b, const char *tenant, const char 
         ST_WIN_END_S, extracted, pk, modified, extra_data ? "," : "", extra_data ? extra_data : "");
 }
 
-/* Appends a window marker of connection/report's test window. */
+/* Appends a window marker of connection/report's test window, as wdt-worker writes it
+ * (docs/schemas/window-marker.schema.json); its key is ST_MARKER_KEY_FMT. */
+#define ST_MARKER_KEY_FMT "%s:%s#window:1772330400:1772334000"
 static inline void st_marker(struct wdts_buf *b, const char *tenant, const char *conn,
-                             const char *report, int records, const char *api_total,
-                             const char *status)
+                             const char *report, int records, int api_total, const char *status)
 {
-    wdts_buf_printf(
-        b,
-        "{\"v\":1,\"type\":\"window\",\"tenant\":\"%s\",\"connection\":\"%s\","
-        "\"source\":\"wdt\",\"report\":\"%s\",\"job_id\":\"%s:%s:%lld:%lld\","
-        "\"window\":{\"start\":\"%s\",\"end\":\"%s\"},\"records\":%d,\"pages\":1,"
-        "\"api_total\":%s,\"status\":\"%s\",\"produced_at\":\"2026-03-01T11:06:00+08:00\"}",
-        tenant, conn, report, conn, report, ST_WIN_START_S, ST_WIN_END_S, ST_WIN_START, ST_WIN_END,
-        records, api_total, status);
+    wdts_buf_printf(b,
+                    "{\"v\":1,\"type\":\"window\",\"tenant\":\"%s\",\"connection\":\"%s\","
+                    "\"source\":\"wdt\",\"report\":\"%s\",\"job_id\":\"%s:%s:%lld:%lld\","
+                    "\"window\":{\"start\":\"%s\",\"end\":\"%s\"},\"records\":%d,\"pages\":1,"
+                    "\"calls\":1,\"api_total\":%d,\"duplicates\":0,\"status\":\"%s\","
+                    "\"extracted_at\":\"2026-03-01T11:06:00+08:00\"}",
+                    tenant, conn, report, conn, report, ST_WIN_START_S, ST_WIN_END_S, ST_WIN_START,
+                    ST_WIN_END, records, api_total, status);
 }
 
 /* Produces one message (key may be NULL; headers report/tenant/schema when report != NULL). */
