@@ -110,6 +110,10 @@ int main(int argc, char **argv)
             return WDTS_EXIT_USAGE;
         }
     }
+    if (group != NULL && *group == '\0') {
+        fprintf(stderr, "wdt-sink-sqlite: --group wants a consumer group name, not ''\n");
+        return WDTS_EXIT_USAGE;
+    }
     long long once_idle = 0;
     if (idle != NULL && wdts_parse_int(idle, 1, 86400, &once_idle) != WDTS_OK) {
         fprintf(stderr, "wdt-sink-sqlite: --once-idle wants whole seconds from 1 to 86400, "
