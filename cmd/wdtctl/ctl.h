@@ -14,4 +14,7 @@
 /** `wdtctl call`: one API call (or its --dry-run). */
 int ctl_call_main(int argc, char **argv);
 
+/** `wdtctl connection add|list|show|remove|check`: connections and their checks. */
+int ctl_conn_main(int argc, char **argv);
+
 #endif

@@ -14,6 +14,7 @@ struct ctl_cmd {
 
 static const struct ctl_cmd cmds[] = {
     {"call", ctl_call_main, "one WDT or Qimen API call (or --dry-run), to debug credentials"},
+    {"connection", ctl_conn_main, "add, list, show, remove and check connections"},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

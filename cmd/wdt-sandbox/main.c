@@ -1,0 +1,290 @@
+/* wdt-sandbox: a local simulator of the WDT flagship gateway and its Qimen route.
+ * Wiring only: arguments → tenants, clock, faults → gateway → HTTP server → wait
+ * for SIGTERM/SIGINT. The `truth` subcommand prints what should have arrived. */
+#include <errno.h>
+#include <stdint.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sbx_clock.h"
+#include "sbx_data.h"
+#include "sbx_fault.h"
+#include "sbx_gateway.h"
+#include "sbx_server.h"
+#include "sbx_tenant.h"
+#include "sbx_truth.h"
+#include "wdts/err.h"
+#include "wdts/log.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+
+static const char usage_text[] =
+    "usage: wdt-sandbox --listen HOST:PORT (--tenants FILE | --demo) [--clock SPEC]\n"
+    "                   [--faults SPEC] [--threads N] [--port-file PATH]\n"
+    "       wdt-sandbox truth (--tenants FILE | --demo) --sid SID --report REPORT\n"
+    "                   --as-of T --before W [--since S] [--route wdt|qimen]\n"
+    "\n"
+    "Serves POST /openapi (flagship direct API), POST /router/qm (Qimen route),\n"
+    "GET /metrics (Prometheus text) and GET /healthz.\n"
+    "\n"
+    "  --listen HOST:PORT  address to bind; port 0 picks a free port (printed on start)\n"
+    "  --tenants FILE      JSON array of tenants: sid, appkey, appsecret \"secret:salt\",\n"
+    "                      qimen_app_key, qimen_app_secret, permissions, rate_per_min,\n"
+    "                      concurrency, orders_per_day, seed, data_origin\n"
+    "  --demo              the built-in demo tenants: demo-shop (appkey demo-app, secret\n"
+    "                      demo-secret:demo-salt, Qimen app demo-qimen-app/demo-qimen-secret)\n"
+    "                      and demo-shop-2 (demo2-app, demo2-secret:demo2-salt, no refunds)\n"
+    "  --clock SPEC        real (default) | frozen:UNIX | speed:FACTOR[@UNIX]\n"
+    "  --faults SPEC       e.g. latency=20-200ms,http5xx=0.05,hang=0.01,truncate=0.02,\n"
+    "                      status4=0.01,status5=0.01,status99=0.01,ratelimit=0.02,\n"
+    "                      http5xx@10s-20s=1.0,seed=7,hangtime=90s\n"
+    "  --threads N         HTTP worker threads (default 2)\n"
+    "  --port-file PATH    write HOST:PORT to PATH once listening (atomically)\n"
+    "\n"
+    "truth prints one JSON line {\"pk\":…,\"modified\":…} per record of REPORT whose modified\n"
+    "time as of T lies in [S, W) (S defaults to the beginning). Times are Unix seconds,\n"
+    "RFC 3339, or \"yyyy-MM-dd HH:mm:ss\" Beijing time.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "wdt-sandbox: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nrun wdt-sandbox --help for the options\n");
+    return WDTS_EXIT_USAGE;
+}
+
+static int load_tenants(const char *file, int demo, struct sbx_tenants *tenants)
+{
+    char errstr[4096];
+    if (demo && file)
+        return usage_error("give either --tenants FILE or --demo, not both%s", "");
+    if (demo) {
+        sbx_tenants_demo(tenants);
+        return 0;
+    }
+    if (file == NULL)
+        return usage_error("--tenants FILE or --demo is required%s", "");
+    if (sbx_tenants_load(file, tenants, errstr, sizeof(errstr)) != WDTS_OK) {
+        fprintf(stderr, "wdt-sandbox: invalid tenants file:\n%s\n", errstr);
+        return WDTS_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+static int parse_time_arg(const char *s, int64_t *out)
+{
+    return wdts_time_parse_rfc3339(s, out) == WDTS_OK || wdts_time_parse_beijing(s, out) == WDTS_OK
+               ? 0
+               : -1;
+}
+
+static int run_truth(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"tenants", required_argument, NULL, 't'}, {"demo", no_argument, NULL, 'd'},
+        {"sid", required_argument, NULL, 's'},     {"report", required_argument, NULL, 'r'},
+        {"as-of", required_argument, NULL, 'a'},   {"before", required_argument, NULL, 'b'},
+        {"since", required_argument, NULL, 'S'},   {"route", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL, *sid = NULL, *report = NULL, *as_of_s = NULL, *before_s = NULL;
+    const char *since_s = NULL, *route_s = "wdt";
+    int demo = 0, c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': file = optarg; break;
+        case 'd': demo = 1; break;
+        case 's': sid = optarg; break;
+        case 'r': report = optarg; break;
+        case 'a': as_of_s = optarg; break;
+        case 'b': before_s = optarg; break;
+        case 'S': since_s = optarg; break;
+        case 'R': route_s = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: return usage_error("truth: unknown option%s", "");
+        }
+    }
+    if (sid == NULL || report == NULL || as_of_s == NULL || before_s == NULL)
+        return usage_error("truth needs --sid, --report, --as-of and --before%s", "");
+    enum sbx_entity e;
+    if (sbx_entity_parse(report, &e) != WDTS_OK)
+        return usage_error("truth: unknown report '%s' (trades, stockouts, refunds, "
+                           "refund_stockins, purchase_orders, purchase_stockins, stock, "
+                           "stock_changes, goods, suites, raw_trades, shops, warehouses, logistics)",
+                           report);
+    int64_t as_of = 0, before = 0, since = INT64_MIN;
+    if (parse_time_arg(as_of_s, &as_of) != 0)
+        return usage_error("truth: --as-of '%s' is not a time", as_of_s);
+    if (parse_time_arg(before_s, &before) != 0)
+        return usage_error("truth: --before '%s' is not a time", before_s);
+    if (since_s && parse_time_arg(since_s, &since) != 0)
+        return usage_error("truth: --since '%s' is not a time", since_s);
+    enum sbx_route route;
+    if (strcmp(route_s, "wdt") == 0)
+        route = SBX_ROUTE_WDT;
+    else if (strcmp(route_s, "qimen") == 0)
+        route = SBX_ROUTE_QIMEN;
+    else
+        return usage_error("truth: --route '%s' must be wdt or qimen", route_s);
+
+    struct sbx_tenants tenants = {NULL, 0};
+    int rc = load_tenants(file, demo, &tenants);
+    if (rc != 0)
+        return rc;
+    const struct sbx_tenant *t = sbx_tenants_find(&tenants, sid);
+    if (t == NULL) {
+        fprintf(stderr, "wdt-sandbox: truth: no tenant has sid '%s'\n", sid);
+        sbx_tenants_deinit(&tenants);
+        return WDTS_EXIT_USAGE;
+    }
+    struct sbx_dataset ds = {t->seed, t->orders_per_day, t->data_origin};
+    wdts_err_t err = sbx_truth_write(&ds, e, route, as_of, since, before, stdout);
+    sbx_tenants_deinit(&tenants);
+    if (err != WDTS_OK || fflush(stdout) != 0) {
+        fprintf(stderr, "wdt-sandbox: truth: %s\n", wdts_err2str(err != WDTS_OK ? err : WDTS_ERR_IO));
+        return WDTS_EXIT_FATAL;
+    }
+    return 0;
+}
+
+/* Splits "HOST:PORT" ("[::1]:8080" for IPv6). */
+static int parse_listen(const char *s, char *host, size_t host_size, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    long long p;
+    if (colon == NULL || wdts_parse_int(colon + 1, 0, 65535, &p) != WDTS_OK)
+        return -1;
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= host_size)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+static int write_port_file(const char *path, const char *host, int port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    int ok = fprintf(f, "%s:%d\n", host, port) > 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int run_server(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},  {"tenants", required_argument, NULL, 't'},
+        {"demo", no_argument, NULL, 'd'},          {"clock", required_argument, NULL, 'c'},
+        {"faults", required_argument, NULL, 'f'},  {"threads", required_argument, NULL, 'T'},
+        {"port-file", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *listen = NULL, *file = NULL, *clock_s = "real", *faults_s = NULL;
+    const char *port_file = NULL;
+    long long threads = 2;
+    int demo = 0, c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': listen = optarg; break;
+        case 't': file = optarg; break;
+        case 'd': demo = 1; break;
+        case 'c': clock_s = optarg; break;
+        case 'f': faults_s = optarg; break;
+        case 'p': port_file = optarg; break;
+        case 'T':
+            if (wdts_parse_int(optarg, 1, 64, &threads) != WDTS_OK)
+                return usage_error("--threads '%s' must be an integer from 1 to 64", optarg);
+            break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: return usage_error("unknown option%s", "");
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    char host[256];
+    int port = 0;
+    if (listen == NULL)
+        return usage_error("--listen HOST:PORT is required (e.g. 127.0.0.1:0)%s", "");
+    if (parse_listen(listen, host, sizeof(host), &port) != 0)
+        return usage_error("--listen '%s' must be HOST:PORT with a port from 0 to 65535", listen);
+
+    char errstr[1024];
+    struct sbx_clock clock;
+    if (sbx_clock_parse(clock_s, &clock, errstr, sizeof(errstr)) != WDTS_OK)
+        return usage_error("%s", errstr);
+    struct sbx_faults faults;
+    if (sbx_faults_parse(faults_s, &faults, errstr, sizeof(errstr)) != WDTS_OK)
+        return usage_error("%s", errstr);
+
+    struct sbx_tenants tenants = {NULL, 0};
+    int rc = load_tenants(file, demo, &tenants);
+    if (rc != 0) {
+        sbx_faults_deinit(&faults);
+        return rc;
+    }
+
+    /* Block the stop signals before any thread starts, so only sigwait sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sbx_gateway gw;
+    sbx_gateway_init(&gw, &tenants, &clock, &faults);
+    struct sbx_server_cfg cfg = {host, port, (int)threads, &gw};
+    struct sbx_server *srv = sbx_server_new(&cfg, errstr, sizeof(errstr));
+    if (srv == NULL) {
+        fprintf(stderr, "wdt-sandbox: %s\n", errstr);
+        rc = WDTS_EXIT_FATAL;
+        goto out;
+    }
+    int bound = sbx_server_port(srv);
+    if (port_file && write_port_file(port_file, host, bound) != 0) {
+        fprintf(stderr, "wdt-sandbox: cannot write --port-file %s: %s\n", port_file, strerror(errno));
+        rc = WDTS_EXIT_FATAL;
+        goto out;
+    }
+    printf("wdt-sandbox listening on http://%s%s%s:%d (%zu tenants, clock %s, faults %s)\n",
+           strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", bound, tenants.n,
+           clock_s, faults_s ? faults_s : "none");
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    WDTS_LOG(INFO, "http", "signal %d: stopping", sig);
+out:
+    sbx_server_destroy(srv);
+    sbx_gateway_deinit(&gw);
+    sbx_tenants_deinit(&tenants);
+    sbx_faults_deinit(&faults);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    wdts_log_set_prog("wdt-sandbox");
+    wdts_log_setup(WDTS_LOGLVL_INFO, WDTS_LOGFMT_JSON, getenv("WDT_DEBUG"));
+    if (argc > 1 && strcmp(argv[1], "truth") == 0)
+        return run_truth(argc - 1, argv + 1);
+    return run_server(argc, argv);
+}

@@ -1,0 +1,261 @@
+/* Connections (DESIGN.md §2): one authorised WDT app of one tenant, its credentials,
+ * enabled reports, gateway, backfill depth, rate limits and pii policy, plus the state
+ * the workers and `wdtctl connection check` keep (auth_failed, blocked reports).
+ * This module is the model (JSON, validation, sealing) and its Redis store; the live
+ * checks against a gateway are in conn_probe (wdts/conn_probe.h). It never logs.
+ *
+ * Redis layout (every key under the configured prefix, e.g. "wdt:"):
+ *   <prefix>conns              SET of connection ids
+ *   <prefix>conn:<id>          STRING: the connection as JSON (secrets sealed, no state)
+ *   <prefix>connstate:<id>     HASH: "auth" → {"message":…,"since":…} while auth_failed,
+ *                                    "report:<name>" → {"reason":…,"fix":…,"since":…} while
+ *                                    blocked, "checked_at" → Unix seconds of the last check
+ *                              a missing field means ok, so marking is one HSET/HDEL and
+ *                              workers never rewrite the connection document.
+ * Any other per-connection state key (plan cursors, watermarks, locks) is named
+ * <prefix><kind>:<id>[:…], so wdts_conn_remove() finds it by a scan.
+ *
+ * Secrets: appsecret ("secret:salt") and the own Qimen app_secret are sealed with
+ * wdts_crypto_seal() under secret.key, with "<tenant>/<id>/<field>" as associated data,
+ * so a sealed value opens only for the connection and field it was made for. Plain
+ * secrets exist only in memory after wdts_conn_open_secrets(), are wiped by
+ * wdts_conn_destroy(), and no JSON this module writes ever holds them.
+ *
+ *   caller --owns--> wdts_conn --owns--> every string, reports[]
+ * Threads: a wdts_conn is used by one thread at a time; functions keep no global state. */
+#ifndef WDTS_CONN_H
+#define WDTS_CONN_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wdts/crypto.h"
+#include "wdts/err.h"
+#include "wdts/str.h"
+#include "wdts/wdt_api.h"
+
+struct wdts_redis;
+struct wdts_catalog;
+
+/** Version of the stored JSON document. */
+#define WDTS_CONN_VERSION 1
+
+/** Production gateways (reference §1, §6) and the test gateways, per route. */
+#define WDTS_CONN_GATEWAY_WDT "http://wdt.wangdian.cn/openapi"
+#define WDTS_CONN_GATEWAY_WDT_TEST "http://47.92.239.46/openapi"
+#define WDTS_CONN_GATEWAY_QIMEN "http://3ldsmu02o9.api.taobao.com/router/qm"
+#define WDTS_CONN_GATEWAY_QIMEN_TEST "http://3ldsmu02o9.api.taobao.com/router/qmtest"
+
+/** Defaults: 90 days of backfill; conservative limits (reference §4.3: serial, ≤1 call/s). */
+#define WDTS_CONN_BACKFILL_DEFAULT_S (90LL * 86400)
+#define WDTS_CONN_RATE_DEFAULT 1.0
+#define WDTS_CONN_BURST_DEFAULT 1
+#define WDTS_CONN_CONCURRENCY_DEFAULT 1
+
+/** Bounds checked by wdts_conn_validate(). */
+#define WDTS_CONN_BACKFILL_MAX_S (3650LL * 86400)
+#define WDTS_CONN_RATE_MAX 100.0
+#define WDTS_CONN_BURST_MAX 100
+#define WDTS_CONN_CONCURRENCY_MAX 32
+
+/** What the worker does with the catalog's pii fields of a record (DESIGN.md §3 Privacy). */
+enum wdts_conn_pii {
+    WDTS_CONN_PII_KEEP = 0,
+    WDTS_CONN_PII_HASH, /* keyed HMAC-SHA256 per tenant (wdts_pii_hash) */
+    WDTS_CONN_PII_DROP,
+};
+
+/** Parses "keep" | "hash" | "drop". @returns WDTS_ERR_INVAL otherwise. */
+wdts_err_t wdts_conn_pii_parse(const char *s, enum wdts_conn_pii *out);
+/** @returns "keep", "hash" or "drop". */
+const char *wdts_conn_pii_name(enum wdts_conn_pii pii);
+
+/** One enabled report and its state. ok: blocked == 0 and the texts are NULL. */
+struct wdts_conn_report {
+    char *name;       /* a catalog report name; owned */
+    int blocked;      /* 1: the app may not call its method; not planned until unblocked */
+    char *reason;     /* blocked: what the API said (e.g. 权限不足); owned, may be NULL */
+    char *fix;        /* blocked: what to do; owned, may be NULL */
+    int64_t since;    /* blocked: Unix time it was first seen blocked; 0 otherwise */
+};
+
+/**
+ * A connection. Life cycle: wdts_conn_new() (defaults) or wdts_conn_from_json() /
+ * wdts_conn_load() → set or read fields → wdts_conn_seal() before wdts_conn_save() →
+ * wdts_conn_destroy(). State machine of `auth_failed`:
+ *   ok --(an auth-class answer: worker or check)--> auth_failed --(check succeeds)--> ok
+ * and of each report: ok --(permission answer)--> blocked --(check succeeds)--> ok.
+ */
+struct wdts_conn {
+    char *tenant; /* [A-Za-z0-9_.-]{1,64} */
+    char *id;     /* connection id, unique across tenants, same alphabet */
+    enum wdts_api_app app;
+    char *sid;
+    char *appkey;
+    char *appsecret_sealed; /* as stored: "v1:<key id>:…"; NULL until sealed */
+    char *appsecret;        /* plain "secret:salt"; NULL unless set or opened; never stored */
+
+    /* Qimen route only. platform: use the operator's qimen.app.key/secret from config. */
+    int qimen_platform;
+    char *qimen_app_key;           /* own app_key (not a secret, an identifier); NULL if platform */
+    char *qimen_app_secret_sealed; /* as stored; NULL if platform */
+    char *qimen_app_secret;        /* plain; NULL unless set or opened */
+
+    char *gateway;      /* http(s) URL */
+    struct wdts_conn_report *reports;
+    size_t n_reports;
+
+    int64_t backfill_s; /* first sync starts now - backfill_s */
+    double rate;        /* calls per second */
+    int burst;          /* calls allowed at once above the rate */
+    int concurrency;    /* calls in flight */
+    enum wdts_conn_pii pii;
+
+    int auth_failed;      /* 1: credentials refused; jobs stop until check succeeds */
+    char *auth_message;   /* auth_failed: what the API said and what to do; owned */
+    int64_t auth_since;   /* auth_failed: since when */
+
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t checked_at; /* last successful check of the credentials; 0 = never */
+};
+
+/** @returns a new connection with the defaults above (no reports). @owner wdts_conn_destroy(). */
+struct wdts_conn *wdts_conn_new(void);
+
+/** Wipes the plain secrets and frees everything. NULL is a no-op. */
+void wdts_conn_destroy(struct wdts_conn *conn);
+
+/** @returns the production gateway of a route. */
+const char *wdts_conn_default_gateway(enum wdts_api_app app);
+
+/**
+ * @brief Resolves the --gateway words: NULL or "production" → the route's production
+ *        gateway; "test" → its test gateway; otherwise the text itself (checked later).
+ * @returns a static string or text itself (borrowed).
+ */
+const char *wdts_conn_gateway_resolve(enum wdts_api_app app, const char *text);
+
+/** Adds an enabled report (ok). A name already present is not added twice. @owner copied. */
+void wdts_conn_add_report(struct wdts_conn *conn, const char *name);
+
+/** @returns the report entry called name, borrowed; NULL when it is not enabled. */
+struct wdts_conn_report *wdts_conn_report_get(const struct wdts_conn *conn, const char *name);
+
+/**
+ * @brief Checks every field (names, app, sid/appkey, secrets present in either form,
+ *        Qimen settings consistent with app, gateway URL, reports known to cat and not
+ *        repeated, limits within bounds, backfill). cat may be NULL (reports not looked up).
+ * @param errors one line per problem, each saying what to change; may be NULL.
+ * @returns WDTS_OK or WDTS_ERR_INVAL.
+ */
+wdts_err_t wdts_conn_validate(const struct wdts_conn *conn, const struct wdts_catalog *cat,
+                              struct wdts_buf *errors);
+
+/**
+ * @brief Seals the plain secrets (appsecret, own qimen app_secret) into the *_sealed fields,
+ *        replacing older sealed values. The plain values stay in memory.
+ * @returns WDTS_OK; WDTS_ERR_INVAL when a plain secret is missing; WDTS_ERR_TLS on failure.
+ */
+wdts_err_t wdts_conn_seal(struct wdts_conn *conn, const unsigned char key[WDTS_CRYPTO_KEY_LEN],
+                          char *errstr, size_t errstr_size);
+
+/**
+ * @brief Opens the sealed secrets into the plain fields.
+ * @returns WDTS_OK; WDTS_ERR_TLS when they were sealed under another key or for another
+ *          connection (errstr says which field and what to do); WDTS_ERR_INVAL when one is
+ *          missing or malformed.
+ */
+wdts_err_t wdts_conn_open_secrets(struct wdts_conn *conn,
+                                  const unsigned char key[WDTS_CRYPTO_KEY_LEN], char *errstr,
+                                  size_t errstr_size);
+
+/** The associated data of a sealed field: "<tenant>/<id>/<field>". @owner new; free() it. */
+char *wdts_conn_aad(const struct wdts_conn *conn, const char *field);
+
+/** What wdts_conn_to_json() includes. */
+enum wdts_conn_json {
+    WDTS_CONN_JSON_STORED = 0, /* the Redis document: sealed secrets, no state */
+    WDTS_CONN_JSON_PUBLIC,     /* for users (show --json): no secrets in any form, with state */
+    WDTS_CONN_JSON_FULL,       /* sealed secrets and state (round trips everything) */
+};
+
+/**
+ * @brief The connection as a JSON object. Plain secrets are never included.
+ * @owner returns a new reference; json_decref() it.
+ */
+json_t *wdts_conn_to_json(const struct wdts_conn *conn, enum wdts_conn_json what);
+
+/**
+ * @brief Reads a connection from a JSON object (any of the three forms; a missing state
+ *        means ok). Unknown members are rejected so a misspelt field is caught.
+ * @owner json borrowed. *out new (wdts_conn_destroy()); NULL on failure.
+ * @returns WDTS_OK, or WDTS_ERR_JSON with the member and the problem in errstr.
+ */
+wdts_err_t wdts_conn_from_json(const json_t *json, struct wdts_conn **out, char *errstr,
+                               size_t errstr_size);
+
+/* ---- the Redis store --------------------------------------------------------------- */
+
+/**
+ * @brief Stores a new connection: the document, its id in the set and its state, in one
+ *        MULTI/EXEC. conn must be sealed (checked: plain-only secrets are refused).
+ * @param replace 0: fail with WDTS_ERR_INVAL if the id exists (checked atomically with SETNX).
+ * @owner redis, conn borrowed; prefix NULL = WDTS_REDIS_PREFIX_DEFAULT.
+ * @returns WDTS_OK, WDTS_ERR_INVAL (exists, not sealed), or the Redis error; errstr says.
+ */
+wdts_err_t wdts_conn_save(struct wdts_redis *redis, const char *prefix,
+                          const struct wdts_conn *conn, int replace, char *errstr,
+                          size_t errstr_size);
+
+/**
+ * @brief Loads a connection and its state (secrets stay sealed).
+ * @owner *out new; NULL on failure.
+ * @returns WDTS_OK, WDTS_ERR_NOTFOUND, WDTS_ERR_JSON (a damaged document) or a Redis error.
+ */
+wdts_err_t wdts_conn_load(struct wdts_redis *redis, const char *prefix, const char *id,
+                          struct wdts_conn **out, char *errstr, size_t errstr_size);
+
+/**
+ * @brief The ids of every stored connection, sorted.
+ * @owner *ids new: an array of *n new strings; free with wdts_conn_ids_free().
+ */
+wdts_err_t wdts_conn_list(struct wdts_redis *redis, const char *prefix, char ***ids, size_t *n,
+                          char *errstr, size_t errstr_size);
+void wdts_conn_ids_free(char **ids, size_t n);
+
+/**
+ * @brief Deletes a connection: its document, its id in the set, its state hash and every
+ *        key <prefix><kind>:<id>[:…] (found by SCAN).
+ * @param deleted receives the number of keys deleted (may be NULL).
+ * @returns WDTS_OK, WDTS_ERR_NOTFOUND (nothing was stored under id), or a Redis error.
+ */
+wdts_err_t wdts_conn_remove(struct wdts_redis *redis, const char *prefix, const char *id,
+                            long long *deleted, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Marks the connection auth_failed with a message that says what to do (only the
+ *        first failure's time is kept as `since`), or, with message NULL, ok again.
+ * @returns WDTS_OK, WDTS_ERR_NOTFOUND when the connection does not exist, or a Redis error.
+ * @thread any (one HSET/HDEL: workers may call it at once).
+ */
+wdts_err_t wdts_conn_mark_auth(struct wdts_redis *redis, const char *prefix, const char *id,
+                               const char *message, int64_t now, char *errstr,
+                               size_t errstr_size);
+
+/**
+ * @brief Marks a report of the connection blocked with the API's reason and the fix (the
+ *        first time seen is kept as `since`), or, with reason and fix NULL, unblocked.
+ * @returns as wdts_conn_mark_auth().
+ */
+wdts_err_t wdts_conn_mark_report(struct wdts_redis *redis, const char *prefix, const char *id,
+                                 const char *report, const char *reason, const char *fix,
+                                 int64_t now, char *errstr, size_t errstr_size);
+
+/** Records the time of a successful check (state field checked_at). @returns as
+ *  wdts_conn_mark_auth(). */
+wdts_err_t wdts_conn_mark_checked(struct wdts_redis *redis, const char *prefix, const char *id,
+                                   int64_t now, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,304 @@
+/* Live checks of a connection (see wdts/conn_probe.h): the credentials call, then one
+ * minimal call per enabled report, each retried a little on transient answers and paced
+ * by the connection's rate. The words added here name which credential is wrong; the
+ * what-to-do text itself comes from the one classification in wdt_api_answer.c. */
+#include "wdts/conn_probe.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "wdts/catalog.h"
+#include "wdts/conn.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+
+/* The report whose call proves the credentials: a snapshot, one row, no window. */
+#define PROBE_CREDENTIALS_REPORT "shops"
+#define PROBE_CREDENTIALS_METHOD "setting.Shop.queryShop"
+
+wdts_err_t wdts_conn_creds(const struct wdts_conn *conn, const char *platform_key,
+                           const char *platform_secret, struct wdts_api_creds *creds,
+                           char *errstr, size_t errstr_size)
+{
+    memset(creds, 0, sizeof(*creds));
+    if (conn->appsecret == NULL) {
+        snprintf(errstr, errstr_size, "connection %s: its appsecret is not open",
+                 conn->id ? conn->id : "?");
+        return WDTS_ERR_INVAL;
+    }
+    wdts_err_t err =
+        wdts_api_creds_init(creds, conn->sid, conn->appkey, conn->appsecret, errstr, errstr_size);
+    if (err != WDTS_OK || conn->app != WDTS_API_APP_QIMEN)
+        return err;
+    const char *key = conn->qimen_app_key, *secret = conn->qimen_app_secret;
+    if (conn->qimen_platform) {
+        if (platform_key == NULL || *platform_key == '\0' || platform_secret == NULL ||
+            *platform_secret == '\0') {
+            snprintf(errstr, errstr_size,
+                     "connection %s uses the platform-provided Qimen app, but qimen.app.key and "
+                     "qimen.app.secret are not configured: set WDT_QIMEN_APP_KEY and "
+                     "WDT_QIMEN_APP_SECRET (or WDT_QIMEN_APP_SECRET_FILE), or give the "
+                     "connection its own Qimen app",
+                     conn->id ? conn->id : "?");
+            return WDTS_ERR_CONFIG;
+        }
+        key = platform_key;
+        secret = platform_secret;
+    }
+    if (key == NULL || secret == NULL) {
+        snprintf(errstr, errstr_size, "connection %s: a qimen connection needs a Qimen app "
+                 "(its app_key and app_secret, or the platform-provided one)",
+                 conn->id ? conn->id : "?");
+        return WDTS_ERR_INVAL;
+    }
+    return wdts_api_creds_set_qimen(creds, key, secret, NULL, NULL, NULL, errstr, errstr_size);
+}
+
+void wdts_conn_probe_deinit(struct wdts_conn_probe *probe)
+{
+    if (probe == NULL)
+        return;
+    for (size_t i = 0; i < probe->n_rows; i++) {
+        free(probe->rows[i].reason);
+        free(probe->rows[i].fix);
+    }
+    free(probe->rows);
+    free(probe->what);
+    free(probe->message);
+    memset(probe, 0, sizeof(*probe));
+}
+
+static int has(const char *s, const char *needle)
+{
+    return s && strstr(s, needle) != NULL;
+}
+
+const char *wdts_conn_probe_what(enum wdts_api_app app, const struct wdts_api_result *res)
+{
+    const char *m = res->api_message;
+    int qimen = app == WDTS_API_APP_QIMEN;
+    switch (res->cls) {
+    case WDTS_API_OK:
+        return "ok";
+    case WDTS_API_CLOCK:
+        return "clock skew (时间戳错误)";
+    case WDTS_API_TRANSIENT:
+        return "gateway unreachable or failing";
+    case WDTS_API_RATE_LIMITED:
+        return "rate limited";
+    case WDTS_API_PERMISSION:
+        return "interface not approved";
+    case WDTS_API_BAD_REQUEST:
+        return "not a WDT gateway, or a request it refused";
+    default:
+        break;
+    }
+    if (has(m, "验证失败"))
+        return "wrong appkey or appsecret (验证失败)";
+    if (has(m, "sid is not"))
+        return "unknown sid or wrong gateway (sid is not exists)";
+    if (has(m, "app auth fail"))
+        return qimen ? "Qimen app not authorised for this seller (app auth fail)"
+                     : "app not authorised or not online (app auth fail)";
+    if (res->has_status && !qimen && res->status == 6)
+        return "IP not on the whitelist (ip限制)";
+    if (has(m, "ip限制"))
+        return "IP not on the whitelist (ip限制)";
+    if ((res->has_status && !qimen && res->status == 3) || has(m, "动态口令"))
+        return "dynamic password required (需要动态口令)";
+    if (res->has_status && res->status == 25)
+        return "wrong Qimen app_secret (Invalid Signature)";
+    if (res->has_status && res->status == 29)
+        return "unknown Qimen app_key (Invalid App Key)";
+    if (res->http_status == 401 || res->http_status == 403)
+        return "access refused by the gateway";
+    return "credentials refused";
+}
+
+/* What to add to the classification's message when `add` or `check` is refused. */
+static const char *extra_hint(enum wdts_api_app app, const struct wdts_api_result *res)
+{
+    if (res->cls != WDTS_API_AUTH)
+        return NULL;
+    if (has(res->api_message, "app auth fail"))
+        return app == WDTS_API_APP_QIMEN
+                   ? "A qimen connection needs a Qimen (Taobao open platform) app that the seller "
+                     "authorised for the WDT custom scene (奇门自定义应用): check --qimen-app-key "
+                     "and --qimen-app-secret, or use --qimen-platform"
+                   : "The WDT app must be online (已上线) and authorised for this sid in 开放平台 → "
+                     "自助对接 → 应用管理";
+    return NULL;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+struct prober {
+    const struct wdts_conn *conn;
+    const struct wdts_api_creds *creds;
+    struct wdts_conn_probe_opts opts;
+    struct wdts_api_http_opts http;
+    int64_t interval_ms; /* between two calls, from the connection's rate */
+    int64_t last_call_ms;
+    struct wdts_conn_probe *out;
+};
+
+/* One call with its retries; res holds the last answer. */
+static wdts_err_t call_with_retries(struct prober *pr, const struct wdts_api_call *call,
+                                    struct wdts_api_result *res, char *errstr, size_t errstr_size)
+{
+    int64_t backoff = pr->opts.backoff_ms;
+    for (int attempt = 1;; attempt++) {
+        if (pr->last_call_ms) {
+            int64_t wait = pr->last_call_ms + pr->interval_ms - wdts_time_mono_ms();
+            sleep_ms(wait);
+        }
+        pr->last_call_ms = wdts_time_mono_ms();
+        pr->out->calls++;
+        struct wdts_api_call c = *call;
+        c.now = wdts_time_now();
+        wdts_err_t err = wdts_api_call_blocking(pr->creds, pr->conn->gateway, &c, &pr->http, res,
+                                                NULL, errstr, errstr_size);
+        if (err != WDTS_OK)
+            return err;
+        if ((res->cls != WDTS_API_TRANSIENT && res->cls != WDTS_API_RATE_LIMITED) ||
+            attempt >= pr->opts.attempts)
+            return WDTS_OK;
+        sleep_ms(backoff);
+        backoff *= 2;
+    }
+}
+
+/* The params of a minimal call to report r: its fixed params, and for an incremental
+ * report a one-minute window that closed lag_s ago. @owner new string; free(). */
+static char *probe_params(const struct wdts_catalog_report *r, int64_t now, int64_t lag_s)
+{
+    json_t *p = json_deep_copy(r->params);
+    if (p == NULL)
+        p = json_object();
+    if (r->kind == WDTS_REPORT_INCREMENTAL && r->time_start[0] && r->time_end[0]) {
+        int64_t end = (now - lag_s) / 60 * 60;
+        char a[WDTS_BJTIME_LEN], b[WDTS_BJTIME_LEN];
+        wdts_time_format_beijing(end - 60, a);
+        wdts_time_format_beijing(end, b);
+        json_object_set_new(p, r->time_start, json_string(a));
+        json_object_set_new(p, r->time_end, json_string(b));
+    }
+    char *s = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(p);
+    return s;
+}
+
+static void set_stop(struct prober *pr, const struct wdts_api_result *res, const char *while_what)
+{
+    struct wdts_conn_probe *out = pr->out;
+    const char *hint = extra_hint(pr->conn->app, res);
+    out->cls = res->cls;
+    out->what = wdts_xstrdup(wdts_conn_probe_what(pr->conn->app, res));
+    if (res->cls == WDTS_API_TRANSIENT || res->cls == WDTS_API_RATE_LIMITED)
+        out->message = wdts_xasprintf("%s, after %d tries%s: %s", out->what, pr->opts.attempts,
+                                      while_what, res->message ? res->message : "");
+    else
+        out->message = wdts_xasprintf("%s%s%s", res->message ? res->message : out->what,
+                                      hint ? ". " : "", hint ? hint : "");
+}
+
+wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_api_creds *creds,
+                               const struct wdts_catalog *cat,
+                               const struct wdts_conn_probe_opts *opts,
+                               struct wdts_conn_probe *out, char *errstr, size_t errstr_size)
+{
+    struct prober pr;
+    struct wdts_api_result res;
+    char *params = NULL;
+    wdts_err_t err = WDTS_OK;
+    memset(out, 0, sizeof(*out));
+    memset(&pr, 0, sizeof(pr));
+    wdts_api_result_init(&res);
+    pr.conn = conn;
+    pr.creds = creds;
+    pr.out = out;
+    if (opts)
+        pr.opts = *opts;
+    if (pr.opts.attempts <= 0)
+        pr.opts.attempts = 3;
+    if (pr.opts.backoff_ms <= 0)
+        pr.opts.backoff_ms = 500;
+    if (pr.opts.timeout_ms <= 0)
+        pr.opts.timeout_ms = 15000;
+    if (pr.opts.lag_s <= 0)
+        pr.opts.lag_s = 300;
+    pr.http.timeout_ms = pr.opts.timeout_ms;
+    pr.http.connect_timeout_ms = pr.opts.timeout_ms < 10000 ? pr.opts.timeout_ms : 10000;
+    pr.http.connection_close = 1; /* calls of several sellers may share this process */
+    pr.interval_ms = conn->rate > 0 ? (int64_t)(1000.0 / conn->rate) : 1000;
+
+    /* 1. The credentials: the shops snapshot, one row. A refusal of the method itself
+     *    (权限不足) still proves the signature, sid and IP were accepted. */
+    const struct wdts_catalog_report *shops = wdts_catalog_get(cat, PROBE_CREDENTIALS_REPORT);
+    struct wdts_api_call call = {0};
+    call.method = shops ? shops->method : PROBE_CREDENTIALS_METHOD;
+    params = shops ? probe_params(shops, wdts_time_now(), pr.opts.lag_s) : wdts_xstrdup("{}");
+    call.params_json = params;
+    call.paged = 1;
+    call.page_size = 1;
+    if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK)
+        goto out;
+    if (res.cls != WDTS_API_OK && res.cls != WDTS_API_PERMISSION) {
+        set_stop(&pr, &res, " (checking the credentials)");
+        goto out;
+    }
+    out->cls = WDTS_API_OK;
+    if (pr.opts.credentials_only)
+        goto out;
+
+    /* 2. Each enabled report: its own method, the smallest call it accepts. */
+    out->rows = wdts_xcalloc(conn->n_reports ? conn->n_reports : 1, sizeof(*out->rows));
+    for (size_t i = 0; i < conn->n_reports; i++) {
+        const struct wdts_catalog_report *r = wdts_catalog_get(cat, conn->reports[i].name);
+        if (r == NULL) {
+            snprintf(errstr, errstr_size, "report '%s' is not in the report catalog (wdtctl "
+                     "reports lists them)", conn->reports[i].name);
+            err = WDTS_ERR_INVAL;
+            goto out;
+        }
+        struct wdts_conn_probe_row *row = &out->rows[out->n_rows++];
+        row->report = conn->reports[i].name;
+        row->method = conn->app == WDTS_API_APP_QIMEN ? r->qimen_method : r->method;
+        free(params);
+        params = probe_params(r, wdts_time_now(), pr.opts.lag_s);
+        memset(&call, 0, sizeof(call));
+        call.method = r->method;
+        call.params_json = params;
+        call.paged = 1;
+        call.page_size = 1;
+        if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK)
+            goto out;
+        row->cls = res.cls;
+        if (res.cls == WDTS_API_OK)
+            continue;
+        row->reason = res.api_message ? wdts_xstrdup(res.api_message) : NULL;
+        row->fix = wdts_xstrdup(res.message ? res.message : wdts_api_class_name(res.cls));
+        if (res.cls == WDTS_API_PERMISSION || res.cls == WDTS_API_BAD_REQUEST)
+            continue;
+        /* About the whole connection, or persistent: stop here. */
+        char *where = wdts_xasprintf(" (checking report %s)", row->report);
+        set_stop(&pr, &res, where);
+        free(where);
+        goto out;
+    }
+out:
+    free(params);
+    wdts_api_result_deinit(&res);
+    return err;
+}

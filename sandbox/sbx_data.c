@@ -1,0 +1,1347 @@
+/* The data-set model and selection. Trades and purchase orders are created on a
+ * deterministic schedule; every later event of a record (payment, check, shipping,
+ * refund, stock-ins…) happens at creation + a delay drawn from a small set of
+ * bases plus a bounded jitter, so "which records changed in [s, e) as of T" is
+ * answered by visiting only the creation-time ranges that can reach the window.
+ * Results are kept in a bounded cache keyed by every input, so they stay exact.
+ * Rendering is in sbx_data_render.c. */
+#include "sbx_data.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sbx_data_int.h"
+#include "wdts/log.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+
+#define DAY 86400
+
+/* ---------------------------------------------------------------- names */
+
+static const char *const entity_names[SBX_E__COUNT] = {
+    [SBX_E_TRADE] = "trades",
+    [SBX_E_STOCKOUT] = "stockouts",
+    [SBX_E_REFUND] = "refunds",
+    [SBX_E_REFUND_STOCKIN] = "refund_stockins",
+    [SBX_E_PURCHASE_ORDER] = "purchase_orders",
+    [SBX_E_PURCHASE_STOCKIN] = "purchase_stockins",
+    [SBX_E_STOCK] = "stock",
+    [SBX_E_STOCK_CHANGE] = "stock_changes",
+    [SBX_E_GOODS] = "goods",
+    [SBX_E_SUITE] = "suites",
+    [SBX_E_RAW_TRADE] = "raw_trades",
+    [SBX_E_SHOP] = "shops",
+    [SBX_E_WAREHOUSE] = "warehouses",
+    [SBX_E_LOGISTICS] = "logistics",
+};
+
+const char *sbx_entity_name(enum sbx_entity e)
+{
+    if ((unsigned)e >= SBX_E__COUNT)
+        return "unknown";
+    return entity_names[e];
+}
+
+wdts_err_t sbx_entity_parse(const char *name, enum sbx_entity *out)
+{
+    if (name == NULL)
+        return WDTS_ERR_INVAL;
+    for (int e = 0; e < SBX_E__COUNT; e++) {
+        if (strcmp(name, entity_names[e]) == 0) {
+            *out = (enum sbx_entity)e;
+            return WDTS_OK;
+        }
+    }
+    return WDTS_ERR_INVAL;
+}
+
+/* ---------------------------------------------------------------- hashing, schedules */
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+uint64_t sbx_hash(uint64_t seed, uint64_t a, uint64_t b)
+{
+    return mix64(seed ^ mix64(a * 0x9e3779b97f4a7c15ULL + b + 0x632be59bd9b4e019ULL));
+}
+
+/* Scales 32 random bits to [0, n) with a multiply instead of a division. */
+static inline uint64_t scale32(uint64_t bits, uint64_t n)
+{
+    return ((bits & 0xffffffffULL) * n) >> 32;
+}
+
+static int64_t stream_rate(const struct sbx_dataset *ds, enum sbx_stream s)
+{
+    if (ds->orders_per_day <= 0)
+        return 0;
+    if (s == SBX_S_TRADE)
+        return ds->orders_per_day;
+    return ds->orders_per_day / 200 > 2 ? ds->orders_per_day / 200 : 2;
+}
+
+/* Record n is created at origin + (n·DAY + u(n)) / rate, u(n) ∈ [0, DAY): creation
+ * times never decrease with n and the inverse is a division plus a step or two. */
+int64_t sbx_stream_created(const struct sbx_dataset *ds, enum sbx_stream s, uint64_t n)
+{
+    int64_t rate = stream_rate(ds, s);
+    uint64_t u = scale32(sbx_hash(ds->seed, 0x100 + (uint64_t)s, n), DAY);
+    return ds->data_origin + (int64_t)((n * DAY + u) / (uint64_t)rate);
+}
+
+/* The first n whose creation time is >= t. */
+static uint64_t stream_first_ge(const struct sbx_dataset *ds, enum sbx_stream s, int64_t t)
+{
+    if (t <= ds->data_origin)
+        return 0;
+    int64_t k = (t - ds->data_origin) * stream_rate(ds, s);
+    uint64_t n = k > DAY - 1 ? (uint64_t)((k - (DAY - 1) + DAY - 1) / DAY) : 0;
+    while (sbx_stream_created(ds, s, n) < t)
+        n++;
+    return n;
+}
+
+uint64_t sbx_stream_count(const struct sbx_dataset *ds, enum sbx_stream s, int64_t t)
+{
+    if (stream_rate(ds, s) == 0 || t < ds->data_origin)
+        return 0;
+    return stream_first_ge(ds, s, t + 1);
+}
+
+/* ---------------------------------------------------------------- delays */
+
+/* Trade and purchase event fields. A field's time is its parent's time plus one
+ * of `bases` plus a jitter in [0, jitter). The tables are the only source of the
+ * delays: the life functions below draw from them and selection reads their bounds. */
+enum tfield {
+    TF_CREATED = 0, TF_PAY, TF_CANCEL, TF_CHECK, TF_SHIP, TF_REFUND, TF_DONE,
+    TF_RF_AGREE, TF_RF_DONE, TF_SI_DONE, TF__COUNT
+};
+enum pfield { PF_CREATED = 0, PF_APPROVE, PF_ARRIVE, PF_SI_DONE, PF__COUNT };
+
+struct delay {
+    int parent; /* -1: creation */
+    int n;
+    int64_t bases[3];
+    int64_t jitter;
+};
+
+static const struct delay trade_delays[TF__COUNT] = {
+    [TF_CREATED] = {-1, 1, {0}, 1},
+    [TF_PAY] = {-1, 1, {60}, 900},
+    [TF_CANCEL] = {-1, 2, {1800, 7200}, 600},
+    [TF_CHECK] = {-1, 3, {3600, 3 * 3600, 8 * 3600}, 1200},
+    [TF_SHIP] = {-1, 3, {12 * 3600, DAY, 2 * DAY}, 3600},
+    [TF_REFUND] = {-1, 2, {3 * DAY, 5 * DAY}, 1200},
+    [TF_DONE] = {-1, 3, {7 * DAY, 10 * DAY, 15 * DAY}, 1200},
+    [TF_RF_AGREE] = {TF_REFUND, 2, {6 * 3600, DAY}, 1200},
+    [TF_RF_DONE] = {TF_REFUND, 2, {3 * DAY, 4 * DAY}, 1200},
+    [TF_SI_DONE] = {TF_RF_DONE, 2, {1800, 7200}, 600},
+};
+
+static const struct delay purchase_delays[PF__COUNT] = {
+    [PF_CREATED] = {-1, 1, {0}, 1},
+    [PF_APPROVE] = {-1, 2, {2 * 3600, 8 * 3600}, 1200},
+    [PF_ARRIVE] = {PF_APPROVE, 3, {2 * DAY, 3 * DAY, 5 * DAY}, 3600},
+    [PF_SI_DONE] = {PF_ARRIVE, 2, {3600, 4 * 3600}, 600},
+};
+
+static inline int64_t draw(const struct delay *d, uint64_t choice, uint64_t jit)
+{
+    return d->bases[scale32(choice, (uint64_t)d->n)] + (int64_t)scale32(jit, (uint64_t)d->jitter);
+}
+
+/* Percent of trades cancelled before payment, and of shipped trades refunded. */
+#define CANCEL_PCT 4
+#define REFUND_PCT 8
+
+/* Shop mix in percent, by index into sbx_shops. */
+static const int shop_weights[SBX_N_SHOPS] = {8, 12, 18, 14, 18, 14, 10, 6};
+
+static int pick_shop(uint64_t h)
+{
+    int r = (int)(h % 100);
+    for (int i = 0; i < SBX_N_SHOPS; i++) {
+        if (r < shop_weights[i])
+            return i;
+        r -= shop_weights[i];
+    }
+    return SBX_N_SHOPS - 1;
+}
+
+static void make_lines(const struct sbx_dataset *ds, uint64_t salt, uint64_t n, int count,
+                       struct sbx_line *lines)
+{
+    uint32_t ng = sbx_n_goods(ds);
+    for (int i = 0; i < count; i++) {
+        uint64_t h = sbx_hash(ds->seed, salt + (uint64_t)i, n);
+        uint32_t g = (uint32_t)(h % ng);
+        /* one line per goods in a document, so (document, spec_no) is a key */
+        for (int j = 0; j < i; j++) {
+            if (lines[j].goods == g) {
+                g = (g + 1) % ng;
+                j = -1;
+            }
+        }
+        lines[i].goods = g;
+        lines[i].spec = (uint32_t)((h >> 20) % sbx_n_specs(ds, lines[i].goods));
+        int r = (int)((h >> 40) % 10);
+        lines[i].num = r < 7 ? 1 : r < 9 ? 2 : 3 + (int)((h >> 50) % 3);
+        lines[i].price = sbx_spec_price(ds, lines[i].goods, lines[i].spec);
+    }
+}
+
+void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines,
+                        struct sbx_trade_life *life)
+{
+    uint64_t h = sbx_hash(ds->seed, 1, n);
+    uint64_t h2 = sbx_hash(ds->seed, 2, n);
+    uint64_t h3 = sbx_hash(ds->seed, 3, n);
+    life->n = n;
+    life->h = h;
+    life->h2 = h2;
+    life->h3 = h3;
+    int64_t c = sbx_stream_created(ds, SBX_S_TRADE, n);
+    life->created = c;
+    life->pay = life->check = life->ship = life->refund = life->done = life->cancel = -1;
+    life->rf_agree = life->rf_done = life->si_done = -1;
+    if (h % 100 < CANCEL_PCT) {
+        life->cancel = c + draw(&trade_delays[TF_CANCEL], h >> 7, h2 >> 3);
+    } else {
+        life->pay = c + draw(&trade_delays[TF_PAY], 0, h2);
+        life->check = c + draw(&trade_delays[TF_CHECK], h >> 8, h2 >> 10);
+        life->ship = c + draw(&trade_delays[TF_SHIP], h >> 12, h2 >> 20);
+        life->done = c + draw(&trade_delays[TF_DONE], h >> 28, h3 >> 33);
+        if ((h >> 16) % 100 < REFUND_PCT) {
+            life->refund = c + draw(&trade_delays[TF_REFUND], h >> 24, h2 >> 32);
+            life->rf_agree = life->refund + draw(&trade_delays[TF_RF_AGREE], h >> 25, h3);
+            life->rf_done = life->refund + draw(&trade_delays[TF_RF_DONE], h >> 26, h3 >> 11);
+            life->si_done = life->rf_done + draw(&trade_delays[TF_SI_DONE], h >> 27, h3 >> 22);
+        }
+    }
+    life->shop = pick_shop(h >> 36);
+    life->wh = (int)((h >> 44) % SBX_N_STOCK_WH);
+    life->logi = (int)((h >> 46) % SBX_N_LOGISTICS);
+    int r = (int)((h >> 50) % 10);
+    life->n_lines = r < 6 ? 1 : r < 8 ? 2 : r < 9 ? 3 : 4;
+    life->refund_line = (int)((h3 >> 40) % (uint64_t)life->n_lines);
+    if (with_lines)
+        make_lines(ds, 0x200, n, life->n_lines, life->lines);
+}
+
+void sbx_purchase_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines,
+                           struct sbx_purchase_life *life)
+{
+    uint64_t h = sbx_hash(ds->seed, 11, n);
+    uint64_t h2 = sbx_hash(ds->seed, 12, n);
+    life->n = n;
+    life->h = h;
+    life->h2 = h2;
+    int64_t c = sbx_stream_created(ds, SBX_S_PURCHASE, n);
+    life->created = c;
+    life->approve = c + draw(&purchase_delays[PF_APPROVE], h, h2);
+    life->arrive = life->approve + draw(&purchase_delays[PF_ARRIVE], h >> 4, h2 >> 12);
+    life->si_done = life->arrive + draw(&purchase_delays[PF_SI_DONE], h >> 8, h2 >> 24);
+    life->wh = (int)((h >> 16) % SBX_N_STOCK_WH);
+    life->provider = (int)((h >> 20) % 5);
+    life->n_lines = 1 + (int)((h >> 24) % SBX_MAX_LINES);
+    if (with_lines) {
+        make_lines(ds, 0x300, n, life->n_lines, life->lines);
+        for (int i = 0; i < life->n_lines; i++)
+            life->lines[i].num = 20 * (1 + (int)(sbx_hash(ds->seed, 0x310 + (uint64_t)i, n) % 10));
+    }
+}
+
+/* ---------------------------------------------------------------- lifecycles per entity */
+
+struct ev {
+    int field;
+    int status;
+};
+
+/* The events that change each lifecycle entity, in the order they happen. */
+static const struct ev trade_evs[] = {{TF_CREATED, 10}, {TF_CANCEL, 5}, {TF_PAY, 30},
+                                      {TF_CHECK, 55},   {TF_SHIP, 95},  {TF_REFUND, 95},
+                                      {TF_DONE, 110}};
+static const struct ev raw_evs[] = {{TF_CREATED, 10}, {TF_CANCEL, 90}, {TF_PAY, 30},
+                                    {TF_SHIP, 50},    {TF_REFUND, 80}, {TF_DONE, 70}};
+static const struct ev stockout_evs[] = {{TF_CHECK, 55}, {TF_SHIP, 95}, {TF_DONE, 110}};
+static const struct ev refund_evs[] = {{TF_REFUND, 20}, {TF_RF_AGREE, 60}, {TF_RF_DONE, 90}};
+static const struct ev rstockin_evs[] = {{TF_RF_DONE, 30}, {TF_SI_DONE, 80}};
+static const struct ev porder_evs[] = {{PF_CREATED, 20}, {PF_APPROVE, 40}, {PF_ARRIVE, 70},
+                                       {PF_SI_DONE, 90}};
+static const struct ev pstockin_evs[] = {{PF_ARRIVE, 30}, {PF_SI_DONE, 80}};
+
+struct life_def {
+    enum sbx_stream stream;
+    const struct ev *evs;
+    int n_evs;
+    int paid_field;      /* SBX_TIME_PAID, or -1 */
+    int consigned_field; /* SBX_TIME_CONSIGNED, or -1 */
+};
+
+#define EVS(a) a, (int)(sizeof(a) / sizeof(a[0]))
+
+static const struct life_def *life_def_of(enum sbx_entity e)
+{
+    static const struct life_def trade = {SBX_S_TRADE, EVS(trade_evs), TF_PAY, TF_SHIP};
+    static const struct life_def raw = {SBX_S_TRADE, EVS(raw_evs), TF_PAY, TF_SHIP};
+    static const struct life_def stockout = {SBX_S_TRADE, EVS(stockout_evs), -1, TF_SHIP};
+    static const struct life_def refund = {SBX_S_TRADE, EVS(refund_evs), -1, -1};
+    static const struct life_def rstockin = {SBX_S_TRADE, EVS(rstockin_evs), -1, -1};
+    static const struct life_def porder = {SBX_S_PURCHASE, EVS(porder_evs), -1, -1};
+    static const struct life_def pstockin = {SBX_S_PURCHASE, EVS(pstockin_evs), -1, -1};
+    switch (e) {
+    case SBX_E_TRADE: return &trade;
+    case SBX_E_RAW_TRADE: return &raw;
+    case SBX_E_STOCKOUT: return &stockout;
+    case SBX_E_REFUND: return &refund;
+    case SBX_E_REFUND_STOCKIN: return &rstockin;
+    case SBX_E_PURCHASE_ORDER: return &porder;
+    case SBX_E_PURCHASE_STOCKIN: return &pstockin;
+    default: return NULL;
+    }
+}
+
+static int64_t trade_field(const struct sbx_trade_life *l, int f)
+{
+    switch (f) {
+    case TF_CREATED: return l->created;
+    case TF_PAY: return l->pay;
+    case TF_CANCEL: return l->cancel;
+    case TF_CHECK: return l->check;
+    case TF_SHIP: return l->ship;
+    case TF_REFUND: return l->refund;
+    case TF_DONE: return l->done;
+    case TF_RF_AGREE: return l->rf_agree;
+    case TF_RF_DONE: return l->rf_done;
+    case TF_SI_DONE: return l->si_done;
+    default: return -1;
+    }
+}
+
+static int64_t purchase_field(const struct sbx_purchase_life *l, int f)
+{
+    switch (f) {
+    case PF_CREATED: return l->created;
+    case PF_APPROVE: return l->approve;
+    case PF_ARRIVE: return l->arrive;
+    case PF_SI_DONE: return l->si_done;
+    default: return -1;
+    }
+}
+
+/* The last event at or before t; -1 when the first event is after t (or never happens). */
+static int64_t last_event(const int64_t *times, const struct ev *evs, int n_evs, int64_t t,
+                          int *status)
+{
+    if (times[0] < 0 || times[0] > t)
+        return -1;
+    int64_t m = times[0];
+    int st = evs[0].status;
+    for (int i = 1; i < n_evs; i++) {
+        if (times[i] >= 0 && times[i] <= t) {
+            m = times[i]; /* events are listed in time order */
+            st = evs[i].status;
+        }
+    }
+    if (status)
+        *status = st;
+    return m;
+}
+
+int64_t sbx_trade_modified(const struct sbx_trade_life *life, enum sbx_entity e, int64_t t,
+                           int *status)
+{
+    const struct life_def *d = life_def_of(e);
+    WDTS_ASSERT(d != NULL && d->stream == SBX_S_TRADE);
+    int64_t times[8];
+    for (int i = 0; i < d->n_evs; i++)
+        times[i] = trade_field(life, d->evs[i].field);
+    return last_event(times, d->evs, d->n_evs, t, status);
+}
+
+int64_t sbx_purchase_modified(const struct sbx_purchase_life *life, enum sbx_entity e, int64_t t,
+                              int *status)
+{
+    const struct life_def *d = life_def_of(e);
+    WDTS_ASSERT(d != NULL && d->stream == SBX_S_PURCHASE);
+    int64_t times[8];
+    for (int i = 0; i < d->n_evs; i++)
+        times[i] = purchase_field(life, d->evs[i].field);
+    return last_event(times, d->evs, d->n_evs, t, status);
+}
+
+int sbx_route_visible(enum sbx_route route, int platform_id)
+{
+    if (platform_id == 39) /* 拼多多: neither route; sellers fetch it from PDD */
+        return 0;
+    if (route == SBX_ROUTE_WDT && platform_id == 1) /* 淘系 only through Qimen */
+        return 0;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- catalog */
+
+uint32_t sbx_n_goods(const struct sbx_dataset *ds)
+{
+    return 60 + (uint32_t)(sbx_hash(ds->seed, 0x400, 0) % 61);
+}
+
+uint32_t sbx_n_specs(const struct sbx_dataset *ds, uint32_t goods)
+{
+    return 1 + (uint32_t)(sbx_hash(ds->seed, 0x401, goods) % SBX_MAX_SPECS_PER_GOODS);
+}
+
+uint32_t sbx_n_suites(const struct sbx_dataset *ds)
+{
+    return 10 + (uint32_t)(sbx_hash(ds->seed, 0x402, 0) % 11);
+}
+
+int64_t sbx_goods_created(const struct sbx_dataset *ds, uint32_t goods)
+{
+    return ds->data_origin + (int64_t)goods * 97;
+}
+
+int64_t sbx_suite_created(const struct sbx_dataset *ds, uint32_t suite)
+{
+    return ds->data_origin + 3 * 3600 + (int64_t)suite * 131;
+}
+
+/* Periodic updates: the first at created + phase, then every period. */
+static int64_t periodic(int64_t created, int64_t period, int64_t phase, int64_t t, int64_t *version)
+{
+    if (t < created)
+        return -1;
+    int64_t first = created + phase;
+    int64_t v = t < first ? 0 : 1 + (t - first) / period;
+    if (version)
+        *version = v;
+    return v == 0 ? created : first + (v - 1) * period;
+}
+
+int64_t sbx_goods_modified(const struct sbx_dataset *ds, uint32_t goods, int spec, int64_t t,
+                           int64_t *version)
+{
+    int64_t created = sbx_goods_created(ds, goods);
+    uint64_t h = sbx_hash(ds->seed, 0x410 + (uint64_t)(spec + 1), goods);
+    int64_t period = spec < 0 ? (3 + (int64_t)(h % 10)) * DAY : (5 + (int64_t)(h % 20)) * DAY;
+    int64_t phase = 1 + (int64_t)((h >> 16) % (uint64_t)(period - 1));
+    return periodic(created, period, phase, t, version);
+}
+
+int64_t sbx_suite_modified(const struct sbx_dataset *ds, uint32_t suite, int64_t t, int64_t *version)
+{
+    uint64_t h = sbx_hash(ds->seed, 0x420, suite);
+    int64_t period = (4 + (int64_t)(h % 12)) * DAY;
+    int64_t phase = 1 + (int64_t)((h >> 16) % (uint64_t)(period - 1));
+    return periodic(sbx_suite_created(ds, suite), period, phase, t, version);
+}
+
+int64_t sbx_spec_price(const struct sbx_dataset *ds, uint32_t goods, uint32_t spec)
+{
+    uint64_t h = sbx_hash(ds->seed, 0x430, goods);
+    int64_t base = 990 + (int64_t)(h % 200) * 500; /* 9.90 … 1004.90 */
+    return base + (int64_t)spec * 1000;
+}
+
+int sbx_suite_parts(const struct sbx_dataset *ds, uint32_t suite, struct sbx_line parts[3])
+{
+    uint64_t h = sbx_hash(ds->seed, 0x440, suite);
+    int n = 2 + (int)(h % 2);
+    make_lines(ds, 0x450, suite, n, parts);
+    return n;
+}
+
+int sbx_stock_split(const struct sbx_dataset *ds, uint64_t id, uint32_t *goods, uint32_t *spec,
+                    int *wh)
+{
+    int w = (int)(id % 8);
+    uint64_t sid = id / 8;
+    if (sid == 0 || w >= SBX_N_STOCK_WH)
+        return 0;
+    uint64_t g = (sid - 1) / SBX_MAX_SPECS_PER_GOODS;
+    uint32_t s = (uint32_t)((sid - 1) % SBX_MAX_SPECS_PER_GOODS);
+    if (g >= sbx_n_goods(ds) || s >= sbx_n_specs(ds, (uint32_t)g))
+        return 0;
+    *goods = (uint32_t)g;
+    *spec = s;
+    *wh = w;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- candidate enumeration */
+
+struct range {
+    int64_t lo, hi; /* inclusive offsets from creation */
+};
+
+#define MAX_RANGES 16
+
+static int field_ranges(const struct delay *tab, int f, struct range *out)
+{
+    const struct delay *d = &tab[f];
+    struct range par[MAX_RANGES];
+    int np = 1;
+    par[0].lo = par[0].hi = 0;
+    if (d->parent >= 0)
+        np = field_ranges(tab, d->parent, par);
+    int n = 0;
+    for (int i = 0; i < np; i++) {
+        for (int b = 0; b < d->n; b++) {
+            WDTS_ASSERT(n < MAX_RANGES);
+            out[n].lo = par[i].lo + d->bases[b];
+            out[n].hi = par[i].hi + d->bases[b] + d->jitter - 1;
+            n++;
+        }
+    }
+    return n;
+}
+
+struct nspan {
+    uint64_t lo, hi; /* [lo, hi) record indices */
+};
+
+static int nspan_cmp(const void *a, const void *b)
+{
+    const struct nspan *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+typedef void (*visit_cb)(void *ctx, uint64_t n);
+
+static uint64_t visited_total; /* statistics only; updated atomically */
+
+/* Calls cb once for every record n of stream whose event `fields` can fall in
+ * [s, e) and that is created at or before as_of. The spans of all (field, delay
+ * range) pairs are merged first, so no record is visited twice. */
+static void visit(const struct sbx_dataset *ds, enum sbx_stream stream, const int *fields,
+                  int n_fields, int64_t s, int64_t e, int64_t as_of, visit_cb cb, void *ctx)
+{
+    if (stream_rate(ds, stream) == 0 || e <= s || as_of < ds->data_origin)
+        return;
+    const struct delay *tab = stream == SBX_S_TRADE ? trade_delays : purchase_delays;
+    struct nspan spans[8 * MAX_RANGES];
+    int ns = 0;
+    uint64_t n_end = sbx_stream_count(ds, stream, as_of);
+    for (int i = 0; i < n_fields; i++) {
+        struct range r[MAX_RANGES];
+        int nr = field_ranges(tab, fields[i], r);
+        for (int j = 0; j < nr; j++) {
+            /* event = c + off, off ∈ [lo, hi], event ∈ [s, e)  ⇒  c ∈ [s - hi, e - 1 - lo] */
+            int64_t clo = s - r[j].hi, chi = e - 1 - r[j].lo;
+            if (chi < ds->data_origin)
+                continue;
+            uint64_t a = stream_first_ge(ds, stream, clo);
+            uint64_t b = stream_first_ge(ds, stream, chi + 1);
+            if (b > n_end)
+                b = n_end;
+            if (a >= b)
+                continue;
+            WDTS_ASSERT(ns < (int)(sizeof(spans) / sizeof(spans[0])));
+            spans[ns].lo = a;
+            spans[ns].hi = b;
+            ns++;
+        }
+    }
+    qsort(spans, (size_t)ns, sizeof(spans[0]), nspan_cmp);
+    uint64_t next = 0;
+    for (int i = 0; i < ns; i++) {
+        uint64_t a = spans[i].lo > next ? spans[i].lo : next;
+        for (uint64_t n = a; n < spans[i].hi; n++)
+            cb(ctx, n);
+        if (spans[i].hi > a)
+            __atomic_fetch_add(&visited_total, spans[i].hi - a, __ATOMIC_RELAXED);
+        if (spans[i].hi > next)
+            next = spans[i].hi;
+    }
+}
+
+/* ---------------------------------------------------------------- collected rows */
+
+struct row {
+    int64_t key; /* the time the window filters on */
+    uint64_t id;
+    int64_t modified;
+};
+
+struct rows {
+    struct row *v;
+    size_t n, cap;
+};
+
+static void rows_add(struct rows *rs, int64_t key, uint64_t id, int64_t modified)
+{
+    if (rs->n == rs->cap) {
+        rs->cap = rs->cap ? rs->cap * 2 : 256;
+        rs->v = wdts_xrealloc(rs->v, rs->cap * sizeof(*rs->v));
+    }
+    rs->v[rs->n].key = key;
+    rs->v[rs->n].id = id;
+    rs->v[rs->n].modified = modified;
+    rs->n++;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* ---------------------------------------------------------------- lifecycle selection */
+
+struct life_sel {
+    const struct sbx_dataset *ds;
+    enum sbx_entity e;
+    const struct life_def *def;
+    enum sbx_route route;
+    int key_field; /* -1: window on modified */
+    int64_t s, e_end, as_of;
+    struct rows *out;
+};
+
+static void life_visit(void *vctx, uint64_t n)
+{
+    struct life_sel *ls = vctx;
+    int64_t mod, key;
+    if (ls->def->stream == SBX_S_TRADE) {
+        struct sbx_trade_life l;
+        sbx_trade_life_get(ls->ds, n, 0, &l);
+        if (!sbx_route_visible(ls->route, sbx_shops[l.shop].platform_id))
+            return;
+        mod = sbx_trade_modified(&l, ls->e, ls->as_of, NULL);
+        key = ls->key_field < 0 ? mod : trade_field(&l, ls->key_field);
+    } else {
+        struct sbx_purchase_life l;
+        sbx_purchase_life_get(ls->ds, n, 0, &l);
+        mod = sbx_purchase_modified(&l, ls->e, ls->as_of, NULL);
+        key = ls->key_field < 0 ? mod : purchase_field(&l, ls->key_field);
+    }
+    if (mod < 0 || key < 0 || key > ls->as_of || key < ls->s || key >= ls->e_end)
+        return;
+    rows_add(ls->out, key, n + 1, mod);
+}
+
+static wdts_err_t select_life(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                              enum sbx_timekind tk, int64_t s, int64_t end, int64_t as_of,
+                              struct rows *out)
+{
+    const struct life_def *def = life_def_of(e);
+    struct life_sel ls = {ds, e, def, route, -1, s, end, as_of, out};
+    int fields[8];
+    int nf = 0;
+    switch (tk) {
+    case SBX_TIME_MODIFIED:
+        for (int i = 0; i < def->n_evs; i++)
+            fields[nf++] = def->evs[i].field;
+        break;
+    case SBX_TIME_CREATED:
+        ls.key_field = def->evs[0].field;
+        break;
+    case SBX_TIME_PAID:
+        ls.key_field = def->paid_field;
+        break;
+    case SBX_TIME_CONSIGNED:
+        ls.key_field = def->consigned_field;
+        break;
+    default:
+        return WDTS_ERR_INVAL;
+    }
+    if (tk != SBX_TIME_MODIFIED) {
+        if (ls.key_field < 0)
+            return WDTS_ERR_INVAL;
+        fields[nf++] = ls.key_field;
+    }
+    visit(ds, def->stream, fields, nf, s, end, as_of, life_visit, &ls);
+    return WDTS_OK;
+}
+
+/* ---------------------------------------------------------------- stock changes */
+
+/* One stock movement: which stock record, when, and its change id. */
+typedef void (*chg_cb)(void *ctx, uint64_t chg_id, uint64_t stock_id, int64_t t);
+
+struct chg_walk {
+    const struct sbx_dataset *ds;
+    int64_t s, e, as_of;
+    chg_cb cb;
+    void *ctx;
+};
+
+static void chg_trade_visit(void *vctx, uint64_t n)
+{
+    struct chg_walk *w = vctx;
+    struct sbx_trade_life l;
+    sbx_trade_life_get(w->ds, n, 0, &l);
+    int in_ship = l.ship >= w->s && l.ship < w->e && l.ship <= w->as_of;
+    int in_si = l.si_done >= w->s && l.si_done < w->e && l.si_done <= w->as_of;
+    if (!in_ship && !in_si)
+        return;
+    make_lines(w->ds, 0x200, n, l.n_lines, l.lines);
+    if (in_ship) {
+        for (int i = 0; i < l.n_lines; i++)
+            w->cb(w->ctx, sbx_chg_id(SBX_CHG_SALE, n, l.lines[i].goods, l.lines[i].spec, i),
+                  sbx_stock_id(l.lines[i].goods, l.lines[i].spec, l.wh), l.ship);
+    }
+    if (in_si) {
+        const struct sbx_line *ln = &l.lines[l.refund_line];
+        w->cb(w->ctx, sbx_chg_id(SBX_CHG_REFUND_IN, n, ln->goods, ln->spec, l.refund_line),
+              sbx_stock_id(ln->goods, ln->spec, l.wh), l.si_done);
+    }
+}
+
+static void chg_purchase_visit(void *vctx, uint64_t n)
+{
+    struct chg_walk *w = vctx;
+    struct sbx_purchase_life l;
+    sbx_purchase_life_get(w->ds, n, 0, &l);
+    if (l.si_done < w->s || l.si_done >= w->e || l.si_done > w->as_of)
+        return;
+    make_lines(w->ds, 0x300, n, l.n_lines, l.lines);
+    for (int i = 0; i < l.n_lines; i++)
+        w->cb(w->ctx, sbx_chg_id(SBX_CHG_PURCHASE_IN, n, l.lines[i].goods, l.lines[i].spec, i),
+              sbx_stock_id(l.lines[i].goods, l.lines[i].spec, l.wh), l.si_done);
+}
+
+/* Every stock movement in [s, e) that has happened by as_of. */
+static void walk_changes(const struct sbx_dataset *ds, int64_t s, int64_t e, int64_t as_of,
+                         chg_cb cb, void *ctx)
+{
+    struct chg_walk w = {ds, s, e, as_of, cb, ctx};
+    static const int tfields[] = {TF_SHIP, TF_SI_DONE};
+    static const int pfields[] = {PF_SI_DONE};
+    visit(ds, SBX_S_TRADE, tfields, 2, s, e, as_of, chg_trade_visit, &w);
+    visit(ds, SBX_S_PURCHASE, pfields, 1, s, e, as_of, chg_purchase_visit, &w);
+}
+
+static void chg_collect(void *ctx, uint64_t chg_id, uint64_t stock_id, int64_t t)
+{
+    (void)stock_id;
+    rows_add(ctx, t, chg_id, t);
+}
+
+/* ---------------------------------------------------------------- stock records */
+
+/* The last movement of every stock record as of T, found by walking backwards from T
+ * in growing chunks until every record has been seen (or the data origin is reached). */
+#define STOCK_SLOTS(ng) (((size_t)(ng) * SBX_MAX_SPECS_PER_GOODS + 1) * 8)
+
+struct stock_scan {
+    int64_t *last;     /* indexed by stock id; -1 unresolved */
+    int64_t *pending;  /* best time seen in the current chunk */
+    size_t slots;
+};
+
+static void stock_scan_cb(void *ctx, uint64_t chg_id, uint64_t stock_id, int64_t t)
+{
+    (void)chg_id;
+    struct stock_scan *sc = ctx;
+    if (stock_id < sc->slots && sc->last[stock_id] < 0 && t > sc->pending[stock_id])
+        sc->pending[stock_id] = t;
+}
+
+static int64_t *stock_resolve(const struct sbx_dataset *ds, int64_t as_of, size_t *slots_out)
+{
+    uint32_t ng = sbx_n_goods(ds);
+    size_t slots = STOCK_SLOTS(ng);
+    struct stock_scan sc = {wdts_xmalloc(slots * sizeof(int64_t)), wdts_xmalloc(slots * sizeof(int64_t)),
+                            slots};
+    size_t unresolved = 0;
+    for (size_t i = 0; i < slots; i++) {
+        uint32_t g, sp;
+        int wh;
+        int real = sbx_stock_split(ds, i, &g, &sp, &wh);
+        sc.last[i] = real ? -1 : INT64_MIN;
+        sc.pending[i] = -1;
+        unresolved += (size_t)real;
+    }
+    int64_t chunk = 6 * 3600;
+    int64_t hi = as_of + 1;
+    while (unresolved > 0 && hi > ds->data_origin) {
+        int64_t lo = hi - chunk;
+        walk_changes(ds, lo, hi, as_of, stock_scan_cb, &sc);
+        for (size_t i = 0; i < slots; i++) {
+            if (sc.last[i] == -1 && sc.pending[i] >= 0) {
+                sc.last[i] = sc.pending[i];
+                unresolved--;
+            }
+        }
+        hi = lo;
+        if (chunk < 7 * DAY)
+            chunk *= 2;
+    }
+    for (size_t i = 0; i < slots; i++)
+        if (sc.last[i] == -1)
+            sc.last[i] = ds->data_origin; /* no movement since the opening stock */
+    free(sc.pending);
+    *slots_out = slots;
+    return sc.last;
+}
+
+/* ---------------------------------------------------------------- caches */
+
+/* Both caches are direct-mapped by everything but the clock (data set, entity,
+ * route, time kind, window), and each entry remembers the as_of it was computed
+ * for. A query for the same as_of is a copy. A query a little later (the clock
+ * ran on while a connector paged) starts from the entry and applies only the
+ * events of (entry as_of, as_of]: the result is the same as computing afresh, at
+ * the cost of a few seconds of events. Entries and total rows are bounded, so
+ * memory does not grow with the number of tenants. */
+#define PATCH_MAX 3600 /* patch across at most this many seconds; beyond, recompute */
+
+struct sel_key {
+    uint64_t seed;
+    int64_t opd, origin;
+    int64_t start, end;
+    int entity, route, tk;
+};
+
+struct sel_entry {
+    int used;
+    struct sel_key key;
+    int64_t as_of;
+    struct row *rows;
+    size_t n;
+};
+
+#define SEL_SLOTS 256
+#define SEL_MAX_ROWS_ENTRY 200000
+#define SEL_MAX_ROWS_TOTAL 2000000
+
+#define STOCK_CACHE_SLOTS 16
+
+struct stock_entry {
+    int used;
+    uint64_t seed;
+    int64_t opd, origin, as_of;
+    int64_t *last;
+    size_t slots;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sel_entry sel_cache[SEL_SLOTS];
+static size_t sel_cache_rows;
+static struct stock_entry stock_cache[STOCK_CACHE_SLOTS];
+
+static uint64_t sel_key_hash(const struct sel_key *k)
+{
+    uint64_t h = sbx_hash(k->seed, (uint64_t)k->opd, (uint64_t)k->origin);
+    h = sbx_hash(h, (uint64_t)k->start, (uint64_t)k->end);
+    h = sbx_hash(h, 0x51, (uint64_t)(k->entity * 64 + k->route * 8 + k->tk));
+    return h;
+}
+
+static int sel_key_eq(const struct sel_key *a, const struct sel_key *b)
+{
+    return a->seed == b->seed && a->opd == b->opd && a->origin == b->origin &&
+           a->start == b->start && a->end == b->end && a->entity == b->entity &&
+           a->route == b->route && a->tk == b->tk;
+}
+
+/* How a cached selection serves a query. */
+enum cache_use { CACHE_MISS = 0, CACHE_EXACT, CACHE_BASE };
+
+/* On CACHE_EXACT or CACHE_BASE, *rows is a new copy of the entry and *base_as_of its time. */
+static enum cache_use sel_cache_get(const struct sel_key *k, int64_t as_of, int patchable,
+                                    struct rows *rows, int64_t *base_as_of)
+{
+    enum cache_use use = CACHE_MISS;
+    pthread_mutex_lock(&cache_lock);
+    struct sel_entry *en = &sel_cache[sel_key_hash(k) % SEL_SLOTS];
+    if (en->used && sel_key_eq(&en->key, k)) {
+        if (en->as_of == as_of)
+            use = CACHE_EXACT;
+        else if (patchable && en->as_of < as_of && as_of - en->as_of <= PATCH_MAX)
+            use = CACHE_BASE;
+    }
+    if (use != CACHE_MISS) {
+        rows->n = rows->cap = en->n;
+        rows->v = wdts_xmalloc((en->n ? en->n : 1) * sizeof(*rows->v));
+        memcpy(rows->v, en->rows, en->n * sizeof(*rows->v));
+        *base_as_of = en->as_of;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return use;
+}
+
+static void sel_cache_put(const struct sel_key *k, int64_t as_of, const struct rows *rs)
+{
+    if (rs->n > SEL_MAX_ROWS_ENTRY)
+        return;
+    pthread_mutex_lock(&cache_lock);
+    struct sel_entry *en = &sel_cache[sel_key_hash(k) % SEL_SLOTS];
+    if (en->used && sel_key_eq(&en->key, k) && en->as_of >= as_of)
+        goto out; /* keep the newer one: clocks run forwards */
+    if (en->used) {
+        sel_cache_rows -= en->n;
+        free(en->rows);
+        en->used = 0;
+    }
+    if (sel_cache_rows + rs->n <= SEL_MAX_ROWS_TOTAL) {
+        en->key = *k;
+        en->as_of = as_of;
+        en->n = rs->n;
+        en->rows = wdts_xmalloc((rs->n ? rs->n : 1) * sizeof(*en->rows));
+        memcpy(en->rows, rs->v, rs->n * sizeof(*en->rows));
+        en->used = 1;
+        sel_cache_rows += rs->n;
+    }
+out:
+    pthread_mutex_unlock(&cache_lock);
+}
+
+static void stock_max_cb(void *ctx, uint64_t chg_id, uint64_t stock_id, int64_t t)
+{
+    (void)chg_id;
+    struct stock_scan *sc = ctx;
+    if (stock_id < sc->slots && sc->last[stock_id] < t)
+        sc->last[stock_id] = t;
+}
+
+/* The last movement of every stock record as of t: a new copy the caller frees. */
+static int64_t *stock_last_copy(const struct sbx_dataset *ds, int64_t t, size_t *slots)
+{
+    uint64_t slot = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)ds->data_origin) %
+                    STOCK_CACHE_SLOTS;
+    int64_t *last = NULL;
+    int64_t base_t = 0;
+    pthread_mutex_lock(&cache_lock);
+    struct stock_entry *en = &stock_cache[slot];
+    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
+        en->origin == ds->data_origin && en->as_of <= t && t - en->as_of <= PATCH_MAX) {
+        last = wdts_xmalloc(en->slots * sizeof(int64_t));
+        memcpy(last, en->last, en->slots * sizeof(int64_t));
+        *slots = en->slots;
+        base_t = en->as_of;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (last && base_t == t)
+        return last;
+    /* computed outside the lock; two threads may compute the same entry, both exact */
+    if (last) {
+        struct stock_scan sc = {last, NULL, *slots};
+        walk_changes(ds, base_t + 1, t + 1, t, stock_max_cb, &sc);
+    } else {
+        last = stock_resolve(ds, t, slots);
+    }
+    int64_t *copy = wdts_xmalloc(*slots * sizeof(int64_t));
+    memcpy(copy, last, *slots * sizeof(int64_t));
+    pthread_mutex_lock(&cache_lock);
+    en = &stock_cache[slot];
+    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
+        en->origin == ds->data_origin && en->as_of >= t) {
+        free(copy); /* a newer one is there already */
+    } else {
+        free(en->last);
+        en->used = 1;
+        en->seed = ds->seed;
+        en->opd = ds->orders_per_day;
+        en->origin = ds->data_origin;
+        en->as_of = t;
+        en->last = copy;
+        en->slots = *slots;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return last;
+}
+
+int64_t sbx_stock_modified(const struct sbx_dataset *ds, uint64_t id, int64_t t)
+{
+    uint32_t g, sp;
+    int wh;
+    if (t < ds->data_origin || !sbx_stock_split(ds, id, &g, &sp, &wh))
+        return -1;
+    int64_t v = -1;
+    uint64_t slot = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)ds->data_origin) %
+                    STOCK_CACHE_SLOTS;
+    pthread_mutex_lock(&cache_lock);
+    struct stock_entry *en = &stock_cache[slot];
+    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
+        en->origin == ds->data_origin && en->as_of == t && id < en->slots)
+        v = en->last[id];
+    pthread_mutex_unlock(&cache_lock);
+    if (v >= 0)
+        return v;
+    size_t slots;
+    int64_t *last = stock_last_copy(ds, t, &slots);
+    v = id < slots ? last[id] : -1;
+    free(last);
+    return v;
+}
+
+void sbx_data_cache_stats(struct sbx_cache_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < SEL_SLOTS; i++) {
+        if (sel_cache[i].used) {
+            st->entries++;
+            st->rows += sel_cache[i].n;
+            st->bytes += sel_cache[i].n * sizeof(struct row);
+        }
+    }
+    for (int i = 0; i < STOCK_CACHE_SLOTS; i++) {
+        if (stock_cache[i].used) {
+            st->entries++;
+            st->bytes += stock_cache[i].slots * sizeof(int64_t);
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    st->visited = __atomic_load_n(&visited_total, __ATOMIC_RELAXED);
+    st->max_bytes = SEL_MAX_ROWS_TOTAL * sizeof(struct row) +
+                    STOCK_CACHE_SLOTS * STOCK_SLOTS(128) * sizeof(int64_t);
+    size_t re, rb, rmax;
+    sbx_render_cache_stats(&re, &rb, &rmax);
+    st->entries += re;
+    st->bytes += rb;
+    st->max_bytes += rmax;
+}
+
+void sbx_data_cache_clear(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < SEL_SLOTS; i++) {
+        free(sel_cache[i].rows);
+        memset(&sel_cache[i], 0, sizeof(sel_cache[i]));
+    }
+    sel_cache_rows = 0;
+    for (int i = 0; i < STOCK_CACHE_SLOTS; i++) {
+        free(stock_cache[i].last);
+        memset(&stock_cache[i], 0, sizeof(stock_cache[i]));
+    }
+    pthread_mutex_unlock(&cache_lock);
+    sbx_render_cache_clear();
+}
+
+/* ---------------------------------------------------------------- catalog selection */
+
+static void select_stock(const struct sbx_dataset *ds, int64_t s, int64_t e, int64_t as_of,
+                         struct rows *out)
+{
+    if (as_of < ds->data_origin)
+        return;
+    size_t slots;
+    int64_t *last = stock_last_copy(ds, as_of, &slots);
+    for (size_t id = 0; id < slots; id++) {
+        int64_t m = last[id];
+        if (m >= 0 && m >= s && m < e)
+            rows_add(out, m, id, m);
+    }
+    free(last);
+}
+
+static void select_goods(const struct sbx_dataset *ds, enum sbx_timekind tk, int64_t s, int64_t e,
+                         int64_t as_of, struct rows *out)
+{
+    uint32_t ng = sbx_n_goods(ds);
+    for (uint32_t g = 0; g < ng; g++) {
+        int64_t m = sbx_goods_modified(ds, g, -1, as_of, NULL);
+        if (m < 0)
+            continue;
+        uint32_t nsp = sbx_n_specs(ds, g);
+        for (uint32_t sp = 0; sp < nsp; sp++) {
+            int64_t ms = sbx_goods_modified(ds, g, (int)sp, as_of, NULL);
+            if (ms > m)
+                m = ms;
+        }
+        int64_t key = tk == SBX_TIME_CREATED ? sbx_goods_created(ds, g) : m;
+        if (key >= s && key < e)
+            rows_add(out, key, g + 1, m);
+    }
+}
+
+static void select_suites(const struct sbx_dataset *ds, enum sbx_timekind tk, int64_t s, int64_t e,
+                          int64_t as_of, struct rows *out)
+{
+    uint32_t n = sbx_n_suites(ds);
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t m = sbx_suite_modified(ds, i, as_of, NULL);
+        if (m < 0)
+            continue;
+        int64_t key = tk == SBX_TIME_CREATED ? sbx_suite_created(ds, i) : m;
+        if (key >= s && key < e)
+            rows_add(out, key, i + 1, m);
+    }
+}
+
+static void select_snapshot(const struct sbx_dataset *ds, enum sbx_entity e, int64_t as_of,
+                            struct rows *out)
+{
+    if (as_of < ds->data_origin)
+        return;
+    int n = e == SBX_E_SHOP ? SBX_N_SHOPS : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES : SBX_N_LOGISTICS;
+    for (int i = 0; i < n; i++)
+        rows_add(out, 0, (uint64_t)i + 1, ds->data_origin);
+}
+
+/* ---------------------------------------------------------------- incremental update */
+
+struct changed {
+    const struct sbx_dataset *ds;
+    enum sbx_entity e;
+    const struct life_def *def;
+    int64_t from, to; /* events in (from, to] */
+    uint64_t *ids;
+    size_t n, cap;
+};
+
+static void changed_visit(void *vctx, uint64_t n)
+{
+    struct changed *c = vctx;
+    int64_t times[8];
+    if (c->def->stream == SBX_S_TRADE) {
+        struct sbx_trade_life l;
+        sbx_trade_life_get(c->ds, n, 0, &l);
+        for (int i = 0; i < c->def->n_evs; i++)
+            times[i] = trade_field(&l, c->def->evs[i].field);
+    } else {
+        struct sbx_purchase_life l;
+        sbx_purchase_life_get(c->ds, n, 0, &l);
+        for (int i = 0; i < c->def->n_evs; i++)
+            times[i] = purchase_field(&l, c->def->evs[i].field);
+    }
+    for (int i = 0; i < c->def->n_evs; i++) {
+        if (times[i] > c->from && times[i] <= c->to) {
+            if (c->n == c->cap) {
+                c->cap = c->cap ? 2 * c->cap : 64;
+                c->ids = wdts_xrealloc(c->ids, c->cap * sizeof(*c->ids));
+            }
+            c->ids[c->n++] = n + 1;
+            return;
+        }
+    }
+}
+
+static int id_in(const uint64_t *ids, size_t n, uint64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] < id)
+            lo = mid + 1;
+        else if (ids[mid] > id)
+            hi = mid;
+        else
+            return 1;
+    }
+    return 0;
+}
+
+/* Merges the sorted rows `add` into the sorted rows `rs`. */
+static void rows_merge(struct rows *rs, struct rows *add)
+{
+    if (add->n == 0)
+        return;
+    qsort(add->v, add->n, sizeof(*add->v), row_cmp);
+    struct row *m = wdts_xmalloc((rs->n + add->n) * sizeof(*m));
+    size_t i = 0, j = 0, k = 0;
+    while (i < rs->n || j < add->n) {
+        if (j == add->n || (i < rs->n && row_cmp(&rs->v[i], &add->v[j]) < 0))
+            m[k++] = rs->v[i++];
+        else
+            m[k++] = add->v[j++];
+    }
+    free(rs->v);
+    rs->v = m;
+    rs->n = rs->cap = k;
+}
+
+/* Brings a selection computed as of `from` up to `to`: the records with an event in
+ * (from, to] are taken out and evaluated again; every other record is unchanged. */
+static void patch_life(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                       enum sbx_timekind tk, int64_t s, int64_t end, int64_t from, int64_t to,
+                       struct rows *rs)
+{
+    const struct life_def *def = life_def_of(e);
+    struct changed c = {ds, e, def, from, to, NULL, 0, 0};
+    int fields[8];
+    for (int i = 0; i < def->n_evs; i++)
+        fields[i] = def->evs[i].field;
+    visit(ds, def->stream, fields, def->n_evs, from + 1, to + 1, to, changed_visit, &c);
+    if (c.n == 0)
+        return;
+    /* visit() goes through indices in ascending order, so c.ids is sorted */
+    size_t k = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        if (!id_in(c.ids, c.n, rs->v[i].id))
+            rs->v[k++] = rs->v[i];
+    rs->n = k;
+    struct rows add = {NULL, 0, 0};
+    struct life_sel ls = {ds, e, def, route, -1, s, end, to, &add};
+    if (tk == SBX_TIME_CREATED)
+        ls.key_field = def->evs[0].field;
+    else if (tk == SBX_TIME_PAID)
+        ls.key_field = def->paid_field;
+    else if (tk == SBX_TIME_CONSIGNED)
+        ls.key_field = def->consigned_field;
+    for (size_t i = 0; i < c.n; i++)
+        life_visit(&ls, c.ids[i] - 1);
+    rows_merge(rs, &add);
+    free(add.v);
+    free(c.ids);
+}
+
+/* ---------------------------------------------------------------- select */
+
+static int is_lifecycle(enum sbx_entity e)
+{
+    return life_def_of(e) != NULL;
+}
+
+static wdts_err_t compute(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                          enum sbx_timekind tk, int64_t start, int64_t end, int64_t as_of,
+                          struct rows *rs)
+{
+    wdts_err_t err = WDTS_OK;
+    switch (e) {
+    case SBX_E_TRADE:
+    case SBX_E_RAW_TRADE:
+    case SBX_E_STOCKOUT:
+    case SBX_E_REFUND:
+    case SBX_E_REFUND_STOCKIN:
+    case SBX_E_PURCHASE_ORDER:
+    case SBX_E_PURCHASE_STOCKIN:
+        err = select_life(ds, e, route, tk, start, end, as_of, rs);
+        break;
+    case SBX_E_STOCK_CHANGE:
+        walk_changes(ds, start, end, as_of, chg_collect, rs);
+        break;
+    case SBX_E_STOCK:
+        select_stock(ds, start, end, as_of, rs);
+        break;
+    case SBX_E_GOODS:
+        select_goods(ds, tk, start, end, as_of, rs);
+        break;
+    case SBX_E_SUITE:
+        select_suites(ds, tk, start, end, as_of, rs);
+        break;
+    default:
+        select_snapshot(ds, e, as_of, rs);
+        break;
+    }
+    if (err == WDTS_OK)
+        qsort(rs->v, rs->n, sizeof(*rs->v), row_cmp);
+    return err;
+}
+
+wdts_err_t sbx_data_select(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                           enum sbx_timekind tk, int64_t start, int64_t end, int64_t as_of,
+                           struct sbx_result *out)
+{
+    out->hits = NULL;
+    out->n = 0;
+    if (ds == NULL || (unsigned)e >= SBX_E__COUNT || (unsigned)tk > SBX_TIME_CONSIGNED ||
+        (route != SBX_ROUTE_WDT && route != SBX_ROUTE_QIMEN))
+        return WDTS_ERR_INVAL;
+    int snapshot = e == SBX_E_SHOP || e == SBX_E_WAREHOUSE || e == SBX_E_LOGISTICS;
+    if (snapshot) {
+        start = 0;
+        end = 0;
+        tk = SBX_TIME_MODIFIED;
+    }
+    if ((e == SBX_E_STOCK || e == SBX_E_STOCK_CHANGE || e == SBX_E_GOODS || e == SBX_E_SUITE) &&
+        tk != SBX_TIME_MODIFIED && tk != SBX_TIME_CREATED)
+        return WDTS_ERR_INVAL;
+    if (e == SBX_E_STOCK && tk != SBX_TIME_MODIFIED)
+        return WDTS_ERR_INVAL;
+    if (is_lifecycle(e) && tk != SBX_TIME_MODIFIED && tk != SBX_TIME_CREATED) {
+        const struct life_def *def = life_def_of(e);
+        if ((tk == SBX_TIME_PAID ? def->paid_field : def->consigned_field) < 0)
+            return WDTS_ERR_INVAL;
+    }
+    /* no record is older than the data origin or newer than as_of: clamping keeps the
+     * arithmetic of the candidate ranges far from overflow */
+    if (!snapshot && start < ds->data_origin)
+        start = ds->data_origin;
+    int64_t cend = end;
+    if (!snapshot && as_of < INT64_MAX && cend > as_of + 1)
+        cend = as_of + 1;
+
+    struct sel_key key = {ds->seed, ds->orders_per_day, ds->data_origin, start, end,
+                          (int)e, (int)route, (int)tk};
+    struct rows rs = {NULL, 0, 0};
+    int64_t base_as_of = 0;
+    wdts_err_t err = WDTS_OK;
+    int patchable = is_lifecycle(e) || e == SBX_E_STOCK_CHANGE;
+    enum cache_use use = sel_cache_get(&key, as_of, patchable, &rs, &base_as_of);
+    if (use == CACHE_BASE) {
+        if (e == SBX_E_STOCK_CHANGE) {
+            /* an append-only log: only changes of (base, as_of] inside the window are new */
+            struct rows add = {NULL, 0, 0};
+            int64_t a = start > base_as_of + 1 ? start : base_as_of + 1;
+            if (a < cend)
+                walk_changes(ds, a, cend, as_of, chg_collect, &add);
+            rows_merge(&rs, &add);
+            free(add.v);
+        } else {
+            patch_life(ds, e, route, tk, start, cend, base_as_of, as_of, &rs);
+        }
+    } else if (use == CACHE_MISS && (snapshot || cend > start)) {
+        err = compute(ds, e, route, tk, start, cend, as_of, &rs);
+        if (err != WDTS_OK)
+            goto out;
+    }
+    if (use != CACHE_EXACT)
+        sel_cache_put(&key, as_of, &rs);
+    out->n = rs.n;
+    out->hits = wdts_xmalloc((rs.n ? rs.n : 1) * sizeof(*out->hits));
+    for (size_t i = 0; i < rs.n; i++) {
+        out->hits[i].id = rs.v[i].id;
+        out->hits[i].modified = rs.v[i].modified;
+    }
+out:
+    free(rs.v);
+    return err;
+}
+
+void sbx_result_deinit(struct sbx_result *res)
+{
+    if (res == NULL)
+        return;
+    free(res->hits);
+    res->hits = NULL;
+    res->n = 0;
+}
+
+void sbx_fmt_goods_no(uint32_t goods, char out[16])
+{
+    snprintf(out, 16, "G%05u", goods + 1);
+}
+
+void sbx_fmt_spec_no(uint32_t goods, uint32_t spec, char out[16])
+{
+    snprintf(out, 16, "G%05u-%02u", goods + 1, spec + 1);
+}
+
+void sbx_fmt_chg_doc(enum sbx_chg_src src, uint64_t n, char out[24])
+{
+    const char *prefix = src == SBX_CHG_SALE ? "CK" : src == SBX_CHG_REFUND_IN ? "TRK" : "CGRK";
+    snprintf(out, 24, "%s%010llu", prefix, (unsigned long long)(n + 1));
+}
+
+void sbx_data_pk(enum sbx_entity e, uint64_t id, struct wdts_buf *buf)
+{
+    char tmp[64];
+    if (e == SBX_E_STOCK_CHANGE) {
+        /* the API gives the change no id: it is keyed by its document and spec_no */
+        char doc[24], spec_no[16];
+        sbx_fmt_chg_doc(sbx_chg_src_of(id), sbx_chg_doc(id), doc);
+        sbx_fmt_spec_no(sbx_chg_goods(id), sbx_chg_spec(id), spec_no);
+        snprintf(tmp, sizeof(tmp), "%s:%s", doc, spec_no);
+    } else {
+        snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)id);
+    }
+    wdts_buf_append_str(buf, tmp);
+}

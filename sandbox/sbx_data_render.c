@@ -1,0 +1,1567 @@
+/* Renders one record of the data set as the API returns it: compact JSON with the
+ * field names, typing quirks (decimals as strings or numbers, some times as epoch
+ * milliseconds, others as Beijing "yyyy-MM-dd HH:mm:ss") and privacy rules of the
+ * reference. Hand-written formatting into a stack buffer: this is the hot path of
+ * every page the sandbox serves. Every field depends only on the record's current
+ * event, so the rendering changes exactly when `modified` does. */
+#include "sbx_data.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sbx_data_int.h"
+#include "wdts/log.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+
+/* ---------------------------------------------------------------- tables */
+
+const struct sbx_shop_def sbx_shops[SBX_N_SHOPS] = {
+    {"S001", "线下门店", 0, 0, "线下"},
+    {"S002", "官方商城", 127, 0, "其他（自有商城）"},
+    {"S003", "淘宝C店", 1, 1, "淘宝"},
+    {"S004", "天猫旗舰店", 1, 2, "天猫"},
+    {"S005", "京东旗舰店", 3, 0, "京东"},
+    {"S006", "拼多多专营店", 39, 0, "拼多多"},
+    {"S007", "微信小程序商城", 127, 0, "其他（自有商城）"},
+    {"S008", "京东自营店", 3, 1, "京东"},
+};
+
+struct wh_def {
+    const char *no, *name, *province, *city, *district, *address;
+    int type;
+};
+static const struct wh_def warehouses[SBX_N_WAREHOUSES] = {
+    {"WH01", "杭州主仓", "浙江省", "杭州市", "余杭区", "仓前街道良睦路1号", 1},
+    {"WH02", "广州分仓", "广东省", "广州市", "白云区", "太和镇物流园8号", 1},
+    {"WH03", "退货暂存仓", "浙江省", "杭州市", "余杭区", "仓前街道良睦路1号B区", 2},
+};
+
+struct logi_def {
+    const char *no, *name, *code;
+    int type;
+};
+static const struct logi_def logistics[SBX_N_LOGISTICS] = {
+    {"LG01", "顺丰速运", "SF", 4}, {"LG02", "中通快递", "ZTO", 9},  {"LG03", "圆通速递", "YTO", 8},
+    {"LG04", "韵达快递", "YUNDA", 10}, {"LG05", "申通快递", "STO", 7}, {"LG06", "京东物流", "JD", 33},
+};
+
+struct region {
+    const char *province, *city, *district, *zip, *street;
+    int province_id, city_id, district_id;
+};
+static const struct region regions[] = {
+    {"浙江省", "杭州市", "西湖区", "310012", "文一西路", 330000, 330100, 330106},
+    {"广东省", "深圳市", "南山区", "518000", "科技园南路", 440000, 440300, 440305},
+    {"上海", "上海市", "浦东新区", "200120", "世纪大道", 310000, 310100, 310115},
+    {"北京", "北京市", "朝阳区", "100020", "建国路", 110000, 110100, 110105},
+    {"江苏省", "南京市", "鼓楼区", "210009", "中山北路", 320000, 320100, 320106},
+    {"四川省", "成都市", "武侯区", "610041", "天府大道", 510000, 510100, 510107},
+    {"湖北省", "武汉市", "洪山区", "430070", "珞喻路", 420000, 420100, 420111},
+    {"山东省", "青岛市", "市南区", "266001", "香港中路", 370000, 370200, 370202},
+};
+#define N_REGIONS (sizeof(regions) / sizeof(regions[0]))
+
+static const char *const surnames[] = {"王", "李", "张", "刘", "陈", "杨", "黄", "赵",
+                                       "吴", "周", "徐", "孙", "马", "朱", "胡", "郭"};
+static const char *const given[] = {"伟", "芳", "娜", "敏", "静", "丽", "强", "磊",
+                                    "洋", "艳", "勇", "军", "杰", "娟", "涛", "明"};
+static const char *const items[] = {"纯棉圆领T恤", "修身牛仔裤", "轻便跑步鞋", "不锈钢保温杯",
+                                    "无线蓝牙耳机", "通勤双肩包", "碎花连衣裙", "轻薄羽绒服",
+                                    "补水面膜", "氨基酸洗发水", "挂耳咖啡", "每日坚果礼盒",
+                                    "陶瓷马克杯", "纯棉毛巾", "硅胶手机壳", "护眼台灯"};
+static const char *const classes[] = {"服装", "服装", "鞋靴", "家居", "数码", "箱包", "服装", "服装",
+                                      "美妆", "个护", "食品", "食品", "家居", "家居", "数码", "家居"};
+static const char *const brands[] = {"朴森", "云栖", "青禾", "山川", "拾光", "北屿"};
+static const char *const colors[] = {"黑色", "白色", "灰色", "藏青"};
+static const char *const sizes[] = {"S", "M", "L", "XL", "均码"};
+static const char *const providers[] = {"杭州织造有限公司", "广州皮具厂", "义乌小商品供应链",
+                                        "深圳电子科技", "宁波日用品公司"};
+static const char *const reasons[] = {"七天无理由", "尺码不合适", "质量问题", "与描述不符"};
+
+#define PICK(tab, h) (tab[(h) % (sizeof(tab) / sizeof(tab[0]))])
+
+/* ---------------------------------------------------------------- writer */
+
+struct w {
+    struct wdts_buf *buf;
+    size_t n;
+    char b[8192];
+};
+
+static void w_flush(struct w *w)
+{
+    wdts_buf_append(w->buf, w->b, w->n);
+    w->n = 0;
+}
+
+static __attribute__((noinline)) void w_raw_slow(struct w *w, const char *s, size_t len)
+{
+    w_flush(w);
+    if (len > sizeof(w->b)) {
+        wdts_buf_append(w->buf, s, len);
+        return;
+    }
+    memcpy(w->b, s, len);
+    w->n = len;
+}
+
+static inline __attribute__((always_inline)) void w_raw(struct w *w, const char *s, size_t len)
+{
+    if (__builtin_expect(w->n + len > sizeof(w->b), 0)) {
+        w_raw_slow(w, s, len);
+        return;
+    }
+    memcpy(w->b + w->n, s, len);
+    w->n += len;
+}
+
+#define W(w, lit) w_raw(w, lit, sizeof(lit) - 1)
+
+static inline __attribute__((always_inline)) char *w_room(struct w *w, size_t len)
+{
+    if (__builtin_expect(w->n + len > sizeof(w->b), 0))
+        w_flush(w);
+    return w->b + w->n;
+}
+
+/* Every string rendered comes from the tables above or is built from digits and
+ * ASCII letters, none needing JSON escapes: copied as is. */
+static inline void w_str(struct w *w, const char *s)
+{
+    w_raw(w, s, strlen(s));
+}
+
+static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                 "8081828384858687888990919293949596979899";
+
+static void w_u64(struct w *w, uint64_t v)
+{
+    char tmp[24];
+    int i = sizeof(tmp);
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--i] = digits2[r + 1];
+        tmp[--i] = digits2[r];
+    }
+    if (v >= 10) {
+        tmp[--i] = digits2[v * 2 + 1];
+        tmp[--i] = digits2[v * 2];
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
+    size_t len = sizeof(tmp) - (size_t)i;
+    char *p = w_room(w, len);
+    memcpy(p, tmp + i, len);
+    w->n += len;
+}
+
+static void w_i64(struct w *w, int64_t v)
+{
+    if (v < 0) {
+        W(w, "-");
+        w_u64(w, (uint64_t)(-(v + 1)) + 1);
+    } else {
+        w_u64(w, (uint64_t)v);
+    }
+}
+
+/* Zero-padded decimal of `width` digits. */
+static void w_pad(struct w *w, uint64_t v, int width)
+{
+    char *p = w_room(w, (size_t)width);
+    int i = width - 1;
+    for (; i >= 1; i -= 2) {
+        unsigned r = (unsigned)(v % 100) * 2;
+        v /= 100;
+        p[i] = digits2[r + 1];
+        p[i - 1] = digits2[r];
+    }
+    if (i == 0)
+        p[0] = (char)('0' + v % 10);
+    w->n += (size_t)width;
+}
+
+/* cents → "123.4500" (four decimals, as the API writes amounts) */
+static void w_money(struct w *w, int64_t cents)
+{
+    if (cents < 0) {
+        W(w, "-");
+        cents = -cents;
+    }
+    w_u64(w, (uint64_t)(cents / 100));
+    W(w, ".");
+    w_pad(w, (uint64_t)(cents % 100), 2);
+    W(w, "00");
+}
+
+/* Beijing "yyyy-MM-dd HH:mm:ss" without quotes. */
+static void w_bj(struct w *w, int64_t t)
+{
+    int64_t local = t + WDTS_BEIJING_OFFSET;
+    int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+    int64_t sod = local - days * 86400;
+    int64_t y;
+    unsigned mo, d;
+    wdts_civil_from_days(days, &y, &mo, &d);
+    w_pad(w, (uint64_t)(y % 10000), 4);
+    W(w, "-");
+    w_pad(w, mo, 2);
+    W(w, "-");
+    w_pad(w, d, 2);
+    W(w, " ");
+    w_pad(w, (uint64_t)(sod / 3600), 2);
+    W(w, ":");
+    w_pad(w, (uint64_t)(sod / 60 % 60), 2);
+    W(w, ":");
+    w_pad(w, (uint64_t)(sod % 60), 2);
+}
+
+/* Beijing yyyyMMdd, for document numbers. */
+static void w_ymd(struct w *w, int64_t t)
+{
+    int64_t days = (t + WDTS_BEIJING_OFFSET) / 86400;
+    int64_t y;
+    unsigned mo, d;
+    wdts_civil_from_days(days, &y, &mo, &d);
+    w_pad(w, (uint64_t)(y % 10000), 4);
+    w_pad(w, mo, 2);
+    w_pad(w, d, 2);
+}
+
+/* The same text as sbx_fmt_chg_doc, without printf. */
+static void w_chg_doc(struct w *w, enum sbx_chg_src src, uint64_t n)
+{
+    if (src == SBX_CHG_SALE)
+        W(w, "CK");
+    else if (src == SBX_CHG_REFUND_IN)
+        W(w, "TRK");
+    else
+        W(w, "CGRK");
+    w_pad(w, n + 1, 10);
+}
+
+/* ,"key":<value> helpers. Absent times: "0000-00-00 00:00:00" for strings, null for ms. */
+#define KEY(w, k) W(w, ",\"" k "\":")
+#define KU(w, k, v) (KEY(w, k), w_u64(w, (uint64_t)(v)))
+#define KI(w, k, v) (KEY(w, k), w_i64(w, (int64_t)(v)))
+#define KS(w, k, s) (KEY(w, k), W(w, "\""), w_str(w, s), W(w, "\""))
+#define KM(w, k, c) (KEY(w, k), W(w, "\""), w_money(w, c), W(w, "\""))
+#define KMN(w, k, c) (KEY(w, k), w_money(w, c))
+#define KQ(w, k, q) KM(w, k, (int64_t)(q) * 100)
+#define KT(w, k, t) (KEY(w, k), kt(w, t))
+#define KMS(w, k, t) (KEY(w, k), kms(w, t))
+
+static void kt(struct w *w, int64_t t)
+{
+    if (t < 0) {
+        W(w, "\"0000-00-00 00:00:00\"");
+        return;
+    }
+    W(w, "\"");
+    w_bj(w, t);
+    W(w, "\"");
+}
+
+static void kms(struct w *w, int64_t t)
+{
+    if (t < 0) {
+        W(w, "null");
+        return;
+    }
+    w_u64(w, (uint64_t)t * 1000);
+}
+
+/* ---------------------------------------------------------------- privacy */
+
+enum pii_field {
+    PII_RECEIVER_NAME = 0, PII_RECEIVER_ADDRESS, PII_RECEIVER_MOBILE, PII_RECEIVER_TELNO,
+    PII_BUYER_NICK, PII_PAY_ACCOUNT, PII_CUSTOMER_NAME, PII_NICK_NAME, PII_ID_CARD,
+};
+
+/* Keys the Qimen route never provides (reference §6; receiver_telno is its receiver_phone). */
+static int qimen_hidden(const char *keylit, size_t keylen)
+{
+    static const char *const keys[] = {",\"receiver_name\":",  ",\"receiver_address\":",
+                                       ",\"receiver_mobile\":", ",\"receiver_telno\":",
+                                       ",\"buyer_nick\":",      ",\"id_card\":"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strlen(keys[i]) == keylen && memcmp(keys[i], keylit, keylen) == 0)
+            return 1;
+    return 0;
+}
+
+/* The person behind an order: everything derived from one hash. */
+struct person {
+    uint64_t h;
+    const struct region *reg;
+};
+
+static void w_cipher(struct w *w, uint64_t h, int f)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char raw[16];
+    uint64_t a = sbx_hash(h, 0x700, (uint64_t)f), b = sbx_hash(h, 0x701, (uint64_t)f);
+    for (int i = 0; i < 8; i++) {
+        raw[i] = (unsigned char)(a >> (8 * i));
+        raw[8 + i] = (unsigned char)(b >> (8 * i));
+    }
+    char *p = w_room(w, 32);
+    size_t o = 0;
+    p[o++] = '~';
+    for (int i = 0; i < 15; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+        p[o++] = b64[v >> 18];
+        p[o++] = b64[(v >> 12) & 63];
+        p[o++] = b64[(v >> 6) & 63];
+        p[o++] = b64[v & 63];
+    }
+    uint32_t v = (uint32_t)raw[15] << 16;
+    p[o++] = b64[v >> 18];
+    p[o++] = b64[(v >> 12) & 63];
+    p[o++] = '=';
+    p[o++] = '=';
+    memcpy(p + o, "~1~", 3);
+    o += 3;
+    w->n += o;
+}
+
+static void w_pii_plain(struct w *w, const struct person *ps, enum pii_field f)
+{
+    uint64_t h = ps->h;
+    switch (f) {
+    case PII_RECEIVER_NAME:
+    case PII_CUSTOMER_NAME:
+    case PII_NICK_NAME:
+        w_str(w, PICK(surnames, h >> 3));
+        w_str(w, PICK(given, h >> 9));
+        if ((h >> 15) & 1)
+            w_str(w, PICK(given, h >> 17));
+        break;
+    case PII_RECEIVER_ADDRESS:
+        w_str(w, ps->reg->street);
+        w_u64(w, 1 + (h >> 21) % 999);
+        W(w, "号");
+        w_u64(w, 1 + (h >> 31) % 30);
+        W(w, "幢");
+        w_u64(w, 101 + (h >> 36) % 2800);
+        W(w, "室");
+        break;
+    case PII_RECEIVER_MOBILE:
+        W(w, "13");
+        w_pad(w, (h >> 13) % 1000000000ULL, 9);
+        break;
+    case PII_RECEIVER_TELNO:
+        W(w, "0571-8");
+        w_pad(w, (h >> 23) % 10000000ULL, 7);
+        break;
+    case PII_BUYER_NICK:
+        W(w, "buyer_");
+        w_pad(w, (h >> 7) % 100000000ULL, 8);
+        break;
+    case PII_PAY_ACCOUNT:
+        W(w, "acct");
+        w_pad(w, (h >> 11) % 10000000000ULL, 10);
+        break;
+    case PII_ID_CARD:
+        W(w, "330106");
+        w_pad(w, 1970 + (h >> 17) % 30, 4);
+        w_pad(w, 1 + (h >> 23) % 12, 2);
+        w_pad(w, 1 + (h >> 27) % 28, 2);
+        w_pad(w, (h >> 33) % 10000, 4);
+        break;
+    }
+}
+
+/* ,"key":"value" for a privacy field, by route and platform (reference §8, §6). */
+static void kpii(struct w *w, const char *keylit, size_t keylen, const struct person *ps,
+                 enum pii_field f, enum sbx_route route, int platform_id)
+{
+    w_raw(w, keylit, keylen);
+    W(w, "\"");
+    if (route == SBX_ROUTE_QIMEN && qimen_hidden(keylit, keylen)) {
+        /* never provided on Qimen */
+    } else if (platform_id == 0 || platform_id == 127) {
+        w_pii_plain(w, ps, f);
+    } else if (platform_id == 1 || platform_id == 3) {
+        w_cipher(w, ps->h, (int)f); /* the platform's own ciphertext */
+    }
+    W(w, "\"");
+}
+#define KP(w, k, ps, f, route, plat) kpii(w, ",\"" k "\":", sizeof(",\"" k "\":") - 1, ps, f, route, plat)
+
+/* ---------------------------------------------------------------- catalog texts */
+
+static void w_goods_name(struct w *w, const struct sbx_dataset *ds, uint32_t g)
+{
+    uint64_t h = sbx_hash(ds->seed, 0x500, g);
+    w_str(w, PICK(brands, h));
+    w_str(w, PICK(items, h >> 8));
+}
+
+static void w_spec_name(struct w *w, const struct sbx_dataset *ds, uint32_t g, uint32_t sp)
+{
+    uint64_t h = sbx_hash(ds->seed, 0x501, g);
+    w_str(w, colors[sp % 4]);
+    W(w, " ");
+    w_str(w, PICK(sizes, h + sp));
+}
+
+static const char *goods_class(const struct sbx_dataset *ds, uint32_t g)
+{
+    uint64_t h = sbx_hash(ds->seed, 0x500, g);
+    return classes[(h >> 8) % (sizeof(classes) / sizeof(classes[0]))];
+}
+
+/* The shared goods fields of a detail line. */
+static void w_line_goods(struct w *w, const struct sbx_dataset *ds, const struct sbx_line *ln)
+{
+    KU(w, "goods_id", ln->goods + 1);
+    KU(w, "spec_id", sbx_spec_id(ln->goods, ln->spec));
+    /* the same text as sbx_fmt_goods_no / sbx_fmt_spec_no, without printf */
+    W(w, ",\"goods_no\":\"G");
+    w_pad(w, ln->goods + 1, 5);
+    W(w, "\"");
+    KEY(w, "goods_name");
+    W(w, "\"");
+    w_goods_name(w, ds, ln->goods);
+    W(w, "\"");
+    W(w, ",\"spec_no\":\"G");
+    w_pad(w, ln->goods + 1, 5);
+    W(w, "-");
+    w_pad(w, ln->spec + 1, 2);
+    W(w, "\"");
+    KEY(w, "spec_name");
+    W(w, "\"");
+    w_spec_name(w, ds, ln->goods, ln->spec);
+    W(w, "\"");
+}
+
+/* ---------------------------------------------------------------- trade-derived records */
+
+struct tview {
+    struct sbx_trade_life l;
+    const struct sbx_shop_def *shop;
+    struct person ps;
+    int64_t goods_amount, post_amount, discount, receivable, cost;
+    int goods_count;
+};
+
+static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v)
+{
+    sbx_trade_life_get(ds, n, 1, &v->l);
+    v->shop = &sbx_shops[v->l.shop];
+    v->ps.h = sbx_hash(ds->seed, 0x600, n);
+    v->ps.reg = &regions[(v->ps.h >> 40) % N_REGIONS];
+    v->goods_amount = 0;
+    v->goods_count = 0;
+    for (int i = 0; i < v->l.n_lines; i++) {
+        v->goods_amount += v->l.lines[i].price * v->l.lines[i].num;
+        v->goods_count += v->l.lines[i].num;
+    }
+    v->post_amount = v->goods_amount >= 9900 ? 0 : 800;
+    v->discount = v->goods_amount * (int64_t)((v->l.h2 >> 44) % 11) / 100;
+    v->receivable = v->goods_amount + v->post_amount - v->discount;
+    v->cost = v->goods_amount * 55 / 100;
+}
+
+/* A line's share of the discount: proportional, the last line takes the remainder. */
+static int64_t line_share(const struct tview *v, int i)
+{
+    int64_t total = v->goods_amount - v->discount;
+    if (v->goods_amount == 0)
+        return 0;
+    int64_t acc = 0;
+    for (int j = 0; j < v->l.n_lines; j++) {
+        int64_t amt = v->l.lines[j].price * v->l.lines[j].num;
+        int64_t share = j == v->l.n_lines - 1 ? total - acc : amt * total / v->goods_amount;
+        if (j == i)
+            return share;
+        acc += share;
+    }
+    return 0;
+}
+
+static void w_trade_no(struct w *w, const struct tview *v)
+{
+    W(w, "JY");
+    w_ymd(w, v->l.created);
+    w_pad(w, v->l.n + 1, 8);
+}
+
+static void w_src_tid(struct w *w, const struct tview *v)
+{
+    switch (v->shop->platform_id) {
+    case 0: W(w, "XX"); w_pad(w, v->l.n + 1, 10); break;
+    case 1: w_pad(w, 3000000000000000000ULL + v->l.h3 % 999999999999999999ULL, 19); break;
+    case 3: w_pad(w, 300000000000ULL + v->l.h3 % 99999999999ULL, 12); break;
+    case 39: W(w, "250"); w_ymd(w, v->l.created); W(w, "-"); w_pad(w, v->l.h3 % 1000000000000000ULL, 15); break;
+    default: W(w, "SC"); w_pad(w, v->l.h3 % 10000000000000000ULL, 16); break;
+    }
+}
+
+static int trade_refund_status(const struct tview *v, int64_t t)
+{
+    if (v->l.refund < 0 || v->l.refund > t)
+        return 0;
+    return v->l.n_lines == 1 ? 3 : 2;
+}
+
+static int version_of(const int64_t *times, int n, int64_t t)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += times[i] >= 0 && times[i] <= t;
+    return k;
+}
+
+static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, const struct tview *v,
+                         int64_t t, struct w *w)
+{
+    const struct sbx_trade_life *l = &v->l;
+    int status = 0;
+    int64_t mod = sbx_trade_modified(l, SBX_E_TRADE, t, &status);
+    int plat = v->shop->platform_id;
+    int rs = trade_refund_status(v, t);
+    int shipped = l->ship >= 0 && l->ship <= t;
+    int paid = l->pay >= 0 && l->pay <= t;
+    int64_t evs[] = {l->created, l->cancel, l->pay, l->check, l->ship, l->refund, l->done};
+
+    W(w, "{\"trade_id\":");
+    w_u64(w, l->n + 1);
+    KEY(w, "trade_no");
+    W(w, "\"");
+    w_trade_no(w, v);
+    W(w, "\"");
+    KI(w, "platform_id", plat);
+    KI(w, "shop_platform_id", plat);
+    KI(w, "sub_platform_id", v->shop->sub_platform_id);
+    KU(w, "shop_id", l->shop + 1);
+    KS(w, "shop_no", v->shop->shop_no);
+    KS(w, "shop_name", v->shop->name);
+    KS(w, "shop_remark", "");
+    KU(w, "warehouse_type", 1);
+    KS(w, "warehouse_no", warehouses[l->wh].no);
+    KEY(w, "src_tids");
+    W(w, "\"");
+    w_src_tid(w, v);
+    W(w, "\"");
+    KI(w, "trade_status", status);
+    KI(w, "trade_type", plat == 0 ? 2 : 1);
+    KI(w, "delivery_term", 1);
+    KI(w, "freeze_reason", 0);
+    KI(w, "refund_status", rs);
+    KI(w, "fenxiao_type", 0);
+    KS(w, "fenxiao_nick", "");
+    KI(w, "trade_from", plat == 0 ? 3 : 1);
+    KP(w, "pay_account", &v->ps, PII_PAY_ACCOUNT, route, plat);
+    KP(w, "buyer_nick", &v->ps, PII_BUYER_NICK, route, plat);
+    KP(w, "receiver_name", &v->ps, PII_RECEIVER_NAME, route, plat);
+    KI(w, "receiver_province", v->ps.reg->province_id);
+    KI(w, "receiver_city", v->ps.reg->city_id);
+    KI(w, "receiver_district", v->ps.reg->district_id);
+    KP(w, "receiver_address", &v->ps, PII_RECEIVER_ADDRESS, route, plat);
+    KP(w, "receiver_mobile", &v->ps, PII_RECEIVER_MOBILE, route, plat);
+    KP(w, "receiver_telno", &v->ps, PII_RECEIVER_TELNO, route, plat);
+    KS(w, "receiver_zip", v->ps.reg->zip);
+    KEY(w, "receiver_area");
+    W(w, "\"");
+    w_str(w, v->ps.reg->province);
+    W(w, " ");
+    w_str(w, v->ps.reg->city);
+    W(w, " ");
+    w_str(w, v->ps.reg->district);
+    W(w, "\"");
+    KS(w, "receiver_ring", "");
+    KS(w, "receiver_dtb", "");
+    KP(w, "customer_name", &v->ps, PII_CUSTOMER_NAME, route, plat);
+    KEY(w, "customer_no");
+    W(w, "\"KH");
+    w_pad(w, (v->ps.h >> 5) % 100000000ULL, 8);
+    W(w, "\"");
+    KS(w, "logistics_name", logistics[l->logi].name);
+    KS(w, "logistics_code", logistics[l->logi].code);
+    KEY(w, "logistics_no");
+    W(w, "\"");
+    if (shipped) {
+        w_str(w, logistics[l->logi].code);
+        w_pad(w, l->h2 % 10000000000000ULL, 13);
+    }
+    W(w, "\"");
+    KS(w, "buyer_message", (l->h3 >> 50) % 5 == 0 ? "请尽快发货" : "");
+    KS(w, "cs_remark", "");
+    KI(w, "remark_flag", 0);
+    KS(w, "print_remark", "");
+    KU(w, "goods_type_count", l->n_lines);
+    KQ(w, "goods_count", v->goods_count);
+    KM(w, "goods_amount", v->goods_amount);
+    KM(w, "post_amount", v->post_amount);
+    KM(w, "other_amount", 0);
+    KM(w, "discount", v->discount);
+    KM(w, "receivable", v->receivable);
+    KM(w, "cod_amount", 0);
+    KM(w, "ext_cod_fee", 0);
+    KM(w, "goods_cost", v->cost);
+    KMN(w, "post_cost", shipped ? 600 : 0); /* a number, as the API sometimes sends decimals */
+    KM(w, "paid", paid ? v->receivable : 0);
+    KM(w, "weight", 35 * v->goods_count);
+    KI(w, "invoice_type", 0);
+    KS(w, "invoice_title", "");
+    KM(w, "tax_rate", 0);
+    KMS(w, "trade_time", l->created);
+    KT(w, "pay_time", paid ? l->pay : -1);
+    KT(w, "check_time", l->check >= 0 && l->check <= t ? l->check : -1);
+    KMS(w, "consign_time", shipped ? l->ship : -1);
+    KMS(w, "created", l->created);
+    KT(w, "modified", mod);
+    KI(w, "version_id", version_of(evs, 7, t));
+    W(w, ",\"detail_list\":[");
+    for (int i = 0; i < l->n_lines; i++) {
+        const struct sbx_line *ln = &l->lines[i];
+        int refunded = rs && i == l->refund_line;
+        int64_t share = line_share(v, i);
+        if (i)
+            W(w, ",");
+        W(w, "{\"rec_id\":");
+        w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)i + 1);
+        KU(w, "trade_id", l->n + 1);
+        KI(w, "platform_id", plat);
+        w_line_goods(w, ds, ln);
+        KS(w, "spec_code", "");
+        KEY(w, "src_oid");
+        W(w, "\"");
+        w_src_tid(w, v);
+        W(w, "-");
+        w_u64(w, (uint64_t)i + 1);
+        W(w, "\"");
+        KEY(w, "src_tid");
+        W(w, "\"");
+        w_src_tid(w, v);
+        W(w, "\"");
+        KI(w, "gift_type", 0);
+        KI(w, "refund_status", refunded ? 2 : 0);
+        KI(w, "guarantee_mode", 1);
+        KQ(w, "num", ln->num);
+        KQ(w, "actual_num", refunded ? 0 : ln->num);
+        KM(w, "price", ln->price);
+        KM(w, "order_price", ln->price);
+        KM(w, "discount", ln->price * ln->num - share);
+        KM(w, "share_price", ln->num ? share / ln->num : 0);
+        KM(w, "share_amount", share);
+        KM(w, "share_post", i == 0 ? v->post_amount : 0);
+        KM(w, "paid", paid ? share + (i == 0 ? v->post_amount : 0) : 0);
+        KM(w, "weight", 35 * ln->num);
+        KS(w, "remark", "");
+        KMS(w, "created", l->created);
+        KMS(w, "modified", refunded ? l->refund : l->created);
+        W(w, "}");
+    }
+    W(w, "]}");
+}
+
+static void render_raw_trade(const struct sbx_dataset *ds, enum sbx_route route,
+                             const struct tview *v, int64_t t, struct w *w)
+{
+    const struct sbx_trade_life *l = &v->l;
+    int status = 0;
+    int64_t mod = sbx_trade_modified(l, SBX_E_RAW_TRADE, t, &status);
+    int plat = v->shop->platform_id;
+    int paid = l->pay >= 0 && l->pay <= t;
+    int refunded = l->refund >= 0 && l->refund <= t;
+
+    W(w, "{\"rec_id\":");
+    w_u64(w, l->n + 1);
+    KEY(w, "tid");
+    W(w, "\"");
+    w_src_tid(w, v);
+    W(w, "\"");
+    KI(w, "platform_id", plat);
+    KU(w, "shop_id", l->shop + 1);
+    KS(w, "shop_no", v->shop->shop_no);
+    KS(w, "shop_name", v->shop->name);
+    KI(w, "process_status", status == 10 ? 10 : status == 90 ? 70 : 30);
+    KI(w, "trade_status", status);
+    KI(w, "pay_status", paid ? 2 : 0);
+    KI(w, "refund_status", refunded ? (l->n_lines == 1 ? 3 : 2) : 0);
+    KI(w, "delivery_term", 1);
+    KP(w, "buyer_nick", &v->ps, PII_BUYER_NICK, route, plat);
+    KP(w, "pay_account", &v->ps, PII_PAY_ACCOUNT, route, plat);
+    KP(w, "receiver_name", &v->ps, PII_RECEIVER_NAME, route, plat);
+    KP(w, "receiver_address", &v->ps, PII_RECEIVER_ADDRESS, route, plat);
+    KP(w, "receiver_mobile", &v->ps, PII_RECEIVER_MOBILE, route, plat);
+    KP(w, "receiver_telno", &v->ps, PII_RECEIVER_TELNO, route, plat);
+    KS(w, "receiver_zip", v->ps.reg->zip);
+    KEY(w, "receiver_area");
+    W(w, "\"");
+    w_str(w, v->ps.reg->province);
+    W(w, " ");
+    w_str(w, v->ps.reg->city);
+    W(w, " ");
+    w_str(w, v->ps.reg->district);
+    W(w, "\"");
+    KM(w, "goods_amount", v->goods_amount);
+    KM(w, "post_amount", v->post_amount);
+    KM(w, "discount", v->discount);
+    KM(w, "receivable", v->receivable);
+    KM(w, "paid", paid ? v->receivable : 0);
+    KT(w, "trade_time", l->created);
+    KT(w, "pay_time", paid ? l->pay : -1);
+    KT(w, "end_time", l->done >= 0 && l->done <= t ? l->done : -1);
+    KT(w, "created", l->created);
+    KT(w, "modified", mod);
+    W(w, ",\"trade_orders\":[");
+    for (int i = 0; i < l->n_lines; i++) {
+        const struct sbx_line *ln = &l->lines[i];
+        int r = refunded && i == l->refund_line;
+        if (i)
+            W(w, ",");
+        W(w, "{\"rec_id\":");
+        w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)i + 1);
+        KEY(w, "oid");
+        W(w, "\"");
+        w_src_tid(w, v);
+        W(w, "-");
+        w_u64(w, (uint64_t)i + 1);
+        W(w, "\"");
+        KI(w, "status", status);
+        KI(w, "refund_status", r ? 2 : 0);
+        w_line_goods(w, ds, ln);
+        KQ(w, "num", ln->num);
+        KM(w, "price", ln->price);
+        KM(w, "discount", ln->price * ln->num - line_share(v, i));
+        KM(w, "total_amount", line_share(v, i));
+        KT(w, "modified", r ? l->refund : l->created);
+        W(w, "}");
+    }
+    W(w, "]}");
+}
+
+static void render_stockout(const struct sbx_dataset *ds, enum sbx_route route,
+                            const struct tview *v, int64_t t, struct w *w)
+{
+    const struct sbx_trade_life *l = &v->l;
+    int status = 0;
+    int64_t mod = sbx_trade_modified(l, SBX_E_STOCKOUT, t, &status);
+    int plat = v->shop->platform_id;
+    int shipped = l->ship >= 0 && l->ship <= t;
+
+    W(w, "{\"stockout_id\":");
+    w_u64(w, l->n + 1);
+    W(w, ",\"order_no\":\"");
+    w_chg_doc(w, SBX_CHG_SALE, l->n);
+    W(w, "\"");
+    KEY(w, "src_order_no");
+    W(w, "\"");
+    w_trade_no(w, v);
+    W(w, "\"");
+    KU(w, "src_order_id", l->n + 1);
+    KI(w, "src_order_type", 1);
+    KI(w, "status", status);
+    KI(w, "platform_id", plat);
+    KS(w, "shop_no", v->shop->shop_no);
+    KS(w, "shop_name", v->shop->name);
+    KS(w, "warehouse_no", warehouses[l->wh].no);
+    KS(w, "warehouse_name", warehouses[l->wh].name);
+    KS(w, "logistics_name", logistics[l->logi].name);
+    KEY(w, "logistics_no");
+    W(w, "\"");
+    if (shipped) {
+        w_str(w, logistics[l->logi].code);
+        w_pad(w, l->h2 % 10000000000000ULL, 13);
+    }
+    W(w, "\"");
+    KP(w, "receiver_name", &v->ps, PII_RECEIVER_NAME, route, plat);
+    KP(w, "receiver_address", &v->ps, PII_RECEIVER_ADDRESS, route, plat);
+    KP(w, "receiver_mobile", &v->ps, PII_RECEIVER_MOBILE, route, plat);
+    KP(w, "receiver_telno", &v->ps, PII_RECEIVER_TELNO, route, plat);
+    KP(w, "nick_name", &v->ps, PII_NICK_NAME, route, plat);
+    KP(w, "customer_name", &v->ps, PII_CUSTOMER_NAME, route, plat);
+    KP(w, "id_card", &v->ps, PII_ID_CARD, route, plat);
+    KS(w, "receiver_zip", v->ps.reg->zip);
+    KQ(w, "goods_count", v->goods_count);
+    KM(w, "goods_total_amount", v->goods_amount - v->discount);
+    KMN(w, "goods_total_cost", v->cost);
+    KM(w, "post_cost", shipped ? 600 : 0);
+    KM(w, "receivable", v->receivable);
+    KM(w, "weight", 35 * v->goods_count);
+    KT(w, "consign_time", shipped ? l->ship : -1);
+    KT(w, "created", l->check);
+    KT(w, "modified", mod);
+    W(w, ",\"details_list\":[");
+    for (int i = 0; i < l->n_lines; i++) {
+        const struct sbx_line *ln = &l->lines[i];
+        if (i)
+            W(w, ",");
+        W(w, "{\"rec_id\":");
+        w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)i + 1);
+        KU(w, "stockout_id", l->n + 1);
+        KU(w, "src_order_detail_id", l->n * SBX_MAX_LINES + (uint64_t)i + 1);
+        w_line_goods(w, ds, ln);
+        KQ(w, "num", ln->num);
+        KM(w, "price", ln->price);
+        KM(w, "cost_price", ln->price * 55 / 100);
+        KM(w, "share_amount", line_share(v, i));
+        KM(w, "weight", 35 * ln->num);
+        W(w, "}");
+    }
+    W(w, "]");
+    W(w, ",\"logistics_list\":[");
+    if (shipped) {
+        W(w, "{\"logistics_name\":\"");
+        w_str(w, logistics[l->logi].name);
+        W(w, "\",\"logistics_no\":\"");
+        w_str(w, logistics[l->logi].code);
+        w_pad(w, l->h2 % 10000000000000ULL, 13);
+        W(w, "\"}");
+    }
+    W(w, "]}");
+}
+
+static void w_refund_no(struct w *w, const struct tview *v)
+{
+    W(w, "TK");
+    w_ymd(w, v->l.refund);
+    w_pad(w, v->l.n + 1, 8);
+}
+
+static void render_refund(const struct sbx_dataset *ds, enum sbx_route route, const struct tview *v,
+                          int64_t t, struct w *w)
+{
+    const struct sbx_trade_life *l = &v->l;
+    int status = 0;
+    int64_t mod = sbx_trade_modified(l, SBX_E_REFUND, t, &status);
+    int plat = v->shop->platform_id;
+    const struct sbx_line *ln = &l->lines[l->refund_line];
+    int64_t amount = line_share(v, l->refund_line);
+    int agreed = l->rf_agree <= t;
+    int done = l->rf_done <= t;
+
+    W(w, "{\"refund_id\":");
+    w_u64(w, l->n + 1);
+    KEY(w, "refund_no");
+    W(w, "\"");
+    w_refund_no(w, v);
+    W(w, "\"");
+    KI(w, "platform_id", plat);
+    KS(w, "shop_no", v->shop->shop_no);
+    KS(w, "shop_name", v->shop->name);
+    KI(w, "type", 2);
+    KI(w, "status", status);
+    KI(w, "process_status", done ? 90 : agreed ? 40 : 10);
+    KS(w, "reason", PICK(reasons, l->h3 >> 44));
+    KEY(w, "src_tids");
+    W(w, "\"");
+    w_src_tid(w, v);
+    W(w, "\"");
+    KU(w, "trade_id", l->n + 1);
+    KEY(w, "trade_no");
+    W(w, "\"");
+    w_trade_no(w, v);
+    W(w, "\"");
+    KM(w, "refund_amount", amount);
+    KM(w, "actual_refund_amount", done ? amount : 0);
+    KM(w, "goods_amount", ln->price * ln->num);
+    KM(w, "post_amount", 0);
+    KP(w, "buyer_nick", &v->ps, PII_BUYER_NICK, route, plat);
+    KP(w, "return_name", &v->ps, PII_RECEIVER_NAME, route, plat);
+    KP(w, "return_mobile", &v->ps, PII_RECEIVER_MOBILE, route, plat);
+    KP(w, "return_telno", &v->ps, PII_RECEIVER_TELNO, route, plat);
+    KP(w, "return_address", &v->ps, PII_RECEIVER_ADDRESS, route, plat);
+    KS(w, "return_logistics_name", agreed ? logistics[(l->logi + 1) % SBX_N_LOGISTICS].name : "");
+    KEY(w, "return_logistics_no");
+    W(w, "\"");
+    if (agreed) {
+        w_str(w, logistics[(l->logi + 1) % SBX_N_LOGISTICS].code);
+        w_pad(w, l->h3 % 10000000000000ULL, 13);
+    }
+    W(w, "\"");
+    KS(w, "warehouse_no", warehouses[l->wh].no);
+    KT(w, "agree_time", agreed ? l->rf_agree : -1);
+    KT(w, "settle_time", done ? l->rf_done : -1);
+    KT(w, "created", l->refund);
+    KT(w, "modified", mod);
+    W(w, ",\"detail_list\":[{\"rec_id\":");
+    w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)l->refund_line + 1);
+    KU(w, "refund_id", l->n + 1);
+    KEY(w, "oid");
+    W(w, "\"");
+    w_src_tid(w, v);
+    W(w, "-");
+    w_u64(w, (uint64_t)l->refund_line + 1);
+    W(w, "\"");
+    KU(w, "trade_detail_id", l->n * SBX_MAX_LINES + (uint64_t)l->refund_line + 1);
+    w_line_goods(w, ds, ln);
+    KQ(w, "refund_num", ln->num);
+    KQ(w, "stockin_num", done ? ln->num : 0);
+    KM(w, "price", ln->price);
+    KM(w, "refund_amount", amount);
+    KT(w, "created", l->refund);
+    KT(w, "modified", mod);
+    W(w, "}]}");
+}
+
+static void render_refund_stockin(const struct sbx_dataset *ds, enum sbx_route route,
+                                  const struct tview *v, int64_t t, struct w *w)
+{
+    const struct sbx_trade_life *l = &v->l;
+    int status = 0;
+    int64_t mod = sbx_trade_modified(l, SBX_E_REFUND_STOCKIN, t, &status);
+    int plat = v->shop->platform_id;
+    const struct sbx_line *ln = &l->lines[l->refund_line];
+    int done = l->si_done <= t;
+
+    W(w, "{\"stockin_id\":");
+    w_u64(w, l->n + 1);
+    W(w, ",\"order_no\":\"");
+    w_chg_doc(w, SBX_CHG_REFUND_IN, l->n);
+    W(w, "\"");
+    KI(w, "status", status);
+    KEY(w, "refund_no");
+    W(w, "\"");
+    w_refund_no(w, v);
+    W(w, "\"");
+    KEY(w, "src_order_no");
+    W(w, "\"");
+    w_trade_no(w, v);
+    W(w, "\"");
+    KI(w, "platform_id", plat);
+    KS(w, "shop_no", v->shop->shop_no);
+    KS(w, "warehouse_no", warehouses[l->wh].no);
+    KS(w, "warehouse_name", warehouses[l->wh].name);
+    KP(w, "customer_name", &v->ps, PII_CUSTOMER_NAME, route, plat);
+    KP(w, "buyer_nick", &v->ps, PII_BUYER_NICK, route, plat);
+    KQ(w, "goods_count", ln->num);
+    KM(w, "total_price", ln->price * ln->num);
+    KT(w, "check_time", done ? l->si_done : -1);
+    KT(w, "created", l->rf_done);
+    KT(w, "modified", mod);
+    W(w, ",\"details_list\":[{\"rec_id\":");
+    w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)l->refund_line + 1);
+    KU(w, "stockin_id", l->n + 1);
+    w_line_goods(w, ds, ln);
+    KQ(w, "num", ln->num);
+    KM(w, "price", ln->price);
+    KM(w, "total_cost", ln->price * ln->num * 55 / 100);
+    KT(w, "created", l->rf_done);
+    KT(w, "modified", mod);
+    W(w, "}]}");
+}
+
+/* ---------------------------------------------------------------- purchase records */
+
+static void w_purchase_no(struct w *w, const struct sbx_purchase_life *l)
+{
+    W(w, "CG");
+    w_ymd(w, l->created);
+    w_pad(w, l->n + 1, 6);
+}
+
+static int64_t purchase_total(const struct sbx_purchase_life *l)
+{
+    int64_t total = 0;
+    for (int i = 0; i < l->n_lines; i++)
+        total += l->lines[i].price * 45 / 100 * l->lines[i].num;
+    return total;
+}
+
+static void render_purchase(const struct sbx_dataset *ds, const struct sbx_purchase_life *l,
+                            int64_t t, struct w *w)
+{
+    int status = 0;
+    int64_t mod = sbx_purchase_modified(l, SBX_E_PURCHASE_ORDER, t, &status);
+    int arrived = l->si_done <= t;
+
+    W(w, "{\"purchase_id\":");
+    w_u64(w, l->n + 1);
+    KEY(w, "purchase_no");
+    W(w, "\"");
+    w_purchase_no(w, l);
+    W(w, "\"");
+    KI(w, "status", status);
+    KI(w, "stockin_status", arrived ? 2 : 0);
+    KEY(w, "provider_no");
+    W(w, "\"GYS");
+    w_pad(w, (uint64_t)l->provider + 1, 3);
+    W(w, "\"");
+    KS(w, "provider_name", providers[l->provider]);
+    KS(w, "warehouse_no", warehouses[l->wh].no);
+    KS(w, "purchaser_name", "采购部");
+    KM(w, "total_fee", purchase_total(l));
+    KM(w, "post_fee", 0);
+    KM(w, "other_fee", 0);
+    KT(w, "check_time", l->approve <= t ? l->approve : -1);
+    KT(w, "created", l->created);
+    KT(w, "modified", mod);
+    KS(w, "remark", "");
+    W(w, ",\"detail_list\":[");
+    for (int i = 0; i < l->n_lines; i++) {
+        const struct sbx_line *ln = &l->lines[i];
+        int64_t cost = ln->price * 45 / 100;
+        if (i)
+            W(w, ",");
+        W(w, "{\"rec_id\":");
+        w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)i + 1);
+        KU(w, "purchase_id", l->n + 1);
+        w_line_goods(w, ds, ln);
+        KQ(w, "num", ln->num);
+        KQ(w, "arrive_num", arrived ? ln->num : 0);
+        KMN(w, "price", cost);
+        KM(w, "tax", 0);
+        KM(w, "amount", cost * ln->num);
+        KS(w, "remark", "");
+        W(w, "}");
+    }
+    W(w, "]}");
+}
+
+static void render_purchase_stockin(const struct sbx_dataset *ds, const struct sbx_purchase_life *l,
+                                    int64_t t, struct w *w)
+{
+    int status = 0;
+    int64_t mod = sbx_purchase_modified(l, SBX_E_PURCHASE_STOCKIN, t, &status);
+    int done = l->si_done <= t;
+
+    W(w, "{\"stockin_id\":");
+    w_u64(w, l->n + 1);
+    W(w, ",\"order_no\":\"");
+    w_chg_doc(w, SBX_CHG_PURCHASE_IN, l->n);
+    W(w, "\"");
+    KEY(w, "purchase_no");
+    W(w, "\"");
+    w_purchase_no(w, l);
+    W(w, "\"");
+    KI(w, "status", status);
+    KS(w, "warehouse_no", warehouses[l->wh].no);
+    KS(w, "warehouse_name", warehouses[l->wh].name);
+    KEY(w, "provider_no");
+    W(w, "\"GYS");
+    w_pad(w, (uint64_t)l->provider + 1, 3);
+    W(w, "\"");
+    KS(w, "provider_name", providers[l->provider]);
+    KM(w, "total_stockin_price", purchase_total(l));
+    KM(w, "total_price", purchase_total(l));
+    KT(w, "check_time", done ? l->si_done : -1);
+    KT(w, "created", l->arrive);
+    KT(w, "modified", mod);
+    W(w, ",\"details_list\":[");
+    for (int i = 0; i < l->n_lines; i++) {
+        const struct sbx_line *ln = &l->lines[i];
+        int64_t cost = ln->price * 45 / 100;
+        if (i)
+            W(w, ",");
+        W(w, "{\"rec_id\":");
+        w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)i + 1);
+        KU(w, "stockin_id", l->n + 1);
+        w_line_goods(w, ds, ln);
+        KQ(w, "num", ln->num);
+        KM(w, "price", cost);
+        KM(w, "total_cost", cost * ln->num);
+        W(w, "}");
+    }
+    W(w, "]}");
+}
+
+/* ---------------------------------------------------------------- stock */
+
+/* Stock quantities: a deterministic function of the record and its version (the
+ * time of its last movement). They are plausible, not a running balance. */
+static void render_stock(const struct sbx_dataset *ds, uint64_t id, int64_t t, struct w *w)
+{
+    uint32_t g, sp;
+    int wh;
+    int64_t mod = sbx_stock_modified(ds, id, t);
+    if (mod < 0 || !sbx_stock_split(ds, id, &g, &sp, &wh)) {
+        W(w, "{}");
+        return;
+    }
+    uint64_t h = sbx_hash(ds->seed, id, (uint64_t)mod);
+    int64_t stock = 20 + (int64_t)(h % 480);
+    int64_t order = (int64_t)((h >> 20) % 15), sending = (int64_t)((h >> 28) % 10);
+    struct sbx_line ln = {g, sp, 0, sbx_spec_price(ds, g, sp)};
+
+    W(w, "{\"rec_id\":");
+    w_u64(w, id);
+    w_line_goods(w, ds, &ln);
+    KU(w, "warehouse_id", wh + 1);
+    KS(w, "warehouse_no", warehouses[wh].no);
+    KS(w, "warehouse_name", warehouses[wh].name);
+    W(w, ",\"defect\":false");
+    KQ(w, "stock_num", stock);
+    KQ(w, "available_send_stock", stock - order - sending);
+    KQ(w, "order_num", order);
+    KQ(w, "sending_num", sending);
+    KQ(w, "purchase_num", (int64_t)((h >> 36) % 3) * 50);
+    KQ(w, "lock_num", 0);
+    KT(w, "created", ds->data_origin);
+    KT(w, "modified", mod);
+    W(w, "}");
+}
+
+static void render_stock_change(const struct sbx_dataset *ds, uint64_t id, int64_t t, struct w *w)
+{
+    enum sbx_chg_src src = sbx_chg_src_of(id);
+    uint64_t n = sbx_chg_doc(id);
+    int line = sbx_chg_line(id);
+    struct sbx_line ln;
+    int64_t at;
+    int wh;
+    struct tview v;
+    struct sbx_purchase_life pl;
+    if (src == SBX_CHG_SALE || src == SBX_CHG_REFUND_IN) {
+        tview_init(ds, n, &v);
+        at = src == SBX_CHG_SALE ? v.l.ship : v.l.si_done;
+        if (line >= v.l.n_lines)
+            at = -1;
+        else
+            ln = v.l.lines[line];
+        wh = v.l.wh;
+    } else if (src == SBX_CHG_PURCHASE_IN) {
+        sbx_purchase_life_get(ds, n, 1, &pl);
+        at = pl.si_done;
+        if (line >= pl.n_lines)
+            at = -1;
+        else
+            ln = pl.lines[line];
+        wh = pl.wh;
+    } else {
+        at = -1;
+        wh = 0;
+    }
+    if (at < 0 || at > t) {
+        W(w, "{}");
+        return;
+    }
+    int64_t num = src == SBX_CHG_SALE ? -ln.num : ln.num;
+    uint64_t h = sbx_hash(ds->seed, id, 0x800);
+    int64_t after = 20 + (int64_t)(h % 480);
+
+    W(w, "{\"stockio_no\":\"");
+    w_chg_doc(w, src, n);
+    W(w, "\"");
+    KEY(w, "src_order_no");
+    W(w, "\"");
+    if (src == SBX_CHG_SALE)
+        w_trade_no(w, &v);
+    else if (src == SBX_CHG_REFUND_IN)
+        w_refund_no(w, &v);
+    else
+        w_purchase_no(w, &pl);
+    W(w, "\"");
+    KI(w, "type", src == SBX_CHG_SALE ? 1 : src == SBX_CHG_REFUND_IN ? 2 : 3);
+    KS(w, "type_name", src == SBX_CHG_SALE ? "销售出库" : src == SBX_CHG_REFUND_IN ? "退货入库" : "采购入库");
+    w_line_goods(w, ds, &ln);
+    KS(w, "warehouse_no", warehouses[wh].no);
+    KQ(w, "num", num);
+    KQ(w, "stock_num_old", after - num);
+    KQ(w, "stock_num_new", after);
+    KT(w, "created", at);
+    W(w, "}");
+}
+
+/* ---------------------------------------------------------------- goods, suites */
+
+static void render_goods(const struct sbx_dataset *ds, uint64_t id, int64_t t, struct w *w)
+{
+    uint32_t g = (uint32_t)(id - 1);
+    int64_t gv = 0;
+    int64_t gm = id >= 1 && id <= sbx_n_goods(ds) ? sbx_goods_modified(ds, g, -1, t, &gv) : -1;
+    if (gm < 0) {
+        W(w, "{}");
+        return;
+    }
+    char no[16];
+    uint64_t h = sbx_hash(ds->seed, 0x500, g);
+    uint32_t nsp = sbx_n_specs(ds, g);
+    int64_t created = sbx_goods_created(ds, g);
+
+    W(w, "{\"goods_id\":");
+    w_u64(w, id);
+    sbx_fmt_goods_no(g, no);
+    KS(w, "goods_no", no);
+    KEY(w, "goods_name");
+    W(w, "\"");
+    w_goods_name(w, ds, g);
+    W(w, "\"");
+    KEY(w, "short_name");
+    W(w, "\"");
+    w_str(w, PICK(items, h >> 8));
+    W(w, "\"");
+    KS(w, "alias", "");
+    KI(w, "goods_type", 1);
+    KU(w, "spec_count", nsp);
+    KS(w, "brand_name", PICK(brands, h));
+    KS(w, "class_name", goods_class(ds, g));
+    KS(w, "unit_name", "件");
+    KS(w, "origin", "中国");
+    KS(w, "remark", gv % 2 ? "换新包装" : "");
+    KI(w, "deleted", 0);
+    KI(w, "version_id", gv);
+    KT(w, "goods_created", created);
+    KT(w, "goods_modified", gm);
+    W(w, ",\"spec_list\":[");
+    for (uint32_t sp = 0; sp < nsp; sp++) {
+        int64_t sv = 0;
+        int64_t sm = sbx_goods_modified(ds, g, (int)sp, t, &sv);
+        int64_t price = sbx_spec_price(ds, g, sp) + (sv % 5) * 100; /* each update moves the price */
+        if (sp)
+            W(w, ",");
+        W(w, "{\"spec_id\":");
+        w_u64(w, sbx_spec_id(g, sp));
+        KU(w, "goods_id", id);
+        sbx_fmt_spec_no(g, sp, no);
+        KS(w, "spec_no", no);
+        KS(w, "spec_code", "");
+        KEY(w, "barcode");
+        W(w, "\"69");
+        w_pad(w, sbx_hash(ds->seed, 0x502, sbx_spec_id(g, sp)) % 100000000000ULL, 11);
+        W(w, "\"");
+        KEY(w, "spec_name");
+        W(w, "\"");
+        w_spec_name(w, ds, g, sp);
+        W(w, "\"");
+        KM(w, "lowest_price", price * 80 / 100);
+        KM(w, "retail_price", price);
+        KMN(w, "wholesale_price", price * 70 / 100);
+        KM(w, "market_price", price * 120 / 100);
+        KM(w, "weight", 35);
+        KI(w, "is_sn_enable", 0);
+        KI(w, "deleted", 0);
+        KT(w, "spec_created", created);
+        KT(w, "spec_modified", sm);
+        W(w, "}");
+    }
+    W(w, "]}");
+}
+
+static void render_suite(const struct sbx_dataset *ds, uint64_t id, int64_t t, struct w *w)
+{
+    uint32_t s = (uint32_t)(id - 1);
+    int64_t ver = 0;
+    int64_t m = id >= 1 && id <= sbx_n_suites(ds) ? sbx_suite_modified(ds, s, t, &ver) : -1;
+    if (m < 0) {
+        W(w, "{}");
+        return;
+    }
+    struct sbx_line parts[3];
+    int np = sbx_suite_parts(ds, s, parts);
+    int64_t price = 0;
+    for (int i = 0; i < np; i++)
+        price += parts[i].price * parts[i].num;
+    price = price * (90 - ver % 5) / 100;
+
+    W(w, "{\"suite_id\":");
+    w_u64(w, id);
+    KEY(w, "suite_no");
+    W(w, "\"TZ");
+    w_pad(w, id, 4);
+    W(w, "\"");
+    KEY(w, "suite_name");
+    W(w, "\"");
+    w_goods_name(w, ds, parts[0].goods);
+    W(w, "组合装");
+    w_u64(w, id);
+    W(w, "\"");
+    KEY(w, "barcode");
+    W(w, "\"69");
+    w_pad(w, sbx_hash(ds->seed, 0x503, id) % 100000000000ULL, 11);
+    W(w, "\"");
+    KM(w, "retail_price", price);
+    KM(w, "wholesale_price", price * 80 / 100);
+    KMN(w, "market_price", price * 110 / 100);
+    KM(w, "weight", 35 * np);
+    KS(w, "remark", "");
+    KI(w, "deleted", 0);
+    KT(w, "created", sbx_suite_created(ds, s));
+    KT(w, "modified", m);
+    W(w, ",\"detail_list\":[");
+    for (int i = 0; i < np; i++) {
+        if (i)
+            W(w, ",");
+        W(w, "{\"rec_id\":");
+        w_u64(w, id * 4 + (uint64_t)i);
+        KU(w, "suite_id", id);
+        w_line_goods(w, ds, &parts[i]);
+        KQ(w, "num", parts[i].num);
+        KM(w, "ratio", 10000 / np);
+        KI(w, "is_fixed_price", 0);
+        KM(w, "fixed_price", 0);
+        W(w, "}");
+    }
+    W(w, "]}");
+}
+
+/* ---------------------------------------------------------------- snapshots */
+
+static void render_shop(const struct sbx_dataset *ds, uint64_t id, struct w *w)
+{
+    const struct sbx_shop_def *s = &sbx_shops[id - 1];
+    W(w, "{\"shop_id\":");
+    w_u64(w, id);
+    KS(w, "shop_no", s->shop_no);
+    KS(w, "shop_name", s->name);
+    KI(w, "platform_id", s->platform_id);
+    KI(w, "sub_platform_id", s->sub_platform_id);
+    KS(w, "platform_name", s->platform_name);
+    KS(w, "account_nick", s->name);
+    W(w, ",\"is_disabled\":false");
+    KI(w, "auth_state", s->platform_id == 0 ? 0 : 1);
+    KS(w, "contact", "店长");
+    KS(w, "province", "浙江省");
+    KS(w, "city", "杭州市");
+    KS(w, "district", "西湖区");
+    KS(w, "remark", "");
+    KT(w, "created", ds->data_origin);
+    KT(w, "modified", ds->data_origin);
+    W(w, "}");
+}
+
+static void render_warehouse(const struct sbx_dataset *ds, uint64_t id, struct w *w)
+{
+    const struct wh_def *h = &warehouses[id - 1];
+    W(w, "{\"warehouse_id\":");
+    w_u64(w, id);
+    KS(w, "warehouse_no", h->no);
+    KS(w, "name", h->name);
+    KI(w, "type", h->type);
+    KI(w, "sub_type", 0);
+    W(w, ",\"is_disabled\":false");
+    KS(w, "contact", "仓库主管");
+    KS(w, "province", h->province);
+    KS(w, "city", h->city);
+    KS(w, "district", h->district);
+    KS(w, "address", h->address);
+    KS(w, "remark", "");
+    KT(w, "created", ds->data_origin);
+    KT(w, "modified", ds->data_origin);
+    W(w, "}");
+}
+
+static void render_logistics(const struct sbx_dataset *ds, uint64_t id, struct w *w)
+{
+    const struct logi_def *l = &logistics[id - 1];
+    W(w, "{\"logistics_id\":");
+    w_u64(w, id);
+    KS(w, "logistics_no", l->no);
+    KS(w, "logistics_name", l->name);
+    KS(w, "logistics_code", l->code);
+    KI(w, "logistics_type", l->type);
+    W(w, ",\"is_disabled\":false");
+    KS(w, "remark", "");
+    KT(w, "created", ds->data_origin);
+    KT(w, "modified", ds->data_origin);
+    W(w, "}");
+}
+
+/* ---------------------------------------------------------------- row cache */
+
+/* Rendered lifecycle records, keyed by the data set, entity, route, id and the
+ * record's modified time: a record renders the same for every T with the same
+ * modified, so a cached row is exact. Direct-mapped and bounded in bytes. */
+struct row_entry {
+    int used;
+    int e, route;
+    uint64_t seed;
+    int64_t opd, origin;
+    uint64_t id;
+    int64_t version;
+    char *data;
+    size_t len;
+};
+
+#define ROW_SLOTS 65536
+#define ROW_MAX_BYTES ((size_t)128 << 20)
+
+static pthread_mutex_t row_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct row_entry row_cache[ROW_SLOTS];
+static size_t row_bytes;
+
+static size_t row_slot(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                       uint64_t id, int64_t version)
+{
+    uint64_t h = sbx_hash(ds->seed ^ (uint64_t)ds->orders_per_day, id, (uint64_t)version);
+    return (size_t)(sbx_hash(h, (uint64_t)ds->data_origin, (uint64_t)(e * 2 + route)) % ROW_SLOTS);
+}
+
+static int row_match(const struct row_entry *en, const struct sbx_dataset *ds, enum sbx_entity e,
+                     enum sbx_route route, uint64_t id, int64_t version)
+{
+    return en->used && en->id == id && en->version == version && en->e == (int)e &&
+           en->route == (int)route && en->seed == ds->seed && en->opd == ds->orders_per_day &&
+           en->origin == ds->data_origin;
+}
+
+static int row_get(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                   uint64_t id, int64_t version, struct wdts_buf *buf)
+{
+    int hit = 0;
+    size_t slot = row_slot(ds, e, route, id, version);
+    pthread_mutex_lock(&row_lock);
+    struct row_entry *en = &row_cache[slot];
+    if (row_match(en, ds, e, route, id, version)) {
+        wdts_buf_append(buf, en->data, en->len);
+        hit = 1;
+    }
+    pthread_mutex_unlock(&row_lock);
+    return hit;
+}
+
+static void row_put(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                    uint64_t id, int64_t version, const char *data, size_t len)
+{
+    size_t slot = row_slot(ds, e, route, id, version);
+    char *copy = wdts_xmalloc(len);
+    memcpy(copy, data, len);
+    pthread_mutex_lock(&row_lock);
+    struct row_entry *en = &row_cache[slot];
+    if (en->used) {
+        row_bytes -= en->len;
+        free(en->data);
+        en->used = 0;
+    }
+    if (row_bytes + len <= ROW_MAX_BYTES) {
+        en->used = 1;
+        en->e = (int)e;
+        en->route = (int)route;
+        en->seed = ds->seed;
+        en->opd = ds->orders_per_day;
+        en->origin = ds->data_origin;
+        en->id = id;
+        en->version = version;
+        en->data = copy;
+        en->len = len;
+        row_bytes += len;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&row_lock);
+    free(copy);
+}
+
+void sbx_render_cache_stats(size_t *entries, size_t *bytes, size_t *max_bytes)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&row_lock);
+    for (size_t i = 0; i < ROW_SLOTS; i++)
+        n += row_cache[i].used != 0;
+    *bytes = row_bytes;
+    pthread_mutex_unlock(&row_lock);
+    *entries = n;
+    *max_bytes = ROW_MAX_BYTES + ROW_SLOTS * sizeof(struct row_entry);
+}
+
+void sbx_render_cache_clear(void)
+{
+    pthread_mutex_lock(&row_lock);
+    for (size_t i = 0; i < ROW_SLOTS; i++) {
+        free(row_cache[i].data);
+        memset(&row_cache[i], 0, sizeof(row_cache[i]));
+    }
+    row_bytes = 0;
+    pthread_mutex_unlock(&row_lock);
+}
+
+/* ---------------------------------------------------------------- entry point */
+
+void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                     uint64_t id, int64_t as_of, struct wdts_buf *buf)
+{
+    struct w w;
+    w.buf = buf;
+    w.n = 0;
+    switch (e) {
+    case SBX_E_TRADE:
+    case SBX_E_RAW_TRADE:
+    case SBX_E_STOCKOUT:
+    case SBX_E_REFUND:
+    case SBX_E_REFUND_STOCKIN: {
+        struct tview v;
+        struct sbx_trade_life l0;
+        if (id == 0 || ds->orders_per_day <= 0) {
+            W(&w, "{}");
+            break;
+        }
+        sbx_trade_life_get(ds, id - 1, 0, &l0);
+        int64_t version = sbx_trade_modified(&l0, e, as_of, NULL);
+        if (version < 0) {
+            W(&w, "{}"); /* does not exist (yet) */
+            break;
+        }
+        if (row_get(ds, e, route, id, version, buf))
+            return;
+        size_t at = buf->len;
+        tview_init(ds, id - 1, &v);
+        if (e == SBX_E_TRADE)
+            render_trade(ds, route, &v, as_of, &w);
+        else if (e == SBX_E_RAW_TRADE)
+            render_raw_trade(ds, route, &v, as_of, &w);
+        else if (e == SBX_E_STOCKOUT)
+            render_stockout(ds, route, &v, as_of, &w);
+        else if (e == SBX_E_REFUND)
+            render_refund(ds, route, &v, as_of, &w);
+        else
+            render_refund_stockin(ds, route, &v, as_of, &w);
+        w_flush(&w);
+        row_put(ds, e, route, id, version, buf->data + at, buf->len - at);
+        return;
+    }
+    case SBX_E_PURCHASE_ORDER:
+    case SBX_E_PURCHASE_STOCKIN: {
+        struct sbx_purchase_life l;
+        if (id == 0 || ds->orders_per_day <= 0) {
+            W(&w, "{}");
+            break;
+        }
+        sbx_purchase_life_get(ds, id - 1, 0, &l);
+        int64_t version = sbx_purchase_modified(&l, e, as_of, NULL);
+        if (version < 0) {
+            W(&w, "{}");
+            break;
+        }
+        if (row_get(ds, e, route, id, version, buf))
+            return;
+        size_t at = buf->len;
+        sbx_purchase_life_get(ds, id - 1, 1, &l);
+        if (e == SBX_E_PURCHASE_ORDER)
+            render_purchase(ds, &l, as_of, &w);
+        else
+            render_purchase_stockin(ds, &l, as_of, &w);
+        w_flush(&w);
+        row_put(ds, e, route, id, version, buf->data + at, buf->len - at);
+        return;
+    }
+    case SBX_E_STOCK:
+        render_stock(ds, id, as_of, &w);
+        break;
+    case SBX_E_STOCK_CHANGE:
+        render_stock_change(ds, id, as_of, &w);
+        break;
+    case SBX_E_GOODS:
+        render_goods(ds, id, as_of, &w);
+        break;
+    case SBX_E_SUITE:
+        render_suite(ds, id, as_of, &w);
+        break;
+    case SBX_E_SHOP:
+    case SBX_E_WAREHOUSE:
+    case SBX_E_LOGISTICS: {
+        uint64_t n = e == SBX_E_SHOP ? SBX_N_SHOPS : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES
+                                                                          : SBX_N_LOGISTICS;
+        if (id == 0 || id > n || as_of < ds->data_origin)
+            W(&w, "{}");
+        else if (e == SBX_E_SHOP)
+            render_shop(ds, id, &w);
+        else if (e == SBX_E_WAREHOUSE)
+            render_warehouse(ds, id, &w);
+        else
+            render_logistics(ds, id, &w);
+        break;
+    }
+    default:
+        W(&w, "{}");
+        break;
+    }
+    w_flush(&w);
+}

@@ -1,0 +1,792 @@
+/* The two gateways' checks and answers (see sbx_gateway.h), in the order the real
+ * flagship gateway makes them: sid, version, timestamp, signature, method,
+ * permission, limits, body, pager, window; and for Qimen the TOP checks first
+ * (app key, timestamp, signature, target, method), then the WDT ones inside
+ * `response`. Messages are the gateway's own (reference §4.2, §6.3); where the
+ * reference gives none, the message says plainly what is wrong. */
+#include "sbx_gateway.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sbx_clock.h"
+#include "sbx_fault.h"
+#include "sbx_method.h"
+#include "sbx_tenant.h"
+#include "wdts/mem.h"
+#include "wdts/sign.h"
+#include "wdts/time.h"
+
+#define SBX_WDT_SKEW_S 120  /* flagship timestamp tolerance (reference §2) */
+#define SBX_TOP_SKEW_S 600  /* TOP timestamp tolerance (reference §6) */
+#define SBX_QIMEN_TARGET "21363512"
+#define SBX_MAX_PAGE_SIZE 100000
+
+#define MSG_RATE "超过每分钟最大调用频率限制，请稍后重试"
+#define MSG_CONC "超过每分钟最大并发次数限制，请稍后重试"
+
+/* ---- key/value lists ---------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static char *urldecode(const char *s, size_t len)
+{
+    char *out = wdts_xmalloc(len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '+') {
+            out[o++] = ' ';
+        } else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
+                   hexval(s[i + 2]) >= 0) {
+            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+void sbx_kv_parse(struct sbx_kv *kv, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && s[j] != '&')
+            j++;
+        if (j > i) {
+            const char *eq = memchr(s + i, '=', j - i);
+            size_t klen = eq ? (size_t)(eq - (s + i)) : j - i;
+            kv->v = wdts_xrealloc(kv->v, (kv->n + 1) * sizeof(*kv->v));
+            kv->v[kv->n].key = urldecode(s + i, klen);
+            kv->v[kv->n].val = eq ? urldecode(eq + 1, (size_t)(s + j - eq - 1)) : wdts_xstrdup("");
+            kv->n++;
+        }
+        i = j + 1;
+    }
+}
+
+const char *sbx_kv_get(const struct sbx_kv *kv, const char *key)
+{
+    for (size_t i = kv->n; i > 0; i--)
+        if (strcmp(kv->v[i - 1].key, key) == 0)
+            return kv->v[i - 1].val;
+    return NULL;
+}
+
+void sbx_kv_deinit(struct sbx_kv *kv)
+{
+    if (kv == NULL)
+        return;
+    for (size_t i = 0; i < kv->n; i++) {
+        free((char *)kv->v[i].key);
+        free((char *)kv->v[i].val);
+    }
+    free(kv->v);
+    kv->v = NULL;
+    kv->n = 0;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+void sbx_gateway_init(struct sbx_gateway *gw, const struct sbx_tenants *tenants,
+                      const struct sbx_clock *clock, struct sbx_faults *faults)
+{
+    memset(gw, 0, sizeof(*gw));
+    gw->tenants = tenants;
+    gw->clock = clock;
+    gw->faults = faults;
+    sbx_limits_init(&gw->limits, tenants);
+    sbx_metrics_init(&gw->metrics);
+    gw->start_mono_ms = wdts_time_mono_ms();
+}
+
+void sbx_gateway_deinit(struct sbx_gateway *gw)
+{
+    if (gw == NULL)
+        return;
+    sbx_limits_deinit(&gw->limits);
+    sbx_metrics_deinit(&gw->metrics);
+}
+
+void sbx_answer_init(struct sbx_answer *ans)
+{
+    memset(ans, 0, sizeof(*ans));
+    ans->http_status = 200;
+    ans->content_type = "application/json; charset=utf-8";
+    wdts_buf_init(&ans->body);
+    ans->slot = -1;
+}
+
+void sbx_answer_deinit(struct sbx_answer *ans)
+{
+    if (ans == NULL)
+        return;
+    wdts_buf_deinit(&ans->body);
+}
+
+void sbx_gateway_done(struct sbx_gateway *gw, struct sbx_answer *ans)
+{
+    if (ans->slot >= 0) {
+        sbx_limits_release(&gw->limits, (size_t)ans->slot);
+        ans->slot = -1;
+    }
+}
+
+/* ---- one request ----------------------------------------------------------- */
+
+/* What a request resolved to while it is checked. */
+struct call {
+    struct sbx_gateway *gw;
+    const struct sbx_request *req;
+    struct sbx_answer *ans;
+    enum sbx_route route;
+    const struct sbx_tenant *tenant;
+    long tenant_idx;
+    const struct sbx_method *method;
+    json_t *params; /* owned; the business parameters object */
+    int has_pager;
+    long long page_no; /* 0-based on both routes */
+    long long page_size;
+    int calc_total;
+    int64_t now;
+    char status[24]; /* for the calls counter */
+};
+
+static void body_open(struct call *c)
+{
+    if (c->route == SBX_ROUTE_QIMEN)
+        wdts_buf_append_str(&c->ans->body, "{\"response\":");
+}
+
+static void body_close(struct call *c)
+{
+    if (c->route == SBX_ROUTE_QIMEN)
+        wdts_buf_append_str(&c->ans->body, "}");
+}
+
+/* A WDT error: {"status":S,"message":M}, inside "response" on the Qimen route. */
+static void wdt_error(struct call *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void wdt_error(struct call *c, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    wdts_buf_reset(&c->ans->body);
+    body_open(c);
+    wdts_buf_printf(&c->ans->body, "{\"status\":%d,\"message\":\"", status);
+    wdts_buf_append_json_str(&c->ans->body, msg);
+    wdts_buf_append_str(&c->ans->body, "\"}");
+    body_close(c);
+    snprintf(c->status, sizeof(c->status), "%d", status);
+}
+
+/* A TOP platform error, in the TOP form. */
+static void top_error(struct call *c, int code, const char *msg, const char *sub_msg)
+{
+    static uint64_t counter;
+    uint64_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    wdts_buf_reset(&c->ans->body);
+    wdts_buf_printf(&c->ans->body, "{\"error_response\":{\"code\":%d,\"msg\":\"%s\"", code, msg);
+    if (sub_msg) {
+        wdts_buf_append_str(&c->ans->body, ",\"sub_msg\":\"");
+        wdts_buf_append_json_str(&c->ans->body, sub_msg);
+        wdts_buf_append_str(&c->ans->body, "\"");
+    }
+    wdts_buf_printf(&c->ans->body, ",\"request_id\":\"sbx%llx\"}}", (unsigned long long)n);
+    snprintf(c->status, sizeof(c->status), "top:%d", code);
+}
+
+static void count_limit(struct call *c, const char *limit)
+{
+    char labels[256];
+    snprintf(labels, sizeof(labels), "route=\"%s\",sid=\"%s\",limit=\"%s\"",
+             c->route == SBX_ROUTE_QIMEN ? "qimen" : "wdt", c->tenant ? c->tenant->sid : "unknown",
+             limit);
+    sbx_metrics_inc(&c->gw->metrics, SBX_M_LIMITED, labels);
+}
+
+static int64_t skew(int64_t a, int64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+/* Java's Integer.parseInt, whose failure text the gateway echoes. */
+static int parse_java_int(const char *s, long long *out)
+{
+    return s != NULL && wdts_parse_int(s, -2147483648LL, 2147483647LL, out) == WDTS_OK ? 0 : -1;
+}
+
+/* The text of a JSON value as the gateway would echo it in Unparseable date. */
+static void value_text(json_t *v, char *out, size_t size)
+{
+    if (json_is_string(v)) {
+        snprintf(out, size, "%s", json_string_value(v));
+        return;
+    }
+    char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    snprintf(out, size, "%s", t ? t : "");
+    free(t);
+}
+
+/* Reads an integer parameter given as a JSON number or a numeric string. */
+static int json_int(json_t *v, long long *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    if (json_is_string(v) && wdts_parse_int(json_string_value(v), -2147483648LL, 2147483647LL,
+                                            out) == WDTS_OK)
+        return 0;
+    return -1;
+}
+
+/* The checks both routes share once the caller is authenticated: permission,
+ * limits, pager, window; then the page itself. */
+static void serve_query(struct call *c)
+{
+    const struct sbx_method *m = c->method;
+    const char *name = c->route == SBX_ROUTE_QIMEN ? m->qimen : m->direct;
+
+    if (!sbx_tenant_may_call(c->tenant, m->direct)) {
+        wdt_error(c, 100, "权限不足");
+        return;
+    }
+    switch (sbx_limits_acquire(&c->gw->limits, (size_t)c->tenant_idx, wdts_time_mono_ms())) {
+    case SBX_LIMIT_CONCURRENCY:
+        count_limit(c, "concurrency");
+        wdt_error(c, 100, MSG_CONC);
+        return;
+    case SBX_LIMIT_RATE:
+        count_limit(c, "rate");
+        wdt_error(c, 100, MSG_RATE);
+        return;
+    case SBX_LIMIT_OK:
+        c->ans->slot = c->tenant_idx;
+        break;
+    }
+
+    if (!m->is_data) { /* system.Core.now */
+        wdts_buf_reset(&c->ans->body);
+        body_open(c);
+        wdts_buf_printf(&c->ans->body, "{\"status\":0,\"data\":%lld}", (long long)c->now);
+        body_close(c);
+        snprintf(c->status, sizeof(c->status), "0");
+        return;
+    }
+    if (m->paging == SBX_PAGE_REQUIRED && !c->has_pager) {
+        wdt_error(c, 100, "此方法仅支持分页查询：%s", name);
+        return;
+    }
+
+    int64_t start = 0, end = 0;
+    if (m->start_param) {
+        json_t *sv = json_object_get(c->params, m->start_param);
+        json_t *ev = json_object_get(c->params, m->end_param);
+        if (sv == NULL || ev == NULL || json_is_null(sv) || json_is_null(ev) ||
+            (json_is_string(sv) && json_string_length(sv) == 0) ||
+            (json_is_string(ev) && json_string_length(ev) == 0)) {
+            wdt_error(c, 100, "参数中必须包含起止时间");
+            return;
+        }
+        char text[128];
+        if (!json_is_string(sv) || wdts_time_parse_beijing(json_string_value(sv), &start) != WDTS_OK) {
+            value_text(sv, text, sizeof(text));
+            wdt_error(c, 100, "Unparseable date: %s", text);
+            return;
+        }
+        if (!json_is_string(ev) || wdts_time_parse_beijing(json_string_value(ev), &end) != WDTS_OK) {
+            value_text(ev, text, sizeof(text));
+            wdt_error(c, 100, "Unparseable date: %s", text);
+            return;
+        }
+        if (m->max_span > 0 && end - start > m->max_span) {
+            wdt_error(c, 100, "您的查询时间过宽,查询时间不能大于%s", m->span_text);
+            return;
+        }
+    }
+
+    enum sbx_timekind kind = SBX_TIME_MODIFIED;
+    if (m->kind_param) {
+        json_t *kv = json_object_get(c->params, m->kind_param);
+        long long v = m->kind_default;
+        if (kv == NULL || json_is_null(kv)) {
+            if (m->kind_required) {
+                wdt_error(c, 100, "参数错误: %s 为必传参数", m->kind_param);
+                return;
+            }
+        } else if (json_int(kv, &v) != 0) {
+            char text[64];
+            value_text(kv, text, sizeof(text));
+            wdt_error(c, 1, "For input string: \"%s\"", text);
+            return;
+        }
+        if (sbx_method_timekind(m, (int)v, &kind) != 0) {
+            wdt_error(c, 100, "参数错误: %s 不支持取值 %lld", m->kind_param, v);
+            return;
+        }
+    } else {
+        kind = m->choices[0].kind;
+    }
+
+    const struct sbx_tenant *t = c->tenant;
+    struct sbx_dataset ds = {t->seed, t->orders_per_day, t->data_origin};
+    struct sbx_result res;
+    if (sbx_data_select(&ds, m->entity, c->route, kind, start, end, c->now, &res) != WDTS_OK) {
+        wdt_error(c, 99, "其他错误");
+        return;
+    }
+    size_t from = 0, to = res.n;
+    if (c->has_pager) {
+        unsigned long long f = (unsigned long long)c->page_no * (unsigned long long)c->page_size;
+        from = f < res.n ? (size_t)f : res.n;
+        to = from + (size_t)c->page_size < res.n ? from + (size_t)c->page_size : res.n;
+    }
+    struct wdts_buf *b = &c->ans->body;
+    wdts_buf_reset(b);
+    /* Size the body once from the bytes per row seen so far: a 100-row page of trades
+     * is ~270 KB, and growing to it by doubling costs a copy of it. */
+    static size_t row_bytes[SBX_E__COUNT];
+    size_t per_row = __atomic_load_n(&row_bytes[m->entity], __ATOMIC_RELAXED);
+    size_t need = (to - from) * per_row + 256;
+    if (per_row > 0 && b->cap < need) {
+        b->data = wdts_xrealloc(b->data, need);
+        if (b->cap == 0)
+            b->data[0] = '\0';
+        b->cap = need;
+    }
+    body_open(c);
+    wdts_buf_append_str(b, "{\"status\":0,\"data\":{");
+    /* Qimen has no calc_total and always returns total_count (reference §6). */
+    if (c->calc_total || c->route == SBX_ROUTE_QIMEN || !c->has_pager)
+        wdts_buf_printf(b, "\"total_count\":%zu,", res.n);
+    wdts_buf_printf(b, "\"%s\":[", m->list_key);
+    for (size_t i = from; i < to; i++) {
+        if (i > from)
+            wdts_buf_append(b, ",", 1);
+        sbx_data_render(&ds, m->entity, c->route, res.hits[i].id, c->now, b);
+    }
+    wdts_buf_append_str(b, "]}}");
+    body_close(c);
+    if (to > from) {
+        size_t seen = b->len / (to - from) + 64;
+        if (seen > per_row)
+            __atomic_store_n(&row_bytes[m->entity], seen, __ATOMIC_RELAXED);
+    }
+    sbx_result_deinit(&res);
+    snprintf(c->status, sizeof(c->status), "0");
+}
+
+static long tenant_index(const struct sbx_tenants *ts, const struct sbx_tenant *t)
+{
+    return t ? (long)(t - ts->v) : -1;
+}
+
+/* ---- direct: POST /openapi ------------------------------------------------- */
+
+static void serve_direct(struct call *c)
+{
+    const struct sbx_kv *q = c->req->query;
+    const char *mname = sbx_kv_get(q, "method");
+    c->method = mname ? sbx_method_find_direct(mname) : NULL; /* checked after the signature */
+    const char *sid = sbx_kv_get(q, "sid");
+    c->tenant = sid ? sbx_tenants_find(c->gw->tenants, sid) : NULL;
+    if (c->tenant == NULL) {
+        wdt_error(c, 1, "sid is not exists");
+        return;
+    }
+    c->tenant_idx = tenant_index(c->gw->tenants, c->tenant);
+
+    const char *v = sbx_kv_get(q, "v");
+    if (v == NULL || strcmp(v, "1.0") != 0) {
+        wdt_error(c, 8, "版本错误");
+        return;
+    }
+    const char *ts = sbx_kv_get(q, "timestamp");
+    long long tsv = 0;
+    if (parse_java_int(ts, &tsv) != 0) {
+        wdt_error(c, 1, "For input string: \"%s\"", ts ? ts : "");
+        return;
+    }
+    if (skew(tsv + WDTS_WDT_EPOCH, c->now) > SBX_WDT_SKEW_S) {
+        wdt_error(c, 7, "时间戳错误");
+        return;
+    }
+
+    /* The signature covers every query parameter but sign, plus the raw body. */
+    const char *sign = sbx_kv_get(q, "sign");
+    const char *key = sbx_kv_get(q, "key");
+    const char *salt = sbx_kv_get(q, "salt");
+    if (sign == NULL || key == NULL || salt == NULL || strcmp(key, c->tenant->appkey) != 0 ||
+        strcmp(salt, c->tenant->salt) != 0 || memchr(c->req->body, '\0', c->req->body_len)) {
+        wdt_error(c, 1, "验证失败");
+        return;
+    }
+    struct wdts_param *set = wdts_xmalloc((q->n + 1) * sizeof(*set));
+    size_t n = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        if (strcmp(q->v[i].key, "sign") == 0)
+            continue;
+        /* A repeated key is signed once, with the value the gateway reads (the last). */
+        if (sbx_kv_get(q, q->v[i].key) != q->v[i].val)
+            continue;
+        set[n++] = q->v[i];
+    }
+    set[n].key = "body";
+    set[n].val = c->req->body;
+    n++;
+    char want[WDTS_SIGN_MD5_LEN];
+    wdts_sign_wdt(c->tenant->secret, set, n, want);
+    free(set);
+    if (strcmp(want, sign) != 0) {
+        wdt_error(c, 1, "验证失败");
+        return;
+    }
+
+    if (c->method == NULL) {
+        wdt_error(c, 100, "接口不存在：%s (the sandbox serves the query methods of the catalog)",
+                  mname ? mname : "");
+        return;
+    }
+
+    /* The body: a JSON array of positional arguments; query methods take one object. */
+    json_error_t jerr;
+    json_t *args = c->req->body_len ? json_loadb(c->req->body, c->req->body_len, 0, &jerr) : json_array();
+    if (args == NULL || !json_is_array(args)) {
+        json_decref(args);
+        wdt_error(c, 1, "参数错误");
+        return;
+    }
+    if (json_array_size(args) > 1) {
+        json_decref(args);
+        wdt_error(c, 1, "参数个数错误");
+        return;
+    }
+    json_t *p0 = json_array_get(args, 0);
+    if (p0 != NULL && !json_is_object(p0)) {
+        json_decref(args);
+        wdt_error(c, 1, "argument type mismatch");
+        return;
+    }
+    c->params = p0 ? json_incref(p0) : json_object();
+    json_decref(args);
+
+    const char *pn = sbx_kv_get(q, "page_no"), *ps = sbx_kv_get(q, "page_size");
+    const char *ct = sbx_kv_get(q, "calc_total");
+    if (pn || ps) {
+        if (pn == NULL || ps == NULL) {
+            wdt_error(c, 100, "此方法仅支持分页查询：%s", c->method->direct);
+            return;
+        }
+        if (parse_java_int(pn, &c->page_no) != 0) {
+            wdt_error(c, 1, "For input string: \"%s\"", pn);
+            return;
+        }
+        if (parse_java_int(ps, &c->page_size) != 0) {
+            wdt_error(c, 1, "For input string: \"%s\"", ps);
+            return;
+        }
+        if (c->page_no < 0 || c->page_size < 1 || c->page_size > SBX_MAX_PAGE_SIZE) {
+            wdt_error(c, 100, "参数错误: page_no 从0开始, page_size 取 1-%d", SBX_MAX_PAGE_SIZE);
+            return;
+        }
+        c->has_pager = 1;
+    }
+    c->calc_total = ct != NULL && strcmp(ct, "1") == 0;
+    serve_query(c);
+}
+
+/* ---- Qimen: POST /router/qm -------------------------------------------------- */
+
+static const struct sbx_tenant *qimen_app(const struct sbx_tenants *ts, const char *app_key)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        if (ts->v[i].qimen_app_key && strcmp(ts->v[i].qimen_app_key, app_key) == 0)
+            return &ts->v[i];
+    return NULL;
+}
+
+static void serve_qimen(struct call *c, const struct sbx_kv *all)
+{
+    static const struct {
+        const char *key;
+        int code;
+        const char *msg;
+    } required[] = {
+        {"method", 21, "Missing Method"},     {"app_key", 28, "Missing App Key"},
+        {"timestamp", 30, "Missing Timestamp"}, {"sign", 24, "Missing Signature"},
+        {"v", 32, "Missing Version"},
+    };
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        const char *val = sbx_kv_get(all, required[i].key);
+        if (val == NULL || *val == '\0') {
+            top_error(c, required[i].code, required[i].msg, required[i].key);
+            return;
+        }
+    }
+    const char *app_key = sbx_kv_get(all, "app_key");
+    const struct sbx_tenant *app = qimen_app(c->gw->tenants, app_key);
+    if (app == NULL) {
+        top_error(c, 29, "Invalid App Key", NULL);
+        return;
+    }
+    int64_t tsv = 0;
+    if (wdts_time_parse_beijing(sbx_kv_get(all, "timestamp"), &tsv) != WDTS_OK ||
+        skew(tsv, c->now) > SBX_TOP_SKEW_S) {
+        top_error(c, 31, "Invalid Timestamp",
+                  "timestamp must be yyyy-MM-dd HH:mm:ss GMT+8 within 10 minutes of the server");
+        return;
+    }
+    const char *sm = sbx_kv_get(all, "sign_method");
+    enum wdts_top_sign method = WDTS_TOP_SIGN_MD5;
+    if (sm && *sm && wdts_top_sign_parse(sm, &method) != WDTS_OK) {
+        top_error(c, 41, "Invalid Arguments", "sign_method must be md5, hmac or hmac-sha256");
+        return;
+    }
+    char want[WDTS_SIGN_TOP_LEN];
+    wdts_sign_top(method, app->qimen_app_secret, all->v, all->n, want);
+    if (strcasecmp(want, sbx_kv_get(all, "sign")) != 0) {
+        top_error(c, 25, "Invalid signature", NULL);
+        return;
+    }
+    const char *v = sbx_kv_get(all, "v");
+    if (strcmp(v, "2.0") != 0) {
+        top_error(c, 33, "Invalid Version", "v must be 2.0");
+        return;
+    }
+    const char *target = sbx_kv_get(all, "target_app_key");
+    if (target == NULL || *target == '\0') {
+        top_error(c, 40, "Missing Required Arguments", "target_app_key");
+        return;
+    }
+    if (strcmp(target, SBX_QIMEN_TARGET) != 0) {
+        top_error(c, 41, "Invalid Arguments", "target_app_key must be 21363512");
+        return;
+    }
+    const char *mname = sbx_kv_get(all, "method");
+    c->method = sbx_method_find_qimen(mname);
+    if (c->method == NULL) {
+        top_error(c, 22, "Invalid Method", mname);
+        return;
+    }
+
+    /* Inside the scene: the WDT checks, answered in "response". */
+    const char *sid = sbx_kv_get(all, "wdt3_customer_id");
+    c->tenant = sid ? sbx_tenants_find(c->gw->tenants, sid) : NULL;
+    if (c->tenant == NULL) {
+        wdt_error(c, 1, "sid is not exists");
+        return;
+    }
+    c->tenant_idx = tenant_index(c->gw->tenants, c->tenant);
+    if (c->tenant->qimen_app_key == NULL || strcmp(c->tenant->qimen_app_key, app_key) != 0) {
+        wdt_error(c, 1, "app auth fail");
+        return;
+    }
+    const char *wkey = sbx_kv_get(all, "wdt_appkey"), *wsalt = sbx_kv_get(all, "wdt_salt");
+    const char *wsign = sbx_kv_get(all, "wdt_sign");
+    if (wkey == NULL || wsalt == NULL || wsign == NULL || strcmp(wkey, c->tenant->appkey) != 0 ||
+        strcmp(wsalt, c->tenant->salt) != 0) {
+        wdt_error(c, 1, "验证失败");
+        return;
+    }
+    /* wdt_sign covers the app parameters only: drop the TOP system parameters. */
+    static const char *const top_keys[] = {"method", "app_key", "target_app_key", "timestamp",
+                                           "sign", "sign_method", "format", "v", "session",
+                                           "partner_id", "simplify", NULL};
+    struct wdts_param *app_params = wdts_xmalloc((all->n + 1) * sizeof(*app_params));
+    size_t n = 0;
+    for (size_t i = 0; i < all->n; i++) {
+        int sys = 0;
+        for (size_t k = 0; top_keys[k]; k++)
+            sys |= strcmp(all->v[i].key, top_keys[k]) == 0;
+        if (!sys)
+            app_params[n++] = all->v[i];
+    }
+    char s1[WDTS_SIGN_MD5_LEN], s2[WDTS_SIGN_MD5_LEN], es[128];
+    wdts_err_t e1 = wdts_sign_qimen_wdt(c->tenant->secret, mname, app_params, n,
+                                        WDTS_QIMEN_NULL_SKIP, s1, es, sizeof(es));
+    wdts_err_t e2 = wdts_sign_qimen_wdt(c->tenant->secret, mname, app_params, n,
+                                        WDTS_QIMEN_NULL_EMPTY, s2, es, sizeof(es));
+    free(app_params);
+    /* Both helpers' null conventions are in use (reference §6.1); accept either. */
+    if (e1 != WDTS_OK || e2 != WDTS_OK || (strcmp(s1, wsign) != 0 && strcmp(s2, wsign) != 0)) {
+        wdt_error(c, 1, "验证失败");
+        return;
+    }
+    const char *dt = sbx_kv_get(all, "datetime");
+    int64_t dtv = 0;
+    if (dt == NULL || wdts_time_parse_beijing(dt, &dtv) != WDTS_OK) {
+        wdt_error(c, 1, "Unparseable date: %s", dt ? dt : "");
+        return;
+    }
+    if (skew(dtv, c->now) > SBX_WDT_SKEW_S) {
+        wdt_error(c, 7, "时间戳错误");
+        return;
+    }
+
+    const char *params = sbx_kv_get(all, "params");
+    json_error_t jerr;
+    c->params = params && *params ? json_loads(params, 0, &jerr) : json_object();
+    if (c->params == NULL || !json_is_object(c->params)) {
+        wdt_error(c, 1, "参数错误");
+        return;
+    }
+    const char *pager = sbx_kv_get(all, "pager");
+    if (pager && *pager) {
+        json_t *pj = json_loads(pager, 0, &jerr);
+        long long pn = 1, ps = 0;
+        int ok = pj && json_is_object(pj) &&
+                 json_int(json_object_get(pj, "page_size"), &ps) == 0 &&
+                 (json_object_get(pj, "page_no") == NULL ||
+                  json_int(json_object_get(pj, "page_no"), &pn) == 0);
+        json_decref(pj);
+        if (!ok) {
+            wdt_error(c, 1, "参数错误");
+            return;
+        }
+        if (ps < 1 || ps > SBX_MAX_PAGE_SIZE || pn < 0) {
+            wdt_error(c, 100, "参数错误: page_no 从1开始, page_size 取 1-%d", SBX_MAX_PAGE_SIZE);
+            return;
+        }
+        /* Qimen pages count from 1; 0 is read as the first page, as one client assumes. */
+        c->page_no = pn > 0 ? pn - 1 : 0;
+        c->page_size = ps;
+        c->has_pager = 1;
+    }
+    serve_query(c);
+}
+
+/* ---- entry --------------------------------------------------------------------- */
+
+/* The answer an injected status fault gives, on either route. */
+static void fault_answer(struct call *c, enum sbx_fault_kind kind)
+{
+    switch (kind) {
+    case SBX_FAULT_STATUS4:
+        wdt_error(c, 4, "数据库错误");
+        break;
+    case SBX_FAULT_STATUS5:
+        wdt_error(c, 5, "数据库错误");
+        break;
+    case SBX_FAULT_STATUS99:
+        wdt_error(c, 99, "其他错误");
+        break;
+    case SBX_FAULT_RATELIMIT:
+        count_limit(c, "fault");
+        wdt_error(c, 100, MSG_RATE);
+        break;
+    default:
+        break;
+    }
+}
+
+void sbx_gateway_handle(struct sbx_gateway *gw, const struct sbx_request *req,
+                        struct sbx_answer *ans)
+{
+    struct call c;
+    memset(&c, 0, sizeof(c));
+    c.gw = gw;
+    c.req = req;
+    c.ans = ans;
+    c.route = req->route;
+    c.tenant_idx = -1;
+    c.now = sbx_clock_now(gw->clock);
+
+    struct sbx_fault_draw fd = {SBX_FAULT_NONE, 0};
+    if (gw->faults)
+        sbx_faults_draw(gw->faults, wdts_time_mono_ms() - gw->start_mono_ms, &fd);
+    ans->delay_ms = fd.latency_ms;
+    if (fd.latency_ms > 0)
+        sbx_metrics_inc(&gw->metrics, SBX_M_FAULTS, "kind=\"latency\"");
+    if (fd.kind != SBX_FAULT_NONE) {
+        char labels[64];
+        snprintf(labels, sizeof(labels), "kind=\"%s\"", sbx_fault_name(fd.kind));
+        sbx_metrics_inc(&gw->metrics, SBX_M_FAULTS, labels);
+    }
+
+    struct sbx_kv all = {NULL, 0};
+    if (fd.kind == SBX_FAULT_HTTP5XX) {
+        ans->http_status = 502;
+        ans->content_type = "text/html";
+        wdts_buf_append_str(&ans->body, "<html><head><title>502 Bad Gateway</title></head><body>"
+                                        "<center><h1>502 Bad Gateway</h1></center></body></html>\n");
+        snprintf(c.status, sizeof(c.status), "http:502");
+        goto count;
+    }
+    if (fd.kind == SBX_FAULT_HANG) {
+        ans->hang = 1;
+        ans->delay_ms = gw->faults->hang_ms;
+        snprintf(c.status, sizeof(c.status), "hang");
+        goto count;
+    }
+    if (fd.kind == SBX_FAULT_STATUS4 || fd.kind == SBX_FAULT_STATUS5 ||
+        fd.kind == SBX_FAULT_STATUS99 || fd.kind == SBX_FAULT_RATELIMIT) {
+        /* The tenant is named when the request names a known one, for the counters. */
+        const char *sid = sbx_kv_get(req->query, "sid");
+        c.tenant = sid ? sbx_tenants_find(gw->tenants, sid) : NULL;
+        fault_answer(&c, fd.kind);
+        goto count;
+    }
+
+    if (req->route == SBX_ROUTE_WDT) {
+        serve_direct(&c);
+    } else {
+        /* The app parameters come in the form body (official SDKs) or the query (GET
+         * style clients); the body wins when both carry a key. */
+        sbx_kv_parse(&all, req->body, req->body_len);
+        struct sbx_kv merged = {NULL, 0};
+        for (size_t i = 0; i < req->query->n; i++) {
+            const char *k = req->query->v[i].key;
+            if (sbx_kv_get(&all, k) == NULL && sbx_kv_get(req->query, k) == req->query->v[i].val) {
+                merged.v = wdts_xrealloc(merged.v, (merged.n + 1) * sizeof(*merged.v));
+                merged.v[merged.n].key = wdts_xstrdup(k);
+                merged.v[merged.n].val = wdts_xstrdup(req->query->v[i].val);
+                merged.n++;
+            }
+        }
+        for (size_t i = 0; i < all.n; i++) {
+            if (sbx_kv_get(&all, all.v[i].key) != all.v[i].val)
+                continue;
+            merged.v = wdts_xrealloc(merged.v, (merged.n + 1) * sizeof(*merged.v));
+            merged.v[merged.n].key = wdts_xstrdup(all.v[i].key);
+            merged.v[merged.n].val = wdts_xstrdup(all.v[i].val);
+            merged.n++;
+        }
+        sbx_kv_deinit(&all);
+        all = merged;
+        serve_qimen(&c, &all);
+    }
+
+    if (fd.kind == SBX_FAULT_TRUNCATE && ans->body.len > 1) {
+        /* Cut mid-JSON: half the body, so no parser can take it for a whole answer. */
+        ans->body.len /= 2;
+        ans->body.data[ans->body.len] = '\0';
+    }
+count:;
+    char labels[384];
+    snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",sid=\"%s\",status=\"%s\"",
+             req->route == SBX_ROUTE_QIMEN ? "qimen" : "wdt",
+             c.method ? c.method->direct : "unknown", c.tenant ? c.tenant->sid : "unknown",
+             c.status[0] ? c.status : "none");
+    sbx_metrics_inc(&gw->metrics, SBX_M_CALLS, labels);
+    json_decref(c.params);
+    sbx_kv_deinit(&all);
+}

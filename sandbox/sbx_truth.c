@@ -1,0 +1,44 @@
+/* The truth (see sbx_truth.h): a selection on modified time, rendered as JSON
+ * lines of pk and modified. It uses the same selection as the API pages, so the
+ * truth and what the sandbox serves cannot disagree. */
+#include "sbx_truth.h"
+
+#include "wdts/str.h"
+#include "wdts/time.h"
+
+wdts_err_t sbx_truth_write(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                           int64_t as_of, int64_t since, int64_t before, FILE *out)
+{
+    struct sbx_result res = {NULL, 0};
+    struct wdts_buf line;
+    wdts_buf_init(&line);
+    wdts_err_t err = sbx_data_select(ds, e, route, SBX_TIME_MODIFIED, since, before, as_of, &res);
+    if (err != WDTS_OK)
+        goto out;
+    int snapshot = e == SBX_E_SHOP || e == SBX_E_WAREHOUSE || e == SBX_E_LOGISTICS;
+    for (size_t i = 0; i < res.n; i++) {
+        int64_t m = res.hits[i].modified;
+        if (snapshot && (m < since || m >= before))
+            continue; /* snapshot selection ignores the window; the truth does not */
+        char rfc[WDTS_RFC3339_LEN];
+        wdts_time_format_rfc3339(m, rfc);
+        wdts_buf_reset(&line);
+        wdts_buf_append_str(&line, "{\"pk\":\"");
+        struct wdts_buf pk;
+        wdts_buf_init(&pk);
+        sbx_data_pk(e, res.hits[i].id, &pk);
+        wdts_buf_append_json_str(&line, wdts_buf_str(&pk));
+        wdts_buf_deinit(&pk);
+        wdts_buf_printf(&line, "\",\"modified\":\"%s\",\"modified_unix\":%lld}\n", rfc, (long long)m);
+        if (fwrite(line.data, 1, line.len, out) != line.len) {
+            err = WDTS_ERR_IO;
+            goto out;
+        }
+    }
+    if (fflush(out) != 0)
+        err = WDTS_ERR_IO;
+out:
+    wdts_buf_deinit(&line);
+    sbx_result_deinit(&res);
+    return err;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds and runs the data-set benchmark against the libraries of a build tree.
+#   tests/bench/sbx_data_bench.sh [build-dir]        warm and cold, trades and stockouts
+#   CALLGRIND=1 tests/bench/sbx_data_bench.sh        also instruction counts per call
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$root/build}
+[[ -f $build/libwdtssandbox.a ]] || { echo "build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
+bin=$build/tests/sbx_data_bench
+cc -O2 -g -std=gnu11 -Wall -Wextra -I "$root/sandbox" -I "$root/common/include" \
+    "$root/tests/bench/sbx_data_bench.c" "$build/libwdtssandbox.a" "$build/libwdtscommon.a" \
+    -lpthread -o "$bin"
+for mode in warm cold; do
+    for entity in trades stockouts; do
+        "$bin" "$mode" "$entity" "${CALLS:-20000}" 100 10000
+    done
+done
+if [[ "${CALLGRIND:-0}" == 1 ]] && command -v valgrind >/dev/null; then
+    for mode in warm cold; do
+        out=$(mktemp)
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$mode" trades 500 100 10000 >/dev/null 2>&1
+        ir=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+        echo "callgrind $mode trades: $ir instructions for 500 calls = $((ir / 500)) per 100-row call"
+        rm -f "$out"
+    done
+fi
