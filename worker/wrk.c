@@ -351,8 +351,7 @@ struct wrk *wrk_new(const struct wdts_cfg *cfg, char *errstr, size_t errstr_size
     struct wrk *w = wdts_xcalloc(1, sizeof(*w));
     w->cfg = cfg;
     w->rnd = (unsigned)getpid() ^ (unsigned)wdts_time_mono_ms();
-    w->lock_ttl_ms = cfg->worker_http_timeout_ms * 2 > 30000 ? cfg->worker_http_timeout_ms * 2
-                                                             : 30000;
+    w->lock_ttl_ms = cfg->worker_lock_ttl_ms;
     wdts_strlcpy(w->prefix, cfg->redis_prefix, sizeof(w->prefix));
     metrics_init(w);
 

@@ -365,6 +365,10 @@ static void limit_cfg(const struct wrk_exec *e, struct wdts_limit_cfg *lc)
     lc->burst = c->burst;
     lc->slots = c->concurrency;
     lc->slot_lease_ms = (int)(e->w->cfg->worker_http_timeout_ms + 10000);
+    lc->cooldown_base_ms = (int)e->w->cfg->worker_cooldown_base_ms;
+    lc->cooldown_cap_ms = (int)e->w->cfg->worker_cooldown_max_ms;
+    if (lc->cooldown_cap_ms < lc->cooldown_base_ms)
+        lc->cooldown_cap_ms = lc->cooldown_base_ms;
 }
 
 static void permit_timer(void *opaque)
@@ -652,6 +656,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
             e->npages = wrk_job_npages(e->api_total, e->rep->page_size);
         }
         e->pages++;
+        e->attempts = 0; /* worker.max.attempts bounds failures in a row */
         wdts_metrics_inc(w->m.pages);
         if (list && produce_page(e, list) != 0)
             break;
@@ -669,9 +674,17 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         e->timer = wdts_loop_timer_add(w->loop, 0, permit_timer, e);
         break;
     case WDTS_API_CLOCK:
-        if (date > 0)
+        if (date > 0) { /* resynced from the answer's Date: retry at once */
             wrk_clock_resync(w, c->conn->gateway, date);
-        retry_later(e, "clock", res.message);
+            if (++e->attempts >= w->cfg->worker_max_attempts) {
+                dead(e, "clock", res.message);
+                break;
+            }
+            e->st = WRK_ST_PERMIT;
+            e->timer = wdts_loop_timer_add(w->loop, 0, permit_timer, e);
+        } else {
+            retry_later(e, "clock", res.message);
+        }
         break;
     case WDTS_API_AUTH: {
         char es[256];

@@ -19,6 +19,14 @@
 #include "wdts/redis.h"
 #include "wdts/watermark.h"
 
+static inline int atoi_safe(const char *s)
+{
+    long long v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (*s++ - '0');
+    return (int)v;
+}
+
 #define WT_KEY_HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 struct wt {
@@ -266,6 +274,60 @@ static inline void wt_log_dump(const struct wt_worker *wk)
     while (fgets(line, sizeof(line), f))
         fputs(line, stderr);
     fclose(f);
+}
+
+/* The worker's HTTP port, from its log line "… on port N" (waits up to 20 s). */
+static inline int wt_worker_port(const struct wt_worker *wk)
+{
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(wk->log, "r");
+        char line[4096];
+        while (f && fgets(line, sizeof(line), f)) {
+            const char *p = strstr(line, "/readyz on port ");
+            if (p) {
+                fclose(f);
+                return atoi_safe(p + strlen("/readyz on port "));
+            }
+        }
+        if (f)
+            fclose(f);
+        usleep(100000);
+    }
+    return -1;
+}
+
+/* The value of a worker metric line containing frag1 (and frag2); 0 when absent. */
+static inline double wt_metric(int port, const char *frag1, const char *frag2)
+{
+    char url[128];
+    struct http_res r;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    http_do(url, NULL, NULL, 10000, &r);
+    assert_int_equal(r.code, 200);
+    double total = 0;
+    for (char *line = r.body, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (line[0] == '#' || strstr(line, frag1) == NULL || (frag2 && strstr(line, frag2) == NULL))
+            continue;
+        const char *sp = strrchr(line, ' ');
+        if (sp)
+            total += strtod(sp + 1, NULL);
+    }
+    http_res_free(&r);
+    return total;
+}
+
+/* GET path on the worker's port. @returns the HTTP status. */
+static inline long wt_http_status(int port, const char *path)
+{
+    char url[128];
+    struct http_res r;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    http_do(url, NULL, NULL, 10000, &r);
+    http_res_free(&r);
+    return r.code;
 }
 
 /* ---- reading the records topic ---------------------------------------------------- */
