@@ -2,7 +2,8 @@
  * The worker fetches one window of trades and one of refunds; the sink then stores them:
  * nothing the sandbox's truth lists for the windows is missing from the report tables,
  * each table holds exactly the marker's record count for its window, both markers are in
- * `windows` as complete, and not one message of the real producer is rejected. */
+ * `windows` as complete, and not one message of the real producer is rejected. Every
+ * message the worker wrote is also valid against docs/schemas (docs/schemas/validate.py). */
 #include "wrk_testlib.h"
 
 #include "sink_testlib.h"
@@ -58,6 +59,35 @@ static void test_worker_to_sink(void **state)
     long long want[2];
     for (int i = 0; i < 2; i++)
         want[i] = json_integer_value(json_object_get(wt_marker(&rd, ids[i]), "records"));
+    /* The real producer's messages against the JSON Schemas. */
+    static const char *const kinds[2][2] = {{"wdt.record.v1", "record"},
+                                            {"wdt.window.v1", "window-marker"}};
+    for (int k = 0; k < 2; k++) {
+        char path[400];
+        snprintf(path, sizeof(path), "%s/%s.jsonl", t.dir, kinds[k][1]);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        size_t n = 0;
+        for (size_t i = 0; i < rd.n; i++) {
+            if (strcmp(rd.v[i].schema, kinds[k][0]) != 0 || rd.v[i].body == NULL)
+                continue;
+            char *line = json_dumps(rd.v[i].body, JSON_COMPACT);
+            fprintf(f, "%s\n", line);
+            free(line);
+            n++;
+        }
+        fclose(f);
+        char *argv[] = {"/usr/bin/python3", WDTS_SOURCE_DIR "/docs/schemas/validate.py",
+                        (char *)kinds[k][1], path, NULL};
+        struct wdts_test_run run;
+        assert_int_equal(wdts_test_run(argv, NULL, 120, &run), 0);
+        printf("# schema %s: %s", kinds[k][1], run.out);
+        if (run.status != 0)
+            fprintf(stderr, "%s%s", run.out, run.err);
+        assert_int_equal(run.status, 0);
+        assert_true(n > 0);
+        wdts_test_run_free(&run);
+    }
     wt_reader_close(&rd);
     assert_int_equal(wt_worker_stop(&wk, SIGTERM, 30000, NULL), 0);
 
