@@ -1,9 +1,8 @@
 /* The consume loop of the reference consumer (see sink.h): poll, decode, apply to the
- * open SQLite transaction, and every batch_max messages or batch_ms (or when the topic
- * goes quiet) commit SQLite, then store and commit the batch's offsets. A revoke flushes
- * the open batch from inside the rebalance callback, so no partition leaves with
- * applied-but-unstored messages. It does not retry SQLite errors: it exits, and the
- * uncommitted messages come again on the next start. */
+ * open SQLite transaction, and every batch_max messages or batch_ms commit SQLite, then
+ * store and commit the batch's offsets. A revoke flushes the open batch from inside the
+ * rebalance callback, so no partition leaves with applied-but-unstored messages. It does not retry
+ * SQLite errors: it exits, and the uncommitted messages come again on the next start. */
 #include "sink.h"
 
 #include <inttypes.h>
@@ -176,7 +175,9 @@ static void flush(struct sink *s, int commit_kafka)
         return;
     wdts_err_t err = wdts_kafka_consumer_commit(s->cons, NULL, 0);
     if (err == WDTS_ERR_AGAIN)
-        WDTS_LOG(DEBUG, "sink", "offset commit deferred: rebalance in progress");
+        WDTS_LOG(INFO, "sink",
+                 "offset commit deferred: rebalance in progress (the offsets "
+                 "stay stored and go with the next commit)");
     else if (err != WDTS_OK)
         WDTS_LOG(WARN, "sink", "offset commit failed: %s (retried with the next batch)",
                  wdts_kafka_consumer_errstr(s->cons));
@@ -199,11 +200,18 @@ static void on_rebalance(enum wdts_kafka_rebalance ev, const struct wdts_kafka_t
         return;
     }
     /* Finish what we applied before the partitions go: the wrapper commits what is stored. */
+    int open_n = s->batch_n;
     flush(s, 0);
     s->assigned -= (int)n;
     if (s->assigned < 0)
         s->assigned = 0;
-    WDTS_LOG(INFO, "sink", "revoked %zu partitions (%d held)", n, s->assigned);
+    if (open_n > 0 && !s->fatal)
+        WDTS_LOG(INFO, "sink",
+                 "revoked %zu partitions (%d held) after committing the open "
+                 "transaction of %d messages",
+                 n, s->assigned, open_n);
+    else
+        WDTS_LOG(INFO, "sink", "revoked %zu partitions (%d held)", n, s->assigned);
     if (s->reg)
         wdts_metrics_set(s->m_parts, s->assigned);
 }
@@ -360,8 +368,9 @@ int sink_run(const struct sink_opts *opts)
             wdts_kafka_msg_destroy(msg);
         }
         now = wdts_time_mono_ms();
-        if (s.batch_n > 0 && (s.batch_n >= opts->batch_max || msg == NULL ||
-                              now - s.batch_opened_ms >= opts->batch_ms))
+        /* A quiet topic closes its batch by time too: at most batch_ms of latency. */
+        if (s.batch_n > 0 &&
+            (s.batch_n >= opts->batch_max || now - s.batch_opened_ms >= opts->batch_ms))
             flush(&s, 1);
         if (now - s.last_progress_ms >= PROGRESS_MS) {
             progress(&s, "progress");
