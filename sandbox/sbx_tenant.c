@@ -131,6 +131,16 @@ static int get_int(json_t *obj, const char *key, long long min, long long max, l
     return (int)json_integer_value(v);
 }
 
+/* Ids go into URLs and metric labels: letters, digits and . _ - only. */
+static int plain_id(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
 static const char *const known_keys[] = {
     "sid",         "appkey", "appsecret", "qimen_app_key",  "qimen_app_secret", "permissions",
     "rate_per_min", "concurrency", "orders_per_day", "seed", "data_origin",     NULL,
@@ -160,7 +170,11 @@ static void parse_tenant(json_t *obj, size_t idx, struct sbx_tenant *t, struct p
                        "seed, data_origin)", where, k);
     }
 
+    if (t->sid && !plain_id(t->sid))
+        problem(p, "%s: \"sid\" may hold letters, digits, '.', '_' and '-' only", where);
     t->appkey = get_str(obj, "appkey", 1, where, p);
+    if (t->appkey && !plain_id(t->appkey))
+        problem(p, "%s: \"appkey\" may hold letters, digits, '.', '_' and '-' only", where);
     t->appsecret = get_str(obj, "appsecret", 1, where, p);
     if (t->appsecret && split_secret(t) != 0)
         problem(p, "%s: \"appsecret\" must have the form \"secret:salt\" with both parts non-empty",

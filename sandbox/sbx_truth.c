@@ -3,6 +3,8 @@
  * truth and what the sandbox serves cannot disagree. */
 #include "sbx_truth.h"
 
+#include <string.h>
+
 #include "wdts/str.h"
 #include "wdts/time.h"
 
@@ -29,7 +31,8 @@ wdts_err_t sbx_truth_write(const struct sbx_dataset *ds, enum sbx_entity e, enum
         sbx_data_pk(e, res.hits[i].id, &pk);
         wdts_buf_append_json_str(&line, wdts_buf_str(&pk));
         wdts_buf_deinit(&pk);
-        wdts_buf_printf(&line, "\",\"modified\":\"%s\",\"modified_unix\":%lld}\n", rfc, (long long)m);
+        wdts_buf_printf(&line, "\",\"modified\":\"%s\",\"modified_unix\":%lld}\n", rfc,
+                        (long long)m);
         if (fwrite(line.data, 1, line.len, out) != line.len) {
             err = WDTS_ERR_IO;
             goto out;
@@ -41,4 +44,17 @@ out:
     wdts_buf_deinit(&line);
     sbx_result_deinit(&res);
     return err;
+}
+
+wdts_err_t sbx_route_parse(const char *name, enum sbx_route *out)
+{
+    if (name != NULL && strcmp(name, "wdt") == 0) {
+        *out = SBX_ROUTE_WDT;
+        return WDTS_OK;
+    }
+    if (name != NULL && strcmp(name, "qimen") == 0) {
+        *out = SBX_ROUTE_QIMEN;
+        return WDTS_OK;
+    }
+    return WDTS_ERR_INVAL;
 }

@@ -212,13 +212,31 @@ void wrk_exec_start(struct wrk_exec *e)
         dead(e, "malformed", es);
         return;
     }
-    e->conn = wrk_conn_get(w, e->job.connection);
-    if (e->conn == NULL) { /* Redis unreachable: try again shortly */
-        e->st = WRK_ST_NEW;
-        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, (wdts_loop_timer_cb)wrk_exec_start,
-                                       e);
+    e->st = WRK_ST_CONN;
+    wrk_conn_request(w, e->job.connection, e);
+}
+
+static void conn_retry(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    e->timer = 0;
+    wrk_conn_request(e->w, e->job.connection, e);
+}
+
+void wrk_exec_conn_ready(struct wrk_exec *e, struct wrk_conn *wc)
+{
+    struct wrk *w = e->w;
+    char es[512];
+    if (e->finished || w->tearing_down) {
+        if (wc)
+            wrk_conn_unref(w, wc);
         return;
     }
+    if (wc == NULL) { /* Redis unreachable: try again shortly */
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, conn_retry, e);
+        return;
+    }
+    e->conn = wc;
     if (!e->conn->usable) {
         dead(e, e->conn->error_code == WDTS_ERR_NOTFOUND ? "malformed" : "connection",
              e->conn->error);
@@ -812,6 +830,12 @@ static void try_finish(struct wrk_exec *e)
 {
     struct wrk *w = e->w;
     if (e->outstanding > 0 || e->finished)
+        return;
+    /* Only a job between phases acts here. Delivery reports also arrive while a page is
+     * being produced (a full queue is polled): a failure then is handled once the pages
+     * are done, not in the middle of one. */
+    if (e->st != WRK_ST_SPLIT && e->st != WRK_ST_DEAD && e->st != WRK_ST_DELIVER &&
+        e->st != WRK_ST_MARKER)
         return;
     if (e->st == WRK_ST_SPLIT) {
         if (e->dr_failed) { /* a half was not enqueued: fetch (and split) the window again */

@@ -21,6 +21,8 @@
 #include "wdts/crypto.h"
 #include "wdts/err.h"
 #include "wdts/job.h"
+#include "wdts/limit.h"
+#include "wdts/lock.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/str.h"
@@ -68,7 +70,8 @@ static const char usage_add[] =
     "  --sid S                  seller account (卖家账号)\n"
     "  --appkey K               API account (接口账号)\n"
     "  --appsecret SECRET:SALT  the appsecret exactly as issued; prefer --appsecret-file F\n"
-    "                           (a file holding it), which keeps it out of the process list\n"
+    "                           (a file holding it, or - for standard input), which keeps it\n"
+    "                           out of the process list\n"
     "  --qimen-app-key K        your Qimen app_key (app qimen), with --qimen-app-secret S or\n"
     "                           --qimen-app-secret-file F\n"
     "  --qimen-platform         use the operator's Qimen app (WDT_QIMEN_APP_KEY/SECRET)\n"
@@ -80,7 +83,10 @@ static const char usage_add[] =
     "  --burst N                calls above the rate at once (default 1)\n"
     "  --concurrency N          calls in flight to this seller (default 1)\n"
     "  --pii keep|hash|drop     buyer and receiver fields: as returned, HMAC-hashed per\n"
-    "                           tenant, or removed (default keep)\n";
+    "                           tenant, or removed (default keep)\n"
+    "  --replace                the id exists: replace its settings and credentials (after\n"
+    "                           the same checks), keeping its watermarks and plan; its\n"
+    "                           auth_failed and blocked states are replaced by this check's\n";
 
 static const char usage_list[] =
     "usage: wdtctl connection list [--tenant T] [--json]\n"
@@ -139,7 +145,8 @@ static int usage_error(const char *sub, const char *fmt, ...)
 /* Reads a small secret file; trailing newlines and carriage returns are dropped. */
 static char *read_secret_file(const char *path, char *errstr, size_t errstr_size)
 {
-    FILE *f = fopen(path, "rb");
+    int from_stdin = strcmp(path, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
     if (f == NULL) {
         snprintf(errstr, errstr_size, "cannot read %s: %s", path, strerror(errno));
         return NULL;
@@ -147,7 +154,8 @@ static char *read_secret_file(const char *path, char *errstr, size_t errstr_size
     char buf[4096];
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     int big = n == sizeof(buf) - 1 && fgetc(f) != EOF;
-    fclose(f);
+    if (!from_stdin)
+        fclose(f);
     if (big) {
         wdts_crypto_wipe(buf, sizeof(buf));
         snprintf(errstr, errstr_size, "%s is larger than a secret can be (4 KiB)", path);
@@ -260,24 +268,34 @@ static void print_json(json_t *j)
     free(s);
 }
 
-/* The probe table: report, method, ok or blocked with reason and fix. */
-static void print_probe_table(const struct wdts_conn_probe *probe, const struct wdts_conn *before)
+/* The probe table, printed a row at a time as the checks answer: report, method, ok or
+ * blocked with reason and fix. */
+struct table {
+    const struct wdts_conn *before; /* the stored connection (check), or NULL (add) */
+    int header_done;
+};
+
+static void print_row(const struct wdts_conn_probe_row *row, void *opaque)
 {
-    printf("%-18s %-44s %s\n", "REPORT", "METHOD", "STATUS");
-    for (size_t i = 0; i < probe->n_rows; i++) {
-        const struct wdts_conn_probe_row *row = &probe->rows[i];
-        const struct wdts_conn_report *was = before ? wdts_conn_report_get(before, row->report)
-                                                    : NULL;
-        if (row->cls == WDTS_API_OK) {
-            printf("%-18s %-44s ok%s\n", row->report, row->method,
-                   was && was->blocked ? " (was blocked: returned to service)" : "");
-            continue;
-        }
+    struct table *t = opaque;
+    const struct wdts_conn_report *was = t->before ? wdts_conn_report_get(t->before, row->report)
+                                                   : NULL;
+    if (!t->header_done) {
+        if (t->before) /* check: a row means the credentials call was accepted */
+            printf("  credentials ok\n");
+        printf("%-18s %-44s %s\n", "REPORT", "METHOD", "STATUS");
+        t->header_done = 1;
+    }
+    if (row->cls == WDTS_API_OK) {
+        printf("%-18s %-44s ok%s\n", row->report, row->method,
+               was && was->blocked ? " (was blocked: returned to service)" : "");
+    } else {
         const char *status = row->cls == WDTS_API_PERMISSION ? "blocked" : "error";
         printf("%-18s %-44s %s: %s\n", row->report, row->method, status,
                row->reason ? row->reason : wdts_api_class_name(row->cls));
         printf("%-18s %-44s   fix: %s\n", "", "", row->fix ? row->fix : "");
     }
+    fflush(stdout);
 }
 
 static size_t count_rows(const struct wdts_conn_probe *probe, enum wdts_api_class cls)
@@ -286,6 +304,86 @@ static size_t count_rows(const struct wdts_conn_probe *probe, enum wdts_api_clas
     for (size_t i = 0; i < probe->n_rows; i++)
         n += probe->rows[i].cls == cls;
     return n;
+}
+
+/* ---- the seller's shared call budget ---------------------------------------------------- */
+
+/* The checks spend the same budget as the workers (wdts/limit.h, keyed by gateway, sid and
+ * appkey), so a check never pushes a seller over its limits. A cooldown set by a
+ * rate-limit answer is waited out only when short: a user at a terminal is told instead. */
+#define LIMIT_MAX_WAIT_MS 20000
+
+struct limiter {
+    struct wdts_redis *redis;
+    struct wdts_limit_id id;
+    struct wdts_limit_cfg cfg;
+    char token[WDTS_LOCK_TOKEN_SIZE];
+    long long started_us;
+    int held;
+};
+
+static void limiter_init(struct limiter *lim, struct wdts_redis *redis,
+                         const struct wdts_conn *conn)
+{
+    memset(lim, 0, sizeof(*lim));
+    lim->redis = redis;
+    lim->id = (struct wdts_limit_id){conn->gateway, conn->sid, conn->appkey};
+    wdts_limit_cfg_init(&lim->cfg);
+    lim->cfg.rate = conn->rate;
+    lim->cfg.burst = conn->burst;
+    lim->cfg.slots = conn->concurrency;
+}
+
+static wdts_err_t limiter_admit(void *opaque, char *errstr, size_t errstr_size)
+{
+    struct limiter *lim = opaque;
+    long long waited = 0;
+    for (;;) {
+        struct wdts_limit_start st;
+        wdts_err_t err = wdts_lock_token_new(lim->token);
+        if (err == WDTS_OK)
+            err = wdts_limit_try_start(lim->redis, &lim->id, &lim->cfg, lim->token, &st, errstr,
+                                       errstr_size);
+        if (err != WDTS_OK)
+            return err;
+        if (st.go) {
+            lim->started_us = st.now_us;
+            lim->held = 1;
+            return WDTS_OK;
+        }
+        if (waited + st.wait_ms > LIMIT_MAX_WAIT_MS) {
+            if (st.reason == WDTS_LIMIT_COOLDOWN)
+                snprintf(errstr, errstr_size,
+                         "sid %s answered a rate limit recently and is cooling down for %lld s "
+                         "more (WDT advises 5–10 minutes): run this again after that",
+                         lim->id.sid, (st.wait_ms + 999) / 1000);
+            else
+                snprintf(errstr, errstr_size,
+                         "the call budget of sid %s is in use by the workers (%s) for longer "
+                         "than %d s: run this again later, or raise the connection's rate",
+                         lim->id.sid, wdts_limit_reason2str(st.reason), LIMIT_MAX_WAIT_MS / 1000);
+            return WDTS_ERR_AGAIN;
+        }
+        usleep((useconds_t)st.wait_ms * 1000);
+        waited += st.wait_ms;
+    }
+}
+
+static void limiter_done(void *opaque, enum wdts_api_class cls)
+{
+    struct limiter *lim = opaque;
+    struct wdts_limit_finish fin;
+    char es[256];
+    if (!lim->held)
+        return;
+    lim->held = 0;
+    enum wdts_limit_outcome outcome = cls == WDTS_API_RATE_LIMITED ? WDTS_LIMIT_OUTCOME_LIMITED
+                                      : cls == WDTS_API_TRANSIENT  ? WDTS_LIMIT_OUTCOME_OTHER
+                                                                   : WDTS_LIMIT_OUTCOME_OK;
+    /* A failure here only delays the slot's release to its lease: worth a word, no more. */
+    if (wdts_limit_finish(lim->redis, &lim->id, &lim->cfg, lim->token, lim->started_us, outcome,
+                          &fin, es, sizeof(es)) != WDTS_OK)
+        fprintf(stderr, "wdtctl connection: releasing the call slot: %s\n", es);
 }
 
 /* ---- add ------------------------------------------------------------------------------ */
@@ -347,7 +445,7 @@ static int parse_reports(struct wdts_conn *conn, const char *list, const struct 
 enum {
     O_TENANT = 256, O_ID, O_APP, O_SID, O_APPKEY, O_APPSECRET, O_APPSECRET_FILE, O_QM_KEY,
     O_QM_SECRET, O_QM_SECRET_FILE, O_QM_PLATFORM, O_GATEWAY, O_REPORTS, O_BACKFILL, O_RATE,
-    O_BURST, O_CONCURRENCY, O_PII, O_JSON,
+    O_BURST, O_CONCURRENCY, O_PII, O_REPLACE,
 };
 
 static int cmd_add(int argc, char **argv)
@@ -371,9 +469,12 @@ static int cmd_add(int argc, char **argv)
         {"burst", required_argument, NULL, O_BURST},
         {"concurrency", required_argument, NULL, O_CONCURRENCY},
         {"pii", required_argument, NULL, O_PII},
+        {"replace", no_argument, NULL, O_REPLACE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    int replace = 0;
+    int64_t created_at = 0;
     const char *app = NULL, *gateway = NULL, *reports = NULL, *backfill = NULL, *rate = NULL,
                *burst = NULL, *concurrency = NULL, *pii = NULL;
     struct wdts_conn *conn = wdts_conn_new();
@@ -416,6 +517,7 @@ static int cmd_add(int argc, char **argv)
         case O_BURST: burst = optarg; break;
         case O_CONCURRENCY: concurrency = optarg; break;
         case O_PII: pii = optarg; break;
+        case O_REPLACE: replace = 1; break;
         case 'h': fputs(usage_add, stdout); rc = -1; break;
         case ':': rc = usage_error("add", "option %s needs a value", argv[optind - 1]); break;
         default: rc = usage_error("add", "unknown option '%s'", argv[optind - 1]); break;
@@ -491,17 +593,29 @@ static int cmd_add(int argc, char **argv)
 
     if ((rc = env_init(&env, "add", 1)) != 0)
         goto out;
-    /* Refuse an existing id before spending calls on the seller's quota. */
+    /* An existing id is refused (or, with --replace, checked) before any call is spent. */
     struct wdts_conn *old = NULL;
     wdts_err_t err = wdts_conn_load(env.redis, prefix_of(&env), conn->id, &old, es, sizeof(es));
+    if (err == WDTS_OK && !replace) {
+        fprintf(stderr, "wdtctl connection add: a connection with id %s already exists: give "
+                "--replace to change its settings or credentials (its sync state is kept), or "
+                "choose another id\n", conn->id);
+        err = WDTS_ERR_INVAL;
+    } else if (err == WDTS_OK && strcmp(old->tenant, conn->tenant) != 0) {
+        fprintf(stderr, "wdtctl connection add: connection %s belongs to tenant %s, not %s: a "
+                "connection keeps its tenant (remove it and add it again to move it)\n",
+                conn->id, old->tenant, conn->tenant);
+        err = WDTS_ERR_INVAL;
+    } else if (err == WDTS_OK) {
+        created_at = old->created_at;
+    } else if (err == WDTS_ERR_NOTFOUND) {
+        err = WDTS_OK;
+        replace = 0;
+    } else {
+        fprintf(stderr, "wdtctl connection add: %s\n", es);
+    }
     wdts_conn_destroy(old);
-    if (err != WDTS_ERR_NOTFOUND) {
-        if (err == WDTS_OK)
-            fprintf(stderr, "wdtctl connection add: a connection with id %s already exists: "
-                    "remove it first (wdtctl connection remove --id %s) or choose another id\n",
-                    conn->id, conn->id);
-        else
-            fprintf(stderr, "wdtctl connection add: %s\n", es);
+    if (err != WDTS_OK) {
         rc = WDTS_EXIT_FATAL;
         goto out;
     }
@@ -516,20 +630,23 @@ static int cmd_add(int argc, char **argv)
     printf("checking connection %s (tenant %s, app %s, sid %s) at %s\n", conn->id, conn->tenant,
            wdts_api_app_name(conn->app), conn->sid, conn->gateway);
     fflush(stdout);
-    if (wdts_conn_probe_run(conn, &creds, env.cat, NULL, &probe, es, sizeof(es)) != WDTS_OK) {
+    struct table table = {NULL, 0};
+    struct limiter lim;
+    limiter_init(&lim, env.redis, conn);
+    struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table,
+                                         .admit = limiter_admit, .done = limiter_done,
+                                         .limit_opaque = &lim};
+    if (wdts_conn_probe_run(conn, &creds, env.cat, &popts, &probe, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection add: %s\n", es);
         rc = WDTS_EXIT_FATAL;
         goto out;
     }
     if (probe.cls != WDTS_API_OK) {
-        if (probe.n_rows)
-            print_probe_table(&probe, NULL);
         fprintf(stderr, "wdtctl connection add: connection %s was NOT stored: %s\n%s\n", conn->id,
                 probe.what, probe.message);
         rc = class_exit(probe.cls);
         goto out;
     }
-    print_probe_table(&probe, NULL);
     size_t n_ok = count_rows(&probe, WDTS_API_OK);
     size_t n_blocked = count_rows(&probe, WDTS_API_PERMISSION);
     if (n_ok == 0) {
@@ -552,15 +669,17 @@ static int cmd_add(int argc, char **argv)
         r->fix = row->fix ? wdts_xstrdup(row->fix) : NULL;
         r->since = now;
     }
-    conn->created_at = conn->updated_at = conn->checked_at = now;
+    conn->created_at = created_at ? created_at : now;
+    conn->updated_at = conn->checked_at = now;
     if (wdts_conn_seal(conn, env.key, es, sizeof(es)) != WDTS_OK ||
-        wdts_conn_save(env.redis, prefix_of(&env), conn, 0, es, sizeof(es)) != WDTS_OK) {
+        wdts_conn_save(env.redis, prefix_of(&env), conn, replace, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection add: connection %s was NOT stored: %s\n", conn->id, es);
         rc = WDTS_EXIT_FATAL;
         goto out;
     }
-    printf("connection %s stored: %zu report%s ok, %zu blocked", conn->id, n_ok,
-           n_ok == 1 ? "" : "s", n_blocked);
+    printf("connection %s %s: %zu report%s ok, %zu blocked", conn->id,
+           replace ? "replaced (its sync state is kept)" : "stored", n_ok, n_ok == 1 ? "" : "s",
+           n_blocked);
     if (probe.n_rows > n_ok + n_blocked)
         printf(", %zu with errors", probe.n_rows - n_ok - n_blocked);
     printf("\n");
@@ -822,7 +941,15 @@ static int check_one(struct env *env, const char *id)
     printf("connection %s (tenant %s, app %s, sid %s) at %s\n", conn->id, conn->tenant,
            wdts_api_app_name(conn->app), conn->sid, conn->gateway);
     fflush(stdout);
-    if (wdts_conn_probe_run(conn, &creds, env->cat, NULL, &probe, es, sizeof(es)) != WDTS_OK) {
+    /* Rows are printed as they come; the credentials verdict goes before them only when
+     * the credentials fail (then no row is checked). */
+    struct table table = {conn, 0};
+    struct limiter lim;
+    limiter_init(&lim, env->redis, conn);
+    struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table,
+                                         .admit = limiter_admit, .done = limiter_done,
+                                         .limit_opaque = &lim};
+    if (wdts_conn_probe_run(conn, &creds, env->cat, &popts, &probe, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection check: %s\n", es);
         rc = WDTS_EXIT_FATAL;
         goto out;
@@ -839,8 +966,6 @@ static int check_one(struct env *env, const char *id)
     }
     if (probe.cls != WDTS_API_OK) {
         /* Clock, unreachable, rate limited: nothing is learnt about the credentials. */
-        if (probe.n_rows)
-            print_probe_table(&probe, conn);
         printf("  could not check: %s\n  %s\n  (state left as it was)\n", probe.what,
                probe.message);
         rc = class_exit(probe.cls);
@@ -850,10 +975,7 @@ static int check_one(struct env *env, const char *id)
         if (wdts_conn_mark_auth(env->redis, pfx, conn->id, NULL, now, es, sizeof(es)) != WDTS_OK)
             goto redis_failed;
         printf("  credentials work again: auth_failed cleared, its reports are planned again\n");
-    } else {
-        printf("  credentials ok\n");
     }
-    print_probe_table(&probe, conn);
     size_t unblocked = 0, blocked = 0;
     for (size_t i = 0; i < probe.n_rows; i++) {
         const struct wdts_conn_probe_row *row = &probe.rows[i];

@@ -164,6 +164,8 @@ wdts_err_t wdts_conn_validate(const struct wdts_conn *conn, const struct wdts_ca
         else if (!conn->qimen_platform && (!own_key || !own_secret))
             PROBLEM("qimen: a qimen connection needs a Qimen app: give its app_key and "
                     "app_secret, or use the platform-provided one");
+        if (conn->qimen_app_secret && conn->qimen_app_secret[0] == '\0')
+            PROBLEM("qimen app_secret: is empty; give the Qimen app_secret");
         if (own_key && !printable_token(conn->qimen_app_key, 128))
             PROBLEM("qimen app_key: give the Qimen app_key, without spaces");
     } else if (conn->qimen_platform || conn->qimen_app_key || conn->qimen_app_secret ||

@@ -159,7 +159,11 @@ static wdts_err_t call_with_retries(struct prober *pr, const struct wdts_api_cal
 {
     int64_t backoff = pr->opts.backoff_ms;
     for (int attempt = 1;; attempt++) {
-        if (pr->last_call_ms) {
+        if (pr->opts.admit) {
+            wdts_err_t a = pr->opts.admit(pr->opts.limit_opaque, errstr, errstr_size);
+            if (a != WDTS_OK)
+                return a;
+        } else if (pr->last_call_ms) {
             int64_t wait = pr->last_call_ms + pr->interval_ms - wdts_time_mono_ms();
             sleep_ms(wait);
         }
@@ -169,6 +173,8 @@ static wdts_err_t call_with_retries(struct prober *pr, const struct wdts_api_cal
         c.now = wdts_time_now();
         wdts_err_t err = wdts_api_call_blocking(pr->creds, pr->conn->gateway, &c, &pr->http, res,
                                                 NULL, errstr, errstr_size);
+        if (pr->opts.admit && pr->opts.done)
+            pr->opts.done(pr->opts.limit_opaque, err == WDTS_OK ? res->cls : WDTS_API_TRANSIENT);
         if (err != WDTS_OK)
             return err;
         if ((res->cls != WDTS_API_TRANSIENT && res->cls != WDTS_API_RATE_LIMITED) ||
@@ -213,6 +219,19 @@ static void set_stop(struct prober *pr, const struct wdts_api_result *res, const
                                       hint ? ". " : "", hint ? hint : "");
 }
 
+/* An admission refusal (WDTS_ERR_AGAIN) is a verdict: rate limited, with its reason. */
+static wdts_err_t stop_admission(struct wdts_conn_probe *out, wdts_err_t err, const char *errstr)
+{
+    if (err != WDTS_ERR_AGAIN)
+        return err;
+    out->cls = WDTS_API_RATE_LIMITED;
+    free(out->what);
+    free(out->message);
+    out->what = wdts_xstrdup("rate limited");
+    out->message = wdts_xstrdup(errstr);
+    return WDTS_OK;
+}
+
 wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_api_creds *creds,
                                const struct wdts_catalog *cat,
                                const struct wdts_conn_probe_opts *opts,
@@ -220,7 +239,8 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
 {
     struct prober pr;
     struct wdts_api_result res;
-    char *params = NULL;
+    char *params = NULL, *cred_reason = NULL, *cred_fix = NULL;
+    enum wdts_api_class cred_cls;
     wdts_err_t err = WDTS_OK;
     memset(out, 0, sizeof(*out));
     memset(&pr, 0, sizeof(pr));
@@ -252,8 +272,10 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
     call.params_json = params;
     call.paged = 1;
     call.page_size = 1;
-    if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK)
+    if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK) {
+        err = stop_admission(out, err, errstr);
         goto out;
+    }
     if (res.cls != WDTS_API_OK && res.cls != WDTS_API_PERMISSION) {
         set_stop(&pr, &res, " (checking the credentials)");
         goto out;
@@ -261,6 +283,10 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
     out->cls = WDTS_API_OK;
     if (pr.opts.credentials_only)
         goto out;
+    /* The shops report, when enabled, takes this answer instead of a second call. */
+    cred_cls = res.cls;
+    cred_reason = res.api_message ? wdts_xstrdup(res.api_message) : NULL;
+    cred_fix = res.message ? wdts_xstrdup(res.message) : NULL;
 
     /* 2. Each enabled report: its own method, the smallest call it accepts. */
     out->rows = wdts_xcalloc(conn->n_reports ? conn->n_reports : 1, sizeof(*out->rows));
@@ -275,6 +301,16 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
         struct wdts_conn_probe_row *row = &out->rows[out->n_rows++];
         row->report = conn->reports[i].name;
         row->method = conn->app == WDTS_API_APP_QIMEN ? r->qimen_method : r->method;
+        if (shops && r == shops) {
+            row->cls = cred_cls;
+            if (cred_cls != WDTS_API_OK) {
+                row->reason = cred_reason ? wdts_xstrdup(cred_reason) : NULL;
+                row->fix = wdts_xstrdup(cred_fix ? cred_fix : wdts_api_class_name(cred_cls));
+            }
+            if (pr.opts.on_row)
+                pr.opts.on_row(row, pr.opts.opaque);
+            continue;
+        }
         free(params);
         params = probe_params(r, wdts_time_now(), pr.opts.lag_s);
         memset(&call, 0, sizeof(call));
@@ -282,14 +318,20 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
         call.params_json = params;
         call.paged = 1;
         call.page_size = 1;
-        if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK)
+        if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK) {
+            out->n_rows--; /* never checked */
+            err = stop_admission(out, err, errstr);
             goto out;
+        }
         row->cls = res.cls;
-        if (res.cls == WDTS_API_OK)
-            continue;
-        row->reason = res.api_message ? wdts_xstrdup(res.api_message) : NULL;
-        row->fix = wdts_xstrdup(res.message ? res.message : wdts_api_class_name(res.cls));
-        if (res.cls == WDTS_API_PERMISSION || res.cls == WDTS_API_BAD_REQUEST)
+        if (res.cls != WDTS_API_OK) {
+            row->reason = res.api_message ? wdts_xstrdup(res.api_message) : NULL;
+            row->fix = wdts_xstrdup(res.message ? res.message : wdts_api_class_name(res.cls));
+        }
+        if (pr.opts.on_row)
+            pr.opts.on_row(row, pr.opts.opaque);
+        if (res.cls == WDTS_API_OK || res.cls == WDTS_API_PERMISSION ||
+            res.cls == WDTS_API_BAD_REQUEST)
             continue;
         /* About the whole connection, or persistent: stop here. */
         char *where = wdts_xasprintf(" (checking report %s)", row->report);
@@ -299,6 +341,8 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
     }
 out:
     free(params);
+    free(cred_reason);
+    free(cred_fix);
     wdts_api_result_deinit(&res);
     return err;
 }

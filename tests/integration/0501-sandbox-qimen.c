@@ -13,7 +13,8 @@ static int setup(void **state)
     T = wdts_time_now() / 60 * 60;
     char clock[64];
     snprintf(clock, sizeof(clock), "frozen:%lld", (long long)T);
-    const char *args[] = {"--demo", "--clock", clock, NULL};
+    /* Requests are signed with the frozen sandbox time. */
+    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
     return sbx_start(&sbx, args) == 0 ? 0 : -1;
 }
 
@@ -228,6 +229,38 @@ static void test_pages_from_one(void **state)
     assert_true(metric_value(&sbx, "route=\"qimen\"", "status=\"top:25\"") >= 3);
 }
 
+/* Taobao/Tmall orders (platform 1) come only through Qimen; the direct route hides them. */
+static void test_route_rules(void **state)
+{
+    (void)state;
+    char *params = window_params(86400 + 3600, 86400);
+    struct qimen_req q;
+    qimen_defaults(&q, QTRADES, params, "{\"page_size\":1000,\"page_no\":1}", T);
+    json_t *qj = qimen_call(&sbx, &q);
+    expect_status(qj, 0, NULL);
+    char *body = wdts_xasprintf("[%s]", params);
+    struct direct_req d;
+    direct_defaults(&d, "sales.TradeQuery.queryWithDetail", body, T);
+    d.page_no = "0";
+    d.page_size = "1000";
+    json_t *dj = direct_call(&sbx, &d);
+    expect_status(dj, 0, NULL);
+
+    json_t *ql = json_object_get(json_object_get(json_object_get(qj, "response"), "data"), "order");
+    json_t *dl = json_object_get(json_object_get(dj, "data"), "order");
+    size_t i, taobao_qimen = 0, taobao_direct = 0;
+    json_t *row;
+    json_array_foreach(ql, i, row) taobao_qimen += json_integer_value(json_object_get(row, "platform_id")) == 1;
+    json_array_foreach(dl, i, row) taobao_direct += json_integer_value(json_object_get(row, "platform_id")) == 1;
+    assert_true(taobao_qimen > 0);
+    assert_int_equal(taobao_direct, 0);
+    assert_true(json_array_size(dl) < json_array_size(ql));
+    json_decref(qj);
+    json_decref(dj);
+    free(body);
+    free(params);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -237,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_top_errors),
         cmocka_unit_test(test_wdt_errors_inside_response),
         cmocka_unit_test(test_pages_from_one),
+        cmocka_unit_test(test_route_rules),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();

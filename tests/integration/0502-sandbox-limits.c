@@ -29,7 +29,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    return sbx_stop(&sbx, 10000) == 0 ? 0 : -1;
+    int rc = sbx_stop(&sbx, 10000);
+    sbx_rmdir(dir);
+    return rc == 0 ? 0 : -1;
 }
 
 static void tenant_req(struct direct_req *d, const char *who)
@@ -152,8 +154,9 @@ static void test_bad_tenants_file(void **state)
                                   "[{\"sid\":\"a\",\"appkey\":\"k\",\"appsecret\":\"nosalt\","
                                   "\"rate_per_min\":-1,\"permissions\":[\"no.such.Method\"],"
                                   "\"colour\":\"red\"},{\"sid\":\"a\",\"appsecret\":\"s:t\","
-                                  "\"qimen_app_key\":\"q\"}]");
-    char *argv[] = {(char *)wdts_test_bin("wdt-sandbox"), "--listen", "127.0.0.1:0", "--tenants",
+                                  "\"qimen_app_key\":\"q\"},{\"sid\":\"bad\\\"sid\",\"appkey\":\"k\","
+                                  "\"appsecret\":\"s:t\"}]");
+    char *argv[] = {(char *)sbx_bin("wdt-sandbox"), "--listen", "127.0.0.1:0", "--tenants",
                     (char *)path, NULL};
     char *bin = wdts_xstrdup(argv[0]);
     argv[0] = bin;
@@ -161,7 +164,8 @@ static void test_bad_tenants_file(void **state)
     assert_int_equal(wdts_test_run(argv, NULL, 30, &run), 0);
     assert_int_equal(run.status, 78);
     const char *want[] = {"secret:salt", "rate_per_min", "no.such.Method", "colour",
-                          "same sid", "\"appkey\" is missing", "qimen_app_secret"};
+                          "same sid", "\"appkey\" is missing", "qimen_app_secret",
+                          "may hold letters"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (strstr(run.err, want[i]) == NULL)
             fail_msg("stderr does not name '%s':\n%s", want[i], run.err);

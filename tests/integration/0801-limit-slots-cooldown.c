@@ -223,6 +223,94 @@ static void test_burst_of_answers_escalates_once(void **state)
     assert_int_equal(d.reason, WDTS_LIMIT_COOLDOWN);
 }
 
+/* Processes take slots of one key while counting themselves in a shared counter: it
+ * never exceeds the slot count. */
+static void test_processes_respect_slots(void **state)
+{
+    (void)state;
+    enum { NPROC = 4, SLOTS = 2, RUN_MS = 1500 };
+    struct wdts_limit_cfg cfg;
+    fast_cfg(&cfg);
+    cfg.slots = SLOTS;
+    cfg.poll_ms = 2;
+    struct wdts_limit_id id = {"wdt", "sid-race", "k"};
+    struct wdts_buf kb;
+    wdts_buf_init(&kb);
+    const char *parts[1] = {"slot-holders"};
+    char holders[256];
+    wdts_strlcpy(holders, wdts_lua_key(&kb, params.prefix, "test", parts, 1, ""),
+                 sizeof(holders));
+    wdts_buf_deinit(&kb);
+    pid_t pids[NPROC];
+    int pipes[NPROC][2];
+    for (int p = 0; p < NPROC; p++) {
+        assert_int_equal(pipe(pipes[p]), 0);
+        pids[p] = fork();
+        assert_true(pids[p] >= 0);
+        if (pids[p] > 0) {
+            close(pipes[p][1]);
+            continue;
+        }
+        close(pipes[p][0]);
+        char e[256], tok[32];
+        struct wdts_redis *r = wdts_redis_new(&params, e, sizeof(e));
+        if (r == NULL)
+            _exit(1);
+        int calls = 0, most = 0;
+        int64_t end = wdts_time_mono_ms() + RUN_MS;
+        for (int i = 0; wdts_time_mono_ms() < end; i++) {
+            struct wdts_limit_start st;
+            struct wdts_limit_finish fin;
+            long long n = 0;
+            snprintf(tok, sizeof(tok), "p%d-%d", p, i);
+            if (wdts_limit_try_start(r, &id, &cfg, tok, &st, e, sizeof(e)))
+                _exit(1);
+            if (!st.go) {
+                if (st.reason != WDTS_LIMIT_CONCURRENCY)
+                    _exit(1);
+                sleep_ms(st.wait_ms);
+                continue;
+            }
+            const char *incr[2] = {"INCR", holders};
+            const char *decr[2] = {"DECR", holders};
+            if (wdts_redis_command_int(r, 2, incr, NULL, &n))
+                _exit(1);
+            if (n > SLOTS)
+                _exit(3);
+            if (n > most)
+                most = (int)n;
+            calls++;
+            sleep_ms(3);
+            if (wdts_redis_command_int(r, 2, decr, NULL, &n) ||
+                wdts_limit_finish(r, &id, &cfg, tok, st.now_us, WDTS_LIMIT_OUTCOME_OK, &fin, e,
+                                  sizeof(e)) ||
+                !fin.released)
+                _exit(1);
+        }
+        int out[2] = {calls, most};
+        (void)!write(pipes[p][1], out, sizeof(out));
+        wdts_redis_destroy(r);
+        _exit(0);
+    }
+    int calls = 0, most = 0;
+    for (int p = 0; p < NPROC; p++) {
+        int in[2] = {0, 0}, st = 0;
+        assert_int_equal(read(pipes[p][0], in, sizeof(in)), sizeof(in));
+        close(pipes[p][0]);
+        assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("process %d: status %d (3: more calls at once than slots)", p,
+                     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        calls += in[0];
+        if (in[1] > most)
+            most = in[1];
+    }
+    fprintf(stderr, "%d processes made %d calls with %d slots, at most %d at once\n", NPROC,
+            calls, SLOTS, most);
+    assert_true(calls >= 10);
+    assert_true(most >= 1 && most <= SLOTS);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -257,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_killed_holder_slots_expire),
         cmocka_unit_test(test_cooldown_grows_caps_and_resets),
         cmocka_unit_test(test_burst_of_answers_escalates_once),
+        cmocka_unit_test(test_processes_respect_slots),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -58,11 +58,13 @@ static void write_tenants(const char *path, int grant_refunds, const char *secre
 }
 
 /* (Re)starts the sandbox with tenants on port (0 = a free one). */
-static void start_sandbox(struct sbx_proc *p, int port, const char *tenants, const char *clock)
+/* skew_s: how far the gateway's clock is off the real clock ("0" = in step). */
+static void start_sandbox(struct sbx_proc *p, int port, const char *tenants, const char *skew_s)
 {
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-    const char *args[] = {"--listen", listen, "--tenants", tenants, "--clock", clock, NULL};
+    const char *args[] = {"--listen",         listen, "--tenants", tenants,
+                          "--timestamp-skew", skew_s, NULL};
     for (int attempt = 0; attempt < 50; attempt++) { /* the old one may still hold the port */
         if (sbx_start(p, args) == 0)
             return;
@@ -78,7 +80,7 @@ static void restart_sandbox(int grant_refunds, const char *secret_a)
     snprintf(path, sizeof(path), "%s/tenants-%d-%s.json", dir, grant_refunds, secret_a);
     write_tenants(path, grant_refunds, secret_a);
     assert_int_equal(sbx_stop(&sbx, 10000), 0);
-    start_sandbox(&sbx, port, path, "real");
+    start_sandbox(&sbx, port, path, "0");
     assert_int_equal(sbx.port, port);
 }
 
@@ -94,7 +96,7 @@ static void assert_no_secret(const char *what, const char *text)
             fail_msg("%s holds a secret in clear:\n%s", what, text);
 }
 
-static void ctlv(struct wdts_test_run *run, const char *const *args)
+static void ctlv_in(struct wdts_test_run *run, const char *const *args, const char *stdin_text)
 {
     char *argv[MAX_ARGS];
     int n = 0;
@@ -102,11 +104,16 @@ static void ctlv(struct wdts_test_run *run, const char *const *args)
     for (size_t i = 0; args[i] && n < MAX_ARGS - 1; i++)
         argv[n++] = wdts_xstrdup(args[i]);
     argv[n] = NULL;
-    assert_int_equal(wdts_test_run(argv, NULL, 120, run), 0);
+    assert_int_equal(wdts_test_run(argv, stdin_text, 120, run), 0);
     for (int i = 0; i < n; i++)
         free(argv[i]);
     assert_no_secret("stdout", run->out);
     assert_no_secret("stderr", run->err);
+}
+
+static void ctlv(struct wdts_test_run *run, const char *const *args)
+{
+    ctlv_in(run, args, NULL);
 }
 
 #define CTL(run, ...) ctlv((run), (const char *const[]){__VA_ARGS__, NULL})
@@ -253,11 +260,9 @@ static int setup(void **state)
     char path[320];
     snprintf(path, sizeof(path), "%s/tenants.json", dir);
     write_tenants(path, 0, SECRET_A);
-    start_sandbox(&sbx, 0, path, "real");
+    start_sandbox(&sbx, 0, path, "0");
     /* A second gateway whose clock is 10 minutes behind: every request looks skewed. */
-    char clock[64];
-    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)(wdts_time_now() - 600));
-    start_sandbox(&sbx_skewed, 0, path, clock);
+    start_sandbox(&sbx_skewed, 0, path, "-600");
     snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
     snprintf(gw_qimen, sizeof(gw_qimen), "%s/router/qm", sbx.base);
     snprintf(gw_skewed, sizeof(gw_skewed), "%s/openapi", sbx_skewed.base);
@@ -355,6 +360,19 @@ static void test_usage_and_config_errors(void **state)
     CTL(&run, "connection", "list");
     expect(&run, 78, NULL, "secret.key");
     wdts_test_run_free(&run);
+    /* The key from a mounted file: accepted (check then only misses the connection). */
+    char path[320];
+    snprintf(path, sizeof(path), "%s/secret.key", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", keep);
+    fclose(f);
+    unsetenv("WDT_SECRET_KEY");
+    setenv("WDT_SECRET_KEY_FILE", path, 1);
+    CTL(&run, "connection", "check", "--id", "nobody");
+    expect(&run, 1, NULL, "no connection with id nobody");
+    wdts_test_run_free(&run);
+    unsetenv("WDT_SECRET_KEY_FILE");
     setenv("WDT_SECRET_KEY", keep, 1);
     free(keep);
     assert_nothing_stored("x");
@@ -401,7 +419,12 @@ static void test_add_good_credentials(void **state)
     /* The same id again: refused before any call, nothing changes. */
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
         "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw);
-    expect(&run, 1, NULL, "already exists");
+    expect(&run, 1, NULL, "--replace");
+    wdts_test_run_free(&run);
+    CTL(&run, "connection", "add", "--tenant", "other", "--id", "acme-wdt", "--app", "wdt", "--sid",
+        "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw,
+        "--replace");
+    expect(&run, 1, NULL, "keeps its tenant");
     wdts_test_run_free(&run);
 }
 
@@ -409,10 +432,14 @@ static void test_add_qimen(void **state)
 {
     (void)state;
     struct wdts_test_run run;
-    CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-tb", "--app", "qimen", "--sid",
-        "conn-q", "--appkey", "key-q", "--appsecret", SECRET_Q ":" SALT_Q, "--qimen-app-key",
-        "qm-key", "--qimen-app-secret", QM_SECRET, "--gateway", gw_qimen, "--rate", "50",
-        "--reports", "trades,refunds,shops");
+    /* The Qimen app secret from standard input. */
+    ctlv_in(&run,
+            (const char *const[]){"connection", "add", "--tenant", "acme", "--id", "acme-tb",
+                                  "--app", "qimen", "--sid", "conn-q", "--appkey", "key-q",
+                                  "--appsecret", SECRET_Q ":" SALT_Q, "--qimen-app-key", "qm-key",
+                                  "--qimen-app-secret-file", "-", "--gateway", gw_qimen, "--rate",
+                                  "50", "--reports", "trades,refunds,shops", NULL},
+            QM_SECRET "\n");
     expect(&run, 0, "connection acme-tb stored: 3 reports ok, 0 blocked", NULL);
     assert_non_null(strstr(run.out, "wdt.sales.tradequery.querywithdetail"));
     wdts_test_run_free(&run);
@@ -618,6 +645,38 @@ static void test_check_unblocks_and_tracks_auth(void **state)
     expect(&run, 0, "auth_failed", NULL);
     wdts_test_run_free(&run);
 
+    /* The user stores the new secret with --replace: checked, stored, sync state kept. */
+    char *wm = key_of("wm", "acme-wdt");
+    const char *hs[] = {"HSET", wm, "trades", "1700000000"};
+    assert_int_equal(wdts_redis_command(redis, 4, hs, NULL, NULL), WDTS_OK);
+    CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
+        "conn-a", "--appkey", "key-a", "--appsecret", "ffffffffffffffffffffffffffffffff:" SALT_A,
+        "--gateway", gw, "--rate", "50", "--reports", "trades,refunds", "--replace");
+    expect(&run, 0, "connection acme-wdt replaced (its sync state is kept): 2 reports ok", NULL);
+    wdts_test_run_free(&run);
+    assert_int_equal(hexists(st, "auth"), 0);
+    assert_int_equal(hexists(wm, "trades"), 1);
+    free(wm);
+    CTL(&run, "connection", "show", "--id", "acme-wdt");
+    expect(&run, 0, "state          ok", NULL);
+    wdts_test_run_free(&run);
+
+    /* The old secret works again (e.g. the new one was revoked): check marks it auth_failed,
+     * add --replace with the old one puts it back, and a refusal is blocked again. */
+    restart_sandbox(0, SECRET_A);
+    CTL(&run, "connection", "check", "--id", "acme-wdt");
+    expect(&run, 5, "marked auth_failed", NULL);
+    wdts_test_run_free(&run);
+    CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
+        "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw,
+        "--rate", "50", "--replace");
+    expect(&run, 0, "replaced", NULL);
+    wdts_test_run_free(&run);
+    restart_sandbox(1, "ffffffffffffffffffffffffffffffff");
+    CTL(&run, "connection", "check", "--id", "acme-wdt");
+    expect(&run, 5, "marked auth_failed", NULL);
+    wdts_test_run_free(&run);
+
     /* The secret works again (e.g. re-authorised): ok, and a new refusal is blocked again. */
     restart_sandbox(0, SECRET_A);
     CTL(&run, "connection", "check", "--id", "acme-wdt");
@@ -684,10 +743,21 @@ static void test_remove_cleans_up(void **state)
     wdts_test_run_free(&run);
     const char *del[] = {"DEL", other};
     assert_int_equal(wdts_redis_command(redis, 2, del, NULL, NULL), WDTS_OK);
+    /* Left: only the sellers' shared call budgets (rl:{gateway:sid:appkey}, see
+     * wdts/limit.h), which expire on their own within seconds. */
     size_t n;
     char *all = redis_dump(&n);
-    if (n != 0)
-        fail_msg("keys left behind:\n%s", all);
+    for (const char *line = all; *line;) {
+        const char *end = strchr(line, '\n');
+        char *key = wdts_xstrndup(line, strcspn(line, " "));
+        long long pttl = 0;
+        const char *c[] = {"PTTL", key};
+        assert_int_equal(wdts_redis_command_int(redis, 2, c, NULL, &pttl), WDTS_OK);
+        if (strstr(key, ":rl:{") == NULL || pttl == -1)
+            fail_msg("key left behind: %s (pttl %lld)\n%s", key, pttl, all);
+        free(key);
+        line = end ? end + 1 : line + strlen(line);
+    }
     free(all);
     wdts_buf_deinit(&lock);
     free(wm);

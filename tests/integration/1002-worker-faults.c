@@ -1,4 +1,4 @@
-/* The classes a job rides through, against a sandbox whose clock runs 10 minutes ahead
+/* The classes a job rides through, against a sandbox whose clocks run 10 minutes ahead
  * and which injects 5xx answers, truncated bodies, 数据库错误 and rate-limit answers:
  * transient → retried with backoff, rate_limited → shared cooldown then retry, clock →
  * resync from the answer's Date header then retry. Every window still completes with
@@ -21,7 +21,8 @@ static void test_faults(void **state)
     snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
     char clock[64];
     snprintf(clock, sizeof(clock), "speed:1@%lld", (long long)(wdts_time_now() + 600));
-    const char *args[] = {"--tenants", tenants, "--clock", clock, "--faults",
+    const char *args[] = {"--tenants", tenants, "--clock", clock, "--timestamp-skew", "600",
+                          "--faults",
                           "http5xx=0.08,truncate=0.04,status5=0.04,ratelimit=0.08,seed=5", NULL};
     assert_int_equal(sbx_start(&sbx, args), 0);
     char gw[160];

@@ -153,6 +153,9 @@ static inline long long wt_wm_get(struct wt *t, const char *conn, const char *re
 }
 
 /* Produces a job (or raw bytes when raw is set) to the jobs topic. */
+static int32_t wt_last_partition;
+static int64_t wt_last_offset;
+
 static inline void wt_emit_raw(struct wt *t, const char *key, const char *value)
 {
     struct wdts_kafka_out out = {.topic = t->t_jobs,
@@ -161,7 +164,9 @@ static inline void wt_emit_raw(struct wt *t, const char *key, const char *value)
                                  .key_len = key ? strlen(key) : 0,
                                  .value = value,
                                  .value_len = value ? strlen(value) : 0};
-    assert_int_equal(wdts_kafka_produce_sync(t->prod, &out, 10000, NULL, NULL), WDTS_OK);
+    assert_int_equal(
+        wdts_kafka_produce_sync(t->prod, &out, 10000, &wt_last_partition, &wt_last_offset),
+        WDTS_OK);
 }
 
 static inline void wt_emit(struct wt *t, const char *tenant, const char *conn, const char *report,
@@ -423,6 +428,19 @@ static inline void wt_reader_close(struct wt_reader *r)
     free(r->v);
     wdts_kafka_consumer_destroy(r->cons);
     memset(r, 0, sizeof(*r));
+}
+
+/* The group's committed offset of one partition (0 when none). */
+static inline long long wt_committed_at(struct wt *t, const char *topic, int32_t partition)
+{
+    char es[512];
+    struct wdts_param cp[] = {{"bootstrap.servers", t->brokers}, {"group.id", t->group}};
+    struct wdts_kafka_consumer *c = wdts_kafka_consumer_new(cp, 2, NULL, NULL, es, sizeof(es));
+    assert_non_null(c);
+    struct wdts_kafka_tp tp = {topic, partition, 0};
+    assert_int_equal(wdts_kafka_consumer_committed(c, &tp, 1, 10000), WDTS_OK);
+    wdts_kafka_consumer_destroy(c);
+    return tp.offset >= 0 ? tp.offset : 0;
 }
 
 /* Sum over the group's committed offsets on topic (partitions 0..parts-1; none = 0). */

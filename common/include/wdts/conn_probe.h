@@ -65,6 +65,19 @@ struct wdts_conn_probe_opts {
     long timeout_ms;    /* per call; 0 = 15000 */
     int64_t lag_s;      /* the one-minute window ends this long before now; 0 = 300 */
     int credentials_only; /* 1: stop after the credentials check */
+    /* Called with each report's row as soon as it is known (a check at the default rate
+     * takes a second per report), on the caller's thread; may be NULL. The row is borrowed
+     * until wdts_conn_probe_deinit(). */
+    void (*on_row)(const struct wdts_conn_probe_row *row, void *opaque);
+    void *opaque;
+    /* Optional admission of each call, e.g. the seller's shared budget (wdts/limit.h), so a
+     * check never adds to what the workers already spend. admit runs before every call and
+     * may sleep: WDTS_OK to go, WDTS_ERR_AGAIN to stop the check as rate limited (reason in
+     * errstr), another code to stop it as failed. done runs after every admitted call with
+     * the class of its answer. Without admit, calls are paced by the connection's rate. */
+    wdts_err_t (*admit)(void *limit_opaque, char *errstr, size_t errstr_size);
+    void (*done)(void *limit_opaque, enum wdts_api_class cls);
+    void *limit_opaque;
 };
 
 /**
@@ -76,8 +89,9 @@ struct wdts_conn_probe_opts {
  * @param opts may be NULL (defaults).
  * @owner conn, creds, cat, opts borrowed (conn and cat must outlive out); out filled with
  *        owned members (free with wdts_conn_probe_deinit()).
- * @returns WDTS_OK (the verdict is in out), or WDTS_ERR_INVAL when a request could not be
- *          built (a report missing from the catalog, bad catalog params), reason in errstr.
+ * @returns WDTS_OK (the verdict is in out), WDTS_ERR_INVAL when a request could not be
+ *          built (a report missing from the catalog, bad catalog params), or the error of
+ *          opts->admit; reason in errstr.
  */
 wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_api_creds *creds,
                                const struct wdts_catalog *cat,
