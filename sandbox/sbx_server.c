@@ -186,6 +186,31 @@ static enum MHD_Result send_buf(struct MHD_Connection *conn, int code, const cha
     return ret;
 }
 
+/* A gateway answer: its Date header tells the gateway clock that request timestamps are
+ * checked against, as a real gateway's tells its own, so a client can resync after a
+ * timestamp error (also with --timestamp-skew or a fast --timestamp-clock sandbox). */
+static enum MHD_Result send_answer(struct sbx_server *srv, struct MHD_Connection *conn,
+                                   struct req *r)
+{
+    size_t len = r->ans.body.len;
+    char *data = wdts_buf_steal(&r->ans.body);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ans.content_type);
+    time_t now = (time_t)(srv->gw->ts_sandbox_clock ? sbx_clock_now(srv->gw->clock)
+                                                    : wdts_time_now() + srv->gw->ts_skew_s);
+    struct tm tm;
+    char date[64];
+    if (gmtime_r(&now, &tm) && strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, date);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->ans.http_status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result send_text(struct sbx_server *srv, struct MHD_Connection *conn,
                                  const char *path, int code, const char *ctype, const char *text)
 {
@@ -256,7 +281,7 @@ static enum MHD_Result serve_gateway(struct sbx_server *srv, struct req *r,
     if (r->ans.hang)
         return MHD_NO; /* stopping: drop it now */
     count_http(srv, path_label(r->uri), r->ans.http_status);
-    return send_buf(conn, r->ans.http_status, r->ans.content_type, &r->ans.body);
+    return send_answer(srv, conn, r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -275,7 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->ans.hang)
             return MHD_NO; /* held past any client timeout: close without an answer */
         count_http(srv, path_label(r->uri), r->ans.http_status);
-        return send_buf(conn, r->ans.http_status, r->ans.content_type, &r->ans.body);
+        return send_answer(srv, conn, r);
     }
     if (r->phase == PH_HELD)
         return MHD_YES; /* not reached: a suspended connection is not called */

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "wdts/mem.h"
 #include "wdts/str.h"
@@ -24,6 +25,8 @@ struct wdts_api_xfer {
     int done;
     CURLcode rc;
     char errbuf[CURL_ERROR_SIZE];
+    int64_t date;   /* the answer's Date header, Unix seconds; 0 when none */
+    void *user;     /* the event loop's slot (wdts_api_xfer_user()) */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -43,6 +46,22 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *opaque)
         return 0; /* curl aborts the transfer with CURLE_WRITE_ERROR */
     }
     wdts_buf_append(&xfer->answer, data, n);
+    return n;
+}
+
+/* Reads the Date header: the gateway's clock, for resyncing after a timestamp error. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *opaque)
+{
+    struct wdts_api_xfer *xfer = opaque;
+    size_t n = size * nmemb;
+    if (n > 5 && n < 128 && strncasecmp(data, "Date:", 5) == 0) {
+        char line[128];
+        memcpy(line, data + 5, n - 5);
+        line[n - 5] = '\0';
+        time_t t = curl_getdate(line, NULL);
+        if (t > 0)
+            xfer->date = (int64_t)t;
+    }
     return n;
 }
 
@@ -97,6 +116,8 @@ struct wdts_api_xfer *wdts_api_xfer_new(struct wdts_api_request *req,
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, xfer);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, xfer->errbuf);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, xfer);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, xfer);
     if (opts && opts->connection_close)
         curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
@@ -118,6 +139,16 @@ void wdts_api_xfer_perform(struct wdts_api_xfer *xfer)
 {
     xfer->errbuf[0] = '\0';
     wdts_api_xfer_done(xfer, curl_easy_perform(xfer->easy));
+}
+
+int64_t wdts_api_xfer_date(const struct wdts_api_xfer *xfer)
+{
+    return xfer->date;
+}
+
+void **wdts_api_xfer_user(struct wdts_api_xfer *xfer)
+{
+    return &xfer->user;
 }
 
 const char *wdts_api_xfer_answer(const struct wdts_api_xfer *xfer, size_t *len)

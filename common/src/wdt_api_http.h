@@ -14,6 +14,8 @@
 
 /** @returns the easy handle; borrowed, owned by xfer. Do not change its options. */
 CURL *wdts_api_xfer_easy(struct wdts_api_xfer *xfer);
+/** A pointer slot for the event loop driving the transfer (wdt_api_multi.c). */
+void **wdts_api_xfer_user(struct wdts_api_xfer *xfer);
 /** Records curl's result for a transfer that has finished (blocking or multi). */
 void wdts_api_xfer_done(struct wdts_api_xfer *xfer, CURLcode rc);
 

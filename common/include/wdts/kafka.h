@@ -233,6 +233,14 @@ wdts_err_t wdts_kafka_consumer_poll(struct wdts_kafka_consumer *cons, int timeou
 wdts_err_t wdts_kafka_consumer_store(struct wdts_kafka_consumer *cons, const char *topic,
                                      int32_t partition, int64_t next_offset);
 
+/**
+ * @brief Pauses (pause = 1) or resumes (0) fetching on every partition assigned now, for
+ *        backpressure: messages already fetched are dropped and fetched again on resume,
+ *        from the position after the last message returned. Partitions assigned later
+ *        are not paused: call it again from the ASSIGNED rebalance callback.
+ */
+wdts_err_t wdts_kafka_consumer_pause(struct wdts_kafka_consumer *cons, int pause);
+
 /** @brief Stores msg->offset + 1 for msg's partition (see wdts_kafka_consumer_store()). */
 wdts_err_t wdts_kafka_consumer_store_msg(struct wdts_kafka_consumer *cons,
                                          const struct wdts_kafka_msg *msg);

@@ -266,6 +266,9 @@ void wdts_api_xfer_finish(struct wdts_api_xfer *xfer, const struct wdts_api_ctx 
                           const struct wdts_api_creds *creds, struct wdts_api_result *res);
 /** @returns the raw answer bytes received so far (borrowed until destroy) and their length. */
 const char *wdts_api_xfer_answer(const struct wdts_api_xfer *xfer, size_t *len);
+/** @returns the answer's HTTP Date header as Unix seconds (the gateway's clock, for a
+ *  resync after a timestamp error), or 0 when the answer had none. */
+int64_t wdts_api_xfer_date(const struct wdts_api_xfer *xfer);
 /** NULL-safe. */
 void wdts_api_xfer_destroy(struct wdts_api_xfer *xfer);
 

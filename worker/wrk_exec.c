@@ -1,0 +1,928 @@
+/* One job's state machine (see wrk_int.h): window lock with renewal and fencing token,
+ * the shared limiter per (gateway, sid, appkey), the API call on the curl multi, paging
+ * in the order of DESIGN.md §3, records and the window marker to Kafka, the watermark
+ * after every delivery report, and the error classes. Every wait is a loop timer or a
+ * callback: nothing here blocks, except the rare connection marks (auth, permission). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/log.h"
+#include "wdts/lua.h"
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts/watermark.h"
+#include "wrk_int.h"
+
+#define RETRY_REDIS_MS 500
+#define LOCK_BUSY_RETRY_MS 2000
+#define WM_FULL_RETRY_MS 5000
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_CAP_MS 60000
+
+static void permit(struct wrk_exec *e);
+static void next_step(struct wrk_exec *e);
+static void try_finish(struct wrk_exec *e);
+static void lock_acquire(struct wrk_exec *e);
+
+static struct wdts_wm_id wm_id(const struct wrk_exec *e)
+{
+    struct wdts_wm_id id = {e->job.connection, e->job.report};
+    return id;
+}
+
+static const char *source_name(const struct wrk_exec *e)
+{
+    return e->conn && e->conn->conn ? wdts_api_app_name(e->conn->conn->app) : "wdt";
+}
+
+struct wrk_exec *wrk_exec_new(struct wrk *w, const struct wdts_kafka_msg *msg)
+{
+    struct wrk_exec *e = wdts_xcalloc(1, sizeof(*e));
+    e->w = w;
+    e->topic = wdts_xstrdup(msg->topic);
+    e->partition = msg->partition;
+    e->offset = msg->offset;
+    if (msg->value && msg->value_len) {
+        e->raw = wdts_xmalloc(msg->value_len);
+        memcpy(e->raw, msg->value, msg->value_len);
+        e->raw_len = msg->value_len;
+    }
+    wrk_pkset_init(&e->seen);
+    for (int i = 0; i < 4; i++) {
+        e->dr[i].e = e;
+        e->dr[i].kind = (enum wrk_dr_kind)i;
+    }
+    e->refs = 1; /* the job's own reference, dropped when it is finished */
+    e->next = w->jobs;
+    if (w->jobs)
+        w->jobs->prev = e;
+    w->jobs = e;
+    w->inflight++;
+    wdts_metrics_set(w->m.inflight, w->inflight);
+    wrk_commit_consumed(w, e->topic, e->partition, e->offset);
+    return e;
+}
+
+void wrk_exec_free(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        w->jobs = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    wdts_loop_timer_cancel(w->loop, e->timer);
+    wdts_loop_timer_cancel(w->loop, e->renew_timer);
+    if (e->xfer) {
+        wdts_api_multi_remove(w->multi, e->xfer);
+        wdts_api_xfer_destroy(e->xfer);
+    }
+    if (e->conn)
+        wrk_conn_unref(w, e->conn);
+    wrk_pkset_deinit(&e->seen);
+    free(e->dead_msg);
+    free(e->topic);
+    free(e->raw);
+    free(e);
+}
+
+void wrk_exec_unref(struct wrk_exec *e)
+{
+    if (--e->refs == 0 && !e->w->tearing_down)
+        wrk_exec_free(e);
+}
+
+/* ---- finishing ----------------------------------------------------------------- */
+
+static void ignore_reply(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    (void)reply;
+    (void)err;
+    (void)opaque;
+}
+
+static void lock_release(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    wdts_loop_timer_cancel(w->loop, e->renew_timer);
+    e->renew_timer = 0;
+    if (!e->locked)
+        return;
+    e->locked = 0;
+    struct wdts_lua_call call;
+    char es[256];
+    struct wdts_wm_id id = wm_id(e);
+    if (wdts_lock_release_build(&call, w->prefix, &id, e->job.start, e->job.end, e->lock_token,
+                                es, sizeof(es)) == WDTS_OK)
+        wdts_redis_async_lua(w->ra, &call, ignore_reply, NULL);
+    wdts_lua_call_deinit(&call);
+}
+
+/* The offset is settled: store it (unless the partition moved on), drop the job's ref. */
+static void finish(struct wrk_exec *e, const char *outcome)
+{
+    struct wrk *w = e->w;
+    if (e->finished)
+        return;
+    e->finished = 1;
+    e->st = WRK_ST_FINISHED;
+    lock_release(e);
+    wdts_loop_timer_cancel(w->loop, e->timer);
+    e->timer = 0;
+    if (!e->orphan)
+        wrk_commit_finished(w, e->topic, e->partition, e->offset);
+    w->inflight--;
+    wdts_metrics_set(w->m.inflight, w->inflight);
+    wrk_job_outcome(w, outcome);
+    WDTS_LOG(INFO, "wrk", "job %s %s: %lld records, %lld pages, %lld calls, %lld duplicates",
+             e->job.job_id[0] ? e->job.job_id : "(undecoded)", outcome, e->records, e->pages,
+             e->calls, e->dups);
+    wrk_exec_unref(e);
+}
+
+static void dlq_retry(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    e->timer = 0;
+    try_finish(e);
+}
+
+/* Dead-letters the job; it is finished once the dead letter is acknowledged. */
+static void dead(struct wrk_exec *e, const char *cls, const char *message)
+{
+    struct wrk *w = e->w;
+    lock_release(e);
+    wdts_loop_timer_cancel(w->loop, e->timer);
+    e->timer = 0;
+    WDTS_LOG(WARN, "wrk", "job %s dead-lettered (%s): %s",
+             e->job.job_id[0] ? e->job.job_id : "(undecoded)", cls, message);
+    const char *v[] = {cls};
+    wdts_metrics_inc(wdts_metrics_series(w->m.dlq, v));
+    wdts_strlcpy(e->dead_class, cls, sizeof(e->dead_class));
+    free(e->dead_msg);
+    e->dead_msg = wdts_xstrdup(message);
+    wrk_dlq_send(e, cls, message);
+    if (e->outstanding == 0) { /* not even queued: try again in a moment */
+        e->dr_failed = 1;
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, dlq_retry, e);
+    }
+}
+
+void wrk_exec_abandon(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    if (e->finished)
+        return;
+    e->finished = 1;
+    wdts_loop_timer_cancel(w->loop, e->timer);
+    e->timer = 0;
+    if (e->xfer) {
+        wdts_api_multi_remove(w->multi, e->xfer);
+        wdts_api_xfer_destroy(e->xfer);
+        e->xfer = NULL;
+    }
+    wdts_loop_timer_cancel(w->loop, e->renew_timer);
+    e->renew_timer = 0;
+    if (e->locked) { /* blocking: the loop is winding down */
+        char es[256];
+        int released = 0;
+        struct wdts_wm_id id = wm_id(e);
+        if (wdts_lock_release(w->redis, &id, e->job.start, e->job.end, e->lock_token, &released,
+                              es, sizeof(es)) != WDTS_OK)
+            WDTS_LOG(WARN, "wrk", "job %s: lock release: %s", e->job.job_id, es);
+        e->locked = 0;
+    }
+    w->inflight--;
+    wrk_job_outcome(w, "abandoned");
+    WDTS_LOG(INFO, "wrk", "job %s abandoned at shutdown (offset %lld not committed)",
+             e->job.job_id, (long long)e->offset);
+}
+
+/* ---- start: decode, connection, lock ---------------------------------------------- */
+
+void wrk_exec_start(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    char es[512];
+    wdts_err_t err = wrk_job_check(e->raw, e->raw_len, w->cat, &e->job, &e->rep, es, sizeof(es));
+    if (err != WDTS_OK) {
+        memset(&e->job, 0, sizeof(e->job));
+        dead(e, "malformed", es);
+        return;
+    }
+    e->st = WRK_ST_CONN;
+    wrk_conn_request(w, e->job.connection, e);
+}
+
+static void conn_retry(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    e->timer = 0;
+    wrk_conn_request(e->w, e->job.connection, e);
+}
+
+void wrk_exec_conn_ready(struct wrk_exec *e, struct wrk_conn *wc)
+{
+    struct wrk *w = e->w;
+    char es[512];
+    if (e->finished || w->tearing_down) {
+        if (wc)
+            wrk_conn_unref(w, wc);
+        return;
+    }
+    if (wc == NULL) { /* Redis unreachable: try again shortly */
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, conn_retry, e);
+        return;
+    }
+    e->conn = wc;
+    if (!e->conn->usable) {
+        dead(e, e->conn->error_code == WDTS_ERR_NOTFOUND ? "malformed" : "connection",
+             e->conn->error);
+        return;
+    }
+    struct wdts_conn *c = e->conn->conn;
+    if (strcmp(c->tenant, e->job.tenant) != 0) {
+        snprintf(es, sizeof(es), "job: tenant '%s' does not own connection '%s' (its tenant is "
+                 "'%s'); the job was not made by our scheduler", e->job.tenant, c->id, c->tenant);
+        dead(e, "malformed", es);
+        return;
+    }
+    struct wdts_conn_report *r = wdts_conn_report_get(c, e->job.report);
+    if (r == NULL) {
+        snprintf(es, sizeof(es), "job: report '%s' is not enabled for connection '%s'; enable it "
+                 "with wdtctl or stop planning it", e->job.report, c->id);
+        dead(e, "malformed", es);
+        return;
+    }
+    if (c->auth_failed) {
+        snprintf(es, sizeof(es), "connection %s is auth_failed: %s", c->id,
+                 c->auth_message ? c->auth_message : "fix its credentials and run wdtctl "
+                                                     "connection check");
+        dead(e, "auth", es);
+        return;
+    }
+    if (r->blocked) {
+        snprintf(es, sizeof(es), "report %s of connection %s is blocked: %s", r->name, c->id,
+                 r->fix ? r->fix : (r->reason ? r->reason : "run wdtctl connection check"));
+        dead(e, "permission", es);
+        return;
+    }
+    if (wdts_lock_token_new(e->lock_token) != WDTS_OK) {
+        dead(e, "internal", "no random lock token (the CSPRNG failed)");
+        return;
+    }
+    lock_acquire(e);
+}
+
+static void renew_timer(void *opaque);
+
+static void on_renew(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    struct wrk *w = e->w;
+    if (!w->tearing_down && !e->finished && e->locked) {
+        struct wdts_lock_renewal rn;
+        char es[256];
+        if (reply && wdts_lock_renew_parse(reply, &rn, es, sizeof(es)) == WDTS_OK && !rn.held) {
+            /* Another worker took the window over: it will produce and complete it; our
+             * fence is stale, so stop without advancing anything. */
+            WDTS_LOG(WARN, "wrk", "job %s: the window lock was lost; stopping", e->job.job_id);
+            e->locked = 0;
+        }
+        (void)err;
+        if (e->locked)
+            e->renew_timer = wdts_loop_timer_add(w->loop, w->lock_ttl_ms / 3, renew_timer, e);
+    }
+    wrk_exec_unref(e);
+}
+
+static void renew_timer(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    struct wrk *w = e->w;
+    e->renew_timer = 0;
+    struct wdts_lua_call call;
+    char es[256];
+    struct wdts_wm_id id = wm_id(e);
+    if (wdts_lock_renew_build(&call, w->prefix, &id, e->job.start, e->job.end, e->lock_token,
+                              w->lock_ttl_ms, es, sizeof(es)) == WDTS_OK &&
+        wdts_redis_async_lua(w->ra, &call, on_renew, e) == WDTS_OK)
+        e->refs++;
+    else
+        e->renew_timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, renew_timer, e);
+    wdts_lua_call_deinit(&call);
+}
+
+static void lock_retry(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    e->timer = 0;
+    lock_acquire(e);
+}
+
+static void on_lock(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    struct wrk *w = e->w;
+    if (w->tearing_down || e->finished) {
+        wrk_exec_unref(e);
+        return;
+    }
+    struct wdts_lock_grant g;
+    char es[256];
+    if (reply == NULL || wdts_lock_acquire_parse(reply, &g, es, sizeof(es)) != WDTS_OK) {
+        WDTS_LOG(WARN, "wrk", "job %s: lock: %s", e->job.job_id, reply ? es : err);
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, lock_retry, e);
+    } else if (!g.acquired) {
+        /* a copy of this job runs elsewhere: wait for it rather than fetch twice */
+        long long d = g.ttl_ms > 0 && g.ttl_ms < LOCK_BUSY_RETRY_MS ? g.ttl_ms : LOCK_BUSY_RETRY_MS;
+        WDTS_LOG(DEBUG, "wrk", "job %s: window locked elsewhere; waiting", e->job.job_id);
+        e->timer = wdts_loop_timer_add(w->loop, d, lock_retry, e);
+    } else {
+        e->locked = 1;
+        e->fence = g.fence;
+        e->renew_timer = wdts_loop_timer_add(w->loop, w->lock_ttl_ms / 3, renew_timer, e);
+        e->step = 0;
+        permit(e);
+    }
+    wrk_exec_unref(e);
+}
+
+static void lock_acquire(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    struct wdts_lua_call call;
+    char es[256];
+    e->st = WRK_ST_LOCK;
+    struct wdts_wm_id id = wm_id(e);
+    wdts_err_t err = wdts_lock_acquire_build(&call, w->prefix, &id, e->job.start, e->job.end,
+                                             e->lock_token, w->lock_ttl_ms, es, sizeof(es));
+    if (err == WDTS_OK && wdts_redis_async_lua(w->ra, &call, on_lock, e) == WDTS_OK)
+        e->refs++;
+    else
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, lock_retry, e);
+    wdts_lua_call_deinit(&call);
+}
+
+/* ---- limiter ---------------------------------------------------------------------- */
+
+static struct wdts_limit_id limit_id(const struct wrk_exec *e)
+{
+    const struct wdts_conn *c = e->conn->conn;
+    struct wdts_limit_id id = {c->gateway, c->sid, c->appkey};
+    return id;
+}
+
+static void limit_cfg(const struct wrk_exec *e, struct wdts_limit_cfg *lc)
+{
+    const struct wdts_conn *c = e->conn->conn;
+    wdts_limit_cfg_init(lc);
+    lc->rate = c->rate;
+    lc->burst = c->burst;
+    lc->slots = c->concurrency;
+    lc->slot_lease_ms = (int)(e->w->cfg->worker_http_timeout_ms + 10000);
+    lc->cooldown_base_ms = (int)e->w->cfg->worker_cooldown_base_ms;
+    lc->cooldown_cap_ms = (int)e->w->cfg->worker_cooldown_max_ms;
+    if (lc->cooldown_cap_ms < lc->cooldown_base_ms)
+        lc->cooldown_cap_ms = lc->cooldown_base_ms;
+}
+
+static void permit_timer(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    e->timer = 0;
+    permit(e);
+}
+
+static void http_start(struct wrk_exec *e);
+
+static void on_permit(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    struct wrk *w = e->w;
+    if (w->tearing_down || e->finished) {
+        wrk_exec_unref(e);
+        return;
+    }
+    struct wdts_limit_start ls;
+    char es[256];
+    if (reply == NULL || wdts_limit_try_start_parse(reply, &ls, es, sizeof(es)) != WDTS_OK) {
+        WDTS_LOG(WARN, "wrk", "job %s: limiter: %s", e->job.job_id, reply ? es : err);
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, permit_timer, e);
+    } else if (!ls.go) {
+        if (e->wait_since_ms == 0)
+            e->wait_since_ms = wdts_time_mono_ms();
+        e->timer = wdts_loop_timer_add(w->loop, ls.wait_ms, permit_timer, e);
+    } else {
+        if (e->wait_since_ms) {
+            wdts_metrics_add(w->m.wait_s, (wdts_time_mono_ms() - e->wait_since_ms) / 1000.0);
+            e->wait_since_ms = 0;
+        }
+        e->slot_now_us = ls.now_us;
+        http_start(e);
+    }
+    wrk_exec_unref(e);
+}
+
+static void permit(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    if (!e->locked) { /* lost the lock: another worker completes the window */
+        finish(e, "lock_lost");
+        return;
+    }
+    e->st = WRK_ST_PERMIT;
+    struct wdts_lua_call call;
+    struct wdts_limit_cfg lc;
+    struct wdts_limit_id id = limit_id(e);
+    char es[256];
+    limit_cfg(e, &lc);
+    if (wdts_lock_token_new(e->slot_token) != WDTS_OK) {
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, permit_timer, e);
+        return;
+    }
+    wdts_err_t err = wdts_limit_try_start_build(&call, w->prefix, &id, &lc, e->slot_token, es,
+                                                sizeof(es));
+    if (err == WDTS_ERR_CONFIG || err == WDTS_ERR_INVAL) {
+        wdts_lua_call_deinit(&call);
+        char msg[512];
+        snprintf(msg, sizeof(msg), "connection %s has unusable rate limits: %s; fix them with "
+                 "wdtctl", e->job.connection, es);
+        dead(e, "connection", msg);
+        return;
+    }
+    if (err == WDTS_OK && wdts_redis_async_lua(w->ra, &call, on_permit, e) == WDTS_OK)
+        e->refs++;
+    else
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, permit_timer, e);
+    wdts_lua_call_deinit(&call);
+}
+
+static void limit_finish(struct wrk_exec *e, enum wdts_limit_outcome outcome)
+{
+    struct wrk *w = e->w;
+    struct wdts_lua_call call;
+    struct wdts_limit_cfg lc;
+    struct wdts_limit_id id = limit_id(e);
+    char es[256];
+    limit_cfg(e, &lc);
+    if (wdts_limit_finish_build(&call, w->prefix, &id, &lc, e->slot_token, e->slot_now_us,
+                                outcome, es, sizeof(es)) == WDTS_OK)
+        wdts_redis_async_lua(w->ra, &call, ignore_reply, NULL);
+    wdts_lua_call_deinit(&call);
+}
+
+/* ---- the API call ----------------------------------------------------------------- */
+
+static void on_http(struct wdts_api_xfer *xfer, void *opaque);
+
+static void http_start(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    struct wrk_conn *c = e->conn;
+    const struct wdts_catalog_report *rep = e->rep;
+    long long page = wrk_job_page_at(e->npages, e->step);
+    char *params = wrk_job_params(rep, &e->job);
+    struct wdts_api_call call = {
+        .method = rep->method,
+        .params_json = params,
+        .paged = 1,
+        .page_no = page,
+        .page_size = rep->page_size,
+        .calc_total = e->step == 0,
+        .now = wrk_clock_now(w, c->conn->gateway),
+    };
+    struct wdts_api_request req;
+    struct wdts_api_http_opts opts = {.timeout_ms = (long)w->cfg->worker_http_timeout_ms};
+    char es[512];
+    e->st = WRK_ST_HTTP;
+    wdts_err_t err = wdts_api_request_build(&c->creds, c->conn->gateway, &call, &req, es,
+                                            sizeof(es));
+    free(params);
+    if (err != WDTS_OK) {
+        limit_finish(e, WDTS_LIMIT_OUTCOME_OTHER);
+        wdts_api_request_deinit(&req);
+        char msg[700];
+        snprintf(msg, sizeof(msg), "the request could not be built: %s", es);
+        dead(e, "bad_request", msg);
+        return;
+    }
+    e->xfer = wdts_api_xfer_new(&req, &opts, es, sizeof(es));
+    if (e->xfer == NULL || wdts_api_multi_add(w->multi, e->xfer, on_http, e) != WDTS_OK) {
+        wdts_api_request_deinit(&req);
+        wdts_api_xfer_destroy(e->xfer);
+        e->xfer = NULL;
+        limit_finish(e, WDTS_LIMIT_OUTCOME_OTHER);
+        WDTS_LOG(WARN, "wrk", "job %s: transfer not started: %s", e->job.job_id, es);
+        e->timer = wdts_loop_timer_add(w->loop, BACKOFF_BASE_MS, permit_timer, e);
+        return;
+    }
+    e->calls++;
+}
+
+static void split(struct wrk_exec *e, const char *why)
+{
+    struct wrk *w = e->w;
+    struct wdts_job a, b;
+    char es[256];
+    if (wrk_job_split(&e->job, wdts_time_now(), &a, &b, es, sizeof(es)) != WDTS_OK) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%s, and %s; narrow the report's window in the catalog", why,
+                 es);
+        dead(e, "bad_request", msg);
+        return;
+    }
+    lock_release(e);
+    e->st = WRK_ST_SPLIT;
+    const struct wdts_job *halves[] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        struct wdts_buf k, v;
+        wdts_buf_init(&k);
+        wdts_buf_init(&v);
+        wdts_job_key(halves[i], &k);
+        wdts_job_encode(halves[i], &v);
+        e->outstanding++;
+        e->refs++;
+        if (wrk_produce(w, w->cfg->topic_jobs, wdts_buf_str(&k), k.len, wdts_buf_str(&v), v.len,
+                        NULL, 0, &e->dr[WRK_DR_SPLIT]) != WDTS_OK) {
+            e->outstanding--;
+            e->refs--;
+            e->dr_failed = 1;
+        }
+        wdts_buf_deinit(&k);
+        wdts_buf_deinit(&v);
+    }
+    WDTS_LOG(INFO, "wrk", "job %s split in halves (%s)", e->job.job_id, why);
+    try_finish(e);
+}
+
+/* Produces the records of one page. @returns 0, or -1 after dead-lettering the job. */
+static int produce_page(struct wrk_exec *e, json_t *list)
+{
+    struct wrk *w = e->w;
+    struct wrk_envctx ctx = {&e->job, source_name(e), wdts_time_now()};
+    struct wdts_buf pk, key, val;
+    wdts_buf_init(&pk);
+    wdts_buf_init(&key);
+    wdts_buf_init(&val);
+    struct wdts_param hdrs[] = {{"report", e->job.report},
+                                {"tenant", e->job.tenant},
+                                {"schema", WRK_SCHEMA_RECORD}};
+    char es[256];
+    size_t i;
+    json_t *rec;
+    int rc = 0;
+    json_array_foreach(list, i, rec) {
+        if (wrk_job_pk(e->rep, rec, &pk, es, sizeof(es)) != WDTS_OK) {
+            dead(e, "bad_answer", es);
+            rc = -1;
+            break;
+        }
+        if (!wrk_pkset_add(&e->seen, wdts_buf_str(&pk))) {
+            e->dups++;
+            wdts_metrics_inc(w->m.dups);
+            continue;
+        }
+        if (wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key, w->pii_key_len,
+                        e->job.tenant) != WDTS_OK) {
+            dead(e, "internal", "pii hashing failed (OpenSSL)");
+            rc = -1;
+            break;
+        }
+        wdts_buf_reset(&key);
+        wdts_buf_reset(&val);
+        wrk_job_record_key(&key, &e->job, wdts_buf_str(&pk));
+        wrk_job_envelope(&val, &ctx, wdts_buf_str(&pk), rec);
+        e->outstanding++;
+        e->refs++;
+        if (wrk_produce(w, w->cfg->topic_records, wdts_buf_str(&key), key.len, wdts_buf_str(&val),
+                        val.len, hdrs, 3, &e->dr[WRK_DR_RECORD]) != WDTS_OK) {
+            e->outstanding--;
+            e->refs--;
+            e->dr_failed = 1;
+            snprintf(e->dr_error, sizeof(e->dr_error), "a record could not be queued");
+            continue;
+        }
+        e->records++;
+        wdts_metrics_inc(w->m.records);
+        wdts_metrics_add(w->m.bytes, (double)val.len);
+    }
+    wdts_buf_deinit(&pk);
+    wdts_buf_deinit(&key);
+    wdts_buf_deinit(&val);
+    return rc;
+}
+
+static void retry_later(struct wrk_exec *e, const char *cls, const char *message)
+{
+    struct wrk *w = e->w;
+    e->attempts++;
+    if (e->attempts >= w->cfg->worker_max_attempts) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "gave up after %d attempts: %s", e->attempts, message);
+        dead(e, cls, msg);
+        return;
+    }
+    int64_t d = wrk_job_backoff_ms(e->attempts, BACKOFF_BASE_MS, BACKOFF_CAP_MS, w->rnd++ * 2654435761u);
+    WDTS_LOG(INFO, "wrk", "job %s: %s (attempt %d), retrying in %lld ms: %s", e->job.job_id, cls,
+             e->attempts, (long long)d, message);
+    e->st = WRK_ST_PERMIT;
+    e->timer = wdts_loop_timer_add(w->loop, d, permit_timer, e);
+}
+
+static void on_http(struct wdts_api_xfer *xfer, void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    struct wrk *w = e->w;
+    struct wrk_conn *c = e->conn;
+    struct wdts_api_result res;
+    struct wdts_api_ctx ctx = {c->conn->app, e->rep->method, c->conn->sid, c->conn->appkey,
+                               c->conn->gateway};
+    wdts_api_result_init(&res);
+    wdts_api_xfer_finish(xfer, &ctx, &c->creds, &res);
+    int64_t date = wdts_api_xfer_date(xfer);
+    e->xfer = NULL;
+    wdts_api_xfer_destroy(xfer);
+    const char *cv[] = {wdts_api_class_name(res.cls)};
+    wdts_metrics_inc(wdts_metrics_series(w->m.calls, cv));
+    limit_finish(e, res.cls == WDTS_API_RATE_LIMITED ? WDTS_LIMIT_OUTCOME_LIMITED
+                    : res.cls == WDTS_API_TRANSIENT  ? WDTS_LIMIT_OUTCOME_OTHER
+                                                     : WDTS_LIMIT_OUTCOME_OK);
+    if (date > 0)
+        wrk_clock_observe(w, c->conn->gateway, date);
+
+    switch (res.cls) {
+    case WDTS_API_OK: {
+        json_t *list = res.data ? json_object_get(res.data, e->rep->list_key) : NULL;
+        if (list != NULL && !json_is_array(list)) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "data.%s is not a list", e->rep->list_key);
+            dead(e, "bad_answer", msg);
+            break;
+        }
+        if (e->step == 0) {
+            e->api_total = res.has_total ? res.total_count : (long long)json_array_size(list);
+            if (e->api_total > w->cfg->worker_max_records_per_job) {
+                char why[160];
+                snprintf(why, sizeof(why), "total_count %lld exceeds worker.max.records.per.job %d",
+                         e->api_total, w->cfg->worker_max_records_per_job);
+                split(e, why);
+                break;
+            }
+            e->npages = wrk_job_npages(e->api_total, e->rep->page_size);
+        }
+        e->pages++;
+        e->attempts = 0; /* worker.max.attempts bounds failures in a row */
+        wdts_metrics_inc(w->m.pages);
+        if (list && produce_page(e, list) != 0)
+            break;
+        e->step++;
+        next_step(e);
+        break;
+    }
+    case WDTS_API_TRANSIENT:
+        retry_later(e, "transient", res.message);
+        break;
+    case WDTS_API_RATE_LIMITED:
+        /* the finish above set the shared cooldown; the next permit waits it out */
+        WDTS_LOG(INFO, "wrk", "job %s: rate limited: %s", e->job.job_id, res.message);
+        e->st = WRK_ST_PERMIT;
+        e->timer = wdts_loop_timer_add(w->loop, 0, permit_timer, e);
+        break;
+    case WDTS_API_CLOCK:
+        if (date > 0) { /* resynced from the answer's Date: retry at once */
+            wrk_clock_resync(w, c->conn->gateway, date);
+            if (++e->attempts >= w->cfg->worker_max_attempts) {
+                dead(e, "clock", res.message);
+                break;
+            }
+            e->st = WRK_ST_PERMIT;
+            e->timer = wdts_loop_timer_add(w->loop, 0, permit_timer, e);
+        } else {
+            retry_later(e, "clock", res.message);
+        }
+        break;
+    case WDTS_API_AUTH: {
+        char es[256];
+        if (wdts_conn_mark_auth(w->redis, w->prefix, c->conn->id, res.message, wdts_time_now(),
+                                es, sizeof(es)) != WDTS_OK)
+            WDTS_LOG(WARN, "wrk", "connection %s: marking auth_failed: %s", c->conn->id, es);
+        wrk_conn_invalidate(w, c->conn->id);
+        dead(e, "auth", res.message);
+        break;
+    }
+    case WDTS_API_PERMISSION: {
+        char es[256], fix[512];
+        snprintf(fix, sizeof(fix), "add the interface %s in 开放平台 → 自助对接 → 应用管理 and have "
+                 "it approved for sid %s, then run wdtctl connection check %s", e->rep->method,
+                 c->conn->sid, c->conn->id);
+        if (wdts_conn_mark_report(w->redis, w->prefix, c->conn->id, e->job.report,
+                                  res.api_message ? res.api_message : res.message, fix,
+                                  wdts_time_now(), es, sizeof(es)) != WDTS_OK)
+            WDTS_LOG(WARN, "wrk", "connection %s: marking %s blocked: %s", c->conn->id,
+                     e->job.report, es);
+        wrk_conn_invalidate(w, c->conn->id);
+        char msg[1200];
+        snprintf(msg, sizeof(msg), "%s; %s", res.message, fix);
+        dead(e, "permission", msg);
+        break;
+    }
+    case WDTS_API_BAD_REQUEST:
+        if (res.kind == WDTS_API_KIND_WINDOW_TOO_WIDE)
+            split(e, res.message);
+        else
+            dead(e, "bad_request", res.message);
+        break;
+    default:
+        dead(e, "internal", res.message);
+        break;
+    }
+    wdts_api_result_deinit(&res);
+}
+
+/* ---- pages done: marker, watermark ------------------------------------------------ */
+
+static void next_step(struct wrk_exec *e)
+{
+    if (wrk_job_page_at(e->npages, e->step) >= 0) {
+        permit(e);
+        return;
+    }
+    e->st = WRK_ST_DELIVER;
+    try_finish(e);
+}
+
+static void wm_complete(struct wrk_exec *e);
+
+static void wm_timer(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    e->timer = 0;
+    wm_complete(e);
+}
+
+static void on_wm(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    struct wrk *w = e->w;
+    if (w->tearing_down || e->finished) {
+        wrk_exec_unref(e);
+        return;
+    }
+    struct wdts_wm_result r;
+    char es[256];
+    if (reply == NULL || wdts_wm_complete_parse(reply, &r, es, sizeof(es)) != WDTS_OK) {
+        WDTS_LOG(WARN, "wrk", "job %s: watermark: %s", e->job.job_id, reply ? es : err);
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, wm_timer, e);
+    } else {
+        switch (r.status) {
+        case WDTS_WM_FULL:
+            e->timer = wdts_loop_timer_add(w->loop, WM_FULL_RETRY_MS, wm_timer, e);
+            break;
+        case WDTS_WM_UNINIT:
+            WDTS_LOG(WARN, "wrk", "job %s: the watermark of %s/%s was never initialised (the "
+                     "scheduler sets it); the window's records are delivered but not counted",
+                     e->job.job_id, e->job.connection, e->job.report);
+            finish(e, "done");
+            break;
+        case WDTS_WM_STALE:
+            WDTS_LOG(WARN, "wrk", "job %s: fencing token %lld is stale: another worker holds the "
+                     "window; its completion counts", e->job.job_id, e->fence);
+            finish(e, "stale");
+            break;
+        default:
+            WDTS_LOG(DEBUG, "wrk", "job %s: watermark %s, now %lld", e->job.job_id,
+                     wdts_wm_status2str(r.status), r.wm);
+            finish(e, "done");
+            break;
+        }
+    }
+    wrk_exec_unref(e);
+}
+
+static void wm_complete(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    struct wdts_lua_call call;
+    char es[256];
+    struct wdts_wm_id id = wm_id(e);
+    e->st = WRK_ST_WM;
+    if (wdts_wm_complete_build(&call, w->prefix, &id, e->job.start, e->job.end, e->fence, 0, es,
+                               sizeof(es)) == WDTS_OK &&
+        wdts_redis_async_lua(w->ra, &call, on_wm, e) == WDTS_OK)
+        e->refs++;
+    else
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, wm_timer, e);
+    wdts_lua_call_deinit(&call);
+}
+
+static void refetch(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    e->timer = 0;
+    permit(e);
+}
+
+/* Called whenever a phase may be complete: all pages fetched and every report in. */
+static void try_finish(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    if (e->outstanding > 0 || e->finished)
+        return;
+    /* Only a job between phases acts here. Delivery reports also arrive while a page is
+     * being produced (a full queue is polled): a failure then is handled once the pages
+     * are done, not in the middle of one. */
+    if (e->st != WRK_ST_SPLIT && e->st != WRK_ST_DEAD && e->st != WRK_ST_DELIVER &&
+        e->st != WRK_ST_MARKER)
+        return;
+    if (e->st == WRK_ST_SPLIT) {
+        if (e->dr_failed) { /* a half was not enqueued: fetch (and split) the window again */
+            e->dr_failed = 0;
+            e->attempts++;
+            if (e->attempts >= w->cfg->worker_max_attempts) {
+                dead(e, "delivery", e->dr_error);
+                return;
+            }
+            e->step = 0;
+            e->npages = 0;
+            lock_acquire(e);
+            return;
+        }
+        finish(e, "split");
+        return;
+    }
+    if (e->st == WRK_ST_DEAD) {
+        if (e->dr_failed) { /* the dead letter was not acknowledged: send it again */
+            e->dr_failed = 0;
+            e->timer = 0;
+            wrk_dlq_send(e, e->dead_class, e->dead_msg ? e->dead_msg : "");
+            return;
+        }
+        finish(e, "dead_letter");
+        return;
+    }
+    if (e->dr_failed) {
+        /* Kafka refused something: fetch the whole window again (keys are idempotent) */
+        e->dr_failed = 0;
+        wrk_pkset_deinit(&e->seen);
+        wrk_pkset_init(&e->seen);
+        e->step = 0;
+        e->records = 0;
+        e->npages = 0;
+        e->attempts++;
+        WDTS_LOG(WARN, "wrk", "job %s: delivery failed (%s); fetching the window again",
+                 e->job.job_id, e->dr_error);
+        if (e->attempts >= w->cfg->worker_max_attempts) {
+            dead(e, "delivery", e->dr_error);
+            return;
+        }
+        e->st = WRK_ST_PERMIT;
+        e->timer = wdts_loop_timer_add(
+            w->loop, wrk_job_backoff_ms(e->attempts, BACKOFF_BASE_MS, BACKOFF_CAP_MS, w->rnd++),
+            refetch, e);
+        return;
+    }
+    if (e->st == WRK_ST_DELIVER) {
+        /* every record is acknowledged: now the marker, so that it follows them */
+        struct wrk_envctx ctx = {&e->job, source_name(e), wdts_time_now()};
+        struct wdts_buf k, v;
+        wdts_buf_init(&k);
+        wdts_buf_init(&v);
+        wrk_job_marker_key(&k, &e->job);
+        wrk_job_marker(&v, &ctx, e->records, e->pages, e->calls, e->api_total, e->dups);
+        struct wdts_param hdrs[] = {{"report", e->job.report},
+                                    {"tenant", e->job.tenant},
+                                    {"schema", WRK_SCHEMA_WINDOW}};
+        e->st = WRK_ST_MARKER;
+        e->outstanding++;
+        e->refs++;
+        if (wrk_produce(w, w->cfg->topic_records, wdts_buf_str(&k), k.len, wdts_buf_str(&v),
+                        v.len, hdrs, 3, &e->dr[WRK_DR_MARKER]) != WDTS_OK) {
+            e->outstanding--;
+            e->refs--;
+            e->st = WRK_ST_DELIVER;
+            e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, (wdts_loop_timer_cb)try_finish, e);
+        }
+        wdts_buf_deinit(&k);
+        wdts_buf_deinit(&v);
+        return;
+    }
+    if (e->st == WRK_ST_MARKER)
+        wm_complete(e);
+}
+
+void wrk_exec_on_dr(struct wrk_dr *dr, const struct wdts_kafka_dr *rep)
+{
+    struct wrk_exec *e = dr->e;
+    e->outstanding--;
+    if (rep->err != WDTS_OK) {
+        e->dr_failed = 1;
+        snprintf(e->dr_error, sizeof(e->dr_error), "%s [%d]: %s", rep->topic ? rep->topic : "?",
+                 (int)rep->partition, rep->errstr);
+    }
+    if (!e->w->tearing_down && !e->finished)
+        try_finish(e);
+    wrk_exec_unref(e);
+}

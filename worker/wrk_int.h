@@ -1,0 +1,228 @@
+/* The inside of the worker, shared by wrk.c (loop, consumer, producer, connections,
+ * metrics), wrk_exec.c (one job's state machine) and wrk_commit.c (offsets, dead
+ * letters). Not a public interface.
+ *
+ * A job (struct wrk_exec) exists from the moment its message is consumed until its
+ * offset is settled (finished: done, split or dead-lettered; or abandoned):
+ *
+ *   consumed → [bad job → DEAD] → LOCK ──(held elsewhere: wait, retry)
+ *            → PERMIT (limiter: go / wait N ms) → HTTP → page handled → PERMIT … →
+ *            → DELIVER (all record reports in) → MARKER (its report in) → WM → DONE
+ *   error classes branch to: backoff → PERMIT, SPLIT, DEAD (dlq report in → finished)
+ *
+ * Every asynchronous operation a job waits for (Redis reply, delivery report) holds a
+ * reference (refs); a finished job is freed when refs drops to 0. */
+#ifndef WRK_INT_H
+#define WRK_INT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "wdts/api_multi.h"
+#include "wdts/catalog.h"
+#include "wdts/cfg.h"
+#include "wdts/conn.h"
+#include "wdts/job.h"
+#include "wdts/kafka.h"
+#include "wdts/limit.h"
+#include "wdts/lock.h"
+#include "wdts/loop.h"
+#include "wdts/metrics.h"
+#include "wdts/redis.h"
+#include "wdts/redis_async.h"
+#include "wdts/wdt_api.h"
+#include "wrk_job.h"
+
+struct wrk;
+struct wrk_exec;
+
+/** A loaded connection with opened credentials, cached and shared by jobs (refcounted). */
+struct wrk_conn {
+    struct wrk_conn *next;
+    char *id;
+    struct wdts_conn *conn;       /* owned; NULL when it could not be loaded */
+    struct wdts_api_creds creds;  /* owned; valid when usable */
+    int usable;                   /* 1: loaded, secrets opened, creds built */
+    char error[1024];             /* why not usable (bad secret, not found …) */
+    wdts_err_t error_code;        /* WDTS_ERR_NOTFOUND when the connection does not exist */
+    int64_t loaded_ms;            /* monotonic */
+    int refs;                     /* jobs holding it, plus 1 while it is in the cache */
+};
+
+/** A connection being loaded from Redis (GET + HGETALL, non-blocking) and the jobs
+ *  waiting for it (each holds a reference on its job). */
+struct wrk_conn_load {
+    struct wrk_conn_load *next;
+    struct wrk *w;
+    char *id;
+    struct wrk_exec **waiters;
+    size_t n, cap;
+    char *doc; /* the GET reply's text; NULL for nil */
+    size_t doc_len;
+    int failed;       /* a reply was missing (connection broke) or an error */
+    int expect_state; /* 1 once HGETALL was sent */
+    char error[256];
+};
+
+/** The estimated clock of one gateway (resynced after a timestamp error). */
+struct wrk_clock {
+    struct wrk_clock *next;
+    char *gateway;
+    int synced;          /* 0: use this machine's clock */
+    int64_t anchor_mono; /* monotonic ms of the last Date seen */
+    int64_t anchor_gw;   /* the gateway's time then, ms */
+    int64_t rate_mono, rate_gw; /* an older anchor, for the rate */
+    double rate;         /* gateway ms per local ms (1 for a real gateway) */
+};
+
+/** One assigned partition of wdt.jobs: which offsets are consumed but not finished. */
+struct wrk_part {
+    char *topic;
+    int32_t partition;
+    int64_t next;     /* highest consumed offset + 1 (-1: nothing consumed yet) */
+    int64_t *open;    /* offsets of jobs not finished */
+    size_t nopen, cap;
+    int64_t stored;   /* last stored next offset */
+};
+
+enum wrk_dr_kind { WRK_DR_RECORD = 0, WRK_DR_MARKER, WRK_DR_DLQ, WRK_DR_SPLIT };
+
+/** Delivery-report opaque: a pointer to one of these inside the job. */
+struct wrk_dr {
+    struct wrk_exec *e;
+    enum wrk_dr_kind kind;
+};
+
+enum wrk_state {
+    WRK_ST_NEW = 0,
+    WRK_ST_CONN,
+    WRK_ST_LOCK,
+    WRK_ST_PERMIT,
+    WRK_ST_HTTP,
+    WRK_ST_DELIVER,
+    WRK_ST_MARKER,
+    WRK_ST_WM,
+    WRK_ST_SPLIT,
+    WRK_ST_DEAD,
+    WRK_ST_FINISHED,
+};
+
+struct wrk_exec {
+    struct wrk *w;
+    struct wrk_exec *prev, *next;
+    /* where it came from */
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    void *raw; /* the message value, for the dead letter */
+    size_t raw_len;
+    int orphan; /* its partition was revoked: never store its offset */
+
+    struct wdts_job job;
+    const struct wdts_catalog_report *rep; /* borrowed from the catalog */
+    struct wrk_conn *conn;                 /* a reference */
+    enum wrk_state st;
+
+    char lock_token[WDTS_LOCK_TOKEN_SIZE];
+    long long fence;
+    int locked;
+    uint64_t renew_timer, timer;
+
+    char slot_token[WDTS_LOCK_TOKEN_SIZE];
+    long long slot_now_us;
+    int64_t wait_since_ms; /* monotonic start of a rate-limit wait, 0 when none */
+    struct wdts_api_xfer *xfer;
+
+    long long step, npages, api_total, pages, calls, records, dups;
+    int attempts; /* failed calls that count toward worker.max.attempts */
+    struct wrk_pkset seen;
+    int outstanding;  /* delivery reports awaited */
+    int dr_failed;    /* a delivery report failed: the window is fetched again */
+    char dr_error[256];
+    int refs;
+    int finished;     /* offset settled (or abandoned) */
+    struct wrk_dr dr[4];
+    char dead_class[32];
+    char *dead_msg;
+};
+
+struct wrk {
+    const struct wdts_cfg *cfg;
+    struct wdts_catalog *cat;
+    unsigned char secret_key[WDTS_CRYPTO_KEY_LEN];
+    const void *pii_key;
+    size_t pii_key_len;
+    char prefix[64];
+
+    struct wdts_loop *loop;
+    struct wdts_api_multi *multi;
+    struct wdts_redis_params rparams;
+    struct wdts_redis_async *ra;
+    struct wdts_redis *redis; /* blocking: connection loads and marks, shutdown */
+    struct wdts_kafka_consumer *cons;
+    struct wdts_kafka_producer *prod;
+    struct wdts_metrics *reg;
+    struct wdts_http_server *srv;
+
+    struct wrk_conn *conns;
+    struct wrk_conn_load *loads;
+    pthread_t lag_thread;
+    int lag_started;
+    int lag_stop; /* atomics */
+    struct wrk_clock *clocks;
+    struct wrk_part *parts;
+    size_t nparts;
+    struct wrk_exec *jobs; /* doubly linked list of jobs not yet freed */
+    int inflight;          /* jobs not finished */
+    int paused;
+    int stopping;
+    int tearing_down;
+    int fatal;
+    int stored_dirty;
+    int64_t lock_ttl_ms;
+    unsigned rnd;
+
+    int ready_assigned; /* read by the HTTP thread (atomics) */
+    int ready_redis;
+    int ready_stopping;
+
+    struct {
+        struct wdts_metric *jobs, *calls, *dlq;
+        struct wdts_metric_series *wait_s, *records, *bytes, *dups, *inflight, *lag, *pages;
+    } m;
+};
+
+/* wrk.c */
+void wrk_conn_request(struct wrk *w, const char *id, struct wrk_exec *e);
+void wrk_conn_unref(struct wrk *w, struct wrk_conn *c);
+void wrk_conn_invalidate(struct wrk *w, const char *id);
+int64_t wrk_clock_now(struct wrk *w, const char *gateway);
+void wrk_clock_resync(struct wrk *w, const char *gateway, int64_t date_s);
+void wrk_clock_observe(struct wrk *w, const char *gateway, int64_t date_s);
+wdts_err_t wrk_produce(struct wrk *w, const char *topic, const char *key, size_t key_len,
+                       const char *value, size_t value_len, const struct wdts_param *hdrs,
+                       size_t nhdrs, void *opaque);
+void wrk_job_outcome(struct wrk *w, const char *outcome);
+
+/* wrk_exec.c */
+struct wrk_exec *wrk_exec_new(struct wrk *w, const struct wdts_kafka_msg *msg);
+void wrk_exec_start(struct wrk_exec *e);
+/** The connection of e is loaded (c holds a reference for e), or could not be read from
+ *  Redis right now (c NULL: e retries). */
+void wrk_exec_conn_ready(struct wrk_exec *e, struct wrk_conn *c);
+void wrk_exec_on_dr(struct wrk_dr *dr, const struct wdts_kafka_dr *rep);
+void wrk_exec_abandon(struct wrk_exec *e);
+void wrk_exec_unref(struct wrk_exec *e);
+void wrk_exec_free(struct wrk_exec *e);
+
+/* wrk_commit.c */
+void wrk_commit_assigned(struct wrk *w, const struct wdts_kafka_tp *tps, size_t n);
+void wrk_commit_revoked(struct wrk *w, const struct wdts_kafka_tp *tps, size_t n);
+void wrk_commit_consumed(struct wrk *w, const char *topic, int32_t partition, int64_t offset);
+void wrk_commit_finished(struct wrk *w, const char *topic, int32_t partition, int64_t offset);
+void wrk_commit_flush(struct wrk *w);
+void wrk_commit_clear(struct wrk *w);
+void wrk_dlq_send(struct wrk_exec *e, const char *cls, const char *message);
+
+#endif

@@ -1,0 +1,361 @@
+/* Pure parts of job execution (see wrk_job.h): no I/O, no clock, no globals. */
+#include "wrk_job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/crypto.h"
+#include "wdts/log.h"
+#include "wdts/mem.h"
+#include "wdts/time.h"
+
+wdts_err_t wrk_job_check(const void *buf, size_t len, const struct wdts_catalog *cat,
+                         struct wdts_job *job, const struct wdts_catalog_report **rep,
+                         char *errstr, size_t errstr_size)
+{
+    if (buf == NULL || len == 0) {
+        snprintf(errstr, errstr_size, "job: the message is empty (a tombstone?); the scheduler "
+                 "writes one JSON job per message");
+        return WDTS_ERR_JSON;
+    }
+    wdts_err_t err = wdts_job_decode(buf, len, job, errstr, errstr_size);
+    if (err != WDTS_OK)
+        return err;
+    *rep = wdts_catalog_get(cat, job->report);
+    if (*rep == NULL) {
+        snprintf(errstr, errstr_size, "job: report '%s' is not in the report catalog; upgrade "
+                 "the workers or fix the scheduler's catalog", job->report);
+        return WDTS_ERR_NOTFOUND;
+    }
+    return WDTS_OK;
+}
+
+char *wrk_job_params(const struct wdts_catalog_report *rep, const struct wdts_job *job)
+{
+    json_t *p = json_deep_copy(rep->params);
+    if (p == NULL)
+        p = json_object();
+    if (rep->kind == WDTS_REPORT_INCREMENTAL && rep->time_start[0] && rep->time_end[0]) {
+        char a[WDTS_BJTIME_LEN], b[WDTS_BJTIME_LEN];
+        wdts_time_format_beijing(job->start, a);
+        wdts_time_format_beijing(job->end, b);
+        json_object_set_new(p, rep->time_start, json_string(a));
+        json_object_set_new(p, rep->time_end, json_string(b));
+    }
+    char *s = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(p);
+    WDTS_ASSERT(s != NULL);
+    char *out = wdts_xstrdup(s);
+    free(s);
+    return out;
+}
+
+long long wrk_job_npages(long long total, int page_size)
+{
+    if (total <= 0 || page_size <= 0)
+        return 1;
+    return (total + page_size - 1) / page_size;
+}
+
+long long wrk_job_page_at(long long npages, long long step)
+{
+    if (step == 0)
+        return 0;
+    if (npages <= 1 || step < 0 || step > npages)
+        return -1;
+    if (step == npages)
+        return 0;
+    return npages - step;
+}
+
+static int scalar_text(const json_t *v, struct wdts_buf *out)
+{
+    if (json_is_string(v))
+        wdts_buf_append_str(out, json_string_value(v));
+    else if (json_is_integer(v))
+        wdts_buf_printf(out, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        wdts_buf_printf(out, "%.17g", json_real_value(v));
+    else if (json_is_true(v))
+        wdts_buf_append_str(out, "true");
+    else if (json_is_false(v))
+        wdts_buf_append_str(out, "false");
+    else
+        return -1;
+    return 0;
+}
+
+wdts_err_t wrk_job_pk(const struct wdts_catalog_report *rep, const json_t *rec,
+                      struct wdts_buf *out, char *errstr, size_t errstr_size)
+{
+    wdts_buf_reset(out);
+    if (!json_is_object(rec)) {
+        snprintf(errstr, errstr_size, "a record of %s is not a JSON object", rep->name);
+        return WDTS_ERR_INVAL;
+    }
+    for (size_t i = 0; i < rep->pk.n; i++) {
+        if (i > 0)
+            wdts_buf_append_str(out, ":");
+        if (scalar_text(json_object_get(rec, rep->pk.v[i]), out) != 0) {
+            snprintf(errstr, errstr_size, "a record of %s has no usable primary key field '%s'",
+                     rep->name, rep->pk.v[i]);
+            return WDTS_ERR_INVAL;
+        }
+    }
+    return WDTS_OK;
+}
+
+/* ---- pk set ----------------------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+void wrk_pkset_init(struct wrk_pkset *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+void wrk_pkset_deinit(struct wrk_pkset *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->cap; i++)
+        free(s->slots[i]);
+    free(s->slots);
+    memset(s, 0, sizeof(*s));
+}
+
+static void pkset_insert(char **slots, size_t cap, char *pk)
+{
+    size_t i = (size_t)hash_str(pk) & (cap - 1);
+    while (slots[i])
+        i = (i + 1) & (cap - 1);
+    slots[i] = pk;
+}
+
+int wrk_pkset_add(struct wrk_pkset *s, const char *pk)
+{
+    if (s->cap == 0 || (s->n + 1) * 4 > s->cap * 3) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        char **slots = wdts_xcalloc(cap, sizeof(char *));
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slots[i])
+                pkset_insert(slots, cap, s->slots[i]);
+        free(s->slots);
+        s->slots = slots;
+        s->cap = cap;
+    }
+    size_t i = (size_t)hash_str(pk) & (s->cap - 1);
+    while (s->slots[i]) {
+        if (strcmp(s->slots[i], pk) == 0)
+            return 0;
+        i = (i + 1) & (s->cap - 1);
+    }
+    s->slots[i] = wdts_xstrdup(pk);
+    s->n++;
+    return 1;
+}
+
+/* ---- pii -------------------------------------------------------------------------- */
+
+static int is_pii(const struct wdts_catalog_names *pii, const char *key)
+{
+    for (size_t i = 0; i < pii->n; i++)
+        if (strcmp(pii->v[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+wdts_err_t wrk_job_pii(json_t *rec, const struct wdts_catalog_names *pii,
+                       enum wdts_conn_pii policy, const void *key, size_t keylen,
+                       const char *tenant)
+{
+    if (policy == WDTS_CONN_PII_KEEP || pii->n == 0 || rec == NULL)
+        return WDTS_OK;
+    if (json_is_array(rec)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(rec, i, v) {
+            wdts_err_t err = wrk_job_pii(v, pii, policy, key, keylen, tenant);
+            if (err != WDTS_OK)
+                return err;
+        }
+        return WDTS_OK;
+    }
+    if (!json_is_object(rec))
+        return WDTS_OK;
+    const char *k;
+    json_t *v;
+    void *tmp;
+    struct wdts_buf text;
+    wdts_buf_init(&text);
+    wdts_err_t err = WDTS_OK;
+    json_object_foreach_safe(rec, tmp, k, v) {
+        if (!is_pii(pii, k)) {
+            if (json_is_object(v) || json_is_array(v))
+                if ((err = wrk_job_pii(v, pii, policy, key, keylen, tenant)) != WDTS_OK)
+                    break;
+            continue;
+        }
+        if (policy == WDTS_CONN_PII_DROP) {
+            json_object_del(rec, k);
+            continue;
+        }
+        wdts_buf_reset(&text);
+        if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
+            continue;
+        if (scalar_text(v, &text) != 0) { /* a nested value: hash its compact JSON */
+            char *d = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            wdts_buf_append_str(&text, d ? d : "");
+            free(d);
+        }
+        char hex[WDTS_CRYPTO_SHA256_HEX_SIZE];
+        if ((err = wdts_pii_hash(key, keylen, tenant, wdts_buf_str(&text), hex)) != WDTS_OK)
+            break;
+        json_object_set_new(rec, k, json_string(hex));
+    }
+    wdts_buf_deinit(&text);
+    return err;
+}
+
+/* ---- wire forms ------------------------------------------------------------------- */
+
+/* A JSON string literal, quotes included. */
+static void json_str(struct wdts_buf *out, const char *s)
+{
+    wdts_buf_append_str(out, "\"");
+    wdts_buf_append_json_str(out, s);
+    wdts_buf_append_str(out, "\"");
+}
+
+static void append_window(struct wdts_buf *out, const struct wdts_job *job)
+{
+    char a[WDTS_RFC3339_LEN], b[WDTS_RFC3339_LEN];
+    wdts_time_format_rfc3339(job->start, a);
+    wdts_time_format_rfc3339(job->end, b);
+    wdts_buf_printf(out, "\"window\":{\"start\":\"%s\",\"end\":\"%s\"}", a, b);
+}
+
+static void append_common(struct wdts_buf *out, const struct wrk_envctx *ctx)
+{
+    const struct wdts_job *job = ctx->job;
+    wdts_buf_append_str(out, "\"tenant\":");
+    json_str(out, job->tenant);
+    wdts_buf_append_str(out, ",\"connection\":");
+    json_str(out, job->connection);
+    wdts_buf_printf(out, ",\"source\":\"%s\",\"report\":", ctx->source);
+    json_str(out, job->report);
+}
+
+void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
+                      const json_t *data)
+{
+    char ex[WDTS_RFC3339_LEN];
+    wdts_time_format_rfc3339(ctx->extracted_at, ex);
+    wdts_buf_append_str(out, "{\"v\":1,");
+    append_common(out, ctx);
+    wdts_buf_append_str(out, ",\"pk\":");
+    json_str(out, pk);
+    wdts_buf_append_str(out, ",\"op\":\"upsert\",");
+    append_window(out, ctx->job);
+    wdts_buf_append_str(out, ",\"job_id\":");
+    json_str(out, ctx->job->job_id);
+    wdts_buf_printf(out, ",\"extracted_at\":\"%s\",\"data\":", ex);
+    char *d = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    wdts_buf_append_str(out, d ? d : "null");
+    free(d);
+    wdts_buf_append_str(out, "}");
+}
+
+void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk)
+{
+    wdts_buf_printf(out, "%s:%s:%s", job->connection, job->report, pk);
+}
+
+void wrk_job_marker(struct wdts_buf *out, const struct wrk_envctx *ctx, long long records,
+                    long long pages, long long calls, long long api_total, long long duplicates)
+{
+    char ex[WDTS_RFC3339_LEN];
+    wdts_time_format_rfc3339(ctx->extracted_at, ex);
+    wdts_buf_append_str(out, "{\"v\":1,\"type\":\"window\",");
+    append_common(out, ctx);
+    wdts_buf_append_str(out, ",\"job_id\":");
+    json_str(out, ctx->job->job_id);
+    wdts_buf_append_str(out, ",");
+    append_window(out, ctx->job);
+    wdts_buf_printf(out,
+                    ",\"records\":%lld,\"pages\":%lld,\"calls\":%lld,\"api_total\":%lld,"
+                    "\"duplicates\":%lld,\"status\":\"complete\",\"extracted_at\":\"%s\"}",
+                    records, pages, calls, api_total, duplicates, ex);
+}
+
+void wrk_job_marker_key(struct wdts_buf *out, const struct wdts_job *job)
+{
+    wdts_buf_printf(out, "%s:%s#window:%lld:%lld", job->connection, job->report,
+                    (long long)job->start, (long long)job->end);
+}
+
+void wrk_job_dlq(struct wdts_buf *out, const void *orig, size_t orig_len, const char *cls,
+                 const char *message, int attempts, int64_t now,
+                 const struct wrk_dlq_src *src)
+{
+    json_t *o = json_object();
+    json_t *j = orig && orig_len ? json_loadb(orig, orig_len, 0, NULL) : NULL;
+    if (!json_is_object(j)) {
+        json_decref(j);
+        j = orig ? json_stringn_nocheck(orig, orig_len) : json_null();
+        if (j == NULL) /* not UTF-8 */
+            j = json_string("<binary message>");
+    }
+    char t[WDTS_RFC3339_LEN];
+    wdts_time_format_rfc3339(now, t);
+    json_object_set_new(o, "v", json_integer(1));
+    json_object_set_new(o, "job", j);
+    json_object_set_new(o, "error", json_string(cls));
+    json_object_set_new(o, "message", json_string(message ? message : ""));
+    json_object_set_new(o, "attempts", json_integer(attempts));
+    json_object_set_new(o, "time", json_string(t));
+    if (src && src->topic)
+        json_object_set_new(o, "source",
+                            json_pack("{s:s,s:i,s:I}", "topic", src->topic, "partition",
+                                      (int)src->partition, "offset", (json_int_t)src->offset));
+    char *d = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    wdts_buf_append_str(out, d ? d : "{}");
+    free(d);
+    json_decref(o);
+}
+
+wdts_err_t wrk_job_split(const struct wdts_job *job, int64_t now, struct wdts_job *a,
+                         struct wdts_job *b, char *errstr, size_t errstr_size)
+{
+    if (job->end - job->start < 2) {
+        snprintf(errstr, errstr_size, "the window [%lld, %lld) is too short to split",
+                 (long long)job->start, (long long)job->end);
+        return WDTS_ERR_INVAL;
+    }
+    int64_t mid = job->start + (job->end - job->start) / 2;
+    wdts_err_t err = wdts_job_init(a, job->tenant, job->connection, job->report, job->start, mid,
+                                   job->kind, 1, now, errstr, errstr_size);
+    if (err == WDTS_OK)
+        err = wdts_job_init(b, job->tenant, job->connection, job->report, mid, job->end,
+                            job->kind, 1, now, errstr, errstr_size);
+    return err;
+}
+
+int64_t wrk_job_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, unsigned rnd)
+{
+    int64_t d = base_ms;
+    for (int i = 1; i < attempt && d < cap_ms; i++)
+        d *= 2;
+    if (d > cap_ms)
+        d = cap_ms;
+    /* up to 25% jitter below the nominal delay, so retries of many jobs spread out */
+    int64_t jitter = d / 4 > 0 ? (int64_t)(rnd % (unsigned)(d / 4 + 1)) : 0;
+    return d - jitter;
+}

@@ -1,0 +1,128 @@
+/* The worker's pure decisions, free of I/O so unit tests reach them: checking a job
+ * against the catalog, request parameters of a window, the paging order, primary keys
+ * and their dedupe set, the pii policy, record envelopes, window markers, dead letters,
+ * splitting a window and retry backoff. Nothing here talks to Kafka, Redis or HTTP.
+ *
+ * Wire forms written here (DESIGN.md §2; consumers read worker/README.md):
+ *   record  key "connection:report:pk", headers report, tenant, schema=wdt.record.v1
+ *   marker  key "connection:report#window:start:end", headers report, tenant,
+ *           schema=wdt.window.v1; body {"v":1,"type":"window",…}
+ *   dead letter on wdt.dlq: {"v":1,"job":<original>,"error":class,"message":…,
+ *           "attempts":N,"time":RFC 3339,"source":{"topic","partition","offset"}} */
+#ifndef WRK_JOB_H
+#define WRK_JOB_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wdts/catalog.h"
+#include "wdts/conn.h"
+#include "wdts/err.h"
+#include "wdts/job.h"
+#include "wdts/str.h"
+
+#define WRK_SCHEMA_RECORD "wdt.record.v1"
+#define WRK_SCHEMA_WINDOW "wdt.window.v1"
+
+/**
+ * @brief Decodes a job strictly and finds its report in the catalog.
+ * @owner buf borrowed; *rep borrowed from cat.
+ * @returns WDTS_OK; WDTS_ERR_JSON / WDTS_ERR_INVAL (malformed job) or WDTS_ERR_NOTFOUND
+ *          (unknown report) with the reason in errstr.
+ */
+wdts_err_t wrk_job_check(const void *buf, size_t len, const struct wdts_catalog *cat,
+                         struct wdts_job *job, const struct wdts_catalog_report **rep,
+                         char *errstr, size_t errstr_size);
+
+/**
+ * @brief The `params` JSON object of one call: the report's fixed params plus, for an
+ *        incremental report, its start/end parameters as Beijing times of the window.
+ * @owner returns a new string; free() it.
+ */
+char *wrk_job_params(const struct wdts_catalog_report *rep, const struct wdts_job *job);
+
+/**
+ * @brief The paging order of DESIGN.md §3: step 0 is page 0 (with calc_total); when there
+ *        are npages > 1 pages, steps 1..npages-1 are pages npages-1 down to 1 and step
+ *        npages is page 0 again.
+ * @returns the page of step, or -1 once the window is done.
+ */
+long long wrk_job_page_at(long long npages, long long step);
+
+/** @returns ceil(total / page_size), at least 1. */
+long long wrk_job_npages(long long total, int page_size);
+
+/**
+ * @brief The record's primary key: the catalog's pk fields, as text, joined by ':'.
+ * @returns WDTS_ERR_INVAL when a pk field is missing, null or not a scalar.
+ */
+wdts_err_t wrk_job_pk(const struct wdts_catalog_report *rep, const json_t *rec,
+                      struct wdts_buf *out, char *errstr, size_t errstr_size);
+
+/** A set of strings (pks seen within one job), open addressing. */
+struct wrk_pkset {
+    char **slots;
+    size_t cap, n;
+};
+void wrk_pkset_init(struct wrk_pkset *s);
+void wrk_pkset_deinit(struct wrk_pkset *s);
+/** @returns 1 when pk was added, 0 when it was already there. @owner pk copied. */
+int wrk_pkset_add(struct wrk_pkset *s, const char *pk);
+
+/**
+ * @brief Applies a pii policy to rec in place: every member named in pii, at any depth
+ *        (nested detail lists included), is kept, replaced by wdts_pii_hash() of its
+ *        text (null and "" stay as they are), or removed.
+ * @returns WDTS_OK, or WDTS_ERR_TLS when hashing failed.
+ */
+wdts_err_t wrk_job_pii(json_t *rec, const struct wdts_catalog_names *pii,
+                       enum wdts_conn_pii policy, const void *key, size_t keylen,
+                       const char *tenant);
+
+/** What every envelope and marker of a job carries. All borrowed. */
+struct wrk_envctx {
+    const struct wdts_job *job;
+    const char *source; /* "wdt" | "qimen" */
+    int64_t extracted_at;
+};
+
+/** Appends the record envelope JSON. @owner data borrowed. */
+void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
+                      const json_t *data);
+/** Appends the record key "connection:report:pk". */
+void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk);
+
+/** Appends the window marker JSON. */
+void wrk_job_marker(struct wdts_buf *out, const struct wrk_envctx *ctx, long long records,
+                    long long pages, long long calls, long long api_total, long long duplicates);
+/** Appends the marker key "connection:report#window:start:end". */
+void wrk_job_marker_key(struct wdts_buf *out, const struct wdts_job *job);
+
+/** Where a dead-lettered message came from. */
+struct wrk_dlq_src {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+};
+
+/**
+ * @brief Appends the dead letter: the original message (as JSON when it is a JSON
+ *        object, else as a string), the error class, message, attempts and time.
+ */
+void wrk_job_dlq(struct wdts_buf *out, const void *orig, size_t orig_len, const char *cls,
+                 const char *message, int attempts, int64_t now,
+                 const struct wrk_dlq_src *src);
+
+/**
+ * @brief Halves a window: [start, mid) and [mid, end), same kind, attempt 1.
+ * @returns WDTS_ERR_INVAL when the window is shorter than 2 seconds (cannot be split).
+ */
+wdts_err_t wrk_job_split(const struct wdts_job *job, int64_t now, struct wdts_job *a,
+                         struct wdts_job *b, char *errstr, size_t errstr_size);
+
+/** Capped exponential backoff with jitter: ~base * 2^(attempt-1), at most cap_ms.
+ *  @param rnd any random number (jitter). */
+int64_t wrk_job_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, unsigned rnd);
+
+#endif
