@@ -17,4 +17,11 @@ int ctl_call_main(int argc, char **argv);
 /** `wdtctl connection add|list|show|remove|check`: connections and their checks. */
 int ctl_conn_main(int argc, char **argv);
 
+/** `wdtctl reports`: the report catalog. */
+int ctl_reports_main(int argc, char **argv);
+/** `wdtctl status`: progress and state of every (connection, report). */
+int ctl_status_main(int argc, char **argv);
+/** `wdtctl resync`: fetch a range of one report again. */
+int ctl_resync_main(int argc, char **argv);
+
 #endif

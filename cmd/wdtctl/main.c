@@ -15,6 +15,9 @@ struct ctl_cmd {
 static const struct ctl_cmd cmds[] = {
     {"call", ctl_call_main, "one WDT or Qimen API call (or --dry-run), to debug credentials"},
     {"connection", ctl_conn_main, "add, list, show, remove and check connections"},
+    {"reports", ctl_reports_main, "the report catalog"},
+    {"status", ctl_status_main, "watermark, lag, windows and state per connection and report"},
+    {"resync", ctl_resync_main, "fetch a time range of one report again"},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -134,6 +134,11 @@ static const struct cfg_def cfg_defs[] = {
      .desc = "Lifetime of the Redis lease that lets one scheduler replica plan; renewed well "
              "before it expires.",
      .min = SECOND_MS, .max = HOUR_MS},
+    {"scheduler.job.lease", "WDT_SCHEDULER_JOB_LEASE", WDTS_CFG_DURATION, "15m",
+     OFF(scheduler_job_lease_ms), NULL, 0,
+     .desc = "A window emitted this long ago and not completed yet is emitted again (attempt "
+             "+ 1): its job was lost or its worker died.",
+     .min = MINUTE_MS, .max = 7 * DAY_MS},
 
     {"worker.max.inflight", "WDT_WORKER_MAX_INFLIGHT", WDTS_CFG_INT, "256",
      OFF(worker_max_inflight), NULL, 0, .desc = "Most jobs one worker process runs at once.",
@@ -169,6 +174,22 @@ static const struct cfg_def cfg_defs[] = {
      OFF(worker_cooldown_max_ms), NULL, 0,
      .desc = "Longest cooldown after rate-limit answers (WDT advises 5-10 minutes).",
      .min = 100, .max = DAY_MS},
+
+    {"sink.db", "WDT_SINK_DB", WDTS_CFG_STR, NULL, OFF(sink_db), NULL, 0,
+     .desc = "wdt-sink-sqlite: the SQLite file it writes (created when absent); `--db` sets it "
+             "too."},
+    {"sink.group", "WDT_SINK_GROUP", WDTS_CFG_STR, "wdt-sink-sqlite", OFF(sink_group),
+     check_nonempty, 0,
+     .desc = "wdt-sink-sqlite: its consumer group, its own so it sees every record (it wins "
+             "over kafka.group.id)."},
+    {"sink.batch.max", "WDT_SINK_BATCH_MAX", WDTS_CFG_INT, "2000", OFF(sink_batch_max), NULL, 0,
+     .desc = "wdt-sink-sqlite: most messages applied in one SQLite transaction (offsets are "
+             "committed after each).",
+     .min = 1, .max = 1000000},
+    {"sink.batch.time", "WDT_SINK_BATCH_TIME", WDTS_CFG_DURATION, "500ms",
+     OFF(sink_batch_time_ms), NULL, 0,
+     .desc = "wdt-sink-sqlite: longest a transaction stays open before it is committed.",
+     .min = 1, .max = MINUTE_MS},
 
     {"pii.hash.key", "WDT_PII_HASH_KEY", WDTS_CFG_STR, NULL, OFF(pii_hash_key), check_hash_key,
      WDTS_CFG_SECRET,

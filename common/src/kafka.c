@@ -143,7 +143,7 @@ static void prod_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *
         s->partition = rkm->partition;
         s->offset = offset;
         if (rkm->err)
-            snprintf(s->errstr, sizeof(s->errstr), "%s", rd_kafka_message_errstr(rkm));
+            snprintf(s->errstr, sizeof(s->errstr), "%s", rd_kafka_err2str(rkm->err));
         return;
     }
     for (struct kafka_sync **pp = &prod->abandoned; *pp; pp = &(*pp)->next)
@@ -158,7 +158,9 @@ static void prod_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *
     struct wdts_kafka_dr dr = {
         .opaque = rkm->_private,
         .err = err,
-        .errstr = rkm->err ? rd_kafka_message_errstr(rkm) : "",
+        /* not rd_kafka_message_errstr(): on a delivery report it returns the message's
+         * payload, which is not NUL-terminated */
+        .errstr = rkm->err ? rd_kafka_err2str(rkm->err) : "",
         .topic = rd_kafka_topic_name(rkm->rkt),
         .partition = rkm->partition,
         .offset = offset,

@@ -64,6 +64,7 @@ struct wdts_cfg {
     int64_t scheduler_interval_ms;
     int scheduler_max_outstanding;
     int64_t scheduler_lease_ttl_ms;
+    int64_t scheduler_job_lease_ms;
 
     int worker_max_inflight;
     int worker_max_records_per_job;
@@ -73,6 +74,11 @@ struct wdts_cfg {
     int64_t worker_lock_ttl_ms;
     int64_t worker_cooldown_base_ms;
     int64_t worker_cooldown_max_ms;
+
+    char *sink_db;          /* wdt-sink-sqlite: SQLite file; NULL when unset */
+    char *sink_group;       /* wdt-sink-sqlite: its own consumer group */
+    int sink_batch_max;     /* messages per SQLite transaction */
+    int64_t sink_batch_time_ms;
 
     /* librdkafka properties (file `kafka.<prop>`, env WDT_KAFKA_<PROP>), in the order first
      * seen, each property once with its highest-precedence value, each already accepted by

@@ -1,0 +1,504 @@
+/* wdtctl reports | status | resync: the report catalog, the progress of every
+ * (connection, report), and re-sync of a range. Wiring and presentation only: the state
+ * is read with scheduler/sched_state.c and a resync runs scheduler/sched_resync.c. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ctl.h"
+#include "sched_emit.h"
+#include "sched_loop.h"
+#include "sched_plan.h"
+#include "sched_resync.h"
+#include "sched_state.h"
+#include "wdts/catalog.h"
+#include "wdts/cfg.h"
+#include "wdts/conn.h"
+#include "wdts/err.h"
+#include "wdts/mem.h"
+#include "wdts/redis.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+
+extern char **environ;
+
+static const char usage_reports[] =
+    "usage: wdtctl reports [--json]\n"
+    "\n"
+    "Lists the report catalog: name, kind (incremental by a time window, or snapshot), the\n"
+    "widest window or the snapshot interval, the direct and Qimen methods, the page size and\n"
+    "the primary key. --json prints the same as a JSON array.\n";
+
+static const char usage_status[] =
+    "usage: wdtctl status [--connection C] [--json]\n"
+    "\n"
+    "Per connection and enabled report: state (ok, backfilling, blocked, auth_failed), the\n"
+    "watermark (everything before it is delivered), how far it is behind now, windows\n"
+    "outstanding (emitted, not completed) and completed, records delivered (when workers\n"
+    "record them) and the last error with what to do. Reads Redis (WDT_REDIS_URL).\n"
+    "Exit: 0, 1 when Redis cannot be read, 64 bad arguments, 69 no such connection,\n"
+    "78 bad configuration.\n";
+
+static const char usage_resync[] =
+    "usage: wdtctl resync --connection C --report R --from T1 --to T2\n"
+    "\n"
+    "Fetches [T1, T2) of report R of connection C again: the range is cut into windows on\n"
+    "the scheduler's grid, the watermark moves back to T1 (it returns once the windows\n"
+    "complete), and the windows are emitted to topic.jobs as kind `resync`. Only closed\n"
+    "time (before now - scheduler.lag) is re-synced. A snapshot report gets its latest list.\n"
+    "Times: RFC 3339 (2026-11-01T00:00:00+08:00), Beijing \"yyyy-MM-dd HH:mm:ss\", or Unix\n"
+    "seconds. Needs Redis and Kafka (WDT_REDIS_URL, WDT_KAFKA_BOOTSTRAP_SERVERS).\n"
+    "Exit: 0 emitted, 1 Redis or Kafka failed, 64 bad arguments, 69 unknown connection or\n"
+    "report, 78 bad configuration.\n";
+
+#define CTL_EXIT_NOTFOUND 69
+
+/* Config and Redis, as every subcommand that reads state needs them. */
+struct ctl_env {
+    struct wdts_cfg *cfg;
+    struct wdts_redis *redis;
+    struct wdts_catalog *cat;
+};
+
+static void env_deinit(struct ctl_env *env)
+{
+    wdts_redis_destroy(env->redis);
+    wdts_catalog_destroy(env->cat);
+    wdts_cfg_destroy(env->cfg);
+}
+
+static int env_init(struct ctl_env *env, const char *sub)
+{
+    struct wdts_buf errs;
+    char es[512];
+    memset(env, 0, sizeof(*env));
+    wdts_buf_init(&errs);
+    struct wdts_cfg_opts opts = {.envp = environ};
+    if (wdts_cfg_load(&opts, &env->cfg, &errs) != WDTS_OK) {
+        fprintf(stderr, "wdtctl %s: invalid configuration:\n%s", sub, wdts_buf_str(&errs));
+        wdts_buf_deinit(&errs);
+        return WDTS_EXIT_CONFIG;
+    }
+    wdts_buf_deinit(&errs);
+    env->cat = wdts_catalog_new(NULL, es, sizeof(es));
+    if (env->cat == NULL) {
+        fprintf(stderr, "wdtctl %s: %s\n", sub, es);
+        return WDTS_EXIT_FATAL;
+    }
+    struct wdts_redis_params params;
+    wdts_redis_params_init(&params);
+    if (wdts_redis_params_from_url(&params, env->cfg->redis_url, es, sizeof(es)) != WDTS_OK ||
+        wdts_redis_params_set_password(&params, env->cfg->redis_password, es, sizeof(es)) !=
+            WDTS_OK) {
+        fprintf(stderr, "wdtctl %s: redis.url: %s\n", sub, es);
+        return WDTS_EXIT_CONFIG;
+    }
+    params.connect_timeout_ms = params.command_timeout_ms = (int)env->cfg->redis_timeout_ms;
+    wdts_strlcpy(params.prefix, env->cfg->redis_prefix, sizeof(params.prefix));
+    env->redis = wdts_redis_new(&params, es, sizeof(es));
+    if (env->redis == NULL) {
+        fprintf(stderr, "wdtctl %s: cannot reach Redis: %s (set WDT_REDIS_URL)\n", sub, es);
+        return WDTS_EXIT_FATAL;
+    }
+    return 0;
+}
+
+static int usage_error(const char *sub, const char *msg, const char *arg)
+{
+    fprintf(stderr, "wdtctl %s: %s%s\nRun 'wdtctl %s --help' for usage.\n", sub, msg,
+            arg ? arg : "", sub);
+    return WDTS_EXIT_USAGE;
+}
+
+/* "90d", "1h", "30m", "45s" from seconds: the largest unit that divides it. */
+static void fmt_span(int64_t s, char *out, size_t size)
+{
+    if (s % 86400 == 0)
+        snprintf(out, size, "%" PRId64 "d", s / 86400);
+    else if (s % 3600 == 0)
+        snprintf(out, size, "%" PRId64 "h", s / 3600);
+    else if (s % 60 == 0)
+        snprintf(out, size, "%" PRId64 "m", s / 60);
+    else
+        snprintf(out, size, "%" PRId64 "s", s);
+}
+
+/* How far behind: "3d4h", "2h05m", "4m10s". */
+static void fmt_behind(int64_t s, char *out, size_t size)
+{
+    if (s < 0)
+        s = 0;
+    if (s >= 86400)
+        snprintf(out, size, "%" PRId64 "d%" PRId64 "h", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(out, size, "%" PRId64 "h%02" PRId64 "m", s / 3600, s % 3600 / 60);
+    else
+        snprintf(out, size, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+}
+
+static void join_names(const struct wdts_catalog_names *nm, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t len = 0;
+    for (size_t i = 0; i < nm->n && len + 1 < size; i++)
+        len += (size_t)snprintf(out + len, size - len, "%s%s", i ? "+" : "", nm->v[i]);
+}
+
+/* ---- reports ----------------------------------------------------------------------- */
+
+int ctl_reports_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int json = 0, c;
+    char es[512];
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'h': fputs(usage_reports, stdout); return WDTS_EXIT_OK;
+        default: return usage_error("reports", "unknown option", NULL);
+        }
+    }
+    if (optind < argc)
+        return usage_error("reports", "unexpected argument: ", argv[optind]);
+    struct wdts_catalog *cat = wdts_catalog_new(NULL, es, sizeof(es));
+    if (cat == NULL) {
+        fprintf(stderr, "wdtctl reports: %s\n", es);
+        return WDTS_EXIT_FATAL;
+    }
+    if (json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < wdts_catalog_count(cat); i++) {
+            const struct wdts_catalog_report *r = wdts_catalog_at(cat, i);
+            json_t *pk = json_array();
+            for (size_t k = 0; k < r->pk.n; k++)
+                json_array_append_new(pk, json_string(r->pk.v[k]));
+            json_t *o = json_pack(
+                "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:s, s:o}", "name", r->name,
+                "description", r->description, "kind", wdts_report_kind_name(r->kind), "method",
+                r->method, "qimen_method", r->qimen_method, "max_span_s", (json_int_t)r->max_span,
+                "snapshot_interval_s", (json_int_t)r->snapshot_interval, "page_size", r->page_size,
+                "list_key", r->list_key, "pk", pk);
+            json_array_append_new(arr, o);
+        }
+        char *text = json_dumps(arr, JSON_INDENT(2));
+        puts(text);
+        free(text);
+        json_decref(arr);
+    } else {
+        printf("%-18s %-11s %-9s %-40s %-5s %s\n", "REPORT", "KIND", "WINDOW", "METHOD", "PAGE",
+               "KEY");
+        for (size_t i = 0; i < wdts_catalog_count(cat); i++) {
+            const struct wdts_catalog_report *r = wdts_catalog_at(cat, i);
+            char span[32], pk[128], win[40];
+            fmt_span(r->kind == WDTS_REPORT_SNAPSHOT ? r->snapshot_interval : r->max_span, span,
+                     sizeof(span));
+            snprintf(win, sizeof(win), "%s%s", r->kind == WDTS_REPORT_SNAPSHOT ? "every " : "",
+                     span);
+            join_names(&r->pk, pk, sizeof(pk));
+            printf("%-18s %-11s %-9s %-40s %-5d %s\n", r->name, wdts_report_kind_name(r->kind), win,
+                   r->method, r->page_size, pk);
+        }
+        printf("\n%zu reports. Qimen methods: wdtctl reports --json.\n", wdts_catalog_count(cat));
+    }
+    wdts_catalog_destroy(cat);
+    return WDTS_EXIT_OK;
+}
+
+/* ---- status ------------------------------------------------------------------------ */
+
+/* The state of one (connection, report) and its user-facing error. */
+static const char *unit_state(const struct wdts_conn *conn, const struct wdts_conn_report *cr,
+                              const struct sched_unit *u, const char **error)
+{
+    *error = u->last_error[0] ? u->last_error : NULL;
+    if (conn->auth_failed) {
+        *error = conn->auth_message ? conn->auth_message : "credentials refused";
+        return "auth_failed";
+    }
+    if (cr->blocked) {
+        *error = cr->fix ? cr->fix : cr->reason ? cr->reason : "permission refused";
+        return "blocked";
+    }
+    if (u->load_failed)
+        return "error";
+    if (u->rep && u->rep->kind == WDTS_REPORT_SNAPSHOT) {
+        if (!u->plan.has_snapshot || !u->wm.initialized || u->wm.wm <= u->wm.origin)
+            return "backfilling";
+        return "ok";
+    }
+    if (!u->plan.has_cursor || !u->wm.initialized || u->wm.wm < u->plan.backfill_end)
+        return "backfilling";
+    return "ok";
+}
+
+int ctl_status_main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"connection", required_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *only = NULL;
+    int json = 0, c, rc;
+    char es[512];
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': only = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': fputs(usage_status, stdout); return WDTS_EXIT_OK;
+        default: return usage_error("status", "unknown option", NULL);
+        }
+    }
+    if (optind < argc)
+        return usage_error("status", "unexpected argument: ", argv[optind]);
+    if (only && !wdts_job_name_valid(only))
+        return usage_error("status", "--connection: not a connection id: ", only);
+
+    struct ctl_env env;
+    if ((rc = env_init(&env, "status")) != 0) {
+        env_deinit(&env);
+        return rc;
+    }
+    const char *prefix = env.cfg->redis_prefix;
+    char **ids = NULL;
+    size_t n_ids = 0;
+    json_t *arr = json_array();
+    rc = WDTS_EXIT_OK;
+    if (only) {
+        ids = wdts_xcalloc(1, sizeof(*ids));
+        ids[0] = wdts_xstrdup(only);
+        n_ids = 1;
+    } else if (wdts_conn_list(env.redis, prefix, &ids, &n_ids, es, sizeof(es)) != WDTS_OK) {
+        fprintf(stderr, "wdtctl status: listing connections: %s\n", es);
+        rc = WDTS_EXIT_FATAL;
+        goto out;
+    }
+    int64_t now = wdts_time_now();
+    if (!json)
+        printf("%-16s %-18s %-12s %-25s %-9s %5s %9s %9s  %s\n", "CONNECTION", "REPORT", "STATE",
+               "WATERMARK", "BEHIND", "OUT", "COMPLETED", "RECORDS", "LAST ERROR");
+    for (size_t i = 0; i < n_ids; i++) {
+        struct wdts_conn *conn = NULL;
+        wdts_err_t err = wdts_conn_load(env.redis, prefix, ids[i], &conn, es, sizeof(es));
+        if (err == WDTS_ERR_NOTFOUND && only) {
+            fprintf(stderr,
+                    "wdtctl status: no connection %s (wdtctl connection list shows "
+                    "them)\n",
+                    only);
+            rc = CTL_EXIT_NOTFOUND;
+            goto out;
+        }
+        if (err == WDTS_ERR_NOTFOUND)
+            continue;
+        if (err != WDTS_OK) {
+            fprintf(stderr, "wdtctl status: connection %s: %s\n", ids[i], es);
+            rc = WDTS_EXIT_FATAL;
+            if (env.redis->err != WDTS_OK)
+                goto out;
+            continue;
+        }
+        struct sched_unit *u = wdts_xcalloc(conn->n_reports + 1, sizeof(*u));
+        for (size_t r = 0; r < conn->n_reports; r++) {
+            u[r].tenant = conn->tenant;
+            u[r].connection = conn->id;
+            u[r].report = conn->reports[r].name;
+            u[r].rep = wdts_catalog_get(env.cat, conn->reports[r].name);
+        }
+        err = sched_state_load(env.redis, prefix, u, conn->n_reports, es, sizeof(es));
+        if (err != WDTS_OK) {
+            fprintf(stderr, "wdtctl status: reading %s: %s\n", conn->id, es);
+            rc = WDTS_EXIT_FATAL;
+        }
+        for (size_t r = 0; err == WDTS_OK && r < conn->n_reports; r++) {
+            const char *error = NULL;
+            const char *state = unit_state(conn, &conn->reports[r], &u[r], &error);
+            long long outstanding = 0, done_now = 0;
+            for (size_t j = 0; j < u[r].n_out; j++) {
+                if (u[r].out[j].completed)
+                    done_now++;
+                else
+                    outstanding++;
+            }
+            long long completed = u[r].completed + done_now;
+            char wm[WDTS_RFC3339_LEN] = "-", behind[32] = "-", rec[24] = "-";
+            if (u[r].wm.initialized) {
+                wdts_time_format_rfc3339(u[r].wm.wm, wm);
+                fmt_behind(now - u[r].wm.wm, behind, sizeof(behind));
+            }
+            if (u[r].records >= 0)
+                snprintf(rec, sizeof(rec), "%lld", u[r].records);
+            if (json) {
+                json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "connection", conn->id, "tenant",
+                                      conn->tenant, "report", u[r].report, "state", state);
+                json_object_set_new(o, "watermark",
+                                    u[r].wm.initialized ? json_string(wm) : json_null());
+                json_object_set_new(o, "behind_s",
+                                    u[r].wm.initialized ? json_integer(now - u[r].wm.wm)
+                                                        : json_null());
+                json_object_set_new(o, "outstanding", json_integer(outstanding));
+                json_object_set_new(o, "completed", json_integer(completed));
+                json_object_set_new(o, "records",
+                                    u[r].records >= 0 ? json_integer(u[r].records) : json_null());
+                json_object_set_new(o, "last_error", error ? json_string(error) : json_null());
+                char at[WDTS_RFC3339_LEN];
+                if (error && error == u[r].last_error && u[r].last_error_at > 0) {
+                    wdts_time_format_rfc3339(u[r].last_error_at, at);
+                    json_object_set_new(o, "last_error_at", json_string(at));
+                } else {
+                    json_object_set_new(o, "last_error_at", json_null());
+                }
+                json_array_append_new(arr, o);
+            } else {
+                printf("%-16s %-18s %-12s %-25s %-9s %5lld %9lld %9s  %s\n", conn->id, u[r].report,
+                       state, wm, behind, outstanding, completed, rec, error ? error : "");
+            }
+        }
+        for (size_t r = 0; r < conn->n_reports; r++)
+            sched_unit_deinit(&u[r]);
+        free(u);
+        wdts_conn_destroy(conn);
+        if (rc == WDTS_EXIT_FATAL && env.redis->err != WDTS_OK)
+            goto out;
+    }
+    if (json) {
+        char *text = json_dumps(arr, JSON_INDENT(2));
+        puts(text);
+        free(text);
+    } else if (n_ids == 0) {
+        printf("(no connection; add one with wdtctl connection add)\n");
+    }
+out:
+    json_decref(arr);
+    wdts_conn_ids_free(ids, n_ids);
+    env_deinit(&env);
+    return rc;
+}
+
+/* ---- resync ------------------------------------------------------------------------ */
+
+static int parse_time_arg(const char *s, int64_t *out)
+{
+    return wdts_time_parse_rfc3339(s, out) == WDTS_OK || wdts_time_parse_beijing(s, out) == WDTS_OK
+               ? 0
+               : -1;
+}
+
+int ctl_resync_main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"connection", required_argument, NULL, 'c'},
+                                         {"report", required_argument, NULL, 'r'},
+                                         {"from", required_argument, NULL, 'f'},
+                                         {"to", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *cid = NULL, *report = NULL, *from_s = NULL, *to_s = NULL;
+    int c, rc;
+    char es[1024];
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': cid = optarg; break;
+        case 'r': report = optarg; break;
+        case 'f': from_s = optarg; break;
+        case 't': to_s = optarg; break;
+        case 'h': fputs(usage_resync, stdout); return WDTS_EXIT_OK;
+        default: return usage_error("resync", "unknown option", NULL);
+        }
+    }
+    if (optind < argc)
+        return usage_error("resync", "unexpected argument: ", argv[optind]);
+    if (!cid || !report || !from_s || !to_s)
+        return usage_error("resync", "--connection, --report, --from and --to are required", NULL);
+    int64_t from, to;
+    if (parse_time_arg(from_s, &from) != 0)
+        return usage_error("resync",
+                           "--from: not a time (RFC 3339, \"yyyy-MM-dd HH:mm:ss\" Beijing, or "
+                           "Unix seconds): ",
+                           from_s);
+    if (parse_time_arg(to_s, &to) != 0)
+        return usage_error("resync",
+                           "--to: not a time (RFC 3339, \"yyyy-MM-dd HH:mm:ss\" Beijing, or "
+                           "Unix seconds): ",
+                           to_s);
+    if (from >= to)
+        return usage_error("resync", "--from must be before --to", NULL);
+    if (!wdts_job_name_valid(cid))
+        return usage_error("resync", "--connection: not a connection id: ", cid);
+
+    struct ctl_env env;
+    struct wdts_conn *conn = NULL;
+    struct sched_emit *em = NULL;
+    if ((rc = env_init(&env, "resync")) != 0)
+        goto out;
+    const char *prefix = env.cfg->redis_prefix;
+    wdts_err_t err = wdts_conn_load(env.redis, prefix, cid, &conn, es, sizeof(es));
+    if (err == WDTS_ERR_NOTFOUND) {
+        fprintf(stderr, "wdtctl resync: no connection %s (wdtctl connection list shows them)\n",
+                cid);
+        rc = CTL_EXIT_NOTFOUND;
+        goto out;
+    }
+    if (err != WDTS_OK) {
+        fprintf(stderr, "wdtctl resync: connection %s: %s\n", cid, es);
+        rc = WDTS_EXIT_FATAL;
+        goto out;
+    }
+    const struct wdts_catalog_report *rep = wdts_catalog_get(env.cat, report);
+    if (rep == NULL) {
+        fprintf(stderr, "wdtctl resync: no report %s in the catalog (wdtctl reports lists them)\n",
+                report);
+        rc = CTL_EXIT_NOTFOUND;
+        goto out;
+    }
+    const struct wdts_conn_report *cr = wdts_conn_report_get(conn, report);
+    if (cr == NULL) {
+        fprintf(stderr,
+                "wdtctl resync: report %s is not enabled for connection %s (enable it first; "
+                "wdtctl connection show --id %s lists its reports)\n",
+                report, cid, cid);
+        rc = CTL_EXIT_NOTFOUND;
+        goto out;
+    }
+    if (conn->auth_failed || cr->blocked)
+        fprintf(stderr,
+                "wdtctl resync: warning: %s is %s; the jobs will wait until wdtctl connection "
+                "check succeeds\n",
+                conn->auth_failed ? "the connection" : "the report",
+                conn->auth_failed ? "auth_failed" : "blocked");
+    em = sched_emit_new(env.cfg->kafka, env.cfg->kafka_cnt, env.cfg->topic_jobs, es, sizeof(es));
+    if (em == NULL) {
+        fprintf(stderr, "wdtctl resync: Kafka producer: %s\n", es);
+        rc = WDTS_EXIT_FATAL;
+        goto out;
+    }
+    struct sched_plan_params p;
+    sched_params_for(env.cfg, conn, rep, &p);
+    struct sched_resync_result res;
+    err = sched_resync_run(env.redis, prefix, em, conn->tenant, conn->id, rep->name, &p, from, to,
+                           wdts_time_now(), &res, es, sizeof(es));
+    if (err != WDTS_OK) {
+        fprintf(stderr, "wdtctl resync: %s\n", es);
+        rc = err == WDTS_ERR_INVAL ? WDTS_EXIT_USAGE : WDTS_EXIT_FATAL;
+        goto out;
+    }
+    char a[WDTS_RFC3339_LEN], b[WDTS_RFC3339_LEN];
+    wdts_time_format_rfc3339(res.start, a);
+    wdts_time_format_rfc3339(res.end, b);
+    printf("resync of %s/%s: %zu windows emitted covering [%s, %s)%s\n", cid, rep->name, res.n, a,
+           b,
+           res.end < to && rep->kind != WDTS_REPORT_SNAPSHOT
+               ? " (the rest is not closed yet; the scheduler will plan it)"
+               : "");
+    rc = WDTS_EXIT_OK;
+out:
+    sched_emit_destroy(em, 10000);
+    wdts_conn_destroy(conn);
+    env_deinit(&env);
+    return rc;
+}
