@@ -104,6 +104,7 @@ struct wt_conn_opts {
     double rate;
     int burst, concurrency;
     enum wdts_conn_pii pii;
+    const char *qimen_app_key, *qimen_app_secret; /* set: a qimen connection with its own app */
 };
 
 static inline void wt_conn_add(struct wt *t, const struct wt_conn_opts *o)
@@ -112,7 +113,11 @@ static inline void wt_conn_add(struct wt *t, const struct wt_conn_opts *o)
     struct wdts_conn *c = wdts_conn_new();
     c->tenant = wdts_xstrdup(o->tenant);
     c->id = wdts_xstrdup(o->id);
-    c->app = WDTS_API_APP_WDT;
+    c->app = o->qimen_app_key ? WDTS_API_APP_QIMEN : WDTS_API_APP_WDT;
+    if (o->qimen_app_key) {
+        c->qimen_app_key = wdts_xstrdup(o->qimen_app_key);
+        c->qimen_app_secret = wdts_xstrdup(o->qimen_app_secret);
+    }
     c->sid = wdts_xstrdup(o->sid);
     c->appkey = wdts_xstrdup(o->appkey);
     c->appsecret = wdts_xstrdup(o->appsecret);
@@ -472,8 +477,20 @@ static inline long long wt_committed(struct wt *t, const char *topic, int parts)
 }
 
 /* The pks the truth says must be present: modified as of as_of in [since, before). */
+static inline size_t wt_truth_route(const char *tenants_path, const char *sid,
+                                    const char *report, const char *route, int64_t as_of,
+                                    int64_t since, int64_t before, char ***pks);
+
 static inline size_t wt_truth(const char *tenants_path, const char *sid, const char *report,
                               int64_t as_of, int64_t since, int64_t before, char ***pks)
+{
+    return wt_truth_route(tenants_path, sid, report, "wdt", as_of, since, before, pks);
+}
+
+/* As wt_truth() for a route ("wdt" | "qimen"). */
+static inline size_t wt_truth_route(const char *tenants_path, const char *sid,
+                                    const char *report, const char *route, int64_t as_of,
+                                    int64_t since, int64_t before, char ***pks)
 {
     char a[32], s[32], b[32];
     snprintf(a, sizeof(a), "%lld", (long long)as_of);
@@ -482,7 +499,7 @@ static inline size_t wt_truth(const char *tenants_path, const char *sid, const c
     char *bin = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
     char *argv[] = {bin, "truth", "--tenants", (char *)tenants_path, "--sid", (char *)sid,
                     "--report", (char *)report, "--as-of", a, "--since", s, "--before", b,
-                    "--route", "wdt", NULL};
+                    "--route", (char *)route, NULL};
     struct wdts_test_run run;
     assert_int_equal(wdts_test_run(argv, NULL, 120, &run), 0);
     if (run.status != 0)
