@@ -18,7 +18,7 @@ static void test_qimen(void **state)
     char tenants[512];
     snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
     const char *args[] = {"--tenants", tenants, NULL};
-    assert_int_equal(sbx_start(&sbx, args), 0);
+    assert_int_equal(wt_sbx_start(&sbx, args), 0);
     char gw[160];
     snprintf(gw, sizeof(gw), "%s/router/qm", sbx.base);
     const char *reports[] = {"trades", NULL};
