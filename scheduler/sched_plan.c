@@ -9,18 +9,7 @@
 #include <string.h>
 
 #include "wdts/catalog.h"
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (errstr == NULL || errstr_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
+#include "wdts/str.h"
 
 int64_t sched_plan_align_down(int64_t t, int64_t period)
 {
@@ -56,46 +45,46 @@ wdts_err_t sched_plan_params_check(const struct sched_plan_params *p, char *errs
 {
     const int64_t year = 366LL * 86400;
     if (p->step <= 0 || p->step > 86400 || 86400 % p->step != 0) {
-        set_err(errstr, errstr_size, "plan: step %lld s must divide a day", (long long)p->step);
+        wdts_errstr_set(errstr, errstr_size, "plan: step %lld s must divide a day", (long long)p->step);
         return WDTS_ERR_INVAL;
     }
     if (p->snapshot) {
         if (p->interval <= 0 || p->interval % p->step != 0 || p->interval > year) {
-            set_err(
+            wdts_errstr_set(
                 errstr, errstr_size,
                 "plan: snapshot interval %lld s must be a positive multiple of the step (%lld s)",
                 (long long)p->interval, (long long)p->step);
             return WDTS_ERR_INVAL;
         }
     } else if (p->span <= 0 || p->span % p->step != 0 || p->span > year) {
-        set_err(
+        wdts_errstr_set(
             errstr, errstr_size,
             "plan: span %lld s must be a positive multiple of the step (%lld s), at most a year",
             (long long)p->span, (long long)p->step);
         return WDTS_ERR_INVAL;
     }
     if (p->backfill <= 0 || p->backfill > 10 * year) {
-        set_err(errstr, errstr_size, "plan: backfill %lld s must be positive and at most 10 years",
+        wdts_errstr_set(errstr, errstr_size, "plan: backfill %lld s must be positive and at most 10 years",
                 (long long)p->backfill);
         return WDTS_ERR_INVAL;
     }
     if (p->lag < 0 || p->lag > year) {
-        set_err(errstr, errstr_size, "plan: lag %lld s must be in [0, 1 year]", (long long)p->lag);
+        wdts_errstr_set(errstr, errstr_size, "plan: lag %lld s must be in [0, 1 year]", (long long)p->lag);
         return WDTS_ERR_INVAL;
     }
     if (p->lookback < 0 || p->lookback % p->step != 0 || p->lookback > year) {
-        set_err(errstr, errstr_size,
+        wdts_errstr_set(errstr, errstr_size,
                 "plan: lookback %lld s must be 0 (off) or a positive multiple of the step (%lld s)",
                 (long long)p->lookback, (long long)p->step);
         return WDTS_ERR_INVAL;
     }
     if (!p->snapshot && (p->min_window < 1 || p->min_window > p->span)) {
-        set_err(errstr, errstr_size, "plan: min_window %lld s must be in [1, span %lld s]",
+        wdts_errstr_set(errstr, errstr_size, "plan: min_window %lld s must be in [1, span %lld s]",
                 (long long)p->min_window, (long long)p->span);
         return WDTS_ERR_INVAL;
     }
     if (p->max_outstanding < (p->lookback > 0 ? 2 : 1)) {
-        set_err(errstr, errstr_size,
+        wdts_errstr_set(errstr, errstr_size,
                 "plan: the bound on outstanding windows (%d) must be at least %d%s",
                 p->max_outstanding, p->lookback > 0 ? 2 : 1,
                 p->lookback > 0 ? " with lookback (a window and its lookback go together)" : "");
@@ -137,13 +126,13 @@ wdts_err_t sched_plan_pass(const struct sched_plan_params *p, const struct sched
     if (err != WDTS_OK)
         return err;
     if (now - p->backfill < WDTS_JOB_MIN_TIME || now >= WDTS_JOB_MAX_TIME) {
-        set_err(errstr, errstr_size, "plan: now %lld minus the backfill is out of [2000, 2100)",
+        wdts_errstr_set(errstr, errstr_size, "plan: now %lld minus the backfill is out of [2000, 2100)",
                 (long long)now);
         return WDTS_ERR_INVAL;
     }
     if (st->has_cursor && (st->cursor < WDTS_JOB_MIN_TIME || st->cursor >= WDTS_JOB_MAX_TIME ||
                            st->backfill_end < WDTS_JOB_MIN_TIME)) {
-        set_err(errstr, errstr_size,
+        wdts_errstr_set(errstr, errstr_size,
                 "plan: stored cursor %lld / backfill end %lld is not a time in [2000, 2100); "
                 "reset the report's plan state",
                 (long long)st->cursor, (long long)st->backfill_end);
@@ -207,7 +196,7 @@ wdts_err_t sched_plan_resync(const struct sched_plan_params *p, int64_t from, in
     if (err != WDTS_OK)
         return err;
     if (from < WDTS_JOB_MIN_TIME || to > WDTS_JOB_MAX_TIME || from >= to) {
-        set_err(errstr, errstr_size,
+        wdts_errstr_set(errstr, errstr_size,
                 "resync: the range must satisfy 2000 <= from < to <= 2100 (got %lld .. %lld)",
                 (long long)from, (long long)to);
         return WDTS_ERR_INVAL;
@@ -231,7 +220,7 @@ wdts_err_t sched_plan_resync(const struct sched_plan_params *p, int64_t from, in
     if (end > closed)
         end = closed;
     if (a >= end) {
-        set_err(errstr, errstr_size,
+        wdts_errstr_set(errstr, errstr_size,
                 "resync: nothing of the range is closed yet (windows end at or before now - lag); "
                 "try again later or choose an earlier range");
         return WDTS_ERR_INVAL;

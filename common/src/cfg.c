@@ -15,6 +15,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "wdts/crypto.h"
 #include "wdts/log.h"
 #include "wdts/mem.h"
 
@@ -283,72 +284,6 @@ wdts_err_t wdts_cfg_parse_bool(const char *s, int *out)
     return WDTS_ERR_INVAL;
 }
 
-static int b64_value(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-wdts_err_t wdts_cfg_key32_decode(const char *text, unsigned char out[32])
-{
-    unsigned char tmp[33];
-    size_t len = text ? strlen(text) : 0;
-    if (len == 64) {
-        for (size_t i = 0; i < 32; i++) {
-            int hi = hex_value((unsigned char)text[2 * i]);
-            int lo = hex_value((unsigned char)text[2 * i + 1]);
-            if (hi < 0 || lo < 0)
-                return WDTS_ERR_INVAL;
-            tmp[i] = (unsigned char)(hi << 4 | lo);
-        }
-        memcpy(out, tmp, 32);
-        return WDTS_OK;
-    }
-    /* 32 bytes = 43 base64 characters (256 bits in 258), plus one '=' when padded. */
-    if (len == 44 && text[43] == '=')
-        len = 43;
-    if (len != 43)
-        return WDTS_ERR_INVAL;
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_value((unsigned char)text[i]);
-        if (v < 0)
-            return WDTS_ERR_INVAL;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            tmp[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (n != 32 || acc != 0) /* leftover bits must be zero in canonical base64 */
-        return WDTS_ERR_INVAL;
-    memcpy(out, tmp, 32);
-    return WDTS_OK;
-}
-
 static int check_nonempty(const char *val, char *why, size_t why_size)
 {
     if (*val)
@@ -442,12 +377,13 @@ static int check_components(const char *val, char *why, size_t why_size)
 
 static int check_key32(const char *val, char *why, size_t why_size)
 {
-    unsigned char key[32];
-    if (wdts_cfg_key32_decode(val, key) == WDTS_OK)
+    unsigned char key[WDTS_CRYPTO_KEY_LEN];
+    char es[256];
+    int ok = wdts_crypto_key_parse(val, key, es, sizeof(es)) == WDTS_OK;
+    wdts_crypto_wipe(key, sizeof(key));
+    if (ok)
         return 0;
-    snprintf(why, why_size,
-             "is not a 32-byte key; use 64 hex characters or 44 base64 characters "
-             "(make one with `openssl rand -hex 32`)");
+    snprintf(why, why_size, "is not a usable key (%s)", es);
     return -1;
 }
 

@@ -41,17 +41,6 @@ void wdts_crypto_free_secret(char *p, size_t len)
     free(p);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int b64val(int c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -122,7 +111,7 @@ wdts_err_t wdts_crypto_key_parse(const char *text, unsigned char key[WDTS_CRYPTO
     if (n == 2 * WDTS_CRYPTO_KEY_LEN) {
         size_t i;
         for (i = 0; i < WDTS_CRYPTO_KEY_LEN; i++) {
-            int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+            int hi = wdts_hex_value((unsigned char)s[2 * i]), lo = wdts_hex_value((unsigned char)s[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 break;
             tmp[i] = (unsigned char)(hi << 4 | lo);
@@ -296,7 +285,7 @@ wdts_err_t wdts_crypto_open(const unsigned char key[WDTS_CRYPTO_KEY_LEN], const 
     }
     const char *p = sealed + strlen(SEAL_VERSION ":");
     for (size_t i = 0; i < WDTS_CRYPTO_KEY_ID_SIZE - 1; i++) {
-        if (hexval((unsigned char)p[i]) < 0 || isupper((unsigned char)p[i])) {
+        if (wdts_hex_value((unsigned char)p[i]) < 0 || isupper((unsigned char)p[i])) {
             snprintf(errstr, errstr_size, "sealed secret: the key id after '" SEAL_VERSION
                                           ":' must be 8 lowercase hex characters");
             goto out;

@@ -53,18 +53,6 @@ int wdts_job_name_valid(const char *s)
     return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (errstr == NULL || errstr_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
-
 void wdts_job_id_format(const char *connection, const char *report, int64_t start, int64_t end,
                         char *out, size_t out_size)
 {
@@ -78,35 +66,35 @@ static wdts_err_t check_values(const struct wdts_job *job, char *errstr, size_t 
     const char *vals[] = {job->tenant, job->connection, job->report};
     for (size_t i = 0; i < 3; i++) {
         if (!wdts_job_name_valid(vals[i])) {
-            set_err(errstr, errstr_size,
+            wdts_errstr_set(errstr, errstr_size,
                     "job: field '%s': must be 1-%d characters of A-Z a-z 0-9 _ . -", what[i],
                     WDTS_JOB_NAME_MAX);
             return WDTS_ERR_INVAL;
         }
     }
     if (job->start < WDTS_JOB_MIN_TIME || job->start >= WDTS_JOB_MAX_TIME) {
-        set_err(errstr, errstr_size, "job: field 'start': out of range (years 2000-2099)");
+        wdts_errstr_set(errstr, errstr_size, "job: field 'start': out of range (years 2000-2099)");
         return WDTS_ERR_INVAL;
     }
     if (job->end <= WDTS_JOB_MIN_TIME || job->end > WDTS_JOB_MAX_TIME) {
-        set_err(errstr, errstr_size, "job: field 'end': out of range (years 2000-2099)");
+        wdts_errstr_set(errstr, errstr_size, "job: field 'end': out of range (years 2000-2099)");
         return WDTS_ERR_INVAL;
     }
     if (job->end <= job->start) {
-        set_err(errstr, errstr_size,
+        wdts_errstr_set(errstr, errstr_size,
                 "job: field 'end': must be after start (window is [start, end))");
         return WDTS_ERR_INVAL;
     }
     if ((int)job->kind < 0 || job->kind >= WDTS_JOB_KIND__COUNT) {
-        set_err(errstr, errstr_size, "job: field 'kind': unknown kind %d", (int)job->kind);
+        wdts_errstr_set(errstr, errstr_size, "job: field 'kind': unknown kind %d", (int)job->kind);
         return WDTS_ERR_INVAL;
     }
     if (job->attempt < 1 || job->attempt > WDTS_JOB_MAX_ATTEMPT) {
-        set_err(errstr, errstr_size, "job: field 'attempt': must be 1-%d", WDTS_JOB_MAX_ATTEMPT);
+        wdts_errstr_set(errstr, errstr_size, "job: field 'attempt': must be 1-%d", WDTS_JOB_MAX_ATTEMPT);
         return WDTS_ERR_INVAL;
     }
     if (job->emitted_at < WDTS_JOB_MIN_TIME || job->emitted_at >= WDTS_JOB_MAX_TIME) {
-        set_err(errstr, errstr_size, "job: field 'emitted_at': out of range (years 2000-2099)");
+        wdts_errstr_set(errstr, errstr_size, "job: field 'emitted_at': out of range (years 2000-2099)");
         return WDTS_ERR_INVAL;
     }
     return WDTS_OK;
@@ -116,7 +104,7 @@ static wdts_err_t copy_name(char *dst, const char *src, const char *field, char 
                             size_t errstr_size)
 {
     if (src == NULL || wdts_strlcpy(dst, src, WDTS_JOB_NAME_MAX + 1) > WDTS_JOB_NAME_MAX) {
-        set_err(errstr, errstr_size, "job: field '%s': missing or longer than %d characters", field,
+        wdts_errstr_set(errstr, errstr_size, "job: field '%s': missing or longer than %d characters", field,
                 WDTS_JOB_NAME_MAX);
         return WDTS_ERR_INVAL;
     }
@@ -189,7 +177,7 @@ static wdts_err_t get_time(json_t *root, const char *field, int64_t *out, char *
     size_t n = s ? strlen(s) : 0;
     if (s == NULL || (n != 20 && n != 25) || s[10] != 'T' || strchr(s, '.') != NULL ||
         wdts_time_parse_rfc3339(s, out) != WDTS_OK) {
-        set_err(errstr, errstr_size,
+        wdts_errstr_set(errstr, errstr_size,
                 "job: field '%s': must be an RFC 3339 time in whole seconds "
                 "(\"2026-01-02T03:04:05+08:00\")",
                 field);
@@ -203,7 +191,7 @@ static wdts_err_t get_int(json_t *root, const char *field, long long min, long l
 {
     json_t *v = json_object_get(root, field);
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        set_err(errstr, errstr_size, "job: field '%s': must be an integer in [%lld, %lld]", field,
+        wdts_errstr_set(errstr, errstr_size, "job: field '%s': must be an integer in [%lld, %lld]", field,
                 min, max);
         return WDTS_ERR_INVAL;
     }
@@ -215,7 +203,7 @@ static const char *get_str(json_t *root, const char *field, char *errstr, size_t
 {
     const char *s = json_string_value(json_object_get(root, field));
     if (s == NULL)
-        set_err(errstr, errstr_size, "job: field '%s': must be a string", field);
+        wdts_errstr_set(errstr, errstr_size, "job: field '%s': must be a string", field);
     return s;
 }
 
@@ -227,12 +215,12 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        set_err(errstr, errstr_size, "job: not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+        wdts_errstr_set(errstr, errstr_size, "job: not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
                 jerr.column);
         return WDTS_ERR_JSON;
     }
     if (!json_is_object(root)) {
-        set_err(errstr, errstr_size, "job: must be a JSON object");
+        wdts_errstr_set(errstr, errstr_size, "job: must be a JSON object");
         goto out;
     }
     const char *key;
@@ -242,14 +230,14 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
         while (i < N_JOB_FIELDS && strcmp(key, job_fields[i]) != 0)
             i++;
         if (i == N_JOB_FIELDS) {
-            set_err(errstr, errstr_size, "job: unknown field '%.64s' (contract v%d)", key,
+            wdts_errstr_set(errstr, errstr_size, "job: unknown field '%.64s' (contract v%d)", key,
                     WDTS_JOB_VERSION);
             goto out;
         }
     }
     for (size_t i = 0; i < N_JOB_FIELDS; i++) {
         if (json_object_get(root, job_fields[i]) == NULL) {
-            set_err(errstr, errstr_size, "job: field '%s' is missing", job_fields[i]);
+            wdts_errstr_set(errstr, errstr_size, "job: field '%s' is missing", job_fields[i]);
             goto out;
         }
     }
@@ -259,7 +247,7 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
     if (get_int(root, "v", 0, 1000000, &n, errstr, errstr_size) != WDTS_OK)
         goto out;
     if (n != WDTS_JOB_VERSION) {
-        set_err(errstr, errstr_size,
+        wdts_errstr_set(errstr, errstr_size,
                 "job: field 'v': version %lld is not supported (this build speaks %d)", n,
                 WDTS_JOB_VERSION);
         goto out;
@@ -283,7 +271,7 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
     if (kind == NULL)
         goto out;
     if (wdts_job_kind_parse(kind, &tmp.kind) != WDTS_OK) {
-        set_err(errstr, errstr_size,
+        wdts_errstr_set(errstr, errstr_size,
                 "job: field 'kind': unknown kind '%.32s' (backfill, incremental, snapshot, resync, "
                 "lookback)",
                 kind);
@@ -300,7 +288,7 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
     wdts_job_id_format(tmp.connection, tmp.report, tmp.start, tmp.end, tmp.job_id,
                        sizeof(tmp.job_id));
     if (strcmp(id, tmp.job_id) != 0) {
-        set_err(errstr, errstr_size,
+        wdts_errstr_set(errstr, errstr_size,
                 "job: field 'job_id': '%.200s' does not match its fields ('%s')", id, tmp.job_id);
         goto out;
     }

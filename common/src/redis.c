@@ -31,17 +31,6 @@ void wdts_redis_params_init(struct wdts_redis_params *params)
     wdts_strlcpy(params->prefix, WDTS_REDIS_PREFIX_DEFAULT, sizeof(params->prefix));
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..len) into out (size bytes). @returns 0, -1 on a bad escape or a
  * decoded NUL, -2 when it does not fit. */
 static int pct_decode(const char *s, size_t len, char *out, size_t size)
@@ -52,7 +41,7 @@ static int pct_decode(const char *s, size_t len, char *out, size_t size)
         if (c == '%') {
             if (i + 2 >= len)
                 return -1;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = wdts_hex_value(s[i + 1]), l = wdts_hex_value(s[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             c = h * 16 + l;

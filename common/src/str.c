@@ -155,6 +155,27 @@ char *wdts_buf_steal(struct wdts_buf *buf)
     return out;
 }
 
+void wdts_errstr_set(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    if (errstr == NULL || errstr_size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+}
+
+int wdts_hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static void hex_encode(const unsigned char *in, size_t len, char *out, const char *digits)
 {
     for (size_t i = 0; i < len; i++) {

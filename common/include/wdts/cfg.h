@@ -53,7 +53,7 @@ struct wdts_cfg {
 
     char *http_listen; /* host:port of /metrics, /healthz, /readyz */
 
-    char *secret_key;       /* SECRET: 32 bytes as hex or base64, see wdts_cfg_key32_decode() */
+    char *secret_key;       /* SECRET: 32 bytes as hex or base64, see wdts_crypto_key_parse() */
     char *qimen_app_key;    /* SECRET: the operator's platform-provided Qimen credentials */
     char *qimen_app_secret; /* SECRET */
     char *pii_hash_key;     /* SECRET: HMAC key of the `hash` pii policy */
@@ -160,12 +160,5 @@ wdts_err_t wdts_cfg_parse_duration(const char *s, int64_t *ms);
 
 /** Parses true/false, yes/no, on/off, 1/0 (case-insensitive). @returns WDTS_ERR_INVAL otherwise. */
 wdts_err_t wdts_cfg_parse_bool(const char *s, int *out);
-
-/**
- * @brief  Decodes a 32-byte key given as 64 hex characters or as standard base64
- *         (44 characters with one '=' of padding, or 43 without).
- * @returns WDTS_ERR_INVAL when text is neither.
- */
-wdts_err_t wdts_cfg_key32_decode(const char *text, unsigned char out[32]);
 
 #endif

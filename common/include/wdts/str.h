@@ -48,6 +48,14 @@ const char *wdts_buf_str(const struct wdts_buf *buf);
 /** @owner moves the data to the caller (free() it); buf is reset to empty. */
 char *wdts_buf_steal(struct wdts_buf *buf);
 
+/** Formats into errstr (errstr_size bytes) when errstr is not NULL: the detail text of
+ *  a failing constructor or parser. */
+void wdts_errstr_set(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** @returns the value of hex digit c (either case), or -1. */
+int wdts_hex_value(int c);
+
 /** Lowercase hex of len bytes into out (2*len+1 bytes). */
 void wdts_hex_lower(const unsigned char *in, size_t len, char *out);
 /** Uppercase hex of len bytes into out (2*len+1 bytes). */
