@@ -160,6 +160,22 @@ static const struct cfg_def cfg_defs[] = {
              "(uncommitted). Keep it below terminationGracePeriodSeconds.",
      .min = SECOND_MS, .max = HOUR_MS},
 
+    {"sink.db", "WDT_SINK_DB", WDTS_CFG_STR, NULL, OFF(sink_db), NULL, 0,
+     .desc = "wdt-sink-sqlite: the SQLite file it writes (created when absent); `--db` sets it "
+             "too."},
+    {"sink.group", "WDT_SINK_GROUP", WDTS_CFG_STR, "wdt-sink-sqlite", OFF(sink_group),
+     check_nonempty, 0,
+     .desc = "wdt-sink-sqlite: its consumer group, its own so it sees every record (it wins "
+             "over kafka.group.id)."},
+    {"sink.batch.max", "WDT_SINK_BATCH_MAX", WDTS_CFG_INT, "2000", OFF(sink_batch_max), NULL, 0,
+     .desc = "wdt-sink-sqlite: most messages applied in one SQLite transaction (offsets are "
+             "committed after each).",
+     .min = 1, .max = 1000000},
+    {"sink.batch.time", "WDT_SINK_BATCH_TIME", WDTS_CFG_DURATION, "500ms",
+     OFF(sink_batch_time_ms), NULL, 0,
+     .desc = "wdt-sink-sqlite: longest a transaction stays open before it is committed.",
+     .min = 1, .max = MINUTE_MS},
+
     {"pii.hash.key", "WDT_PII_HASH_KEY", WDTS_CFG_STR, NULL, OFF(pii_hash_key), check_hash_key,
      WDTS_CFG_SECRET,
      .desc = "HMAC-SHA256 key of the `hash` pii policy (at least 16 characters; make one "

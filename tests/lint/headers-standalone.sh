@@ -7,12 +7,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0 n=0
 cflags=$(pkg-config --cflags rdkafka hiredis jansson libcurl libmicrohttpd)
-for h in $(git ls-files -- 'common/include/wdts/*.h' 'sandbox/*.h' 'worker/*.h' 'scheduler/*.h'); do
+for h in $(git ls-files -- 'common/include/wdts/*.h' 'sandbox/*.h' 'worker/*.h' 'scheduler/*.h' 'sink/*.h'); do
     n=$((n + 1))
     printf '#include "%s"\n' "$root/$h" >"$tmp/t.c"
     # shellcheck disable=SC2086
     if ! cc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsyntax-only -Icommon/include \
-        -Isandbox -Iworker -Ischeduler $cflags "$tmp/t.c" 2>"$tmp/err"; then
+        -Isandbox -Iworker -Ischeduler -Isink $cflags "$tmp/t.c" 2>"$tmp/err"; then
         echo "$h does not compile on its own:"
         cat "$tmp/err"
         fail=1

@@ -72,6 +72,11 @@ struct wdts_cfg {
     int worker_max_attempts;
     int64_t worker_shutdown_timeout_ms;
 
+    char *sink_db;          /* wdt-sink-sqlite: SQLite file; NULL when unset */
+    char *sink_group;       /* wdt-sink-sqlite: its own consumer group */
+    int sink_batch_max;     /* messages per SQLite transaction */
+    int64_t sink_batch_time_ms;
+
     /* librdkafka properties (file `kafka.<prop>`, env WDT_KAFKA_<PROP>), in the order first
      * seen, each property once with its highest-precedence value, each already accepted by
      * rd_kafka_conf_set(). Keys and values are owned by cfg; hand them to the Kafka wrapper
