@@ -124,8 +124,17 @@ uint64_t sbx_stream_count(const struct sbx_dataset *ds, enum sbx_stream s, int64
  * of `bases` plus a jitter in [0, jitter). The tables are the only source of the
  * delays: the life functions below draw from them and selection reads their bounds. */
 enum tfield {
-    TF_CREATED = 0, TF_PAY, TF_CANCEL, TF_CHECK, TF_SHIP, TF_REFUND, TF_DONE,
-    TF_RF_AGREE, TF_RF_DONE, TF_SI_DONE, TF__COUNT
+    TF_CREATED = 0,
+    TF_PAY,
+    TF_CANCEL,
+    TF_CHECK,
+    TF_SHIP,
+    TF_REFUND,
+    TF_DONE,
+    TF_RF_AGREE,
+    TF_RF_DONE,
+    TF_SI_DONE,
+    TF__COUNT
 };
 enum pfield { PF_CREATED = 0, PF_APPROVE, PF_ARRIVE, PF_SI_DONE, PF__COUNT };
 
@@ -156,9 +165,22 @@ static const struct delay purchase_delays[PF__COUNT] = {
     [PF_SI_DONE] = {PF_ARRIVE, 2, {3600, 4 * 3600}, 600},
 };
 
-static inline int64_t draw(const struct delay *d, uint64_t choice, uint64_t jit)
+/* Random draws from slices of a record's hashes, by multiplication (no division):
+ * a choice among n from 8 bits, a jitter in [0, J) or a percentage from 16 bits.
+ * The slices of each hash are disjoint, so the draws are independent. */
+static inline int choice8(uint64_t h, int shift, int n)
 {
-    return d->bases[scale32(choice, (uint64_t)d->n)] + (int64_t)scale32(jit, (uint64_t)d->jitter);
+    return (int)((((h >> shift) & 0xff) * (uint64_t)n) >> 8);
+}
+
+static inline int64_t jit16(uint64_t h, int shift, int64_t j)
+{
+    return (int64_t)((((h >> shift) & 0xffff) * (uint64_t)j) >> 16);
+}
+
+static inline int pct16(uint64_t h, int shift)
+{
+    return (int)((((h >> shift) & 0xffff) * 100) >> 16);
 }
 
 /* Percent of trades cancelled before payment, and of shipped trades refunded. */
@@ -168,9 +190,9 @@ static inline int64_t draw(const struct delay *d, uint64_t choice, uint64_t jit)
 /* Shop mix in percent, by index into sbx_shops. */
 static const int shop_weights[SBX_N_SHOPS] = {8, 12, 18, 14, 18, 14, 10, 6};
 
-static int pick_shop(uint64_t h)
+static int pick_shop(uint64_t percent)
 {
-    int r = (int)(h % 100);
+    int r = (int)percent;
     for (int i = 0; i < SBX_N_SHOPS; i++) {
         if (r < shop_weights[i])
             return i;
@@ -201,12 +223,63 @@ static void make_lines(const struct sbx_dataset *ds, uint64_t salt, uint64_t n, 
     }
 }
 
+/* Bit layout of a trade's hashes (h from the seed; h2…h5 mixed from h):
+ *   h   [0,16) cancel %  [16,32) refund %  [32] cancel  [40] check  [48] ship  [56] done choices
+ *   h2  jitters: [0] pay  [16] check  [32] ship  [48] done
+ *   h3  jitters: [0] cancel  [16] refund  [32] rf_agree  [48] rf_done
+ *   h4  choices: [0] refund  [8] rf_agree  [16] rf_done  [24] si_done; [32,48) shop %  [48] wh [56]
+ * logi h5  [0] si_done jitter  [16,32) lines %  [32] refund line The combination index of a field
+ * (its choice after its parents' choices) is the index field_ranges() enumerates, so visit() can
+ * reject a candidate from h alone. */
+#define MIXK2 0x243f6a8885a308d3ULL
+#define MIXK3 0x13198a2e03707344ULL
+#define MIXK4 0xa4093822299f31d0ULL
+#define MIXK5 0x082efa98ec4e6c89ULL
+
+static inline int trade_cancelled(uint64_t h)
+{
+    return pct16(h, 0) < CANCEL_PCT;
+}
+
+static inline int trade_refunded(uint64_t h)
+{
+    return !trade_cancelled(h) && pct16(h, 16) < REFUND_PCT;
+}
+
+/* The combination index of field f of a trade, or -1 when the event never happens. */
+static int trade_combo(uint64_t h, uint64_t h4, int f)
+{
+    int cancelled = trade_cancelled(h);
+    int refunded = trade_refunded(h);
+    int refund_c = choice8(h4, 0, 2);
+    switch (f) {
+    case TF_CREATED: return 0;
+    case TF_CANCEL: return cancelled ? choice8(h, 32, 2) : -1;
+    case TF_PAY: return cancelled ? -1 : 0;
+    case TF_CHECK: return cancelled ? -1 : choice8(h, 40, 3);
+    case TF_SHIP: return cancelled ? -1 : choice8(h, 48, 3);
+    case TF_DONE: return cancelled ? -1 : choice8(h, 56, 3);
+    case TF_REFUND: return refunded ? refund_c : -1;
+    case TF_RF_AGREE: return refunded ? refund_c * 2 + choice8(h4, 8, 2) : -1;
+    case TF_RF_DONE: return refunded ? refund_c * 2 + choice8(h4, 16, 2) : -1;
+    case TF_SI_DONE:
+        return refunded ? (refund_c * 2 + choice8(h4, 16, 2)) * 2 + choice8(h4, 24, 2) : -1;
+    default: return -1;
+    }
+}
+
+static inline uint64_t trade_h(const struct sbx_dataset *ds, uint64_t n)
+{
+    return sbx_hash(ds->seed, 1, n);
+}
+
 void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines,
                         struct sbx_trade_life *life)
 {
-    uint64_t h = sbx_hash(ds->seed, 1, n);
-    uint64_t h2 = sbx_hash(ds->seed, 2, n);
-    uint64_t h3 = sbx_hash(ds->seed, 3, n);
+    const struct delay *d = trade_delays;
+    uint64_t h = trade_h(ds, n);
+    uint64_t h2 = mix64(h ^ MIXK2), h3 = mix64(h ^ MIXK3), h4 = mix64(h ^ MIXK4),
+             h5 = mix64(h ^ MIXK5);
     life->n = n;
     life->h = h;
     life->h2 = h2;
@@ -215,46 +288,73 @@ void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines
     life->created = c;
     life->pay = life->check = life->ship = life->refund = life->done = life->cancel = -1;
     life->rf_agree = life->rf_done = life->si_done = -1;
-    if (h % 100 < CANCEL_PCT) {
-        life->cancel = c + draw(&trade_delays[TF_CANCEL], h >> 7, h2 >> 3);
+    if (trade_cancelled(h)) {
+        life->cancel =
+            c + d[TF_CANCEL].bases[choice8(h, 32, 2)] + jit16(h3, 0, d[TF_CANCEL].jitter);
     } else {
-        life->pay = c + draw(&trade_delays[TF_PAY], 0, h2);
-        life->check = c + draw(&trade_delays[TF_CHECK], h >> 8, h2 >> 10);
-        life->ship = c + draw(&trade_delays[TF_SHIP], h >> 12, h2 >> 20);
-        life->done = c + draw(&trade_delays[TF_DONE], h >> 28, h3 >> 33);
-        if ((h >> 16) % 100 < REFUND_PCT) {
-            life->refund = c + draw(&trade_delays[TF_REFUND], h >> 24, h2 >> 32);
-            life->rf_agree = life->refund + draw(&trade_delays[TF_RF_AGREE], h >> 25, h3);
-            life->rf_done = life->refund + draw(&trade_delays[TF_RF_DONE], h >> 26, h3 >> 11);
-            life->si_done = life->rf_done + draw(&trade_delays[TF_SI_DONE], h >> 27, h3 >> 22);
+        life->pay = c + d[TF_PAY].bases[0] + jit16(h2, 0, d[TF_PAY].jitter);
+        life->check = c + d[TF_CHECK].bases[choice8(h, 40, 3)] + jit16(h2, 16, d[TF_CHECK].jitter);
+        life->ship = c + d[TF_SHIP].bases[choice8(h, 48, 3)] + jit16(h2, 32, d[TF_SHIP].jitter);
+        life->done = c + d[TF_DONE].bases[choice8(h, 56, 3)] + jit16(h2, 48, d[TF_DONE].jitter);
+        if (trade_refunded(h)) {
+            life->refund =
+                c + d[TF_REFUND].bases[choice8(h4, 0, 2)] + jit16(h3, 16, d[TF_REFUND].jitter);
+            life->rf_agree = life->refund + d[TF_RF_AGREE].bases[choice8(h4, 8, 2)] +
+                             jit16(h3, 32, d[TF_RF_AGREE].jitter);
+            life->rf_done = life->refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] +
+                            jit16(h3, 48, d[TF_RF_DONE].jitter);
+            life->si_done = life->rf_done + d[TF_SI_DONE].bases[choice8(h4, 24, 2)] +
+                            jit16(h5, 0, d[TF_SI_DONE].jitter);
         }
     }
-    life->shop = pick_shop(h >> 36);
-    life->wh = (int)((h >> 44) % SBX_N_STOCK_WH);
-    life->logi = (int)((h >> 46) % SBX_N_LOGISTICS);
-    int r = (int)((h >> 50) % 10);
-    life->n_lines = r < 6 ? 1 : r < 8 ? 2 : r < 9 ? 3 : 4;
-    life->refund_line = (int)((h3 >> 40) % (uint64_t)life->n_lines);
+    life->shop = pick_shop((uint64_t)pct16(h4, 32));
+    life->wh = choice8(h4, 48, SBX_N_STOCK_WH);
+    life->logi = choice8(h4, 56, SBX_N_LOGISTICS);
+    int r = pct16(h5, 16);
+    life->n_lines = r < 60 ? 1 : r < 80 ? 2 : r < 90 ? 3 : 4;
+    life->refund_line = choice8(h5, 32, life->n_lines);
     if (with_lines)
         make_lines(ds, 0x200, n, life->n_lines, life->lines);
+}
+
+/* Purchase hashes: h [0] approve [8] arrive [16] si_done choices, [24] wh [32] provider
+ * [40] lines; h2 jitters [0] approve [16] arrive [32] si_done. */
+static int purchase_combo(uint64_t h, int f)
+{
+    int a = choice8(h, 0, 2), arr = choice8(h, 8, 3);
+    switch (f) {
+    case PF_CREATED: return 0;
+    case PF_APPROVE: return a;
+    case PF_ARRIVE: return a * 3 + arr;
+    case PF_SI_DONE: return (a * 3 + arr) * 2 + choice8(h, 16, 2);
+    default: return -1;
+    }
+}
+
+static inline uint64_t purchase_h(const struct sbx_dataset *ds, uint64_t n)
+{
+    return sbx_hash(ds->seed, 11, n);
 }
 
 void sbx_purchase_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines,
                            struct sbx_purchase_life *life)
 {
-    uint64_t h = sbx_hash(ds->seed, 11, n);
-    uint64_t h2 = sbx_hash(ds->seed, 12, n);
+    const struct delay *d = purchase_delays;
+    uint64_t h = purchase_h(ds, n);
+    uint64_t h2 = mix64(h ^ MIXK2);
     life->n = n;
     life->h = h;
     life->h2 = h2;
     int64_t c = sbx_stream_created(ds, SBX_S_PURCHASE, n);
     life->created = c;
-    life->approve = c + draw(&purchase_delays[PF_APPROVE], h, h2);
-    life->arrive = life->approve + draw(&purchase_delays[PF_ARRIVE], h >> 4, h2 >> 12);
-    life->si_done = life->arrive + draw(&purchase_delays[PF_SI_DONE], h >> 8, h2 >> 24);
-    life->wh = (int)((h >> 16) % SBX_N_STOCK_WH);
-    life->provider = (int)((h >> 20) % 5);
-    life->n_lines = 1 + (int)((h >> 24) % SBX_MAX_LINES);
+    life->approve = c + d[PF_APPROVE].bases[choice8(h, 0, 2)] + jit16(h2, 0, d[PF_APPROVE].jitter);
+    life->arrive =
+        life->approve + d[PF_ARRIVE].bases[choice8(h, 8, 3)] + jit16(h2, 16, d[PF_ARRIVE].jitter);
+    life->si_done =
+        life->arrive + d[PF_SI_DONE].bases[choice8(h, 16, 2)] + jit16(h2, 32, d[PF_SI_DONE].jitter);
+    life->wh = choice8(h, 24, SBX_N_STOCK_WH);
+    life->provider = choice8(h, 32, 5);
+    life->n_lines = 1 + choice8(h, 40, SBX_MAX_LINES);
     if (with_lines) {
         make_lines(ds, 0x300, n, life->n_lines, life->lines);
         for (int i = 0; i < life->n_lines; i++)
@@ -278,8 +378,8 @@ static const struct ev raw_evs[] = {{TF_CREATED, 10}, {TF_CANCEL, 90}, {TF_PAY, 
 static const struct ev stockout_evs[] = {{TF_CHECK, 55}, {TF_SHIP, 95}, {TF_DONE, 110}};
 static const struct ev refund_evs[] = {{TF_REFUND, 20}, {TF_RF_AGREE, 60}, {TF_RF_DONE, 90}};
 static const struct ev rstockin_evs[] = {{TF_RF_DONE, 30}, {TF_SI_DONE, 80}};
-static const struct ev porder_evs[] = {{PF_CREATED, 20}, {PF_APPROVE, 40}, {PF_ARRIVE, 70},
-                                       {PF_SI_DONE, 90}};
+static const struct ev porder_evs[] = {
+    {PF_CREATED, 20}, {PF_APPROVE, 40}, {PF_ARRIVE, 70}, {PF_SI_DONE, 90}};
 static const struct ev pstockin_evs[] = {{PF_ARRIVE, 30}, {PF_SI_DONE, 80}};
 
 struct life_def {
@@ -440,7 +540,8 @@ int64_t sbx_goods_modified(const struct sbx_dataset *ds, uint32_t goods, int spe
     return periodic(created, period, phase, t, version);
 }
 
-int64_t sbx_suite_modified(const struct sbx_dataset *ds, uint32_t suite, int64_t t, int64_t *version)
+int64_t sbx_suite_modified(const struct sbx_dataset *ds, uint32_t suite, int64_t t,
+                           int64_t *version)
 {
     uint64_t h = sbx_hash(ds->seed, 0x420, suite);
     int64_t period = (4 + (int64_t)(h % 12)) * DAY;
@@ -508,35 +609,27 @@ static int field_ranges(const struct delay *tab, int f, struct range *out)
     return n;
 }
 
-struct nspan {
-    uint64_t lo, hi; /* [lo, hi) record indices */
-};
-
-static int nspan_cmp(const void *a, const void *b)
-{
-    const struct nspan *x = a, *y = b;
-    return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-typedef void (*visit_cb)(void *ctx, uint64_t n);
+typedef void (*visit_cb)(void *ctx, uint64_t n, int field);
 
 static uint64_t visited_total; /* statistics only; updated atomically */
 
-/* Calls cb once for every record n of stream whose event `fields` can fall in
- * [s, e) and that is created at or before as_of. The spans of all (field, delay
- * range) pairs are merged first, so no record is visited twice. */
+/* Calls cb(n, f) for every record n of stream, created at or before as_of, whose
+ * event f (one of `fields`) can fall in [s, e): for each delay combination of f,
+ * the records created where that combination reaches the window are checked
+ * against their own combination first (one hash), so cb sees each (n, f) once and
+ * only when the combination fits. cb still checks the exact time. */
 static void visit(const struct sbx_dataset *ds, enum sbx_stream stream, const int *fields,
                   int n_fields, int64_t s, int64_t e, int64_t as_of, visit_cb cb, void *ctx)
 {
     if (stream_rate(ds, stream) == 0 || e <= s || as_of < ds->data_origin)
         return;
     const struct delay *tab = stream == SBX_S_TRADE ? trade_delays : purchase_delays;
-    struct nspan spans[8 * MAX_RANGES];
-    int ns = 0;
     uint64_t n_end = sbx_stream_count(ds, stream, as_of);
+    uint64_t visited = 0;
     for (int i = 0; i < n_fields; i++) {
+        int f = fields[i];
         struct range r[MAX_RANGES];
-        int nr = field_ranges(tab, fields[i], r);
+        int nr = field_ranges(tab, f, r);
         for (int j = 0; j < nr; j++) {
             /* event = c + off, off ∈ [lo, hi], event ∈ [s, e)  ⇒  c ∈ [s - hi, e - 1 - lo] */
             int64_t clo = s - r[j].hi, chi = e - 1 - r[j].lo;
@@ -548,23 +641,21 @@ static void visit(const struct sbx_dataset *ds, enum sbx_stream stream, const in
                 b = n_end;
             if (a >= b)
                 continue;
-            WDTS_ASSERT(ns < (int)(sizeof(spans) / sizeof(spans[0])));
-            spans[ns].lo = a;
-            spans[ns].hi = b;
-            ns++;
+            visited += b - a;
+            if (stream == SBX_S_TRADE) {
+                for (uint64_t n = a; n < b; n++) {
+                    uint64_t h = trade_h(ds, n);
+                    if (trade_combo(h, mix64(h ^ MIXK4), f) == j)
+                        cb(ctx, n, f);
+                }
+            } else {
+                for (uint64_t n = a; n < b; n++)
+                    if (purchase_combo(purchase_h(ds, n), f) == j)
+                        cb(ctx, n, f);
+            }
         }
     }
-    qsort(spans, (size_t)ns, sizeof(spans[0]), nspan_cmp);
-    uint64_t next = 0;
-    for (int i = 0; i < ns; i++) {
-        uint64_t a = spans[i].lo > next ? spans[i].lo : next;
-        for (uint64_t n = a; n < spans[i].hi; n++)
-            cb(ctx, n);
-        if (spans[i].hi > a)
-            __atomic_fetch_add(&visited_total, spans[i].hi - a, __ATOMIC_RELAXED);
-        if (spans[i].hi > next)
-            next = spans[i].hi;
-    }
+    __atomic_fetch_add(&visited_total, visited, __ATOMIC_RELAXED);
 }
 
 /* ---------------------------------------------------------------- collected rows */
@@ -612,26 +703,55 @@ struct life_sel {
     struct rows *out;
 };
 
-static void life_visit(void *vctx, uint64_t n)
+/* Evaluates record n as of ls->as_of and adds it when its time is in the window.
+ * via_field >= 0: n was reached through that event field, and is taken only when
+ * that event is the one the window is on (so a record reached through several of
+ * its events is added once). */
+static void life_eval(struct life_sel *ls, uint64_t n, int via_field)
 {
-    struct life_sel *ls = vctx;
-    int64_t mod, key;
-    if (ls->def->stream == SBX_S_TRADE) {
+    const struct life_def *def = ls->def;
+    int64_t times[8];
+    if (def->stream == SBX_S_TRADE) {
         struct sbx_trade_life l;
         sbx_trade_life_get(ls->ds, n, 0, &l);
         if (!sbx_route_visible(ls->route, sbx_shops[l.shop].platform_id))
             return;
-        mod = sbx_trade_modified(&l, ls->e, ls->as_of, NULL);
-        key = ls->key_field < 0 ? mod : trade_field(&l, ls->key_field);
+        for (int i = 0; i < def->n_evs; i++)
+            times[i] = trade_field(&l, def->evs[i].field);
     } else {
         struct sbx_purchase_life l;
         sbx_purchase_life_get(ls->ds, n, 0, &l);
-        mod = sbx_purchase_modified(&l, ls->e, ls->as_of, NULL);
-        key = ls->key_field < 0 ? mod : purchase_field(&l, ls->key_field);
+        for (int i = 0; i < def->n_evs; i++)
+            times[i] = purchase_field(&l, def->evs[i].field);
     }
-    if (mod < 0 || key < 0 || key > ls->as_of || key < ls->s || key >= ls->e_end)
+    /* the current event: the last one at or before as_of (events are in time order) */
+    int cur = -1;
+    for (int i = 0; i < def->n_evs; i++)
+        if (times[i] >= 0 && times[i] <= ls->as_of)
+            cur = i;
+    if (cur < 0 || times[0] < 0 || times[0] > ls->as_of)
+        return; /* not created yet */
+    int64_t mod = times[cur], key;
+    if (ls->key_field < 0) {
+        if (via_field >= 0 && def->evs[cur].field != via_field)
+            return;
+        key = mod;
+    } else {
+        key = -1;
+        for (int i = 0; i < def->n_evs; i++)
+            if (def->evs[i].field == ls->key_field)
+                key = times[i];
+        if (key < 0 || key > ls->as_of)
+            return;
+    }
+    if (key < ls->s || key >= ls->e_end)
         return;
     rows_add(ls->out, key, n + 1, mod);
+}
+
+static void life_visit(void *vctx, uint64_t n, int field)
+{
+    life_eval(vctx, n, field);
 }
 
 static wdts_err_t select_life(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
@@ -647,17 +767,10 @@ static wdts_err_t select_life(const struct sbx_dataset *ds, enum sbx_entity e, e
         for (int i = 0; i < def->n_evs; i++)
             fields[nf++] = def->evs[i].field;
         break;
-    case SBX_TIME_CREATED:
-        ls.key_field = def->evs[0].field;
-        break;
-    case SBX_TIME_PAID:
-        ls.key_field = def->paid_field;
-        break;
-    case SBX_TIME_CONSIGNED:
-        ls.key_field = def->consigned_field;
-        break;
-    default:
-        return WDTS_ERR_INVAL;
+    case SBX_TIME_CREATED: ls.key_field = def->evs[0].field; break;
+    case SBX_TIME_PAID: ls.key_field = def->paid_field; break;
+    case SBX_TIME_CONSIGNED: ls.key_field = def->consigned_field; break;
+    default: return WDTS_ERR_INVAL;
     }
     if (tk != SBX_TIME_MODIFIED) {
         if (ls.key_field < 0)
@@ -680,30 +793,29 @@ struct chg_walk {
     void *ctx;
 };
 
-static void chg_trade_visit(void *vctx, uint64_t n)
+static void chg_trade_visit(void *vctx, uint64_t n, int field)
 {
     struct chg_walk *w = vctx;
     struct sbx_trade_life l;
     sbx_trade_life_get(w->ds, n, 0, &l);
-    int in_ship = l.ship >= w->s && l.ship < w->e && l.ship <= w->as_of;
-    int in_si = l.si_done >= w->s && l.si_done < w->e && l.si_done <= w->as_of;
-    if (!in_ship && !in_si)
+    int64_t t = field == TF_SHIP ? l.ship : l.si_done;
+    if (t < 0 || t < w->s || t >= w->e || t > w->as_of)
         return;
     make_lines(w->ds, 0x200, n, l.n_lines, l.lines);
-    if (in_ship) {
+    if (field == TF_SHIP) {
         for (int i = 0; i < l.n_lines; i++)
             w->cb(w->ctx, sbx_chg_id(SBX_CHG_SALE, n, l.lines[i].goods, l.lines[i].spec, i),
                   sbx_stock_id(l.lines[i].goods, l.lines[i].spec, l.wh), l.ship);
-    }
-    if (in_si) {
+    } else {
         const struct sbx_line *ln = &l.lines[l.refund_line];
         w->cb(w->ctx, sbx_chg_id(SBX_CHG_REFUND_IN, n, ln->goods, ln->spec, l.refund_line),
               sbx_stock_id(ln->goods, ln->spec, l.wh), l.si_done);
     }
 }
 
-static void chg_purchase_visit(void *vctx, uint64_t n)
+static void chg_purchase_visit(void *vctx, uint64_t n, int field)
 {
+    (void)field; /* only PF_SI_DONE is walked */
     struct chg_walk *w = vctx;
     struct sbx_purchase_life l;
     sbx_purchase_life_get(w->ds, n, 0, &l);
@@ -736,11 +848,11 @@ static void chg_collect(void *ctx, uint64_t chg_id, uint64_t stock_id, int64_t t
 
 /* The last movement of every stock record as of T, found by walking backwards from T
  * in growing chunks until every record has been seen (or the data origin is reached). */
-#define STOCK_SLOTS(ng) (((size_t)(ng) * SBX_MAX_SPECS_PER_GOODS + 1) * 8)
+#define STOCK_SLOTS(ng) (((size_t)(ng)*SBX_MAX_SPECS_PER_GOODS + 1) * 8)
 
 struct stock_scan {
-    int64_t *last;     /* indexed by stock id; -1 unresolved */
-    int64_t *pending;  /* best time seen in the current chunk */
+    int64_t *last;    /* indexed by stock id; -1 unresolved */
+    int64_t *pending; /* best time seen in the current chunk */
     size_t slots;
 };
 
@@ -756,8 +868,8 @@ static int64_t *stock_resolve(const struct sbx_dataset *ds, int64_t as_of, size_
 {
     uint32_t ng = sbx_n_goods(ds);
     size_t slots = STOCK_SLOTS(ng);
-    struct stock_scan sc = {wdts_xmalloc(slots * sizeof(int64_t)), wdts_xmalloc(slots * sizeof(int64_t)),
-                            slots};
+    struct stock_scan sc = {wdts_xmalloc(slots * sizeof(int64_t)),
+                            wdts_xmalloc(slots * sizeof(int64_t)), slots};
     size_t unresolved = 0;
     for (size_t i = 0; i < slots; i++) {
         uint32_t g, sp;
@@ -817,8 +929,8 @@ struct sel_entry {
 };
 
 #define SEL_SLOTS 256
-#define SEL_MAX_ROWS_ENTRY 200000
-#define SEL_MAX_ROWS_TOTAL 2000000
+#define SEL_MAX_ROWS_ENTRY 1000000
+#define SEL_MAX_ROWS_TOTAL 4000000
 
 #define STOCK_CACHE_SLOTS 16
 
@@ -894,7 +1006,8 @@ static void sel_cache_put(const struct sel_key *k, int64_t as_of, const struct r
         en->as_of = as_of;
         en->n = rs->n;
         en->rows = wdts_xmalloc((rs->n ? rs->n : 1) * sizeof(*en->rows));
-        memcpy(en->rows, rs->v, rs->n * sizeof(*en->rows));
+        if (rs->n)
+            memcpy(en->rows, rs->v, rs->n * sizeof(*en->rows));
         en->used = 1;
         sel_cache_rows += rs->n;
     }
@@ -910,17 +1023,44 @@ static void stock_max_cb(void *ctx, uint64_t chg_id, uint64_t stock_id, int64_t 
         sc->last[stock_id] = t;
 }
 
+static int stock_entry_is(const struct stock_entry *en, const struct sbx_dataset *ds)
+{
+    return en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
+           en->origin == ds->data_origin;
+}
+
+/* Entries are stored by (data set, as_of), so a few clock seconds of one tenant live side
+ * by side; a query without its own entry starts from the latest earlier one within
+ * PATCH_MAX. Called with cache_lock held. @returns the entry or NULL. */
+static struct stock_entry *stock_find(const struct sbx_dataset *ds, int64_t t, int exact)
+{
+    struct stock_entry *best = NULL;
+    for (int i = 0; i < STOCK_CACHE_SLOTS; i++) {
+        struct stock_entry *en = &stock_cache[i];
+        if (!stock_entry_is(en, ds) || en->as_of > t || t - en->as_of > PATCH_MAX)
+            continue;
+        if (en->as_of == t)
+            return en;
+        if (!exact && (best == NULL || en->as_of > best->as_of))
+            best = en;
+    }
+    return best;
+}
+
+static size_t stock_slot(const struct sbx_dataset *ds, int64_t t)
+{
+    uint64_t h = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)ds->data_origin);
+    return (size_t)(sbx_hash(h, 0x57, (uint64_t)t) % STOCK_CACHE_SLOTS);
+}
+
 /* The last movement of every stock record as of t: a new copy the caller frees. */
 static int64_t *stock_last_copy(const struct sbx_dataset *ds, int64_t t, size_t *slots)
 {
-    uint64_t slot = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)ds->data_origin) %
-                    STOCK_CACHE_SLOTS;
     int64_t *last = NULL;
     int64_t base_t = 0;
     pthread_mutex_lock(&cache_lock);
-    struct stock_entry *en = &stock_cache[slot];
-    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
-        en->origin == ds->data_origin && en->as_of <= t && t - en->as_of <= PATCH_MAX) {
+    struct stock_entry *en = stock_find(ds, t, 0);
+    if (en) {
         last = wdts_xmalloc(en->slots * sizeof(int64_t));
         memcpy(last, en->last, en->slots * sizeof(int64_t));
         *slots = en->slots;
@@ -939,20 +1079,15 @@ static int64_t *stock_last_copy(const struct sbx_dataset *ds, int64_t t, size_t 
     int64_t *copy = wdts_xmalloc(*slots * sizeof(int64_t));
     memcpy(copy, last, *slots * sizeof(int64_t));
     pthread_mutex_lock(&cache_lock);
-    en = &stock_cache[slot];
-    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
-        en->origin == ds->data_origin && en->as_of >= t) {
-        free(copy); /* a newer one is there already */
-    } else {
-        free(en->last);
-        en->used = 1;
-        en->seed = ds->seed;
-        en->opd = ds->orders_per_day;
-        en->origin = ds->data_origin;
-        en->as_of = t;
-        en->last = copy;
-        en->slots = *slots;
-    }
+    en = &stock_cache[stock_slot(ds, t)];
+    free(en->last);
+    en->used = 1;
+    en->seed = ds->seed;
+    en->opd = ds->orders_per_day;
+    en->origin = ds->data_origin;
+    en->as_of = t;
+    en->last = copy;
+    en->slots = *slots;
     pthread_mutex_unlock(&cache_lock);
     return last;
 }
@@ -964,12 +1099,9 @@ int64_t sbx_stock_modified(const struct sbx_dataset *ds, uint64_t id, int64_t t)
     if (t < ds->data_origin || !sbx_stock_split(ds, id, &g, &sp, &wh))
         return -1;
     int64_t v = -1;
-    uint64_t slot = sbx_hash(ds->seed, (uint64_t)ds->orders_per_day, (uint64_t)ds->data_origin) %
-                    STOCK_CACHE_SLOTS;
     pthread_mutex_lock(&cache_lock);
-    struct stock_entry *en = &stock_cache[slot];
-    if (en->used && en->seed == ds->seed && en->opd == ds->orders_per_day &&
-        en->origin == ds->data_origin && en->as_of == t && id < en->slots)
+    struct stock_entry *en = stock_find(ds, t, 1);
+    if (en && id < en->slots)
         v = en->last[id];
     pthread_mutex_unlock(&cache_lock);
     if (v >= 0)
@@ -1081,7 +1213,9 @@ static void select_snapshot(const struct sbx_dataset *ds, enum sbx_entity e, int
 {
     if (as_of < ds->data_origin)
         return;
-    int n = e == SBX_E_SHOP ? SBX_N_SHOPS : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES : SBX_N_LOGISTICS;
+    int n = e == SBX_E_SHOP        ? SBX_N_SHOPS
+            : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES
+                                   : SBX_N_LOGISTICS;
     for (int i = 0; i < n; i++)
         rows_add(out, 0, (uint64_t)i + 1, ds->data_origin);
 }
@@ -1097,31 +1231,32 @@ struct changed {
     size_t n, cap;
 };
 
-static void changed_visit(void *vctx, uint64_t n)
+static void changed_visit(void *vctx, uint64_t n, int field)
 {
     struct changed *c = vctx;
-    int64_t times[8];
+    int64_t t;
     if (c->def->stream == SBX_S_TRADE) {
         struct sbx_trade_life l;
         sbx_trade_life_get(c->ds, n, 0, &l);
-        for (int i = 0; i < c->def->n_evs; i++)
-            times[i] = trade_field(&l, c->def->evs[i].field);
+        t = trade_field(&l, field);
     } else {
         struct sbx_purchase_life l;
         sbx_purchase_life_get(c->ds, n, 0, &l);
-        for (int i = 0; i < c->def->n_evs; i++)
-            times[i] = purchase_field(&l, c->def->evs[i].field);
+        t = purchase_field(&l, field);
     }
-    for (int i = 0; i < c->def->n_evs; i++) {
-        if (times[i] > c->from && times[i] <= c->to) {
-            if (c->n == c->cap) {
-                c->cap = c->cap ? 2 * c->cap : 64;
-                c->ids = wdts_xrealloc(c->ids, c->cap * sizeof(*c->ids));
-            }
-            c->ids[c->n++] = n + 1;
-            return;
-        }
+    if (t <= c->from || t > c->to)
+        return;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->ids = wdts_xrealloc(c->ids, c->cap * sizeof(*c->ids));
     }
+    c->ids[c->n++] = n + 1;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 static int id_in(const uint64_t *ids, size_t n, uint64_t id)
@@ -1172,7 +1307,13 @@ static void patch_life(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx
     visit(ds, def->stream, fields, def->n_evs, from + 1, to + 1, to, changed_visit, &c);
     if (c.n == 0)
         return;
-    /* visit() goes through indices in ascending order, so c.ids is sorted */
+    /* a record with several events in (from, to] was reached once per event */
+    qsort(c.ids, c.n, sizeof(*c.ids), u64_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < c.n; i++)
+        if (u == 0 || c.ids[u - 1] != c.ids[i])
+            c.ids[u++] = c.ids[i];
+    c.n = u;
     size_t k = 0;
     for (size_t i = 0; i < rs->n; i++)
         if (!id_in(c.ids, c.n, rs->v[i].id))
@@ -1187,7 +1328,7 @@ static void patch_life(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx
     else if (tk == SBX_TIME_CONSIGNED)
         ls.key_field = def->consigned_field;
     for (size_t i = 0; i < c.n; i++)
-        life_visit(&ls, c.ids[i] - 1);
+        life_eval(&ls, c.ids[i] - 1, -1);
     rows_merge(rs, &add);
     free(add.v);
     free(c.ids);
@@ -1212,26 +1353,14 @@ static wdts_err_t compute(const struct sbx_dataset *ds, enum sbx_entity e, enum 
     case SBX_E_REFUND:
     case SBX_E_REFUND_STOCKIN:
     case SBX_E_PURCHASE_ORDER:
-    case SBX_E_PURCHASE_STOCKIN:
-        err = select_life(ds, e, route, tk, start, end, as_of, rs);
-        break;
-    case SBX_E_STOCK_CHANGE:
-        walk_changes(ds, start, end, as_of, chg_collect, rs);
-        break;
-    case SBX_E_STOCK:
-        select_stock(ds, start, end, as_of, rs);
-        break;
-    case SBX_E_GOODS:
-        select_goods(ds, tk, start, end, as_of, rs);
-        break;
-    case SBX_E_SUITE:
-        select_suites(ds, tk, start, end, as_of, rs);
-        break;
-    default:
-        select_snapshot(ds, e, as_of, rs);
-        break;
+    case SBX_E_PURCHASE_STOCKIN: err = select_life(ds, e, route, tk, start, end, as_of, rs); break;
+    case SBX_E_STOCK_CHANGE: walk_changes(ds, start, end, as_of, chg_collect, rs); break;
+    case SBX_E_STOCK: select_stock(ds, start, end, as_of, rs); break;
+    case SBX_E_GOODS: select_goods(ds, tk, start, end, as_of, rs); break;
+    case SBX_E_SUITE: select_suites(ds, tk, start, end, as_of, rs); break;
+    default: select_snapshot(ds, e, as_of, rs); break;
     }
-    if (err == WDTS_OK)
+    if (err == WDTS_OK && rs->n > 1)
         qsort(rs->v, rs->n, sizeof(*rs->v), row_cmp);
     return err;
 }
@@ -1244,6 +1373,11 @@ wdts_err_t sbx_data_select(const struct sbx_dataset *ds, enum sbx_entity e, enum
     out->n = 0;
     if (ds == NULL || (unsigned)e >= SBX_E__COUNT || (unsigned)tk > SBX_TIME_CONSIGNED ||
         (route != SBX_ROUTE_WDT && route != SBX_ROUTE_QIMEN))
+        return WDTS_ERR_INVAL;
+    /* times from 1970 to 9999, rates up to SBX_MAX_ORDERS_PER_DAY: no arithmetic overflows */
+    if (as_of < 0 || as_of > SBX_MAX_TIME || ds->data_origin < 0 ||
+        ds->data_origin > SBX_MAX_TIME || ds->orders_per_day < 0 ||
+        ds->orders_per_day > SBX_MAX_ORDERS_PER_DAY)
         return WDTS_ERR_INVAL;
     int snapshot = e == SBX_E_SHOP || e == SBX_E_WAREHOUSE || e == SBX_E_LOGISTICS;
     if (snapshot) {
@@ -1270,7 +1404,7 @@ wdts_err_t sbx_data_select(const struct sbx_dataset *ds, enum sbx_entity e, enum
         cend = as_of + 1;
 
     struct sel_key key = {ds->seed, ds->orders_per_day, ds->data_origin, start, end,
-                          (int)e, (int)route, (int)tk};
+                          (int)e,   (int)route,         (int)tk};
     struct rows rs = {NULL, 0, 0};
     int64_t base_as_of = 0;
     wdts_err_t err = WDTS_OK;

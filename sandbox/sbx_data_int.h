@@ -13,6 +13,10 @@
 /** Record streams with their own creation schedule; the other entities derive from them. */
 enum sbx_stream { SBX_S_TRADE = 0, SBX_S_PURCHASE };
 
+/** Limits of the inputs sbx_data_select accepts (WDTS_ERR_INVAL beyond). */
+#define SBX_MAX_TIME 253402300799LL /* 9999-12-31T23:59:59Z */
+#define SBX_MAX_ORDERS_PER_DAY 10000000
+
 /** Fixed dimensions of the catalog (bounded, so snapshot entities stay small). */
 #define SBX_N_SHOPS 8
 #define SBX_N_WAREHOUSES 3
@@ -26,10 +30,10 @@ enum sbx_chg_src { SBX_CHG_SALE = 1, SBX_CHG_REFUND_IN = 2, SBX_CHG_PURCHASE_IN 
 
 /** One detail line of a trade or a purchase order. */
 struct sbx_line {
-    uint32_t goods;     /* goods index */
-    uint32_t spec;      /* spec index within the goods */
+    uint32_t goods; /* goods index */
+    uint32_t spec;  /* spec index within the goods */
     int num;
-    int64_t price;      /* unit price, cents */
+    int64_t price; /* unit price, cents */
 };
 
 /** The whole life of trade n: every event time (Unix s) or -1 when it never happens. */
@@ -41,7 +45,7 @@ struct sbx_trade_life {
     int shop, wh, logi;
     int n_lines;
     struct sbx_line lines[SBX_MAX_LINES];
-    int refund_line;    /* which line is refunded (when refund >= 0) */
+    int refund_line; /* which line is refunded (when refund >= 0) */
 };
 
 /** The whole life of purchase order n. */
@@ -82,7 +86,8 @@ int64_t sbx_goods_created(const struct sbx_dataset *ds, uint32_t goods);
 int64_t sbx_goods_modified(const struct sbx_dataset *ds, uint32_t goods, int spec, int64_t t,
                            int64_t *version);
 int64_t sbx_suite_created(const struct sbx_dataset *ds, uint32_t suite);
-int64_t sbx_suite_modified(const struct sbx_dataset *ds, uint32_t suite, int64_t t, int64_t *version);
+int64_t sbx_suite_modified(const struct sbx_dataset *ds, uint32_t suite, int64_t t,
+                           int64_t *version);
 /** Base retail price of a spec, cents. */
 int64_t sbx_spec_price(const struct sbx_dataset *ds, uint32_t goods, uint32_t spec);
 /** Components of a suite: up to 3 (goods, spec, num). @returns the count. */
@@ -131,11 +136,26 @@ static inline uint64_t sbx_chg_id(enum sbx_chg_src src, uint64_t n, uint32_t goo
     return ((uint64_t)src << 60) | ((n & ((1ULL << 44) - 1)) << 16) | ((uint64_t)goods << 6) |
            ((uint64_t)spec << 3) | (uint64_t)line;
 }
-static inline enum sbx_chg_src sbx_chg_src_of(uint64_t id) { return (enum sbx_chg_src)(id >> 60); }
-static inline uint64_t sbx_chg_doc(uint64_t id) { return (id >> 16) & ((1ULL << 44) - 1); }
-static inline uint32_t sbx_chg_goods(uint64_t id) { return (uint32_t)((id >> 6) & 1023); }
-static inline uint32_t sbx_chg_spec(uint64_t id) { return (uint32_t)((id >> 3) & 7); }
-static inline int sbx_chg_line(uint64_t id) { return (int)(id & 7); }
+static inline enum sbx_chg_src sbx_chg_src_of(uint64_t id)
+{
+    return (enum sbx_chg_src)(id >> 60);
+}
+static inline uint64_t sbx_chg_doc(uint64_t id)
+{
+    return (id >> 16) & ((1ULL << 44) - 1);
+}
+static inline uint32_t sbx_chg_goods(uint64_t id)
+{
+    return (uint32_t)((id >> 6) & 1023);
+}
+static inline uint32_t sbx_chg_spec(uint64_t id)
+{
+    return (uint32_t)((id >> 3) & 7);
+}
+static inline int sbx_chg_line(uint64_t id)
+{
+    return (int)(id & 7);
+}
 
 /** Document numbers and codes, all functions of indices only (the pk needs no data set). */
 void sbx_fmt_goods_no(uint32_t goods, char out[16]);

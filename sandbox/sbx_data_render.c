@@ -44,8 +44,9 @@ struct logi_def {
     int type;
 };
 static const struct logi_def logistics[SBX_N_LOGISTICS] = {
-    {"LG01", "顺丰速运", "SF", 4}, {"LG02", "中通快递", "ZTO", 9},  {"LG03", "圆通速递", "YTO", 8},
-    {"LG04", "韵达快递", "YUNDA", 10}, {"LG05", "申通快递", "STO", 7}, {"LG06", "京东物流", "JD", 33},
+    {"LG01", "顺丰速运", "SF", 4},  {"LG02", "中通快递", "ZTO", 9},
+    {"LG03", "圆通速递", "YTO", 8}, {"LG04", "韵达快递", "YUNDA", 10},
+    {"LG05", "申通快递", "STO", 7}, {"LG06", "京东物流", "JD", 33},
 };
 
 struct region {
@@ -68,12 +69,13 @@ static const char *const surnames[] = {"王", "李", "张", "刘", "陈", "杨",
                                        "吴", "周", "徐", "孙", "马", "朱", "胡", "郭"};
 static const char *const given[] = {"伟", "芳", "娜", "敏", "静", "丽", "强", "磊",
                                     "洋", "艳", "勇", "军", "杰", "娟", "涛", "明"};
-static const char *const items[] = {"纯棉圆领T恤", "修身牛仔裤", "轻便跑步鞋", "不锈钢保温杯",
-                                    "无线蓝牙耳机", "通勤双肩包", "碎花连衣裙", "轻薄羽绒服",
-                                    "补水面膜", "氨基酸洗发水", "挂耳咖啡", "每日坚果礼盒",
-                                    "陶瓷马克杯", "纯棉毛巾", "硅胶手机壳", "护眼台灯"};
-static const char *const classes[] = {"服装", "服装", "鞋靴", "家居", "数码", "箱包", "服装", "服装",
-                                      "美妆", "个护", "食品", "食品", "家居", "家居", "数码", "家居"};
+static const char *const items[] = {"纯棉圆领T恤",  "修身牛仔裤",   "轻便跑步鞋", "不锈钢保温杯",
+                                    "无线蓝牙耳机", "通勤双肩包",   "碎花连衣裙", "轻薄羽绒服",
+                                    "补水面膜",     "氨基酸洗发水", "挂耳咖啡",   "每日坚果礼盒",
+                                    "陶瓷马克杯",   "纯棉毛巾",     "硅胶手机壳", "护眼台灯"};
+static const char *const classes[] = {"服装", "服装", "鞋靴", "家居", "数码", "箱包",
+                                      "服装", "服装", "美妆", "个护", "食品", "食品",
+                                      "家居", "家居", "数码", "家居"};
 static const char *const brands[] = {"朴森", "云栖", "青禾", "山川", "拾光", "北屿"};
 static const char *const colors[] = {"黑色", "白色", "灰色", "藏青"};
 static const char *const sizes[] = {"S", "M", "L", "XL", "均码"};
@@ -134,30 +136,59 @@ static inline void w_str(struct w *w, const char *s)
     w_raw(w, s, strlen(s));
 }
 
-static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                 "8081828384858687888990919293949596979899";
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Zero-padded decimal of `width` digits into p. */
+static inline void put_pad(char *p, uint64_t v, int width)
+{
+    int i = width - 1;
+    for (; i >= 1; i -= 2) {
+        unsigned r = (unsigned)(v % 100) * 2;
+        v /= 100;
+        p[i] = digits2[r + 1];
+        p[i - 1] = digits2[r];
+    }
+    if (i == 0)
+        p[0] = (char)('0' + v % 10);
+}
+
+/* Decimal digits of v (1 for 0). */
+static inline int ndigits(uint64_t v)
+{
+    static const uint64_t p10[20] = {1ULL,
+                                     10ULL,
+                                     100ULL,
+                                     1000ULL,
+                                     10000ULL,
+                                     100000ULL,
+                                     1000000ULL,
+                                     10000000ULL,
+                                     100000000ULL,
+                                     1000000000ULL,
+                                     10000000000ULL,
+                                     100000000000ULL,
+                                     1000000000000ULL,
+                                     10000000000000ULL,
+                                     100000000000000ULL,
+                                     1000000000000000ULL,
+                                     10000000000000000ULL,
+                                     100000000000000000ULL,
+                                     1000000000000000000ULL,
+                                     10000000000000000000ULL};
+    if (v < 10)
+        return 1;
+    int t = ((64 - __builtin_clzll(v)) * 1233) >> 12; /* log10 estimate, low by at most 1 */
+    return t + (v >= p10[t]);
+}
 
 static void w_u64(struct w *w, uint64_t v)
 {
-    char tmp[24];
-    int i = sizeof(tmp);
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100) * 2;
-        v /= 100;
-        tmp[--i] = digits2[r + 1];
-        tmp[--i] = digits2[r];
-    }
-    if (v >= 10) {
-        tmp[--i] = digits2[v * 2 + 1];
-        tmp[--i] = digits2[v * 2];
-    } else {
-        tmp[--i] = (char)('0' + v);
-    }
-    size_t len = sizeof(tmp) - (size_t)i;
-    char *p = w_room(w, len);
-    memcpy(p, tmp + i, len);
-    w->n += len;
+    int nd = ndigits(v);
+    put_pad(w_room(w, (size_t)nd), v, nd);
+    w->n += (size_t)nd;
 }
 
 static void w_i64(struct w *w, int64_t v)
@@ -170,33 +201,44 @@ static void w_i64(struct w *w, int64_t v)
     }
 }
 
-/* Zero-padded decimal of `width` digits. */
 static void w_pad(struct w *w, uint64_t v, int width)
 {
-    char *p = w_room(w, (size_t)width);
-    int i = width - 1;
-    for (; i >= 1; i -= 2) {
-        unsigned r = (unsigned)(v % 100) * 2;
-        v /= 100;
-        p[i] = digits2[r + 1];
-        p[i - 1] = digits2[r];
-    }
-    if (i == 0)
-        p[0] = (char)('0' + v % 10);
+    put_pad(w_room(w, (size_t)width), v, width);
     w->n += (size_t)width;
+}
+
+/* Beijing yyyyMMdd into p (8 bytes). */
+static void put_ymd(char *p, int64_t t)
+{
+    int64_t days = (t + WDTS_BEIJING_OFFSET) / 86400;
+    int64_t y;
+    unsigned mo, d;
+    wdts_civil_from_days(days, &y, &mo, &d);
+    put_pad(p, (uint64_t)(y % 10000), 4);
+    put_pad(p + 4, mo, 2);
+    put_pad(p + 6, d, 2);
 }
 
 /* cents → "123.4500" (four decimals, as the API writes amounts) */
 static void w_money(struct w *w, int64_t cents)
 {
+    if (cents == 0) {
+        W(w, "0.0000");
+        return;
+    }
     if (cents < 0) {
         W(w, "-");
         cents = -cents;
     }
-    w_u64(w, (uint64_t)(cents / 100));
-    W(w, ".");
-    w_pad(w, (uint64_t)(cents % 100), 2);
-    W(w, "00");
+    uint64_t units = (uint64_t)cents / 100;
+    int nd = ndigits(units);
+    char *p = w_room(w, (size_t)nd + 5);
+    put_pad(p, units, nd);
+    p[nd] = '.';
+    put_pad(p + nd + 1, (uint64_t)cents % 100, 2);
+    p[nd + 3] = '0';
+    p[nd + 4] = '0';
+    w->n += (size_t)nd + 5;
 }
 
 /* Beijing "yyyy-MM-dd HH:mm:ss" without quotes. */
@@ -224,13 +266,8 @@ static void w_bj(struct w *w, int64_t t)
 /* Beijing yyyyMMdd, for document numbers. */
 static void w_ymd(struct w *w, int64_t t)
 {
-    int64_t days = (t + WDTS_BEIJING_OFFSET) / 86400;
-    int64_t y;
-    unsigned mo, d;
-    wdts_civil_from_days(days, &y, &mo, &d);
-    w_pad(w, (uint64_t)(y % 10000), 4);
-    w_pad(w, mo, 2);
-    w_pad(w, d, 2);
+    put_ymd(w_room(w, 8), t);
+    w->n += 8;
 }
 
 /* The same text as sbx_fmt_chg_doc, without printf. */
@@ -252,7 +289,7 @@ static void w_chg_doc(struct w *w, enum sbx_chg_src src, uint64_t n)
 #define KS(w, k, s) (KEY(w, k), W(w, "\""), w_str(w, s), W(w, "\""))
 #define KM(w, k, c) (KEY(w, k), W(w, "\""), w_money(w, c), W(w, "\""))
 #define KMN(w, k, c) (KEY(w, k), w_money(w, c))
-#define KQ(w, k, q) KM(w, k, (int64_t)(q) * 100)
+#define KQ(w, k, q) KM(w, k, (int64_t)(q)*100)
 #define KT(w, k, t) (KEY(w, k), kt(w, t))
 #define KMS(w, k, t) (KEY(w, k), kms(w, t))
 
@@ -279,16 +316,23 @@ static void kms(struct w *w, int64_t t)
 /* ---------------------------------------------------------------- privacy */
 
 enum pii_field {
-    PII_RECEIVER_NAME = 0, PII_RECEIVER_ADDRESS, PII_RECEIVER_MOBILE, PII_RECEIVER_TELNO,
-    PII_BUYER_NICK, PII_PAY_ACCOUNT, PII_CUSTOMER_NAME, PII_NICK_NAME, PII_ID_CARD,
+    PII_RECEIVER_NAME = 0,
+    PII_RECEIVER_ADDRESS,
+    PII_RECEIVER_MOBILE,
+    PII_RECEIVER_TELNO,
+    PII_BUYER_NICK,
+    PII_PAY_ACCOUNT,
+    PII_CUSTOMER_NAME,
+    PII_NICK_NAME,
+    PII_ID_CARD,
 };
 
 /* Keys the Qimen route never provides (reference §6; receiver_telno is its receiver_phone). */
 static int qimen_hidden(const char *keylit, size_t keylen)
 {
-    static const char *const keys[] = {",\"receiver_name\":",  ",\"receiver_address\":",
-                                       ",\"receiver_mobile\":", ",\"receiver_telno\":",
-                                       ",\"buyer_nick\":",      ",\"id_card\":"};
+    static const char *const keys[] = {
+        ",\"receiver_name\":",  ",\"receiver_address\":", ",\"receiver_mobile\":",
+        ",\"receiver_telno\":", ",\"buyer_nick\":",       ",\"id_card\":"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strlen(keys[i]) == keylen && memcmp(keys[i], keylit, keylen) == 0)
             return 1;
@@ -392,7 +436,8 @@ static void kpii(struct w *w, const char *keylit, size_t keylen, const struct pe
     }
     W(w, "\"");
 }
-#define KP(w, k, ps, f, route, plat) kpii(w, ",\"" k "\":", sizeof(",\"" k "\":") - 1, ps, f, route, plat)
+#define KP(w, k, ps, f, route, plat)                                                               \
+    kpii(w, ",\"" k "\":", sizeof(",\"" k "\":") - 1, ps, f, route, plat)
 
 /* ---------------------------------------------------------------- catalog texts */
 
@@ -449,7 +494,33 @@ struct tview {
     struct person ps;
     int64_t goods_amount, post_amount, discount, receivable, cost;
     int goods_count;
+    char tid[40], tno[24]; /* src_tid and trade_no, formatted once: they recur in a row */
+    size_t tid_len, tno_len;
+    char cms[24]; /* created, epoch ms */
+    size_t cms_len;
 };
+
+static size_t fmt_src_tid(const struct tview *v, char *p)
+{
+    switch (v->shop->platform_id) {
+    case 0:
+        memcpy(p, "XX", 2);
+        put_pad(p + 2, v->l.n + 1, 10);
+        return 12;
+    case 1: put_pad(p, 3000000000000000000ULL + v->l.h3 % 999999999999999999ULL, 19); return 19;
+    case 3: put_pad(p, 300000000000ULL + v->l.h3 % 99999999999ULL, 12); return 12;
+    case 39:
+        memcpy(p, "250", 3);
+        put_ymd(p + 3, v->l.created);
+        p[11] = '-';
+        put_pad(p + 12, v->l.h3 % 1000000000000000ULL, 15);
+        return 27;
+    default:
+        memcpy(p, "SC", 2);
+        put_pad(p + 2, v->l.h3 % 10000000000000000ULL, 16);
+        return 18;
+    }
+}
 
 static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v)
 {
@@ -467,6 +538,14 @@ static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v
     v->discount = v->goods_amount * (int64_t)((v->l.h2 >> 44) % 11) / 100;
     v->receivable = v->goods_amount + v->post_amount - v->discount;
     v->cost = v->goods_amount * 55 / 100;
+    v->tid_len = fmt_src_tid(v, v->tid);
+    memcpy(v->tno, "JY", 2);
+    put_ymd(v->tno + 2, v->l.created);
+    put_pad(v->tno + 10, v->l.n + 1, 8);
+    v->tno_len = 18;
+    uint64_t ms = (uint64_t)v->l.created * 1000;
+    v->cms_len = (size_t)ndigits(ms);
+    put_pad(v->cms, ms, (int)v->cms_len);
 }
 
 /* A line's share of the discount: proportional, the last line takes the remainder. */
@@ -488,20 +567,12 @@ static int64_t line_share(const struct tview *v, int i)
 
 static void w_trade_no(struct w *w, const struct tview *v)
 {
-    W(w, "JY");
-    w_ymd(w, v->l.created);
-    w_pad(w, v->l.n + 1, 8);
+    w_raw(w, v->tno, v->tno_len);
 }
 
 static void w_src_tid(struct w *w, const struct tview *v)
 {
-    switch (v->shop->platform_id) {
-    case 0: W(w, "XX"); w_pad(w, v->l.n + 1, 10); break;
-    case 1: w_pad(w, 3000000000000000000ULL + v->l.h3 % 999999999999999999ULL, 19); break;
-    case 3: w_pad(w, 300000000000ULL + v->l.h3 % 99999999999ULL, 12); break;
-    case 39: W(w, "250"); w_ymd(w, v->l.created); W(w, "-"); w_pad(w, v->l.h3 % 1000000000000000ULL, 15); break;
-    default: W(w, "SC"); w_pad(w, v->l.h3 % 10000000000000000ULL, 16); break;
-    }
+    w_raw(w, v->tid, v->tid_len);
 }
 
 static int trade_refund_status(const struct tview *v, int64_t t)
@@ -612,11 +683,13 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
     KI(w, "invoice_type", 0);
     KS(w, "invoice_title", "");
     KM(w, "tax_rate", 0);
-    KMS(w, "trade_time", l->created);
+    KEY(w, "trade_time");
+    w_raw(w, v->cms, v->cms_len);
     KT(w, "pay_time", paid ? l->pay : -1);
     KT(w, "check_time", l->check >= 0 && l->check <= t ? l->check : -1);
     KMS(w, "consign_time", shipped ? l->ship : -1);
-    KMS(w, "created", l->created);
+    KEY(w, "created");
+    w_raw(w, v->cms, v->cms_len);
     KT(w, "modified", mod);
     KI(w, "version_id", version_of(evs, 7, t));
     W(w, ",\"detail_list\":[");
@@ -656,8 +729,14 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
         KM(w, "paid", paid ? share + (i == 0 ? v->post_amount : 0) : 0);
         KM(w, "weight", 35 * ln->num);
         KS(w, "remark", "");
-        KMS(w, "created", l->created);
-        KMS(w, "modified", refunded ? l->refund : l->created);
+        KEY(w, "created");
+        w_raw(w, v->cms, v->cms_len);
+        if (refunded) {
+            KMS(w, "modified", l->refund);
+        } else {
+            KEY(w, "modified");
+            w_raw(w, v->cms, v->cms_len);
+        }
         W(w, "}");
     }
     W(w, "]}");
@@ -1152,7 +1231,10 @@ static void render_stock_change(const struct sbx_dataset *ds, uint64_t id, int64
         w_purchase_no(w, &pl);
     W(w, "\"");
     KI(w, "type", src == SBX_CHG_SALE ? 1 : src == SBX_CHG_REFUND_IN ? 2 : 3);
-    KS(w, "type_name", src == SBX_CHG_SALE ? "销售出库" : src == SBX_CHG_REFUND_IN ? "退货入库" : "采购入库");
+    KS(w, "type_name",
+       src == SBX_CHG_SALE        ? "销售出库"
+       : src == SBX_CHG_REFUND_IN ? "退货入库"
+                                  : "采购入库");
     w_line_goods(w, ds, &ln);
     KS(w, "warehouse_no", warehouses[wh].no);
     KQ(w, "num", num);
@@ -1206,7 +1288,8 @@ static void render_goods(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
     for (uint32_t sp = 0; sp < nsp; sp++) {
         int64_t sv = 0;
         int64_t sm = sbx_goods_modified(ds, g, (int)sp, t, &sv);
-        int64_t price = sbx_spec_price(ds, g, sp) + (sv % 5) * 100; /* each update moves the price */
+        int64_t price =
+            sbx_spec_price(ds, g, sp) + (sv % 5) * 100; /* each update moves the price */
         if (sp)
             W(w, ",");
         W(w, "{\"spec_id\":");
@@ -1378,12 +1461,21 @@ struct row_entry {
 static pthread_mutex_t row_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct row_entry row_cache[ROW_SLOTS];
 static size_t row_bytes;
+/* Admission: a row is stored the second time it is rendered, so a scan that reads
+ * every row once (most of a backfill) does not churn the cache. */
+static uint64_t row_seen[ROW_SLOTS];
+
+static uint64_t row_key_hash(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                             uint64_t id, int64_t version)
+{
+    uint64_t h = sbx_hash(ds->seed ^ (uint64_t)ds->orders_per_day, id, (uint64_t)version);
+    return sbx_hash(h, (uint64_t)ds->data_origin, (uint64_t)(e * 2 + route)) | 1;
+}
 
 static size_t row_slot(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                        uint64_t id, int64_t version)
 {
-    uint64_t h = sbx_hash(ds->seed ^ (uint64_t)ds->orders_per_day, id, (uint64_t)version);
-    return (size_t)(sbx_hash(h, (uint64_t)ds->data_origin, (uint64_t)(e * 2 + route)) % ROW_SLOTS);
+    return (size_t)(row_key_hash(ds, e, route, id, version) % ROW_SLOTS);
 }
 
 static int row_match(const struct row_entry *en, const struct sbx_dataset *ds, enum sbx_entity e,
@@ -1412,7 +1504,15 @@ static int row_get(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_rou
 static void row_put(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                     uint64_t id, int64_t version, const char *data, size_t len)
 {
-    size_t slot = row_slot(ds, e, route, id, version);
+    uint64_t kh = row_key_hash(ds, e, route, id, version);
+    size_t slot = (size_t)(kh % ROW_SLOTS);
+    pthread_mutex_lock(&row_lock);
+    if (row_seen[slot] != kh) {
+        row_seen[slot] = kh; /* first sight: remember, store next time */
+        pthread_mutex_unlock(&row_lock);
+        return;
+    }
+    pthread_mutex_unlock(&row_lock);
     char *copy = wdts_xmalloc(len);
     memcpy(copy, data, len);
     pthread_mutex_lock(&row_lock);
@@ -1449,7 +1549,7 @@ void sbx_render_cache_stats(size_t *entries, size_t *bytes, size_t *max_bytes)
     *bytes = row_bytes;
     pthread_mutex_unlock(&row_lock);
     *entries = n;
-    *max_bytes = ROW_MAX_BYTES + ROW_SLOTS * sizeof(struct row_entry);
+    *max_bytes = ROW_MAX_BYTES + ROW_SLOTS * (sizeof(struct row_entry) + sizeof(uint64_t));
 }
 
 void sbx_render_cache_clear(void)
@@ -1458,6 +1558,7 @@ void sbx_render_cache_clear(void)
     for (size_t i = 0; i < ROW_SLOTS; i++) {
         free(row_cache[i].data);
         memset(&row_cache[i], 0, sizeof(row_cache[i]));
+        row_seen[i] = 0;
     }
     row_bytes = 0;
     pthread_mutex_unlock(&row_lock);
@@ -1532,23 +1633,16 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
         row_put(ds, e, route, id, version, buf->data + at, buf->len - at);
         return;
     }
-    case SBX_E_STOCK:
-        render_stock(ds, id, as_of, &w);
-        break;
-    case SBX_E_STOCK_CHANGE:
-        render_stock_change(ds, id, as_of, &w);
-        break;
-    case SBX_E_GOODS:
-        render_goods(ds, id, as_of, &w);
-        break;
-    case SBX_E_SUITE:
-        render_suite(ds, id, as_of, &w);
-        break;
+    case SBX_E_STOCK: render_stock(ds, id, as_of, &w); break;
+    case SBX_E_STOCK_CHANGE: render_stock_change(ds, id, as_of, &w); break;
+    case SBX_E_GOODS: render_goods(ds, id, as_of, &w); break;
+    case SBX_E_SUITE: render_suite(ds, id, as_of, &w); break;
     case SBX_E_SHOP:
     case SBX_E_WAREHOUSE:
     case SBX_E_LOGISTICS: {
-        uint64_t n = e == SBX_E_SHOP ? SBX_N_SHOPS : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES
-                                                                          : SBX_N_LOGISTICS;
+        uint64_t n = e == SBX_E_SHOP        ? SBX_N_SHOPS
+                     : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES
+                                            : SBX_N_LOGISTICS;
         if (id == 0 || id > n || as_of < ds->data_origin)
             W(&w, "{}");
         else if (e == SBX_E_SHOP)
@@ -1559,9 +1653,7 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
             render_logistics(ds, id, &w);
         break;
     }
-    default:
-        W(&w, "{}");
-        break;
+    default: W(&w, "{}"); break;
     }
     w_flush(&w);
 }

@@ -36,6 +36,7 @@ struct req {
     struct wdts_buf body;
     struct sbx_answer ans;
     int answered; /* ans holds a gateway answer (release its slot at completion) */
+    int counted;  /* counted in srv->held_count until handled or completed */
 };
 
 struct held {
@@ -140,6 +141,7 @@ static int hold(struct sbx_server *srv, struct req *r, struct MHD_Connection *co
         return -1;
     }
     r->phase = PH_HELD;
+    r->counted = 1;
     srv->held_count++;
     MHD_suspend_connection(conn);
     heap_push(srv, (struct held){wdts_time_mono_ms() + delay_ms, r, conn});
@@ -148,10 +150,14 @@ static int hold(struct sbx_server *srv, struct req *r, struct MHD_Connection *co
     return 0;
 }
 
-static void unheld(struct sbx_server *srv)
+/* The held request r is done with: answered, dropped, or its client went away. */
+static void unheld(struct sbx_server *srv, struct req *r)
 {
     pthread_mutex_lock(&srv->lock);
-    srv->held_count--;
+    if (r->counted) {
+        r->counted = 0;
+        srv->held_count--;
+    }
     pthread_mutex_unlock(&srv->lock);
 }
 
@@ -221,6 +227,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct req *r = *con_cls;
     if (r == NULL)
         return;
+    unheld(srv, r); /* a connection closed while held is completed without a resume call */
     if (r->answered) {
         sbx_gateway_done(srv->gw, &r->ans);
         __atomic_sub_fetch(&srv->gw->metrics.inflight, 1, __ATOMIC_RELAXED);
@@ -264,7 +271,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_NO;
 
     if (r->phase == PH_RELEASED) {
-        unheld(srv);
+        unheld(srv, r);
         if (r->ans.hang)
             return MHD_NO; /* held past any client timeout: close without an answer */
         count_http(srv, path_label(r->uri), r->ans.http_status);

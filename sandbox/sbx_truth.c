@@ -29,7 +29,8 @@ wdts_err_t sbx_truth_write(const struct sbx_dataset *ds, enum sbx_entity e, enum
         sbx_data_pk(e, res.hits[i].id, &pk);
         wdts_buf_append_json_str(&line, wdts_buf_str(&pk));
         wdts_buf_deinit(&pk);
-        wdts_buf_printf(&line, "\",\"modified\":\"%s\",\"modified_unix\":%lld}\n", rfc, (long long)m);
+        wdts_buf_printf(&line, "\",\"modified\":\"%s\",\"modified_unix\":%lld}\n", rfc,
+                        (long long)m);
         if (fwrite(line.data, 1, line.len, out) != line.len) {
             err = WDTS_ERR_IO;
             goto out;

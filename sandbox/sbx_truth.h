@@ -17,7 +17,8 @@
  * @param since  lower bound (inclusive); INT64_MIN for "from the beginning".
  * @param before upper bound (exclusive), the watermark W.
  * @owner ds and out borrowed.
- * @returns WDTS_ERR_INVAL for a bad entity or route, WDTS_ERR_IO when writing fails.
+ * @returns WDTS_ERR_INVAL when sbx_data_select refuses the inputs (see sandbox/DATA.md),
+ *          WDTS_ERR_IO when writing fails.
  */
 wdts_err_t sbx_truth_write(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                            int64_t as_of, int64_t since, int64_t before, FILE *out);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,11 @@ static int run_server(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* Page bodies are a few hundred KB each: keep them on the heap and keep the heap,
+     * rather than mmap, fault in and zero fresh pages for every answer. */
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
 
     struct sbx_gateway gw;
     sbx_gateway_init(&gw, &tenants, &clock, &faults);

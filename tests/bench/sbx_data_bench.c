@@ -1,7 +1,9 @@
 /* Benchmark of the sandbox data set: what one API call costs the sandbox apart
  * from HTTP (one selection plus rendering one page of rows). Modes:
- *   warm  pages of the same windows, as a connector pages a window (cache hits)
- *   cold  every call a new window or clock second (selection computed each time)
+ *   warm    windows walk forward; each is paged once (page 0, last…0) at one clock second
+ *   cold    the same, but the clock moves one second on every call
+ *   repeat  one window paged over and over while the clock moves one second per
+ *           `calls/100` calls (a load test against a running sandbox)
  * Usage: sbx_data_bench [warm|cold] [entity] [calls] [page_size] [orders_per_day] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,15 +31,18 @@ int main(int argc, char **argv)
     long calls = argc > 3 ? strtol(argv[3], NULL, 10) : 20000;
     long page = argc > 4 ? strtol(argv[4], NULL, 10) : 100;
     long opd = argc > 5 ? strtol(argv[5], NULL, 10) : 10000;
-    if (calls <= 0 || page <= 0 || opd <= 0 || (strcmp(mode, "warm") && strcmp(mode, "cold"))) {
-        fprintf(stderr, "usage: sbx_data_bench [warm|cold] [entity] [calls>0] [page>0] [opd>0]\n");
+    if (calls <= 0 || page <= 0 || opd <= 0 ||
+        (strcmp(mode, "warm") && strcmp(mode, "cold") && strcmp(mode, "repeat"))) {
+        fprintf(stderr,
+                "usage: sbx_data_bench [warm|cold|repeat] [entity] [calls>0] [page>0] [opd>0]\n");
         return 64;
     }
     int cold = strcmp(mode, "cold") == 0;
+    int repeat = strcmp(mode, "repeat") == 0;
+    long tick = calls / 100 > 0 ? calls / 100 : 1;
     const int64_t origin = 1780000000;
     struct sbx_dataset ds = {42, (int)opd, origin};
-    int64_t span = (e == SBX_E_TRADE || e == SBX_E_STOCKOUT || e == SBX_E_RAW_TRADE) ? 3600
-                                                                                      : 86400;
+    int64_t span = (e == SBX_E_TRADE || e == SBX_E_STOCKOUT || e == SBX_E_RAW_TRADE) ? 3600 : 86400;
     int64_t now = origin + 60 * 86400;
     int64_t win = now - 30 * 86400; /* the windows walk forward from 30 days ago */
     struct wdts_buf out;
@@ -60,8 +65,8 @@ int main(int argc, char **argv)
             long p = k == 0 ? 0 : pages - k;
             struct sbx_result rr;
             if (k > 0) {
-                if (cold)
-                    as_of++; /* a new clock second: nothing cached */
+                if (cold || (repeat && done % tick == 0))
+                    as_of++; /* a new clock second */
                 sbx_data_select(&ds, e, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, win, win + span, as_of,
                                 &rr);
             } else {
@@ -83,7 +88,8 @@ int main(int argc, char **argv)
             done++;
         }
         sbx_result_deinit(&r);
-        win += span;
+        if (!repeat)
+            win += span;
         if (win + span > now)
             win = now - 30 * 86400;
     }

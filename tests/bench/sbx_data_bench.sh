@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs the data-set benchmark against the libraries of a build tree.
-#   tests/bench/sbx_data_bench.sh [build-dir]        warm and cold, trades and stockouts
+#   tests/bench/sbx_data_bench.sh [build-dir]        warm, cold, repeat; trades and stockouts
 #   CALLGRIND=1 tests/bench/sbx_data_bench.sh        also instruction counts per call
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,13 +10,13 @@ bin=$build/tests/sbx_data_bench
 cc -O2 -g -std=gnu11 -Wall -Wextra -I "$root/sandbox" -I "$root/common/include" \
     "$root/tests/bench/sbx_data_bench.c" "$build/libwdtssandbox.a" "$build/libwdtscommon.a" \
     -lpthread -o "$bin"
-for mode in warm cold; do
+for mode in warm cold repeat; do
     for entity in trades stockouts; do
         "$bin" "$mode" "$entity" "${CALLS:-20000}" 100 10000
     done
 done
 if [[ "${CALLGRIND:-0}" == 1 ]] && command -v valgrind >/dev/null; then
-    for mode in warm cold; do
+    for mode in warm cold repeat; do
         out=$(mktemp)
         valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$mode" trades 500 100 10000 >/dev/null 2>&1
         ir=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')

@@ -29,7 +29,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    return sbx_stop(&sbx, 10000) == 0 ? 0 : -1;
+    int rc = sbx_stop(&sbx, 10000);
+    sbx_rmdir(dir);
+    return rc == 0 ? 0 : -1;
 }
 
 static void tenant_req(struct direct_req *d, const char *who)
@@ -154,7 +156,7 @@ static void test_bad_tenants_file(void **state)
                                   "\"colour\":\"red\"},{\"sid\":\"a\",\"appsecret\":\"s:t\","
                                   "\"qimen_app_key\":\"q\"},{\"sid\":\"bad\\\"sid\",\"appkey\":\"k\","
                                   "\"appsecret\":\"s:t\"}]");
-    char *argv[] = {(char *)wdts_test_bin("wdt-sandbox"), "--listen", "127.0.0.1:0", "--tenants",
+    char *argv[] = {(char *)sbx_bin("wdt-sandbox"), "--listen", "127.0.0.1:0", "--tenants",
                     (char *)path, NULL};
     char *bin = wdts_xstrdup(argv[0]);
     argv[0] = bin;

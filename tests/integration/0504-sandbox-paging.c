@@ -45,7 +45,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    return sbx_stop(&sbx, 10000) == 0 ? 0 : -1;
+    int rc = sbx_stop(&sbx, 10000);
+    sbx_rmdir(dir);
+    return rc == 0 ? 0 : -1;
 }
 
 /* A set of pks (trade ids), small and linear: a scan sees a few thousand. */
@@ -114,7 +116,7 @@ static void truth_now(struct idset *truth)
     snprintf(asof, sizeof(asof), "%lld", (long long)sbx_clock(&sbx));
     snprintf(since, sizeof(since), "%lld", (long long)(T0 - 3600));
     snprintf(before, sizeof(before), "%lld", (long long)T0);
-    char *bin = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
+    char *bin = wdts_xstrdup(sbx_bin("wdt-sandbox"));
     char *argv[] = {bin, "truth", "--tenants", (char *)tenants_path, "--sid", "busy-shop",
                     "--report", "trades", "--as-of", asof, "--since", since, "--before", before,
                     "--route", "wdt", NULL};

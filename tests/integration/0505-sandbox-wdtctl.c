@@ -45,7 +45,7 @@ static void ctl(struct wdts_test_run *run, const char *app, const char *gateway,
 {
     const char *argv[48];
     size_t n = 0;
-    char *bin = wdts_xstrdup(wdts_test_bin("wdtctl"));
+    char *bin = wdts_xstrdup(sbx_bin("wdtctl"));
     argv[n++] = bin;
     argv[n++] = "call";
     argv[n++] = "--app";

@@ -38,6 +38,32 @@ struct sbx_proc {
     char base[64]; /* "http://127.0.0.1:PORT" */
 };
 
+/* Path of a built program: $WDTS_BIN_DIR, else the build tree this test was built in
+ * (so a plain ctest run from any directory finds it). Static buffer. */
+static inline const char *sbx_bin(const char *name)
+{
+#ifdef WDTS_BIN_DIR
+    static char path[1024];
+    if (getenv("WDTS_BIN_DIR") == NULL) {
+        snprintf(path, sizeof(path), "%s/%s", WDTS_BIN_DIR, name);
+        return path;
+    }
+#endif
+    return wdts_test_bin(name);
+}
+
+/* Removes a test directory and the files the tests put in it (no subdirectories). */
+static inline void sbx_rmdir(const char *dir)
+{
+    static const char *const names[] = {"port", "log", "tenants.json", "bad.json", NULL};
+    char path[512];
+    for (size_t i = 0; names[i]; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 /* Starts wdt-sandbox with args (NULL-terminated, without --listen/--port-file).
  * @returns 0, or -1 when it exited before listening (its stderr is in *err_out). */
 static inline int sbx_start(struct sbx_proc *p, const char *const *args)
@@ -51,7 +77,7 @@ static inline int sbx_start(struct sbx_proc *p, const char *const *args)
     snprintf(logfile, sizeof(logfile), "%s/log", p->dir);
     const char *argv[64];
     size_t n = 0;
-    argv[n++] = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
+    argv[n++] = wdts_xstrdup(sbx_bin("wdt-sandbox"));
     argv[n++] = "--listen";
     argv[n++] = "127.0.0.1:0";
     argv[n++] = "--port-file";
@@ -90,24 +116,39 @@ static inline int sbx_start(struct sbx_proc *p, const char *const *args)
     return -1;
 }
 
-/* Stops it with SIGTERM. @returns its exit status, or -1 when it took over timeout_ms. */
+/* Stops it with SIGTERM and removes its directory. @returns its exit status, or -1
+ * when it took over timeout_ms (its log is then printed). */
 static inline int sbx_stop(struct sbx_proc *p, int timeout_ms)
 {
+    int rc = -1, st = 0;
     if (p->pid <= 0)
-        return -1;
+        goto out;
     kill(p->pid, SIGTERM);
-    int st = 0;
     for (int waited = 0; waited <= timeout_ms; waited += 10) {
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
             p->pid = 0;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            goto out;
         }
         usleep(10000);
     }
     kill(p->pid, SIGKILL);
     waitpid(p->pid, &st, 0);
     p->pid = 0;
-    return -1;
+out:
+    if (rc != 0 && p->dir[0]) {
+        char path[320], line[512];
+        snprintf(path, sizeof(path), "%s/log", p->dir);
+        FILE *f = fopen(path, "r");
+        while (f && fgets(line, sizeof(line), f))
+            fprintf(stderr, "sandbox log: %s", line);
+        if (f)
+            fclose(f);
+    }
+    if (p->dir[0])
+        sbx_rmdir(p->dir);
+    p->dir[0] = '\0';
+    return rc;
 }
 
 struct http_res {

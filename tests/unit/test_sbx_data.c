@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,8 @@
 static const struct sbx_dataset ds_main = {42, 2000, ORIGIN};
 
 static const enum sbx_entity lifecycle_entities[] = {
-    SBX_E_TRADE, SBX_E_STOCKOUT, SBX_E_REFUND, SBX_E_REFUND_STOCKIN, SBX_E_PURCHASE_ORDER,
-    SBX_E_PURCHASE_STOCKIN, SBX_E_RAW_TRADE,
+    SBX_E_TRADE,          SBX_E_STOCKOUT,         SBX_E_REFUND,    SBX_E_REFUND_STOCKIN,
+    SBX_E_PURCHASE_ORDER, SBX_E_PURCHASE_STOCKIN, SBX_E_RAW_TRADE,
 };
 #define N_LIFECYCLE (sizeof(lifecycle_entities) / sizeof(lifecycle_entities[0]))
 
@@ -72,10 +73,8 @@ static int64_t window_start(enum sbx_entity e, int64_t t)
     case SBX_E_TRADE:
     case SBX_E_STOCKOUT:
     case SBX_E_RAW_TRADE:
-    case SBX_E_STOCK_CHANGE:
-        return t - 3600;
-    default:
-        return t - 30 * DAY;
+    case SBX_E_STOCK_CHANGE: return t - 3600;
+    default: return t - 30 * DAY;
     }
 }
 
@@ -93,15 +92,32 @@ static void test_names(void **state)
     assert_int_equal(sbx_entity_parse("orders", &x), WDTS_ERR_INVAL);
     assert_int_equal(sbx_entity_parse(NULL, &x), WDTS_ERR_INVAL);
     struct sbx_result r;
-    assert_int_equal(sbx_data_select(&ds_main, SBX_E__COUNT, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, 0,
-                                     1, ORIGIN, &r),
-                     WDTS_ERR_INVAL);
+    assert_int_equal(
+        sbx_data_select(&ds_main, SBX_E__COUNT, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, 0, 1, ORIGIN, &r),
+        WDTS_ERR_INVAL);
     assert_int_equal(sbx_data_select(&ds_main, SBX_E_STOCK, SBX_ROUTE_WDT, SBX_TIME_PAID, ORIGIN,
                                      ORIGIN + DAY, ORIGIN + DAY, &r),
                      WDTS_ERR_INVAL);
     assert_int_equal(sbx_data_select(&ds_main, SBX_E_REFUND, SBX_ROUTE_WDT, SBX_TIME_CONSIGNED,
                                      ORIGIN, ORIGIN + DAY, ORIGIN + DAY, &r),
                      WDTS_ERR_INVAL);
+    /* times and rates out of range are refused, not overflowed */
+    assert_int_equal(sbx_data_select(&ds_main, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED,
+                                     INT64_MIN, INT64_MAX, INT64_MAX, &r),
+                     WDTS_ERR_INVAL);
+    assert_int_equal(
+        sbx_data_select(&ds_main, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, 0, 1, -5, &r),
+        WDTS_ERR_INVAL);
+    const struct sbx_dataset huge = {1, 2000000000, ORIGIN};
+    assert_int_equal(sbx_data_select(&huge, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, ORIGIN,
+                                     ORIGIN + 60, ORIGIN + 60, &r),
+                     WDTS_ERR_INVAL);
+    /* extreme window bounds are fine: they are clamped to [data_origin, as_of] */
+    assert_int_equal(sbx_data_select(&ds_main, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED,
+                                     INT64_MIN, INT64_MAX, ORIGIN + 600, &r),
+                     WDTS_OK);
+    assert_true(r.n > 0);
+    sbx_result_deinit(&r);
 }
 
 static void test_determinism(void **state)
@@ -237,8 +253,12 @@ static void test_half_open_windows(void **state)
             size_t total = 0;
             int cuts = 0;
             /* cut the window at several points, including ones that hit a row's time */
-            int64_t pts[6] = {a, a + (c - a) / 3, whole.n ? whole.hits[whole.n / 2].modified : a + 1,
-                              a + 2 * (c - a) / 3, c - 1, c};
+            int64_t pts[6] = {a,
+                              a + (c - a) / 3,
+                              whole.n ? whole.hits[whole.n / 2].modified : a + 1,
+                              a + 2 * (c - a) / 3,
+                              c - 1,
+                              c};
             if (kinds[k] != SBX_TIME_MODIFIED)
                 pts[2] = a + (c - a) / 2;
             for (int p = 0; p + 1 < 6; p++) {
@@ -279,9 +299,9 @@ static void test_rows_move_between_windows(void **state)
     for (size_t k = 0; k < N_LIFECYCLE; k++) {
         enum sbx_entity e = lifecycle_entities[k];
         int64_t s = window_start(e, t);
-        int64_t later = t + (e == SBX_E_TRADE || e == SBX_E_STOCKOUT || e == SBX_E_RAW_TRADE
-                                 ? 12 * 3600
-                                 : 5 * DAY);
+        int64_t later =
+            t +
+            (e == SBX_E_TRADE || e == SBX_E_STOCKOUT || e == SBX_E_RAW_TRADE ? 12 * 3600 : 5 * DAY);
         struct sbx_result before, after, moved;
         sel(&ds_main, e, SBX_ROUTE_QIMEN, SBX_TIME_MODIFIED, s, t, t, &before);
         sel(&ds_main, e, SBX_ROUTE_QIMEN, SBX_TIME_MODIFIED, s, t, later, &after);
@@ -344,13 +364,13 @@ static void test_not_yet_created(void **state)
     sbx_result_deinit(&r);
 }
 
-static const char *const pii_keys[] = {"receiver_name", "receiver_address", "receiver_mobile",
-                                       "receiver_telno", "buyer_nick", "pay_account",
-                                       "customer_name", "nick_name", "id_card", "return_name",
-                                       "return_mobile", "return_telno", "return_address"};
-static const char *const qimen_hidden_keys[] = {"receiver_name", "receiver_address",
-                                                "receiver_mobile", "receiver_telno", "buyer_nick",
-                                                "id_card"};
+static const char *const pii_keys[] = {
+    "receiver_name", "receiver_address", "receiver_mobile", "receiver_telno", "buyer_nick",
+    "pay_account",   "customer_name",    "nick_name",       "id_card",        "return_name",
+    "return_mobile", "return_telno",     "return_address"};
+static const char *const qimen_hidden_keys[] = {"receiver_name",   "receiver_address",
+                                                "receiver_mobile", "receiver_telno",
+                                                "buyer_nick",      "id_card"};
 
 static int is_cipher(const char *s)
 {
@@ -389,8 +409,7 @@ static void check_privacy(enum sbx_entity e, enum sbx_route route, int *plats_se
                 if (s[0] == '\0' || is_cipher(s))
                     fail_msg("%s platform %d route %d: %s = \"%s\"", sbx_entity_name(e), plat,
                              route, pii_keys[k], s);
-            }
-            else if (!(s[0] == '\0' || is_cipher(s)))
+            } else if (!(s[0] == '\0' || is_cipher(s)))
                 fail_msg("%s platform %d: %s = \"%s\" is readable", sbx_entity_name(e), plat,
                          pii_keys[k], s);
         }
@@ -426,7 +445,7 @@ static void test_route_and_privacy(void **state)
 
 struct shape {
     enum sbx_entity e;
-    const char *pk_key;  /* NULL: composite */
+    const char *pk_key; /* NULL: composite */
     const char *list_key;
     const char *time_key; /* holds modified as a Beijing string */
 };
@@ -502,7 +521,7 @@ static void test_every_entity_renders_json(void **state)
     assert_true(json_is_integer(json_object_get(j, "trade_time")));
     assert_true(json_integer_value(json_object_get(j, "created")) > ORIGIN * 1000);
     assert_true(json_is_string(json_object_get(j, "goods_amount")));
-    assert_non_null(strstr(json_string_value(json_object_get(j, "goods_amount")), ".")); 
+    assert_non_null(strstr(json_string_value(json_object_get(j, "goods_amount")), "."));
     assert_true(json_is_real(json_object_get(j, "post_cost")));
     json_t *d0 = json_array_get(json_object_get(j, "detail_list"), 0);
     assert_true(json_is_integer(json_object_get(d0, "modified")));
@@ -518,8 +537,8 @@ static void test_snapshots_return_everything(void **state)
     for (int k = 0; k < 3; k++) {
         struct sbx_result a, b;
         sel(&ds_main, es[k], SBX_ROUTE_WDT, SBX_TIME_MODIFIED, 0, 0, ORIGIN + DAY, &a);
-        sel(&ds_main, es[k], SBX_ROUTE_QIMEN, SBX_TIME_CREATED, ORIGIN + 5 * DAY, ORIGIN + 5 * DAY + 60,
-            ORIGIN + 90 * DAY, &b);
+        sel(&ds_main, es[k], SBX_ROUTE_QIMEN, SBX_TIME_CREATED, ORIGIN + 5 * DAY,
+            ORIGIN + 5 * DAY + 60, ORIGIN + 90 * DAY, &b);
         assert_int_equal(a.n, want[k]);
         assert_int_equal(b.n, want[k]);
         for (size_t i = 0; i < a.n; i++)
@@ -562,9 +581,9 @@ static void test_truth_matches_select(void **state)
             int64_t m = json_integer_value(json_object_get(j, "modified_unix"));
             assert_int_equal(m, r.hits[lines].modified);
             int64_t parsed = 0;
-            assert_int_equal(wdts_time_parse_rfc3339(json_string_value(json_object_get(j, "modified")),
-                                                     &parsed),
-                             WDTS_OK);
+            assert_int_equal(
+                wdts_time_parse_rfc3339(json_string_value(json_object_get(j, "modified")), &parsed),
+                WDTS_OK);
             assert_int_equal(parsed, m);
             if (!is_snapshot(e))
                 assert_true(m >= since && m < before);
@@ -581,7 +600,8 @@ static void test_truth_matches_select(void **state)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    assert_int_equal(sbx_truth_write(&ds_main, SBX_E_SHOP, SBX_ROUTE_WDT, t, INT64_MIN, t, f), WDTS_OK);
+    assert_int_equal(sbx_truth_write(&ds_main, SBX_E_SHOP, SBX_ROUTE_WDT, t, INT64_MIN, t, f),
+                     WDTS_OK);
     fclose(f);
     size_t nl = 0;
     for (char *p = text; *p; p++)
@@ -610,8 +630,7 @@ static void test_memory_bounded_across_tenants(void **state)
             const struct sbx_dataset ds = {1000 + tenant, 10000, ORIGIN};
             for (int e = 0; e < SBX_E__COUNT; e++) {
                 struct sbx_result r;
-                sel(&ds, e, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, window_start(e, t), t,
-                    t + round, &r);
+                sel(&ds, e, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, window_start(e, t), t, t + round, &r);
                 struct wdts_buf b;
                 wdts_buf_init(&b);
                 for (size_t i = 0; i < r.n && i < 100; i++)
@@ -739,7 +758,8 @@ static int bf_cmp(const void *x, const void *y)
 
 static void bf_check(struct bf *b, const struct sbx_result *r, const char *what)
 {
-    qsort(b->v, b->n, 2 * sizeof(*b->v), bf_cmp);
+    if (b->n > 1)
+        qsort(b->v, b->n, 2 * sizeof(*b->v), bf_cmp);
     if (b->n != r->n)
         fail_msg("%s: brute force %zu rows, selection %zu", what, b->n, r->n);
     for (size_t i = 0; i < b->n; i++) {
@@ -782,8 +802,9 @@ static void test_selection_matches_brute_force(void **state)
                             struct sbx_purchase_life l;
                             sbx_purchase_life_get(&ds, n, 0, &l);
                             mod = sbx_purchase_modified(&l, e, t, NULL);
-                            key = tk == SBX_TIME_MODIFIED ? mod
-                                  : e == SBX_E_PURCHASE_ORDER ? l.created : l.arrive;
+                            key = tk == SBX_TIME_MODIFIED     ? mod
+                                  : e == SBX_E_PURCHASE_ORDER ? l.created
+                                                              : l.arrive;
                         } else {
                             struct sbx_trade_life l;
                             sbx_trade_life_get(&ds, n, 0, &l);
@@ -798,15 +819,17 @@ static void test_selection_matches_brute_force(void **state)
                             else if (tk == SBX_TIME_CONSIGNED)
                                 key = l.ship;
                             else
-                                key = e == SBX_E_STOCKOUT ? l.check
-                                      : e == SBX_E_REFUND ? l.refund
-                                      : e == SBX_E_REFUND_STOCKIN ? l.rf_done : l.created;
+                                key = e == SBX_E_STOCKOUT         ? l.check
+                                      : e == SBX_E_REFUND         ? l.refund
+                                      : e == SBX_E_REFUND_STOCKIN ? l.rf_done
+                                                                  : l.created;
                         }
                         if (mod >= 0 && key >= s && key < end && key <= t)
                             bf_add(&b, n + 1, key, mod);
                     }
                     char what[64];
-                    snprintf(what, sizeof(what), "%s route %d kind %d", sbx_entity_name(e), route, tk);
+                    snprintf(what, sizeof(what), "%s route %d kind %d", sbx_entity_name(e), route,
+                             tk);
                     bf_check(&b, &r, what);
                     sbx_result_deinit(&r);
                 }
@@ -846,7 +869,8 @@ static void test_selection_matches_brute_force(void **state)
                 if (l.si_done > last[sid])
                     last[sid] = l.si_done;
                 if (l.si_done >= s)
-                    bf_add(&b, sbx_chg_id(SBX_CHG_PURCHASE_IN, n, l.lines[i].goods, l.lines[i].spec, i),
+                    bf_add(&b,
+                           sbx_chg_id(SBX_CHG_PURCHASE_IN, n, l.lines[i].goods, l.lines[i].spec, i),
                            l.si_done, l.si_done);
             }
         }
@@ -872,6 +896,131 @@ static void test_selection_matches_brute_force(void **state)
     }
 }
 
+/* What the sandbox exists to show: while the clock runs, paging a window forwards
+ * misses rows that shift onto pages already read; the last page backwards plus a
+ * final page 0 misses none (DESIGN.md §3). Missed = in the window as of the end of
+ * the scan but never seen. */
+static size_t page_scan(const struct sbx_dataset *ds, int64_t s, int64_t e, int64_t t0,
+                        int backwards, size_t page, int64_t secs_per_call)
+{
+    uint64_t *seen = NULL;
+    size_t n_seen = 0, cap = 0;
+    int64_t t = t0;
+    struct sbx_result r;
+    sel(ds, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, s, e, t, &r);
+    size_t pages = (r.n + page - 1) / page;
+    sbx_result_deinit(&r);
+    for (size_t k = 0; k <= pages; k++) {
+        size_t p;
+        if (backwards)
+            p = k == 0 ? 0 : pages - k; /* 0, then N-1 … 1, then 0 again */
+        else if (k < pages)
+            p = k;
+        else
+            break;
+        sel(ds, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, s, e, t, &r);
+        for (size_t i = p * page; i < r.n && i < (p + 1) * page; i++) {
+            if (n_seen == cap) {
+                cap = cap ? 2 * cap : 256;
+                seen = realloc(seen, cap * sizeof(*seen));
+            }
+            seen[n_seen++] = r.hits[i].id;
+        }
+        sbx_result_deinit(&r);
+        t += secs_per_call;
+    }
+    sel(ds, SBX_E_TRADE, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, s, e, t, &r);
+    size_t missed = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        int found = 0;
+        for (size_t j = 0; j < n_seen && !found; j++)
+            found = seen[j] == r.hits[i].id;
+        missed += !found;
+    }
+    sbx_result_deinit(&r);
+    free(seen);
+    return missed;
+}
+
+static void test_backward_paging_misses_none(void **state)
+{
+    (void)state;
+    const struct sbx_dataset ds = {2024, 10000, ORIGIN};
+    size_t fwd_missed = 0;
+    for (int w = 0; w < 6; w++) {
+        int64_t t0 = ORIGIN + 30 * DAY + w * 7919;
+        int64_t s = t0 - 2 * 3600, e = t0 - 3600; /* rows here are being paid, checked, shipped */
+        fwd_missed += page_scan(&ds, s, e, t0, 0, 20, 30);
+        assert_int_equal(page_scan(&ds, s, e, t0, 1, 20, 30), 0);
+    }
+    assert_true(fwd_missed > 0);
+}
+
+/* The caches are shared by the gateway's threads: concurrent selections and renders
+ * give what one thread gives. */
+struct thread_job {
+    uint64_t seed;
+    uint64_t sum;
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void *thread_work(void *arg)
+{
+    struct thread_job *job = arg;
+    const struct sbx_dataset ds = {job->seed, 5000, ORIGIN};
+    uint64_t h = 1469598103934665603ULL;
+    static const enum sbx_entity es[] = {SBX_E_TRADE, SBX_E_STOCK, SBX_E_STOCK_CHANGE,
+                                         SBX_E_REFUND};
+    for (int64_t t = ORIGIN + 12 * DAY; t < ORIGIN + 12 * DAY + 40; t += 2) {
+        for (size_t k = 0; k < 4; k++) {
+            struct sbx_result r;
+            if (sbx_data_select(&ds, es[k], SBX_ROUTE_WDT, SBX_TIME_MODIFIED,
+                                window_start(es[k], t), t, t, &r) != WDTS_OK)
+                return NULL;
+            h = fnv(h, r.hits, r.n * sizeof(*r.hits));
+            struct wdts_buf b;
+            wdts_buf_init(&b);
+            for (size_t i = 0; i < r.n && i < 50; i++)
+                sbx_data_render(&ds, es[k], SBX_ROUTE_WDT, r.hits[i].id, t, &b);
+            h = fnv(h, b.data ? b.data : "", b.len);
+            wdts_buf_deinit(&b);
+            sbx_result_deinit(&r);
+        }
+    }
+    job->sum = h;
+    return NULL;
+}
+
+static void test_threads_share_caches(void **state)
+{
+    (void)state;
+    struct thread_job solo[2] = {{500, 0}, {501, 0}};
+    sbx_data_cache_clear();
+    thread_work(&solo[0]);
+    sbx_data_cache_clear();
+    thread_work(&solo[1]);
+    sbx_data_cache_clear();
+    pthread_t th[6];
+    struct thread_job jobs[6];
+    for (int i = 0; i < 6; i++) {
+        jobs[i].seed = 500 + (uint64_t)(i % 2);
+        jobs[i].sum = 0;
+        assert_int_equal(pthread_create(&th[i], NULL, thread_work, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(jobs[i].sum != 0);
+        assert_true(jobs[i].sum == solo[i % 2].sum);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -890,6 +1039,8 @@ int main(void)
         cmocka_unit_test(test_selection_cost_independent_of_history),
         cmocka_unit_test(test_incremental_equals_fresh),
         cmocka_unit_test(test_selection_matches_brute_force),
+        cmocka_unit_test(test_backward_paging_misses_none),
+        cmocka_unit_test(test_threads_share_caches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
