@@ -83,7 +83,10 @@ static const char usage_add[] =
     "  --burst N                calls above the rate at once (default 1)\n"
     "  --concurrency N          calls in flight to this seller (default 1)\n"
     "  --pii keep|hash|drop     buyer and receiver fields: as returned, HMAC-hashed per\n"
-    "                           tenant, or removed (default keep)\n";
+    "                           tenant, or removed (default keep)\n"
+    "  --replace                the id exists: replace its settings and credentials (after\n"
+    "                           the same checks), keeping its watermarks and plan; its\n"
+    "                           auth_failed and blocked states are replaced by this check's\n";
 
 static const char usage_list[] =
     "usage: wdtctl connection list [--tenant T] [--json]\n"
@@ -442,7 +445,7 @@ static int parse_reports(struct wdts_conn *conn, const char *list, const struct 
 enum {
     O_TENANT = 256, O_ID, O_APP, O_SID, O_APPKEY, O_APPSECRET, O_APPSECRET_FILE, O_QM_KEY,
     O_QM_SECRET, O_QM_SECRET_FILE, O_QM_PLATFORM, O_GATEWAY, O_REPORTS, O_BACKFILL, O_RATE,
-    O_BURST, O_CONCURRENCY, O_PII, O_JSON,
+    O_BURST, O_CONCURRENCY, O_PII, O_REPLACE,
 };
 
 static int cmd_add(int argc, char **argv)
@@ -466,9 +469,12 @@ static int cmd_add(int argc, char **argv)
         {"burst", required_argument, NULL, O_BURST},
         {"concurrency", required_argument, NULL, O_CONCURRENCY},
         {"pii", required_argument, NULL, O_PII},
+        {"replace", no_argument, NULL, O_REPLACE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    int replace = 0;
+    int64_t created_at = 0;
     const char *app = NULL, *gateway = NULL, *reports = NULL, *backfill = NULL, *rate = NULL,
                *burst = NULL, *concurrency = NULL, *pii = NULL;
     struct wdts_conn *conn = wdts_conn_new();
@@ -511,6 +517,7 @@ static int cmd_add(int argc, char **argv)
         case O_BURST: burst = optarg; break;
         case O_CONCURRENCY: concurrency = optarg; break;
         case O_PII: pii = optarg; break;
+        case O_REPLACE: replace = 1; break;
         case 'h': fputs(usage_add, stdout); rc = -1; break;
         case ':': rc = usage_error("add", "option %s needs a value", argv[optind - 1]); break;
         default: rc = usage_error("add", "unknown option '%s'", argv[optind - 1]); break;
@@ -586,17 +593,29 @@ static int cmd_add(int argc, char **argv)
 
     if ((rc = env_init(&env, "add", 1)) != 0)
         goto out;
-    /* Refuse an existing id before spending calls on the seller's quota. */
+    /* An existing id is refused (or, with --replace, checked) before any call is spent. */
     struct wdts_conn *old = NULL;
     wdts_err_t err = wdts_conn_load(env.redis, prefix_of(&env), conn->id, &old, es, sizeof(es));
+    if (err == WDTS_OK && !replace) {
+        fprintf(stderr, "wdtctl connection add: a connection with id %s already exists: give "
+                "--replace to change its settings or credentials (its sync state is kept), or "
+                "choose another id\n", conn->id);
+        err = WDTS_ERR_INVAL;
+    } else if (err == WDTS_OK && strcmp(old->tenant, conn->tenant) != 0) {
+        fprintf(stderr, "wdtctl connection add: connection %s belongs to tenant %s, not %s: a "
+                "connection keeps its tenant (remove it and add it again to move it)\n",
+                conn->id, old->tenant, conn->tenant);
+        err = WDTS_ERR_INVAL;
+    } else if (err == WDTS_OK) {
+        created_at = old->created_at;
+    } else if (err == WDTS_ERR_NOTFOUND) {
+        err = WDTS_OK;
+        replace = 0;
+    } else {
+        fprintf(stderr, "wdtctl connection add: %s\n", es);
+    }
     wdts_conn_destroy(old);
-    if (err != WDTS_ERR_NOTFOUND) {
-        if (err == WDTS_OK)
-            fprintf(stderr, "wdtctl connection add: a connection with id %s already exists: "
-                    "remove it first (wdtctl connection remove --id %s) or choose another id\n",
-                    conn->id, conn->id);
-        else
-            fprintf(stderr, "wdtctl connection add: %s\n", es);
+    if (err != WDTS_OK) {
         rc = WDTS_EXIT_FATAL;
         goto out;
     }
@@ -650,15 +669,17 @@ static int cmd_add(int argc, char **argv)
         r->fix = row->fix ? wdts_xstrdup(row->fix) : NULL;
         r->since = now;
     }
-    conn->created_at = conn->updated_at = conn->checked_at = now;
+    conn->created_at = created_at ? created_at : now;
+    conn->updated_at = conn->checked_at = now;
     if (wdts_conn_seal(conn, env.key, es, sizeof(es)) != WDTS_OK ||
-        wdts_conn_save(env.redis, prefix_of(&env), conn, 0, es, sizeof(es)) != WDTS_OK) {
+        wdts_conn_save(env.redis, prefix_of(&env), conn, replace, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection add: connection %s was NOT stored: %s\n", conn->id, es);
         rc = WDTS_EXIT_FATAL;
         goto out;
     }
-    printf("connection %s stored: %zu report%s ok, %zu blocked", conn->id, n_ok,
-           n_ok == 1 ? "" : "s", n_blocked);
+    printf("connection %s %s: %zu report%s ok, %zu blocked", conn->id,
+           replace ? "replaced (its sync state is kept)" : "stored", n_ok, n_ok == 1 ? "" : "s",
+           n_blocked);
     if (probe.n_rows > n_ok + n_blocked)
         printf(", %zu with errors", probe.n_rows - n_ok - n_blocked);
     printf("\n");

@@ -167,7 +167,8 @@ static void apply_state(struct wdts_conn *conn, const char *field, const char *v
     const char *msg = json_string_value(json_object_get(o, "message"));
     const char *reason = json_string_value(json_object_get(o, "reason"));
     const char *fix = json_string_value(json_object_get(o, "fix"));
-    int64_t since = json_integer_value(json_object_get(o, "since"));
+    long long since = 0; /* cjson (the marker script) may write it as a number of any form */
+    wdts_api_json_int(json_object_get(o, "since"), &since);
     if (strcmp(field, "auth") == 0) {
         conn->auth_failed = 1;
         free(conn->auth_message);

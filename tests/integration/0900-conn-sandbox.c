@@ -419,7 +419,12 @@ static void test_add_good_credentials(void **state)
     /* The same id again: refused before any call, nothing changes. */
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
         "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw);
-    expect(&run, 1, NULL, "already exists");
+    expect(&run, 1, NULL, "--replace");
+    wdts_test_run_free(&run);
+    CTL(&run, "connection", "add", "--tenant", "other", "--id", "acme-wdt", "--app", "wdt", "--sid",
+        "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw,
+        "--replace");
+    expect(&run, 1, NULL, "keeps its tenant");
     wdts_test_run_free(&run);
 }
 
@@ -638,6 +643,38 @@ static void test_check_unblocks_and_tracks_auth(void **state)
     assert_int_equal(hexists(st, "auth"), 1);
     CTL(&run, "connection", "list");
     expect(&run, 0, "auth_failed", NULL);
+    wdts_test_run_free(&run);
+
+    /* The user stores the new secret with --replace: checked, stored, sync state kept. */
+    char *wm = key_of("wm", "acme-wdt");
+    const char *hs[] = {"HSET", wm, "trades", "1700000000"};
+    assert_int_equal(wdts_redis_command(redis, 4, hs, NULL, NULL), WDTS_OK);
+    CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
+        "conn-a", "--appkey", "key-a", "--appsecret", "ffffffffffffffffffffffffffffffff:" SALT_A,
+        "--gateway", gw, "--rate", "50", "--reports", "trades,refunds", "--replace");
+    expect(&run, 0, "connection acme-wdt replaced (its sync state is kept): 2 reports ok", NULL);
+    wdts_test_run_free(&run);
+    assert_int_equal(hexists(st, "auth"), 0);
+    assert_int_equal(hexists(wm, "trades"), 1);
+    free(wm);
+    CTL(&run, "connection", "show", "--id", "acme-wdt");
+    expect(&run, 0, "state          ok", NULL);
+    wdts_test_run_free(&run);
+
+    /* The old secret works again (e.g. the new one was revoked): check marks it auth_failed,
+     * add --replace with the old one puts it back, and a refusal is blocked again. */
+    restart_sandbox(0, SECRET_A);
+    CTL(&run, "connection", "check", "--id", "acme-wdt");
+    expect(&run, 5, "marked auth_failed", NULL);
+    wdts_test_run_free(&run);
+    CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
+        "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw,
+        "--rate", "50", "--replace");
+    expect(&run, 0, "replaced", NULL);
+    wdts_test_run_free(&run);
+    restart_sandbox(1, "ffffffffffffffffffffffffffffffff");
+    CTL(&run, "connection", "check", "--id", "acme-wdt");
+    expect(&run, 5, "marked auth_failed", NULL);
     wdts_test_run_free(&run);
 
     /* The secret works again (e.g. re-authorised): ok, and a new refusal is blocked again. */

@@ -107,6 +107,8 @@ struct wdts_conn {
     size_t n_reports;
 
     int64_t backfill_s; /* first sync starts now - backfill_s */
+    /* The seller app's call budget (wdts/limit.h rate, burst, slots), shared by everything
+     * that calls this seller under the limiter id (gateway URL, sid, appkey). */
     double rate;        /* calls per second */
     int burst;          /* calls allowed at once above the rate */
     int concurrency;    /* calls in flight */
