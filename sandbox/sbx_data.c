@@ -3,8 +3,9 @@
  * refund, stock-ins…) happens at creation + a delay drawn from a small set of
  * bases plus a bounded jitter, so "which records changed in [s, e) as of T" is
  * answered by visiting only the creation-time ranges that can reach the window.
- * Results are kept in a bounded cache keyed by every input, so they stay exact.
- * Rendering is in sbx_data_render.c. */
+ * Results are kept in bounded caches (exact: keyed by every input, and brought
+ * forward by the events since when the clock has moved). Rendering, and its row
+ * cache, are in sbx_data_render.c. */
 #include "sbx_data.h"
 
 #include <pthread.h>
@@ -271,6 +272,41 @@ static int trade_combo(uint64_t h, uint64_t h4, int f)
 static inline uint64_t trade_h(const struct sbx_dataset *ds, uint64_t n)
 {
     return sbx_hash(ds->seed, 1, n);
+}
+
+/* The time of one event of trade n (given its h and h4), for visit() to reject a
+ * candidate before computing its whole life. It must agree with sbx_trade_life_get();
+ * the brute-force test of test_sbx_data.c compares the two. Only called for fields
+ * whose combination check passed, so the event happens. */
+static int64_t trade_field_time(const struct sbx_dataset *ds, uint64_t n, uint64_t h, uint64_t h4,
+                                int f)
+{
+    const struct delay *d = trade_delays;
+    int64_t c = sbx_stream_created(ds, SBX_S_TRADE, n);
+    uint64_t h2 = mix64(h ^ MIXK2), h3 = mix64(h ^ MIXK3);
+    int64_t refund = c + d[TF_REFUND].bases[choice8(h4, 0, 2)] + jit16(h3, 16, d[TF_REFUND].jitter);
+    switch (f) {
+    case TF_CREATED: return c;
+    case TF_CANCEL:
+        return c + d[TF_CANCEL].bases[choice8(h, 32, 2)] + jit16(h3, 0, d[TF_CANCEL].jitter);
+    case TF_PAY: return c + d[TF_PAY].bases[0] + jit16(h2, 0, d[TF_PAY].jitter);
+    case TF_CHECK:
+        return c + d[TF_CHECK].bases[choice8(h, 40, 3)] + jit16(h2, 16, d[TF_CHECK].jitter);
+    case TF_SHIP: return c + d[TF_SHIP].bases[choice8(h, 48, 3)] + jit16(h2, 32, d[TF_SHIP].jitter);
+    case TF_DONE: return c + d[TF_DONE].bases[choice8(h, 56, 3)] + jit16(h2, 48, d[TF_DONE].jitter);
+    case TF_REFUND: return refund;
+    case TF_RF_AGREE:
+        return refund + d[TF_RF_AGREE].bases[choice8(h4, 8, 2)] +
+               jit16(h3, 32, d[TF_RF_AGREE].jitter);
+    case TF_RF_DONE:
+        return refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] +
+               jit16(h3, 48, d[TF_RF_DONE].jitter);
+    case TF_SI_DONE:
+        return refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] +
+               jit16(h3, 48, d[TF_RF_DONE].jitter) + d[TF_SI_DONE].bases[choice8(h4, 24, 2)] +
+               jit16(mix64(h ^ MIXK5), 0, d[TF_SI_DONE].jitter);
+    default: return -1;
+    }
 }
 
 void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines,
@@ -642,10 +678,14 @@ static void visit(const struct sbx_dataset *ds, enum sbx_stream stream, const in
             if (a >= b)
                 continue;
             visited += b - a;
+            /* every callback takes (n, f) only when event f is in [s, e) and by as_of */
             if (stream == SBX_S_TRADE) {
                 for (uint64_t n = a; n < b; n++) {
-                    uint64_t h = trade_h(ds, n);
-                    if (trade_combo(h, mix64(h ^ MIXK4), f) == j)
+                    uint64_t h = trade_h(ds, n), h4 = mix64(h ^ MIXK4);
+                    if (trade_combo(h, h4, f) != j)
+                        continue;
+                    int64_t ft = trade_field_time(ds, n, h, h4, f);
+                    if (ft >= s && ft < e && ft <= as_of)
                         cb(ctx, n, f);
                 }
             } else {

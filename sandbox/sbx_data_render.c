@@ -1190,7 +1190,10 @@ static void render_stock_change(const struct sbx_dataset *ds, uint64_t id, int64
     int wh;
     struct tview v;
     struct sbx_purchase_life pl;
-    if (src == SBX_CHG_SALE || src == SBX_CHG_REFUND_IN) {
+    if (ds->orders_per_day <= 0) {
+        at = -1; /* no orders, no purchases: no stock movement exists */
+        wh = 0;
+    } else if (src == SBX_CHG_SALE || src == SBX_CHG_REFUND_IN) {
         tview_init(ds, n, &v);
         at = src == SBX_CHG_SALE ? v.l.ship : v.l.si_done;
         if (line >= v.l.n_lines)

@@ -163,7 +163,8 @@ struct call {
     long long page_no; /* 0-based on both routes */
     long long page_size;
     int calc_total;
-    int64_t now;
+    int64_t now;    /* the sandbox (data) clock */
+    int64_t ts_now; /* the clock request timestamps are checked against */
     char status[24]; /* for the calls counter */
 };
 
@@ -426,7 +427,7 @@ static void serve_direct(struct call *c)
         wdt_error(c, 1, "For input string: \"%s\"", ts ? ts : "");
         return;
     }
-    if (skew(tsv + WDTS_WDT_EPOCH, c->now) > SBX_WDT_SKEW_S) {
+    if (skew(tsv + WDTS_WDT_EPOCH, c->ts_now) > SBX_WDT_SKEW_S) {
         wdt_error(c, 7, "时间戳错误");
         return;
     }
@@ -550,7 +551,7 @@ static void serve_qimen(struct call *c, const struct sbx_kv *all)
     }
     int64_t tsv = 0;
     if (wdts_time_parse_beijing(sbx_kv_get(all, "timestamp"), &tsv) != WDTS_OK ||
-        skew(tsv, c->now) > SBX_TOP_SKEW_S) {
+        skew(tsv, c->ts_now) > SBX_TOP_SKEW_S) {
         top_error(c, 31, "Invalid Timestamp",
                   "timestamp must be yyyy-MM-dd HH:mm:ss GMT+8 within 10 minutes of the server");
         return;
@@ -637,7 +638,7 @@ static void serve_qimen(struct call *c, const struct sbx_kv *all)
         wdt_error(c, 1, "Unparseable date: %s", dt ? dt : "");
         return;
     }
-    if (skew(dtv, c->now) > SBX_WDT_SKEW_S) {
+    if (skew(dtv, c->ts_now) > SBX_WDT_SKEW_S) {
         wdt_error(c, 7, "时间戳错误");
         return;
     }
@@ -709,6 +710,7 @@ void sbx_gateway_handle(struct sbx_gateway *gw, const struct sbx_request *req,
     c.route = req->route;
     c.tenant_idx = -1;
     c.now = sbx_clock_now(gw->clock);
+    c.ts_now = gw->ts_sandbox_clock ? c.now : wdts_time_now() + gw->ts_skew_s;
 
     struct sbx_fault_draw fd = {SBX_FAULT_NONE, 0};
     if (gw->faults)

@@ -29,6 +29,12 @@ struct sbx_gateway {
     struct sbx_limits limits;
     struct sbx_metrics metrics;
     int64_t start_mono_ms; /* fault schedules count from here */
+    /* Request timestamps are checked against the real wall clock plus ts_skew_s (the
+     * gateway's own clock, as a real gateway does), or against the sandbox clock when
+     * ts_sandbox_clock is set (for tests that sign with a frozen sandbox time). The data
+     * clock may run at any speed either way. */
+    int ts_sandbox_clock;
+    int64_t ts_skew_s;
 };
 
 /** Decoded key/value pairs of a query string or a form body; owns its strings. */

@@ -170,17 +170,9 @@ static void count_http(struct sbx_server *srv, const char *path, int code)
     sbx_metrics_inc(&srv->gw->metrics, SBX_M_HTTP, labels);
 }
 
-/* Every answer carries the sandbox clock in its Date header, as a gateway's Date shows
- * its own clock: clients of a frozen or sped-up sandbox resync their signing clock from it. */
-static enum MHD_Result send_buf(struct sbx_server *srv, struct MHD_Connection *conn, int code,
-                                const char *ctype, struct wdts_buf *body)
+static enum MHD_Result send_buf(struct MHD_Connection *conn, int code, const char *ctype,
+                                struct wdts_buf *body)
 {
-    char date[64];
-    time_t now = (time_t)sbx_clock_now(srv->gw->clock);
-    struct tm tm;
-    if (gmtime_r(&now, &tm) == NULL ||
-        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
-        date[0] = '\0';
     size_t len = body->len;
     char *data = wdts_buf_steal(body);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
@@ -189,9 +181,32 @@ static enum MHD_Result send_buf(struct sbx_server *srv, struct MHD_Connection *c
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    if (date[0])
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, date);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)code, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* A gateway answer: its Date header tells the gateway clock that request timestamps are
+ * checked against, as a real gateway's tells its own, so a client can resync after a
+ * timestamp error (also with --timestamp-skew or a fast --timestamp-clock sandbox). */
+static enum MHD_Result send_answer(struct sbx_server *srv, struct MHD_Connection *conn,
+                                   struct req *r)
+{
+    size_t len = r->ans.body.len;
+    char *data = wdts_buf_steal(&r->ans.body);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ans.content_type);
+    time_t now = (time_t)(srv->gw->ts_sandbox_clock ? sbx_clock_now(srv->gw->clock)
+                                                    : wdts_time_now() + srv->gw->ts_skew_s);
+    struct tm tm;
+    char date[64];
+    if (gmtime_r(&now, &tm) && strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, date);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->ans.http_status, resp);
     MHD_destroy_response(resp);
     return ret;
 }
@@ -203,7 +218,7 @@ static enum MHD_Result send_text(struct sbx_server *srv, struct MHD_Connection *
     wdts_buf_init(&b);
     wdts_buf_append_str(&b, text);
     count_http(srv, path, code);
-    return send_buf(srv, conn, code, ctype, &b);
+    return send_buf(conn, code, ctype, &b);
 }
 
 static const char *path_label(const char *path)
@@ -266,7 +281,7 @@ static enum MHD_Result serve_gateway(struct sbx_server *srv, struct req *r,
     if (r->ans.hang)
         return MHD_NO; /* stopping: drop it now */
     count_http(srv, path_label(r->uri), r->ans.http_status);
-    return send_buf(srv, conn, r->ans.http_status, r->ans.content_type, &r->ans.body);
+    return send_answer(srv, conn, r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -285,7 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->ans.hang)
             return MHD_NO; /* held past any client timeout: close without an answer */
         count_http(srv, path_label(r->uri), r->ans.http_status);
-        return send_buf(srv, conn, r->ans.http_status, r->ans.content_type, &r->ans.body);
+        return send_answer(srv, conn, r);
     }
     if (r->phase == PH_HELD)
         return MHD_YES; /* not reached: a suspended connection is not called */
@@ -328,7 +343,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct wdts_buf b;
         wdts_buf_init(&b);
         sbx_metrics_render(&srv->gw->metrics, &b);
-        return send_buf(srv, conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+        return send_buf(conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
     }
     if (strcmp(path, "/healthz") == 0 && is_get) {
         struct wdts_buf b;
@@ -338,7 +353,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         wdts_buf_init(&b);
         wdts_buf_printf(&b, "{\"status\":\"ok\",\"clock\":%lld,\"clock_ms\":%lld,\"clock_beijing\":\"%s\"}\n",
                         (long long)now, (long long)sbx_clock_now_ms(srv->gw->clock), bj);
-        return send_buf(srv, conn, 200, "application/json", &b);
+        return send_buf(conn, 200, "application/json", &b);
     }
     return send_text(srv, conn, "other", 404, "application/json",
                      "{\"error\":\"not found: the sandbox serves POST /openapi, POST /router/qm, "

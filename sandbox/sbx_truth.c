@@ -3,6 +3,8 @@
  * truth and what the sandbox serves cannot disagree. */
 #include "sbx_truth.h"
 
+#include <string.h>
+
 #include "wdts/str.h"
 #include "wdts/time.h"
 
@@ -42,4 +44,17 @@ out:
     wdts_buf_deinit(&line);
     sbx_result_deinit(&res);
     return err;
+}
+
+wdts_err_t sbx_route_parse(const char *name, enum sbx_route *out)
+{
+    if (name != NULL && strcmp(name, "wdt") == 0) {
+        *out = SBX_ROUTE_WDT;
+        return WDTS_OK;
+    }
+    if (name != NULL && strcmp(name, "qimen") == 0) {
+        *out = SBX_ROUTE_QIMEN;
+        return WDTS_OK;
+    }
+    return WDTS_ERR_INVAL;
 }

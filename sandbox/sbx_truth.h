@@ -23,4 +23,8 @@
 wdts_err_t sbx_truth_write(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                            int64_t as_of, int64_t since, int64_t before, FILE *out);
 
+/** Parses a route name, "wdt" or "qimen" (the truth command's --route). @returns
+ *  WDTS_ERR_INVAL otherwise. */
+wdts_err_t sbx_route_parse(const char *name, enum sbx_route *out);
+
 #endif

@@ -25,6 +25,7 @@ struct sink_opts {
     int once_idle_s;                     /* > 0: exit 0 after this long without a message */
     int batch_max;                       /* most messages in one SQLite transaction */
     int batch_ms;                        /* longest a transaction stays open */
+    const char *http_listen;             /* host:port of /metrics /healthz /readyz; NULL: none */
     volatile sig_atomic_t *stop;         /* set by the caller's SIGTERM/SIGINT handler */
 };
 

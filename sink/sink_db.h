@@ -7,7 +7,7 @@
  * Tables (docs/CONSUMERS.md shows them with example queries):
  *   "<report>"  connection, pk (PRIMARY KEY together), tenant, source, modified (Unix ms),
  *               modified_at (RFC 3339), extracted_at, extracted_ms, job_id, data (JSON text),
- *               versions (how many versions replaced one another here), updated_at
+ *               versions (distinct versions the row has held: 1 + replacements), updated_at
  *   windows     one row per job_id: the latest marker of the window, seen (times received)
  *   rejects     one row per rejected message (topic, partition, offset unique)
  *   sink_stats  per report: records, inserted, updated, duplicates, stale, markers, rejected

@@ -24,6 +24,8 @@
 #define POLL_BATCH 64
 #define SHUTDOWN_MARGIN_MS 3000 /* kept for abandoning, committing and leaving the group */
 
+static struct wdts_param *kafka_props(const struct wdts_cfg *cfg, int consumer, size_t *n);
+
 /* ---- connections ------------------------------------------------------------------ */
 
 static void conn_free(struct wrk_conn *c)
@@ -54,30 +56,22 @@ void wrk_conn_invalidate(struct wrk *w, const char *id)
     }
 }
 
-/* Loads a connection and builds its credentials. Blocking Redis (GET + HGETALL on the
- * local Redis, once per connection per CONN_CACHE_MS), not on any job's hot path. */
-static struct wrk_conn *conn_load(struct wrk *w, const char *id)
+/* Builds a cache entry from a stored connection: opens the secrets and the credentials.
+ * err/why: how the load went (WDTS_ERR_NOTFOUND, WDTS_ERR_JSON: an unusable entry). */
+static struct wrk_conn *conn_make(struct wrk *w, const char *id, struct wdts_conn *cn,
+                                  wdts_err_t err, const char *why)
 {
     char es[400];
     struct wrk_conn *c = wdts_xcalloc(1, sizeof(*c));
     c->id = wdts_xstrdup(id);
     c->loaded_ms = wdts_time_mono_ms();
-    c->refs = 1;
-    wdts_err_t err = wdts_conn_load(w->redis, w->prefix, id, &c->conn, es, sizeof(es));
+    c->refs = 1; /* the cache's */
+    c->conn = cn;
     if (err != WDTS_OK) {
-        if (err != WDTS_ERR_NOTFOUND && err != WDTS_ERR_JSON && err != WDTS_ERR_INVAL) {
-            /* Redis itself failed: no cache entry, the job retries */
-            WDTS_LOG(WARN, "wrk", "loading connection %s: %s", id, es);
-            if (wdts_redis_reconnect(w->redis) != WDTS_OK)
-                WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
-            conn_free(c);
-            return NULL;
-        }
         c->error_code = err;
-        snprintf(c->error, sizeof(c->error), "%s", es);
+        snprintf(c->error, sizeof(c->error), "%s", why);
         return c;
     }
-    struct wdts_conn *cn = c->conn;
     if (wdts_conn_open_secrets(cn, w->secret_key, es, sizeof(es)) != WDTS_OK) {
         snprintf(c->error, sizeof(c->error), "connection %s: its secrets cannot be opened: %s",
                  id, es);
@@ -90,15 +84,15 @@ static struct wrk_conn *conn_load(struct wrk *w, const char *id)
     }
     if (cn->app == WDTS_API_APP_QIMEN) {
         const char *k = cn->qimen_platform ? w->cfg->qimen_app_key : cn->qimen_app_key;
-        const char *s = cn->qimen_platform ? w->cfg->qimen_app_secret : cn->qimen_app_secret;
-        if (k == NULL || s == NULL) {
+        const char *sec = cn->qimen_platform ? w->cfg->qimen_app_secret : cn->qimen_app_secret;
+        if (k == NULL || sec == NULL) {
             snprintf(c->error, sizeof(c->error),
                      "connection %s uses the platform-provided Qimen app, but qimen.app.key / "
                      "qimen.app.secret are not configured on the workers; set them",
                      id);
             return c;
         }
-        if (wdts_api_creds_set_qimen(&c->creds, k, s, NULL, NULL, NULL, es, sizeof(es)) !=
+        if (wdts_api_creds_set_qimen(&c->creds, k, sec, NULL, NULL, NULL, es, sizeof(es)) !=
             WDTS_OK) {
             snprintf(c->error, sizeof(c->error), "connection %s: %s", id, es);
             return c;
@@ -108,26 +102,164 @@ static struct wrk_conn *conn_load(struct wrk *w, const char *id)
     return c;
 }
 
-struct wrk_conn *wrk_conn_get(struct wrk *w, const char *id)
+static void load_free(struct wrk *w, struct wrk_conn_load *ld)
+{
+    for (struct wrk_conn_load **pp = &w->loads; *pp; pp = &(*pp)->next)
+        if (*pp == ld) {
+            *pp = ld->next;
+            break;
+        }
+    free(ld->id);
+    free(ld->doc);
+    free(ld->waiters);
+    free(ld);
+}
+
+/* Both replies are in (or one is lost): cache the connection, wake the waiters. */
+static void load_done(struct wrk_conn_load *ld, const struct wdts_redis_reply *state)
+{
+    struct wrk *w = ld->w;
+    struct wrk_conn *c = NULL;
+    if (!w->tearing_down && !ld->failed) {
+        char es[400];
+        struct wdts_conn *cn = NULL;
+        wdts_err_t err = wdts_conn_load_parse(ld->id, ld->doc, ld->doc_len, state, &cn, es,
+                                              sizeof(es));
+        c = conn_make(w, ld->id, cn, err, es);
+        wrk_conn_invalidate(w, ld->id);
+        c->next = w->conns;
+        w->conns = c;
+    } else if (!w->tearing_down) {
+        WDTS_LOG(WARN, "wrk", "loading connection %s: %s", ld->id, ld->error);
+    }
+    for (size_t i = 0; i < ld->n; i++) {
+        struct wrk_exec *e = ld->waiters[i];
+        if (c)
+            c->refs++;
+        if (!w->tearing_down)
+            wrk_exec_conn_ready(e, c);
+        else if (c)
+            wrk_conn_unref(w, c);
+        wrk_exec_unref(e);
+    }
+    load_free(w, ld);
+}
+
+static void load_failed(struct wrk_conn_load *ld, const struct wdts_redis_reply *reply,
+                        const char *err)
+{
+    ld->failed = 1;
+    snprintf(ld->error, sizeof(ld->error), "%s",
+             reply ? wdts_redis_reply_str(reply, NULL) : (err ? err : "no reply"));
+}
+
+static void on_conn_doc(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct wrk_conn_load *ld = opaque;
+    if (reply == NULL || wdts_redis_reply_type(reply) == WDTS_REDIS_ERROR) {
+        load_failed(ld, reply, err);
+    } else {
+        size_t len = 0;
+        const char *text = wdts_redis_reply_str(reply, &len);
+        if (text) {
+            ld->doc = wdts_xstrndup(text, len);
+            ld->doc_len = len;
+        }
+    }
+    if (!ld->expect_state) { /* HGETALL could not be sent */
+        ld->failed = 1;
+        load_done(ld, NULL);
+    }
+}
+
+static void on_conn_state(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct wrk_conn_load *ld = opaque;
+    if (reply == NULL || wdts_redis_reply_type(reply) == WDTS_REDIS_ERROR)
+        load_failed(ld, reply, err);
+    load_done(ld, reply);
+}
+
+/* Gets the connection for e: from the cache when fresh, else by a non-blocking load that
+ * e (and any other job asking meanwhile) waits for. Answers through wrk_exec_conn_ready(). */
+void wrk_conn_request(struct wrk *w, const char *id, struct wrk_exec *e)
 {
     int64_t now = wdts_time_mono_ms();
     for (struct wrk_conn *c = w->conns; c; c = c->next) {
-        if (strcmp(c->id, id) == 0) {
-            if (now - c->loaded_ms < CONN_CACHE_MS) {
-                c->refs++;
-                return c;
-            }
-            wrk_conn_invalidate(w, id);
-            break;
+        if (strcmp(c->id, id) == 0 && now - c->loaded_ms < CONN_CACHE_MS) {
+            c->refs++;
+            wrk_exec_conn_ready(e, c);
+            return;
         }
     }
-    struct wrk_conn *c = conn_load(w, id);
-    if (c == NULL)
+    struct wrk_conn_load *ld;
+    for (ld = w->loads; ld; ld = ld->next)
+        if (strcmp(ld->id, id) == 0)
+            break;
+    int fresh = ld == NULL;
+    if (fresh) {
+        ld = wdts_xcalloc(1, sizeof(*ld));
+        ld->w = w;
+        ld->id = wdts_xstrdup(id);
+        ld->next = w->loads;
+        w->loads = ld;
+    }
+    if (ld->n == ld->cap) {
+        ld->cap = ld->cap ? ld->cap * 2 : 4;
+        ld->waiters = wdts_xrealloc(ld->waiters, ld->cap * sizeof(*ld->waiters));
+    }
+    ld->waiters[ld->n++] = e;
+    e->refs++;
+    if (!fresh)
+        return;
+    struct wdts_buf dk, sk;
+    wdts_buf_init(&dk);
+    wdts_buf_init(&sk);
+    wdts_conn_load_keys(w->prefix, id, &dk, &sk);
+    const char *get[] = {"GET", wdts_buf_str(&dk)};
+    const char *hall[] = {"HGETALL", wdts_buf_str(&sk)};
+    if (wdts_redis_async_command(w->ra, 2, get, on_conn_doc, ld) != WDTS_OK) {
+        load_failed(ld, NULL, "no Redis connection");
+        load_done(ld, NULL);
+    } else if (wdts_redis_async_command(w->ra, 2, hall, on_conn_state, ld) == WDTS_OK) {
+        ld->expect_state = 1;
+    } /* else on_conn_doc finishes it as failed */
+    wdts_buf_deinit(&dk);
+    wdts_buf_deinit(&sk);
+}
+
+/* Lag of the group on the jobs topic, from a thread with a consumer handle of its own that
+ * never subscribes: its queries block that thread, never the event loop. */
+static void *lag_main(void *opaque)
+{
+    struct wrk *w = opaque;
+    char es[512];
+    size_t np;
+    struct wdts_param *props = kafka_props(w->cfg, 1, &np);
+    struct wdts_kafka_consumer *c = wdts_kafka_consumer_new(props, np, NULL, NULL, es, sizeof(es));
+    free(props);
+    if (c == NULL) {
+        WDTS_LOG(WARN, "wrk", "lag: %s", es);
         return NULL;
-    c->next = w->conns;
-    w->conns = c;
-    c->refs++; /* the caller's */
-    return c;
+    }
+    int64_t last = 0;
+    while (!__atomic_load_n(&w->lag_stop, __ATOMIC_RELAXED)) {
+        int64_t now = wdts_time_mono_ms();
+        if (now - last >= LAG_EVERY_MS) {
+            struct wdts_kafka_lag lag[256];
+            size_t n = 0;
+            if (wdts_kafka_consumer_lag(c, w->cfg->topic_jobs, lag, 256, &n, 5000) == WDTS_OK) {
+                double total = 0;
+                for (size_t i = 0; i < n && i < 256; i++)
+                    total += (double)(lag[i].lag > 0 ? lag[i].lag : 0);
+                wdts_metrics_set(w->m.lag, total);
+            }
+            last = now;
+        }
+        usleep(100000);
+    }
+    wdts_kafka_consumer_destroy(c);
+    return NULL;
 }
 
 /* ---- gateway clocks --------------------------------------------------------------- */
@@ -351,8 +483,7 @@ struct wrk *wrk_new(const struct wdts_cfg *cfg, char *errstr, size_t errstr_size
     struct wrk *w = wdts_xcalloc(1, sizeof(*w));
     w->cfg = cfg;
     w->rnd = (unsigned)getpid() ^ (unsigned)wdts_time_mono_ms();
-    w->lock_ttl_ms = cfg->worker_http_timeout_ms * 2 > 30000 ? cfg->worker_http_timeout_ms * 2
-                                                             : 30000;
+    w->lock_ttl_ms = cfg->worker_lock_ttl_ms;
     wdts_strlcpy(w->prefix, cfg->redis_prefix, sizeof(w->prefix));
     metrics_init(w);
 
@@ -423,6 +554,8 @@ struct wrk *wrk_new(const struct wdts_cfg *cfg, char *errstr, size_t errstr_size
         snprintf(errstr, errstr_size, "http.listen %s: %s", cfg->http_listen, es);
         goto fail;
     }
+    if (pthread_create(&w->lag_thread, NULL, lag_main, w) == 0)
+        w->lag_started = 1;
     WDTS_LOG(INFO, "wrk", "serving /metrics /healthz /readyz on port %u",
              wdts_http_server_port(w->srv));
     return w;
@@ -432,18 +565,6 @@ fail:
 }
 
 /* ---- the loop --------------------------------------------------------------------- */
-
-static void update_lag(struct wrk *w)
-{
-    struct wdts_kafka_lag lag[256];
-    size_t n = 0;
-    if (wdts_kafka_consumer_lag(w->cons, w->cfg->topic_jobs, lag, 256, &n, 2000) != WDTS_OK)
-        return;
-    double total = 0;
-    for (size_t i = 0; i < n && i < 256; i++)
-        total += (double)(lag[i].lag > 0 ? lag[i].lag : 0);
-    wdts_metrics_set(w->m.lag, total);
-}
 
 static void backpressure(struct wrk *w)
 {
@@ -483,7 +604,7 @@ static void poll_jobs(struct wrk *w)
 
 int wrk_run(struct wrk *w, volatile sig_atomic_t *stop)
 {
-    int64_t last_commit = wdts_time_mono_ms(), last_lag = 0, deadline = 0;
+    int64_t last_commit = wdts_time_mono_ms(), deadline = 0;
     WDTS_LOG(INFO, "wrk", "consuming %s (group member), up to %d jobs at once",
              w->cfg->topic_jobs, w->cfg->worker_max_inflight);
     for (;;) {
@@ -505,10 +626,6 @@ int wrk_run(struct wrk *w, volatile sig_atomic_t *stop)
         if (now - last_commit >= COMMIT_EVERY_MS) {
             wrk_commit_flush(w);
             last_commit = now;
-        }
-        if (now - last_lag >= LAG_EVERY_MS && w->nparts > 0 && !w->stopping) {
-            update_lag(w);
-            last_lag = now;
         }
     }
 
@@ -535,12 +652,18 @@ void wrk_destroy(struct wrk *w)
 {
     if (w == NULL)
         return;
+    if (w->lag_started) {
+        __atomic_store_n(&w->lag_stop, 1, __ATOMIC_RELAXED);
+        pthread_join(w->lag_thread, NULL);
+    }
     wdts_http_server_destroy(w->srv);
     w->tearing_down = 1;
     /* the clients first: their last callbacks still see every job alive */
     wdts_kafka_producer_destroy(w->prod);
     wdts_kafka_consumer_destroy(w->cons);
-    wdts_redis_async_destroy(w->ra);
+    wdts_redis_async_destroy(w->ra); /* pending loads finish (as failed) here */
+    while (w->loads)
+        load_free(w, w->loads);
     while (w->jobs)
         wrk_exec_free(w->jobs);
     wdts_api_multi_destroy(w->multi);

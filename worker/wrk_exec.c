@@ -212,13 +212,31 @@ void wrk_exec_start(struct wrk_exec *e)
         dead(e, "malformed", es);
         return;
     }
-    e->conn = wrk_conn_get(w, e->job.connection);
-    if (e->conn == NULL) { /* Redis unreachable: try again shortly */
-        e->st = WRK_ST_NEW;
-        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, (wdts_loop_timer_cb)wrk_exec_start,
-                                       e);
+    e->st = WRK_ST_CONN;
+    wrk_conn_request(w, e->job.connection, e);
+}
+
+static void conn_retry(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    e->timer = 0;
+    wrk_conn_request(e->w, e->job.connection, e);
+}
+
+void wrk_exec_conn_ready(struct wrk_exec *e, struct wrk_conn *wc)
+{
+    struct wrk *w = e->w;
+    char es[512];
+    if (e->finished || w->tearing_down) {
+        if (wc)
+            wrk_conn_unref(w, wc);
         return;
     }
+    if (wc == NULL) { /* Redis unreachable: try again shortly */
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, conn_retry, e);
+        return;
+    }
+    e->conn = wc;
     if (!e->conn->usable) {
         dead(e, e->conn->error_code == WDTS_ERR_NOTFOUND ? "malformed" : "connection",
              e->conn->error);
@@ -365,6 +383,10 @@ static void limit_cfg(const struct wrk_exec *e, struct wdts_limit_cfg *lc)
     lc->burst = c->burst;
     lc->slots = c->concurrency;
     lc->slot_lease_ms = (int)(e->w->cfg->worker_http_timeout_ms + 10000);
+    lc->cooldown_base_ms = (int)e->w->cfg->worker_cooldown_base_ms;
+    lc->cooldown_cap_ms = (int)e->w->cfg->worker_cooldown_max_ms;
+    if (lc->cooldown_cap_ms < lc->cooldown_base_ms)
+        lc->cooldown_cap_ms = lc->cooldown_base_ms;
 }
 
 static void permit_timer(void *opaque)
@@ -652,6 +674,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
             e->npages = wrk_job_npages(e->api_total, e->rep->page_size);
         }
         e->pages++;
+        e->attempts = 0; /* worker.max.attempts bounds failures in a row */
         wdts_metrics_inc(w->m.pages);
         if (list && produce_page(e, list) != 0)
             break;
@@ -669,9 +692,17 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         e->timer = wdts_loop_timer_add(w->loop, 0, permit_timer, e);
         break;
     case WDTS_API_CLOCK:
-        if (date > 0)
+        if (date > 0) { /* resynced from the answer's Date: retry at once */
             wrk_clock_resync(w, c->conn->gateway, date);
-        retry_later(e, "clock", res.message);
+            if (++e->attempts >= w->cfg->worker_max_attempts) {
+                dead(e, "clock", res.message);
+                break;
+            }
+            e->st = WRK_ST_PERMIT;
+            e->timer = wdts_loop_timer_add(w->loop, 0, permit_timer, e);
+        } else {
+            retry_later(e, "clock", res.message);
+        }
         break;
     case WDTS_API_AUTH: {
         char es[256];
@@ -799,6 +830,12 @@ static void try_finish(struct wrk_exec *e)
 {
     struct wrk *w = e->w;
     if (e->outstanding > 0 || e->finished)
+        return;
+    /* Only a job between phases acts here. Delivery reports also arrive while a page is
+     * being produced (a full queue is polled): a failure then is handled once the pages
+     * are done, not in the middle of one. */
+    if (e->st != WRK_ST_SPLIT && e->st != WRK_ST_DEAD && e->st != WRK_ST_DELIVER &&
+        e->st != WRK_ST_MARKER)
         return;
     if (e->st == WRK_ST_SPLIT) {
         if (e->dr_failed) { /* a half was not enqueued: fetch (and split) the window again */

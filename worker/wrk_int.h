@@ -15,6 +15,7 @@
 #ifndef WRK_INT_H
 #define WRK_INT_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -49,6 +50,21 @@ struct wrk_conn {
     int refs;                     /* jobs holding it, plus 1 while it is in the cache */
 };
 
+/** A connection being loaded from Redis (GET + HGETALL, non-blocking) and the jobs
+ *  waiting for it (each holds a reference on its job). */
+struct wrk_conn_load {
+    struct wrk_conn_load *next;
+    struct wrk *w;
+    char *id;
+    struct wrk_exec **waiters;
+    size_t n, cap;
+    char *doc; /* the GET reply's text; NULL for nil */
+    size_t doc_len;
+    int failed;       /* a reply was missing (connection broke) or an error */
+    int expect_state; /* 1 once HGETALL was sent */
+    char error[256];
+};
+
 /** The estimated clock of one gateway (resynced after a timestamp error). */
 struct wrk_clock {
     struct wrk_clock *next;
@@ -80,6 +96,7 @@ struct wrk_dr {
 
 enum wrk_state {
     WRK_ST_NEW = 0,
+    WRK_ST_CONN,
     WRK_ST_LOCK,
     WRK_ST_PERMIT,
     WRK_ST_HTTP,
@@ -149,6 +166,10 @@ struct wrk {
     struct wdts_http_server *srv;
 
     struct wrk_conn *conns;
+    struct wrk_conn_load *loads;
+    pthread_t lag_thread;
+    int lag_started;
+    int lag_stop; /* atomics */
     struct wrk_clock *clocks;
     struct wrk_part *parts;
     size_t nparts;
@@ -173,7 +194,7 @@ struct wrk {
 };
 
 /* wrk.c */
-struct wrk_conn *wrk_conn_get(struct wrk *w, const char *id);
+void wrk_conn_request(struct wrk *w, const char *id, struct wrk_exec *e);
 void wrk_conn_unref(struct wrk *w, struct wrk_conn *c);
 void wrk_conn_invalidate(struct wrk *w, const char *id);
 int64_t wrk_clock_now(struct wrk *w, const char *gateway);
@@ -187,6 +208,9 @@ void wrk_job_outcome(struct wrk *w, const char *outcome);
 /* wrk_exec.c */
 struct wrk_exec *wrk_exec_new(struct wrk *w, const struct wdts_kafka_msg *msg);
 void wrk_exec_start(struct wrk_exec *e);
+/** The connection of e is loaded (c holds a reference for e), or could not be read from
+ *  Redis right now (c NULL: e retries). */
+void wrk_exec_conn_ready(struct wrk_exec *e, struct wrk_conn *c);
 void wrk_exec_on_dr(struct wrk_dr *dr, const struct wdts_kafka_dr *rep);
 void wrk_exec_abandon(struct wrk_exec *e);
 void wrk_exec_unref(struct wrk_exec *e);

@@ -26,6 +26,7 @@
 static const char usage_text[] =
     "usage: wdt-sandbox --listen HOST:PORT (--tenants FILE | --demo) [--clock SPEC]\n"
     "                   [--faults SPEC] [--threads N] [--port-file PATH]\n"
+    "                   [--timestamp-clock real|sandbox] [--timestamp-skew SECONDS]\n"
     "       wdt-sandbox truth (--tenants FILE | --demo) --sid SID --report REPORT\n"
     "                   --as-of T --before W [--since S] [--route wdt|qimen]\n"
     "\n"
@@ -45,6 +46,11 @@ static const char usage_text[] =
     "                      http5xx@10s-20s=1.0,seed=7,hangtime=90s\n"
     "  --threads N         HTTP worker threads (default 2)\n"
     "  --port-file PATH    write HOST:PORT to PATH once listening (atomically)\n"
+    "  --timestamp-clock C request timestamps are checked (±120 s, Qimen ±10 min) against\n"
+    "                      the real wall clock (real, default: clients sign with their own\n"
+    "                      clock whatever --clock says) or the sandbox clock (sandbox)\n"
+    "  --timestamp-skew S  the gateway's clock runs S seconds off the real clock (e.g. 600:\n"
+    "                      every client is then refused with status 7 时间戳错误)\n"
     "\n"
     "truth prints one JSON line {\"pk\":…,\"modified\":…} per record of REPORT whose modified\n"
     "time as of T lies in [S, W) (S defaults to the beginning). Times are Unix seconds,\n"
@@ -196,12 +202,14 @@ static int run_server(int argc, char **argv)
         {"demo", no_argument, NULL, 'd'},          {"clock", required_argument, NULL, 'c'},
         {"faults", required_argument, NULL, 'f'},  {"threads", required_argument, NULL, 'T'},
         {"port-file", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"timestamp-clock", required_argument, NULL, 'C'},
+        {"timestamp-skew", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     const char *listen = NULL, *file = NULL, *clock_s = "real", *faults_s = NULL;
     const char *port_file = NULL;
-    long long threads = 2;
-    int demo = 0, c;
+    long long threads = 2, ts_skew = 0;
+    int demo = 0, ts_sandbox = 0, c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'l': listen = optarg; break;
@@ -213,6 +221,15 @@ static int run_server(int argc, char **argv)
         case 'T':
             if (wdts_parse_int(optarg, 1, 64, &threads) != WDTS_OK)
                 return usage_error("--threads '%s' must be an integer from 1 to 64", optarg);
+            break;
+        case 'C':
+            if (strcmp(optarg, "real") != 0 && strcmp(optarg, "sandbox") != 0)
+                return usage_error("--timestamp-clock '%s' must be real or sandbox", optarg);
+            ts_sandbox = strcmp(optarg, "sandbox") == 0;
+            break;
+        case 'S':
+            if (wdts_parse_int(optarg, -86400LL * 3650, 86400LL * 3650, &ts_skew) != WDTS_OK)
+                return usage_error("--timestamp-skew '%s' must be an integer of seconds", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: return usage_error("unknown option%s", "");
@@ -257,6 +274,8 @@ static int run_server(int argc, char **argv)
 
     struct sbx_gateway gw;
     sbx_gateway_init(&gw, &tenants, &clock, &faults);
+    gw.ts_sandbox_clock = ts_sandbox;
+    gw.ts_skew_s = ts_skew;
     struct sbx_server_cfg cfg = {host, port, (int)threads, &gw};
     struct sbx_server *srv = sbx_server_new(&cfg, errstr, sizeof(errstr));
     if (srv == NULL) {

@@ -28,28 +28,32 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: wdt-sink-sqlite --db PATH [--group ID] [--topics T1,T2] [--once-idle SECONDS]\n"
-          "                       [--config FILE] [--set key=value]... [--help] [--help-config]\n"
-          "\n"
-          "Reads record envelopes and window markers (docs/CONSUMERS.md) from the records topic\n"
-          "in a consumer group of its own and upserts them into SQLite: one table per report,\n"
-          "the latest version of each record by `modified`, markers in `windows`, malformed\n"
-          "messages in `rejects`, counters in `sink_stats`. Offsets are committed only after\n"
-          "the SQLite transaction that holds the messages has committed.\n"
-          "\n"
-          "  --db PATH             SQLite file, created when absent (config sink.db)\n"
-          "  --group ID            consumer group (config sink.group, default wdt-sink-sqlite)\n"
-          "  --topics LIST         comma-separated topics (config topic.records, default\n"
-          "                        wdt.records)\n"
-          "  --once-idle SECONDS   exit 0 once no message came for SECONDS (tests, the demo)\n"
-          "  --config FILE         properties file (else $WDT_CONFIG_FILE)\n"
-          "  --set key=value       a config override, e.g. --set kafka.bootstrap.servers=host:9092\n"
-          "  --help-config         every setting, its environment variable and default\n"
-          "\n"
-          "Kafka: kafka.<property> / WDT_KAFKA_<PROPERTY> (bootstrap.servers at least).\n"
-          "SIGTERM/SIGINT: commit the open transaction and its offsets, leave the group, exit 0.\n"
-          "Exit: 0 done, 1 fatal (SQLite or Kafka; logged), 64 usage, 78 configuration.\n",
-          out);
+    fputs(
+        "usage: wdt-sink-sqlite --db PATH [--group ID] [--topics T1,T2] [--once-idle SECONDS]\n"
+        "                       [--http HOST:PORT] [--config FILE] [--set key=value]...\n"
+        "                       [--help] [--help-config]\n"
+        "\n"
+        "Reads record envelopes and window markers (docs/CONSUMERS.md) from the records topic\n"
+        "in a consumer group of its own and upserts them into SQLite: one table per report,\n"
+        "the latest version of each record by `modified`, markers in `windows`, malformed\n"
+        "messages in `rejects`, counters in `sink_stats`. Offsets are committed only after\n"
+        "the SQLite transaction that holds the messages has committed.\n"
+        "\n"
+        "  --db PATH             SQLite file, created when absent (config sink.db)\n"
+        "  --group ID            consumer group (config sink.group, default wdt-sink-sqlite)\n"
+        "  --topics LIST         comma-separated topics (config topic.records, default\n"
+        "                        wdt.records)\n"
+        "  --once-idle SECONDS   exit 0 once no message came for SECONDS (tests, the demo)\n"
+        "  --http HOST:PORT      serve /metrics, /healthz, /readyz there (off by default, so\n"
+        "                        it never takes the port of a worker on the same host)\n"
+        "  --config FILE         properties file (else $WDT_CONFIG_FILE)\n"
+        "  --set key=value       a config override, e.g. --set kafka.bootstrap.servers=host:9092\n"
+        "  --help-config         every setting, its environment variable and default\n"
+        "\n"
+        "Kafka: kafka.<property> / WDT_KAFKA_<PROPERTY> (bootstrap.servers at least).\n"
+        "SIGTERM/SIGINT: commit the open transaction and its offsets, leave the group, exit 0.\n"
+        "Exit: 0 done, 1 fatal (SQLite or Kafka; logged), 64 usage, 78 configuration.\n",
+        out);
 }
 
 /* The value of an option at argv[*i] ("--opt VALUE" or "--opt=VALUE"); NULL if absent. */
@@ -72,6 +76,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 int main(int argc, char **argv)
 {
     const char *db = NULL, *group = NULL, *topics_arg = NULL, *config = NULL, *idle = NULL;
+    const char *http = NULL;
     const char *sets[MAX_SETS];
     size_t nsets = 0;
     const char *v;
@@ -97,6 +102,8 @@ int main(int argc, char **argv)
             topics_arg = v;
         else if ((v = opt_value(argc, argv, &i, "--once-idle")) != NULL)
             idle = v;
+        else if ((v = opt_value(argc, argv, &i, "--http")) != NULL)
+            http = v;
         else if ((v = opt_value(argc, argv, &i, "--config")) != NULL)
             config = v;
         else if ((v = opt_value(argc, argv, &i, "--set")) != NULL) {
@@ -116,8 +123,9 @@ int main(int argc, char **argv)
     }
     long long once_idle = 0;
     if (idle != NULL && wdts_parse_int(idle, 1, 86400, &once_idle) != WDTS_OK) {
-        fprintf(stderr, "wdt-sink-sqlite: --once-idle wants whole seconds from 1 to 86400, "
-                        "not '%s'\n",
+        fprintf(stderr,
+                "wdt-sink-sqlite: --once-idle wants whole seconds from 1 to 86400, "
+                "not '%s'\n",
                 idle);
         return WDTS_EXIT_USAGE;
     }
@@ -188,6 +196,7 @@ int main(int argc, char **argv)
         .once_idle_s = (int)once_idle,
         .batch_max = cfg->sink_batch_max,
         .batch_ms = (int)cfg->sink_batch_time_ms,
+        .http_listen = http,
         .stop = &stop_flag,
     };
     rc = sink_run(&opts);

@@ -160,6 +160,21 @@ static const struct cfg_def cfg_defs[] = {
              "(uncommitted). Keep it below terminationGracePeriodSeconds.",
      .min = SECOND_MS, .max = HOUR_MS},
 
+    {"worker.lock.ttl", "WDT_WORKER_LOCK_TTL", WDTS_CFG_DURATION, "60s", OFF(worker_lock_ttl_ms),
+     NULL, 0,
+     .desc = "Lifetime of a window lock; renewed every third of it while the job pages. A "
+             "worker that dies holds its windows this long at most.",
+     .min = 2 * SECOND_MS, .max = HOUR_MS},
+    {"worker.cooldown.base", "WDT_WORKER_COOLDOWN_BASE", WDTS_CFG_DURATION, "30s",
+     OFF(worker_cooldown_base_ms), NULL, 0,
+     .desc = "First cooldown of a seller app after a rate-limit answer; it doubles with each "
+             "further one up to worker.cooldown.max.",
+     .min = 100, .max = HOUR_MS},
+    {"worker.cooldown.max", "WDT_WORKER_COOLDOWN_MAX", WDTS_CFG_DURATION, "10m",
+     OFF(worker_cooldown_max_ms), NULL, 0,
+     .desc = "Longest cooldown after rate-limit answers (WDT advises 5-10 minutes).",
+     .min = 100, .max = DAY_MS},
+
     {"sink.db", "WDT_SINK_DB", WDTS_CFG_STR, NULL, OFF(sink_db), NULL, 0,
      .desc = "wdt-sink-sqlite: the SQLite file it writes (created when absent); `--db` sets it "
              "too."},

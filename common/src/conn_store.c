@@ -188,12 +188,48 @@ static void apply_state(struct wdts_conn *conn, const char *field, const char *v
     json_decref(o);
 }
 
+wdts_err_t wdts_conn_load_parse(const char *id, const char *doc, size_t doc_len,
+                                const struct wdts_redis_reply *state, struct wdts_conn **out,
+                                char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    if (doc == NULL) {
+        snprintf(errstr, errstr_size, "no connection with id %s (wdtctl connection list shows "
+                 "the stored ones)", id);
+        return WDTS_ERR_NOTFOUND;
+    }
+    json_error_t jerr;
+    json_t *json = json_loadb(doc, doc_len, 0, &jerr);
+    if (json == NULL) {
+        snprintf(errstr, errstr_size, "connection %s: the stored document is not JSON (%s): "
+                 "remove it and add it again", id, jerr.text);
+        return WDTS_ERR_JSON;
+    }
+    wdts_err_t err = wdts_conn_from_json(json, out, errstr, errstr_size);
+    json_decref(json);
+    if (err != WDTS_OK)
+        return err;
+    for (size_t i = 0; i + 1 < wdts_redis_reply_count(state); i += 2) {
+        const char *f = wdts_redis_reply_str(wdts_redis_reply_elem(state, i), NULL);
+        const char *v = wdts_redis_reply_str(wdts_redis_reply_elem(state, i + 1), NULL);
+        if (f && v)
+            apply_state(*out, f, v);
+    }
+    return WDTS_OK;
+}
+
+void wdts_conn_load_keys(const char *prefix, const char *id, struct wdts_buf *doc_key,
+                         struct wdts_buf *state_key)
+{
+    wdts_redis_key(doc_key, prefix, "conn", id, NULL);
+    wdts_redis_key(state_key, prefix, "connstate", id, NULL);
+}
+
 wdts_err_t wdts_conn_load(struct wdts_redis *redis, const char *prefix, const char *id,
                           struct wdts_conn **out, char *errstr, size_t errstr_size)
 {
     struct keys k;
     struct wdts_redis_reply *doc = NULL, *state = NULL;
-    json_t *json = NULL;
     wdts_err_t err;
     *out = NULL;
     keys_init(&k, prefix, id);
@@ -212,30 +248,8 @@ wdts_err_t wdts_conn_load(struct wdts_redis *redis, const char *prefix, const ch
     }
     size_t len = 0;
     const char *text = wdts_redis_reply_str(doc, &len);
-    if (text == NULL) {
-        snprintf(errstr, errstr_size, "no connection with id %s (wdtctl connection list shows "
-                 "the stored ones)", id);
-        err = WDTS_ERR_NOTFOUND;
-        goto out;
-    }
-    json_error_t jerr;
-    json = json_loadb(text, len, 0, &jerr);
-    if (json == NULL) {
-        snprintf(errstr, errstr_size, "connection %s: the stored document is not JSON (%s): "
-                 "remove it and add it again", id, jerr.text);
-        err = WDTS_ERR_JSON;
-        goto out;
-    }
-    if ((err = wdts_conn_from_json(json, out, errstr, errstr_size)) != WDTS_OK)
-        goto out;
-    for (size_t i = 0; i + 1 < wdts_redis_reply_count(state); i += 2) {
-        const char *f = wdts_redis_reply_str(wdts_redis_reply_elem(state, i), NULL);
-        const char *v = wdts_redis_reply_str(wdts_redis_reply_elem(state, i + 1), NULL);
-        if (f && v)
-            apply_state(*out, f, v);
-    }
+    err = wdts_conn_load_parse(id, text, len, state, out, errstr, errstr_size);
 out:
-    json_decref(json);
     wdts_redis_reply_free(doc);
     wdts_redis_reply_free(state);
     keys_deinit(&k);

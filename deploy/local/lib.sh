@@ -11,10 +11,14 @@ wdts_log() { printf '%s\n' "$*" >&2; }
 
 # Installs every package of deploy/local/packages.txt that is not installed yet.
 wdts_install_packages() {
-    local missing=() pkg
+    local missing=() pkg provided
+    # Names that installed packages provide (e.g. a Node.js build that provides npm).
+    provided=$(dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null |
+        awk '$1 == "ii" { $1 = ""; print }' | tr ',' '\n' | awk '{ print $1 }' | sort -u)
     while read -r pkg; do
         [[ -z "$pkg" || "$pkg" == \#* ]] && continue
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+            grep -qx -- "$pkg" <<<"$provided" ||
             missing+=("$pkg")
     done <"$WDTS_ROOT/deploy/local/packages.txt"
     [[ ${#missing[@]} -eq 0 ]] && return 0

@@ -48,16 +48,19 @@ int main(int argc, char **argv)
     struct wdts_buf out;
     wdts_buf_init(&out);
     long done = 0, rows = 0, selects_with_rows = 0;
+    double t_select = 0, t_render = 0;
     size_t bytes = 0;
     int64_t as_of = now;
     double t0 = now_s();
     while (done < calls) {
         struct sbx_result r;
+        double ts0 = now_s();
         if (sbx_data_select(&ds, e, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, win, win + span, as_of, &r) !=
             WDTS_OK) {
             fprintf(stderr, "select failed\n");
             return 1;
         }
+        t_select += now_s() - ts0;
         long pages = r.n ? (long)((r.n + (size_t)page - 1) / (size_t)page) : 1;
         /* page 0, then the last page backwards, then page 0 again: pages + 1 calls,
          * each one a selection (the server selects on every call) plus a render */
@@ -67,12 +70,15 @@ int main(int argc, char **argv)
             if (k > 0) {
                 if (cold || (repeat && done % tick == 0))
                     as_of++; /* a new clock second */
+                double ts = now_s();
                 sbx_data_select(&ds, e, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, win, win + span, as_of,
                                 &rr);
+                t_select += now_s() - ts;
             } else {
                 rr = r;
                 r.hits = NULL;
             }
+            double tr = now_s();
             wdts_buf_reset(&out);
             wdts_buf_append_str(&out, "{\"status\":0,\"data\":{\"order\":[");
             for (size_t i = (size_t)(p * page); i < rr.n && i < (size_t)((p + 1) * page); i++) {
@@ -82,6 +88,7 @@ int main(int argc, char **argv)
                 rows++;
             }
             wdts_buf_append_str(&out, "]}}");
+            t_render += now_s() - tr;
             bytes += out.len;
             selects_with_rows += rr.n > 0;
             sbx_result_deinit(&rr);
@@ -98,6 +105,8 @@ int main(int argc, char **argv)
            sbx_entity_name(e), opd, page, done);
     printf("calls/s=%.0f rows/s=%.0f rows/call=%.1f bytes/call=%.0f MB/s=%.1f\n", done / dt,
            rows / dt, (double)rows / done, (double)bytes / done, bytes / dt / 1e6);
+    printf("selections/s=%.0f (%.1f us each) rendered rows/s=%.0f (%.2f us each)\n",
+           done / t_select, t_select / done * 1e6, rows / t_render, t_render / rows * 1e6);
     wdts_buf_deinit(&out);
     return selects_with_rows > 0 ? 0 : 1;
 }

@@ -14,7 +14,8 @@ static int setup(void **state)
     T = wdts_time_now() / 60 * 60;
     char clock[64];
     snprintf(clock, sizeof(clock), "frozen:%lld", (long long)T);
-    const char *args[] = {"--demo", "--clock", clock, NULL};
+    /* Requests are signed with the frozen sandbox time. */
+    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
     if (sbx_start(&sbx, args) != 0)
         return -1;
     return 0;

@@ -31,7 +31,8 @@ static int setup(void **state)
     T0 = wdts_time_now() / 60 * 60;
     char clock[64];
     snprintf(clock, sizeof(clock), "speed:600@%lld", (long long)T0);
-    const char *args[] = {"--tenants", tenants_path, "--clock", clock, "--faults", "latency=20ms",
+    const char *args[] = {"--tenants",       tenants_path, "--clock", clock,
+                          "--timestamp-clock", "sandbox",    "--faults", "latency=20ms",
                           NULL};
     if (sbx_start(&sbx, args) != 0)
         return -1;

@@ -16,7 +16,8 @@ static int setup(void **state)
     T = wdts_time_now() / 60 * 60;
     char clock[64];
     snprintf(clock, sizeof(clock), "frozen:%lld", (long long)T);
-    const char *args[] = {"--demo", "--clock", clock, NULL};
+    /* Requests are signed with the frozen sandbox time. */
+    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
     if (sbx_start(&sbx, args) != 0)
         return -1;
     snprintf(gw_direct, sizeof(gw_direct), "%s/openapi", sbx.base);
@@ -266,6 +267,34 @@ static void test_fault_classes(void **state)
     }
 }
 
+/* The gateway checks timestamps against its own (real) clock whatever speed the data
+ * clock runs at, so a client signing with its own clock is accepted by a sped-up
+ * sandbox; a gateway clock off by 10 minutes refuses it as the clock class. */
+static void test_timestamp_clock(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *skew;
+        int exit_code;
+    } cases[] = {{"0", 0}, {"600", 4}, {"-600", 4}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sbx_proc p;
+        const char *args[] = {"--demo", "--clock", "speed:3600", "--timestamp-skew", cases[i].skew,
+                              NULL};
+        assert_int_equal(sbx_start(&p, args), 0);
+        char gw[128];
+        snprintf(gw, sizeof(gw), "%s/openapi", p.base);
+        const char *call[] = {CREDS, "--method", "system.Core.now", NULL};
+        struct wdts_test_run run;
+        ctl(&run, "wdt", gw, call);
+        if (run.status != cases[i].exit_code)
+            fail_msg("--timestamp-skew %s: wdtctl exit %d, want %d\n%s", cases[i].skew,
+                     run.status, cases[i].exit_code, run.out);
+        wdts_test_run_free(&run);
+        assert_int_equal(sbx_stop(&p, 10000), 0);
+    }
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -274,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_changed_byte_refused),
         cmocka_unit_test(test_error_classes),
         cmocka_unit_test(test_fault_classes),
+        cmocka_unit_test(test_timestamp_clock),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();

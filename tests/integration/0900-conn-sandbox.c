@@ -58,11 +58,13 @@ static void write_tenants(const char *path, int grant_refunds, const char *secre
 }
 
 /* (Re)starts the sandbox with tenants on port (0 = a free one). */
-static void start_sandbox(struct sbx_proc *p, int port, const char *tenants, const char *clock)
+/* skew_s: how far the gateway's clock is off the real clock ("0" = in step). */
+static void start_sandbox(struct sbx_proc *p, int port, const char *tenants, const char *skew_s)
 {
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-    const char *args[] = {"--listen", listen, "--tenants", tenants, "--clock", clock, NULL};
+    const char *args[] = {"--listen",         listen, "--tenants", tenants,
+                          "--timestamp-skew", skew_s, NULL};
     for (int attempt = 0; attempt < 50; attempt++) { /* the old one may still hold the port */
         if (sbx_start(p, args) == 0)
             return;
@@ -78,7 +80,7 @@ static void restart_sandbox(int grant_refunds, const char *secret_a)
     snprintf(path, sizeof(path), "%s/tenants-%d-%s.json", dir, grant_refunds, secret_a);
     write_tenants(path, grant_refunds, secret_a);
     assert_int_equal(sbx_stop(&sbx, 10000), 0);
-    start_sandbox(&sbx, port, path, "real");
+    start_sandbox(&sbx, port, path, "0");
     assert_int_equal(sbx.port, port);
 }
 
@@ -258,11 +260,9 @@ static int setup(void **state)
     char path[320];
     snprintf(path, sizeof(path), "%s/tenants.json", dir);
     write_tenants(path, 0, SECRET_A);
-    start_sandbox(&sbx, 0, path, "real");
+    start_sandbox(&sbx, 0, path, "0");
     /* A second gateway whose clock is 10 minutes behind: every request looks skewed. */
-    char clock[64];
-    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)(wdts_time_now() - 600));
-    start_sandbox(&sbx_skewed, 0, path, clock);
+    start_sandbox(&sbx_skewed, 0, path, "-600");
     snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
     snprintf(gw_qimen, sizeof(gw_qimen), "%s/router/qm", sbx.base);
     snprintf(gw_skewed, sizeof(gw_skewed), "%s/openapi", sbx_skewed.base);

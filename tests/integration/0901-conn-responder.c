@@ -3,8 +3,9 @@
  * does not simulate: IP whitelist (ip限制), dynamic password (需要动态口令), an app that
  * is not online (app auth fail), a gateway that fails twice then answers (the retries
  * store the connection), one that always fails (unreachable: nothing stored), a seller
- * always over its rate limit, and per-method refusals that block single reports
- * (权限不足, ERP warehouse rights, Qimen-only methods) while the others work. */
+ * always over its rate limit (its cooldown is shared), per-method refusals that block
+ * single reports (权限不足, ERP warehouse rights, Qimen-only methods) while the others
+ * work, and `check` through an outage (state kept) and an IP refusal (auth_failed). */
 #include "wdts_test.h"
 
 #include <arpa/inet.h>
@@ -31,6 +32,8 @@ static char gw[128], prefix[80];
 static struct wdts_redis *redis;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int flaky_calls, total_calls, bad_signatures;
+/* What "toggle-shop" answers: 0 ok, 1 HTTP 503, 2 ip限制. */
+static int toggle_mode;
 
 struct upload {
     struct wdts_buf body;
@@ -96,6 +99,16 @@ static const char *answer(const char *sid, const char *method, unsigned *http)
             return "{\"status\":100,\"message\":\"The API used internal only: "
                    "wms.StockSpec.queryChangeHistory\"}";
         return ok;
+    }
+    if (strcmp(sid, "toggle-shop") == 0) {
+        pthread_mutex_lock(&lock);
+        int mode = toggle_mode;
+        pthread_mutex_unlock(&lock);
+        if (mode == 1) {
+            *http = 503;
+            return "Service Unavailable";
+        }
+        return mode == 2 ? "{\"status\":6,\"message\":\"ip限制\"}" : ok;
     }
     if (strcmp(sid, "ok-shop") == 0)
         return ok;
@@ -340,11 +353,86 @@ static void test_single_reports_blocked_with_their_fix(void **state)
     wdts_buf_deinit(&k);
 }
 
+/* Runs `wdtctl connection check --id c-<sid>`. */
+static void check(struct wdts_test_run *run, const char *sid)
+{
+    char id[64];
+    snprintf(id, sizeof(id), "c-%s", sid);
+    char *argv[] = {wdts_xstrdup(wdts_test_bin("wdtctl")), "connection", "check", "--id", id, NULL};
+    assert_int_equal(wdts_test_run(argv, NULL, 120, run), 0);
+    free(argv[0]);
+    assert_null(strstr(run->out, RSECRET));
+    assert_null(strstr(run->err, RSECRET));
+}
+
+static long long auth_marked(const char *sid)
+{
+    struct wdts_buf k;
+    char id[64];
+    long long v = -1;
+    snprintf(id, sizeof(id), "c-%s", sid);
+    wdts_buf_init(&k);
+    const char *c[] = {"HEXISTS", wdts_redis_key(&k, prefix, "connstate", id, NULL), "auth"};
+    assert_int_equal(wdts_redis_command_int(redis, 3, c, NULL, &v), WDTS_OK);
+    wdts_buf_deinit(&k);
+    return v;
+}
+
+static void test_check_outages_and_refusals(void **state)
+{
+    (void)state;
+    struct wdts_test_run run;
+    toggle_mode = 0;
+    add(&run, "toggle-shop", "trades");
+    if (run.status != 0)
+        fail_msg("exit %d\nstdout: %s\nstderr: %s", run.status, run.out, run.err);
+    wdts_test_run_free(&run);
+
+    /* An outage teaches nothing about the credentials: state left as it was. */
+    pthread_mutex_lock(&lock);
+    toggle_mode = 1;
+    pthread_mutex_unlock(&lock);
+    check(&run, "toggle-shop");
+    if (run.status != 2 || strstr(run.out, "could not check") == NULL ||
+        strstr(run.out, "state left as it was") == NULL)
+        fail_msg("exit %d\nstdout: %s\nstderr: %s", run.status, run.out, run.err);
+    wdts_test_run_free(&run);
+    assert_int_equal(auth_marked("toggle-shop"), 0);
+
+    /* The whitelist drops this machine: auth_failed with the IP fix. */
+    pthread_mutex_lock(&lock);
+    toggle_mode = 2;
+    pthread_mutex_unlock(&lock);
+    check(&run, "toggle-shop");
+    if (run.status != 5 || strstr(run.out, "IP not on the whitelist (ip限制)") == NULL ||
+        strstr(run.out, "marked auth_failed") == NULL)
+        fail_msg("exit %d\nstdout: %s\nstderr: %s", run.status, run.out, run.err);
+    wdts_test_run_free(&run);
+    assert_int_equal(auth_marked("toggle-shop"), 1);
+
+    /* An outage now leaves auth_failed alone; the fix clears it. */
+    pthread_mutex_lock(&lock);
+    toggle_mode = 1;
+    pthread_mutex_unlock(&lock);
+    check(&run, "toggle-shop");
+    assert_int_equal(run.status, 2);
+    wdts_test_run_free(&run);
+    assert_int_equal(auth_marked("toggle-shop"), 1);
+    pthread_mutex_lock(&lock);
+    toggle_mode = 0;
+    pthread_mutex_unlock(&lock);
+    check(&run, "toggle-shop");
+    if (run.status != 0 || strstr(run.out, "credentials work again") == NULL)
+        fail_msg("exit %d\nstdout: %s\nstderr: %s", run.status, run.out, run.err);
+    wdts_test_run_free(&run);
+    assert_int_equal(auth_marked("toggle-shop"), 0);
+}
+
 static void test_cleanup(void **state)
 {
     (void)state;
-    static const char *const ids[] = {"c-flaky-shop", "c-perm-shop"};
-    for (size_t i = 0; i < 2; i++) {
+    static const char *const ids[] = {"c-flaky-shop", "c-perm-shop", "c-toggle-shop"};
+    for (size_t i = 0; i < 3; i++) {
         char *argv[] = {wdts_xstrdup(wdts_test_bin("wdtctl")), "connection", "remove", "--id",
                         (char *)ids[i], NULL};
         struct wdts_test_run run;
@@ -355,6 +443,7 @@ static void test_cleanup(void **state)
     }
     assert_int_equal(stored("flaky-shop"), 0);
     assert_int_equal(stored("perm-shop"), 0);
+    assert_int_equal(stored("toggle-shop"), 0);
 }
 
 int main(void)
@@ -364,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_wrong_secret_is_caught_by_the_signature),
         cmocka_unit_test(test_retries_ride_out_a_flaky_gateway),
         cmocka_unit_test(test_single_reports_blocked_with_their_fix),
+        cmocka_unit_test(test_check_outages_and_refusals),
         cmocka_unit_test(test_cleanup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

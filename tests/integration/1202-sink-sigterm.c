@@ -35,6 +35,70 @@ static int log_has(const char *path, const char *needle)
     return found;
 }
 
+/* The port the sink logged for --http 127.0.0.1:0, or 0. */
+static unsigned http_port(const char *log_path)
+{
+    FILE *f = fopen(log_path, "r");
+    char line[2048];
+    unsigned port = 0;
+    if (f == NULL)
+        return 0;
+    while (port == 0 && fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, "/readyz on port ");
+        long long v;
+        char num[16];
+        if (p == NULL)
+            continue;
+        p += strlen("/readyz on port ");
+        size_t n = strspn(p, "0123456789");
+        if (n == 0 || n >= sizeof(num))
+            continue;
+        memcpy(num, p, n);
+        num[n] = '\0';
+        if (wdts_parse_int(num, 1, 65535, &v) == WDTS_OK)
+            port = (unsigned)v;
+    }
+    fclose(f);
+    return port;
+}
+
+/* GET http://127.0.0.1:port/path with the curl program; the body, or "" on failure. */
+static void http_get(unsigned port, const char *path, struct wdts_buf *out)
+{
+    char *cmd = wdts_xasprintf("curl -s --max-time 10 http://127.0.0.1:%u%s", port, path);
+    FILE *p = popen(cmd, "r");
+    char chunk[4096];
+    size_t r;
+    free(cmd);
+    wdts_buf_reset(out);
+    if (p == NULL)
+        return;
+    while ((r = fread(chunk, 1, sizeof(chunk), p)) > 0)
+        wdts_buf_append(out, chunk, r);
+    pclose(p);
+}
+
+/* The integer value of a series in a scrape, or -1. */
+static long long metric(const char *scrape, const char *series)
+{
+    char *needle = wdts_xasprintf("\n%s ", series);
+    const char *p = strstr(scrape, needle);
+    long long v = -1;
+    char num[32];
+    if (p != NULL) {
+        p += strlen(needle);
+        size_t n = strspn(p, "0123456789");
+        if (n > 0 && n < sizeof(num)) {
+            memcpy(num, p, n);
+            num[n] = '\0';
+            if (wdts_parse_int(num, 0, INT64_MAX, &v) != WDTS_OK)
+                v = -1;
+        }
+    }
+    free(needle);
+    return v;
+}
+
 static void test_sigterm(void **state)
 {
     (void)state;
@@ -70,7 +134,8 @@ static void test_sigterm(void **state)
 
     /* Long transactions (up to 10 s): SIGTERM finds one open and must commit it.
      */
-    const char *extra[] = {"--set", "sink.batch.max=700", "--set", "sink.batch.time=10s", NULL};
+    const char *extra[] = {"--set",  "sink.batch.max=700", "--set", "sink.batch.time=10s",
+                           "--http", "127.0.0.1:0",        NULL};
     pid_t pid = st_sink_start(brokers, db_path, group, topic, log_path, extra);
     int64_t deadline = wdts_time_mono_ms() + 180000;
     while (wdts_time_mono_ms() < deadline) {
@@ -83,6 +148,22 @@ static void test_sigterm(void **state)
         if (seen >= N / 5)
             break;
     }
+    unsigned port = http_port(log_path);
+    if (port == 0)
+        st_dump_log(log_path);
+    assert_true(port > 0);
+    struct wdts_buf body;
+    wdts_buf_init(&body);
+    http_get(port, "/readyz", &body);
+    assert_string_equal(wdts_buf_str(&body), "ready\n");
+    http_get(port, "/metrics", &body);
+    char want[128];
+    snprintf(want, sizeof(want), "wdt_sink_partitions_assigned %d\n", parts);
+    assert_non_null(strstr(wdts_buf_str(&body), want));
+    assert_true(metric(wdts_buf_str(&body), "wdt_sink_messages_total{outcome=\"inserted\"}") > 0);
+    assert_true(metric(wdts_buf_str(&body), "wdt_sink_transactions_total") > 0);
+    wdts_buf_deinit(&body);
+
     int64_t t_term = wdts_time_mono_ms();
     assert_int_equal(kill(pid, SIGTERM), 0);
     int rc = st_wait(pid, 60);

@@ -111,6 +111,8 @@ static inline void st_create_topic(const char *topic, int parts)
 static inline pid_t st_sink_start(const char *brokers, const char *db, const char *group,
                                   const char *topic, const char *log_path, const char *const *extra)
 {
+    fflush(stdout); /* or the child's freopen() would write our buffered lines again */
+    fflush(stderr);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {

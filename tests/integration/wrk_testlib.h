@@ -19,6 +19,14 @@
 #include "wdts/redis.h"
 #include "wdts/watermark.h"
 
+static inline int atoi_safe(const char *s)
+{
+    long long v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (*s++ - '0');
+    return (int)v;
+}
+
 #define WT_KEY_HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 struct wt {
@@ -145,6 +153,9 @@ static inline long long wt_wm_get(struct wt *t, const char *conn, const char *re
 }
 
 /* Produces a job (or raw bytes when raw is set) to the jobs topic. */
+static int32_t wt_last_partition;
+static int64_t wt_last_offset;
+
 static inline void wt_emit_raw(struct wt *t, const char *key, const char *value)
 {
     struct wdts_kafka_out out = {.topic = t->t_jobs,
@@ -153,7 +164,9 @@ static inline void wt_emit_raw(struct wt *t, const char *key, const char *value)
                                  .key_len = key ? strlen(key) : 0,
                                  .value = value,
                                  .value_len = value ? strlen(value) : 0};
-    assert_int_equal(wdts_kafka_produce_sync(t->prod, &out, 10000, NULL, NULL), WDTS_OK);
+    assert_int_equal(
+        wdts_kafka_produce_sync(t->prod, &out, 10000, &wt_last_partition, &wt_last_offset),
+        WDTS_OK);
 }
 
 static inline void wt_emit(struct wt *t, const char *tenant, const char *conn, const char *report,
@@ -268,6 +281,60 @@ static inline void wt_log_dump(const struct wt_worker *wk)
     fclose(f);
 }
 
+/* The worker's HTTP port, from its log line "… on port N" (waits up to 20 s). */
+static inline int wt_worker_port(const struct wt_worker *wk)
+{
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(wk->log, "r");
+        char line[4096];
+        while (f && fgets(line, sizeof(line), f)) {
+            const char *p = strstr(line, "/readyz on port ");
+            if (p) {
+                fclose(f);
+                return atoi_safe(p + strlen("/readyz on port "));
+            }
+        }
+        if (f)
+            fclose(f);
+        usleep(100000);
+    }
+    return -1;
+}
+
+/* The value of a worker metric line containing frag1 (and frag2); 0 when absent. */
+static inline double wt_metric(int port, const char *frag1, const char *frag2)
+{
+    char url[128];
+    struct http_res r;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    http_do(url, NULL, NULL, 10000, &r);
+    assert_int_equal(r.code, 200);
+    double total = 0;
+    for (char *line = r.body, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (line[0] == '#' || strstr(line, frag1) == NULL || (frag2 && strstr(line, frag2) == NULL))
+            continue;
+        const char *sp = strrchr(line, ' ');
+        if (sp)
+            total += strtod(sp + 1, NULL);
+    }
+    http_res_free(&r);
+    return total;
+}
+
+/* GET path on the worker's port. @returns the HTTP status. */
+static inline long wt_http_status(int port, const char *path)
+{
+    char url[128];
+    struct http_res r;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    http_do(url, NULL, NULL, 10000, &r);
+    http_res_free(&r);
+    return r.code;
+}
+
 /* ---- reading the records topic ---------------------------------------------------- */
 
 struct wt_rec {
@@ -361,6 +428,19 @@ static inline void wt_reader_close(struct wt_reader *r)
     free(r->v);
     wdts_kafka_consumer_destroy(r->cons);
     memset(r, 0, sizeof(*r));
+}
+
+/* The group's committed offset of one partition (0 when none). */
+static inline long long wt_committed_at(struct wt *t, const char *topic, int32_t partition)
+{
+    char es[512];
+    struct wdts_param cp[] = {{"bootstrap.servers", t->brokers}, {"group.id", t->group}};
+    struct wdts_kafka_consumer *c = wdts_kafka_consumer_new(cp, 2, NULL, NULL, es, sizeof(es));
+    assert_non_null(c);
+    struct wdts_kafka_tp tp = {topic, partition, 0};
+    assert_int_equal(wdts_kafka_consumer_committed(c, &tp, 1, 10000), WDTS_OK);
+    wdts_kafka_consumer_destroy(c);
+    return tp.offset >= 0 ? tp.offset : 0;
 }
 
 /* Sum over the group's committed offsets on topic (partitions 0..parts-1; none = 0). */

@@ -189,6 +189,57 @@ static void test_not_envelopes(void **state)
     sink_msg_deinit(&m);
 }
 
+/* Malformed input never crashes and never yields a half-filled record: every truncation of
+ * a valid envelope, and many random byte changes of it, decode to a complete record or a
+ * reject with a reason. */
+static void test_mutations(void **state)
+{
+    (void)state;
+    const char *v = "{\"v\":1,\"tenant\":\"t1\",\"connection\":\"c1\",\"source\":\"wdt\","
+                    "\"report\":\"trades\",\"pk\":\"42\",\"op\":\"upsert\",\"window\":{\"start\":"
+                    "\"2026-03-01T10:00:00+08:00\",\"end\":\"2026-03-01T11:00:00+08:00\"},"
+                    "\"job_id\":\"c1:trades:1772330400:1772334000\",\"extracted_at\":"
+                    "\"2026-03-01T11:05:00+08:00\",\"data\":{\"modified\":\"2026-03-01 "
+                    "10:12:00\",\"detail_list\":[{\"num\":\"2.0000\"}]}}";
+    size_t n = strlen(v);
+    char buf[1024];
+    int records = 0, rejects = 0;
+    unsigned seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        size_t len = n;
+        memcpy(buf, v, n);
+        if (round < (int)n) {
+            len = (size_t)round; /* every truncation */
+        } else {
+            int changes = 1 + round % 4;
+            for (int c = 0; c < changes; c++) {
+                seed = seed * 1103515245u + 12345u;
+                size_t at = (seed >> 8) % n;
+                seed = seed * 1103515245u + 12345u;
+                buf[at] = (char)(seed >> 16);
+            }
+        }
+        struct sink_msg m;
+        sink_msg_decode("c1:trades:42", strlen("c1:trades:42"), buf, len, NULL, cat, &m);
+        if (m.type == SINK_MSG_RECORD) {
+            assert_non_null(m.rec.pk);
+            assert_non_null(m.rec.data);
+            assert_non_null(m.rec.extracted_at);
+            records++;
+        } else if (m.type == SINK_MSG_MARKER) {
+            assert_non_null(m.marker.json);
+        } else {
+            assert_true(strlen(m.reason) > 0);
+            assert_null(m.rec.pk);
+            assert_null(m.rec.data);
+            rejects++;
+        }
+        sink_msg_deinit(&m);
+    }
+    assert_true(records > 0);
+    assert_true(rejects > (int)n);
+}
+
 static void test_version_order(void **state)
 {
     (void)state;
@@ -220,7 +271,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixtures),         cmocka_unit_test(test_record_fields),
         cmocka_unit_test(test_modified_formats), cmocka_unit_test(test_not_envelopes),
-        cmocka_unit_test(test_version_order),    cmocka_unit_test(test_times),
+        cmocka_unit_test(test_mutations),        cmocka_unit_test(test_version_order),
+        cmocka_unit_test(test_times),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -71,6 +71,9 @@ struct wdts_cfg {
     int64_t worker_http_timeout_ms;
     int worker_max_attempts;
     int64_t worker_shutdown_timeout_ms;
+    int64_t worker_lock_ttl_ms;
+    int64_t worker_cooldown_base_ms;
+    int64_t worker_cooldown_max_ms;
 
     char *sink_db;          /* wdt-sink-sqlite: SQLite file; NULL when unset */
     char *sink_group;       /* wdt-sink-sqlite: its own consumer group */

@@ -36,6 +36,7 @@
 #include "wdts/wdt_api.h"
 
 struct wdts_redis;
+struct wdts_redis_reply;
 struct wdts_catalog;
 
 /** Version of the stored JSON document. */
@@ -218,6 +219,24 @@ wdts_err_t wdts_conn_save(struct wdts_redis *redis, const char *prefix,
  */
 wdts_err_t wdts_conn_load(struct wdts_redis *redis, const char *prefix, const char *id,
                           struct wdts_conn **out, char *errstr, size_t errstr_size);
+
+/**
+ * @brief For a non-blocking client: the keys a load reads (GET doc_key, HGETALL state_key).
+ * @owner both buffers are the caller's; each is reset and filled.
+ */
+void wdts_conn_load_keys(const char *prefix, const char *id, struct wdts_buf *doc_key,
+                         struct wdts_buf *state_key);
+
+/**
+ * @brief For a non-blocking client: builds the connection from the GET reply's text (doc,
+ *        NULL for a nil reply) and the HGETALL reply (state; NULL means no state), as
+ *        wdts_conn_load() does. Pure: no I/O.
+ * @owner *out new; NULL on failure.
+ * @returns WDTS_OK, WDTS_ERR_NOTFOUND (doc NULL) or WDTS_ERR_JSON (a damaged document).
+ */
+wdts_err_t wdts_conn_load_parse(const char *id, const char *doc, size_t doc_len,
+                                const struct wdts_redis_reply *state, struct wdts_conn **out,
+                                char *errstr, size_t errstr_size);
 
 /**
  * @brief The ids of every stored connection, sorted.

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Benchmarks of wdt-worker against wdt-sandbox, a Redis and a local Kafka started here:
+#
+# 1. calls/s: SELLERS sellers (default 200), each allowed 5 calls/s by the sandbox
+#    (rate_per_min 300) and by its connection (rate 5, burst 1), every answer delayed
+#    50 ms (latency fault); jobs are one-minute windows with (almost) no rows, so a job
+#    is one call. For 1, 2 and 4 worker processes sharing the limits through Redis:
+#    calls/s answered by the sandbox over MEASURE seconds after a WARMUP, the rate-limit
+#    answers in that time (the target is 0), and the peak RSS of the workers (VmHWM).
+# 2. records/s end to end (sandbox → worker → local Kafka) for one worker on busy
+#    sellers, against `kcat -P` producing the same envelopes (copied from the records
+#    topic) to the same local Kafka, in the same run.
+#
+#   tests/bench/worker-bench.sh          build/ must be built (cmake --build build)
+#   WORKERS="1 2" MEASURE=10 tests/bench/worker-bench.sh
+# It prints one line per figure; BENCHMARKS.md records a run and its conditions.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${WDTS_BUILD_DIR:-$root/build}
+# shellcheck source=deploy/local/lib.sh
+source "$root/deploy/local/lib.sh"
+sellers=${SELLERS:-200}
+warmup=${WARMUP:-6}
+measure=${MEASURE:-10}
+workers_list=${WORKERS:-1 2 4}
+key=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+for f in "$build/bin/wdt-worker" "$build/bin/wdt-sandbox" "$build/tests/bench-wrk_bench_setup"; do
+    [[ -x "$f" ]] || { echo "missing $f: build first (cmake --build build)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d /tmp/wrk-bench.XXXXXX)
+sbx_pid='' wpids=()
+cleanup() {
+    for p in "${wpids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wdts_stop "$sbx_pid" "${WDTS_KAFKA_PID:-}" "${WDTS_REDIS_PID:-}"
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+wdts_start_redis "$tmp/redis"
+wdts_start_kafka "$tmp/kafka" "$build/bin" jobs1:12 jobs2:12 jobs4:12 jobsr:12 \
+    records:48 records2:48 dlq:3
+redis_url="redis://127.0.0.1:$WDTS_REDIS_PORT"
+brokers=$WDTS_KAFKA_BOOTSTRAP
+
+python3 - "$sellers" >"$tmp/tenants.json" <<'PY'
+import json, sys
+n = int(sys.argv[1])
+t = [{"sid": f"bench-{i}", "appkey": f"bk{i}", "appsecret": f"bs{i}:bsalt{i}",
+      "rate_per_min": 300, "orders_per_day": 1, "seed": 1000 + i} for i in range(n)]
+t += [{"sid": f"busy-{i}", "appkey": f"bk{i}", "appsecret": f"bs{i}:bsalt{i}",
+       "orders_per_day": 20000, "seed": 2000 + i} for i in range(10)]
+json.dump(t, sys.stdout)
+PY
+"$build/bin/wdt-sandbox" --listen 127.0.0.1:0 --port-file "$tmp/sbx.port" --threads 4 \
+    --tenants "$tmp/tenants.json" --faults latency=50ms >"$tmp/sbx.log" 2>&1 &
+sbx_pid=$!
+for _ in $(seq 1 200); do [[ -s "$tmp/sbx.port" ]] && break; sleep 0.05; done
+sbx="http://$(cat "$tmp/sbx.port")"
+
+# sum of a sandbox metric family (optionally only lines matching a filter)
+sbx_metric() {
+    curl -s "$sbx/metrics" | awk -v m="$1" -v f="${2:-}" \
+        'index($0, m) == 1 && (f == "" || index($0, f)) { s += $NF } END { printf "%d\n", s }'
+}
+worker_metric() {
+    curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { s += $NF } END { printf "%.0f\n", s }'
+}
+start_workers() { # n prefix topic group [records topic]
+    local n=$1 i
+    wpids=()
+    for i in $(seq 1 "$n"); do
+        env -i PATH="$PATH" WDT_SECRET_KEY=$key WDT_REDIS_URL="$redis_url" WDT_REDIS_PREFIX="$2" \
+            WDT_TOPIC_JOBS="$3" WDT_TOPIC_RECORDS="${5:-records}" WDT_TOPIC_DLQ=dlq \
+            WDT_KAFKA_BOOTSTRAP_SERVERS="$brokers" WDT_KAFKA_GROUP_ID="$4" \
+            WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_LEVEL="${LOGLVL:-warn}" WDT_LOG_FORMAT=text \
+            WDT_WORKER_MAX_INFLIGHT=512 \
+            "$build/bin/wdt-worker" >"$tmp/worker-$4-$i.log" 2>&1 &
+        wpids+=($!)
+    done
+}
+stop_workers() {
+    local p
+    for p in "${wpids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${wpids[@]}"; do wait "$p" 2>/dev/null || true; done
+    wpids=()
+}
+peak_rss_mib() {
+    local p m=0 v
+    for p in "${wpids[@]}"; do
+        v=$(awk '/VmHWM/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
+        ((v > m)) && m=$v
+    done
+    echo $((m / 1024))
+}
+
+echo "== calls/s: $sellers sellers x 5 calls/s allowed, 50 ms per answer"
+for n in $workers_list; do
+    "$build/tests/bench-wrk_bench_setup" --redis "$redis_url" --prefix "b$n:" --brokers "$brokers" \
+        --topic "jobs$n" --gateway "$sbx/openapi" --sellers "$sellers" --jobs 60 --window 60 \
+        --end-ago 7200 --rate 5 --burst 1 --key $key >"$tmp/setup-$n.log"
+    start_workers "$n" "b$n:" "jobs$n" "g$n"
+    c0=$(sbx_metric wdt_sandbox_calls_total)
+    for _ in $(seq 1 300); do # the first call comes after the group join (3 s or more)
+        [[ $(sbx_metric wdt_sandbox_calls_total) -gt $c0 ]] && break
+        sleep 0.1
+    done
+    sleep "$warmup"
+    c1=$(sbx_metric wdt_sandbox_calls_total) l1=$(sbx_metric wdt_sandbox_limit_answers_total)
+    t1=$(date +%s.%N)
+    sleep "$measure"
+    c2=$(sbx_metric wdt_sandbox_calls_total) l2=$(sbx_metric wdt_sandbox_limit_answers_total)
+    t2=$(date +%s.%N)
+    rss=$(peak_rss_mib)
+    stop_workers
+    awk -v n="$n" -v c=$((c2 - c1)) -v l=$((l2 - l1)) -v t1="$t1" -v t2="$t2" -v r="$rss" \
+        'BEGIN { printf "workers %d: %.0f calls/s (%d calls in %.1f s), %d rate-limit answers, peak RSS %d MiB\n", n, c / (t2 - t1), c, t2 - t1, l, r }'
+done
+
+echo "== records/s end to end: 10 busy sellers, one worker"
+"$build/tests/bench-wrk_bench_setup" --redis "$redis_url" --prefix "r:" --brokers "$brokers" \
+    --topic jobsr --gateway "$sbx/openapi" --sellers 10 --sid-prefix busy- --jobs 2 \
+    --window 3600 --end-ago 10800 --rate 50 --burst 10 --key $key >"$tmp/setup-r.log"
+LOGLVL=info start_workers 1 "r:" jobsr gr records
+sleep 1
+port=
+for _ in $(seq 1 100); do
+    port=$(grep -o 'on port [0-9]*' "$tmp"/worker-gr-1.log 2>/dev/null | awk '{ print $3 }' || true)
+    [[ -n "$port" ]] && break
+    sleep 0.1
+done
+[[ -n "$port" ]] || { echo "the worker did not start; see $tmp/worker-gr-1.log" >&2; exit 1; }
+r0=0 t_first='' t_last='' last=0 same=0
+for _ in $(seq 1 1200); do
+    r=$(worker_metric "$port" wdt_worker_records_total)
+    now=$(date +%s.%N)
+    if [[ -z "$t_first" && "$r" -gt 0 ]]; then t_first=$now r0=$r; fi
+    if [[ "$r" -gt "$last" ]]; then t_last=$now last=$r same=0; else same=$((same + 1)); fi
+    [[ -n "$t_first" && $same -ge 20 ]] && break
+    sleep 0.1
+done
+rss=$(peak_rss_mib)
+stop_workers
+worker_rate=$(awk -v a="$r0" -v b="$last" -v t1="$t_first" -v t2="$t_last" 'BEGIN { printf "%.0f", (b - a) / (t2 - t1) }')
+echo "worker: $last records, $worker_rate records/s (first to last record), peak RSS $rss MiB"
+kcat -C -b "$brokers" -t records -o beginning -e -q -f '%k\t%s\n' >"$tmp/env.txt" 2>/dev/null
+lines=$(wc -l <"$tmp/env.txt")
+k0=$(date +%s.%N)
+kcat -P -b "$brokers" -t records2 -K $'\t' -X enable.idempotence=true \
+    -H schema=wdt.record.v1 -H report=trades -H tenant=t -l "$tmp/env.txt"
+k1=$(date +%s.%N)
+awk -v n="$lines" -v t1="$k0" -v t2="$k1" -v w="$worker_rate" \
+    'BEGIN { k = n / (t2 - t1); printf "kcat -P: %d envelopes, %.0f records/s; worker / kcat = %.2f\n", n, k, w / k }'

@@ -1,0 +1,299 @@
+/* The worker's pure decisions (worker/wrk_job.c): job checks against the catalog, request
+ * parameters, the paging order of DESIGN.md §3, primary keys and the dedupe set, the pii
+ * policies at any depth, the record, marker and dead-letter wire forms, splitting and the
+ * backoff. No network. */
+#include "wdts_test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/catalog.h"
+#include "wdts/crypto.h"
+#include "wdts/mem.h"
+#include "wrk_job.h"
+
+#define T0 1700000000LL /* 2023-11-15T06:13:20+08:00 */
+
+static struct wdts_catalog *cat;
+
+static int setup(void **state)
+{
+    (void)state;
+    char es[512];
+    cat = wdts_catalog_new(NULL, es, sizeof(es));
+    return cat ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    wdts_catalog_destroy(cat);
+    return 0;
+}
+
+static void encode(const struct wdts_job *job, struct wdts_buf *b)
+{
+    wdts_buf_init(b);
+    wdts_job_encode(job, b);
+}
+
+static void test_check(void **state)
+{
+    (void)state;
+    char es[256];
+    struct wdts_job job, got;
+    const struct wdts_catalog_report *rep = NULL;
+    assert_int_equal(wdts_job_init(&job, "t1", "c1", "trades", T0, T0 + 3600,
+                                   WDTS_JOB_INCREMENTAL, 1, T0, es, sizeof(es)),
+                     WDTS_OK);
+    struct wdts_buf b;
+    encode(&job, &b);
+    assert_int_equal(wrk_job_check(b.data, b.len, cat, &got, &rep, es, sizeof(es)), WDTS_OK);
+    assert_string_equal(rep->name, "trades");
+    assert_string_equal(got.job_id, job.job_id);
+    wdts_buf_deinit(&b);
+
+    assert_int_equal(wrk_job_check("nope", 4, cat, &got, &rep, es, sizeof(es)), WDTS_ERR_JSON);
+    assert_int_equal(wrk_job_check(NULL, 0, cat, &got, &rep, es, sizeof(es)), WDTS_ERR_JSON);
+    assert_non_null(strstr(es, "empty"));
+    assert_int_equal(wrk_job_check("{\"v\":1}", 7, cat, &got, &rep, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
+
+    assert_int_equal(wdts_job_init(&job, "t1", "c1", "nosuch", T0, T0 + 3600,
+                                   WDTS_JOB_INCREMENTAL, 1, T0, es, sizeof(es)),
+                     WDTS_OK);
+    encode(&job, &b);
+    assert_int_equal(wrk_job_check(b.data, b.len, cat, &got, &rep, es, sizeof(es)),
+                     WDTS_ERR_NOTFOUND);
+    assert_non_null(strstr(es, "nosuch"));
+    wdts_buf_deinit(&b);
+}
+
+static void test_params(void **state)
+{
+    (void)state;
+    char es[256];
+    struct wdts_job job;
+    assert_int_equal(wdts_job_init(&job, "t1", "c1", "trades", T0, T0 + 3600,
+                                   WDTS_JOB_INCREMENTAL, 1, T0, es, sizeof(es)),
+                     WDTS_OK);
+    char *p = wrk_job_params(wdts_catalog_get(cat, "trades"), &job);
+    assert_string_equal(p, "{\"end_time\":\"2023-11-15 07:13:20\",\"start_time\":"
+                           "\"2023-11-15 06:13:20\",\"time_type\":1}");
+    free(p);
+    p = wrk_job_params(wdts_catalog_get(cat, "refunds"), &job);
+    assert_non_null(strstr(p, "\"modified_from\":\"2023-11-15 06:13:20\""));
+    free(p);
+    p = wrk_job_params(wdts_catalog_get(cat, "shops"), &job); /* snapshot: no window */
+    assert_string_equal(p, "{}");
+    free(p);
+}
+
+static void test_paging_order(void **state)
+{
+    (void)state;
+    /* one page: page 0 only */
+    assert_int_equal(wrk_job_npages(0, 100), 1);
+    assert_int_equal(wrk_job_npages(100, 100), 1);
+    assert_int_equal(wrk_job_page_at(1, 0), 0);
+    assert_int_equal(wrk_job_page_at(1, 1), -1);
+    /* four pages: 0, then 3, 2, 1, then 0 again: ceil(n / size) + 1 calls */
+    assert_int_equal(wrk_job_npages(301, 100), 4);
+    long long want[] = {0, 3, 2, 1, 0, -1};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(wrk_job_page_at(4, i), want[i]);
+    assert_int_equal(wrk_job_page_at(4, -1), -1);
+}
+
+static void test_pk_and_set(void **state)
+{
+    (void)state;
+    char es[256];
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    json_t *rec = json_pack("{s:I,s:s}", "trade_id", (json_int_t)123456789012LL, "x", "y");
+    assert_int_equal(wrk_job_pk(wdts_catalog_get(cat, "trades"), rec, &b, es, sizeof(es)),
+                     WDTS_OK);
+    assert_string_equal(wdts_buf_str(&b), "123456789012");
+    json_decref(rec);
+    rec = json_pack("{s:s,s:s,s:s,s:i,s:s}", "warehouse_no", "W1", "stockio_no", "IO9",
+                    "spec_no", "S1", "type", 3, "created", "2023-11-15 06:00:00");
+    assert_int_equal(wrk_job_pk(wdts_catalog_get(cat, "stock_changes"), rec, &b, es, sizeof(es)),
+                     WDTS_OK);
+    assert_string_equal(wdts_buf_str(&b), "W1:IO9:S1:3:2023-11-15 06:00:00");
+    json_decref(rec);
+    rec = json_pack("{s:n}", "trade_id");
+    assert_int_equal(wrk_job_pk(wdts_catalog_get(cat, "trades"), rec, &b, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
+    assert_non_null(strstr(es, "trade_id"));
+    json_decref(rec);
+    wdts_buf_deinit(&b);
+
+    struct wrk_pkset s;
+    wrk_pkset_init(&s);
+    char k[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(k, sizeof(k), "%d", i);
+        assert_int_equal(wrk_pkset_add(&s, k), 1);
+    }
+    for (int i = 0; i < 5000; i += 7) {
+        snprintf(k, sizeof(k), "%d", i);
+        assert_int_equal(wrk_pkset_add(&s, k), 0);
+    }
+    assert_int_equal(s.n, 5000);
+    wrk_pkset_deinit(&s);
+}
+
+static void test_pii(void **state)
+{
+    (void)state;
+    const struct wdts_catalog_report *rep = wdts_catalog_get(cat, "trades");
+    const char *key = "0123456789abcdef-pii-key";
+    const char *text = "{\"trade_id\":1,\"receiver_name\":\"张三\",\"buyer_nick\":\"\","
+                       "\"receiver_mobile\":null,\"detail_list\":[{\"rec_id\":1,"
+                       "\"receiver_name\":\"李四\"}],\"goods_amount\":\"9.90\"}";
+    json_t *keep = json_loads(text, 0, NULL), *hash = json_loads(text, 0, NULL),
+           *drop = json_loads(text, 0, NULL);
+    assert_int_equal(wrk_job_pii(keep, &rep->pii, WDTS_CONN_PII_KEEP, key, strlen(key), "t1"),
+                     WDTS_OK);
+    assert_string_equal(json_string_value(json_object_get(keep, "receiver_name")), "张三");
+
+    assert_int_equal(wrk_job_pii(hash, &rep->pii, WDTS_CONN_PII_HASH, key, strlen(key), "t1"),
+                     WDTS_OK);
+    char want[WDTS_CRYPTO_SHA256_HEX_SIZE];
+    assert_int_equal(wdts_pii_hash(key, strlen(key), "t1", "张三", want), WDTS_OK);
+    assert_string_equal(json_string_value(json_object_get(hash, "receiver_name")), want);
+    assert_string_equal(json_string_value(json_object_get(hash, "buyer_nick")), ""); /* "" kept */
+    assert_true(json_is_null(json_object_get(hash, "receiver_mobile")));
+    json_t *d0 = json_array_get(json_object_get(hash, "detail_list"), 0);
+    assert_int_equal(strlen(json_string_value(json_object_get(d0, "receiver_name"))), 64);
+    assert_string_equal(json_string_value(json_object_get(hash, "goods_amount")), "9.90");
+
+    assert_int_equal(wrk_job_pii(drop, &rep->pii, WDTS_CONN_PII_DROP, key, strlen(key), "t1"),
+                     WDTS_OK);
+    assert_null(json_object_get(drop, "receiver_name"));
+    assert_null(json_object_get(drop, "receiver_mobile"));
+    d0 = json_array_get(json_object_get(drop, "detail_list"), 0);
+    assert_null(json_object_get(d0, "receiver_name"));
+    assert_non_null(json_object_get(d0, "rec_id"));
+    json_decref(keep);
+    json_decref(hash);
+    json_decref(drop);
+}
+
+static void test_wire_forms(void **state)
+{
+    (void)state;
+    char es[256];
+    struct wdts_job job;
+    assert_int_equal(wdts_job_init(&job, "t\"1", "c1", "trades", T0, T0 + 3600,
+                                   WDTS_JOB_INCREMENTAL, 1, T0, es, sizeof(es)),
+                     WDTS_ERR_INVAL); /* names are checked by the codec */
+    assert_int_equal(wdts_job_init(&job, "t1", "c1", "trades", T0, T0 + 3600,
+                                   WDTS_JOB_INCREMENTAL, 1, T0, es, sizeof(es)),
+                     WDTS_OK);
+    struct wrk_envctx ctx = {&job, "wdt", T0 + 7200};
+    json_t *data = json_pack("{s:i,s:s}", "trade_id", 7, "note", "a\"b");
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    wrk_job_envelope(&b, &ctx, "7", data);
+    json_t *env = json_loads(wdts_buf_str(&b), 0, NULL);
+    assert_non_null(env);
+    assert_int_equal(json_integer_value(json_object_get(env, "v")), 1);
+    assert_string_equal(json_string_value(json_object_get(env, "pk")), "7");
+    assert_string_equal(json_string_value(json_object_get(env, "op")), "upsert");
+    assert_string_equal(json_string_value(json_object_get(env, "source")), "wdt");
+    assert_string_equal(json_string_value(json_object_get(env, "job_id")), job.job_id);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(env, "window"),
+                                                          "start")),
+                        "2023-11-15T06:13:20+08:00");
+    assert_string_equal(json_string_value(json_object_get(env, "extracted_at")),
+                        "2023-11-15T08:13:20+08:00");
+    assert_true(json_equal(json_object_get(env, "data"), data));
+    json_decref(env);
+    wdts_buf_reset(&b);
+    wrk_job_record_key(&b, &job, "7");
+    assert_string_equal(wdts_buf_str(&b), "c1:trades:7");
+
+    wdts_buf_reset(&b);
+    wrk_job_marker(&b, &ctx, 10, 3, 4, 11, 1);
+    json_t *m = json_loads(wdts_buf_str(&b), 0, NULL);
+    assert_non_null(m);
+    assert_string_equal(json_string_value(json_object_get(m, "type")), "window");
+    assert_int_equal(json_integer_value(json_object_get(m, "records")), 10);
+    assert_int_equal(json_integer_value(json_object_get(m, "api_total")), 11);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "complete");
+    json_decref(m);
+    wdts_buf_reset(&b);
+    wrk_job_marker_key(&b, &job);
+    assert_string_equal(wdts_buf_str(&b), "c1:trades#window:1700000000:1700003600");
+
+    /* dead letters keep the original: as JSON when it is an object, else as text */
+    struct wrk_dlq_src src = {"wdt.jobs", 2, 41};
+    wdts_buf_reset(&b);
+    wrk_job_dlq(&b, "{\"a\":1}", 7, "auth", "fix it", 3, T0, &src);
+    json_t *d = json_loads(wdts_buf_str(&b), 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "job"), "a")), 1);
+    assert_string_equal(json_string_value(json_object_get(d, "error")), "auth");
+    assert_string_equal(json_string_value(json_object_get(d, "message")), "fix it");
+    assert_int_equal(json_integer_value(json_object_get(d, "attempts")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "source"), "offset")),
+                     41);
+    json_decref(d);
+    wdts_buf_reset(&b);
+    wrk_job_dlq(&b, "not json", 8, "malformed", "x", 1, T0, NULL);
+    d = json_loads(wdts_buf_str(&b), 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(d, "job")), "not json");
+    json_decref(d);
+    wdts_buf_reset(&b);
+    wrk_job_dlq(&b, "\xff\xfe", 2, "malformed", "x", 1, T0, NULL);
+    d = json_loads(wdts_buf_str(&b), 0, NULL);
+    assert_non_null(d); /* still valid JSON */
+    json_decref(d);
+    wdts_buf_deinit(&b);
+    json_decref(data);
+}
+
+static void test_split_and_backoff(void **state)
+{
+    (void)state;
+    char es[256];
+    struct wdts_job job, a, b;
+    assert_int_equal(wdts_job_init(&job, "t1", "c1", "trades", T0, T0 + 7200,
+                                   WDTS_JOB_BACKFILL, 3, T0, es, sizeof(es)),
+                     WDTS_OK);
+    assert_int_equal(wrk_job_split(&job, T0 + 9, &a, &b, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(a.start, T0);
+    assert_int_equal(a.end, T0 + 3600);
+    assert_int_equal(b.start, T0 + 3600);
+    assert_int_equal(b.end, T0 + 7200);
+    assert_int_equal(a.kind, WDTS_JOB_BACKFILL);
+    assert_int_equal(a.attempt, 1);
+    assert_string_equal(b.job_id, "c1:trades:1700003600:1700007200");
+    assert_int_equal(wdts_job_init(&job, "t1", "c1", "trades", T0, T0 + 1, WDTS_JOB_BACKFILL, 1,
+                                   T0, es, sizeof(es)),
+                     WDTS_OK);
+    assert_int_equal(wrk_job_split(&job, T0, &a, &b, es, sizeof(es)), WDTS_ERR_INVAL);
+
+    int64_t prev = 0;
+    for (int i = 1; i <= 12; i++) {
+        int64_t d = wrk_job_backoff_ms(i, 1000, 60000, 0);
+        assert_true(d >= prev && d <= 60000);
+        prev = d;
+        int64_t j = wrk_job_backoff_ms(i, 1000, 60000, 123456789u);
+        assert_true(j <= d && j >= d - d / 4);
+    }
+    assert_int_equal(wrk_job_backoff_ms(1, 1000, 60000, 0), 1000);
+    assert_int_equal(wrk_job_backoff_ms(30, 1000, 60000, 0), 60000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check),        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_paging_order), cmocka_unit_test(test_pk_and_set),
+        cmocka_unit_test(test_pii),          cmocka_unit_test(test_wire_forms),
+        cmocka_unit_test(test_split_and_backoff),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
