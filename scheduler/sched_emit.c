@@ -14,8 +14,8 @@
 struct sched_emit {
     struct wdts_kafka_producer *prod;
     char *topic;
-    size_t pending;       /* messages of the current call without a report yet */
-    int failed;           /* reports with an error in the current call */
+    size_t pending; /* messages of the current call without a report yet */
+    int failed;     /* reports with an error in the current call */
     char first_error[256];
 };
 
@@ -35,8 +35,8 @@ static void on_dr(const struct wdts_kafka_dr *dr, void *cb_opaque)
         snprintf(em->first_error, sizeof(em->first_error), "%s", dr->errstr);
 }
 
-struct sched_emit *sched_emit_new(const struct wdts_param *props, size_t nprops,
-                                  const char *topic, char *errstr, size_t errstr_size)
+struct sched_emit *sched_emit_new(const struct wdts_param *props, size_t nprops, const char *topic,
+                                  char *errstr, size_t errstr_size)
 {
     struct sched_emit *em = wdts_xcalloc(1, sizeof(*em));
     struct wdts_param *all = wdts_xcalloc(nprops + 2, sizeof(*all));

@@ -21,8 +21,8 @@ struct sched_emit;
  * @owner props, topic: borrowed (copied). Returns a new object (sched_emit_destroy()).
  * @returns NULL with the reason in errstr.
  */
-struct sched_emit *sched_emit_new(const struct wdts_param *props, size_t nprops,
-                                  const char *topic, char *errstr, size_t errstr_size);
+struct sched_emit *sched_emit_new(const struct wdts_param *props, size_t nprops, const char *topic,
+                                  char *errstr, size_t errstr_size);
 
 /**
  * @brief Produces n jobs and waits until each has its delivery report.

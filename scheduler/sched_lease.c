@@ -10,9 +10,8 @@
 #include "wdts/str.h"
 #include "wdts/time.h"
 
-wdts_err_t sched_lease_init(struct sched_lease *lease, struct wdts_redis *redis,
-                            const char *holder, long long ttl_ms, char *errstr,
-                            size_t errstr_size)
+wdts_err_t sched_lease_init(struct sched_lease *lease, struct wdts_redis *redis, const char *holder,
+                            long long ttl_ms, char *errstr, size_t errstr_size)
 {
     memset(lease, 0, sizeof(*lease));
     lease->redis = redis;

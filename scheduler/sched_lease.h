@@ -26,14 +26,13 @@ struct sched_lease {
     char token[WDTS_LOCK_TOKEN_SIZE];
     long long ttl_ms;
     int held;
-    int64_t last_ok_ms;  /* monotonic time of the last successful acquire/renew */
+    int64_t last_ok_ms;           /* monotonic time of the last successful acquire/renew */
     struct wdts_lease_state seen; /* the last answer (who holds it) */
 };
 
 /** @returns WDTS_ERR_TLS when no random token can be made. @owner redis borrowed. */
-wdts_err_t sched_lease_init(struct sched_lease *lease, struct wdts_redis *redis,
-                            const char *holder, long long ttl_ms, char *errstr,
-                            size_t errstr_size);
+wdts_err_t sched_lease_init(struct sched_lease *lease, struct wdts_redis *redis, const char *holder,
+                            long long ttl_ms, char *errstr, size_t errstr_size);
 
 /**
  * @brief Acquires or renews when due (force: now). @returns 1 while this process holds

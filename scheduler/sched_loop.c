@@ -21,6 +21,7 @@
 #include "wdts/mem.h"
 #include "wdts/metrics.h"
 #include "wdts/redis.h"
+#include "wdts/str.h"
 #include "wdts/time.h"
 #include "wdts/watermark.h"
 
@@ -31,6 +32,8 @@ struct sched_metrics {
     struct wdts_metric_series *duration;
     struct wdts_metric *holder; /* wdt_sched_lease_holder_info{holder} */
     struct wdts_metric_series *holder_cur;
+    struct wdts_metric_series *
+        *wm_lag; /* wdt_sched_watermark_lag_seconds{report}, by catalog index */
 };
 
 struct sched {
@@ -44,6 +47,9 @@ struct sched {
     int have_metrics;
     volatile int ready; /* read by the HTTP thread */
     char why_not_ready[128];
+
+    char standby_logged[WDTS_LEASE_HOLDER_MAX + 1]; /* the holder last named in the log */
+    int64_t *lag; /* per catalog report: the largest now - watermark seen in this pass, or -1 */
 
     /* scratch, reused across batches */
     struct sched_plan_window *win;
@@ -64,36 +70,46 @@ static void metrics_init(struct sched *s, struct wdts_metrics *reg)
     struct wdts_metric *passes = wdts_metrics_counter(
         reg, "wdt_sched_passes_total", "Planning passes by result (ok, no_lease, failed).",
         result_lbl, 1, es, sizeof(es));
-    struct wdts_metric *emitted =
-        wdts_metrics_counter(reg, "wdt_sched_jobs_emitted_total",
-                             "New windows emitted to wdt.jobs and acknowledged, by kind.",
-                             kind_lbl, 1, es, sizeof(es));
+    struct wdts_metric *emitted = wdts_metrics_counter(
+        reg, "wdt_sched_jobs_emitted_total",
+        "New windows emitted to wdt.jobs and acknowledged, by kind.", kind_lbl, 1, es, sizeof(es));
     struct wdts_metric *reemitted = wdts_metrics_counter(
         reg, "wdt_sched_jobs_reemitted_total",
         "Windows emitted again because their job lease expired before completion.", NULL, 0, es,
         sizeof(es));
     struct wdts_metric *completed = wdts_metrics_counter(
         reg, "wdt_sched_windows_completed_total",
-        "Outstanding windows the scheduler found completed (watermark or done set).", NULL, 0,
-        es, sizeof(es));
+        "Outstanding windows the scheduler found completed (watermark or done set).", NULL, 0, es,
+        sizeof(es));
     struct wdts_metric *errors = wdts_metrics_counter(
         reg, "wdt_sched_unit_errors_total",
-        "(connection, report) pairs whose planning failed in a pass (see wdtctl status).", NULL,
-        0, es, sizeof(es));
-    struct wdts_metric *held = wdts_metrics_gauge(
-        reg, "wdt_sched_lease_held", "1 while this process holds the scheduler lease.", NULL, 0,
+        "(connection, report) pairs whose planning failed in a pass (see wdtctl status).", NULL, 0,
         es, sizeof(es));
+    struct wdts_metric *held = wdts_metrics_gauge(reg, "wdt_sched_lease_held",
+                                                  "1 while this process holds the scheduler lease.",
+                                                  NULL, 0, es, sizeof(es));
     struct wdts_metric *units = wdts_metrics_gauge(
-        reg, "wdt_sched_units", "(connection, report) pairs planned in the last pass.", NULL, 0,
-        es, sizeof(es));
+        reg, "wdt_sched_units", "(connection, report) pairs planned in the last pass.", NULL, 0, es,
+        sizeof(es));
     struct wdts_metric *dur = wdts_metrics_histogram(
         reg, "wdt_sched_pass_duration_seconds", "Wall time of a planning pass.", NULL, 0,
         dur_bounds, sizeof(dur_bounds) / sizeof(dur_bounds[0]), es, sizeof(es));
     s->m.holder = wdts_metrics_gauge(reg, "wdt_sched_lease_holder_info",
-                                     "1 for the lease holder this process saw last.", holder_lbl,
-                                     1, es, sizeof(es));
+                                     "1 for the lease holder this process saw last.", holder_lbl, 1,
+                                     es, sizeof(es));
+    static const char *const report_lbl[] = {"report"};
+    struct wdts_metric *lag = wdts_metrics_gauge(
+        reg, "wdt_sched_watermark_lag_seconds",
+        "Per report, the largest time between now and the watermark over the connections "
+        "planned in the last complete pass (0 when none).",
+        report_lbl, 1, es, sizeof(es));
     WDTS_ASSERT(passes && emitted && reemitted && completed && errors && held && units && dur &&
-                s->m.holder);
+                s->m.holder && lag);
+    s->m.wm_lag = wdts_xcalloc(wdts_catalog_count(s->cat), sizeof(*s->m.wm_lag));
+    for (size_t r = 0; r < wdts_catalog_count(s->cat); r++) {
+        const char *v[] = {wdts_catalog_at(s->cat, r)->name};
+        s->m.wm_lag[r] = wdts_metrics_series(lag, v);
+    }
     const char *v_ok[] = {"ok"}, *v_nl[] = {"no_lease"}, *v_f[] = {"failed"};
     s->m.passes_ok = wdts_metrics_series(passes, v_ok);
     s->m.passes_no_lease = wdts_metrics_series(passes, v_nl);
@@ -147,8 +163,7 @@ struct sched *sched_new(const struct wdts_cfg *cfg, const struct sched_opts *opt
 
     wdts_redis_params_init(&params);
     if (wdts_redis_params_from_url(&params, cfg->redis_url, es, sizeof(es)) != WDTS_OK ||
-        wdts_redis_params_set_password(&params, cfg->redis_password, es, sizeof(es)) !=
-            WDTS_OK) {
+        wdts_redis_params_set_password(&params, cfg->redis_password, es, sizeof(es)) != WDTS_OK) {
         snprintf(errstr, errstr_size, "redis.url: %s", es);
         goto fail;
     }
@@ -167,6 +182,7 @@ struct sched *sched_new(const struct wdts_cfg *cfg, const struct sched_opts *opt
     if (sched_lease_init(&s->lease, s->redis, holder, cfg->scheduler_lease_ttl_ms, errstr,
                          errstr_size) != WDTS_OK)
         goto fail;
+    s->lag = wdts_xcalloc(wdts_catalog_count(s->cat) + 1, sizeof(*s->lag));
     metrics_init(s, reg);
     snprintf(s->why_not_ready, sizeof(s->why_not_ready), "no pass yet");
     return s;
@@ -185,6 +201,8 @@ void sched_destroy(struct sched *s)
     wdts_redis_destroy(s->redis);
     wdts_catalog_destroy(s->cat);
     free(s->win);
+    free(s->lag);
+    free(s->m.wm_lag);
     free(s);
 }
 
@@ -282,16 +300,15 @@ void sched_params_for(const struct wdts_cfg *cfg, const struct wdts_conn *conn,
 }
 
 /* Loads the batch's connections [from, to) of ids and lists their units. */
-static wdts_err_t batch_load(struct sched *s, struct batch *b, char **ids, size_t from,
-                             size_t to, struct sched_pass_stats *st, char *errstr,
-                             size_t errstr_size)
+static wdts_err_t batch_load(struct sched *s, struct batch *b, char **ids, size_t from, size_t to,
+                             struct sched_pass_stats *st, char *errstr, size_t errstr_size)
 {
     char es[512];
     b->conns = wdts_xrealloc(b->conns, (to - from) * sizeof(*b->conns));
     for (size_t i = from; i < to; i++) {
         struct wdts_conn *conn = NULL;
-        wdts_err_t err = wdts_conn_load(s->redis, s->cfg->redis_prefix, ids[i], &conn, es,
-                                        sizeof(es));
+        wdts_err_t err =
+            wdts_conn_load(s->redis, s->cfg->redis_prefix, ids[i], &conn, es, sizeof(es));
         if (err == WDTS_ERR_NOTFOUND)
             continue; /* removed meanwhile */
         if (err != WDTS_OK) {
@@ -334,42 +351,136 @@ static wdts_err_t batch_load(struct sched *s, struct batch *b, char **ids, size_
     return WDTS_OK;
 }
 
-/* Sets the watermark's start before the first jobs of a unit go out, so a worker that
- * completes one finds it (wm_complete refuses an uninitialised watermark). When it was
- * set already (a crash before the plan state was stored), the plan starts from it. */
-static wdts_err_t unit_init_wm(struct sched *s, struct sched_unit *u, struct sched_plan_params *p,
-                               int64_t now, char *es, size_t es_size)
+/* Where the watermark of a unit starts, when it was never set: the first window's start
+ * (0 when nothing is to be set). When it was set already but no plan state exists (a crash
+ * before the plan state was stored), the plan starts from it. */
+static int64_t wm_start_for(struct sched_unit *u, struct sched_plan_params *p, int64_t now)
 {
     if (!u->plan.has_cursor && !p->snapshot && u->wm.initialized && u->wm.origin > 0 &&
         u->wm.origin < now) {
         p->backfill = now - u->wm.origin;
-        return WDTS_OK;
+        return 0;
     }
     if (u->wm.initialized)
-        return WDTS_OK;
-    int64_t start;
-    if (p->snapshot) {
-        start = sched_plan_align_down(now - p->lag, p->interval) - p->interval;
-    } else if (!u->plan.has_cursor) {
-        start = sched_plan_align_down(now - p->backfill, p->step);
-    } else {
-        /* the plan exists but the watermark was lost: restart it at the oldest window
-         * that is not known complete */
-        start = u->plan.cursor;
-        for (size_t j = 0; j < u->n_out; j++)
-            if (u->out[j].start < start)
-                start = u->out[j].start;
+        return 0;
+    if (p->snapshot)
+        return sched_plan_align_down(now - p->lag, p->interval) - p->interval;
+    if (!u->plan.has_cursor)
+        return sched_plan_align_down(now - p->backfill, p->step);
+    /* the plan exists but the watermark was lost: restart it at the oldest window that is
+     * not known complete */
+    int64_t start = u->plan.cursor;
+    for (size_t j = 0; j < u->n_out; j++)
+        if (u->out[j].start < start)
+            start = u->out[j].start;
+    return start;
+}
+
+/* Sets the watermarks of the batch's new units (pipelined) before their first jobs go out,
+ * so a worker that completes one finds it: wm_complete refuses an uninitialised watermark.
+ * A unit whose init fails gets its error in b->err. */
+static wdts_err_t batch_init_wm(struct sched *s, struct batch *b, int64_t now, char *errstr,
+                                size_t errstr_size)
+{
+    int64_t *start = wdts_xcalloc(b->n_units + 1, sizeof(*start));
+    struct wdts_lua_call call;
+    wdts_err_t err = WDTS_OK;
+    char es[256];
+    int queued = 0, any = 0;
+    wdts_lua_call_init(&call, WDTS_LUA_WM_INIT);
+    for (size_t i = 0; i < b->n_units; i++) {
+        if (!b->units[i].load_failed)
+            start[i] = wm_start_for(&b->units[i], &b->params[i], now);
+        any |= start[i] != 0;
     }
-    struct wdts_wm_id id = {u->connection, u->report};
-    struct wdts_wm_state wm;
-    wdts_err_t err = wdts_wm_init(s->redis, &id, start, &wm, es, es_size);
-    if (err != WDTS_OK)
-        return err;
-    u->wm = wm;
-    if (!p->snapshot && !u->plan.has_cursor && wm.origin != start && wm.origin > 0 &&
-        wm.origin < now)
-        p->backfill = now - wm.origin; /* another replica was first */
-    return WDTS_OK;
+    if (!any)
+        goto out;
+    if ((err = wdts_redis_script_load(s->redis, wdts_lua_script(WDTS_LUA_WM_INIT))) != WDTS_OK) {
+        snprintf(errstr, errstr_size, "loading wm_init: %s", s->redis->errstr);
+        goto out;
+    }
+    for (size_t i = 0; i < b->n_units; i++) {
+        if (start[i] == 0)
+            continue;
+        struct wdts_wm_id id = {b->units[i].connection, b->units[i].report};
+        if (wdts_wm_init_build(&call, s->cfg->redis_prefix, &id, start[i], es, sizeof(es)) !=
+            WDTS_OK) {
+            snprintf(b->err[i], sizeof(b->err[i]), "initialising the watermark: %.200s", es);
+            start[i] = 0;
+            continue;
+        }
+        WDTS_ASSERT(call.nkeys == 1 && call.nargs == 1); /* wm_init.lua: KEYS[1], ARGV[1] */
+        const char *argv[] = {"EVALSHA", call.script->sha, "1", call.keys[0], call.args[0]};
+        if ((err = wdts_redis_pipeline_append(s->redis, 5, argv, NULL)) != WDTS_OK) {
+            snprintf(errstr, errstr_size, "initialising watermarks: %s", s->redis->errstr);
+            goto out;
+        }
+        queued++;
+    }
+    for (size_t i = 0; i < b->n_units; i++) {
+        if (start[i] == 0)
+            continue;
+        struct wdts_redis_reply *r = NULL;
+        struct wdts_wm_state wm;
+        err = wdts_redis_pipeline_read(s->redis, &r);
+        queued--;
+        if (err != WDTS_OK && s->redis->err != WDTS_OK) {
+            snprintf(errstr, errstr_size, "initialising watermarks: %s", s->redis->errstr);
+            goto out;
+        }
+        if (err == WDTS_OK && wdts_wm_init_parse(r, &wm, es, sizeof(es)) == WDTS_OK) {
+            struct sched_unit *u = &b->units[i];
+            struct sched_plan_params *p = &b->params[i];
+            u->wm = wm;
+            if (!p->snapshot && !u->plan.has_cursor && wm.origin != start[i] && wm.origin > 0 &&
+                wm.origin < now)
+                p->backfill = now - wm.origin; /* another replica was first */
+        } else {
+            snprintf(b->err[i], sizeof(b->err[i]), "initialising the watermark: %.200s",
+                     err != WDTS_OK ? s->redis->errstr : es);
+        }
+        err = WDTS_OK;
+        wdts_redis_reply_free(r);
+    }
+out:
+    while (queued-- > 0 && s->redis->err == WDTS_OK)
+        wdts_redis_pipeline_read(s->redis, NULL);
+    wdts_lua_call_deinit(&call);
+    free(start);
+    return err;
+}
+
+/* Keeps the largest lag of the unit's report for wdt_sched_watermark_lag_seconds. */
+static void note_lag(struct sched *s, const struct sched_unit *u, int64_t now)
+{
+    if (!u->wm.initialized)
+        return;
+    for (size_t r = 0; r < wdts_catalog_count(s->cat); r++) {
+        if (wdts_catalog_at(s->cat, r) != u->rep)
+            continue;
+        int64_t lag = now - u->wm.wm;
+        if (lag > s->lag[r])
+            s->lag[r] = lag;
+        return;
+    }
+}
+
+/* A snapshot fetches the whole current list, whatever its window, and the cells a stopped
+ * scheduler missed are not caught up: so a snapshot window starts where the previous one
+ * (completed or outstanding) ended, and the watermark of a snapshot report never waits at
+ * a gap. Deterministic: a re-plan after a crash sees the same watermark and outstanding
+ * windows, hence the same start. */
+static void snapshot_contiguous(const struct sched_unit *u, struct sched_plan_window *win, size_t n)
+{
+    int64_t prev = u->wm.initialized ? u->wm.wm : 0;
+    for (size_t j = 0; j < u->n_out; j++)
+        if (!u->out[j].completed && u->out[j].end > prev)
+            prev = u->out[j].end;
+    for (size_t w = 0; w < n; w++) {
+        if (win[w].kind == WDTS_JOB_SNAPSHOT && prev > 0 && prev < win[w].start)
+            win[w].start = prev;
+        prev = win[w].end;
+    }
 }
 
 /* Plans every unit of the batch and lists the jobs (re-emissions first). */
@@ -378,6 +489,9 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
 {
     const int64_t lease_s = s->cfg->scheduler_job_lease_ms / 1000;
     char es[256];
+    wdts_err_t ierr = batch_init_wm(s, b, now, errstr, errstr_size);
+    if (ierr != WDTS_OK)
+        return ierr;
     for (size_t i = 0; i < b->n_units; i++) {
         struct sched_unit *u = &b->units[i];
         struct sched_plan_params *p = &b->params[i];
@@ -385,15 +499,10 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
             snprintf(b->err[i], sizeof(b->err[i]), "%.200s", u->last_error);
             continue;
         }
-        wdts_err_t err = unit_init_wm(s, u, p, now, es, sizeof(es));
-        if (err != WDTS_OK) {
-            if (s->redis->err != WDTS_OK) {
-                snprintf(errstr, errstr_size, "initialising a watermark: %s", es);
-                return err;
-            }
-            snprintf(b->err[i], sizeof(b->err[i]), "initialising the watermark: %.200s", es);
-            continue;
-        }
+        if (b->err[i][0] != '\0')
+            continue; /* its watermark could not be set: emit nothing */
+        note_lag(s, u, now);
+        wdts_err_t err;
         int outstanding = 0;
         for (size_t j = 0; j < u->n_out; j++) {
             struct sched_out *o = &u->out[j];
@@ -406,8 +515,8 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
                 continue;
             int attempt = o->attempt < WDTS_JOB_MAX_ATTEMPT ? o->attempt + 1 : o->attempt;
             struct wdts_job *job = batch_add_job(b, i, 0);
-            if (wdts_job_init(job, u->tenant, u->connection, u->report, o->start, o->end,
-                              o->kind, attempt, now, es, sizeof(es)) != WDTS_OK) {
+            if (wdts_job_init(job, u->tenant, u->connection, u->report, o->start, o->end, o->kind,
+                              attempt, now, es, sizeof(es)) != WDTS_OK) {
                 b->n_jobs--;
                 snprintf(b->err[i], sizeof(b->err[i]), "re-emitting: %.200s", es);
             }
@@ -417,19 +526,20 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
             s->win = wdts_xrealloc(s->win, cap * sizeof(*s->win));
             s->win_cap = cap;
         }
-        err = sched_plan_pass(p, &u->plan, now, outstanding, s->win, cap, &b->res[i], es,
-                              sizeof(es));
+        err =
+            sched_plan_pass(p, &u->plan, now, outstanding, s->win, cap, &b->res[i], es, sizeof(es));
         if (err != WDTS_OK) {
             snprintf(b->err[i], sizeof(b->err[i]), "%.200s", es);
             b->res[i].n = 0;
             b->res[i].state = u->plan;
             continue;
         }
+        if (p->snapshot)
+            snapshot_contiguous(u, s->win, b->res[i].n);
         for (size_t w = 0; w < b->res[i].n; w++) {
             struct wdts_job *job = batch_add_job(b, i, 1);
             if (wdts_job_init(job, u->tenant, u->connection, u->report, s->win[w].start,
-                              s->win[w].end, s->win[w].kind, 1, now, es,
-                              sizeof(es)) != WDTS_OK) {
+                              s->win[w].end, s->win[w].kind, 1, now, es, sizeof(es)) != WDTS_OK) {
                 /* cannot happen for planned windows; never store a plan past it */
                 b->n_jobs--;
                 snprintf(b->err[i], sizeof(b->err[i]), "planning: %.200s", es);
@@ -466,8 +576,8 @@ static wdts_err_t batch_store(struct sched *s, struct batch *b, int64_t now,
                 all_new_ok &= !b->job_new[j];
                 continue;
             }
-            adds[k++] = (struct sched_out){job->start, job->end, job->emitted_at, job->kind,
-                                           job->attempt, 0};
+            adds[k++] = (struct sched_out){job->start, job->end,     job->emitted_at,
+                                           job->kind,  job->attempt, 0};
             w->n_add++;
             if (b->job_new[j]) {
                 st->emitted[job->kind]++;
@@ -492,8 +602,8 @@ static wdts_err_t batch_store(struct sched *s, struct batch *b, int64_t now,
                      b->err[i]);
         }
     }
-    wdts_err_t err = sched_state_store(s->redis, s->cfg->redis_prefix, upd, b->n_units, errstr,
-                                       errstr_size);
+    wdts_err_t err =
+        sched_state_store(s->redis, s->cfg->redis_prefix, upd, b->n_units, errstr, errstr_size);
     free(upd);
     free(adds);
     return err;
@@ -519,15 +629,24 @@ wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched
         err = s->redis->err;
         goto out;
     }
+    es[0] = '\0';
+    int was_held = s->lease.held;
     st->held = sched_lease_tick(&s->lease, 1, es, sizeof(es));
     metrics_lease(s);
-    if (!st->held) {
-        if (s->redis->err != WDTS_OK) {
-            snprintf(errstr, errstr_size, "lease: %s", es);
-            err = WDTS_ERR_REDIS;
-        }
+    if (was_held && !st->held)
+        WDTS_LOG(WARN, "sched", "lease lost (now held by %s); not planning",
+                 s->lease.seen.holder[0] ? s->lease.seen.holder : "nobody");
+    if (es[0] != '\0' && !st->held) {
+        snprintf(errstr, errstr_size, "lease: %s", es);
+        err = WDTS_ERR_REDIS;
         goto out;
     }
+    /* Redis answered and the producer exists: ready, also as a standby replica */
+    s->ready = 1;
+    if (!st->held)
+        goto out;
+    for (size_t r = 0; r < wdts_catalog_count(s->cat); r++)
+        s->lag[r] = -1;
     if ((err = wdts_conn_list(s->redis, s->cfg->redis_prefix, &ids, &n_ids, es, sizeof(es))) !=
         WDTS_OK) {
         snprintf(errstr, errstr_size, "listing connections: %s", es);
@@ -559,8 +678,8 @@ wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched
             goto out;
         }
         const char *kafka_error = NULL;
-        if (b.n_jobs > 0 && sched_emit_jobs(s->emit, b.jobs, b.n_jobs, b.ok, es, sizeof(es)) !=
-                                WDTS_OK)
+        if (b.n_jobs > 0 &&
+            sched_emit_jobs(s->emit, b.jobs, b.n_jobs, b.ok, es, sizeof(es)) != WDTS_OK)
             kafka_error = es;
         if (s->opts.crash_after_emit) {
             WDTS_LOG(WARN, "sched", "test aid: exiting after emitting %zu jobs, before storing",
@@ -573,12 +692,11 @@ wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched
             goto out;
         }
     }
-    s->ready = 1;
 out:
     batch_free(&b);
     wdts_conn_ids_free(ids, n_ids);
     st->seconds = (double)(wdts_time_mono_ms() - t0) / 1000.0;
-    if (err != WDTS_OK && s->redis->err != WDTS_OK) {
+    if (err != WDTS_OK && (s->redis->err != WDTS_OK || err == WDTS_ERR_REDIS)) {
         s->ready = 0;
         snprintf(s->why_not_ready, sizeof(s->why_not_ready), "redis: %.100s", s->redis->errstr);
     }
@@ -595,20 +713,30 @@ out:
             wdts_metrics_set(s->m.units, (double)st->units);
             wdts_metrics_observe(s->m.duration, st->seconds);
         }
+        /* the lag gauges only from a pass that saw every connection */
+        if (st->held && err == WDTS_OK && !st->stopped && !st->lease_lost)
+            for (size_t r = 0; r < wdts_catalog_count(s->cat); r++)
+                wdts_metrics_set(s->m.wm_lag[r], s->lag[r] > 0 ? (double)s->lag[r] : 0.0);
     }
     return err;
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
 
-static void log_pass(const struct sched *s, const struct sched_pass_stats *st)
+static void log_pass(struct sched *s, const struct sched_pass_stats *st)
 {
     if (!st->held) {
-        WDTS_LOG(INFO, "sched", "not planning: the lease is held by %s for %lld ms more",
-                 s->lease.seen.holder[0] ? s->lease.seen.holder : "another scheduler",
-                 s->lease.seen.ttl_ms);
+        /* a standby says who plans once, not every interval */
+        const char *who = s->lease.seen.holder[0] ? s->lease.seen.holder : "another scheduler";
+        if (strcmp(who, s->standby_logged) != 0)
+            WDTS_LOG(INFO, "sched", "not planning: the lease is held by %s for %lld ms more", who,
+                     s->lease.seen.ttl_ms);
+        else
+            WDTS_LOG(DEBUG, "sched", "not planning: the lease is held by %s", who);
+        wdts_strlcpy(s->standby_logged, who, sizeof(s->standby_logged));
         return;
     }
+    s->standby_logged[0] = '\0';
     size_t total = 0;
     for (int k = 0; k < WDTS_JOB_KIND__COUNT; k++)
         total += st->emitted[k];
@@ -618,8 +746,8 @@ static void log_pass(const struct sched *s, const struct sched_pass_stats *st)
              "%zu re-emitted, %zu windows completed, %zu errors, %.3f s%s%s",
              st->connections, st->units, st->skipped, total, st->emitted[WDTS_JOB_BACKFILL],
              st->emitted[WDTS_JOB_INCREMENTAL], st->emitted[WDTS_JOB_SNAPSHOT],
-             st->emitted[WDTS_JOB_LOOKBACK], st->reemitted, st->completed, st->errors,
-             st->seconds, st->lease_lost ? "; stopped: lease lost" : "",
+             st->emitted[WDTS_JOB_LOOKBACK], st->reemitted, st->completed, st->errors, st->seconds,
+             st->lease_lost ? "; stopped: lease lost" : "",
              st->stopped ? "; stopped: shutting down" : "");
 }
 
@@ -628,9 +756,8 @@ int sched_run(struct sched *s, volatile sig_atomic_t *stop)
     char es[512];
     int64_t next_pass = 0, next_tick = 0;
     const int64_t interval = s->cfg->scheduler_interval_ms;
-    const int64_t tick_every = s->cfg->scheduler_lease_ttl_ms / 3 > 1000
-                                   ? 1000
-                                   : s->cfg->scheduler_lease_ttl_ms / 3;
+    const int64_t tick_every =
+        s->cfg->scheduler_lease_ttl_ms / 3 > 1000 ? 1000 : s->cfg->scheduler_lease_ttl_ms / 3;
     while (!*stop) {
         int64_t mono = wdts_time_mono_ms();
         if (mono >= next_pass) {
@@ -640,7 +767,7 @@ int sched_run(struct sched *s, volatile sig_atomic_t *stop)
                 WDTS_LOG(ERROR, "sched", "pass failed: %s", es);
             else
                 log_pass(s, &st);
-            next_pass = mono + interval;
+            next_pass = wdts_time_mono_ms() + interval; /* from the end: passes never overlap */
             next_tick = wdts_time_mono_ms() + tick_every;
         } else if (mono >= next_tick) {
             /* keep the lease between passes (or take it when its holder is gone) */

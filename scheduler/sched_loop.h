@@ -49,10 +49,10 @@ struct sched_pass_stats {
     size_t units;       /* (connection, report) planned */
     size_t skipped;     /* auth_failed connections' reports and blocked reports */
     size_t emitted[WDTS_JOB_KIND__COUNT]; /* new windows delivered, by kind */
-    size_t reemitted;   /* expired windows delivered again */
-    size_t completed;   /* outstanding windows found completed */
-    size_t errors;      /* units that failed (stored as their last_error) */
-    double seconds;     /* wall time of the pass */
+    size_t reemitted;                     /* expired windows delivered again */
+    size_t completed;                     /* outstanding windows found completed */
+    size_t errors;                        /* units that failed (stored as their last_error) */
+    double seconds;                       /* wall time of the pass */
 };
 
 /**

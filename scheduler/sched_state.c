@@ -54,8 +54,7 @@ static void av_free(struct argvec *av)
 /* Queues av and empties it; the pipeline copies the arguments. */
 static wdts_err_t av_send(struct wdts_redis *redis, struct argvec *av, int *queued)
 {
-    wdts_err_t err =
-        wdts_redis_pipeline_append(redis, (int)av->n, (const char **)av->v, NULL);
+    wdts_err_t err = wdts_redis_pipeline_append(redis, (int)av->n, (const char **)av->v, NULL);
     av_clear(av);
     if (err == WDTS_OK)
         (*queued)++;
@@ -118,8 +117,7 @@ static int cmp_out(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
 }
 
-void sched_out_mark_covered(struct sched_out *out, size_t n_out, const int64_t *done,
-                            size_t n_done)
+void sched_out_mark_covered(struct sched_out *out, size_t n_out, const int64_t *done, size_t n_done)
 {
     size_t i = 0;
     while (i < n_done) {

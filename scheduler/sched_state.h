@@ -48,9 +48,9 @@ struct sched_out {
 /** Everything known about one (connection, report) during a pass. Zero it, set the
  *  names and rep, then sched_state_load(). */
 struct sched_unit {
-    const char *tenant;     /* borrowed */
-    const char *connection; /* borrowed */
-    const char *report;     /* borrowed */
+    const char *tenant;                    /* borrowed */
+    const char *connection;                /* borrowed */
+    const char *report;                    /* borrowed */
     const struct wdts_catalog_report *rep; /* borrowed from the catalog */
 
     /* read by sched_state_load() */
@@ -94,13 +94,13 @@ wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct
 
 /** What to write for one unit after its jobs were delivered. */
 struct sched_state_update {
-    struct sched_unit *unit;          /* borrowed */
-    const struct sched_out *add;      /* windows delivered now (new or re-emitted); borrowed */
+    struct sched_unit *unit;     /* borrowed */
+    const struct sched_out *add; /* windows delivered now (new or re-emitted); borrowed */
     size_t n_add;
-    size_t n_reemitted;               /* how many of add were re-emissions */
+    size_t n_reemitted;                  /* how many of add were re-emissions */
     const struct sched_plan_state *plan; /* the new plan state, or NULL to keep the old */
-    int drop_completed;               /* 1: remove unit->out entries marked completed */
-    const char *error;                /* non-NULL: record as last_error (with now) */
+    int drop_completed;                  /* 1: remove unit->out entries marked completed */
+    const char *error;                   /* non-NULL: record as last_error (with now) */
     int64_t now;
 };
 

@@ -112,13 +112,19 @@ int main(int argc, char **argv)
             }
             break;
         case 'x': so.crash_after_emit = 1; break;
-        case 'h': fputs(usage_text, stdout); rc = WDTS_EXIT_OK; goto out;
+        case 'h':
+            fputs(usage_text, stdout);
+            rc = WDTS_EXIT_OK;
+            goto out;
         case 'H':
             wdts_cfg_help(&errs);
             fputs(wdts_buf_str(&errs), stdout);
             rc = WDTS_EXIT_OK;
             goto out;
-        case 'V': printf("wdt-scheduler %s\n", WDTS_VERSION); rc = WDTS_EXIT_OK; goto out;
+        case 'V':
+            printf("wdt-scheduler %s\n", WDTS_VERSION);
+            rc = WDTS_EXIT_OK;
+            goto out;
         default: rc = usage_error("unknown option", NULL); goto out;
         }
     }
@@ -127,8 +133,8 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    struct wdts_cfg_opts copts = {.file = file, .envp = environ, .overrides = sets,
-                                  .overrides_cnt = nsets};
+    struct wdts_cfg_opts copts = {
+        .file = file, .envp = environ, .overrides = sets, .overrides_cnt = nsets};
     if (wdts_cfg_load(&copts, &cfg, &errs) != WDTS_OK) {
         fprintf(stderr, "wdt-scheduler: invalid configuration:\n%s", wdts_buf_str(&errs));
         rc = WDTS_EXIT_CONFIG;

@@ -10,8 +10,8 @@
 #include <jansson.h>
 
 #include "ctl.h"
-#include "sched_loop.h"
 #include "sched_emit.h"
+#include "sched_loop.h"
 #include "sched_plan.h"
 #include "sched_resync.h"
 #include "sched_state.h"
@@ -178,13 +178,12 @@ int ctl_reports_main(int argc, char **argv)
             json_t *pk = json_array();
             for (size_t k = 0; k < r->pk.n; k++)
                 json_array_append_new(pk, json_string(r->pk.v[k]));
-            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:s, s:o}", "name",
-                                  r->name, "description", r->description, "kind",
-                                  wdts_report_kind_name(r->kind), "method", r->method,
-                                  "qimen_method", r->qimen_method, "max_span_s",
-                                  (json_int_t)r->max_span, "snapshot_interval_s",
-                                  (json_int_t)r->snapshot_interval, "page_size", r->page_size,
-                                  "list_key", r->list_key, "pk", pk);
+            json_t *o = json_pack(
+                "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:s, s:o}", "name", r->name,
+                "description", r->description, "kind", wdts_report_kind_name(r->kind), "method",
+                r->method, "qimen_method", r->qimen_method, "max_span_s", (json_int_t)r->max_span,
+                "snapshot_interval_s", (json_int_t)r->snapshot_interval, "page_size", r->page_size,
+                "list_key", r->list_key, "pk", pk);
             json_array_append_new(arr, o);
         }
         char *text = json_dumps(arr, JSON_INDENT(2));
@@ -202,8 +201,8 @@ int ctl_reports_main(int argc, char **argv)
             snprintf(win, sizeof(win), "%s%s", r->kind == WDTS_REPORT_SNAPSHOT ? "every " : "",
                      span);
             join_names(&r->pk, pk, sizeof(pk));
-            printf("%-18s %-11s %-9s %-40s %-5d %s\n", r->name, wdts_report_kind_name(r->kind),
-                   win, r->method, r->page_size, pk);
+            printf("%-18s %-11s %-9s %-40s %-5d %s\n", r->name, wdts_report_kind_name(r->kind), win,
+                   r->method, r->page_size, pk);
         }
         printf("\n%zu reports. Qimen methods: wdtctl reports --json.\n", wdts_catalog_count(cat));
     }
@@ -288,8 +287,10 @@ int ctl_status_main(int argc, char **argv)
         struct wdts_conn *conn = NULL;
         wdts_err_t err = wdts_conn_load(env.redis, prefix, ids[i], &conn, es, sizeof(es));
         if (err == WDTS_ERR_NOTFOUND && only) {
-            fprintf(stderr, "wdtctl status: no connection %s (wdtctl connection list shows "
-                            "them)\n", only);
+            fprintf(stderr,
+                    "wdtctl status: no connection %s (wdtctl connection list shows "
+                    "them)\n",
+                    only);
             rc = CTL_EXIT_NOTFOUND;
             goto out;
         }
@@ -337,9 +338,9 @@ int ctl_status_main(int argc, char **argv)
                                       conn->tenant, "report", u[r].report, "state", state);
                 json_object_set_new(o, "watermark",
                                     u[r].wm.initialized ? json_string(wm) : json_null());
-                json_object_set_new(o, "behind_s", u[r].wm.initialized
-                                                       ? json_integer(now - u[r].wm.wm)
-                                                       : json_null());
+                json_object_set_new(o, "behind_s",
+                                    u[r].wm.initialized ? json_integer(now - u[r].wm.wm)
+                                                        : json_null());
                 json_object_set_new(o, "outstanding", json_integer(outstanding));
                 json_object_set_new(o, "completed", json_integer(completed));
                 json_object_set_new(o, "records",
@@ -347,9 +348,8 @@ int ctl_status_main(int argc, char **argv)
                 json_object_set_new(o, "last_error", error ? json_string(error) : json_null());
                 json_array_append_new(arr, o);
             } else {
-                printf("%-16s %-18s %-12s %-25s %-9s %5lld %9lld %9s  %s\n", conn->id,
-                       u[r].report, state, wm, behind, outstanding, completed, rec,
-                       error ? error : "");
+                printf("%-16s %-18s %-12s %-25s %-9s %5lld %9lld %9s  %s\n", conn->id, u[r].report,
+                       state, wm, behind, outstanding, completed, rec, error ? error : "");
             }
         }
         for (size_t r = 0; r < conn->n_reports; r++)
@@ -377,18 +377,19 @@ out:
 
 static int parse_time_arg(const char *s, int64_t *out)
 {
-    return wdts_time_parse_rfc3339(s, out) == WDTS_OK ||
-                   wdts_time_parse_beijing(s, out) == WDTS_OK
+    return wdts_time_parse_rfc3339(s, out) == WDTS_OK || wdts_time_parse_beijing(s, out) == WDTS_OK
                ? 0
                : -1;
 }
 
 int ctl_resync_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"connection", required_argument, NULL, 'c'}, {"report", required_argument, NULL, 'r'},
-        {"from", required_argument, NULL, 'f'},       {"to", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"connection", required_argument, NULL, 'c'},
+                                         {"report", required_argument, NULL, 'r'},
+                                         {"from", required_argument, NULL, 'f'},
+                                         {"to", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *cid = NULL, *report = NULL, *from_s = NULL, *to_s = NULL;
     int c, rc;
     char es[1024];
@@ -406,8 +407,7 @@ int ctl_resync_main(int argc, char **argv)
     if (optind < argc)
         return usage_error("resync", "unexpected argument: ", argv[optind]);
     if (!cid || !report || !from_s || !to_s)
-        return usage_error("resync", "--connection, --report, --from and --to are required",
-                           NULL);
+        return usage_error("resync", "--connection, --report, --from and --to are required", NULL);
     int64_t from, to;
     if (parse_time_arg(from_s, &from) != 0)
         return usage_error("resync",
@@ -483,10 +483,11 @@ int ctl_resync_main(int argc, char **argv)
     char a[WDTS_RFC3339_LEN], b[WDTS_RFC3339_LEN];
     wdts_time_format_rfc3339(res.start, a);
     wdts_time_format_rfc3339(res.end, b);
-    printf("resync of %s/%s: %zu windows emitted covering [%s, %s)%s\n", cid, rep->name, res.n,
-           a, b, res.end < to && rep->kind != WDTS_REPORT_SNAPSHOT
-                     ? " (the rest is not closed yet; the scheduler will plan it)"
-                     : "");
+    printf("resync of %s/%s: %zu windows emitted covering [%s, %s)%s\n", cid, rep->name, res.n, a,
+           b,
+           res.end < to && rep->kind != WDTS_REPORT_SNAPSHOT
+               ? " (the rest is not closed yet; the scheduler will plan it)"
+               : "");
     rc = WDTS_EXIT_OK;
 out:
     sched_emit_destroy(em, 10000);

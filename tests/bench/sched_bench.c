@@ -8,10 +8,14 @@
  *          watermark set up, then (a) a pass with nothing new to plan (reads, reconcile,
  *          planning: the cost of every pass), and (b) a pass where the first E
  *          connections have one new window per incremental report (emission to Kafka
- *          and storage). CPU time of this process (user + sys) and wall time.
+ *          and storage), and (c) M new connections more, with 1 day of backfill each: their
+ *          first sync (watermarks set, ~70 jobs each). CPU time of this process (user +
+ *          sys, librdkafka's threads included) and wall time.
  *
- *   build/tests/bench-sched_bench [--connections N] [--emit-connections E] [--pure-only]
- * Defaults: N = 10000, E = 1000. Keys and the topic carry a random prefix. */
+ *   build/tests/bench-sched_bench [--connections N] [--emit-connections E]
+ *                                 [--new-connections M] [--pure-only]
+ * Defaults: N = 10000, E = 1000, M = 1000. Keys and the topic carry a random prefix.
+ * Needs tests/run.sh's services (or any Redis and local Kafka) for the full passes. */
 #include "wdts_test.h"
 
 #include <getopt.h>
@@ -71,9 +75,8 @@ static void bench_pure(const struct wdts_catalog *cat, size_t nconn)
                     st.cursor = sched_plan_align_down(now - p.lag, p.step) - 60;
                     st.backfill_end = st.cursor - 86400;
                     st.has_snapshot = 1;
-                    st.last_snapshot = sched_plan_align_down(now - p.lag, rep->snapshot_interval
-                                                                              ? rep->snapshot_interval
-                                                                              : 60);
+                    st.last_snapshot = sched_plan_align_down(
+                        now - p.lag, rep->snapshot_interval ? rep->snapshot_interval : 60);
                 }
                 if (sched_plan_pass(&p, &st, now, 0, win, 4096, &res, es, sizeof(es)) != WDTS_OK) {
                     fprintf(stderr, "plan: %s\n", es);
@@ -93,7 +96,7 @@ static void bench_pure(const struct wdts_catalog *cat, size_t nconn)
 /* Stores nconn connections with every report, and their plan state and watermark as a
  * scheduler would have left them at NOW0; the first emit_conns are a minute behind. */
 static void populate(struct wdts_redis *redis, const char *prefix, const struct wdts_catalog *cat,
-                     size_t nconn, size_t emit_conns)
+                     size_t nconn, size_t emit_conns, const char *id_fmt, int with_state)
 {
     char es[512], id[32];
     unsigned char key[WDTS_CRYPTO_KEY_LEN];
@@ -103,7 +106,7 @@ static void populate(struct wdts_redis *redis, const char *prefix, const struct 
     size_t nrep = wdts_catalog_count(cat);
     double w0 = wall_s();
     for (size_t c = 0; c < nconn; c++) {
-        snprintf(id, sizeof(id), "c%05zu", c);
+        snprintf(id, sizeof(id), id_fmt, c);
         struct wdts_conn *conn = wdts_conn_new();
         conn->tenant = wdts_xstrdup("bench");
         conn->id = wdts_xstrdup(id);
@@ -112,6 +115,7 @@ static void populate(struct wdts_redis *redis, const char *prefix, const struct 
         conn->appkey = wdts_xstrdup("key");
         conn->appsecret = wdts_xstrdup("secret:salt");
         conn->gateway = wdts_xstrdup("http://127.0.0.1:9/openapi");
+        conn->backfill_s = 86400;
         for (size_t r = 0; r < nrep; r++)
             wdts_conn_add_report(conn, wdts_catalog_at(cat, r)->name);
         if (wdts_conn_seal(conn, key, es, sizeof(es)) != WDTS_OK ||
@@ -120,6 +124,8 @@ static void populate(struct wdts_redis *redis, const char *prefix, const struct 
             exit(1);
         }
         wdts_conn_destroy(conn);
+        if (!with_state)
+            continue;
         /* plan state and watermark, pipelined */
         int queued = 0;
         for (size_t r = 0; r < nrep; r++) {
@@ -132,10 +138,11 @@ static void populate(struct wdts_redis *redis, const char *prefix, const struct 
             snprintf(cur, sizeof(cur), "%" PRId64, to);
             snprintf(bfe, sizeof(bfe), "%" PRId64, to - 86400);
             snprintf(ls, sizeof(ls), "%" PRId64, g);
-            const char *hset[] = {"HSET",     sched_state_key(&kb, prefix, "plan", id, rep->name),
-                                  "cursor",   cur,
-                                  "backfill_end", bfe,
-                                  "last_snapshot", ls};
+            const char *hset[] = {
+                "HSET",          sched_state_key(&kb, prefix, "plan", id, rep->name),
+                "cursor",        cur,
+                "backfill_end",  bfe,
+                "last_snapshot", ls};
             wdts_redis_pipeline_append(redis, 8, hset, NULL);
             queued++;
             struct wdts_lua_call call;
@@ -152,11 +159,13 @@ static void populate(struct wdts_redis *redis, const char *prefix, const struct 
                 exit(1);
             }
     }
-    printf("populated %zu connections x %zu reports in %.1f s\n", nconn, nrep, wall_s() - w0);
+    printf("populated %zu %s connections x %zu reports in %.1f s\n", nconn,
+           with_state ? "planned" : "new", nrep, wall_s() - w0);
     wdts_buf_deinit(&kb);
 }
 
-static void bench_full(const struct wdts_catalog *cat, size_t nconn, size_t emit_conns)
+static void bench_full(const struct wdts_catalog *cat, size_t nconn, size_t emit_conns,
+                       size_t new_conns)
 {
     const char *url = getenv("WDT_TEST_REDIS_URL"), *brokers = getenv("WDT_TEST_KAFKA_BROKERS");
     if (!url || !*url || !brokers || !*brokers) {
@@ -194,7 +203,7 @@ static void bench_full(const struct wdts_catalog *cat, size_t nconn, size_t emit
         fprintf(stderr, "redis: %s\n", redis ? redis->errstr : es);
         exit(1);
     }
-    populate(redis, prefix, cat, nconn, emit_conns);
+    populate(redis, prefix, cat, nconn, emit_conns, "c%05zu", 1);
 
     for (int run = 0; run < 2; run++) {
         struct sched_opts so = {.now = NOW0};
@@ -217,8 +226,9 @@ static void bench_full(const struct wdts_catalog *cat, size_t nconn, size_t emit
                "errors: %.3f s CPU in this process, %.3f s wall\n",
                run + 1, st.connections, st.units, emitted, st.errors, c1 - c0, w1 - w0);
         if (run == 0 && emitted != emit_conns * 11) {
-            fprintf(stderr, "expected %zu jobs (one per incremental report of the first %zu "
-                            "connections)\n",
+            fprintf(stderr,
+                    "expected %zu jobs (one per incremental report of the first %zu "
+                    "connections)\n",
                     emit_conns * 11, emit_conns);
             exit(1);
         }
@@ -228,7 +238,31 @@ static void bench_full(const struct wdts_catalog *cat, size_t nconn, size_t emit
         }
         sched_destroy(s);
     }
-    /* leave nothing behind: the keys of this run */
+    /* (c) new connections: their first sync (1 day of backfill each) */
+    if (new_conns > 0) {
+        populate(redis, prefix, cat, new_conns, 0, "n%05zu", 0);
+        struct sched_opts so = {.now = NOW0};
+        struct sched *s = sched_new(cfg, &so, "bench", NULL, es, sizeof(es));
+        struct sched_pass_stats st;
+        double c0 = cpu_s(), w0 = wall_s();
+        if (s == NULL || sched_pass(s, NULL, &st, es, sizeof(es)) != WDTS_OK || !st.held) {
+            fprintf(stderr, "first-sync pass: %s\n", es);
+            exit(1);
+        }
+        double c1 = cpu_s(), w1 = wall_s();
+        size_t emitted = 0;
+        for (int k = 0; k < WDTS_JOB_KIND__COUNT; k++)
+            emitted += st.emitted[k];
+        printf("full pass 3: %zu connections (%zu new), %zu reports planned, %zu jobs emitted, "
+               "%zu errors: %.3f s CPU in this process, %.3f s wall\n",
+               st.connections, new_conns, st.units, emitted, st.errors, c1 - c0, w1 - w0);
+        if (st.errors != 0 || emitted < new_conns * 14) {
+            fprintf(stderr, "the first sync of %zu connections emitted only %zu jobs\n", new_conns,
+                    emitted);
+            exit(1);
+        }
+        sched_destroy(s);
+    }
     printf("(keys under %s are left for inspection; the test Redis is temporary)\n", prefix);
     wdts_redis_destroy(redis);
     wdts_cfg_destroy(cfg);
@@ -240,10 +274,11 @@ static void bench_full(const struct wdts_catalog *cat, size_t nconn, size_t emit
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"connections", required_argument, NULL, 'n'},
+                                         {"new-connections", required_argument, NULL, 'N'},
                                          {"emit-connections", required_argument, NULL, 'e'},
                                          {"pure-only", no_argument, NULL, 'p'},
                                          {NULL, 0, NULL, 0}};
-    long long nconn = 10000, emit = 1000;
+    long long nconn = 10000, emit = 1000, fresh = 1000;
     int pure_only = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -255,9 +290,15 @@ int main(int argc, char **argv)
             if (wdts_parse_int(optarg, 0, 1000000, &emit) != WDTS_OK)
                 return 64;
             break;
+        case 'N':
+            if (wdts_parse_int(optarg, 0, 1000000, &fresh) != WDTS_OK)
+                return 64;
+            break;
         case 'p': pure_only = 1; break;
         default:
-            fprintf(stderr, "usage: %s [--connections N] [--emit-connections E] [--pure-only]\n",
+            fprintf(stderr,
+                    "usage: %s [--connections N] [--emit-connections E] [--new-connections M] "
+                    "[--pure-only]\n",
                     argv[0]);
             return 64;
         }
@@ -272,7 +313,7 @@ int main(int argc, char **argv)
     }
     bench_pure(cat, (size_t)nconn);
     if (!pure_only)
-        bench_full(cat, (size_t)nconn, (size_t)emit);
+        bench_full(cat, (size_t)nconn, (size_t)emit, (size_t)fresh);
     wdts_catalog_destroy(cat);
     return 0;
 }

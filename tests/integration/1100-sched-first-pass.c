@@ -3,8 +3,11 @@
  * of each incremental report (half-open, no gap, no overlap, none wider than its span,
  * all `backfill`) and the latest closed cell of each snapshot report; a second pass an
  * hour and a bit later adds exactly the time that passed (`incremental`), and a third at
- * the same time adds nothing. (No worker runs, so the job lease is set to a day: nothing
- * is re-emitted; 1104 tests re-emission.) Every job decodes strictly, with its key and attempt 1. */
+ * the same time adds nothing; three hours later the trades still cover everything once
+ * and the next snapshot window starts where the last one ended. (No worker runs, so the job lease
+ * is set to a day: nothing is re-emitted; 1104 tests re-emission.) Every job decodes strictly, with
+ * its key and attempt 1.
+ */
 #include "sched_testlib.h"
 
 /* 2026-11-26 10:17:33 +08:00: not on a minute, so the rounding of edges is exercised. */
@@ -35,8 +38,8 @@ static void check_pass(struct st_env *env, const struct st_jobs *all, int64_t em
                 assert_int_equal(v[0].kind, WDTS_JOB_SNAPSHOT);
             }
         } else {
-            int64_t from = from_or_zero ? from_or_zero
-                                        : sched_plan_align_down(now - 90LL * 86400, STEP);
+            int64_t from =
+                from_or_zero ? from_or_zero : sched_plan_align_down(now - 90LL * 86400, STEP);
             int64_t to = sched_plan_align_down(now - LAG, STEP);
             st_check_cover(v, n, from, to, rep->max_span, rep->name);
             for (size_t i = 0; i < n; i++)
@@ -92,6 +95,25 @@ static void test_first_and_second_pass(void **state)
     st_once(t2, NULL);
     st_consume(&env, &all);
     assert_int_equal(all.n, second);
+    st_jobs_free(&all);
+
+    /* three hours without a pass: the missed snapshot cells are not caught up, the next
+     * snapshot window starts where the last one ended (no gap for the watermark) */
+    const int64_t t3 = t2 + 3 * 3600;
+    st_once(t3, NULL);
+    st_consume(&env, &all);
+    size_t n;
+    struct wdts_job *v = st_select(&all, "c1", "shops", 0, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(v[2].emitted_at, t3);
+    assert_int_equal(v[2].start, v[1].end);
+    assert_int_equal(v[2].end, sched_plan_align_down(t3 - LAG, 3600));
+    assert_int_equal(v[2].end - v[2].start, 3 * 3600);
+    free(v);
+    v = st_select(&all, "c1", "trades", 0, &n);
+    st_check_cover(v, n, sched_plan_align_down(T1 - 90LL * 86400, STEP),
+                   sched_plan_align_down(t3 - LAG, STEP), 3600, "trades after three passes");
+    free(v);
     st_jobs_free(&all);
     st_teardown(&env);
 }

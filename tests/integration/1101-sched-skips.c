@@ -40,8 +40,8 @@ static void test_skips(void **state)
     st_jobs_free(&all);
 
     /* back in service */
-    assert_int_equal(wdts_conn_mark_report(env.redis, env.prefix, "c1", "refunds", NULL, NULL,
-                                           T1, es, sizeof(es)),
+    assert_int_equal(wdts_conn_mark_report(env.redis, env.prefix, "c1", "refunds", NULL, NULL, T1,
+                                           es, sizeof(es)),
                      WDTS_OK);
     assert_int_equal(wdts_conn_mark_auth(env.redis, env.prefix, "c2", NULL, T1, es, sizeof(es)),
                      WDTS_OK);

@@ -1,7 +1,8 @@
 /* One active scheduler at a time: A runs (interval 1 s) and holds the lease; B --once
  * planning two hours later plans nothing and says who holds the lease; A's /metrics shows
  * it holds it. On SIGTERM A releases the lease and exits 0; then B --once plans at once
- * (without waiting for the lease to expire) exactly the two hours A did not. */
+ * (without waiting for the lease to expire) exactly the two hours A did not. A answers
+ * /readyz and /healthz with 200. */
 #include "sched_testlib.h"
 
 #define T1 1795659453LL
@@ -47,8 +48,22 @@ static void test_lease(void **state)
     snprintf(want, sizeof(want), "wdt_sched_jobs_emitted_total{kind=\"backfill\"} %zu\n", all.n);
     if (strstr(run.out, want) == NULL)
         fail_msg("metrics do not count the %zu jobs on the topic:\n%s", all.n, run.out);
+    /* nothing completed: trades lag from the backfill start, 1 day and 33 s; goods has no
+     * connection */
+    if (strstr(run.out, "wdt_sched_watermark_lag_seconds{report=\"trades\"} 86433\n") == NULL ||
+        strstr(run.out, "wdt_sched_watermark_lag_seconds{report=\"goods\"} 0\n") == NULL)
+        fail_msg("watermark lag gauges:\n%s", run.out);
     st_jobs_free(&all);
     wdts_test_run_free(&run);
+    const char *paths[] = {"/readyz", "/healthz"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(url, sizeof(url), "http://127.0.0.1:%ld%s", port, paths[i]);
+        char *hargv[] = {"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url, NULL};
+        assert_int_equal(wdts_test_run(hargv, NULL, 30, &run), 0);
+        if (strcmp(run.out, "200") != 0)
+            fail_msg("%s answered %s", paths[i], run.out);
+        wdts_test_run_free(&run);
+    }
 
     /* B cannot plan while A holds the lease */
     char nows2[32];

@@ -59,8 +59,8 @@ static void test_reemit(void **state)
     struct wdts_wm_result res;
     const int done[] = {0, 1, 2, 5};
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(wdts_wm_complete(env.redis, &id, first[done[i]].start,
-                                          first[done[i]].end, 1, 0, &res, es, sizeof(es)),
+        assert_int_equal(wdts_wm_complete(env.redis, &id, first[done[i]].start, first[done[i]].end,
+                                          1, 0, &res, es, sizeof(es)),
                          WDTS_OK);
         assert_int_equal(res.status, i < 3 ? WDTS_WM_ADVANCED : WDTS_WM_PENDING);
     }

@@ -69,8 +69,8 @@ static void test_status_and_resync(void **state)
     st_add_conn(&env, "acme", "c1", r1, 86400);
     st_add_conn(&env, "beta", "c2", r2, 86400);
     assert_int_equal(wdts_conn_mark_report(env.redis, env.prefix, "c1", "refunds", "权限不足",
-                                           "add the interface in 开放平台 and have it approved",
-                                           T1, es, sizeof(es)),
+                                           "add the interface in 开放平台 and have it approved", T1,
+                                           es, sizeof(es)),
                      WDTS_OK);
     assert_int_equal(wdts_conn_mark_auth(env.redis, env.prefix, "c2",
                                          "wrong appsecret: enter it again", T1, es, sizeof(es)),
@@ -106,9 +106,9 @@ static void test_status_and_resync(void **state)
     struct wdts_wm_id id = {"c1", "trades"};
     struct wdts_wm_result res;
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(wdts_wm_complete(env.redis, &id, v[i].start, v[i].end, 1, 0, &res, es,
-                                          sizeof(es)),
-                         WDTS_OK);
+        assert_int_equal(
+            wdts_wm_complete(env.redis, &id, v[i].start, v[i].end, 1, 0, &res, es, sizeof(es)),
+            WDTS_OK);
     row = status_row("c1", "trades");
     assert_string_equal(sget(row, "state"), "ok");
     assert_int_equal(iget(row, "outstanding"), 0);
@@ -130,8 +130,16 @@ static void test_status_and_resync(void **state)
     wdts_test_run_free(&run);
 
     /* resync a range given in both time forms */
-    const char *rs[] = {"resync", "--connection", "c1", "--report", "trades", "--from",
-                        "2026-11-25 12:00:00", "--to", "2026-11-25T15:30:00+08:00", NULL};
+    const char *rs[] = {"resync",
+                        "--connection",
+                        "c1",
+                        "--report",
+                        "trades",
+                        "--from",
+                        "2026-11-25 12:00:00",
+                        "--to",
+                        "2026-11-25T15:30:00+08:00",
+                        NULL};
     if (ctl(&run, rs) != 0)
         fail_msg("wdtctl resync failed: %s%s", run.out, run.err);
     assert_non_null(strstr(run.out, "4 windows"));
@@ -161,23 +169,41 @@ static void test_status_and_resync(void **state)
     json_decref(row);
 
     /* errors */
-    const char *e1[] = {"resync", "--connection", "nope", "--report", "trades", "--from",
-                        "2026-11-25 12:00:00", "--to", "2026-11-25 13:00:00", NULL};
+    const char *e1[] = {"resync",
+                        "--connection",
+                        "nope",
+                        "--report",
+                        "trades",
+                        "--from",
+                        "2026-11-25 12:00:00",
+                        "--to",
+                        "2026-11-25 13:00:00",
+                        NULL};
     assert_int_equal(ctl(&run, e1), 69);
     assert_non_null(strstr(run.err, "no connection nope"));
     wdts_test_run_free(&run);
-    const char *e2[] = {"resync", "--connection", "c1", "--report", "trades", "--from",
-                        "yesterday", "--to", "2026-11-25 13:00:00", NULL};
+    const char *e2[] = {
+        "resync", "--connection",        "c1", "--report", "trades", "--from", "yesterday",
+        "--to",   "2026-11-25 13:00:00", NULL};
     assert_int_equal(ctl(&run, e2), 64);
     assert_non_null(strstr(run.err, "--from: not a time"));
     wdts_test_run_free(&run);
-    const char *e3[] = {"resync", "--connection", "c1", "--report", "goods", "--from",
-                        "2026-11-25 12:00:00", "--to", "2026-11-25 13:00:00", NULL};
+    const char *e3[] = {
+        "resync", "--connection",        "c1", "--report", "goods", "--from", "2026-11-25 12:00:00",
+        "--to",   "2026-11-25 13:00:00", NULL};
     assert_int_equal(ctl(&run, e3), 69);
     assert_non_null(strstr(run.err, "not enabled"));
     wdts_test_run_free(&run);
-    const char *e4[] = {"resync", "--connection", "c2", "--report", "trades", "--from",
-                        "2026-11-25 12:00:00", "--to", "2026-11-25 13:00:00", NULL};
+    const char *e4[] = {"resync",
+                        "--connection",
+                        "c2",
+                        "--report",
+                        "trades",
+                        "--from",
+                        "2026-11-25 12:00:00",
+                        "--to",
+                        "2026-11-25 13:00:00",
+                        NULL};
     assert_int_equal(ctl(&run, e4), 64);
     assert_non_null(strstr(run.err, "not been planned yet"));
     wdts_test_run_free(&run);

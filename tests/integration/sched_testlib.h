@@ -70,7 +70,7 @@ static ST_UNUSED void st_teardown(struct st_env *env)
 
 /* Stores a connection with the given reports (NULL: every report of the catalog). */
 static ST_UNUSED void st_add_conn(struct st_env *env, const char *tenant, const char *id,
-                        const char *const *reports, int64_t backfill_s)
+                                  const char *const *reports, int64_t backfill_s)
 {
     char es[512];
     unsigned char key[WDTS_CRYPTO_KEY_LEN];
@@ -142,8 +142,8 @@ static ST_UNUSED void st_jobs_free(struct st_jobs *j)
 static ST_UNUSED void st_consume(struct st_env *env, struct st_jobs *out)
 {
     struct wdts_test_run run;
-    const char *args[] = {"-b", env->brokers, "-C", "-t", env->topic, "-o", "beginning", "-e",
-                          "-q", "-f", "%k\t%s\n", NULL};
+    const char *args[] = {"-b",        env->brokers, "-C", "-t", env->topic, "-o",
+                          "beginning", "-e",         "-q", "-f", "%k\t%s\n", NULL};
     char *argv[16];
     size_t n = 0;
     argv[n++] = "/usr/bin/kcat";
@@ -193,7 +193,7 @@ static ST_UNUSED int st_cmp_start(const void *a, const void *b)
 /* The jobs of (connection, report) [with emitted_at == emitted when emitted > 0], sorted by
  * start; caller frees the array. */
 static ST_UNUSED struct wdts_job *st_select(const struct st_jobs *all, const char *connection,
-                                  const char *report, int64_t emitted, size_t *n)
+                                            const char *report, int64_t emitted, size_t *n)
 {
     struct wdts_job *v = wdts_xcalloc(all->n + 1, sizeof(*v));
     *n = 0;
@@ -210,7 +210,7 @@ static ST_UNUSED struct wdts_job *st_select(const struct st_jobs *all, const cha
 /* Asserts that v[0..n) covers [from, to) exactly: half-open, sorted, no gap, no overlap,
  * none wider than span and none across a point of the span grid. */
 static ST_UNUSED void st_check_cover(const struct wdts_job *v, size_t n, int64_t from, int64_t to,
-                           int64_t span, const char *what)
+                                     int64_t span, const char *what)
 {
     if (n == 0)
         fail_msg("%s: no window, want [%" PRId64 ", %" PRId64 ")", what, from, to);
@@ -218,8 +218,7 @@ static ST_UNUSED void st_check_cover(const struct wdts_job *v, size_t n, int64_t
         fail_msg("%s: first window starts at %" PRId64 ", want %" PRId64, what, v[0].start, from);
     for (size_t i = 0; i < n; i++) {
         if (v[i].end <= v[i].start || v[i].end - v[i].start > span)
-            fail_msg("%s: window %s is empty or wider than %" PRId64 " s", what, v[i].job_id,
-                     span);
+            fail_msg("%s: window %s is empty or wider than %" PRId64 " s", what, v[i].job_id, span);
         if (sched_plan_align_down(v[i].end - 1, span) != sched_plan_align_down(v[i].start, span))
             fail_msg("%s: window %s crosses the span grid", what, v[i].job_id);
         if (i > 0 && v[i].start != v[i - 1].end)
@@ -316,6 +315,79 @@ static ST_UNUSED int st_wait_exit(pid_t pid, int timeout_s)
         usleep(50 * 1000);
     }
     return -1;
+}
+
+/* ---- an own local Kafka (error injection is cluster-wide) ---------------------------- */
+
+struct st_kafka {
+    pid_t pid;
+    char dir[64];
+    char boot[1024];
+    char ctl[128], log[128];
+};
+
+static ST_UNUSED void st_kafka_start(struct st_kafka *k, const char *topic_spec)
+{
+    memset(k, 0, sizeof(*k));
+    snprintf(k->dir, sizeof(k->dir), "/tmp/wdts-sched-kafka.XXXXXX");
+    assert_non_null(mkdtemp(k->dir));
+    char boot_path[160];
+    snprintf(boot_path, sizeof(boot_path), "%s/boot", k->dir);
+    snprintf(k->ctl, sizeof(k->ctl), "%s/ctl", k->dir);
+    snprintf(k->log, sizeof(k->log), "%s/log", k->dir);
+    char *bin = wdts_xstrdup(wdts_test_bin("wdt-localkafka"));
+    k->pid = fork();
+    assert_true(k->pid >= 0);
+    if (k->pid == 0) {
+        int fd = open(k->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        char *argv[] = {
+            bin,       "--brokers", "1",    "--topic", (char *)topic_spec, "--bootstrap-file",
+            boot_path, "--control", k->ctl, NULL};
+        execv(bin, argv);
+        _exit(127);
+    }
+    free(bin);
+    for (int i = 0; i < 400; i++) {
+        char *b = st_slurp(boot_path);
+        b[strcspn(b, "\n")] = '\0';
+        wdts_strlcpy(k->boot, b, sizeof(k->boot));
+        free(b);
+        if (k->boot[0])
+            return;
+        usleep(50 * 1000);
+    }
+    fail_msg("the own wdt-localkafka wrote no bootstrap file");
+}
+
+/* Sends a control line and waits for its answer in the log. */
+static ST_UNUSED void st_kafka_control(struct st_kafka *k, const char *line, const char *answer)
+{
+    int fd = open(k->ctl, O_WRONLY | O_NONBLOCK);
+    assert_true(fd >= 0);
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf), "%s\n", line);
+    assert_int_equal(write(fd, buf, (size_t)n), n);
+    close(fd);
+    if (!st_wait_log(k->log, answer, 10))
+        fail_msg("no answer '%s' to '%s'", answer, line);
+}
+
+static ST_UNUSED void st_kafka_stop(struct st_kafka *k)
+{
+    if (k->pid > 0) {
+        kill(k->pid, SIGTERM);
+        if (st_wait_exit(k->pid, 20) < 0) {
+            kill(k->pid, SIGKILL);
+            waitpid(k->pid, NULL, 0);
+        }
+        k->pid = 0;
+    }
+    unlink(k->log);
+    rmdir(k->dir);
 }
 
 #endif
