@@ -356,6 +356,23 @@ static void on_dr(const struct wdts_kafka_dr *dr, void *cb_opaque)
         wrk_exec_on_dr(dr->opaque, dr);
 }
 
+static void backpressure(struct wrk *w);
+
+/* Jobs in flight by state, for /metrics (walks the list: once a second). */
+static void count_states(struct wrk *w)
+{
+    static const char *const names[] = {"new", "conn", "lock", "permit", "http", "deliver",
+                                        "marker", "wm", "split", "dead", "finished"};
+    double n[sizeof(names) / sizeof(names[0])] = {0};
+    for (struct wrk_exec *e = w->jobs; e; e = e->next)
+        if (!e->finished && (size_t)e->st < sizeof(names) / sizeof(names[0]))
+            n[e->st]++;
+    for (size_t i = 0; i + 1 < sizeof(names) / sizeof(names[0]); i++) {
+        const char *v[] = {names[i]};
+        wdts_metrics_set(wdts_metrics_series(w->m.states, v), n[i]);
+    }
+}
+
 static void on_rebalance(enum wdts_kafka_rebalance ev, const struct wdts_kafka_tp *tps,
                          size_t n, void *opaque)
 {
@@ -363,8 +380,7 @@ static void on_rebalance(enum wdts_kafka_rebalance ev, const struct wdts_kafka_t
     if (ev == WDTS_KAFKA_ASSIGNED) {
         wrk_commit_assigned(w, tps, n);
         WDTS_LOG(INFO, "wrk", "assigned %zu partitions (%zu held)", n, w->nparts);
-        if (w->paused || w->stopping)
-            wdts_kafka_consumer_pause(w->cons, 1);
+        backpressure(w);
     } else {
         wrk_commit_revoked(w, tps, n);
         WDTS_LOG(INFO, "wrk", "revoked %zu partitions (%zu held)", n, w->nparts);
@@ -421,6 +437,16 @@ static void metrics_init(struct wrk *w)
     w->m.dlq = must(wdts_metrics_counter(w->reg, "wdt_worker_dead_letters_total",
                                          "Jobs dead-lettered, by error class.", cls, 1, es,
                                          sizeof(es)));
+    static const char *const state[] = {"state"};
+    w->m.states = must(wdts_metrics_gauge(w->reg, "wdt_worker_jobs_by_state",
+                                          "Jobs in flight by what they wait for (conn, lock, "
+                                          "permit, http, deliver, marker, wm, split, dead).",
+                                          state, 1, es, sizeof(es)));
+    static const char *const reason[] = {"reason"};
+    w->m.waits = must(wdts_metrics_counter(w->reg, "wdt_worker_limiter_waits_total",
+                                           "Limiter answers to wait, by reason (cooldown, "
+                                           "concurrency, rate).",
+                                           reason, 1, es, sizeof(es)));
     w->m.wait_s = wdts_metrics_series(
         must(wdts_metrics_counter(w->reg, "wdt_worker_ratelimit_wait_seconds_total",
                                   "Time jobs waited for the shared rate limiter, summed.", NULL, 0,
@@ -446,6 +472,11 @@ static void metrics_init(struct wrk *w)
     w->m.inflight = wdts_metrics_series(
         must(wdts_metrics_gauge(w->reg, "wdt_worker_inflight_jobs", "Jobs in flight.", NULL, 0,
                                 es, sizeof(es))),
+        NULL);
+    w->m.loop_lag = wdts_metrics_series(
+        must(wdts_metrics_gauge(w->reg, "wdt_worker_loop_lag_seconds",
+                                "Most a timer of the event loop fired late in the last second.",
+                                NULL, 0, es, sizeof(es))),
         NULL);
     w->m.lag = wdts_metrics_series(
         must(wdts_metrics_gauge(w->reg, "wdt_worker_consumer_lag",
@@ -566,17 +597,26 @@ fail:
 
 /* ---- the loop --------------------------------------------------------------------- */
 
+/* Backpressure, per partition: a partition is paused while it has its share of the
+ * in-flight jobs (worker.max.inflight / partitions held, at least 4), and every partition
+ * while the worker is full or stopping. The share keeps one partition's run of jobs for a
+ * few sellers from filling every slot while other partitions' sellers wait. */
 static void backpressure(struct wrk *w)
 {
     int full = w->inflight >= w->cfg->worker_max_inflight;
-    if (full && !w->paused) {
-        w->paused = 1;
-        wdts_kafka_consumer_pause(w->cons, 1);
-        WDTS_LOG(DEBUG, "wrk", "%d jobs in flight: consumption paused", w->inflight);
-    } else if (!full && w->paused && !w->stopping) {
-        w->paused = 0;
-        wdts_kafka_consumer_pause(w->cons, 0);
+    size_t share = w->nparts ? (size_t)w->cfg->worker_max_inflight / w->nparts : 1;
+    if (share < 4)
+        share = 4;
+    for (size_t i = 0; i < w->nparts; i++) {
+        struct wrk_part *p = &w->parts[i];
+        int want = w->stopping || full || p->nopen >= share;
+        if (want == p->paused)
+            continue;
+        if (wdts_kafka_consumer_pause_partition(w->cons, p->topic, p->partition, want) ==
+            WDTS_OK)
+            p->paused = want;
     }
+    w->paused = full;
 }
 
 static void poll_jobs(struct wrk *w)
@@ -613,7 +653,7 @@ int wrk_run(struct wrk *w, volatile sig_atomic_t *stop)
             w->stopping = 1;
             __atomic_store_n(&w->ready_stopping, 1, __ATOMIC_RELAXED);
             deadline = now + w->cfg->worker_shutdown_timeout_ms - SHUTDOWN_MARGIN_MS;
-            wdts_kafka_consumer_pause(w->cons, 1);
+            backpressure(w);
             WDTS_LOG(INFO, "wrk", "stopping: no new jobs; %d in flight get %lld ms to finish",
                      w->inflight, (long long)(deadline - now));
         }
@@ -624,6 +664,8 @@ int wrk_run(struct wrk *w, volatile sig_atomic_t *stop)
         wdts_loop_run_once(w->loop, LOOP_WAIT_MS);
         __atomic_store_n(&w->ready_redis, wdts_redis_async_connected(w->ra), __ATOMIC_RELAXED);
         if (now - last_commit >= COMMIT_EVERY_MS) {
+            wdts_metrics_set(w->m.loop_lag, wdts_loop_take_max_late_ms(w->loop) / 1000.0);
+            count_states(w);
             wrk_commit_flush(w);
             last_commit = now;
         }
@@ -666,6 +708,7 @@ void wrk_destroy(struct wrk *w)
         load_free(w, w->loads);
     while (w->jobs)
         wrk_exec_free(w->jobs);
+    wrk_lq_destroy_all(w);
     wdts_api_multi_destroy(w->multi);
     wdts_loop_destroy(w->loop);
     while (w->conns) {

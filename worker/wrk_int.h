@@ -36,6 +36,9 @@
 
 struct wrk;
 struct wrk_exec;
+struct wrk_lq;
+
+#define WRK_LQ_BUCKETS 1024
 
 /** A loaded connection with opened credentials, cached and shared by jobs (refcounted). */
 struct wrk_conn {
@@ -84,6 +87,7 @@ struct wrk_part {
     int64_t *open;    /* offsets of jobs not finished */
     size_t nopen, cap;
     int64_t stored;   /* last stored next offset */
+    int paused;       /* fetching paused (backpressure) */
 };
 
 enum wrk_dr_kind { WRK_DR_RECORD = 0, WRK_DR_MARKER, WRK_DR_DLQ, WRK_DR_SPLIT };
@@ -131,8 +135,11 @@ struct wrk_exec {
 
     char slot_token[WDTS_LOCK_TOKEN_SIZE];
     long long slot_now_us;
+    int64_t asked_ms;      /* monotonic time of the last try_start sent */
     int64_t wait_since_ms; /* monotonic start of a rate-limit wait, 0 when none */
     struct wdts_api_xfer *xfer;
+    struct wrk_lq *lq;          /* the permit queue it waits in (PERMIT), else NULL */
+    struct wrk_exec *lq_next;
 
     long long step, npages, api_total, pages, calls, records, dups;
     int attempts; /* failed calls that count toward worker.max.attempts */
@@ -166,6 +173,7 @@ struct wrk {
     struct wdts_http_server *srv;
 
     struct wrk_conn *conns;
+    struct wrk_lq *lq[WRK_LQ_BUCKETS]; /* permit queues by limiter key (wrk_exec.c) */
     struct wrk_conn_load *loads;
     pthread_t lag_thread;
     int lag_started;
@@ -188,8 +196,8 @@ struct wrk {
     int ready_stopping;
 
     struct {
-        struct wdts_metric *jobs, *calls, *dlq;
-        struct wdts_metric_series *wait_s, *records, *bytes, *dups, *inflight, *lag, *pages;
+        struct wdts_metric *jobs, *calls, *dlq, *waits, *states;
+        struct wdts_metric_series *loop_lag, *wait_s, *records, *bytes, *dups, *inflight, *lag, *pages;
     } m;
 };
 
@@ -215,6 +223,7 @@ void wrk_exec_on_dr(struct wrk_dr *dr, const struct wdts_kafka_dr *rep);
 void wrk_exec_abandon(struct wrk_exec *e);
 void wrk_exec_unref(struct wrk_exec *e);
 void wrk_exec_free(struct wrk_exec *e);
+void wrk_lq_destroy_all(struct wrk *w);
 
 /* wrk_commit.c */
 void wrk_commit_assigned(struct wrk *w, const struct wdts_kafka_tp *tps, size_t n);

@@ -690,6 +690,26 @@ wdts_err_t wdts_kafka_consumer_pause(struct wdts_kafka_consumer *cons, int pause
     return WDTS_ERR_KAFKA;
 }
 
+wdts_err_t wdts_kafka_consumer_pause_partition(struct wdts_kafka_consumer *cons,
+                                               const char *topic, int32_t partition, int pause)
+{
+    wdts_err_t uerr = cons_unusable(cons);
+    if (uerr)
+        return uerr;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition);
+    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(cons->rk, list)
+                                    : rd_kafka_resume_partitions(cons->rk, list);
+    if (!err)
+        err = list->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (!err)
+        return WDTS_OK;
+    cons_set_error(cons, "%s %s [%d]: %s", pause ? "pause" : "resume", topic, (int)partition,
+                   rd_kafka_err2str(err));
+    return WDTS_ERR_KAFKA;
+}
+
 wdts_err_t wdts_kafka_consumer_store(struct wdts_kafka_consumer *cons, const char *topic,
                                      int32_t partition, int64_t next_offset)
 {

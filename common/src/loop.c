@@ -33,6 +33,7 @@ struct wdts_loop {
     struct loop_timer *timers;
     size_t ntimers, timers_cap;
     uint64_t next_id;
+    int64_t max_late_ms; /* most a timer fired after its due time, since last read */
 };
 
 struct wdts_loop *wdts_loop_new(char *errstr, size_t errstr_size)
@@ -179,8 +180,17 @@ int wdts_loop_run_once(struct wdts_loop *loop, int max_wait_ms)
             break;
         struct loop_timer t = loop->timers[e];
         loop->timers[e] = loop->timers[--loop->ntimers];
+        if (now - t.due_ms > loop->max_late_ms)
+            loop->max_late_ms = now - t.due_ms;
         t.cb(t.opaque);
         ran++;
     }
     return ran;
+}
+
+int64_t wdts_loop_take_max_late_ms(struct wdts_loop *loop)
+{
+    int64_t v = loop->max_late_ms;
+    loop->max_late_ms = 0;
+    return v;
 }

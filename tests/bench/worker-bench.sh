@@ -29,17 +29,17 @@ for f in "$build/bin/wdt-worker" "$build/bin/wdt-sandbox" "$build/tests/bench-wr
 done
 
 tmp=$(mktemp -d /tmp/wrk-bench.XXXXXX)
-sbx_pid='' wpids=()
+sbx_pid='' sbx2_pid='' wpids=()
 cleanup() {
     for p in "${wpids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wdts_stop "$sbx_pid" "${WDTS_KAFKA_PID:-}" "${WDTS_REDIS_PID:-}"
+    wdts_stop "$sbx_pid" "$sbx2_pid" "${WDTS_KAFKA_PID:-}" "${WDTS_REDIS_PID:-}"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 wdts_start_redis "$tmp/redis"
 wdts_start_kafka "$tmp/kafka" "$build/bin" jobs1:12 jobs2:12 jobs4:12 jobsr:12 \
-    records:48 records2:48 dlq:3
+    records:24 recs:48 recs_kcat:48 dlq:3
 redis_url="redis://127.0.0.1:$WDTS_REDIS_PORT"
 brokers=$WDTS_KAFKA_BOOTSTRAP
 
@@ -73,8 +73,8 @@ start_workers() { # n prefix topic group [records topic]
         env -i PATH="$PATH" WDT_SECRET_KEY=$key WDT_REDIS_URL="$redis_url" WDT_REDIS_PREFIX="$2" \
             WDT_TOPIC_JOBS="$3" WDT_TOPIC_RECORDS="${5:-records}" WDT_TOPIC_DLQ=dlq \
             WDT_KAFKA_BOOTSTRAP_SERVERS="$brokers" WDT_KAFKA_GROUP_ID="$4" \
-            WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_LEVEL="${LOGLVL:-warn}" WDT_LOG_FORMAT=text \
-            WDT_WORKER_MAX_INFLIGHT=512 \
+            WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_LEVEL="${LOGLVL:-warn}" WDT_LOG_DEBUG="${LOGDEBUG:-}" WDT_LOG_FORMAT=text \
+            WDT_WORKER_MAX_INFLIGHT="${INFLIGHT:-2048}" \
             "$build/bin/wdt-worker" >"$tmp/worker-$4-$i.log" 2>&1 &
         wpids+=($!)
     done
@@ -97,7 +97,8 @@ peak_rss_mib() {
 echo "== calls/s: $sellers sellers x 5 calls/s allowed, 50 ms per answer"
 for n in $workers_list; do
     "$build/tests/bench-wrk_bench_setup" --redis "$redis_url" --prefix "b$n:" --brokers "$brokers" \
-        --topic "jobs$n" --gateway "$sbx/openapi" --sellers "$sellers" --jobs 60 --window 60 \
+        --topic "jobs$n" --gateway "$sbx/openapi" --sellers "$sellers" --window 60 \
+        --jobs $((5 * (warmup + measure) + 40)) \
         --end-ago 7200 --rate 5 --burst 1 --key $key >"$tmp/setup-$n.log"
     start_workers "$n" "b$n:" "jobs$n" "g$n"
     c0=$(sbx_metric wdt_sandbox_calls_total)
@@ -107,21 +108,35 @@ for n in $workers_list; do
     done
     sleep "$warmup"
     c1=$(sbx_metric wdt_sandbox_calls_total) l1=$(sbx_metric wdt_sandbox_limit_answers_total)
+    curl -s "$sbx/metrics" | grep '^wdt_sandbox_calls_total' >"$tmp/calls1"
     t1=$(date +%s.%N)
     sleep "$measure"
     c2=$(sbx_metric wdt_sandbox_calls_total) l2=$(sbx_metric wdt_sandbox_limit_answers_total)
     t2=$(date +%s.%N)
+    curl -s "$sbx/metrics" | grep '^wdt_sandbox_calls_total' >"$tmp/calls2"
+    # calls per seller in the interval: min / median / max (an even spread is the goal)
+    spread=$(awk 'match($0, /sid="[^"]*"/) { k = substr($0, RSTART, RLENGTH); v[k] += (FILENAME ~ /calls2$/ ? $NF : -$NF) }
+        END { for (k in v) print v[k] }' "$tmp/calls1" "$tmp/calls2" | sort -n |
+        awk '{ a[NR] = $1 } END { printf "%d / %d / %d", a[1], a[int((NR + 1) / 2)], a[NR] }')
     rss=$(peak_rss_mib)
     stop_workers
-    awk -v n="$n" -v c=$((c2 - c1)) -v l=$((l2 - l1)) -v t1="$t1" -v t2="$t2" -v r="$rss" \
-        'BEGIN { printf "workers %d: %.0f calls/s (%d calls in %.1f s), %d rate-limit answers, peak RSS %d MiB\n", n, c / (t2 - t1), c, t2 - t1, l, r }'
+    awk -v n="$n" -v c=$((c2 - c1)) -v l=$((l2 - l1)) -v t1="$t1" -v t2="$t2" -v r="$rss" -v s="$spread" \
+        'BEGIN { printf "workers %d: %.0f calls/s (%d calls in %.1f s; per seller min/median/max %s), %d rate-limit answers, peak RSS %d MiB\n", n, c / (t2 - t1), c, t2 - t1, s, l, r }'
 done
 
-echo "== records/s end to end: 10 busy sellers, one worker"
+echo "== records/s end to end: 10 busy sellers, one worker, no added latency"
+# a second sandbox without the latency fault: the pages' own cost only
+"$build/bin/wdt-sandbox" --listen 127.0.0.1:0 --port-file "$tmp/sbx2.port" --threads 2 \
+    --tenants "$tmp/tenants.json" >"$tmp/sbx2.log" 2>&1 &
+sbx2_pid=$!
+for _ in $(seq 1 200); do [[ -s "$tmp/sbx2.port" ]] && break; sleep 0.05; done
+sbx2="http://$(cat "$tmp/sbx2.port")"
 "$build/tests/bench-wrk_bench_setup" --redis "$redis_url" --prefix "r:" --brokers "$brokers" \
-    --topic jobsr --gateway "$sbx/openapi" --sellers 10 --sid-prefix busy- --jobs 2 \
-    --window 3600 --end-ago 10800 --rate 50 --burst 10 --key $key >"$tmp/setup-r.log"
-LOGLVL=info start_workers 1 "r:" jobsr gr records
+    --topic jobsr --gateway "$sbx2/openapi" --sellers 10 --sid-prefix busy- --jobs 4 \
+    --window 1800 --end-ago 10800 --rate 50 --burst 10 --key $key >"$tmp/setup-r.log"
+cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+sbx2_cpu0=$(cpu_s "$sbx2_pid")
+LOGLVL=info start_workers 1 "r:" jobsr gr recs
 sleep 1
 port=
 for _ in $(seq 1 100); do
@@ -140,14 +155,18 @@ for _ in $(seq 1 1200); do
     sleep 0.1
 done
 rss=$(peak_rss_mib)
+cpu=$(cpu_s "${wpids[0]}")
+sbx2_cpu=$(awk -v a="$sbx2_cpu0" -v b="$(cpu_s "$sbx2_pid")" 'BEGIN { printf "%.1f", b - a }')
 stop_workers
 worker_rate=$(awk -v a="$r0" -v b="$last" -v t1="$t_first" -v t2="$t_last" 'BEGIN { printf "%.0f", (b - a) / (t2 - t1) }')
-echo "worker: $last records, $worker_rate records/s (first to last record), peak RSS $rss MiB"
-kcat -C -b "$brokers" -t records -o beginning -e -q -f '%k\t%s\n' >"$tmp/env.txt" 2>/dev/null
+echo "worker: $last records, $worker_rate records/s (first to last record), worker CPU $cpu s, sandbox CPU $sbx2_cpu s, peak RSS $rss MiB"
+kcat -C -b "$brokers" -t recs -o beginning -e -q -f '%k\t%s\n' >"$tmp/env.txt" 2>/dev/null
 lines=$(wc -l <"$tmp/env.txt")
 k0=$(date +%s.%N)
-kcat -P -b "$brokers" -t records2 -K $'\t' -X enable.idempotence=true \
-    -H schema=wdt.record.v1 -H report=trades -H tenant=t -l "$tmp/env.txt"
+/usr/bin/time -f '%U %S' -o "$tmp/kcat.time" kcat -P -b "$brokers" -t recs_kcat -K $'\t' \
+    -X enable.idempotence=true -H schema=wdt.record.v1 -H report=trades -H tenant=t \
+    -l "$tmp/env.txt"
 k1=$(date +%s.%N)
-awk -v n="$lines" -v t1="$k0" -v t2="$k1" -v w="$worker_rate" \
-    'BEGIN { k = n / (t2 - t1); printf "kcat -P: %d envelopes, %.0f records/s; worker / kcat = %.2f\n", n, k, w / k }'
+kcpu=$(awk '{ printf "%.1f", $1 + $2 }' "$tmp/kcat.time")
+awk -v n="$lines" -v t1="$k0" -v t2="$k1" -v w="$worker_rate" -v c="$kcpu" -v wn="$last" -v wc="$cpu" \
+    'BEGIN { k = n / (t2 - t1); printf "kcat -P: %d envelopes, %.0f records/s, kcat CPU %s s; worker / kcat = %.2f (records/s), %.2f (records per CPU second)\n", n, k, c, w / k, (wn / wc) / (n / (c > 0 ? c : 0.1)) }'

@@ -241,6 +241,10 @@ wdts_err_t wdts_kafka_consumer_store(struct wdts_kafka_consumer *cons, const cha
  */
 wdts_err_t wdts_kafka_consumer_pause(struct wdts_kafka_consumer *cons, int pause);
 
+/** @brief Pauses (1) or resumes (0) fetching one assigned partition (see _pause()). */
+wdts_err_t wdts_kafka_consumer_pause_partition(struct wdts_kafka_consumer *cons,
+                                               const char *topic, int32_t partition, int pause);
+
 /** @brief Stores msg->offset + 1 for msg's partition (see wdts_kafka_consumer_store()). */
 wdts_err_t wdts_kafka_consumer_store_msg(struct wdts_kafka_consumer *cons,
                                          const struct wdts_kafka_msg *msg);

@@ -59,4 +59,8 @@ size_t wdts_loop_timer_count(const struct wdts_loop *loop);
  */
 int wdts_loop_run_once(struct wdts_loop *loop, int max_wait_ms);
 
+/** @returns the most any timer fired after its due time since the last call (the loop's
+ *  lag: callbacks or blocking calls that held it up), and resets it. */
+int64_t wdts_loop_take_max_late_ms(struct wdts_loop *loop);
+
 #endif
