@@ -38,15 +38,13 @@ tenants='[
   "rate_per_min":6000,"concurrency":12,"orders_per_day":2000,"seed":31},
  {"sid":"chaos-shop-c","appkey":"c-app","appsecret":"c-secret:c-salt",
   "rate_per_min":6000,"concurrency":6,"orders_per_day":500,"seed":33}]'
-# Faults: 1.6% of calls fail in every transient way (a worker gives up on a job after
-# worker.max.attempts failures, counted over the whole job, so a job of 130 pages must not
-# meet 8 of them); every call answers "rate limited" for 3 s, which sets the sellers'
-# cooldowns (30 s).
-faults=http5xx=0.006,truncate=0.004,status5=0.003,status99=0.002,hang=0.001,hangtime=15s
+# Faults: 4% of calls fail in every transient way; every call answers "rate limited" for
+# 3 s, which sets the sellers' cooldowns (30 s).
+faults=http5xx=0.015,truncate=0.01,status5=0.006,status99=0.004,hang=0.002,hangtime=15s
 faults+=,ratelimit@5s-8s=1,seed=7
 export WDT_WORKER_HTTP_TIMEOUT=10s
 
-st_services "$tenants" "speed:20@$(($(date +%s) - 60))" "$faults"
+st_services "$tenants" speed:20 "$faults"
 st_conn a-wdt ta chaos-shop-a a-app a-secret:a-salt wdt 2d
 st_conn a-qimen ta chaos-shop-a a-app a-secret:a-salt qimen 2d qa-app qa-secret
 st_conn c-wdt tc chaos-shop-c c-app c-secret:c-salt wdt 2d

@@ -73,12 +73,9 @@ st_conn() {
     printf '{"id":"%s","sid":"%s","route":"%s"}\n' "$id" "$sid" "$route" >>"$ST_DIR/conns.jsonl"
 }
 
-# A worker that pauses its consumer at worker.max.inflight and is rebalanced meanwhile can
-# stay paused (seen with librdkafka 2.0.2): the bound here is above the jobs that can be
-# outstanding at all (56 reports x 200), so the workers never pause.
 st_worker_start() {
     local slot=$1
-    WDT_WORKER_MAX_INFLIGHT=20000 "$ST_BIN/wdt-worker" >>"$ST_DIR/logs/worker-$slot.log" 2>&1 &
+    "$ST_BIN/wdt-worker" >>"$ST_DIR/logs/worker-$slot.log" 2>&1 &
     # shellcheck disable=SC2034 # read by the test scripts
     ST_WORKER_PIDS[slot]=$!
     ST_PIDS+=("$!")
