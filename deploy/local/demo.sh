@@ -142,11 +142,8 @@ pids+=("$!")
 WDT_SCHEDULER_INTERVAL=2s WDT_SCHEDULER_MAX_OUTSTANDING=100 WDT_SCHEDULER_JOB_LEASE=2m \
     "$bin/wdt-scheduler" >>"$state/logs/scheduler.log" 2>&1 &
 pids+=("$!")
-# A worker that pauses its consumer at worker.max.inflight and is rebalanced meanwhile can
-# stay paused (seen with librdkafka 2.0.2): the bound here is above the jobs that can be
-# outstanding at all (42 reports x 100), so the workers never pause.
 for n in 1 2; do
-    WDT_WORKER_MAX_INFLIGHT=20000 "$bin/wdt-worker" >>"$state/logs/worker-$n.log" 2>&1 &
+    "$bin/wdt-worker" >>"$state/logs/worker-$n.log" 2>&1 &
     pids+=("$!")
 done
 
