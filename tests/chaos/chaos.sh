@@ -38,10 +38,11 @@ tenants='[
   "rate_per_min":6000,"concurrency":12,"orders_per_day":2000,"seed":31},
  {"sid":"chaos-shop-c","appkey":"c-app","appsecret":"c-secret:c-salt",
   "rate_per_min":6000,"concurrency":6,"orders_per_day":500,"seed":33}]'
-# Faults: 4% of calls fail in every transient way; every call answers "rate limited" for
-# 3 s, which sets the sellers' cooldowns (30 s).
-faults=http5xx=0.015,truncate=0.01,status5=0.006,status99=0.004,hang=0.002,hangtime=15s
-faults+=,ratelimit@5s-8s=1,seed=7
+# Faults: 4% of calls fail in every transient way; from 4 s to 30 s (while the backfill
+# runs, however slowly the workers join) a fifth of the calls answer "rate limited", which
+# sets the sellers' cooldowns (30 s; calls wait them out, so few more answers follow).
+faults=http5xx=0.015,truncate=0.01,status5=0.006,status99=0.004,hang=0.003,hangtime=15s
+faults+=,ratelimit@4s-30s=0.2,seed=7
 export WDT_WORKER_HTTP_TIMEOUT=10s
 
 st_services "$tenants" speed:20 "$faults"
