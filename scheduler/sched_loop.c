@@ -406,12 +406,15 @@ static wdts_err_t batch_init_wm(struct sched *s, struct batch *b, int64_t now, c
         if (wdts_wm_init_build(&call, s->cfg->redis_prefix, &id, start[i], es, sizeof(es)) !=
             WDTS_OK) {
             snprintf(b->err[i], sizeof(b->err[i]), "initialising the watermark: %.200s", es);
+            wdts_lua_call_deinit(&call);
             start[i] = 0;
             continue;
         }
         WDTS_ASSERT(call.nkeys == 1 && call.nargs == 1); /* wm_init.lua: KEYS[1], ARGV[1] */
         const char *argv[] = {"EVALSHA", call.script->sha, "1", call.keys[0], call.args[0]};
-        if ((err = wdts_redis_pipeline_append(s->redis, 5, argv, NULL)) != WDTS_OK) {
+        err = wdts_redis_pipeline_append(s->redis, 5, argv, NULL); /* copies argv */
+        wdts_lua_call_deinit(&call);
+        if (err != WDTS_OK) {
             snprintf(errstr, errstr_size, "initialising watermarks: %s", s->redis->errstr);
             goto out;
         }

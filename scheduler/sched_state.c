@@ -191,7 +191,8 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
         o->completed = 0;
         u->n_out++;
     }
-    qsort(u->out, u->n_out, sizeof(*u->out), cmp_out);
+    if (u->n_out > 1) /* out is NULL while empty: qsort and bsearch must not see it */
+        qsort(u->out, u->n_out, sizeof(*u->out), cmp_out);
 
     /* outmeta: HGETALL → member, "kind attempt", … */
     size_t nm = wdts_redis_reply_count(r[2]) / 2;
@@ -206,7 +207,8 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
         if (sscanf(v, "%23s %d", kind, &attempt) != 2)
             continue;
         struct sched_out key = {.start = s};
-        struct sched_out *o = bsearch(&key, u->out, u->n_out, sizeof(*u->out), cmp_out);
+        struct sched_out *o =
+            u->n_out ? bsearch(&key, u->out, u->n_out, sizeof(*u->out), cmp_out) : NULL;
         if (o == NULL || o->end != en)
             continue;
         enum wdts_job_kind k;
@@ -311,7 +313,9 @@ wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct
             err = WDTS_ERR_INVAL; /* names were checked by the caller: a programming error */
             goto broken;
         }
-        if ((err = send_call(redis, &call, &av, &queued)) != WDTS_OK)
+        err = send_call(redis, &call, &av, &queued);
+        wdts_lua_call_deinit(&call); /* the next build starts afresh */
+        if (err != WDTS_OK)
             goto broken;
         av_add(&av, "HMGET");
         av_add(&av, sched_state_key(&key, prefix, "stat", u[i].connection, u[i].report));

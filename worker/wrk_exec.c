@@ -192,6 +192,8 @@ void wrk_exec_abandon(struct wrk_exec *e)
     e->renew_timer = 0;
     if (e->locked) { /* blocking: the loop is winding down */
         char es[256];
+        if (w->redis->err != WDTS_OK)
+            wdts_redis_reconnect(w->redis);
         int released = 0;
         struct wdts_wm_id id = wm_id(e);
         if (wdts_lock_release(w->redis, &id, e->job.start, e->job.end, e->lock_token, &released,
@@ -680,8 +682,12 @@ static void split(struct wrk_exec *e, const char *why)
     try_finish(e);
 }
 
-/* Produces the records of one page. @returns 0, or -1 after dead-lettering the job. */
-static int produce_page(struct wrk_exec *e, json_t *list)
+/* Produces the records of one page. raw/spans: the answer's bytes and each record's span
+ * in them (when they match the list one for one), so that the envelope carries the record
+ * exactly as the API sent it, without serialising it again. @returns 0, or -1 after
+ * dead-lettering the job. */
+static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
+                        const struct wrk_span *spans, size_t nspans)
 {
     struct wrk *w = e->w;
     struct wrk_envctx ctx = {&e->job, source_name(e), wdts_time_now()};
@@ -707,8 +713,9 @@ static int produce_page(struct wrk_exec *e, json_t *list)
             wdts_metrics_inc(w->m.dups);
             continue;
         }
-        if (wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key, w->pii_key_len,
-                        e->job.tenant) != WDTS_OK) {
+        int as_sent = spans != NULL && nspans == json_array_size(list);
+        if (!as_sent && wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key,
+                                    w->pii_key_len, e->job.tenant) != WDTS_OK) {
             dead(e, "internal", "pii hashing failed (OpenSSL)");
             rc = -1;
             break;
@@ -716,7 +723,11 @@ static int produce_page(struct wrk_exec *e, json_t *list)
         wdts_buf_reset(&key);
         wdts_buf_reset(&val);
         wrk_job_record_key(&key, &e->job, wdts_buf_str(&pk));
-        wrk_job_envelope(&val, &ctx, wdts_buf_str(&pk), rec);
+        if (as_sent)
+            wrk_job_envelope_raw(&val, &ctx, wdts_buf_str(&pk), raw + spans[i].off,
+                                 spans[i].len);
+        else
+            wrk_job_envelope(&val, &ctx, wdts_buf_str(&pk), rec);
         e->outstanding++;
         e->refs++;
         if (wrk_produce(w, w->cfg->topic_records, wdts_buf_str(&key), key.len, wdts_buf_str(&val),
@@ -765,8 +776,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     wdts_api_result_init(&res);
     wdts_api_xfer_finish(xfer, &ctx, &c->creds, &res);
     int64_t date = wdts_api_xfer_date(xfer);
-    e->xfer = NULL;
-    wdts_api_xfer_destroy(xfer);
+    e->xfer = NULL; /* destroyed at the end: the records are taken from its answer */
     const char *cv[] = {wdts_api_class_name(res.cls)};
     wdts_metrics_inc(wdts_metrics_series(w->m.calls, cv));
     limit_finish(e, res.cls == WDTS_API_RATE_LIMITED ? WDTS_LIMIT_OUTCOME_LIMITED
@@ -798,7 +808,15 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         e->pages++;
         e->attempts = 0; /* worker.max.attempts bounds failures in a row */
         wdts_metrics_inc(w->m.pages);
-        if (list && produce_page(e, list) != 0)
+        struct wrk_span *spans = NULL;
+        size_t nspans = 0, alen = 0;
+        const char *answer = wdts_api_xfer_answer(xfer, &alen);
+        /* records go out as sent unless the pii policy changes them */
+        if (list && (e->conn->conn->pii == WDTS_CONN_PII_KEEP || e->rep->pii.n == 0))
+            wrk_job_list_spans(answer, alen, e->rep->list_key, &spans, &nspans);
+        int prc = list ? produce_page(e, list, answer, spans, nspans) : 0;
+        free(spans);
+        if (prc != 0)
             break;
         e->step++;
         next_step(e);
@@ -828,6 +846,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         break;
     case WDTS_API_AUTH: {
         char es[256];
+        if (w->redis->err != WDTS_OK && wdts_redis_reconnect(w->redis) != WDTS_OK)
+            WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
         if (wdts_conn_mark_auth(w->redis, w->prefix, c->conn->id, res.message, wdts_time_now(),
                                 es, sizeof(es)) != WDTS_OK)
             WDTS_LOG(WARN, "wrk", "connection %s: marking auth_failed: %s", c->conn->id, es);
@@ -837,6 +857,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     }
     case WDTS_API_PERMISSION: {
         char es[256], fix[512];
+        if (w->redis->err != WDTS_OK && wdts_redis_reconnect(w->redis) != WDTS_OK)
+            WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
         snprintf(fix, sizeof(fix), "add the interface %s in 开放平台 → 自助对接 → 应用管理 and have "
                  "it approved for sid %s, then run wdtctl connection check %s", e->rep->method,
                  c->conn->sid, c->conn->id);
@@ -862,6 +884,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         break;
     }
     wdts_api_result_deinit(&res);
+    wdts_api_xfer_destroy(xfer);
 }
 
 /* ---- pages done: marker, watermark ------------------------------------------------ */

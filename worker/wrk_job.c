@@ -253,8 +253,7 @@ static void append_common(struct wdts_buf *out, const struct wrk_envctx *ctx)
     json_str(out, job->report);
 }
 
-void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
-                      const json_t *data)
+static void envelope_head(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk)
 {
     char ex[WDTS_RFC3339_LEN];
     wdts_time_format_rfc3339(ctx->extracted_at, ex);
@@ -267,10 +266,174 @@ void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const 
     wdts_buf_append_str(out, ",\"job_id\":");
     json_str(out, ctx->job->job_id);
     wdts_buf_printf(out, ",\"extracted_at\":\"%s\",\"data\":", ex);
+}
+
+void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
+                      const json_t *data)
+{
+    envelope_head(out, ctx, pk);
     char *d = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
     wdts_buf_append_str(out, d ? d : "null");
     free(d);
     wdts_buf_append_str(out, "}");
+}
+
+void wrk_job_envelope_raw(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
+                          const char *data, size_t data_len)
+{
+    envelope_head(out, ctx, pk);
+    wdts_buf_append(out, data, data_len);
+    wdts_buf_append_str(out, "}");
+}
+
+/* ---- raw spans of the record list ------------------------------------------------- */
+
+static const char *ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* p at '"': the byte after the closing quote, or NULL. */
+static const char *skip_str(const char *p, const char *e)
+{
+    for (p++; p < e; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+/* Any JSON value at p (after whitespace): the byte after it, or NULL. */
+static const char *skip_val(const char *p, const char *e)
+{
+    p = ws(p, e);
+    if (p >= e)
+        return NULL;
+    if (*p == '"')
+        return skip_str(p, e);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        for (; p < e; p++) {
+            if (*p == '"') {
+                if ((p = skip_str(p, e)) == NULL)
+                    return NULL;
+                p--;
+            } else if (*p == '{' || *p == '[') {
+                depth++;
+            } else if (*p == '}' || *p == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+        }
+        return NULL;
+    }
+    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
+           *p != '\r' && *p != '\t')
+        p++;
+    return p;
+}
+
+/* p at '{': the start of the value of member name (keys compared as raw bytes), or NULL. */
+static const char *find_member(const char *p, const char *e, const char *name)
+{
+    size_t nlen = strlen(name);
+    p = ws(p, e);
+    if (p >= e || *p != '{')
+        return NULL;
+    p = ws(p + 1, e);
+    while (p < e && *p == '"') {
+        const char *k = p + 1, *kend = skip_str(p, e);
+        if (kend == NULL)
+            return NULL;
+        p = ws(kend, e);
+        if (p >= e || *p != ':')
+            return NULL;
+        const char *v = ws(p + 1, e);
+        if ((size_t)(kend - 1 - k) == nlen && memcmp(k, name, nlen) == 0)
+            return v;
+        if ((p = skip_val(v, e)) == NULL)
+            return NULL;
+        p = ws(p, e);
+        if (p < e && *p == ',')
+            p = ws(p + 1, e);
+    }
+    return NULL;
+}
+
+/* The list under data → key in the object at p, or one object level down. */
+static const char *find_list(const char *p, const char *e, const char *key, int depth)
+{
+    const char *data = find_member(p, e, "data");
+    const char *list = data ? find_member(data, e, key) : NULL;
+    if (list && *list == '[')
+        return list;
+    if (depth > 0)
+        return NULL;
+    /* Qimen: {"<x>_response": {"status":…, "data": {…}}}: look inside each member */
+    p = ws(p, e);
+    if (p >= e || *p != '{')
+        return NULL;
+    p = ws(p + 1, e);
+    while (p < e && *p == '"') {
+        const char *kend = skip_str(p, e);
+        if (kend == NULL)
+            return NULL;
+        p = ws(kend, e);
+        if (p >= e || *p != ':')
+            return NULL;
+        const char *v = ws(p + 1, e);
+        if (v < e && *v == '{' && (list = find_list(v, e, key, depth + 1)) != NULL)
+            return list;
+        if ((p = skip_val(v, e)) == NULL)
+            return NULL;
+        p = ws(p, e);
+        if (p < e && *p == ',')
+            p = ws(p + 1, e);
+    }
+    return NULL;
+}
+
+int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
+                       struct wrk_span **spans, size_t *n)
+{
+    *spans = NULL;
+    *n = 0;
+    if (body == NULL)
+        return -1;
+    const char *e = body + len;
+    const char *p = find_list(body, e, list_key, 0);
+    if (p == NULL)
+        return -1;
+    size_t cap = 0;
+    p = ws(p + 1, e);
+    while (p < e && *p != ']') {
+        const char *end = skip_val(p, e);
+        if (end == NULL)
+            goto bad;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 128;
+            *spans = wdts_xrealloc(*spans, cap * sizeof(**spans));
+        }
+        (*spans)[*n].off = (size_t)(p - body);
+        (*spans)[(*n)++].len = (size_t)(end - p);
+        p = ws(end, e);
+        if (p < e && *p == ',')
+            p = ws(p + 1, e);
+        else if (p < e && *p != ']')
+            goto bad;
+    }
+    if (p >= e)
+        goto bad;
+    return 0;
+bad:
+    free(*spans);
+    *spans = NULL;
+    *n = 0;
+    return -1;
 }
 
 void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk)

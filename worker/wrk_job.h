@@ -90,6 +90,26 @@ struct wrk_envctx {
 /** Appends the record envelope JSON. @owner data borrowed. */
 void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
                       const json_t *data);
+/** As wrk_job_envelope(), with the record as raw JSON text (the bytes the API sent). */
+void wrk_job_envelope_raw(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
+                          const char *data, size_t data_len);
+
+/** A byte range [off, off + len) of an answer. */
+struct wrk_span {
+    size_t off, len;
+};
+
+/**
+ * @brief Finds the record list of an answer in its raw bytes: the array under
+ *        "data" → list_key (at the top level, or one object down as in Qimen's
+ *        {"response":{…}}), and the byte span of each element, so a record can be put in
+ *        its envelope exactly as the API sent it, without serialising it again.
+ * @owner *spans new (free()); NULL when the list is empty.
+ * @returns 0 with *n spans, or -1 when the list is not found or the JSON is malformed.
+ */
+int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
+                       struct wrk_span **spans, size_t *n);
+
 /** Appends the record key "connection:report:pk". */
 void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk);
 

@@ -346,6 +346,13 @@ int ctl_status_main(int argc, char **argv)
                 json_object_set_new(o, "records",
                                     u[r].records >= 0 ? json_integer(u[r].records) : json_null());
                 json_object_set_new(o, "last_error", error ? json_string(error) : json_null());
+                char at[WDTS_RFC3339_LEN];
+                if (error && error == u[r].last_error && u[r].last_error_at > 0) {
+                    wdts_time_format_rfc3339(u[r].last_error_at, at);
+                    json_object_set_new(o, "last_error_at", json_string(at));
+                } else {
+                    json_object_set_new(o, "last_error_at", json_null());
+                }
                 json_array_append_new(arr, o);
             } else {
                 printf("%-16s %-18s %-12s %-25s %-9s %5lld %9lld %9s  %s\n", conn->id, u[r].report,

@@ -143,7 +143,7 @@ static void prod_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *
         s->partition = rkm->partition;
         s->offset = offset;
         if (rkm->err)
-            snprintf(s->errstr, sizeof(s->errstr), "%s", rd_kafka_message_errstr(rkm));
+            snprintf(s->errstr, sizeof(s->errstr), "%s", rd_kafka_err2str(rkm->err));
         return;
     }
     for (struct kafka_sync **pp = &prod->abandoned; *pp; pp = &(*pp)->next)
@@ -158,7 +158,9 @@ static void prod_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *
     struct wdts_kafka_dr dr = {
         .opaque = rkm->_private,
         .err = err,
-        .errstr = rkm->err ? rd_kafka_message_errstr(rkm) : "",
+        /* not rd_kafka_message_errstr(): on a delivery report it returns the message's
+         * payload, which is not NUL-terminated */
+        .errstr = rkm->err ? rd_kafka_err2str(rkm->err) : "",
         .topic = rd_kafka_topic_name(rkm->rkt),
         .partition = rkm->partition,
         .offset = offset,
@@ -670,24 +672,6 @@ const char *wdts_kafka_msg_header(const struct wdts_kafka_msg *msg, const char *
             return msg->headers[i].value;
         }
     return NULL;
-}
-
-wdts_err_t wdts_kafka_consumer_pause(struct wdts_kafka_consumer *cons, int pause)
-{
-    wdts_err_t uerr = cons_unusable(cons);
-    if (uerr)
-        return uerr;
-    rd_kafka_topic_partition_list_t *list = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_assignment(cons->rk, &list);
-    if (!err && list->cnt > 0)
-        err = pause ? rd_kafka_pause_partitions(cons->rk, list)
-                    : rd_kafka_resume_partitions(cons->rk, list);
-    if (list)
-        rd_kafka_topic_partition_list_destroy(list);
-    if (!err)
-        return WDTS_OK;
-    cons_set_error(cons, "%s: %s", pause ? "pause" : "resume", rd_kafka_err2str(err));
-    return WDTS_ERR_KAFKA;
 }
 
 wdts_err_t wdts_kafka_consumer_pause_partition(struct wdts_kafka_consumer *cons,

@@ -57,6 +57,9 @@ static void test_kafka_failure(void **state)
     const char *le = json_string_value(json_object_get(json_array_get(arr, 0), "last_error"));
     assert_non_null(le);
     assert_non_null(strstr(le, "emitting"));
+    const char *at = json_string_value(json_object_get(json_array_get(arr, 0), "last_error_at"));
+    assert_non_null(at); /* the pass's time: T1 in Beijing time */
+    assert_string_equal(at, "2026-11-26T10:17:33+08:00");
     json_decref(arr);
     wdts_test_run_free(&run);
 

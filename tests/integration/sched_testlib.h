@@ -203,7 +203,8 @@ static ST_UNUSED struct wdts_job *st_select(const struct st_jobs *all, const cha
             (emitted <= 0 || j->emitted_at == emitted))
             v[(*n)++] = *j;
     }
-    qsort(v, *n, sizeof(*v), st_cmp_start);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), st_cmp_start);
     return v;
 }
 

@@ -51,10 +51,20 @@ static inline void wt_create_topic(struct wt *t, const char *name, int parts)
     close(fd);
 }
 
+static inline void wt_init_redis(struct wt *t, int job_parts, int record_parts,
+                                 const char *redis_url);
+
 static inline void wt_init(struct wt *t, int job_parts, int record_parts)
 {
+    wt_init_redis(t, job_parts, record_parts, NULL);
+}
+
+/* As wt_init(), with a Redis of the test's own (redis_url) instead of the shared one. */
+static inline void wt_init_redis(struct wt *t, int job_parts, int record_parts,
+                                 const char *redis_url)
+{
     memset(t, 0, sizeof(*t));
-    t->redis_url = wdts_test_require_env("WDT_TEST_REDIS_URL");
+    t->redis_url = redis_url ? redis_url : wdts_test_require_env("WDT_TEST_REDIS_URL");
     t->brokers = wdts_test_require_env("WDT_TEST_KAFKA_BROKERS");
     t->ctl = wdts_test_require_env("WDT_TEST_KAFKA_CTL");
     snprintf(t->prefix, sizeof(t->prefix), "%s", wdts_test_prefix());

@@ -234,14 +234,11 @@ wdts_err_t wdts_kafka_consumer_store(struct wdts_kafka_consumer *cons, const cha
                                      int32_t partition, int64_t next_offset);
 
 /**
- * @brief Pauses (pause = 1) or resumes (0) fetching on every partition assigned now, for
- *        backpressure: messages already fetched are dropped and fetched again on resume,
- *        from the position after the last message returned. Partitions assigned later
- *        are not paused: call it again from the ASSIGNED rebalance callback.
+ * @brief Pauses (pause = 1) or resumes (0) fetching one assigned partition, for
+ *        backpressure: messages of it already fetched are dropped and fetched again on
+ *        resume, from the position after the last message returned. A partition assigned
+ *        later starts unpaused (pause it from the ASSIGNED rebalance callback).
  */
-wdts_err_t wdts_kafka_consumer_pause(struct wdts_kafka_consumer *cons, int pause);
-
-/** @brief Pauses (1) or resumes (0) fetching one assigned partition (see _pause()). */
 wdts_err_t wdts_kafka_consumer_pause_partition(struct wdts_kafka_consumer *cons,
                                                const char *topic, int32_t partition, int pause);
 

@@ -1,0 +1,155 @@
+/* Redis goes away in the middle of a window and comes back (SIGKILL, restart on the same
+ * port from its AOF): the worker's non-blocking Redis connection reconnects, the calls
+ * that were in flight (limiter, lock renewal) are retried, the scripts are loaded again
+ * (EVAL after NOSCRIPT), and the window completes: marker, watermark, nothing missing
+ * against the truth, the worker still running. */
+#include "wrk_testlib.h"
+
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#define TENANTS                                                                                    \
+    "[{\"sid\":\"rr-shop\",\"appkey\":\"rr-app\",\"appsecret\":\"rr-secret:rr-salt\","            \
+    "\"orders_per_day\":20000,\"seed\":71}]"
+
+static pid_t redis_pid;
+static int redis_port;
+static char redis_dir[256];
+
+static int unused_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void redis_start(void)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", redis_port);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
+               redis_dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+               (char *)NULL);
+        _exit(127);
+    }
+    assert_true(redis_pid > 0);
+    char url[64], es[256];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", redis_port);
+    struct wdts_redis_params rp;
+    wdts_redis_params_init(&rp);
+    assert_int_equal(wdts_redis_params_from_url(&rp, url, es, sizeof(es)), WDTS_OK);
+    for (int i = 0; i < 200; i++) {
+        struct wdts_redis *r = wdts_redis_new(&rp, es, sizeof(es));
+        if (r) {
+            wdts_redis_destroy(r);
+            return;
+        }
+        usleep(100000);
+    }
+    fail_msg("redis-server did not start");
+}
+
+static void test_redis_restart(void **state)
+{
+    (void)state;
+    snprintf(redis_dir, sizeof(redis_dir), "/tmp/wrk-redis.XXXXXX");
+    assert_non_null(mkdtemp(redis_dir));
+    redis_port = unused_port();
+    redis_start();
+    char url[64];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", redis_port);
+
+    struct wt t;
+    struct sbx_proc sbx;
+    wt_init_redis(&t, 4, 8, url);
+    char tenants[512];
+    snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
+    const char *args[] = {"--tenants", tenants, "--faults", "latency=250ms", NULL};
+    assert_int_equal(sbx_start(&sbx, args), 0);
+    char gw[160];
+    snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
+    const char *reports[] = {"trades", NULL};
+    struct wt_conn_opts co = {.id = "cr", .tenant = "tr", .sid = "rr-shop", .appkey = "rr-app",
+                              .appsecret = "rr-secret:rr-salt", .gateway = gw,
+                              .reports = reports, .rate = 20, .burst = 5, .concurrency = 1};
+    wt_conn_add(&t, &co);
+    int64_t start = wdts_time_now() / 3600 * 3600 - 4 * 3600, end = start + 3600;
+    wt_wm_init(&t, "cr", "trades", start);
+
+    struct wt_reader rd;
+    wt_reader_open(&t, &rd, t.t_records);
+    struct wt_worker wk;
+    wt_worker_start(&t, &wk, NULL);
+    struct wdts_job job;
+    wt_emit(&t, "tr", "cr", "trades", start, end, &job);
+
+    size_t seen = 0;
+    int64_t t0 = wdts_time_mono_ms();
+    while (seen == 0 && wdts_time_mono_ms() - t0 < 60000) {
+        wt_reader_poll(&rd, 200);
+        for (size_t i = 0; i < rd.n; i++)
+            seen += strcmp(rd.v[i].job_id, job.job_id) == 0;
+    }
+    assert_true(seen > 0);
+    /* Redis dies mid-window and comes back 2 s later from its AOF */
+    wdts_redis_destroy(t.redis);
+    t.redis = NULL;
+    kill(redis_pid, SIGKILL);
+    waitpid(redis_pid, NULL, 0);
+    printf("# Redis killed after %zu records of the window\n", seen);
+    sleep(2);
+    redis_start();
+    char es[256];
+    struct wdts_redis_params rp;
+    wdts_redis_params_init(&rp);
+    assert_int_equal(wdts_redis_params_from_url(&rp, url, es, sizeof(es)), WDTS_OK);
+    t.redis = wdts_redis_new(&rp, es, sizeof(es));
+    assert_non_null(t.redis);
+
+    const char *ids[] = {job.job_id};
+    if (!wt_wait_markers(&rd, ids, 1, 180000)) {
+        wt_log_dump(&wk);
+        fail_msg("the window did not complete after the Redis restart");
+    }
+    int64_t as_of = wdts_time_now();
+    wt_reader_poll(&rd, 500);
+    assert_true(wt_log_has(&wk, "connection lost") || wt_log_has(&wk, "connect to"));
+    char **pks = NULL;
+    size_t n = wt_truth(tenants, "rr-shop", "trades", as_of, start, end, &pks);
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        missing += !wt_has_pk(&rd, "cr", "trades", pks[i]);
+        free(pks[i]);
+    }
+    free(pks);
+    printf("# truth: %zu records, %zu missing\n", n, missing);
+    assert_true(n > 100);
+    assert_int_equal(missing, 0);
+    assert_int_equal(wt_wm_get(&t, "cr", "trades"), end);
+
+    assert_int_equal(wt_worker_stop(&wk, SIGTERM, 30000, NULL), 0);
+    wt_reader_close(&rd);
+    assert_int_equal(sbx_stop(&sbx, 10000), 0);
+    wt_deinit(&t);
+    kill(redis_pid, SIGTERM);
+    waitpid(redis_pid, NULL, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_redis_restart)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
