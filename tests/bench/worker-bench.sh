@@ -33,7 +33,7 @@ sbx_pid='' sbx2_pid='' wpids=()
 cleanup() {
     for p in "${wpids[@]}"; do kill "$p" 2>/dev/null || true; done
     wdts_stop "$sbx_pid" "$sbx2_pid" "${WDTS_KAFKA_PID:-}" "${WDTS_REDIS_PID:-}"
-    rm -rf "$tmp"
+    if [[ "${KEEP_TMP:-0}" == 1 ]]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 
@@ -79,6 +79,24 @@ start_workers() { # n prefix topic group [records topic]
         wpids+=($!)
     done
 }
+# Waits until every worker of the group answers /readyz (it holds partitions): the group has
+# settled, so no rebalance moves the jobs during the measurement. Needs log level info.
+wait_ready() {
+    local f port ok
+    for _ in $(seq 1 600); do
+        ok=1
+        for f in "$tmp"/worker-"$1"-*.log; do
+            port=$(grep -o 'on port [0-9]*' "$f" 2>/dev/null | awk '{ print $3 }' || true)
+            if [[ -z "$port" ]] || ! curl -fs "http://127.0.0.1:$port/readyz" >/dev/null; then
+                ok=0
+            fi
+        done
+        ((ok)) && return 0
+        sleep 0.1
+    done
+    echo "workers of group $1 not ready in 60 s" >&2
+    return 1
+}
 stop_workers() {
     local p
     for p in "${wpids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -100,7 +118,9 @@ for n in $workers_list; do
         --topic "jobs$n" --gateway "$sbx/openapi" --sellers "$sellers" --window 60 \
         --jobs $((5 * (warmup + measure) + 40)) \
         --end-ago 7200 --rate 5 --burst 1 --key $key >"$tmp/setup-$n.log"
-    start_workers "$n" "b$n:" "jobs$n" "g$n"
+    LOGLVL=info start_workers "$n" "b$n:" "jobs$n" "g$n"
+    wait_ready "g$n"
+    sleep 2
     c0=$(sbx_metric wdt_sandbox_calls_total)
     for _ in $(seq 1 300); do # the first call comes after the group join (3 s or more)
         [[ $(sbx_metric wdt_sandbox_calls_total) -gt $c0 ]] && break
