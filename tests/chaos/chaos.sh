@@ -121,7 +121,7 @@ as_of=$(st_sandbox_clock)
 [[ -n "$as_of" ]] || st_fail "no clock from the sandbox"
 st_log "watermarks read; sandbox time $as_of, $((as_of - $(date +%s))) s ahead of real time"
 for s in 1 2; do st_stop "${ST_WORKER_PIDS[s]}"; done
-st_sink_drain 5
+st_sink_drain
 curl -sf "$ST_SBX/metrics" >"$ST_DIR/sandbox.metrics" || st_fail "no metrics from the sandbox"
 grep '^wdt_sandbox_faults_injected_total\|^wdt_sandbox_limit_answers_total' "$ST_DIR/sandbox.metrics"
 for kind in http5xx truncate hang; do

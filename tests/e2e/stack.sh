@@ -146,27 +146,26 @@ st_stop() {
     wait "$pid" 2>/dev/null || true
 }
 
-# st_sink_drain IDLE_S: waits until the sink DB stopped changing for IDLE_S seconds
-# (the producers are stopped), then stops the sink (SIGTERM commits).
+# st_sink_drain: once the producers are stopped, waits until the sink has applied every
+# message of the records topic (records + markers + rejects, counted in sink_stats), at
+# most 180 s, then stops it (SIGTERM commits).
 st_sink_drain() {
-    local idle=$1 last='' same=0 now
-    for _ in $(seq 1 300); do
-        now=$(python3 -c '
+    local total held=-1
+    total=$(kcat -C -b "$WDT_KAFKA_BOOTSTRAP_SERVERS" -t wdt.records -o beginning -e -q \
+        -f '.\n' | wc -l) || st_fail "kcat could not read wdt.records"
+    for _ in $(seq 1 180); do
+        held=$(python3 -c '
 import sqlite3, sys
 try:
     db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-    print(db.execute("SELECT coalesce(sum(records),0) + coalesce(sum(markers),0) FROM sink_stats").fetchone()[0])
+    print(db.execute("SELECT coalesce(sum(records + markers + rejected), 0) FROM sink_stats").fetchone()[0])
 except sqlite3.Error:
     print(-1)' "$ST_DIR/sink.db")
-        if [[ "$now" == "$last" ]]; then
-            same=$((same + 1))
-            ((same >= idle)) && break
-        else
-            same=0
-        fi
-        last=$now
+        ((held >= total)) && break
         sleep 1
     done
+    st_log "sink: $held of the $total messages on wdt.records applied"
+    ((held >= total)) || st_fail "the sink applied $held of $total messages in 180 s"
     st_stop "$ST_SINK_PID"
     ST_SINK_PID=
 }
