@@ -146,7 +146,7 @@ static void finish(struct wrk_exec *e, const char *outcome)
     wrk_exec_unref(e);
 }
 
-static void dlq_retry(void *opaque)
+static void finish_retry(void *opaque)
 {
     struct wrk_exec *e = opaque;
     e->timer = 0;
@@ -170,7 +170,7 @@ static void dead(struct wrk_exec *e, const char *cls, const char *message)
     wrk_dlq_send(e, cls, message);
     if (e->outstanding == 0) { /* not even queued: try again in a moment */
         e->dr_failed = 1;
-        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, dlq_retry, e);
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, finish_retry, e);
     }
 }
 
@@ -1048,7 +1048,7 @@ static void try_finish(struct wrk_exec *e)
             e->outstanding--;
             e->refs--;
             e->st = WRK_ST_DELIVER;
-            e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, (wdts_loop_timer_cb)try_finish, e);
+            e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, finish_retry, e);
         }
         wdts_buf_deinit(&k);
         wdts_buf_deinit(&v);

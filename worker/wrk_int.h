@@ -5,8 +5,9 @@
  * A job (struct wrk_exec) exists from the moment its message is consumed until its
  * offset is settled (finished: done, split or dead-lettered; or abandoned):
  *
- *   consumed → [bad job → DEAD] → LOCK ──(held elsewhere: wait, retry)
- *            → PERMIT (limiter: go / wait N ms) → HTTP → page handled → PERMIT … →
+ *   consumed → [bad job → DEAD] → CONN (cached or loaded) → LOCK ──(held elsewhere: wait)
+ *            → PERMIT (queued per limiter key; the head asks: go / wait N ms) → HTTP →
+ *              page handled → PERMIT … →
  *            → DELIVER (all record reports in) → MARKER (its report in) → WM → DONE
  *   error classes branch to: backoff → PERMIT, SPLIT, DEAD (dlq report in → finished)
  *

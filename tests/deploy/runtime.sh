@@ -88,34 +88,44 @@ http_get() { curl -fsS --max-time 3 "http://127.0.0.1:$1$2"; }
 checked=0
 for prog in wdt-worker wdt-scheduler; do
     if [[ ! -x "$bin_dir/$prog" ]]; then
-        echo "== $prog: not built in this tree, not checked"
-        continue
+        deploy_fail "$prog is not built in $bin_dir: build the project first"
     fi
     deployment=wdtsync-${prog#wdt-}
     echo "== $prog as in $deployment"
-    port=$(wdts_free_port)
-    {
-        env_of "$deployment" | sed "s#/etc/wdtsync/secrets#$work/secrets#"
-        echo "WDT_REDIS_URL=redis://127.0.0.1:$WDTS_REDIS_PORT/0"
-        echo "WDT_KAFKA_BOOTSTRAP_SERVERS=$WDTS_KAFKA_BOOTSTRAP"
-        echo "WDT_HTTP_LISTEN=127.0.0.1:$port"
-        # the local Kafka's first join takes 3 s; 45 s would only slow the test down
-        echo "WDT_KAFKA_SESSION_TIMEOUT_MS=6000"
-        echo "WDT_KAFKA_HEARTBEAT_INTERVAL_MS=1000"
-    } | awk -F= '{ last[$1] = $0; order[NR] = $1 } END {
-        for (i = 1; i <= NR; i++) if (!seen[order[i]]++) print last[order[i]] }' >"$work/$prog.env"
-    grace=$(grace_of "$deployment")
-    run_in_pod "$work/$prog.log" "$work/$prog.env" "$work/bin/$prog"
-    pid=$POD_PID
-    healthy=0 ready=0
-    for _ in $(seq 1 300); do
-        kill -0 "$pid" 2>/dev/null || break
-        ((healthy)) || { http_get "$port" /healthz >/dev/null 2>&1 && healthy=1; }
-        if ((healthy)) && [[ "$(http_get "$port" /readyz 2>/dev/null)" == ready* ]]; then
-            ready=1
-            break
+    # A free port can be taken by a parallel test before the program binds it: on
+    # "already in use" the pod is started again on another port (at most 3 times).
+    for attempt in 1 2 3; do
+        port=$(wdts_free_port)
+        {
+            env_of "$deployment" | sed "s#/etc/wdtsync/secrets#$work/secrets#"
+            echo "WDT_REDIS_URL=redis://127.0.0.1:$WDTS_REDIS_PORT/0"
+            echo "WDT_KAFKA_BOOTSTRAP_SERVERS=$WDTS_KAFKA_BOOTSTRAP"
+            echo "WDT_HTTP_LISTEN=127.0.0.1:$port"
+            # the local Kafka's first join takes 3 s; 45 s would only slow the test down
+            echo "WDT_KAFKA_SESSION_TIMEOUT_MS=6000"
+            echo "WDT_KAFKA_HEARTBEAT_INTERVAL_MS=1000"
+        } | awk -F= '{ last[$1] = $0; order[NR] = $1 } END {
+            for (i = 1; i <= NR; i++) if (!seen[order[i]]++) print last[order[i]] }' >"$work/$prog.env"
+        grace=$(grace_of "$deployment")
+        run_in_pod "$work/$prog.log" "$work/$prog.env" "$work/bin/$prog"
+        pid=$POD_PID
+        healthy=0 ready=0
+        for _ in $(seq 1 300); do
+            kill -0 "$pid" 2>/dev/null || break
+            ((healthy)) || { http_get "$port" /healthz >/dev/null 2>&1 && healthy=1; }
+            if ((healthy)) && [[ "$(http_get "$port" /readyz 2>/dev/null)" == ready* ]]; then
+                ready=1
+                break
+            fi
+            sleep 0.1
+        done
+        if ((!ready)) && ((attempt < 3)) && grep -q "already in use" "$work/$prog.log"; then
+            kill -KILL "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            echo "port $port was taken meanwhile; again on another port"
+            continue
         fi
-        sleep 0.1
+        break
     done
     if ((!ready)); then
         tail -20 "$work/$prog.log"

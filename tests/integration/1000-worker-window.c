@@ -19,7 +19,7 @@ static void test_window(void **state)
     char tenants_path[512];
     snprintf(tenants_path, sizeof(tenants_path), "%s", tenants);
     const char *args[] = {"--tenants", tenants_path, NULL};
-    assert_int_equal(sbx_start(&sbx, args), 0);
+    assert_int_equal(wt_sbx_start(&sbx, args), 0);
     char gw[160];
     snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
 

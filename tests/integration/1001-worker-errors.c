@@ -51,7 +51,7 @@ static void test_errors(void **state)
     snprintf(tenants, sizeof(tenants), "%s/tenants.json", t.dir);
     write_tenants(tenants);
     const char *args[] = {"--tenants", tenants, NULL};
-    assert_int_equal(sbx_start(&sbx, args), 0);
+    assert_int_equal(wt_sbx_start(&sbx, args), 0);
     char gw[160];
     snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
 

@@ -24,7 +24,7 @@ static void test_faults(void **state)
     const char *args[] = {"--tenants", tenants, "--clock", clock, "--timestamp-skew", "600",
                           "--faults",
                           "http5xx=0.08,truncate=0.04,status5=0.04,ratelimit=0.08,seed=5", NULL};
-    assert_int_equal(sbx_start(&sbx, args), 0);
+    assert_int_equal(wt_sbx_start(&sbx, args), 0);
     char gw[160];
     snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
     const char *reports[] = {"trades", NULL};

@@ -17,7 +17,7 @@ static void test_kill(void **state)
     char tenants[512];
     snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
     const char *args[] = {"--tenants", tenants, "--faults", "latency=300ms", NULL};
-    assert_int_equal(sbx_start(&sbx, args), 0);
+    assert_int_equal(wt_sbx_start(&sbx, args), 0);
     char gw[160];
     snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
     const char *reports[] = {"trades", NULL};

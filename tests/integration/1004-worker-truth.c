@@ -31,7 +31,7 @@ static void test_truth(void **state)
     /* the gateway checks request times against the fast clock too: the workers resync */
     const char *args[] = {"--tenants", tenants, "--clock", clock, "--timestamp-clock", "sandbox",
                           "--faults", "latency=20ms", NULL};
-    assert_int_equal(sbx_start(&sbx, args), 0);
+    assert_int_equal(wt_sbx_start(&sbx, args), 0);
     char gw[160];
     snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
     const char *reports[] = {"trades", NULL};

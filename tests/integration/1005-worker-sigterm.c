@@ -18,8 +18,8 @@ static void test_sigterm(void **state)
     snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
     const char *a1[] = {"--tenants", tenants, NULL};
     const char *a2[] = {"--tenants", tenants, "--faults", "hang=1.0,hangtime=120s", NULL};
-    assert_int_equal(sbx_start(&fast, a1), 0);
-    assert_int_equal(sbx_start(&hung, a2), 0);
+    assert_int_equal(wt_sbx_start(&fast, a1), 0);
+    assert_int_equal(wt_sbx_start(&hung, a2), 0);
     char gw1[160], gw2[160];
     snprintf(gw1, sizeof(gw1), "%s/openapi", fast.base);
     snprintf(gw2, sizeof(gw2), "%s/openapi", hung.base);

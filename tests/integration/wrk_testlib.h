@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 
 #include "wdts/catalog.h"
 #include "wdts/conn.h"
@@ -40,6 +41,39 @@ struct wt {
     struct wdts_kafka_producer *prod;
     unsigned char key[32];
 };
+
+/* Child processes a failing test must not leave behind: killed at exit (cmocka's fail
+ * returns from the test function, so the normal stop calls are skipped). */
+static pid_t wt_children[32];
+static size_t wt_nchildren;
+
+static void wt_kill_children(void)
+{
+    for (size_t i = 0; i < wt_nchildren; i++) {
+        pid_t pid = wt_children[i];
+        /* only a child of ours that is still running: waitpid() answers 0 for it, and -1
+         * for a number reaped already (perhaps reused by another process by now) */
+        if (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0 && kill(pid, SIGKILL) == 0)
+            waitpid(pid, NULL, 0);
+    }
+}
+
+static inline void wt_track(pid_t pid)
+{
+    if (wt_nchildren == 0)
+        atexit(wt_kill_children);
+    if (wt_nchildren < sizeof(wt_children) / sizeof(wt_children[0]))
+        wt_children[wt_nchildren++] = pid;
+}
+
+/* sbx_start(), and the sandbox is killed at exit if the test fails before stopping it. */
+static inline int wt_sbx_start(struct sbx_proc *p, const char *const *args)
+{
+    int rc = sbx_start(p, args);
+    if (rc == 0)
+        wt_track(p->pid);
+    return rc;
+}
 
 static inline void wt_create_topic(struct wt *t, const char *name, int parts)
 {
@@ -104,6 +138,7 @@ struct wt_conn_opts {
     double rate;
     int burst, concurrency;
     enum wdts_conn_pii pii;
+    const char *qimen_app_key, *qimen_app_secret; /* set: a qimen connection with its own app */
 };
 
 static inline void wt_conn_add(struct wt *t, const struct wt_conn_opts *o)
@@ -112,7 +147,11 @@ static inline void wt_conn_add(struct wt *t, const struct wt_conn_opts *o)
     struct wdts_conn *c = wdts_conn_new();
     c->tenant = wdts_xstrdup(o->tenant);
     c->id = wdts_xstrdup(o->id);
-    c->app = WDTS_API_APP_WDT;
+    c->app = o->qimen_app_key ? WDTS_API_APP_QIMEN : WDTS_API_APP_WDT;
+    if (o->qimen_app_key) {
+        c->qimen_app_key = wdts_xstrdup(o->qimen_app_key);
+        c->qimen_app_secret = wdts_xstrdup(o->qimen_app_secret);
+    }
     c->sid = wdts_xstrdup(o->sid);
     c->appkey = wdts_xstrdup(o->appkey);
     c->appsecret = wdts_xstrdup(o->appsecret);
@@ -230,6 +269,7 @@ static inline void wt_worker_start(struct wt *t, struct wt_worker *wk, const cha
     char *bin = wdts_xstrdup(wdts_test_bin("wdt-worker"));
     wk->pid = fork();
     if (wk->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
         int fd = open(wk->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
@@ -241,6 +281,7 @@ static inline void wt_worker_start(struct wt *t, struct wt_worker *wk, const cha
     for (int i = 0; i < n; i++)
         free(env[i]);
     assert_true(wk->pid > 0);
+    wt_track(wk->pid);
 }
 
 /* Sends sig and waits up to timeout_ms. @returns the exit status (128+sig when killed),
@@ -472,8 +513,20 @@ static inline long long wt_committed(struct wt *t, const char *topic, int parts)
 }
 
 /* The pks the truth says must be present: modified as of as_of in [since, before). */
+static inline size_t wt_truth_route(const char *tenants_path, const char *sid,
+                                    const char *report, const char *route, int64_t as_of,
+                                    int64_t since, int64_t before, char ***pks);
+
 static inline size_t wt_truth(const char *tenants_path, const char *sid, const char *report,
                               int64_t as_of, int64_t since, int64_t before, char ***pks)
+{
+    return wt_truth_route(tenants_path, sid, report, "wdt", as_of, since, before, pks);
+}
+
+/* As wt_truth() for a route ("wdt" | "qimen"). */
+static inline size_t wt_truth_route(const char *tenants_path, const char *sid,
+                                    const char *report, const char *route, int64_t as_of,
+                                    int64_t since, int64_t before, char ***pks)
 {
     char a[32], s[32], b[32];
     snprintf(a, sizeof(a), "%lld", (long long)as_of);
@@ -482,7 +535,7 @@ static inline size_t wt_truth(const char *tenants_path, const char *sid, const c
     char *bin = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
     char *argv[] = {bin, "truth", "--tenants", (char *)tenants_path, "--sid", (char *)sid,
                     "--report", (char *)report, "--as-of", a, "--since", s, "--before", b,
-                    "--route", "wdt", NULL};
+                    "--route", (char *)route, NULL};
     struct wdts_test_run run;
     assert_int_equal(wdts_test_run(argv, NULL, 120, &run), 0);
     if (run.status != 0)

@@ -1,0 +1,86 @@
+/* A window fetched through the Qimen route (奇门自定义接口) with the connection's own Qimen app:
+ * TOP signature outside, wdt_sign inside, 1-based pages, the answer wrapped in "response".
+ * The records arrive with source "qimen" and the record bytes as sent, the marker follows,
+ * nothing the truth lists for the Qimen route is missing, and the watermark moves. */
+#include "wrk_testlib.h"
+
+#define TENANTS                                                                                    \
+    "[{\"sid\":\"qm-shop\",\"appkey\":\"qm-app\",\"appsecret\":\"qm-secret:qm-salt\","            \
+    "\"qimen_app_key\":\"qm-top-app\",\"qimen_app_secret\":\"qm-top-secret\","                   \
+    "\"orders_per_day\":6000,\"seed\":81}]"
+
+static void test_qimen(void **state)
+{
+    (void)state;
+    struct wt t;
+    struct sbx_proc sbx;
+    wt_init(&t, 4, 8);
+    char tenants[512];
+    snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
+    const char *args[] = {"--tenants", tenants, NULL};
+    assert_int_equal(wt_sbx_start(&sbx, args), 0);
+    char gw[160];
+    snprintf(gw, sizeof(gw), "%s/router/qm", sbx.base);
+    const char *reports[] = {"trades", NULL};
+    struct wt_conn_opts co = {.id = "cq", .tenant = "tq", .sid = "qm-shop", .appkey = "qm-app",
+                              .appsecret = "qm-secret:qm-salt", .gateway = gw,
+                              .reports = reports, .rate = 20, .burst = 5, .concurrency = 2,
+                              .qimen_app_key = "qm-top-app",
+                              .qimen_app_secret = "qm-top-secret"};
+    wt_conn_add(&t, &co);
+    int64_t start = wdts_time_now() / 3600 * 3600 - 3 * 3600, end = start + 3600;
+    wt_wm_init(&t, "cq", "trades", start);
+
+    struct wt_reader rd;
+    wt_reader_open(&t, &rd, t.t_records);
+    struct wt_worker wk;
+    wt_worker_start(&t, &wk, NULL);
+    struct wdts_job job;
+    wt_emit(&t, "tq", "cq", "trades", start, end, &job);
+    const char *ids[] = {job.job_id};
+    if (!wt_wait_markers(&rd, ids, 1, 120000)) {
+        wt_log_dump(&wk);
+        fail_msg("no window marker for %s", job.job_id);
+    }
+    int64_t as_of = wdts_time_now();
+    wt_reader_poll(&rd, 1000);
+    json_t *m = wt_marker(&rd, job.job_id);
+    assert_string_equal(json_string_value(json_object_get(m, "source")), "qimen");
+    long long total = json_integer_value(json_object_get(m, "api_total"));
+    long long calls = json_integer_value(json_object_get(m, "calls"));
+    size_t nrec = 0;
+    for (size_t i = 0; i < rd.n; i++) {
+        if (strcmp(rd.v[i].schema, "wdt.record.v1") != 0 || strcmp(rd.v[i].job_id, job.job_id))
+            continue;
+        nrec++;
+        assert_string_equal(json_string_value(json_object_get(rd.v[i].body, "source")), "qimen");
+        assert_true(json_is_object(json_object_get(rd.v[i].body, "data")));
+    }
+    printf("# qimen window: api_total %lld, %zu records, %lld calls\n", total, nrec, calls);
+    assert_true(total > 100);
+    assert_int_equal(calls, (total + 99) / 100 + 1);
+
+    char **pks = NULL;
+    size_t n = wt_truth_route(tenants, "qm-shop", "trades", "qimen", as_of, start, end, &pks);
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        missing += !wt_has_pk(&rd, "cq", "trades", pks[i]);
+        free(pks[i]);
+    }
+    free(pks);
+    printf("# truth (qimen route): %zu records, %zu missing\n", n, missing);
+    assert_true(n > 100);
+    assert_int_equal(missing, 0);
+    assert_int_equal(wt_wm_get(&t, "cq", "trades"), end);
+
+    assert_int_equal(wt_worker_stop(&wk, SIGTERM, 30000, NULL), 0);
+    wt_reader_close(&rd);
+    assert_int_equal(sbx_stop(&sbx, 10000), 0);
+    wt_deinit(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_qimen)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
