@@ -165,16 +165,20 @@ static void test_processes_never_share(void **state)
         char e[256], tok[WDTS_LOCK_TOKEN_SIZE], me[32];
         snprintf(me, sizeof(me), "racer-%d", p);
         struct wdts_redis *r = wdts_redis_new(&params, e, sizeof(e));
-        if (r == NULL || wdts_lock_token_new(tok))
+        if (r == NULL || wdts_lock_token_new(tok)) {
+            fprintf(stderr, "racer %d: %s\n", p, r == NULL ? e : "no random token");
             _exit(1);
+        }
         int held = 0;
         int64_t end = wdts_time_mono_ms() + RUN_MS;
         while (wdts_time_mono_ms() < end) {
             struct wdts_lease_state st;
             long long n = 0;
             int rel = 0;
-            if (wdts_lease_acquire(r, "sched-race", me, tok, 5000, &st, e, sizeof(e)))
+            if (wdts_lease_acquire(r, "sched-race", me, tok, 5000, &st, e, sizeof(e))) {
+                fprintf(stderr, "racer %d: acquire: %s\n", p, e);
                 _exit(1);
+            }
             if (!st.held) {
                 if (strcmp(st.holder, me) == 0)
                     _exit(4); /* told someone else holds it, but named us */
@@ -189,8 +193,10 @@ static void test_processes_never_share(void **state)
             sleep_ms(2);
             if (wdts_redis_command_int(r, 2, decr, NULL, &n) || n != 0)
                 _exit(3);
-            if (wdts_lease_release(r, "sched-race", tok, &rel, e, sizeof(e)) || rel != 1)
+            if (wdts_lease_release(r, "sched-race", tok, &rel, e, sizeof(e)) || rel != 1) {
+                fprintf(stderr, "racer %d: release (released %d): %s\n", p, rel, e);
                 _exit(1);
+            }
         }
         (void)!write(counts[p][1], &held, sizeof(held));
         wdts_redis_destroy(r);
@@ -199,12 +205,14 @@ static void test_processes_never_share(void **state)
     int total = 0;
     for (int p = 0; p < NPROC; p++) {
         int held = 0, st = 0;
-        assert_int_equal(read(counts[p][0], &held, sizeof(held)), sizeof(held));
+        ssize_t got = read(counts[p][0], &held, sizeof(held));
         close(counts[p][0]);
         assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            fail_msg("racer %d: status %d (3: two holders at once)", p,
-                     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            fail_msg("racer %d: status %d (1: a Redis call failed, see stderr; 3: two holders "
+                     "at once; 4: refused but named as the holder)",
+                     p, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        assert_int_equal(got, sizeof(held));
         total += held;
     }
     fprintf(stderr, "%d processes held the lease %d times, never together\n", NPROC, total);
