@@ -1287,6 +1287,15 @@ static void render_goods(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
     KI(w, "version_id", gv);
     KT(w, "goods_created", created);
     KT(w, "goods_modified", gm);
+    /* modified: the record's version (goods or any spec), the time the window selects on
+     * and the catalog's change-time field for goods */
+    int64_t vm = gm;
+    for (uint32_t sp = 0; sp < nsp; sp++) {
+        int64_t sm = sbx_goods_modified(ds, g, (int)sp, t, NULL);
+        if (sm > vm)
+            vm = sm;
+    }
+    KT(w, "modified", vm);
     W(w, ",\"spec_list\":[");
     for (uint32_t sp = 0; sp < nsp; sp++) {
         int64_t sv = 0;

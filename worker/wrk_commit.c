@@ -37,6 +37,9 @@ void wrk_commit_assigned(struct wrk *w, const struct wdts_kafka_tp *tps, size_t 
         p->partition = tps[i].partition;
         p->next = -1;
         p->stored = -1;
+        /* librdkafka keeps a partition paused across a rebalance: a partition paused before
+         * it was revoked comes back paused. Counted as paused, backpressure() resumes it. */
+        p->paused = 1;
     }
 }
 

@@ -69,20 +69,33 @@ wdts_wait_for() {
     done
 }
 
+# Succeeds when redis-server pid $2 answers on port $1; fails fast (exit 2) when it died.
+wdts_redis_ready() {
+    redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+    kill -0 "$2" 2>/dev/null || return 2
+    return 1
+}
+
 # wdts_start_redis DIR [extra redis-server args]: starts redis-server on a free
-# port with its files in DIR; sets WDTS_REDIS_PORT and WDTS_REDIS_PID.
+# port with its files in DIR; sets WDTS_REDIS_PORT and WDTS_REDIS_PID. Another
+# program may take the free port first: then it tries again on another one.
 wdts_start_redis() {
-    local dir=$1
+    local dir=$1 attempt
     shift
     mkdir -p "$dir"
-    WDTS_REDIS_PORT=$(wdts_free_port)
-    redis-server --port "$WDTS_REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --save '' \
-        --appendonly no --daemonize no --logfile "$dir/redis.log" "$@" &
-    WDTS_REDIS_PID=$!
-    if ! wdts_wait_for redis-cli -p "$WDTS_REDIS_PORT" ping; then
-        wdts_log "redis-server did not start; see $dir/redis.log"
-        return 1
-    fi
+    for attempt in 1 2 3 4 5; do
+        WDTS_REDIS_PORT=$(wdts_free_port)
+        redis-server --port "$WDTS_REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --save '' \
+            --appendonly no --daemonize no --logfile "$dir/redis.log" "$@" &
+        WDTS_REDIS_PID=$!
+        wdts_wait_for wdts_redis_ready "$WDTS_REDIS_PORT" "$WDTS_REDIS_PID" && return 0
+        kill "$WDTS_REDIS_PID" 2>/dev/null || true
+        wait "$WDTS_REDIS_PID" 2>/dev/null || true
+        grep -q "Address already in use" "$dir/redis.log" 2>/dev/null || break
+        wdts_log "redis-server: port $WDTS_REDIS_PORT was taken meanwhile (attempt $attempt)"
+    done
+    wdts_log "redis-server did not start; see $dir/redis.log"
+    return 1
 }
 
 # Succeeds when bootstrap file $1 is written; fails fast (exit 2) when pid $2 died.

@@ -1,0 +1,216 @@
+# shellcheck shell=bash
+# The whole pipeline for tests/e2e/e2e.sh and tests/chaos/chaos.sh: its own Redis (AOF,
+# fsync always), its own local Kafka, wdt-sandbox with a sped-up clock, connections added
+# through `wdtctl connection add`, wdt-scheduler, two wdt-workers and wdt-sink-sqlite.
+# Source it after setting ST_DIR; every process it starts is stopped by st_stop_all.
+
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../deploy/local/lib.sh"
+
+ST_BIN=${WDTS_BIN_DIR:-$WDTS_ROOT/build/bin}
+ST_PIDS=() # every process started, stopped in reverse order
+ST_WORKER_PIDS=() # by worker slot
+ST_SCHED_PID=
+ST_SINK_PID=
+ST_SBX_PID=
+ST_T0=$(date +%s)
+
+st_log() { printf '[%4ds] %s\n' $(($(date +%s) - ST_T0)) "$*"; }
+st_fail() {
+    st_log "FAIL: $*"
+    exit 1
+}
+
+# st_services TENANTS_JSON CLOCK FAULTS: Redis, the local Kafka, the sandbox.
+st_services() {
+    local tenants=$1 clock=$2 faults=$3
+    mkdir -p "$ST_DIR/logs"
+    printf '%s\n' "$tenants" >"$ST_DIR/tenants.json"
+    wdts_start_redis "$ST_DIR/redis" --appendonly yes --appendfsync always || st_fail "redis"
+    ST_PIDS+=("$WDTS_REDIS_PID")
+    ST_REDIS_PORT=$WDTS_REDIS_PORT
+    # about 1 KB per record: 128 partitions hold 640 MB before the 5 MB pruning starts
+    wdts_start_kafka "$ST_DIR/kafka" "$ST_BIN" wdt.jobs:12 wdt.records:128 wdt.dlq:3 ||
+        st_fail "the local Kafka"
+    ST_PIDS+=("$WDTS_KAFKA_PID")
+    local args=(--listen 127.0.0.1:0 --tenants "$ST_DIR/tenants.json" --clock "$clock"
+        --port-file "$ST_DIR/sbx.port")
+    [[ -n "$faults" ]] && args+=(--faults "$faults")
+    "$ST_BIN/wdt-sandbox" "${args[@]}" >"$ST_DIR/logs/sandbox.log" 2>&1 &
+    ST_SBX_PID=$!
+    ST_PIDS+=("$ST_SBX_PID")
+    wdts_wait_for test -s "$ST_DIR/sbx.port" || st_fail "wdt-sandbox did not start"
+    ST_SBX=http://$(cat "$ST_DIR/sbx.port")
+
+    export WDT_REDIS_URL=redis://127.0.0.1:$ST_REDIS_PORT/0
+    export WDT_KAFKA_BOOTSTRAP_SERVERS=$WDTS_KAFKA_BOOTSTRAP
+    export WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_FORMAT=text
+    openssl rand -hex 32 >"$ST_DIR/secret.key"
+    export WDT_SECRET_KEY_FILE=$ST_DIR/secret.key
+    st_log "redis $WDT_REDIS_URL, kafka $WDT_KAFKA_BOOTSTRAP_SERVERS, sandbox $ST_SBX ($clock)"
+}
+
+# st_sandbox_clock: the sandbox's clock, Unix seconds.
+st_sandbox_clock() {
+    curl -sf "$ST_SBX/healthz" | sed -n 's/.*"clock":\([0-9]*\).*/\1/p'
+}
+
+# st_conn ID TENANT SID APPKEY SECRET ROUTE BACKFILL [qimen key secret]: adds a connection
+# (the permission table goes to the log) and records it for the truth check.
+st_conn() {
+    local id=$1 tenant=$2 sid=$3 appkey=$4 secret=$5 route=$6 backfill=$7
+    local args=(--tenant "$tenant" --id "$id" --app "$route" --sid "$sid" --appkey "$appkey"
+        --appsecret "$secret" --backfill "$backfill" --rate 100 --burst 50 --concurrency 6)
+    if [[ $route == qimen ]]; then
+        args+=(--qimen-app-key "$8" --qimen-app-secret "$9" --gateway "$ST_SBX/router/qm")
+    else
+        args+=(--gateway "$ST_SBX/openapi")
+    fi
+    "$ST_BIN/wdtctl" connection add "${args[@]}" >"$ST_DIR/logs/conn-$id.log" 2>&1 || {
+        cat "$ST_DIR/logs/conn-$id.log"
+        st_fail "wdtctl connection add $id"
+    }
+    printf '{"id":"%s","sid":"%s","route":"%s"}\n' "$id" "$sid" "$route" >>"$ST_DIR/conns.jsonl"
+}
+
+st_worker_start() {
+    local slot=$1
+    "$ST_BIN/wdt-worker" >>"$ST_DIR/logs/worker-$slot.log" 2>&1 &
+    # shellcheck disable=SC2034 # read by the test scripts
+    ST_WORKER_PIDS[slot]=$!
+    ST_PIDS+=("$!")
+}
+
+# st_supervise: restarts a worker that exited (as Kubernetes would): a worker started
+# while Redis is down exits with "cannot start".
+st_supervise() {
+    local slot
+    for slot in 1 2; do
+        if ! kill -0 "${ST_WORKER_PIDS[slot]}" 2>/dev/null; then
+            wait "${ST_WORKER_PIDS[slot]}" 2>/dev/null || true
+            st_log "worker $slot had exited; restarted"
+            st_worker_start "$slot"
+        fi
+    done
+}
+
+# st_pipeline: the sink, the scheduler and two workers.
+st_pipeline() {
+    "$ST_BIN/wdt-sink-sqlite" --db "$ST_DIR/sink.db" >"$ST_DIR/logs/sink.log" 2>&1 &
+    ST_SINK_PID=$!
+    ST_PIDS+=("$ST_SINK_PID")
+    WDT_SCHEDULER_INTERVAL=2s WDT_SCHEDULER_MAX_OUTSTANDING=200 WDT_SCHEDULER_JOB_LEASE=1m \
+        "$ST_BIN/wdt-scheduler" >"$ST_DIR/logs/scheduler.log" 2>&1 &
+    ST_SCHED_PID=$!
+    ST_PIDS+=("$ST_SCHED_PID")
+    st_worker_start 1
+    st_worker_start 2
+}
+
+# st_status FILE: wdtctl status --json into FILE; prints "done total" of the reports
+# (done = ok or blocked).
+st_status() {
+    "$ST_BIN/wdtctl" status --json >"$1" 2>>"$ST_DIR/logs/status.err" || return 1
+    python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(sum(r["state"] in ("ok", "blocked") for r in s), len(s))' "$1"
+}
+
+# st_wait_synced TIMEOUT_S: until every report of every connection is ok or blocked.
+st_wait_synced() {
+    local deadline=$((SECONDS + $1)) d n last=''
+    while ((SECONDS < deadline)); do
+        if read -r d n < <(st_status "$ST_DIR/status.json"); then
+            [[ "$d $n" != "$last" ]] && st_log "synced: $d of $n reports"
+            last="$d $n"
+            ((n > 0 && d == n)) && return 0
+        fi
+        st_supervise
+        sleep 2
+    done
+    "$ST_BIN/wdtctl" status || true
+    return 1
+}
+
+# st_stop PID: SIGTERM, then wait (SIGKILL after 30 s).
+st_stop() {
+    local pid=$1
+    [[ -n "$pid" ]] || return 0
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 300); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# st_sink_drain: once the producers are stopped, waits until the sink has applied every
+# message of the records topic (records + markers + rejects, counted in sink_stats), at
+# most 180 s, then stops it (SIGTERM commits).
+st_sink_drain() {
+    local total held=-1
+    total=$(kcat -C -b "$WDT_KAFKA_BOOTSTRAP_SERVERS" -t wdt.records -o beginning -e -q \
+        -f '.\n' | wc -l) || st_fail "kcat could not read wdt.records"
+    for _ in $(seq 1 180); do
+        held=$(python3 -c '
+import sqlite3, sys
+try:
+    db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+    print(db.execute("SELECT coalesce(sum(records + markers + rejected), 0) FROM sink_stats").fetchone()[0])
+except sqlite3.Error:
+    print(-1)' "$ST_DIR/sink.db")
+        ((held >= total)) && break
+        sleep 1
+    done
+    st_log "sink: $held of the $total messages on wdt.records applied"
+    ((held >= total)) || st_fail "the sink applied $held of $total messages in 180 s"
+    st_stop "$ST_SINK_PID"
+    ST_SINK_PID=
+}
+
+# st_dump TOPIC FORMAT FILE: the whole topic from the beginning.
+st_dump() {
+    kcat -C -b "$WDT_KAFKA_BOOTSTRAP_SERVERS" -t "$1" -o beginning -e -q -f "$2" >"$3" ||
+        st_fail "kcat could not read $1"
+}
+
+# st_check [check.py options]: the truth check against the sink DB and the topics.
+st_check() {
+    "$ST_BIN/wdtctl" reports --json >"$ST_DIR/catalog.json"
+    python3 -c '
+import json, sys
+print(json.dumps([json.loads(l) for l in open(sys.argv[1]) if l.strip()]))' \
+        "$ST_DIR/conns.jsonl" >"$ST_DIR/conns.json"
+    st_dump wdt.records '%p %o\n' "$ST_DIR/records.offsets"
+    st_dump wdt.jobs '%p %o\n' "$ST_DIR/jobs.offsets"
+    st_dump wdt.jobs '%s\n' "$ST_DIR/jobs.jsonl"
+    st_dump wdt.dlq '%s\n' "$ST_DIR/dlq.jsonl"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/check.py" --status "$ST_DIR/status-final.json" \
+        --catalog "$ST_DIR/catalog.json" --conns "$ST_DIR/conns.json" \
+        --tenants "$ST_DIR/tenants.json" --sandbox "$ST_BIN/wdt-sandbox" \
+        --db "$ST_DIR/sink.db" --redis-port "$ST_REDIS_PORT" \
+        --records-offsets "$ST_DIR/records.offsets" --jobs-offsets "$ST_DIR/jobs.offsets" \
+        --jobs-dump "$ST_DIR/jobs.jsonl" --dlq-dump "$ST_DIR/dlq.jsonl" \
+        --worker-logs "$ST_DIR/logs/worker-*.log" "$@"
+}
+
+# st_stop_all: every process started here, newest first.
+st_stop_all() {
+    local i
+    for ((i = ${#ST_PIDS[@]} - 1; i >= 0; i--)); do
+        st_stop "${ST_PIDS[i]}"
+    done
+    ST_PIDS=()
+}
+
+# st_logs_tail: the end of every log, for a failure.
+st_logs_tail() {
+    local f
+    for f in "$ST_DIR"/logs/*.log "$ST_DIR"/redis/redis.log "$ST_DIR"/kafka/kafka.log; do
+        [[ -f "$f" ]] || continue
+        echo "---- $f (last 15 lines)"
+        tail -n 15 "$f"
+    done
+}
