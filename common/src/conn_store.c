@@ -305,7 +305,8 @@ static void glob_escape(struct wdts_buf *b, const char *s)
 }
 
 /* 1 when key is <prefix><kind>:<id> or <prefix><kind>:<id>:… (id escaped as wdts_redis_key
- * escapes a part). */
+ * escapes a part), or a script key hash-tagged on the connection, <prefix><kind>:{<id>:…}…
+ * or <prefix><kind>:{<id>}… (wdts_lua_key: watermarks, window locks). */
 static int state_key_of(const char *key, const char *prefix, const char *id_part)
 {
     if (!wdts_str_has_prefix(key, prefix))
@@ -313,8 +314,15 @@ static int state_key_of(const char *key, const char *prefix, const char *id_part
     const char *colon = strchr(key + strlen(prefix), ':');
     if (colon == NULL)
         return 0;
+    const char *rest = colon + 1;
+    int tagged = *rest == '{';
+    if (tagged)
+        rest++;
     size_t il = strlen(id_part);
-    return strncmp(colon + 1, id_part, il) == 0 && (colon[1 + il] == '\0' || colon[1 + il] == ':');
+    if (strncmp(rest, id_part, il) != 0)
+        return 0;
+    char after = rest[il];
+    return tagged ? after == ':' || after == '}' : after == '\0' || after == ':';
 }
 
 wdts_err_t wdts_conn_remove(struct wdts_redis *redis, const char *prefix, const char *id,
@@ -349,10 +357,11 @@ wdts_err_t wdts_conn_remove(struct wdts_redis *redis, const char *prefix, const 
         goto out;
     }
 
-    /* The id as wdts_redis_key() writes a part, then every <prefix>*:<id>[:…] key. */
+    /* The id as wdts_redis_key() writes a part, then every key of the connection's state
+     * (SCAN finds candidates; state_key_of decides). */
     wdts_redis_key(&idpart, "", id, NULL);
     glob_escape(&pattern, pfx);
-    wdts_buf_append_str(&pattern, "*:");
+    wdts_buf_append_str(&pattern, "*:*");
     glob_escape(&pattern, wdts_buf_str(&idpart));
     wdts_buf_append_str(&pattern, "*");
     char cursor[32] = "0";

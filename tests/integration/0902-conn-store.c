@@ -13,6 +13,7 @@
 #include "wdts/crypto.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
+#include "wdts/watermark.h"
 
 #define APPSECRET "77777777777777777777777777777777:salt-x"
 
@@ -188,37 +189,48 @@ static void test_remove_exactly_its_keys(void **state)
 {
     (void)state;
     char es[512];
-    struct wdts_buf a, b, c, d;
+    struct wdts_buf a, b, c, d, e, f, g;
     wdts_buf_init(&a);
     wdts_buf_init(&b);
     wdts_buf_init(&c);
     wdts_buf_init(&d);
+    wdts_buf_init(&e);
+    wdts_buf_init(&f);
+    wdts_buf_init(&g);
     const char *k1 = wdts_redis_key(&a, prefix, "wm", "a-conn", "trades", NULL);
     const char *k2 = wdts_redis_key(&b, prefix, "plan", "a-conn", NULL);
     const char *k3 = wdts_redis_key(&c, prefix, "wm", "a-conn-2", "trades", NULL);
     const char *k4 = wdts_redis_key(&d, prefix, "wm", "b-conn", "a-conn", NULL);
-    const char *const keys[] = {k1, k2, k3, k4};
-    for (size_t i = 0; i < 4; i++) {
+    /* The scripts' keys are hash-tagged on connection and report: {a-conn:trades}. */
+    const struct wdts_wm_id mine = {"a-conn", "trades"}, other = {"a-conn-2", "trades"};
+    const char *k5 = wdts_wm_key(&e, prefix, &mine, WDTS_WM_KEY_STATE);
+    const char *k6 = wdts_wm_key(&f, prefix, &mine, WDTS_WM_KEY_DONE);
+    const char *k7 = wdts_wm_key(&g, prefix, &other, WDTS_WM_KEY_STATE);
+    const char *const keys[] = {k1, k2, k3, k4, k5, k6, k7};
+    for (size_t i = 0; i < 7; i++) {
         const char *s[] = {"SET", keys[i], "1"};
         assert_int_equal(wdts_redis_command(redis, 3, s, NULL, NULL), WDTS_OK);
     }
     long long n = 0;
     assert_int_equal(wdts_conn_remove(redis, prefix, "a-conn", &n, es, sizeof(es)), WDTS_OK);
-    assert_int_equal(n, 4); /* document, state, wm, plan */
+    assert_int_equal(n, 6); /* document, state, wm, plan, the watermark's two script keys */
     long long left = 0;
-    const char *ex[] = {"EXISTS", k1, k2, k3, k4};
-    assert_int_equal(wdts_redis_command_int(redis, 5, ex, NULL, &left), WDTS_OK);
-    assert_int_equal(left, 2); /* another connection's keys stay */
+    const char *ex[] = {"EXISTS", k1, k2, k3, k4, k5, k6, k7};
+    assert_int_equal(wdts_redis_command_int(redis, 8, ex, NULL, &left), WDTS_OK);
+    assert_int_equal(left, 3); /* another connection's keys stay */
     assert_int_equal(wdts_conn_remove(redis, prefix, "a-conn", &n, es, sizeof(es)),
                      WDTS_ERR_NOTFOUND);
     assert_int_equal(wdts_conn_remove(redis, prefix, "b-conn", &n, es, sizeof(es)), WDTS_OK);
-    const char *del[] = {"DEL", k3, k4};
-    assert_int_equal(wdts_redis_command(redis, 3, del, NULL, NULL), WDTS_OK);
+    const char *del[] = {"DEL", k3, k4, k7};
+    assert_int_equal(wdts_redis_command(redis, 4, del, NULL, NULL), WDTS_OK);
     char **ids = NULL;
     size_t cnt = 9;
     assert_int_equal(wdts_conn_list(redis, prefix, &ids, &cnt, es, sizeof(es)), WDTS_OK);
     assert_int_equal(cnt, 0);
     wdts_conn_ids_free(ids, cnt);
+    wdts_buf_deinit(&e);
+    wdts_buf_deinit(&f);
+    wdts_buf_deinit(&g);
     wdts_buf_deinit(&a);
     wdts_buf_deinit(&b);
     wdts_buf_deinit(&c);
