@@ -161,14 +161,8 @@ struct sched *sched_new(const struct wdts_cfg *cfg, const struct sched_opts *opt
     if (s->cat == NULL)
         goto fail;
 
-    wdts_redis_params_init(&params);
-    if (wdts_redis_params_from_url(&params, cfg->redis_url, es, sizeof(es)) != WDTS_OK ||
-        wdts_redis_params_set_password(&params, cfg->redis_password, es, sizeof(es)) != WDTS_OK) {
-        snprintf(errstr, errstr_size, "redis.url: %s", es);
+    if (wdts_redis_params_from_cfg(&params, cfg, errstr, errstr_size) != WDTS_OK)
         goto fail;
-    }
-    params.connect_timeout_ms = params.command_timeout_ms = (int)cfg->redis_timeout_ms;
-    wdts_strlcpy(params.prefix, cfg->redis_prefix, sizeof(params.prefix));
     s->redis = wdts_redis_new(&params, es, sizeof(es));
     if (s->redis == NULL) {
         snprintf(errstr, errstr_size, "redis: %s", es);

@@ -224,15 +224,10 @@ static int env_init(struct env *env, const char *sub, int need_key)
         return WDTS_EXIT_FATAL;
     }
     struct wdts_redis_params params;
-    wdts_redis_params_init(&params);
-    if (wdts_redis_params_from_url(&params, env->cfg->redis_url, es, sizeof(es)) != WDTS_OK ||
-        wdts_redis_params_set_password(&params, env->cfg->redis_password, es, sizeof(es)) !=
-            WDTS_OK) {
-        fprintf(stderr, "wdtctl connection %s: redis.url: %s\n", sub, es);
+    if (wdts_redis_params_from_cfg(&params, env->cfg, es, sizeof(es)) != WDTS_OK) {
+        fprintf(stderr, "wdtctl connection %s: %s\n", sub, es);
         return WDTS_EXIT_CONFIG;
     }
-    params.connect_timeout_ms = params.command_timeout_ms = (int)env->cfg->redis_timeout_ms;
-    wdts_strlcpy(params.prefix, env->cfg->redis_prefix, sizeof(params.prefix));
     env->redis = wdts_redis_new(&params, es, sizeof(es));
     wdts_crypto_wipe(&params, sizeof(params));
     if (env->redis == NULL) {

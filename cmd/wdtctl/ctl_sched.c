@@ -90,15 +90,10 @@ static int env_init(struct ctl_env *env, const char *sub)
         return WDTS_EXIT_FATAL;
     }
     struct wdts_redis_params params;
-    wdts_redis_params_init(&params);
-    if (wdts_redis_params_from_url(&params, env->cfg->redis_url, es, sizeof(es)) != WDTS_OK ||
-        wdts_redis_params_set_password(&params, env->cfg->redis_password, es, sizeof(es)) !=
-            WDTS_OK) {
-        fprintf(stderr, "wdtctl %s: redis.url: %s\n", sub, es);
+    if (wdts_redis_params_from_cfg(&params, env->cfg, es, sizeof(es)) != WDTS_OK) {
+        fprintf(stderr, "wdtctl %s: %s\n", sub, es);
         return WDTS_EXIT_CONFIG;
     }
-    params.connect_timeout_ms = params.command_timeout_ms = (int)env->cfg->redis_timeout_ms;
-    wdts_strlcpy(params.prefix, env->cfg->redis_prefix, sizeof(params.prefix));
     env->redis = wdts_redis_new(&params, es, sizeof(es));
     if (env->redis == NULL) {
         fprintf(stderr, "wdtctl %s: cannot reach Redis: %s (set WDT_REDIS_URL)\n", sub, es);

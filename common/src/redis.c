@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "wdts/cfg.h"
 #include "wdts/log.h"
 #include "wdts/mem.h"
 
@@ -216,6 +217,25 @@ wdts_err_t wdts_redis_params_set_password(struct wdts_redis_params *params, cons
         return WDTS_ERR_CONFIG;
     }
     wdts_strlcpy(params->password, password, sizeof(params->password));
+    return WDTS_OK;
+}
+
+wdts_err_t wdts_redis_params_from_cfg(struct wdts_redis_params *params,
+                                      const struct wdts_cfg *cfg, char *errstr,
+                                      size_t errstr_size)
+{
+    char es[256];
+    wdts_redis_params_init(params);
+    if (wdts_redis_params_from_url(params, cfg->redis_url, es, sizeof(es)) != WDTS_OK) {
+        wdts_errstr_set(errstr, errstr_size, "redis.url: %s", es);
+        return WDTS_ERR_CONFIG;
+    }
+    if (wdts_redis_params_set_password(params, cfg->redis_password, es, sizeof(es)) != WDTS_OK) {
+        wdts_errstr_set(errstr, errstr_size, "redis.password: %s", es);
+        return WDTS_ERR_CONFIG;
+    }
+    params->connect_timeout_ms = params->command_timeout_ms = (int)cfg->redis_timeout_ms;
+    wdts_strlcpy(params->prefix, cfg->redis_prefix, sizeof(params->prefix));
     return WDTS_OK;
 }
 

@@ -21,6 +21,7 @@
 #include "wdts/str.h"
 
 struct redisContext;
+struct wdts_cfg;
 
 /** Key prefix used when none is configured. */
 #define WDTS_REDIS_PREFIX_DEFAULT "wdt:"
@@ -65,6 +66,16 @@ wdts_err_t wdts_redis_params_from_url(struct wdts_redis_params *params, const ch
  */
 wdts_err_t wdts_redis_params_set_password(struct wdts_redis_params *params, const char *password,
                                           char *errstr, size_t errstr_size);
+
+/**
+ * @brief The parameters the configuration names: redis.url, redis.password, redis.timeout
+ *        (connect and command) and redis.prefix, on top of the defaults.
+ * @owner cfg: borrowed (copied).
+ * @returns WDTS_ERR_CONFIG with the reason, prefixed with the setting, in errstr.
+ */
+wdts_err_t wdts_redis_params_from_cfg(struct wdts_redis_params *params,
+                                      const struct wdts_cfg *cfg, char *errstr,
+                                      size_t errstr_size);
 
 /** Writes "host:port" or "host:port/db" (no credentials) for messages. @returns out. */
 const char *wdts_redis_params_describe(const struct wdts_redis_params *params, char *out,
