@@ -241,26 +241,40 @@ static void w_money(struct w *w, int64_t cents)
     w->n += (size_t)nd + 5;
 }
 
-/* Beijing "yyyy-MM-dd HH:mm:ss" without quotes. */
+/* The Beijing date "yyyy-MM-dd" of one day, remembered per thread: the times of a
+ * page fall on a handful of days, so the calendar arithmetic runs once a day. */
+struct bj_day {
+    int64_t day;
+    char text[10];
+};
+static __thread struct bj_day bj_last = {INT64_MIN, {0}};
+
+/* Beijing "yyyy-MM-dd HH:mm:ss" without quotes (19 bytes). */
 static void w_bj(struct w *w, int64_t t)
 {
     int64_t local = t + WDTS_BEIJING_OFFSET;
     int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
-    int64_t sod = local - days * 86400;
-    int64_t y;
-    unsigned mo, d;
-    wdts_civil_from_days(days, &y, &mo, &d);
-    w_pad(w, (uint64_t)(y % 10000), 4);
-    W(w, "-");
-    w_pad(w, mo, 2);
-    W(w, "-");
-    w_pad(w, d, 2);
-    W(w, " ");
-    w_pad(w, (uint64_t)(sod / 3600), 2);
-    W(w, ":");
-    w_pad(w, (uint64_t)(sod / 60 % 60), 2);
-    W(w, ":");
-    w_pad(w, (uint64_t)(sod % 60), 2);
+    unsigned sod = (unsigned)(local - days * 86400);
+    if (days != bj_last.day) {
+        int64_t y;
+        unsigned mo, d;
+        wdts_civil_from_days(days, &y, &mo, &d);
+        put_pad(bj_last.text, (uint64_t)(y % 10000), 4);
+        bj_last.text[4] = '-';
+        put_pad(bj_last.text + 5, mo, 2);
+        bj_last.text[7] = '-';
+        put_pad(bj_last.text + 8, d, 2);
+        bj_last.day = days;
+    }
+    char *p = w_room(w, 19);
+    memcpy(p, bj_last.text, 10);
+    p[10] = ' ';
+    memcpy(p + 11, digits2 + 2 * (sod / 3600), 2);
+    p[13] = ':';
+    memcpy(p + 14, digits2 + 2 * (sod / 60 % 60), 2);
+    p[16] = ':';
+    memcpy(p + 17, digits2 + 2 * (sod % 60), 2);
+    w->n += 19;
 }
 
 /* Beijing yyyyMMdd, for document numbers. */
@@ -282,26 +296,26 @@ static void w_chg_doc(struct w *w, enum sbx_chg_src src, uint64_t n)
     w_pad(w, n + 1, 10);
 }
 
-/* ,"key":<value> helpers. Absent times: "0000-00-00 00:00:00" for strings, null for ms. */
+/* ,"key":<value> helpers. Absent times: "0000-00-00 00:00:00" for strings, null for ms.
+ * A key, its colon and an opening quote go out as one literal. */
 #define KEY(w, k) W(w, ",\"" k "\":")
+#define KEYQ(w, k) W(w, ",\"" k "\":\"")
 #define KU(w, k, v) (KEY(w, k), w_u64(w, (uint64_t)(v)))
 #define KI(w, k, v) (KEY(w, k), w_i64(w, (int64_t)(v)))
-#define KS(w, k, s) (KEY(w, k), W(w, "\""), w_str(w, s), W(w, "\""))
-#define KM(w, k, c) (KEY(w, k), W(w, "\""), w_money(w, c), W(w, "\""))
+#define KS(w, k, s) (KEYQ(w, k), w_str(w, s), W(w, "\""))
+#define KM(w, k, c) (KEYQ(w, k), w_money(w, c), W(w, "\""))
 #define KMN(w, k, c) (KEY(w, k), w_money(w, c))
 #define KQ(w, k, q) KM(w, k, (int64_t)(q)*100)
-#define KT(w, k, t) (KEY(w, k), kt(w, t))
+#define KT(w, k, t) (KEYQ(w, k), kt(w, t), W(w, "\""))
 #define KMS(w, k, t) (KEY(w, k), kms(w, t))
 
+/* A time inside its quotes. */
 static void kt(struct w *w, int64_t t)
 {
-    if (t < 0) {
-        W(w, "\"0000-00-00 00:00:00\"");
-        return;
-    }
-    W(w, "\"");
-    w_bj(w, t);
-    W(w, "\"");
+    if (t < 0)
+        W(w, "0000-00-00 00:00:00");
+    else
+        w_bj(w, t);
 }
 
 static void kms(struct w *w, int64_t t)
