@@ -350,7 +350,12 @@ void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines
     life->n_lines = r < 60 ? 1 : r < 80 ? 2 : r < 90 ? 3 : 4;
     life->refund_line = choice8(h5, 32, life->n_lines);
     if (with_lines)
-        make_lines(ds, 0x200, n, life->n_lines, life->lines);
+        sbx_trade_lines_get(ds, life);
+}
+
+void sbx_trade_lines_get(const struct sbx_dataset *ds, struct sbx_trade_life *life)
+{
+    make_lines(ds, 0x200, life->n, life->n_lines, life->lines);
 }
 
 /* Purchase hashes: h [0] approve [8] arrive [16] si_done choices, [24] wh [32] provider

@@ -72,6 +72,8 @@ int64_t sbx_stream_created(const struct sbx_dataset *ds, enum sbx_stream s, uint
 /** Fills the life of trade n; detail lines only when with_lines (selection does not need them). */
 void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines,
                         struct sbx_trade_life *life);
+/** Fills the detail lines of a life that sbx_trade_life_get() filled without them. */
+void sbx_trade_lines_get(const struct sbx_dataset *ds, struct sbx_trade_life *life);
 void sbx_purchase_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines,
                            struct sbx_purchase_life *life);
 /** The number of records of a stream created up to and including t. */

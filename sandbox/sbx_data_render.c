@@ -536,9 +536,10 @@ static size_t fmt_src_tid(const struct tview *v, char *p)
     }
 }
 
-static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v)
+/* Fills the view from v->l, whose detail lines are filled. */
+static void tview_fill(const struct sbx_dataset *ds, struct tview *v)
 {
-    sbx_trade_life_get(ds, n, 1, &v->l);
+    uint64_t n = v->l.n;
     v->shop = &sbx_shops[v->l.shop];
     v->ps.h = sbx_hash(ds->seed, 0x600, n);
     v->ps.reg = &regions[(v->ps.h >> 40) % N_REGIONS];
@@ -560,6 +561,12 @@ static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v
     uint64_t ms = (uint64_t)v->l.created * 1000;
     v->cms_len = (size_t)ndigits(ms);
     put_pad(v->cms, ms, (int)v->cms_len);
+}
+
+static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v)
+{
+    sbx_trade_life_get(ds, n, 1, &v->l);
+    tview_fill(ds, v);
 }
 
 /* A line's share of the discount: proportional, the last line takes the remainder. */
@@ -1596,13 +1603,12 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
     case SBX_E_REFUND:
     case SBX_E_REFUND_STOCKIN: {
         struct tview v;
-        struct sbx_trade_life l0;
         if (id == 0 || ds->orders_per_day <= 0) {
             W(&w, "{}");
             break;
         }
-        sbx_trade_life_get(ds, id - 1, 0, &l0);
-        int64_t version = sbx_trade_modified(&l0, e, as_of, NULL);
+        sbx_trade_life_get(ds, id - 1, 0, &v.l);
+        int64_t version = sbx_trade_modified(&v.l, e, as_of, NULL);
         if (version < 0) {
             W(&w, "{}"); /* does not exist (yet) */
             break;
@@ -1610,7 +1616,8 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
         if (row_get(ds, e, route, id, version, buf))
             return;
         size_t at = buf->len;
-        tview_init(ds, id - 1, &v);
+        sbx_trade_lines_get(ds, &v.l);
+        tview_fill(ds, &v);
         if (e == SBX_E_TRADE)
             render_trade(ds, route, &v, as_of, &w);
         else if (e == SBX_E_RAW_TRADE)
