@@ -752,10 +752,32 @@ struct life_sel {
  * via_field >= 0: n was reached through that event field, and is taken only when
  * that event is the one the window is on (so a record reached through several of
  * its events is added once). */
+/* Whether trade n, reached through its event via_field (at or before as_of), has a
+ * later event of def at or before as_of, so that via_field is not its current event.
+ * Most candidates of a window on `modified` are such superseded events: this answers
+ * from the hashes and the next event's time, without the whole life. */
+static int trade_superseded(const struct sbx_dataset *ds, const struct life_def *def, uint64_t n,
+                            int via_field, int64_t as_of)
+{
+    uint64_t h = trade_h(ds, n), h4 = mix64(h ^ MIXK4);
+    int i = 0;
+    while (i < def->n_evs && def->evs[i].field != via_field)
+        i++;
+    for (i++; i < def->n_evs; i++) {
+        int f = def->evs[i].field;
+        if (trade_combo(h, h4, f) >= 0 && trade_field_time(ds, n, h, h4, f) <= as_of)
+            return 1;
+    }
+    return 0;
+}
+
 static void life_eval(struct life_sel *ls, uint64_t n, int via_field)
 {
     const struct life_def *def = ls->def;
     int64_t times[8];
+    if (def->stream == SBX_S_TRADE && ls->key_field < 0 && via_field >= 0 &&
+        trade_superseded(ls->ds, def, n, via_field, ls->as_of))
+        return; /* the full evaluation below would find a later current event too */
     if (def->stream == SBX_S_TRADE) {
         struct sbx_trade_life l;
         sbx_trade_life_get(ls->ds, n, 0, &l);
