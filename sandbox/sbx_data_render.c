@@ -186,6 +186,11 @@ static inline int ndigits(uint64_t v)
 
 static void w_u64(struct w *w, uint64_t v)
 {
+    if (v < 10) { /* most numbers of a row: ids of small tables, flags, counts */
+        *w_room(w, 1) = (char)('0' + v);
+        w->n++;
+        return;
+    }
     int nd = ndigits(v);
     put_pad(w_room(w, (size_t)nd), v, nd);
     w->n += (size_t)nd;
@@ -482,20 +487,17 @@ static void w_line_goods(struct w *w, const struct sbx_dataset *ds, const struct
     KU(w, "goods_id", ln->goods + 1);
     KU(w, "spec_id", sbx_spec_id(ln->goods, ln->spec));
     /* the same text as sbx_fmt_goods_no / sbx_fmt_spec_no, without printf */
+    char gno[5];
+    put_pad(gno, ln->goods + 1, 5);
     W(w, ",\"goods_no\":\"G");
-    w_pad(w, ln->goods + 1, 5);
-    W(w, "\"");
-    KEY(w, "goods_name");
-    W(w, "\"");
+    w_raw(w, gno, 5);
+    W(w, "\",\"goods_name\":\"");
     w_goods_name(w, ds, ln->goods);
-    W(w, "\"");
-    W(w, ",\"spec_no\":\"G");
-    w_pad(w, ln->goods + 1, 5);
+    W(w, "\",\"spec_no\":\"G");
+    w_raw(w, gno, 5);
     W(w, "-");
     w_pad(w, ln->spec + 1, 2);
-    W(w, "\"");
-    KEY(w, "spec_name");
-    W(w, "\"");
+    W(w, "\",\"spec_name\":\"");
     w_spec_name(w, ds, ln->goods, ln->spec);
     W(w, "\"");
 }
@@ -625,8 +627,7 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
 
     W(w, "{\"trade_id\":");
     w_u64(w, l->n + 1);
-    KEY(w, "trade_no");
-    W(w, "\"");
+    W(w, ",\"trade_no\":\"");
     w_trade_no(w, v);
     W(w, "\"");
     KI(w, "platform_id", plat);
@@ -635,20 +636,16 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
     KU(w, "shop_id", l->shop + 1);
     KS(w, "shop_no", v->shop->shop_no);
     KS(w, "shop_name", v->shop->name);
-    KS(w, "shop_remark", "");
-    KU(w, "warehouse_type", 1);
+    W(w, ",\"shop_remark\":\"\",\"warehouse_type\":1");
     KS(w, "warehouse_no", warehouses[l->wh].no);
-    KEY(w, "src_tids");
-    W(w, "\"");
+    W(w, ",\"src_tids\":\"");
     w_src_tid(w, v);
     W(w, "\"");
     KI(w, "trade_status", status);
     KI(w, "trade_type", plat == 0 ? 2 : 1);
-    KI(w, "delivery_term", 1);
-    KI(w, "freeze_reason", 0);
+    W(w, ",\"delivery_term\":1,\"freeze_reason\":0");
     KI(w, "refund_status", rs);
-    KI(w, "fenxiao_type", 0);
-    KS(w, "fenxiao_nick", "");
+    W(w, ",\"fenxiao_type\":0,\"fenxiao_nick\":\"\"");
     KI(w, "trade_from", plat == 0 ? 3 : 1);
     KP(w, "pay_account", &v->ps, PII_PAY_ACCOUNT, route, plat);
     KP(w, "buyer_nick", &v->ps, PII_BUYER_NICK, route, plat);
@@ -660,51 +657,41 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
     KP(w, "receiver_mobile", &v->ps, PII_RECEIVER_MOBILE, route, plat);
     KP(w, "receiver_telno", &v->ps, PII_RECEIVER_TELNO, route, plat);
     KS(w, "receiver_zip", v->ps.reg->zip);
-    KEY(w, "receiver_area");
-    W(w, "\"");
+    W(w, ",\"receiver_area\":\"");
     w_str(w, v->ps.reg->province);
     W(w, " ");
     w_str(w, v->ps.reg->city);
     W(w, " ");
     w_str(w, v->ps.reg->district);
     W(w, "\"");
-    KS(w, "receiver_ring", "");
-    KS(w, "receiver_dtb", "");
+    W(w, ",\"receiver_ring\":\"\",\"receiver_dtb\":\"\"");
     KP(w, "customer_name", &v->ps, PII_CUSTOMER_NAME, route, plat);
-    KEY(w, "customer_no");
-    W(w, "\"KH");
+    W(w, ",\"customer_no\":\"KH");
     w_pad(w, (v->ps.h >> 5) % 100000000ULL, 8);
     W(w, "\"");
     KS(w, "logistics_name", logistics[l->logi].name);
     KS(w, "logistics_code", logistics[l->logi].code);
-    KEY(w, "logistics_no");
-    W(w, "\"");
+    W(w, ",\"logistics_no\":\"");
     if (shipped) {
         w_str(w, logistics[l->logi].code);
         w_pad(w, l->h2 % 10000000000000ULL, 13);
     }
     W(w, "\"");
     KS(w, "buyer_message", (l->h3 >> 50) % 5 == 0 ? "请尽快发货" : "");
-    KS(w, "cs_remark", "");
-    KI(w, "remark_flag", 0);
-    KS(w, "print_remark", "");
+    W(w, ",\"cs_remark\":\"\",\"remark_flag\":0,\"print_remark\":\"\"");
     KU(w, "goods_type_count", l->n_lines);
     KQ(w, "goods_count", v->goods_count);
     KM(w, "goods_amount", v->goods_amount);
     KM(w, "post_amount", v->post_amount);
-    KM(w, "other_amount", 0);
+    W(w, ",\"other_amount\":\"0.0000\"");
     KM(w, "discount", v->discount);
     KM(w, "receivable", v->receivable);
-    KM(w, "cod_amount", 0);
-    KM(w, "ext_cod_fee", 0);
+    W(w, ",\"cod_amount\":\"0.0000\",\"ext_cod_fee\":\"0.0000\"");
     KM(w, "goods_cost", v->cost);
     KMN(w, "post_cost", shipped ? 600 : 0); /* a number, as the API sometimes sends decimals */
     KM(w, "paid", paid ? v->receivable : 0);
     KM(w, "weight", 35 * v->goods_count);
-    KI(w, "invoice_type", 0);
-    KS(w, "invoice_title", "");
-    KM(w, "tax_rate", 0);
-    KEY(w, "trade_time");
+    W(w, ",\"invoice_type\":0,\"invoice_title\":\"\",\"tax_rate\":\"0.0000\",\"trade_time\":");
     w_raw(w, v->cms, v->cms_len);
     KT(w, "pay_time", paid ? l->pay : -1);
     KT(w, "check_time", l->check >= 0 && l->check <= t ? l->check : -1);
@@ -725,20 +712,15 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
         KU(w, "trade_id", l->n + 1);
         KI(w, "platform_id", plat);
         w_line_goods(w, ds, ln);
-        KS(w, "spec_code", "");
-        KEY(w, "src_oid");
-        W(w, "\"");
+        W(w, ",\"spec_code\":\"\",\"src_oid\":\"");
         w_src_tid(w, v);
         W(w, "-");
         w_u64(w, (uint64_t)i + 1);
-        W(w, "\"");
-        KEY(w, "src_tid");
-        W(w, "\"");
+        W(w, "\",\"src_tid\":\"");
         w_src_tid(w, v);
-        W(w, "\"");
-        KI(w, "gift_type", 0);
+        W(w, "\",\"gift_type\":0");
         KI(w, "refund_status", refunded ? 2 : 0);
-        KI(w, "guarantee_mode", 1);
+        W(w, ",\"guarantee_mode\":1");
         KQ(w, "num", ln->num);
         KQ(w, "actual_num", refunded ? 0 : ln->num);
         KM(w, "price", ln->price);
@@ -749,8 +731,7 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
         KM(w, "share_post", i == 0 ? v->post_amount : 0);
         KM(w, "paid", paid ? share + (i == 0 ? v->post_amount : 0) : 0);
         KM(w, "weight", 35 * ln->num);
-        KS(w, "remark", "");
-        KEY(w, "created");
+        W(w, ",\"remark\":\"\",\"created\":");
         w_raw(w, v->cms, v->cms_len);
         if (refunded) {
             KMS(w, "modified", l->refund);
