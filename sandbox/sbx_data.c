@@ -71,9 +71,15 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
-uint64_t sbx_hash(uint64_t seed, uint64_t a, uint64_t b)
+/* sbx_hash(), inlined where selection runs it for every candidate. */
+static inline uint64_t hash3(uint64_t seed, uint64_t a, uint64_t b)
 {
     return mix64(seed ^ mix64(a * 0x9e3779b97f4a7c15ULL + b + 0x632be59bd9b4e019ULL));
+}
+
+uint64_t sbx_hash(uint64_t seed, uint64_t a, uint64_t b)
+{
+    return hash3(seed, a, b);
 }
 
 /* Scales 32 random bits to [0, n) with a multiply instead of a division. */
@@ -96,7 +102,7 @@ static int64_t stream_rate(const struct sbx_dataset *ds, enum sbx_stream s)
 int64_t sbx_stream_created(const struct sbx_dataset *ds, enum sbx_stream s, uint64_t n)
 {
     int64_t rate = stream_rate(ds, s);
-    uint64_t u = scale32(sbx_hash(ds->seed, 0x100 + (uint64_t)s, n), DAY);
+    uint64_t u = scale32(hash3(ds->seed, 0x100 + (uint64_t)s, n), DAY);
     return ds->data_origin + (int64_t)((n * DAY + u) / (uint64_t)rate);
 }
 
@@ -247,63 +253,75 @@ static inline int trade_refunded(uint64_t h)
     return !trade_cancelled(h) && pct16(h, 16) < REFUND_PCT;
 }
 
-/* The combination index of field f of a trade, or -1 when the event never happens. */
-static int trade_combo(uint64_t h, uint64_t h4, int f)
+/* The combination index of field f of a trade, or -1 when the event never happens.
+ * Only the hashes field f depends on are mixed: this runs for every candidate. */
+static inline __attribute__((always_inline)) int trade_combo(uint64_t h, int f)
 {
-    int cancelled = trade_cancelled(h);
-    int refunded = trade_refunded(h);
-    int refund_c = choice8(h4, 0, 2);
     switch (f) {
     case TF_CREATED: return 0;
-    case TF_CANCEL: return cancelled ? choice8(h, 32, 2) : -1;
-    case TF_PAY: return cancelled ? -1 : 0;
-    case TF_CHECK: return cancelled ? -1 : choice8(h, 40, 3);
-    case TF_SHIP: return cancelled ? -1 : choice8(h, 48, 3);
-    case TF_DONE: return cancelled ? -1 : choice8(h, 56, 3);
-    case TF_REFUND: return refunded ? refund_c : -1;
-    case TF_RF_AGREE: return refunded ? refund_c * 2 + choice8(h4, 8, 2) : -1;
-    case TF_RF_DONE: return refunded ? refund_c * 2 + choice8(h4, 16, 2) : -1;
-    case TF_SI_DONE:
-        return refunded ? (refund_c * 2 + choice8(h4, 16, 2)) * 2 + choice8(h4, 24, 2) : -1;
+    case TF_CANCEL: return trade_cancelled(h) ? choice8(h, 32, 2) : -1;
+    case TF_PAY: return trade_cancelled(h) ? -1 : 0;
+    case TF_CHECK: return trade_cancelled(h) ? -1 : choice8(h, 40, 3);
+    case TF_SHIP: return trade_cancelled(h) ? -1 : choice8(h, 48, 3);
+    case TF_DONE: return trade_cancelled(h) ? -1 : choice8(h, 56, 3);
+    default: break;
+    }
+    if (!trade_refunded(h))
+        return -1;
+    uint64_t h4 = mix64(h ^ MIXK4);
+    int refund_c = choice8(h4, 0, 2);
+    switch (f) {
+    case TF_REFUND: return refund_c;
+    case TF_RF_AGREE: return refund_c * 2 + choice8(h4, 8, 2);
+    case TF_RF_DONE: return refund_c * 2 + choice8(h4, 16, 2);
+    case TF_SI_DONE: return (refund_c * 2 + choice8(h4, 16, 2)) * 2 + choice8(h4, 24, 2);
     default: return -1;
     }
 }
 
 static inline uint64_t trade_h(const struct sbx_dataset *ds, uint64_t n)
 {
-    return sbx_hash(ds->seed, 1, n);
+    return hash3(ds->seed, 1, n);
 }
 
-/* The time of one event of trade n (given its h and h4), for visit() to reject a
- * candidate before computing its whole life. It must agree with sbx_trade_life_get();
- * the brute-force test of test_sbx_data.c compares the two. Only called for fields
+/* The time of one event of trade n (given its h), for visit() to reject a candidate
+ * before computing its whole life. It must agree with sbx_trade_life_get(); the
+ * brute-force test of test_sbx_data.c compares the two. Only called for fields
  * whose combination check passed, so the event happens. */
-static int64_t trade_field_time(const struct sbx_dataset *ds, uint64_t n, uint64_t h, uint64_t h4,
-                                int f)
+static inline __attribute__((always_inline)) int64_t
+trade_field_time(const struct sbx_dataset *ds, uint64_t n, uint64_t h, int f)
 {
     const struct delay *d = trade_delays;
     int64_t c = sbx_stream_created(ds, SBX_S_TRADE, n);
-    uint64_t h2 = mix64(h ^ MIXK2), h3 = mix64(h ^ MIXK3);
-    int64_t refund = c + d[TF_REFUND].bases[choice8(h4, 0, 2)] + jit16(h3, 16, d[TF_REFUND].jitter);
     switch (f) {
     case TF_CREATED: return c;
     case TF_CANCEL:
-        return c + d[TF_CANCEL].bases[choice8(h, 32, 2)] + jit16(h3, 0, d[TF_CANCEL].jitter);
-    case TF_PAY: return c + d[TF_PAY].bases[0] + jit16(h2, 0, d[TF_PAY].jitter);
+        return c + d[TF_CANCEL].bases[choice8(h, 32, 2)] +
+               jit16(mix64(h ^ MIXK3), 0, d[TF_CANCEL].jitter);
+    case TF_PAY: return c + d[TF_PAY].bases[0] + jit16(mix64(h ^ MIXK2), 0, d[TF_PAY].jitter);
     case TF_CHECK:
-        return c + d[TF_CHECK].bases[choice8(h, 40, 3)] + jit16(h2, 16, d[TF_CHECK].jitter);
-    case TF_SHIP: return c + d[TF_SHIP].bases[choice8(h, 48, 3)] + jit16(h2, 32, d[TF_SHIP].jitter);
-    case TF_DONE: return c + d[TF_DONE].bases[choice8(h, 56, 3)] + jit16(h2, 48, d[TF_DONE].jitter);
+        return c + d[TF_CHECK].bases[choice8(h, 40, 3)] +
+               jit16(mix64(h ^ MIXK2), 16, d[TF_CHECK].jitter);
+    case TF_SHIP:
+        return c + d[TF_SHIP].bases[choice8(h, 48, 3)] +
+               jit16(mix64(h ^ MIXK2), 32, d[TF_SHIP].jitter);
+    case TF_DONE:
+        return c + d[TF_DONE].bases[choice8(h, 56, 3)] +
+               jit16(mix64(h ^ MIXK2), 48, d[TF_DONE].jitter);
+    default: break;
+    }
+    uint64_t h3 = mix64(h ^ MIXK3), h4 = mix64(h ^ MIXK4);
+    int64_t refund = c + d[TF_REFUND].bases[choice8(h4, 0, 2)] + jit16(h3, 16, d[TF_REFUND].jitter);
+    int64_t rf_done =
+        refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] + jit16(h3, 48, d[TF_RF_DONE].jitter);
+    switch (f) {
     case TF_REFUND: return refund;
     case TF_RF_AGREE:
         return refund + d[TF_RF_AGREE].bases[choice8(h4, 8, 2)] +
                jit16(h3, 32, d[TF_RF_AGREE].jitter);
-    case TF_RF_DONE:
-        return refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] +
-               jit16(h3, 48, d[TF_RF_DONE].jitter);
+    case TF_RF_DONE: return rf_done;
     case TF_SI_DONE:
-        return refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] +
-               jit16(h3, 48, d[TF_RF_DONE].jitter) + d[TF_SI_DONE].bases[choice8(h4, 24, 2)] +
+        return rf_done + d[TF_SI_DONE].bases[choice8(h4, 24, 2)] +
                jit16(mix64(h ^ MIXK5), 0, d[TF_SI_DONE].jitter);
     default: return -1;
     }
@@ -686,10 +704,10 @@ static void visit(const struct sbx_dataset *ds, enum sbx_stream stream, const in
             /* every callback takes (n, f) only when event f is in [s, e) and by as_of */
             if (stream == SBX_S_TRADE) {
                 for (uint64_t n = a; n < b; n++) {
-                    uint64_t h = trade_h(ds, n), h4 = mix64(h ^ MIXK4);
-                    if (trade_combo(h, h4, f) != j)
+                    uint64_t h = trade_h(ds, n);
+                    if (trade_combo(h, f) != j)
                         continue;
-                    int64_t ft = trade_field_time(ds, n, h, h4, f);
+                    int64_t ft = trade_field_time(ds, n, h, f);
                     if (ft >= s && ft < e && ft <= as_of)
                         cb(ctx, n, f);
                 }
@@ -759,13 +777,13 @@ struct life_sel {
 static int trade_superseded(const struct sbx_dataset *ds, const struct life_def *def, uint64_t n,
                             int via_field, int64_t as_of)
 {
-    uint64_t h = trade_h(ds, n), h4 = mix64(h ^ MIXK4);
+    uint64_t h = trade_h(ds, n);
     int i = 0;
     while (i < def->n_evs && def->evs[i].field != via_field)
         i++;
     for (i++; i < def->n_evs; i++) {
         int f = def->evs[i].field;
-        if (trade_combo(h, h4, f) >= 0 && trade_field_time(ds, n, h, h4, f) <= as_of)
+        if (trade_combo(h, f) >= 0 && trade_field_time(ds, n, h, f) <= as_of)
             return 1;
     }
     return 0;
