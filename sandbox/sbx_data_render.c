@@ -184,11 +184,33 @@ static inline int ndigits(uint64_t v)
     return t + (v >= p10[t]);
 }
 
+/* Decimal of v < 10000 into p (room for 4 bytes); returns its length. Most numbers
+ * of a row are that small: flags, counts, table ids, amounts in yuan. */
+static inline __attribute__((always_inline)) size_t put_small(char *p, unsigned v)
+{
+    if (v < 10) {
+        p[0] = (char)('0' + v);
+        return 1;
+    }
+    if (v < 100) {
+        memcpy(p, digits2 + 2 * v, 2);
+        return 2;
+    }
+    unsigned hi = v / 100, lo = v % 100;
+    if (hi < 10) {
+        p[0] = (char)('0' + hi);
+        memcpy(p + 1, digits2 + 2 * lo, 2);
+        return 3;
+    }
+    memcpy(p, digits2 + 2 * hi, 2);
+    memcpy(p + 2, digits2 + 2 * lo, 2);
+    return 4;
+}
+
 static void w_u64(struct w *w, uint64_t v)
 {
-    if (v < 10) { /* most numbers of a row: ids of small tables, flags, counts */
-        *w_room(w, 1) = (char)('0' + v);
-        w->n++;
+    if (v < 10000) {
+        w->n += put_small(w_room(w, 4), (unsigned)v);
         return;
     }
     int nd = ndigits(v);
@@ -236,14 +258,19 @@ static void w_money(struct w *w, int64_t cents)
         cents = -cents;
     }
     uint64_t units = (uint64_t)cents / 100;
-    int nd = ndigits(units);
-    char *p = w_room(w, (size_t)nd + 5);
-    put_pad(p, units, nd);
+    char *p = w_room(w, 25);
+    size_t nd;
+    if (units < 10000) {
+        nd = put_small(p, (unsigned)units);
+    } else {
+        nd = (size_t)ndigits(units);
+        put_pad(p, units, (int)nd);
+    }
     p[nd] = '.';
-    put_pad(p + nd + 1, (uint64_t)cents % 100, 2);
+    memcpy(p + nd + 1, digits2 + 2 * ((uint64_t)cents % 100), 2);
     p[nd + 3] = '0';
     p[nd + 4] = '0';
-    w->n += (size_t)nd + 5;
+    w->n += nd + 5;
 }
 
 /* The Beijing date "yyyy-MM-dd" of one day, remembered per thread: the times of a
