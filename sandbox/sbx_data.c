@@ -775,9 +775,8 @@ struct life_sel {
  * Most candidates of a window on `modified` are such superseded events: this answers
  * from the hashes and the next event's time, without the whole life. */
 static int trade_superseded(const struct sbx_dataset *ds, const struct life_def *def, uint64_t n,
-                            int via_field, int64_t as_of)
+                            uint64_t h, int via_field, int64_t as_of)
 {
-    uint64_t h = trade_h(ds, n);
     int i = 0;
     while (i < def->n_evs && def->evs[i].field != via_field)
         i++;
@@ -793,14 +792,17 @@ static void life_eval(struct life_sel *ls, uint64_t n, int via_field)
 {
     const struct life_def *def = ls->def;
     int64_t times[8];
-    if (def->stream == SBX_S_TRADE && ls->key_field < 0 && via_field >= 0 &&
-        trade_superseded(ls->ds, def, n, via_field, ls->as_of))
-        return; /* the full evaluation below would find a later current event too */
     if (def->stream == SBX_S_TRADE) {
+        /* the cheap rejections first, from the hashes (the shop is the life's shop) */
+        uint64_t h = trade_h(ls->ds, n);
+        int shop = pick_shop((uint64_t)pct16(mix64(h ^ MIXK4), 32));
+        if (!sbx_route_visible(ls->route, sbx_shops[shop].platform_id))
+            return;
+        if (ls->key_field < 0 && via_field >= 0 &&
+            trade_superseded(ls->ds, def, n, h, via_field, ls->as_of))
+            return;
         struct sbx_trade_life l;
         sbx_trade_life_get(ls->ds, n, 0, &l);
-        if (!sbx_route_visible(ls->route, sbx_shops[l.shop].platform_id))
-            return;
         for (int i = 0; i < def->n_evs; i++)
             times[i] = trade_field(&l, def->evs[i].field);
     } else {
