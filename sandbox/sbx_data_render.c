@@ -207,15 +207,19 @@ static inline __attribute__((always_inline)) size_t put_small(char *p, unsigned 
     return 4;
 }
 
-static void w_u64(struct w *w, uint64_t v)
+static __attribute__((noinline)) void w_u64_long(struct w *w, uint64_t v)
 {
-    if (v < 10000) {
-        w->n += put_small(w_room(w, 4), (unsigned)v);
-        return;
-    }
     int nd = ndigits(v);
     put_pad(w_room(w, (size_t)nd), v, nd);
     w->n += (size_t)nd;
+}
+
+static inline __attribute__((always_inline)) void w_u64(struct w *w, uint64_t v)
+{
+    if (v < 10000)
+        w->n += put_small(w_room(w, 4), (unsigned)v);
+    else
+        w_u64_long(w, v);
 }
 
 static void w_i64(struct w *w, int64_t v)
@@ -234,17 +238,6 @@ static void w_pad(struct w *w, uint64_t v, int width)
     w->n += (size_t)width;
 }
 
-/* Beijing yyyyMMdd into p (8 bytes). */
-static void put_ymd(char *p, int64_t t)
-{
-    int64_t days = (t + WDTS_BEIJING_OFFSET) / 86400;
-    int64_t y;
-    unsigned mo, d;
-    wdts_civil_from_days(days, &y, &mo, &d);
-    put_pad(p, (uint64_t)(y % 10000), 4);
-    put_pad(p + 4, mo, 2);
-    put_pad(p + 6, d, 2);
-}
 
 /* cents → "123.4500" (four decimals, as the API writes amounts) */
 static void w_money(struct w *w, int64_t cents)
@@ -281,23 +274,29 @@ struct bj_day {
 };
 static __thread struct bj_day bj_last = {INT64_MIN, {0}};
 
+/* Makes bj_last the date of day `days` (days since 1970 in Beijing time). */
+static inline void bj_date(int64_t days)
+{
+    if (days == bj_last.day)
+        return;
+    int64_t y;
+    unsigned mo, d;
+    wdts_civil_from_days(days, &y, &mo, &d);
+    put_pad(bj_last.text, (uint64_t)(y % 10000), 4);
+    bj_last.text[4] = '-';
+    put_pad(bj_last.text + 5, mo, 2);
+    bj_last.text[7] = '-';
+    put_pad(bj_last.text + 8, d, 2);
+    bj_last.day = days;
+}
+
 /* Beijing "yyyy-MM-dd HH:mm:ss" without quotes (19 bytes). */
 static void w_bj(struct w *w, int64_t t)
 {
     int64_t local = t + WDTS_BEIJING_OFFSET;
     int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
     unsigned sod = (unsigned)(local - days * 86400);
-    if (days != bj_last.day) {
-        int64_t y;
-        unsigned mo, d;
-        wdts_civil_from_days(days, &y, &mo, &d);
-        put_pad(bj_last.text, (uint64_t)(y % 10000), 4);
-        bj_last.text[4] = '-';
-        put_pad(bj_last.text + 5, mo, 2);
-        bj_last.text[7] = '-';
-        put_pad(bj_last.text + 8, d, 2);
-        bj_last.day = days;
-    }
+    bj_date(days);
     char *p = w_room(w, 19);
     memcpy(p, bj_last.text, 10);
     p[10] = ' ';
@@ -307,6 +306,16 @@ static void w_bj(struct w *w, int64_t t)
     p[16] = ':';
     memcpy(p + 17, digits2 + 2 * (sod % 60), 2);
     w->n += 19;
+}
+
+/* Beijing yyyyMMdd into p (8 bytes), from the same day cache. */
+static void put_ymd(char *p, int64_t t)
+{
+    int64_t days = (t + WDTS_BEIJING_OFFSET) / 86400;
+    bj_date(days);
+    memcpy(p, bj_last.text, 4);
+    memcpy(p + 4, bj_last.text + 5, 2);
+    memcpy(p + 6, bj_last.text + 8, 2);
 }
 
 /* Beijing yyyyMMdd, for document numbers. */
