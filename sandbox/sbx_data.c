@@ -61,27 +61,6 @@ wdts_err_t sbx_entity_parse(const char *name, enum sbx_entity *out)
 
 /* ---------------------------------------------------------------- hashing, schedules */
 
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-/* sbx_hash(), inlined where selection runs it for every candidate. */
-static inline uint64_t hash3(uint64_t seed, uint64_t a, uint64_t b)
-{
-    return mix64(seed ^ mix64(a * 0x9e3779b97f4a7c15ULL + b + 0x632be59bd9b4e019ULL));
-}
-
-uint64_t sbx_hash(uint64_t seed, uint64_t a, uint64_t b)
-{
-    return hash3(seed, a, b);
-}
-
 /* Scales 32 random bits to [0, n) with a multiply instead of a division. */
 static inline uint64_t scale32(uint64_t bits, uint64_t n)
 {
@@ -102,7 +81,7 @@ static int64_t stream_rate(const struct sbx_dataset *ds, enum sbx_stream s)
 int64_t sbx_stream_created(const struct sbx_dataset *ds, enum sbx_stream s, uint64_t n)
 {
     int64_t rate = stream_rate(ds, s);
-    uint64_t u = scale32(hash3(ds->seed, 0x100 + (uint64_t)s, n), DAY);
+    uint64_t u = scale32(sbx_hash(ds->seed, 0x100 + (uint64_t)s, n), DAY);
     return ds->data_origin + (int64_t)((n * DAY + u) / (uint64_t)rate);
 }
 
@@ -268,7 +247,7 @@ static inline __attribute__((always_inline)) int trade_combo(uint64_t h, int f)
     }
     if (!trade_refunded(h))
         return -1;
-    uint64_t h4 = mix64(h ^ MIXK4);
+    uint64_t h4 = sbx_mix64(h ^ MIXK4);
     int refund_c = choice8(h4, 0, 2);
     switch (f) {
     case TF_REFUND: return refund_c;
@@ -281,7 +260,7 @@ static inline __attribute__((always_inline)) int trade_combo(uint64_t h, int f)
 
 static inline uint64_t trade_h(const struct sbx_dataset *ds, uint64_t n)
 {
-    return hash3(ds->seed, 1, n);
+    return sbx_hash(ds->seed, 1, n);
 }
 
 /* The time of one event of trade n (given its h), for visit() to reject a candidate
@@ -297,20 +276,20 @@ trade_field_time(const struct sbx_dataset *ds, uint64_t n, uint64_t h, int f)
     case TF_CREATED: return c;
     case TF_CANCEL:
         return c + d[TF_CANCEL].bases[choice8(h, 32, 2)] +
-               jit16(mix64(h ^ MIXK3), 0, d[TF_CANCEL].jitter);
-    case TF_PAY: return c + d[TF_PAY].bases[0] + jit16(mix64(h ^ MIXK2), 0, d[TF_PAY].jitter);
+               jit16(sbx_mix64(h ^ MIXK3), 0, d[TF_CANCEL].jitter);
+    case TF_PAY: return c + d[TF_PAY].bases[0] + jit16(sbx_mix64(h ^ MIXK2), 0, d[TF_PAY].jitter);
     case TF_CHECK:
         return c + d[TF_CHECK].bases[choice8(h, 40, 3)] +
-               jit16(mix64(h ^ MIXK2), 16, d[TF_CHECK].jitter);
+               jit16(sbx_mix64(h ^ MIXK2), 16, d[TF_CHECK].jitter);
     case TF_SHIP:
         return c + d[TF_SHIP].bases[choice8(h, 48, 3)] +
-               jit16(mix64(h ^ MIXK2), 32, d[TF_SHIP].jitter);
+               jit16(sbx_mix64(h ^ MIXK2), 32, d[TF_SHIP].jitter);
     case TF_DONE:
         return c + d[TF_DONE].bases[choice8(h, 56, 3)] +
-               jit16(mix64(h ^ MIXK2), 48, d[TF_DONE].jitter);
+               jit16(sbx_mix64(h ^ MIXK2), 48, d[TF_DONE].jitter);
     default: break;
     }
-    uint64_t h3 = mix64(h ^ MIXK3), h4 = mix64(h ^ MIXK4);
+    uint64_t h3 = sbx_mix64(h ^ MIXK3), h4 = sbx_mix64(h ^ MIXK4);
     int64_t refund = c + d[TF_REFUND].bases[choice8(h4, 0, 2)] + jit16(h3, 16, d[TF_REFUND].jitter);
     int64_t rf_done =
         refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] + jit16(h3, 48, d[TF_RF_DONE].jitter);
@@ -322,7 +301,7 @@ trade_field_time(const struct sbx_dataset *ds, uint64_t n, uint64_t h, int f)
     case TF_RF_DONE: return rf_done;
     case TF_SI_DONE:
         return rf_done + d[TF_SI_DONE].bases[choice8(h4, 24, 2)] +
-               jit16(mix64(h ^ MIXK5), 0, d[TF_SI_DONE].jitter);
+               jit16(sbx_mix64(h ^ MIXK5), 0, d[TF_SI_DONE].jitter);
     default: return -1;
     }
 }
@@ -332,8 +311,8 @@ void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines
 {
     const struct delay *d = trade_delays;
     uint64_t h = trade_h(ds, n);
-    uint64_t h2 = mix64(h ^ MIXK2), h3 = mix64(h ^ MIXK3), h4 = mix64(h ^ MIXK4),
-             h5 = mix64(h ^ MIXK5);
+    uint64_t h2 = sbx_mix64(h ^ MIXK2), h3 = sbx_mix64(h ^ MIXK3), h4 = sbx_mix64(h ^ MIXK4),
+             h5 = sbx_mix64(h ^ MIXK5);
     life->n = n;
     life->h = h;
     life->h2 = h2;
@@ -400,7 +379,7 @@ void sbx_purchase_life_get(const struct sbx_dataset *ds, uint64_t n, int with_li
 {
     const struct delay *d = purchase_delays;
     uint64_t h = purchase_h(ds, n);
-    uint64_t h2 = mix64(h ^ MIXK2);
+    uint64_t h2 = sbx_mix64(h ^ MIXK2);
     life->n = n;
     life->h = h;
     life->h2 = h2;
@@ -795,7 +774,7 @@ static void life_eval(struct life_sel *ls, uint64_t n, int via_field)
     if (def->stream == SBX_S_TRADE) {
         /* the cheap rejections first, from the hashes (the shop is the life's shop) */
         uint64_t h = trade_h(ls->ds, n);
-        int shop = pick_shop((uint64_t)pct16(mix64(h ^ MIXK4), 32));
+        int shop = pick_shop((uint64_t)pct16(sbx_mix64(h ^ MIXK4), 32));
         if (!sbx_route_visible(ls->route, sbx_shops[shop].platform_id))
             return;
         if (ls->key_field < 0 && via_field >= 0 &&
