@@ -550,6 +550,8 @@ struct tview {
     size_t tid_len, tno_len;
     char cms[24]; /* created, epoch ms */
     size_t cms_len;
+    int64_t modified; /* as of the render, and the status of that event (of the entity) */
+    int status;
 };
 
 static size_t fmt_src_tid(const struct tview *v, char *p)
@@ -653,8 +655,8 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
                          int64_t t, struct w *w)
 {
     const struct sbx_trade_life *l = &v->l;
-    int status = 0;
-    int64_t mod = sbx_trade_modified(l, SBX_E_TRADE, t, &status);
+    int status = v->status;
+    int64_t mod = v->modified;
     int plat = v->shop->platform_id;
     int rs = trade_refund_status(v, t);
     int shipped = l->ship >= 0 && l->ship <= t;
@@ -1625,7 +1627,7 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
             break;
         }
         sbx_trade_life_get(ds, id - 1, 0, &v.l);
-        int64_t version = sbx_trade_modified(&v.l, e, as_of, NULL);
+        int64_t version = sbx_trade_modified(&v.l, e, as_of, &v.status);
         if (version < 0) {
             W(&w, "{}"); /* does not exist (yet) */
             break;
@@ -1633,6 +1635,7 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
         if (row_get(ds, e, route, id, version, buf))
             return;
         size_t at = buf->len;
+        v.modified = version;
         sbx_trade_lines_get(ds, &v.l);
         tview_fill(ds, &v);
         if (e == SBX_E_TRADE)
