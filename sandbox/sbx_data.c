@@ -61,21 +61,6 @@ wdts_err_t sbx_entity_parse(const char *name, enum sbx_entity *out)
 
 /* ---------------------------------------------------------------- hashing, schedules */
 
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-uint64_t sbx_hash(uint64_t seed, uint64_t a, uint64_t b)
-{
-    return mix64(seed ^ mix64(a * 0x9e3779b97f4a7c15ULL + b + 0x632be59bd9b4e019ULL));
-}
-
 /* Scales 32 random bits to [0, n) with a multiply instead of a division. */
 static inline uint64_t scale32(uint64_t bits, uint64_t n)
 {
@@ -247,24 +232,28 @@ static inline int trade_refunded(uint64_t h)
     return !trade_cancelled(h) && pct16(h, 16) < REFUND_PCT;
 }
 
-/* The combination index of field f of a trade, or -1 when the event never happens. */
-static int trade_combo(uint64_t h, uint64_t h4, int f)
+/* The combination index of field f of a trade, or -1 when the event never happens.
+ * Only the hashes field f depends on are mixed: this runs for every candidate. */
+static inline __attribute__((always_inline)) int trade_combo(uint64_t h, int f)
 {
-    int cancelled = trade_cancelled(h);
-    int refunded = trade_refunded(h);
-    int refund_c = choice8(h4, 0, 2);
     switch (f) {
     case TF_CREATED: return 0;
-    case TF_CANCEL: return cancelled ? choice8(h, 32, 2) : -1;
-    case TF_PAY: return cancelled ? -1 : 0;
-    case TF_CHECK: return cancelled ? -1 : choice8(h, 40, 3);
-    case TF_SHIP: return cancelled ? -1 : choice8(h, 48, 3);
-    case TF_DONE: return cancelled ? -1 : choice8(h, 56, 3);
-    case TF_REFUND: return refunded ? refund_c : -1;
-    case TF_RF_AGREE: return refunded ? refund_c * 2 + choice8(h4, 8, 2) : -1;
-    case TF_RF_DONE: return refunded ? refund_c * 2 + choice8(h4, 16, 2) : -1;
-    case TF_SI_DONE:
-        return refunded ? (refund_c * 2 + choice8(h4, 16, 2)) * 2 + choice8(h4, 24, 2) : -1;
+    case TF_CANCEL: return trade_cancelled(h) ? choice8(h, 32, 2) : -1;
+    case TF_PAY: return trade_cancelled(h) ? -1 : 0;
+    case TF_CHECK: return trade_cancelled(h) ? -1 : choice8(h, 40, 3);
+    case TF_SHIP: return trade_cancelled(h) ? -1 : choice8(h, 48, 3);
+    case TF_DONE: return trade_cancelled(h) ? -1 : choice8(h, 56, 3);
+    default: break;
+    }
+    if (!trade_refunded(h))
+        return -1;
+    uint64_t h4 = sbx_mix64(h ^ MIXK4);
+    int refund_c = choice8(h4, 0, 2);
+    switch (f) {
+    case TF_REFUND: return refund_c;
+    case TF_RF_AGREE: return refund_c * 2 + choice8(h4, 8, 2);
+    case TF_RF_DONE: return refund_c * 2 + choice8(h4, 16, 2);
+    case TF_SI_DONE: return (refund_c * 2 + choice8(h4, 16, 2)) * 2 + choice8(h4, 24, 2);
     default: return -1;
     }
 }
@@ -274,37 +263,45 @@ static inline uint64_t trade_h(const struct sbx_dataset *ds, uint64_t n)
     return sbx_hash(ds->seed, 1, n);
 }
 
-/* The time of one event of trade n (given its h and h4), for visit() to reject a
- * candidate before computing its whole life. It must agree with sbx_trade_life_get();
- * the brute-force test of test_sbx_data.c compares the two. Only called for fields
+/* The time of one event of trade n (given its h), for visit() to reject a candidate
+ * before computing its whole life. It must agree with sbx_trade_life_get(); the
+ * brute-force test of test_sbx_data.c compares the two. Only called for fields
  * whose combination check passed, so the event happens. */
-static int64_t trade_field_time(const struct sbx_dataset *ds, uint64_t n, uint64_t h, uint64_t h4,
-                                int f)
+static inline __attribute__((always_inline)) int64_t
+trade_field_time(const struct sbx_dataset *ds, uint64_t n, uint64_t h, int f)
 {
     const struct delay *d = trade_delays;
     int64_t c = sbx_stream_created(ds, SBX_S_TRADE, n);
-    uint64_t h2 = mix64(h ^ MIXK2), h3 = mix64(h ^ MIXK3);
-    int64_t refund = c + d[TF_REFUND].bases[choice8(h4, 0, 2)] + jit16(h3, 16, d[TF_REFUND].jitter);
     switch (f) {
     case TF_CREATED: return c;
     case TF_CANCEL:
-        return c + d[TF_CANCEL].bases[choice8(h, 32, 2)] + jit16(h3, 0, d[TF_CANCEL].jitter);
-    case TF_PAY: return c + d[TF_PAY].bases[0] + jit16(h2, 0, d[TF_PAY].jitter);
+        return c + d[TF_CANCEL].bases[choice8(h, 32, 2)] +
+               jit16(sbx_mix64(h ^ MIXK3), 0, d[TF_CANCEL].jitter);
+    case TF_PAY: return c + d[TF_PAY].bases[0] + jit16(sbx_mix64(h ^ MIXK2), 0, d[TF_PAY].jitter);
     case TF_CHECK:
-        return c + d[TF_CHECK].bases[choice8(h, 40, 3)] + jit16(h2, 16, d[TF_CHECK].jitter);
-    case TF_SHIP: return c + d[TF_SHIP].bases[choice8(h, 48, 3)] + jit16(h2, 32, d[TF_SHIP].jitter);
-    case TF_DONE: return c + d[TF_DONE].bases[choice8(h, 56, 3)] + jit16(h2, 48, d[TF_DONE].jitter);
+        return c + d[TF_CHECK].bases[choice8(h, 40, 3)] +
+               jit16(sbx_mix64(h ^ MIXK2), 16, d[TF_CHECK].jitter);
+    case TF_SHIP:
+        return c + d[TF_SHIP].bases[choice8(h, 48, 3)] +
+               jit16(sbx_mix64(h ^ MIXK2), 32, d[TF_SHIP].jitter);
+    case TF_DONE:
+        return c + d[TF_DONE].bases[choice8(h, 56, 3)] +
+               jit16(sbx_mix64(h ^ MIXK2), 48, d[TF_DONE].jitter);
+    default: break;
+    }
+    uint64_t h3 = sbx_mix64(h ^ MIXK3), h4 = sbx_mix64(h ^ MIXK4);
+    int64_t refund = c + d[TF_REFUND].bases[choice8(h4, 0, 2)] + jit16(h3, 16, d[TF_REFUND].jitter);
+    int64_t rf_done =
+        refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] + jit16(h3, 48, d[TF_RF_DONE].jitter);
+    switch (f) {
     case TF_REFUND: return refund;
     case TF_RF_AGREE:
         return refund + d[TF_RF_AGREE].bases[choice8(h4, 8, 2)] +
                jit16(h3, 32, d[TF_RF_AGREE].jitter);
-    case TF_RF_DONE:
-        return refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] +
-               jit16(h3, 48, d[TF_RF_DONE].jitter);
+    case TF_RF_DONE: return rf_done;
     case TF_SI_DONE:
-        return refund + d[TF_RF_DONE].bases[choice8(h4, 16, 2)] +
-               jit16(h3, 48, d[TF_RF_DONE].jitter) + d[TF_SI_DONE].bases[choice8(h4, 24, 2)] +
-               jit16(mix64(h ^ MIXK5), 0, d[TF_SI_DONE].jitter);
+        return rf_done + d[TF_SI_DONE].bases[choice8(h4, 24, 2)] +
+               jit16(sbx_mix64(h ^ MIXK5), 0, d[TF_SI_DONE].jitter);
     default: return -1;
     }
 }
@@ -314,8 +311,8 @@ void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines
 {
     const struct delay *d = trade_delays;
     uint64_t h = trade_h(ds, n);
-    uint64_t h2 = mix64(h ^ MIXK2), h3 = mix64(h ^ MIXK3), h4 = mix64(h ^ MIXK4),
-             h5 = mix64(h ^ MIXK5);
+    uint64_t h2 = sbx_mix64(h ^ MIXK2), h3 = sbx_mix64(h ^ MIXK3), h4 = sbx_mix64(h ^ MIXK4),
+             h5 = sbx_mix64(h ^ MIXK5);
     life->n = n;
     life->h = h;
     life->h2 = h2;
@@ -350,7 +347,12 @@ void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines
     life->n_lines = r < 60 ? 1 : r < 80 ? 2 : r < 90 ? 3 : 4;
     life->refund_line = choice8(h5, 32, life->n_lines);
     if (with_lines)
-        make_lines(ds, 0x200, n, life->n_lines, life->lines);
+        sbx_trade_lines_get(ds, life);
+}
+
+void sbx_trade_lines_get(const struct sbx_dataset *ds, struct sbx_trade_life *life)
+{
+    make_lines(ds, 0x200, life->n, life->n_lines, life->lines);
 }
 
 /* Purchase hashes: h [0] approve [8] arrive [16] si_done choices, [24] wh [32] provider
@@ -377,7 +379,7 @@ void sbx_purchase_life_get(const struct sbx_dataset *ds, uint64_t n, int with_li
 {
     const struct delay *d = purchase_delays;
     uint64_t h = purchase_h(ds, n);
-    uint64_t h2 = mix64(h ^ MIXK2);
+    uint64_t h2 = sbx_mix64(h ^ MIXK2);
     life->n = n;
     life->h = h;
     life->h2 = h2;
@@ -681,10 +683,10 @@ static void visit(const struct sbx_dataset *ds, enum sbx_stream stream, const in
             /* every callback takes (n, f) only when event f is in [s, e) and by as_of */
             if (stream == SBX_S_TRADE) {
                 for (uint64_t n = a; n < b; n++) {
-                    uint64_t h = trade_h(ds, n), h4 = mix64(h ^ MIXK4);
-                    if (trade_combo(h, h4, f) != j)
+                    uint64_t h = trade_h(ds, n);
+                    if (trade_combo(h, f) != j)
                         continue;
-                    int64_t ft = trade_field_time(ds, n, h, h4, f);
+                    int64_t ft = trade_field_time(ds, n, h, f);
                     if (ft >= s && ft < e && ft <= as_of)
                         cb(ctx, n, f);
                 }
@@ -747,15 +749,39 @@ struct life_sel {
  * via_field >= 0: n was reached through that event field, and is taken only when
  * that event is the one the window is on (so a record reached through several of
  * its events is added once). */
+/* Whether trade n, reached through its event via_field (at or before as_of), has a
+ * later event of def at or before as_of, so that via_field is not its current event.
+ * Most candidates of a window on `modified` are such superseded events: this answers
+ * from the hashes and the next event's time, without the whole life. */
+static int trade_superseded(const struct sbx_dataset *ds, const struct life_def *def, uint64_t n,
+                            uint64_t h, int via_field, int64_t as_of)
+{
+    int i = 0;
+    while (i < def->n_evs && def->evs[i].field != via_field)
+        i++;
+    for (i++; i < def->n_evs; i++) {
+        int f = def->evs[i].field;
+        if (trade_combo(h, f) >= 0 && trade_field_time(ds, n, h, f) <= as_of)
+            return 1;
+    }
+    return 0;
+}
+
 static void life_eval(struct life_sel *ls, uint64_t n, int via_field)
 {
     const struct life_def *def = ls->def;
     int64_t times[8];
     if (def->stream == SBX_S_TRADE) {
+        /* the cheap rejections first, from the hashes (the shop is the life's shop) */
+        uint64_t h = trade_h(ls->ds, n);
+        int shop = pick_shop((uint64_t)pct16(sbx_mix64(h ^ MIXK4), 32));
+        if (!sbx_route_visible(ls->route, sbx_shops[shop].platform_id))
+            return;
+        if (ls->key_field < 0 && via_field >= 0 &&
+            trade_superseded(ls->ds, def, n, h, via_field, ls->as_of))
+            return;
         struct sbx_trade_life l;
         sbx_trade_life_get(ls->ds, n, 0, &l);
-        if (!sbx_route_visible(ls->route, sbx_shops[l.shop].platform_id))
-            return;
         for (int i = 0; i < def->n_evs; i++)
             times[i] = trade_field(&l, def->evs[i].field);
     } else {
@@ -794,6 +820,65 @@ static void life_visit(void *vctx, uint64_t n, int field)
     life_eval(vctx, n, field);
 }
 
+/* Which trades have an event: all, the cancelled ones, the others (live), or the
+ * refunded ones among those (sbx_trade_life_get() sets the times by these rules). */
+enum tclass { TC_ALL, TC_CANCELLED, TC_LIVE, TC_REFUNDED };
+static const enum tclass trade_class[TF__COUNT] = {
+    [TF_CREATED] = TC_ALL,       [TF_CANCEL] = TC_CANCELLED, [TF_PAY] = TC_LIVE,
+    [TF_CHECK] = TC_LIVE,        [TF_SHIP] = TC_LIVE,        [TF_DONE] = TC_LIVE,
+    [TF_REFUND] = TC_REFUNDED,   [TF_RF_AGREE] = TC_REFUNDED, [TF_RF_DONE] = TC_REFUNDED,
+    [TF_SI_DONE] = TC_REFUNDED,
+};
+
+/* Every trade of class a is of class b. */
+static int tclass_within(enum tclass a, enum tclass b)
+{
+    return a == b || b == TC_ALL || (a == TC_REFUNDED && b == TC_LIVE);
+}
+
+/* The earliest and the latest offset from creation at which trade event f can happen. */
+static void trade_offsets(int f, int64_t *lo, int64_t *hi)
+{
+    struct range r[MAX_RANGES];
+    int nr = field_ranges(trade_delays, f, r);
+    *lo = INT64_MAX;
+    *hi = INT64_MIN;
+    for (int j = 0; j < nr; j++) {
+        *lo = r[j].lo < *lo ? r[j].lo : *lo;
+        *hi = r[j].hi > *hi ? r[j].hi : *hi;
+    }
+}
+
+/* Whether no trade can have event evs[k] of def in [.., end) as its current event as
+ * of as_of: every trade with that event also has a later event of def by then, so
+ * life_eval() would reject every candidate reached through it. A later event g is
+ * certain when every trade with evs[k] has g (its class within g's); a trade with an
+ * event of every class has a cancel or a live event. The bound: evs[k] before end
+ * means creation before end - lo, so g by creation + hi(g). */
+static int trade_field_superseded(const struct life_def *def, int k, int64_t end, int64_t as_of)
+{
+    int f = def->evs[k].field;
+    int64_t lo, hi;
+    trade_offsets(f, &lo, &hi);
+    int64_t next = INT64_MAX, cancel_hi = INT64_MAX, live_hi = INT64_MAX;
+    for (int i = k + 1; i < def->n_evs; i++) {
+        int g = def->evs[i].field;
+        int64_t glo, ghi;
+        trade_offsets(g, &glo, &ghi);
+        if (tclass_within(trade_class[f], trade_class[g]) && ghi < next)
+            next = ghi;
+        if (trade_class[g] == TC_CANCELLED && ghi < cancel_hi)
+            cancel_hi = ghi;
+        if (trade_class[g] == TC_LIVE && ghi < live_hi)
+            live_hi = ghi;
+    }
+    if (trade_class[f] == TC_ALL && cancel_hi < INT64_MAX && live_hi < INT64_MAX) {
+        int64_t either = cancel_hi > live_hi ? cancel_hi : live_hi;
+        next = either < next ? either : next;
+    }
+    return next < INT64_MAX && end - 1 - lo + next <= as_of;
+}
+
 static wdts_err_t select_life(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                               enum sbx_timekind tk, int64_t s, int64_t end, int64_t as_of,
                               struct rows *out)
@@ -804,8 +889,11 @@ static wdts_err_t select_life(const struct sbx_dataset *ds, enum sbx_entity e, e
     int nf = 0;
     switch (tk) {
     case SBX_TIME_MODIFIED:
+        /* events that are surely followed by another by as_of are never current:
+         * their candidates need no visit (in a settled window, most of them) */
         for (int i = 0; i < def->n_evs; i++)
-            fields[nf++] = def->evs[i].field;
+            if (def->stream != SBX_S_TRADE || !trade_field_superseded(def, i, end, as_of))
+                fields[nf++] = def->evs[i].field;
         break;
     case SBX_TIME_CREATED: ls.key_field = def->evs[0].field; break;
     case SBX_TIME_PAID: ls.key_field = def->paid_field; break;

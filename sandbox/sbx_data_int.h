@@ -67,11 +67,29 @@ struct sbx_shop_def {
 };
 extern const struct sbx_shop_def sbx_shops[SBX_N_SHOPS];
 
-uint64_t sbx_hash(uint64_t seed, uint64_t a, uint64_t b);
+/** A 64-bit mix (splitmix64's finaliser). */
+static inline uint64_t sbx_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+/** The hash every random choice of the data set is drawn from (inline: it runs for
+ * every candidate of a selection and several times per rendered row). */
+static inline uint64_t sbx_hash(uint64_t seed, uint64_t a, uint64_t b)
+{
+    return sbx_mix64(seed ^ sbx_mix64(a * 0x9e3779b97f4a7c15ULL + b + 0x632be59bd9b4e019ULL));
+}
 int64_t sbx_stream_created(const struct sbx_dataset *ds, enum sbx_stream s, uint64_t n);
 /** Fills the life of trade n; detail lines only when with_lines (selection does not need them). */
 void sbx_trade_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines,
                         struct sbx_trade_life *life);
+/** Fills the detail lines of a life that sbx_trade_life_get() filled without them. */
+void sbx_trade_lines_get(const struct sbx_dataset *ds, struct sbx_trade_life *life);
 void sbx_purchase_life_get(const struct sbx_dataset *ds, uint64_t n, int with_lines,
                            struct sbx_purchase_life *life);
 /** The number of records of a stream created up to and including t. */

@@ -184,11 +184,42 @@ static inline int ndigits(uint64_t v)
     return t + (v >= p10[t]);
 }
 
-static void w_u64(struct w *w, uint64_t v)
+/* Decimal of v < 10000 into p (room for 4 bytes); returns its length. Most numbers
+ * of a row are that small: flags, counts, table ids, amounts in yuan. */
+static inline __attribute__((always_inline)) size_t put_small(char *p, unsigned v)
+{
+    if (v < 10) {
+        p[0] = (char)('0' + v);
+        return 1;
+    }
+    if (v < 100) {
+        memcpy(p, digits2 + 2 * v, 2);
+        return 2;
+    }
+    unsigned hi = v / 100, lo = v % 100;
+    if (hi < 10) {
+        p[0] = (char)('0' + hi);
+        memcpy(p + 1, digits2 + 2 * lo, 2);
+        return 3;
+    }
+    memcpy(p, digits2 + 2 * hi, 2);
+    memcpy(p + 2, digits2 + 2 * lo, 2);
+    return 4;
+}
+
+static __attribute__((noinline)) void w_u64_long(struct w *w, uint64_t v)
 {
     int nd = ndigits(v);
     put_pad(w_room(w, (size_t)nd), v, nd);
     w->n += (size_t)nd;
+}
+
+static inline __attribute__((always_inline)) void w_u64(struct w *w, uint64_t v)
+{
+    if (v < 10000)
+        w->n += put_small(w_room(w, 4), (unsigned)v);
+    else
+        w_u64_long(w, v);
 }
 
 static void w_i64(struct w *w, int64_t v)
@@ -207,17 +238,6 @@ static void w_pad(struct w *w, uint64_t v, int width)
     w->n += (size_t)width;
 }
 
-/* Beijing yyyyMMdd into p (8 bytes). */
-static void put_ymd(char *p, int64_t t)
-{
-    int64_t days = (t + WDTS_BEIJING_OFFSET) / 86400;
-    int64_t y;
-    unsigned mo, d;
-    wdts_civil_from_days(days, &y, &mo, &d);
-    put_pad(p, (uint64_t)(y % 10000), 4);
-    put_pad(p + 4, mo, 2);
-    put_pad(p + 6, d, 2);
-}
 
 /* cents → "123.4500" (four decimals, as the API writes amounts) */
 static void w_money(struct w *w, int64_t cents)
@@ -231,36 +251,71 @@ static void w_money(struct w *w, int64_t cents)
         cents = -cents;
     }
     uint64_t units = (uint64_t)cents / 100;
-    int nd = ndigits(units);
-    char *p = w_room(w, (size_t)nd + 5);
-    put_pad(p, units, nd);
+    char *p = w_room(w, 25);
+    size_t nd;
+    if (units < 10000) {
+        nd = put_small(p, (unsigned)units);
+    } else {
+        nd = (size_t)ndigits(units);
+        put_pad(p, units, (int)nd);
+    }
     p[nd] = '.';
-    put_pad(p + nd + 1, (uint64_t)cents % 100, 2);
+    memcpy(p + nd + 1, digits2 + 2 * ((uint64_t)cents % 100), 2);
     p[nd + 3] = '0';
     p[nd + 4] = '0';
-    w->n += (size_t)nd + 5;
+    w->n += nd + 5;
 }
 
-/* Beijing "yyyy-MM-dd HH:mm:ss" without quotes. */
+/* The Beijing date "yyyy-MM-dd" of one day, remembered per thread: the times of a
+ * page fall on a handful of days, so the calendar arithmetic runs once a day. */
+struct bj_day {
+    int64_t day;
+    char text[10];
+};
+static __thread struct bj_day bj_last = {INT64_MIN, {0}};
+
+/* Makes bj_last the date of day `days` (days since 1970 in Beijing time). */
+static inline void bj_date(int64_t days)
+{
+    if (days == bj_last.day)
+        return;
+    int64_t y;
+    unsigned mo, d;
+    wdts_civil_from_days(days, &y, &mo, &d);
+    put_pad(bj_last.text, (uint64_t)(y % 10000), 4);
+    bj_last.text[4] = '-';
+    put_pad(bj_last.text + 5, mo, 2);
+    bj_last.text[7] = '-';
+    put_pad(bj_last.text + 8, d, 2);
+    bj_last.day = days;
+}
+
+/* Beijing "yyyy-MM-dd HH:mm:ss" without quotes (19 bytes). */
 static void w_bj(struct w *w, int64_t t)
 {
     int64_t local = t + WDTS_BEIJING_OFFSET;
     int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
-    int64_t sod = local - days * 86400;
-    int64_t y;
-    unsigned mo, d;
-    wdts_civil_from_days(days, &y, &mo, &d);
-    w_pad(w, (uint64_t)(y % 10000), 4);
-    W(w, "-");
-    w_pad(w, mo, 2);
-    W(w, "-");
-    w_pad(w, d, 2);
-    W(w, " ");
-    w_pad(w, (uint64_t)(sod / 3600), 2);
-    W(w, ":");
-    w_pad(w, (uint64_t)(sod / 60 % 60), 2);
-    W(w, ":");
-    w_pad(w, (uint64_t)(sod % 60), 2);
+    unsigned sod = (unsigned)(local - days * 86400);
+    bj_date(days);
+    char *p = w_room(w, 19);
+    memcpy(p, bj_last.text, 10);
+    p[10] = ' ';
+    memcpy(p + 11, digits2 + 2 * (sod / 3600), 2);
+    p[13] = ':';
+    memcpy(p + 14, digits2 + 2 * (sod / 60 % 60), 2);
+    p[16] = ':';
+    memcpy(p + 17, digits2 + 2 * (sod % 60), 2);
+    w->n += 19;
+}
+
+/* Beijing yyyyMMdd into p (8 bytes), from the same day cache. */
+static void put_ymd(char *p, int64_t t)
+{
+    int64_t days = (t + WDTS_BEIJING_OFFSET) / 86400;
+    bj_date(days);
+    memcpy(p, bj_last.text, 4);
+    memcpy(p + 4, bj_last.text + 5, 2);
+    memcpy(p + 6, bj_last.text + 8, 2);
 }
 
 /* Beijing yyyyMMdd, for document numbers. */
@@ -282,26 +337,26 @@ static void w_chg_doc(struct w *w, enum sbx_chg_src src, uint64_t n)
     w_pad(w, n + 1, 10);
 }
 
-/* ,"key":<value> helpers. Absent times: "0000-00-00 00:00:00" for strings, null for ms. */
+/* ,"key":<value> helpers. Absent times: "0000-00-00 00:00:00" for strings, null for ms.
+ * A key, its colon and an opening quote go out as one literal. */
 #define KEY(w, k) W(w, ",\"" k "\":")
+#define KEYQ(w, k) W(w, ",\"" k "\":\"")
 #define KU(w, k, v) (KEY(w, k), w_u64(w, (uint64_t)(v)))
 #define KI(w, k, v) (KEY(w, k), w_i64(w, (int64_t)(v)))
-#define KS(w, k, s) (KEY(w, k), W(w, "\""), w_str(w, s), W(w, "\""))
-#define KM(w, k, c) (KEY(w, k), W(w, "\""), w_money(w, c), W(w, "\""))
+#define KS(w, k, s) (KEYQ(w, k), w_str(w, s), W(w, "\""))
+#define KM(w, k, c) (KEYQ(w, k), w_money(w, c), W(w, "\""))
 #define KMN(w, k, c) (KEY(w, k), w_money(w, c))
 #define KQ(w, k, q) KM(w, k, (int64_t)(q)*100)
-#define KT(w, k, t) (KEY(w, k), kt(w, t))
+#define KT(w, k, t) (KEYQ(w, k), kt(w, t), W(w, "\""))
 #define KMS(w, k, t) (KEY(w, k), kms(w, t))
 
+/* A time inside its quotes. */
 static void kt(struct w *w, int64_t t)
 {
-    if (t < 0) {
-        W(w, "\"0000-00-00 00:00:00\"");
-        return;
-    }
-    W(w, "\"");
-    w_bj(w, t);
-    W(w, "\"");
+    if (t < 0)
+        W(w, "0000-00-00 00:00:00");
+    else
+        w_bj(w, t);
 }
 
 static void kms(struct w *w, int64_t t)
@@ -468,20 +523,17 @@ static void w_line_goods(struct w *w, const struct sbx_dataset *ds, const struct
     KU(w, "goods_id", ln->goods + 1);
     KU(w, "spec_id", sbx_spec_id(ln->goods, ln->spec));
     /* the same text as sbx_fmt_goods_no / sbx_fmt_spec_no, without printf */
+    char gno[5];
+    put_pad(gno, ln->goods + 1, 5);
     W(w, ",\"goods_no\":\"G");
-    w_pad(w, ln->goods + 1, 5);
-    W(w, "\"");
-    KEY(w, "goods_name");
-    W(w, "\"");
+    w_raw(w, gno, 5);
+    W(w, "\",\"goods_name\":\"");
     w_goods_name(w, ds, ln->goods);
-    W(w, "\"");
-    W(w, ",\"spec_no\":\"G");
-    w_pad(w, ln->goods + 1, 5);
+    W(w, "\",\"spec_no\":\"G");
+    w_raw(w, gno, 5);
     W(w, "-");
     w_pad(w, ln->spec + 1, 2);
-    W(w, "\"");
-    KEY(w, "spec_name");
-    W(w, "\"");
+    W(w, "\",\"spec_name\":\"");
     w_spec_name(w, ds, ln->goods, ln->spec);
     W(w, "\"");
 }
@@ -498,6 +550,8 @@ struct tview {
     size_t tid_len, tno_len;
     char cms[24]; /* created, epoch ms */
     size_t cms_len;
+    int64_t modified; /* as of the render, and the status of that event (of the entity) */
+    int status;
 };
 
 static size_t fmt_src_tid(const struct tview *v, char *p)
@@ -522,9 +576,10 @@ static size_t fmt_src_tid(const struct tview *v, char *p)
     }
 }
 
-static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v)
+/* Fills the view from v->l, whose detail lines are filled. */
+static void tview_fill(const struct sbx_dataset *ds, struct tview *v)
 {
-    sbx_trade_life_get(ds, n, 1, &v->l);
+    uint64_t n = v->l.n;
     v->shop = &sbx_shops[v->l.shop];
     v->ps.h = sbx_hash(ds->seed, 0x600, n);
     v->ps.reg = &regions[(v->ps.h >> 40) % N_REGIONS];
@@ -546,6 +601,12 @@ static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v
     uint64_t ms = (uint64_t)v->l.created * 1000;
     v->cms_len = (size_t)ndigits(ms);
     put_pad(v->cms, ms, (int)v->cms_len);
+}
+
+static void tview_init(const struct sbx_dataset *ds, uint64_t n, struct tview *v)
+{
+    sbx_trade_life_get(ds, n, 1, &v->l);
+    tview_fill(ds, v);
 }
 
 /* A line's share of the discount: proportional, the last line takes the remainder. */
@@ -594,8 +655,8 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
                          int64_t t, struct w *w)
 {
     const struct sbx_trade_life *l = &v->l;
-    int status = 0;
-    int64_t mod = sbx_trade_modified(l, SBX_E_TRADE, t, &status);
+    int status = v->status;
+    int64_t mod = v->modified;
     int plat = v->shop->platform_id;
     int rs = trade_refund_status(v, t);
     int shipped = l->ship >= 0 && l->ship <= t;
@@ -604,8 +665,7 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
 
     W(w, "{\"trade_id\":");
     w_u64(w, l->n + 1);
-    KEY(w, "trade_no");
-    W(w, "\"");
+    W(w, ",\"trade_no\":\"");
     w_trade_no(w, v);
     W(w, "\"");
     KI(w, "platform_id", plat);
@@ -614,20 +674,16 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
     KU(w, "shop_id", l->shop + 1);
     KS(w, "shop_no", v->shop->shop_no);
     KS(w, "shop_name", v->shop->name);
-    KS(w, "shop_remark", "");
-    KU(w, "warehouse_type", 1);
+    W(w, ",\"shop_remark\":\"\",\"warehouse_type\":1");
     KS(w, "warehouse_no", warehouses[l->wh].no);
-    KEY(w, "src_tids");
-    W(w, "\"");
+    W(w, ",\"src_tids\":\"");
     w_src_tid(w, v);
     W(w, "\"");
     KI(w, "trade_status", status);
     KI(w, "trade_type", plat == 0 ? 2 : 1);
-    KI(w, "delivery_term", 1);
-    KI(w, "freeze_reason", 0);
+    W(w, ",\"delivery_term\":1,\"freeze_reason\":0");
     KI(w, "refund_status", rs);
-    KI(w, "fenxiao_type", 0);
-    KS(w, "fenxiao_nick", "");
+    W(w, ",\"fenxiao_type\":0,\"fenxiao_nick\":\"\"");
     KI(w, "trade_from", plat == 0 ? 3 : 1);
     KP(w, "pay_account", &v->ps, PII_PAY_ACCOUNT, route, plat);
     KP(w, "buyer_nick", &v->ps, PII_BUYER_NICK, route, plat);
@@ -639,51 +695,41 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
     KP(w, "receiver_mobile", &v->ps, PII_RECEIVER_MOBILE, route, plat);
     KP(w, "receiver_telno", &v->ps, PII_RECEIVER_TELNO, route, plat);
     KS(w, "receiver_zip", v->ps.reg->zip);
-    KEY(w, "receiver_area");
-    W(w, "\"");
+    W(w, ",\"receiver_area\":\"");
     w_str(w, v->ps.reg->province);
     W(w, " ");
     w_str(w, v->ps.reg->city);
     W(w, " ");
     w_str(w, v->ps.reg->district);
     W(w, "\"");
-    KS(w, "receiver_ring", "");
-    KS(w, "receiver_dtb", "");
+    W(w, ",\"receiver_ring\":\"\",\"receiver_dtb\":\"\"");
     KP(w, "customer_name", &v->ps, PII_CUSTOMER_NAME, route, plat);
-    KEY(w, "customer_no");
-    W(w, "\"KH");
+    W(w, ",\"customer_no\":\"KH");
     w_pad(w, (v->ps.h >> 5) % 100000000ULL, 8);
     W(w, "\"");
     KS(w, "logistics_name", logistics[l->logi].name);
     KS(w, "logistics_code", logistics[l->logi].code);
-    KEY(w, "logistics_no");
-    W(w, "\"");
+    W(w, ",\"logistics_no\":\"");
     if (shipped) {
         w_str(w, logistics[l->logi].code);
         w_pad(w, l->h2 % 10000000000000ULL, 13);
     }
     W(w, "\"");
     KS(w, "buyer_message", (l->h3 >> 50) % 5 == 0 ? "请尽快发货" : "");
-    KS(w, "cs_remark", "");
-    KI(w, "remark_flag", 0);
-    KS(w, "print_remark", "");
+    W(w, ",\"cs_remark\":\"\",\"remark_flag\":0,\"print_remark\":\"\"");
     KU(w, "goods_type_count", l->n_lines);
     KQ(w, "goods_count", v->goods_count);
     KM(w, "goods_amount", v->goods_amount);
     KM(w, "post_amount", v->post_amount);
-    KM(w, "other_amount", 0);
+    W(w, ",\"other_amount\":\"0.0000\"");
     KM(w, "discount", v->discount);
     KM(w, "receivable", v->receivable);
-    KM(w, "cod_amount", 0);
-    KM(w, "ext_cod_fee", 0);
+    W(w, ",\"cod_amount\":\"0.0000\",\"ext_cod_fee\":\"0.0000\"");
     KM(w, "goods_cost", v->cost);
     KMN(w, "post_cost", shipped ? 600 : 0); /* a number, as the API sometimes sends decimals */
     KM(w, "paid", paid ? v->receivable : 0);
     KM(w, "weight", 35 * v->goods_count);
-    KI(w, "invoice_type", 0);
-    KS(w, "invoice_title", "");
-    KM(w, "tax_rate", 0);
-    KEY(w, "trade_time");
+    W(w, ",\"invoice_type\":0,\"invoice_title\":\"\",\"tax_rate\":\"0.0000\",\"trade_time\":");
     w_raw(w, v->cms, v->cms_len);
     KT(w, "pay_time", paid ? l->pay : -1);
     KT(w, "check_time", l->check >= 0 && l->check <= t ? l->check : -1);
@@ -704,20 +750,15 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
         KU(w, "trade_id", l->n + 1);
         KI(w, "platform_id", plat);
         w_line_goods(w, ds, ln);
-        KS(w, "spec_code", "");
-        KEY(w, "src_oid");
-        W(w, "\"");
+        W(w, ",\"spec_code\":\"\",\"src_oid\":\"");
         w_src_tid(w, v);
         W(w, "-");
         w_u64(w, (uint64_t)i + 1);
-        W(w, "\"");
-        KEY(w, "src_tid");
-        W(w, "\"");
+        W(w, "\",\"src_tid\":\"");
         w_src_tid(w, v);
-        W(w, "\"");
-        KI(w, "gift_type", 0);
+        W(w, "\",\"gift_type\":0");
         KI(w, "refund_status", refunded ? 2 : 0);
-        KI(w, "guarantee_mode", 1);
+        W(w, ",\"guarantee_mode\":1");
         KQ(w, "num", ln->num);
         KQ(w, "actual_num", refunded ? 0 : ln->num);
         KM(w, "price", ln->price);
@@ -728,8 +769,7 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
         KM(w, "share_post", i == 0 ? v->post_amount : 0);
         KM(w, "paid", paid ? share + (i == 0 ? v->post_amount : 0) : 0);
         KM(w, "weight", 35 * ln->num);
-        KS(w, "remark", "");
-        KEY(w, "created");
+        W(w, ",\"remark\":\"\",\"created\":");
         w_raw(w, v->cms, v->cms_len);
         if (refunded) {
             KMS(w, "modified", l->refund);
@@ -1591,13 +1631,12 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
     case SBX_E_REFUND:
     case SBX_E_REFUND_STOCKIN: {
         struct tview v;
-        struct sbx_trade_life l0;
         if (id == 0 || ds->orders_per_day <= 0) {
             W(&w, "{}");
             break;
         }
-        sbx_trade_life_get(ds, id - 1, 0, &l0);
-        int64_t version = sbx_trade_modified(&l0, e, as_of, NULL);
+        sbx_trade_life_get(ds, id - 1, 0, &v.l);
+        int64_t version = sbx_trade_modified(&v.l, e, as_of, &v.status);
         if (version < 0) {
             W(&w, "{}"); /* does not exist (yet) */
             break;
@@ -1605,7 +1644,9 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
         if (row_get(ds, e, route, id, version, buf))
             return;
         size_t at = buf->len;
-        tview_init(ds, id - 1, &v);
+        v.modified = version;
+        sbx_trade_lines_get(ds, &v.l);
+        tview_fill(ds, &v);
         if (e == SBX_E_TRADE)
             render_trade(ds, route, &v, as_of, &w);
         else if (e == SBX_E_RAW_TRADE)

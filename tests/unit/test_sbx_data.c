@@ -810,6 +810,56 @@ static void bf_check(struct bf *b, const struct sbx_result *r, const char *what)
 }
 
 /* Selection against a scan of every record ever created: no candidate range may miss one. */
+/* Windows on `modified` long before as_of, at every distance where another event of
+ * the trade can have superseded the one in the window (the selection skips events
+ * surely superseded): the same records as the brute force. */
+static void test_settled_windows_match_brute_force(void **state)
+{
+    (void)state;
+    const struct sbx_dataset ds = {77, 900, ORIGIN};
+    const int64_t t = ORIGIN + 25 * DAY + 1111;
+    static const int64_t ago[] = {1800,     7000,    7900,    3 * 3600, 9 * 3600, 13 * 3600,
+                                  DAY + 99, 2 * DAY, 3 * DAY, 4 * DAY,  5 * DAY,  6 * DAY,
+                                  8 * DAY,  10 * DAY, 12 * DAY, 16 * DAY, 20 * DAY};
+    uint64_t nt = sbx_stream_count(&ds, SBX_S_TRADE, t);
+    struct sbx_trade_life *lives = calloc(nt, sizeof(*lives));
+    assert_non_null(lives);
+    for (uint64_t n = 0; n < nt; n++)
+        sbx_trade_life_get(&ds, n, 0, &lives[n]);
+    size_t checked = 0;
+    for (size_t a = 0; a < sizeof(ago) / sizeof(ago[0]); a++) {
+        for (int route = 0; route < 2; route++) {
+            for (size_t k = 0; k < N_TRADE_DERIVED; k++) {
+                enum sbx_entity e = trade_derived[k];
+                int64_t span = e == SBX_E_REFUND || e == SBX_E_REFUND_STOCKIN ? DAY : 3600;
+                int64_t end = t - ago[a], s = end - span;
+                struct sbx_result r;
+                sbx_data_cache_clear();
+                assert_int_equal(sbx_data_select(&ds, e, (enum sbx_route)route,
+                                                 SBX_TIME_MODIFIED, s, end, t, &r),
+                                 WDTS_OK);
+                struct bf b = {NULL, 0, 0};
+                for (uint64_t n = 0; n < nt; n++) {
+                    if (!sbx_route_visible((enum sbx_route)route,
+                                           sbx_shops[lives[n].shop].platform_id))
+                        continue;
+                    int64_t mod = sbx_trade_modified(&lives[n], e, t, NULL);
+                    if (mod >= s && mod < end)
+                        bf_add(&b, n + 1, mod, mod);
+                }
+                checked += b.n;
+                char what[64];
+                snprintf(what, sizeof(what), "%s route %d %lld s ago", sbx_entity_name(e), route,
+                         (long long)ago[a]);
+                bf_check(&b, &r, what);
+                sbx_result_deinit(&r);
+            }
+        }
+    }
+    assert_true(checked > 1000);
+    free(lives);
+}
+
 static void test_selection_matches_brute_force(void **state)
 {
     (void)state;
@@ -1077,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_selection_cost_independent_of_history),
         cmocka_unit_test(test_incremental_equals_fresh),
         cmocka_unit_test(test_selection_matches_brute_force),
+        cmocka_unit_test(test_settled_windows_match_brute_force),
         cmocka_unit_test(test_backward_paging_misses_none),
         cmocka_unit_test(test_threads_share_caches),
     };
