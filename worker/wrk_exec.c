@@ -415,6 +415,8 @@ struct wrk_lq {
     char *key;
     struct wrk_exec *head, *tail;
     int asking; /* the head has a try_start in flight or a wait timer set */
+    struct wrk_exec *slot_waiter; /* the head, when its timer waits for a busy slot: a
+                                   * finish of ours ends that wait early */
 };
 
 static uint64_t lq_hash(const char *s)
@@ -425,10 +427,23 @@ static uint64_t lq_hash(const char *s)
     return h;
 }
 
-static struct wrk_lq *lq_get(struct wrk *w, const struct wrk_exec *e)
+static char *lq_key(const struct wrk_exec *e)
 {
     const struct wdts_conn *c = e->conn->conn;
-    char *key = wdts_xasprintf("%s\x1f%s\x1f%s", c->gateway, c->sid, c->appkey);
+    return wdts_xasprintf("%s\x1f%s\x1f%s", c->gateway, c->sid, c->appkey);
+}
+
+static struct wrk_lq *lq_find(struct wrk *w, const char *key)
+{
+    for (struct wrk_lq *q = w->lq[lq_hash(key) % WRK_LQ_BUCKETS]; q; q = q->next)
+        if (strcmp(q->key, key) == 0)
+            return q;
+    return NULL;
+}
+
+static struct wrk_lq *lq_get(struct wrk *w, const struct wrk_exec *e)
+{
+    char *key = lq_key(e);
     size_t b = (size_t)(lq_hash(key) % WRK_LQ_BUCKETS);
     for (struct wrk_lq *q = w->lq[b]; q; q = q->next)
         if (strcmp(q->key, key) == 0) {
@@ -458,6 +473,8 @@ static void lq_remove(struct wrk_exec *e)
     struct wrk_lq *q = e->lq;
     if (q == NULL)
         return;
+    if (q->slot_waiter == e)
+        q->slot_waiter = NULL;
     struct wrk_exec **pp = &q->head, *prev = NULL;
     while (*pp && *pp != e) {
         prev = *pp;
@@ -512,6 +529,8 @@ static void on_permit(const struct wdts_redis_reply *reply, const char *err, voi
         const char *rv[] = {wdts_limit_reason2str(ls.reason)};
         wdts_metrics_inc(wdts_metrics_series(w->m.waits, rv));
         e->timer = wdts_loop_timer_add(w->loop, ls.wait_ms, ask_timer, e);
+        if (e->lq && e->lq->head == e)
+            e->lq->slot_waiter = ls.reason == WDTS_LIMIT_CONCURRENCY ? e : NULL;
     } else {
         struct wrk_lq *q = e->lq;
         lq_remove(e);
@@ -533,6 +552,7 @@ static void ask(struct wrk_lq *q)
     struct wrk_exec *e = q->head;
     struct wrk *w = e->w;
     q->asking = 1;
+    q->slot_waiter = NULL;
     struct wdts_lua_call call;
     struct wdts_limit_cfg lc;
     struct wdts_limit_id id = limit_id(e);
@@ -584,6 +604,28 @@ static void permit(struct wrk_exec *e)
         ask(q);
 }
 
+struct slot_freed {
+    struct wrk *w;
+    char *key;
+};
+
+/* A slot of this key is free again: a job of ours waiting for one asks now instead of
+ * at the end of its poll interval (other workers still poll). */
+static void on_limit_finished(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct slot_freed *f = opaque;
+    struct wrk *w = f->w;
+    (void)err;
+    struct wrk_lq *q = reply && !w->tearing_down ? lq_find(w, f->key) : NULL;
+    if (q && q->head && q->asking && q->slot_waiter == q->head && q->head->timer) {
+        wdts_loop_timer_cancel(w->loop, q->head->timer);
+        q->head->timer = 0;
+        ask(q);
+    }
+    free(f->key);
+    free(f);
+}
+
 static void limit_finish(struct wrk_exec *e, enum wdts_limit_outcome outcome)
 {
     struct wrk *w = e->w;
@@ -593,8 +635,15 @@ static void limit_finish(struct wrk_exec *e, enum wdts_limit_outcome outcome)
     char es[256];
     limit_cfg(e, &lc);
     if (wdts_limit_finish_build(&call, w->prefix, &id, &lc, e->slot_token, e->slot_now_us,
-                                outcome, es, sizeof(es)) == WDTS_OK)
-        wdts_redis_async_lua(w->ra, &call, ignore_reply, NULL);
+                                outcome, es, sizeof(es)) == WDTS_OK) {
+        struct slot_freed *f = wdts_xmalloc(sizeof(*f));
+        f->w = w;
+        f->key = lq_key(e);
+        if (wdts_redis_async_lua(w->ra, &call, on_limit_finished, f) != WDTS_OK) {
+            free(f->key);
+            free(f);
+        }
+    }
     wdts_lua_call_deinit(&call);
 }
 

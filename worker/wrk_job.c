@@ -433,7 +433,7 @@ int wrk_job_pk_raw(const struct wdts_catalog_report *rep, const char *rec, size_
     wdts_buf_reset(out);
     for (size_t i = 0; i < rep->pk.n; i++) {
         const char *v = NULL;
-        if (wdts_jscan_member(rec, e, rep->pk.v[i], &v) != 1)
+        if (wdts_jscan_member_checked(rec, e, rep->pk.v[i], &v) != 1)
             return -1;
         const char *end = wdts_jscan_value(v, e);
         if (end == NULL)
@@ -467,7 +467,7 @@ static int element_spans(const char *body, const char *p, const char *e, struct 
     size_t cap = 0;
     p = ws(p + 1, e);
     while (p < e && *p != ']') {
-        const char *end = skip_val(p, e);
+        const char *end = wdts_jscan_value_checked(p, e);
         if (end == NULL)
             goto bad;
         if (*n == cap) {

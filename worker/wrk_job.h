@@ -121,7 +121,8 @@ int wrk_job_array_spans(const char *arr, size_t len, size_t base, struct wrk_spa
                         size_t *n);
 
 /**
- * @brief The primary key of a record read from its bytes (a strictly checked JSON value),
+ * @brief The primary key of a record read from its bytes (a JSON value already checked
+ *        strictly, as the records of an elided list are: see wdts_jscan_member_checked()),
  *        the same text wrk_job_pk() makes from the parsed record: each pk field must be a
  *        member once, a string without escapes, an integer of at most 18 digits (not -0),
  *        true or false. @returns 0, or -1 for anything else (then parse the record and

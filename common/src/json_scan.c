@@ -60,10 +60,26 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *e)
     return n;
 }
 
+/* 1 for the bytes a string holds as they are: ASCII from space on, but '"' and '\\'. */
+static const unsigned char plain[256] = {
+#define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+    R16(0), R16(0),
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: '"' */
+    R16(1), R16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: '\\' */
+    R16(1), R16(1),
+    R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
+#undef R16
+};
+
 /* p at '"': the byte after the closing quote, or NULL; *esc set when it held a backslash. */
 static const char *str(const char *p, const char *e, int *esc)
 {
     for (p++; p < e;) {
+        while (p < e && plain[(unsigned char)*p])
+            p++;
+        if (p >= e)
+            return NULL;
         unsigned char c = (unsigned char)*p;
         if (c == '"')
             return p + 1;
@@ -258,4 +274,98 @@ int wdts_jscan_member(const char *p, const char *e, const char *name, const char
     if (object(p, e, 0, name, val, &count) == NULL || count < 0)
         return -1;
     return count;
+}
+
+/* ---- walks over checked bytes --------------------------------------------------------- */
+
+/* p at '"': the byte after the closing quote (one not escaped), or NULL. */
+static const char *fstr(const char *p, const char *e)
+{
+    for (p++; p < e;) {
+        const char *q = memchr(p, '"', (size_t)(e - p));
+        if (q == NULL)
+            return NULL;
+        const char *b = q;
+        while (b > p && b[-1] == '\\')
+            b--;
+        if (((q - b) & 1) == 0)
+            return q + 1;
+        p = q + 1;
+    }
+    return NULL;
+}
+
+const char *wdts_jscan_value_checked(const char *p, const char *e)
+{
+    if (p == NULL || e == NULL || p > e)
+        return NULL;
+    p = ws(p, e);
+    if (p >= e)
+        return NULL;
+    if (*p == '"')
+        return fstr(p, e);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (p < e) {
+            char c = *p;
+            if (c == '"') {
+                if ((p = fstr(p, e)) == NULL)
+                    return NULL;
+                continue;
+            }
+            if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+            p++;
+        }
+        return NULL;
+    }
+    const char *s = p;
+    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
+           *p != '\r' && *p != '\t' && *p != '"' && *p != '{' && *p != '[')
+        p++;
+    return p > s ? p : NULL;
+}
+
+int wdts_jscan_member_checked(const char *p, const char *e, const char *name, const char **val)
+{
+    if (p == NULL || e == NULL || p > e || name == NULL)
+        return -1;
+    size_t nlen = strlen(name);
+    int count = 0;
+    p = ws(p, e);
+    if (p >= e || *p != '{')
+        return -1;
+    p = ws(p + 1, e);
+    if (p < e && *p == '}')
+        return 0;
+    for (;;) {
+        if (p >= e || *p != '"')
+            return -1;
+        const char *k = p + 1, *kend = fstr(p, e);
+        if (kend == NULL)
+            return -1;
+        if (memchr(k, '\\', (size_t)(kend - 1 - k)) != NULL)
+            return -1;
+        int hit = (size_t)(kend - 1 - k) == nlen && memcmp(k, name, nlen) == 0;
+        p = ws(kend, e);
+        if (p >= e || *p != ':')
+            return -1;
+        const char *v = ws(p + 1, e);
+        if (hit) {
+            count++;
+            *val = v;
+        }
+        if ((p = wdts_jscan_value_checked(v, e)) == NULL)
+            return -1;
+        p = ws(p, e);
+        if (p < e && *p == '}')
+            return count;
+        if (p >= e || *p != ',')
+            return -1;
+        p = ws(p + 1, e);
+    }
 }

@@ -505,16 +505,17 @@ static json_t *load_elided(const struct wdts_api_outcome *o, struct wdts_api_res
 {
     const char *b = o->body, *e = o->body + o->body_len, *env = NULL, *data = NULL;
     const char *list = NULL, *v = NULL;
+    /* one strict walk checks every byte of the root object; then the fast walks */
     int n = wdts_jscan_member(b, e, "status", &v);
     if (n == 1)
         env = b;
-    else if (n != 0 || wdts_jscan_member(b, e, "error_response", &v) != 0 ||
-             wdts_jscan_member(b, e, "response", &env) != 1)
+    else if (n != 0 || wdts_jscan_member_checked(b, e, "error_response", &v) != 0 ||
+             wdts_jscan_member_checked(b, e, "response", &env) != 1)
         return NULL;
-    if (wdts_jscan_member(env, e, "data", &data) != 1 || *data != '{' ||
-        wdts_jscan_member(data, e, o->elide_list, &list) != 1 || *list != '[')
+    if (wdts_jscan_member_checked(env, e, "data", &data) != 1 || *data != '{' ||
+        wdts_jscan_member_checked(data, e, o->elide_list, &list) != 1 || *list != '[')
         return NULL;
-    const char *lend = wdts_jscan_value(list, e);
+    const char *lend = wdts_jscan_value_checked(list, e);
     if (lend == NULL)
         return NULL;
     struct wdts_buf sk;

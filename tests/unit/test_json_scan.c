@@ -40,8 +40,11 @@ static void test_values(void **state)
         "\t\r\n{ \"k\" :\t\"v\" ,\n\"n\": -1 }",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        const char *e = good[i] + strlen(good[i]);
         assert_true(scan_all(good[i], strlen(good[i])));
         assert_true(jansson_ok(good[i], strlen(good[i])));
+        /* the fast walk over checked bytes ends where the strict one does */
+        assert_ptr_equal(wdts_jscan_value_checked(good[i], e), wdts_jscan_value(good[i], e));
     }
     /* invalid JSON, or valid but unusual (then the caller parses in full) */
     const char *bad[] = {
@@ -109,8 +112,19 @@ static void test_member(void **state)
     assert_int_equal(wdts_jscan_member(s, s + strlen(s), "b", &v), 1);
     assert_int_equal(*v, '{');
     assert_int_equal(wdts_jscan_member(s, s + strlen(s), "zz", &v), 0);
+    const char *w = NULL;
+    const char *names[] = {"a", "b", "c", "zz"};
+    for (size_t i = 0; i < 4; i++) { /* the fast walk agrees on checked bytes */
+        assert_int_equal(wdts_jscan_member_checked(s, s + strlen(s), names[i], &w),
+                         wdts_jscan_member(s, s + strlen(s), names[i], &v));
+        if (i < 3)
+            assert_ptr_equal(w, v);
+    }
+    for (size_t cut = 0; cut < strlen(s); cut++) /* and refuses every truncation */
+        assert_int_equal(wdts_jscan_member_checked(s, s + cut, "a", &w), -1);
     const char *esc = "{\"\\u0061\":1}";
     assert_int_equal(wdts_jscan_member(esc, esc + strlen(esc), "zz", &v), -1);
+    assert_int_equal(wdts_jscan_member_checked(esc, esc + strlen(esc), "zz", &v), -1);
     const char *notobj = "[1]";
     assert_int_equal(wdts_jscan_member(notobj, notobj + 3, "a", &v), -1);
     const char *broken = "{\"a\":1";

@@ -21,4 +21,11 @@ const char *wdts_jscan_value(const char *p, const char *e);
  */
 int wdts_jscan_member(const char *p, const char *e, const char *name, const char **val);
 
+/* The same walks over bytes already accepted by the strict functions above (e.g. a part
+ * of a checked answer): fast, without checking again. On other bytes they never read
+ * outside [p, e) and mostly return NULL / -1, but they do not promise to notice every
+ * fault. A key holding a backslash still counts as -1 in wdts_jscan_member_checked(). */
+const char *wdts_jscan_value_checked(const char *p, const char *e);
+int wdts_jscan_member_checked(const char *p, const char *e, const char *name, const char **val);
+
 #endif
