@@ -415,6 +415,8 @@ struct wrk_lq {
     char *key;
     struct wrk_exec *head, *tail;
     int asking; /* the head has a try_start in flight or a wait timer set */
+    struct wrk_exec *slot_waiter; /* the head, when its timer waits for a busy slot: a
+                                   * finish of ours ends that wait early */
 };
 
 static uint64_t lq_hash(const char *s)
@@ -425,10 +427,23 @@ static uint64_t lq_hash(const char *s)
     return h;
 }
 
-static struct wrk_lq *lq_get(struct wrk *w, const struct wrk_exec *e)
+static char *lq_key(const struct wrk_exec *e)
 {
     const struct wdts_conn *c = e->conn->conn;
-    char *key = wdts_xasprintf("%s\x1f%s\x1f%s", c->gateway, c->sid, c->appkey);
+    return wdts_xasprintf("%s\x1f%s\x1f%s", c->gateway, c->sid, c->appkey);
+}
+
+static struct wrk_lq *lq_find(struct wrk *w, const char *key)
+{
+    for (struct wrk_lq *q = w->lq[lq_hash(key) % WRK_LQ_BUCKETS]; q; q = q->next)
+        if (strcmp(q->key, key) == 0)
+            return q;
+    return NULL;
+}
+
+static struct wrk_lq *lq_get(struct wrk *w, const struct wrk_exec *e)
+{
+    char *key = lq_key(e);
     size_t b = (size_t)(lq_hash(key) % WRK_LQ_BUCKETS);
     for (struct wrk_lq *q = w->lq[b]; q; q = q->next)
         if (strcmp(q->key, key) == 0) {
@@ -458,6 +473,8 @@ static void lq_remove(struct wrk_exec *e)
     struct wrk_lq *q = e->lq;
     if (q == NULL)
         return;
+    if (q->slot_waiter == e)
+        q->slot_waiter = NULL;
     struct wrk_exec **pp = &q->head, *prev = NULL;
     while (*pp && *pp != e) {
         prev = *pp;
@@ -512,6 +529,8 @@ static void on_permit(const struct wdts_redis_reply *reply, const char *err, voi
         const char *rv[] = {wdts_limit_reason2str(ls.reason)};
         wdts_metrics_inc(wdts_metrics_series(w->m.waits, rv));
         e->timer = wdts_loop_timer_add(w->loop, ls.wait_ms, ask_timer, e);
+        if (e->lq && e->lq->head == e)
+            e->lq->slot_waiter = ls.reason == WDTS_LIMIT_CONCURRENCY ? e : NULL;
     } else {
         struct wrk_lq *q = e->lq;
         lq_remove(e);
@@ -533,6 +552,7 @@ static void ask(struct wrk_lq *q)
     struct wrk_exec *e = q->head;
     struct wrk *w = e->w;
     q->asking = 1;
+    q->slot_waiter = NULL;
     struct wdts_lua_call call;
     struct wdts_limit_cfg lc;
     struct wdts_limit_id id = limit_id(e);
@@ -584,6 +604,28 @@ static void permit(struct wrk_exec *e)
         ask(q);
 }
 
+struct slot_freed {
+    struct wrk *w;
+    char *key;
+};
+
+/* A slot of this key is free again: a job of ours waiting for one asks now instead of
+ * at the end of its poll interval (other workers still poll). */
+static void on_limit_finished(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct slot_freed *f = opaque;
+    struct wrk *w = f->w;
+    (void)err;
+    struct wrk_lq *q = reply && !w->tearing_down ? lq_find(w, f->key) : NULL;
+    if (q && q->head && q->asking && q->slot_waiter == q->head && q->head->timer) {
+        wdts_loop_timer_cancel(w->loop, q->head->timer);
+        q->head->timer = 0;
+        ask(q);
+    }
+    free(f->key);
+    free(f);
+}
+
 static void limit_finish(struct wrk_exec *e, enum wdts_limit_outcome outcome)
 {
     struct wrk *w = e->w;
@@ -593,8 +635,15 @@ static void limit_finish(struct wrk_exec *e, enum wdts_limit_outcome outcome)
     char es[256];
     limit_cfg(e, &lc);
     if (wdts_limit_finish_build(&call, w->prefix, &id, &lc, e->slot_token, e->slot_now_us,
-                                outcome, es, sizeof(es)) == WDTS_OK)
-        wdts_redis_async_lua(w->ra, &call, ignore_reply, NULL);
+                                outcome, es, sizeof(es)) == WDTS_OK) {
+        struct slot_freed *f = wdts_xmalloc(sizeof(*f));
+        f->w = w;
+        f->key = lq_key(e);
+        if (wdts_redis_async_lua(w->ra, &call, on_limit_finished, f) != WDTS_OK) {
+            free(f->key);
+            free(f);
+        }
+    }
     wdts_lua_call_deinit(&call);
 }
 
@@ -684,54 +733,80 @@ static void split(struct wrk_exec *e, const char *why)
 
 /* Produces the records of one page. raw/spans: the answer's bytes and each record's span
  * in them (when they match the list one for one), so that the envelope carries the record
- * exactly as the API sent it, without serialising it again. @returns 0, or -1 after
- * dead-lettering the job. */
+ * exactly as the API sent it, without serialising it again. With elided, list is empty
+ * and the records exist only as spans (strictly checked): the pk is read from the bytes,
+ * and a record is parsed only when that is not plain or the pii policy changes it.
+ * @returns 0, or -1 after dead-lettering the job. */
 static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
-                        const struct wrk_span *spans, size_t nspans)
+                        const struct wrk_span *spans, size_t nspans, int elided, int as_sent_ok)
 {
     struct wrk *w = e->w;
     struct wrk_envctx ctx = {&e->job, source_name(e), wdts_time_now()};
-    struct wdts_buf pk, key, val;
-    wdts_buf_init(&pk);
-    wdts_buf_init(&key);
-    wdts_buf_init(&val);
+    struct wdts_buf *pk = &w->pbuf[0], *key = &w->pbuf[1], *val = &w->pbuf[2];
     struct wdts_param hdrs[] = {{"report", e->job.report},
                                 {"tenant", e->job.tenant},
                                 {"schema", WRK_SCHEMA_RECORD}};
     char es[256];
-    size_t i;
-    json_t *rec;
+    size_t n = elided ? nspans : json_array_size(list);
+    int as_sent = as_sent_ok && spans != NULL && nspans == n;
     int rc = 0;
-    json_array_foreach(list, i, rec) {
-        if (wrk_job_pk(e->rep, rec, &pk, es, sizeof(es)) != WDTS_OK) {
-            dead(e, "bad_answer", es);
-            rc = -1;
-            break;
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = elided ? NULL : json_array_get(list, i), *owned = NULL;
+        if (!elided || wrk_job_pk_raw(e->rep, raw + spans[i].off, spans[i].len, pk) != 0) {
+            if (rec == NULL) {
+                json_error_t jerr;
+                rec = owned = json_loadb(raw + spans[i].off, spans[i].len, JSON_DECODE_ANY, &jerr);
+                if (rec == NULL) { /* cannot happen: the bytes were checked strictly */
+                    snprintf(es, sizeof(es), "a record of %s could not be read: %s", e->rep->name,
+                             jerr.text);
+                    dead(e, "bad_answer", es);
+                    rc = -1;
+                    break;
+                }
+            }
+            if (wrk_job_pk(e->rep, rec, pk, es, sizeof(es)) != WDTS_OK) {
+                json_decref(owned);
+                dead(e, "bad_answer", es);
+                rc = -1;
+                break;
+            }
         }
-        if (!wrk_pkset_add(&e->seen, wdts_buf_str(&pk))) {
+        if (!wrk_pkset_add(&e->seen, wdts_buf_str(pk))) {
+            json_decref(owned);
             e->dups++;
             wdts_metrics_inc(w->m.dups);
             continue;
         }
-        int as_sent = spans != NULL && nspans == json_array_size(list);
+        if (!as_sent && rec == NULL) {
+            json_error_t jerr;
+            rec = owned = json_loadb(raw + spans[i].off, spans[i].len, JSON_DECODE_ANY, &jerr);
+            if (rec == NULL) {
+                snprintf(es, sizeof(es), "a record of %s could not be read: %s", e->rep->name,
+                         jerr.text);
+                dead(e, "bad_answer", es);
+                rc = -1;
+                break;
+            }
+        }
         if (!as_sent && wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key,
                                     w->pii_key_len, e->job.tenant) != WDTS_OK) {
+            json_decref(owned);
             dead(e, "internal", "pii hashing failed (OpenSSL)");
             rc = -1;
             break;
         }
-        wdts_buf_reset(&key);
-        wdts_buf_reset(&val);
-        wrk_job_record_key(&key, &e->job, wdts_buf_str(&pk));
+        wdts_buf_reset(key);
+        wdts_buf_reset(val);
+        wrk_job_record_key(key, &e->job, wdts_buf_str(pk));
         if (as_sent)
-            wrk_job_envelope_raw(&val, &ctx, wdts_buf_str(&pk), raw + spans[i].off,
-                                 spans[i].len);
+            wrk_job_envelope_raw(val, &ctx, wdts_buf_str(pk), raw + spans[i].off, spans[i].len);
         else
-            wrk_job_envelope(&val, &ctx, wdts_buf_str(&pk), rec);
+            wrk_job_envelope(val, &ctx, wdts_buf_str(pk), rec);
+        json_decref(owned);
         e->outstanding++;
         e->refs++;
-        if (wrk_produce(w, w->cfg->topic_records, wdts_buf_str(&key), key.len, wdts_buf_str(&val),
-                        val.len, hdrs, 3, &e->dr[WRK_DR_RECORD]) != WDTS_OK) {
+        if (wrk_produce(w, w->cfg->topic_records, wdts_buf_str(key), key->len, wdts_buf_str(val),
+                        val->len, hdrs, 3, &e->dr[WRK_DR_RECORD]) != WDTS_OK) {
             e->outstanding--;
             e->refs--;
             e->dr_failed = 1;
@@ -740,11 +815,8 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
         }
         e->records++;
         wdts_metrics_inc(w->m.records);
-        wdts_metrics_add(w->m.bytes, (double)val.len);
+        wdts_metrics_add(w->m.bytes, (double)val->len);
     }
-    wdts_buf_deinit(&pk);
-    wdts_buf_deinit(&key);
-    wdts_buf_deinit(&val);
     return rc;
 }
 
@@ -774,7 +846,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     struct wdts_api_ctx ctx = {c->conn->app, e->rep->method, c->conn->sid, c->conn->appkey,
                                c->conn->gateway};
     wdts_api_result_init(&res);
-    wdts_api_xfer_finish(xfer, &ctx, &c->creds, &res);
+    wdts_api_xfer_finish_elided(xfer, &ctx, &c->creds, e->rep->list_key, &res);
     int64_t date = wdts_api_xfer_date(xfer);
     e->xfer = NULL; /* destroyed at the end: the records are taken from its answer */
     const char *cv[] = {wdts_api_class_name(res.cls)};
@@ -794,12 +866,30 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
             dead(e, "bad_answer", msg);
             break;
         }
+        size_t alen = 0;
+        const char *answer = wdts_api_xfer_answer(xfer, &alen);
+        struct wrk_span *spans = NULL;
+        size_t nspans = 0;
+        int elided = 0;
+        if (res.list_elided && list != NULL) {
+            if (wrk_job_array_spans(answer + res.list_off, res.list_len, res.list_off, &spans,
+                                    &nspans) != 0) { /* cannot happen: checked strictly */
+                char msg[256];
+                snprintf(msg, sizeof(msg), "data.%s could not be split into records",
+                         e->rep->list_key);
+                dead(e, "bad_answer", msg);
+                break;
+            }
+            elided = 1;
+        }
+        size_t nrec = elided ? nspans : json_array_size(list);
         if (e->step == 0) {
-            e->api_total = res.has_total ? res.total_count : (long long)json_array_size(list);
+            e->api_total = res.has_total ? res.total_count : (long long)nrec;
             if (e->api_total > w->cfg->worker_max_records_per_job) {
                 char why[160];
                 snprintf(why, sizeof(why), "total_count %lld exceeds worker.max.records.per.job %d",
                          e->api_total, w->cfg->worker_max_records_per_job);
+                free(spans);
                 split(e, why);
                 break;
             }
@@ -808,13 +898,11 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         e->pages++;
         e->attempts = 0; /* worker.max.attempts bounds failures in a row */
         wdts_metrics_inc(w->m.pages);
-        struct wrk_span *spans = NULL;
-        size_t nspans = 0, alen = 0;
-        const char *answer = wdts_api_xfer_answer(xfer, &alen);
         /* records go out as sent unless the pii policy changes them */
-        if (list && (e->conn->conn->pii == WDTS_CONN_PII_KEEP || e->rep->pii.n == 0))
+        int as_sent_ok = e->conn->conn->pii == WDTS_CONN_PII_KEEP || e->rep->pii.n == 0;
+        if (list && !elided && as_sent_ok)
             wrk_job_list_spans(answer, alen, e->rep->list_key, &spans, &nspans);
-        int prc = list ? produce_page(e, list, answer, spans, nspans) : 0;
+        int prc = list ? produce_page(e, list, answer, spans, nspans, elided, as_sent_ok) : 0;
         free(spans);
         if (prc != 0)
             break;

@@ -161,6 +161,7 @@ struct wrk {
     unsigned char secret_key[WDTS_CRYPTO_KEY_LEN];
     const void *pii_key;
     size_t pii_key_len;
+    struct wdts_buf pbuf[3]; /* a page's scratch buffers (pk, key, value), reused; owned */
     char prefix[64];
 
     struct wdts_loop *loop;

@@ -7,6 +7,7 @@
 
 #include "wdts/crypto.h"
 #include "wdts/log.h"
+#include "wdts/json_scan.h"
 #include "wdts/mem.h"
 #include "wdts/time.h"
 
@@ -397,6 +398,9 @@ static const char *find_list(const char *p, const char *e, const char *key, int 
     return NULL;
 }
 
+static int element_spans(const char *body, const char *p, const char *e, struct wrk_span **spans,
+                         size_t *n);
+
 int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
                        struct wrk_span **spans, size_t *n)
 {
@@ -408,10 +412,62 @@ int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
     const char *p = find_list(body, e, list_key, 0);
     if (p == NULL)
         return -1;
+    return element_spans(body, p, e, spans, n);
+}
+
+int wrk_job_array_spans(const char *arr, size_t len, size_t base, struct wrk_span **spans,
+                        size_t *n)
+{
+    *spans = NULL;
+    *n = 0;
+    const char *p = arr == NULL ? NULL : ws(arr, arr + len);
+    if (p == NULL || p >= arr + len || *p != '[')
+        return -1;
+    return element_spans(arr - base, p, arr + len, spans, n);
+}
+
+int wrk_job_pk_raw(const struct wdts_catalog_report *rep, const char *rec, size_t len,
+                   struct wdts_buf *out)
+{
+    const char *e = rec + len;
+    wdts_buf_reset(out);
+    for (size_t i = 0; i < rep->pk.n; i++) {
+        const char *v = NULL;
+        if (wdts_jscan_member_checked(rec, e, rep->pk.v[i], &v) != 1)
+            return -1;
+        const char *end = wdts_jscan_value(v, e);
+        if (end == NULL)
+            return -1;
+        if (i > 0)
+            wdts_buf_append_str(out, ":");
+        if (*v == '"') {
+            if (memchr(v, '\\', (size_t)(end - v)) != NULL)
+                return -1;
+            wdts_buf_append(out, v + 1, (size_t)(end - v - 2));
+        } else if (*v == '-' || (*v >= '0' && *v <= '9')) {
+            for (const char *d = *v == '-' ? v + 1 : v; d < end; d++)
+                if (*d < '0' || *d > '9')
+                    return -1; /* a real: %.17g text, left to wrk_job_pk() */
+            if (end - v == 2 && v[0] == '-' && v[1] == '0')
+                return -1;
+            wdts_buf_append(out, v, (size_t)(end - v));
+        } else if (*v == 't' || *v == 'f') {
+            wdts_buf_append(out, v, (size_t)(end - v));
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* body: where offsets count from; p at the array's '['. */
+static int element_spans(const char *body, const char *p, const char *e, struct wrk_span **spans,
+                         size_t *n)
+{
     size_t cap = 0;
     p = ws(p + 1, e);
     while (p < e && *p != ']') {
-        const char *end = skip_val(p, e);
+        const char *end = wdts_jscan_value_checked(p, e);
         if (end == NULL)
             goto bad;
         if (*n == cap) {

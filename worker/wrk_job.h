@@ -110,6 +110,27 @@ struct wrk_span {
 int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
                        struct wrk_span **spans, size_t *n);
 
+/**
+ * @brief The byte span of each element of a JSON array already checked strictly (as
+ *        wdts_api_result.list_elided promises); offsets count from the answer's start.
+ * @param arr the array's bytes, at body + base.
+ * @owner *spans new (free()); NULL when the array is empty.
+ * @returns 0, or -1 when the bytes are not an array after all.
+ */
+int wrk_job_array_spans(const char *arr, size_t len, size_t base, struct wrk_span **spans,
+                        size_t *n);
+
+/**
+ * @brief The primary key of a record read from its bytes (a JSON value already checked
+ *        strictly, as the records of an elided list are: see wdts_jscan_member_checked()),
+ *        the same text wrk_job_pk() makes from the parsed record: each pk field must be a
+ *        member once, a string without escapes, an integer of at most 18 digits (not -0),
+ *        true or false. @returns 0, or -1 for anything else (then parse the record and
+ *        use wrk_job_pk(), which also says what is wrong).
+ */
+int wrk_job_pk_raw(const struct wdts_catalog_report *rep, const char *rec, size_t len,
+                   struct wdts_buf *out);
+
 /** Appends the record key "connection:report:pk". */
 void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk);
 

@@ -186,6 +186,13 @@ static wdts_err_t map_curl(CURLcode rc)
 void wdts_api_xfer_finish(struct wdts_api_xfer *xfer, const struct wdts_api_ctx *ctx,
                           const struct wdts_api_creds *creds, struct wdts_api_result *res)
 {
+    wdts_api_xfer_finish_elided(xfer, ctx, creds, NULL, res);
+}
+
+void wdts_api_xfer_finish_elided(struct wdts_api_xfer *xfer, const struct wdts_api_ctx *ctx,
+                                 const struct wdts_api_creds *creds, const char *list_key,
+                                 struct wdts_api_result *res)
+{
     struct wdts_api_outcome o;
     char detail[CURL_ERROR_SIZE + 128];
     long http_status = 0;
@@ -194,6 +201,7 @@ void wdts_api_xfer_finish(struct wdts_api_xfer *xfer, const struct wdts_api_ctx 
     o.http_status = http_status;
     o.body = xfer->answer.data;
     o.body_len = xfer->answer.len;
+    o.elide_list = list_key;
     if (!xfer->done) {
         o.transport = WDTS_ERR_HTTP;
         o.transport_detail = "the transfer did not run to completion";

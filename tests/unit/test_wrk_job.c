@@ -267,6 +267,80 @@ static void check_spans(const char *body, const char *key, size_t want_n, const 
     free(sp);
 }
 
+/* wrk_job_pk_raw: the same text as wrk_job_pk on the parsed record, or -1. */
+static void test_pk_raw(void **state)
+{
+    (void)state;
+    char es[256];
+    struct wdts_buf a, b;
+    wdts_buf_init(&a);
+    wdts_buf_init(&b);
+    const struct wdts_catalog_report *trades = wdts_catalog_get(cat, "trades");
+    const struct wdts_catalog_report *sc = wdts_catalog_get(cat, "stock_changes");
+    struct {
+        const struct wdts_catalog_report *rep;
+        const char *rec;
+        const char *want; /* NULL: -1 (parse and use wrk_job_pk) */
+    } cases[] = {
+        {trades, "{\"trade_id\":123456789012,\"x\":\"y\"}", "123456789012"},
+        {trades, " {\n\"x\" : {\"trade_id\":9} ,\t\"trade_id\" :\r-42 } ", "-42"},
+        {trades, "{\"trade_id\":\"0042\"}", "0042"}, /* a number as a string stays as sent */
+        {trades, "{\"trade_id\":\"订单 A\"}", "订单 A"},
+        {trades, "{\"trade_id\":true}", "true"},
+        {trades, "{\"trade_id\":0}", "0"},
+        {sc, "{\"warehouse_no\":\"W1\",\"stockio_no\":\"IO9\",\"spec_no\":\"S1\",\"type\":3,"
+             "\"created\":\"2023-11-15 06:00:00\"}",
+         "W1:IO9:S1:3:2023-11-15 06:00:00"},
+        {trades, "{\"trade_id\":\"a\\\"b\"}", NULL},          /* escape */
+        {trades, "{\"trade_id\":1.0}", NULL},                   /* a real: %.17g */
+        {trades, "{\"trade_id\":1e3}", NULL},
+        {trades, "{\"trade_id\":-0}", NULL},
+        {trades, "{\"trade_id\":null}", NULL},
+        {trades, "{\"trade_id\":{\"a\":1}}", NULL},
+        {trades, "{\"trade_id\":1,\"trade_id\":2}", NULL},     /* jansson keeps the last */
+        {trades, "{\"trad\\u0065_id\":1}", NULL},              /* an escaped key */
+        {trades, "{\"x\":1}", NULL},
+        {trades, "[1]", NULL},
+        {trades, "{\"trade_id\":1", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = strlen(cases[i].rec);
+        int rc = wrk_job_pk_raw(cases[i].rep, cases[i].rec, n, &a);
+        if (cases[i].want == NULL) {
+            assert_int_equal(rc, -1);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_string_equal(wdts_buf_str(&a), cases[i].want);
+        json_t *rec = json_loadb(cases[i].rec, n, 0, NULL);
+        assert_non_null(rec);
+        assert_int_equal(wrk_job_pk(cases[i].rep, rec, &b, es, sizeof(es)), WDTS_OK);
+        assert_string_equal(wdts_buf_str(&a), wdts_buf_str(&b));
+        json_decref(rec);
+    }
+    /* every truncation of a good record is refused */
+    const char *rec = "{\"trade_id\":\"T1\",\"n\":[1,{\"a\":\"]\"}]}";
+    for (size_t cut = 0; cut < strlen(rec); cut++)
+        assert_int_equal(wrk_job_pk_raw(trades, rec, cut, &a), -1);
+    /* spans of an array given with its offset in the answer */
+    const char *body = "{\"data\":{\"order\":[ {\"a\":1} ,\"x]\", [2] ]}}";
+    const char *arr = strchr(body, '[');
+    size_t base = (size_t)(arr - body), alen = strlen(arr) - 2;
+    struct wrk_span *sp = NULL;
+    size_t ns = 0;
+    assert_int_equal(wrk_job_array_spans(arr, alen, base, &sp, &ns), 0);
+    assert_int_equal(ns, 3);
+    assert_memory_equal(body + sp[0].off, "{\"a\":1}", sp[0].len);
+    assert_memory_equal(body + sp[1].off, "\"x]\"", sp[1].len);
+    assert_memory_equal(body + sp[2].off, "[2]", sp[2].len);
+    free(sp);
+    assert_int_equal(wrk_job_array_spans("[]", 2, 0, &sp, &ns), 0);
+    assert_int_equal(ns, 0);
+    assert_int_equal(wrk_job_array_spans("{}", 2, 0, &sp, &ns), -1);
+    wdts_buf_deinit(&a);
+    wdts_buf_deinit(&b);
+}
+
 static void test_list_spans(void **state)
 {
     (void)state;
@@ -337,7 +411,7 @@ int main(void)
         cmocka_unit_test(test_check),        cmocka_unit_test(test_params),
         cmocka_unit_test(test_paging_order), cmocka_unit_test(test_pk_and_set),
         cmocka_unit_test(test_pii),          cmocka_unit_test(test_wire_forms),
-        cmocka_unit_test(test_split_and_backoff), cmocka_unit_test(test_list_spans),
+        cmocka_unit_test(test_split_and_backoff), cmocka_unit_test(test_list_spans), cmocka_unit_test(test_pk_raw),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -176,6 +176,7 @@ struct wdts_api_outcome {
     long http_status;             /* 0 when there was no answer */
     const char *body;             /* may be NULL */
     size_t body_len;
+    const char *elide_list;       /* NULL, or a list key: see wdts_api_result.list_elided */
 };
 
 /** Context for the what-to-do messages. All borrowed, any may be NULL. Never secrets. */
@@ -205,6 +206,11 @@ struct wdts_api_result {
     json_t *data;         /* borrowed from answer: `data`, NULL when absent */
     int has_total;        /* data.total_count was present */
     long long total_count;
+    /* With outcome.elide_list: when the envelope's data.<list> is an array found without
+     * doubt and checked strictly (else the whole body is parsed as usual), it is left out
+     * of answer (there it is []) and lies at body[list_off, list_off + list_len). */
+    int list_elided;
+    size_t list_off, list_len;
 };
 
 void wdts_api_result_init(struct wdts_api_result *res);
@@ -264,6 +270,10 @@ void wdts_api_xfer_perform(struct wdts_api_xfer *xfer);
  */
 void wdts_api_xfer_finish(struct wdts_api_xfer *xfer, const struct wdts_api_ctx *ctx,
                           const struct wdts_api_creds *creds, struct wdts_api_result *res);
+/** As wdts_api_xfer_finish(), with outcome.elide_list = list_key (may be NULL). */
+void wdts_api_xfer_finish_elided(struct wdts_api_xfer *xfer, const struct wdts_api_ctx *ctx,
+                                 const struct wdts_api_creds *creds, const char *list_key,
+                                 struct wdts_api_result *res);
 /** @returns the raw answer bytes received so far (borrowed until destroy) and their length. */
 const char *wdts_api_xfer_answer(const struct wdts_api_xfer *xfer, size_t *len);
 /** @returns the answer's HTTP Date header as Unix seconds (the gateway's clock, for a

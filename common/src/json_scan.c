@@ -1,0 +1,371 @@
+/* The strict JSON scanner of json_scan.h: RFC 8259 values, strict UTF-8, escapes checked
+ * (no \u0000, surrogates paired), numbers bounded so that jansson reads them without
+ * overflow; depth bounded far below jansson's own limit. */
+#include "wdts/json_scan.h"
+
+#include <string.h>
+
+static const char *ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static int hex4(const char *p, const char *e, unsigned *out)
+{
+    unsigned v = 0;
+    if (e - p < 4)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* One UTF-8 sequence of 2-4 bytes at p (p[0] >= 0x80): its length, or 0 when invalid. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *e)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned min, cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2, cp = c & 0x1f, min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3, cp = c & 0x0f, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if ((size_t)(e - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* 1 for the bytes a string holds as they are: ASCII from space on, but '"' and '\\'. */
+static const unsigned char plain[256] = {
+#define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+    R16(0), R16(0),
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: '"' */
+    R16(1), R16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: '\\' */
+    R16(1), R16(1),
+    R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
+#undef R16
+};
+
+/* p at '"': the byte after the closing quote, or NULL; *esc set when it held a backslash. */
+static const char *str(const char *p, const char *e, int *esc)
+{
+    for (p++; p < e;) {
+        while (p < e && plain[(unsigned char)*p])
+            p++;
+        if (p >= e)
+            return NULL;
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c < 0x80 && c != '\\') {
+            p++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)e);
+            if (n == 0)
+                return NULL;
+            p += n;
+            continue;
+        }
+        *esc = 1;
+        if (++p >= e)
+            return NULL;
+        switch (*p) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            p++;
+            break;
+        case 'u': {
+            unsigned u, lo;
+            if (hex4(p + 1, e, &u) != 0 || u == 0 || (u >= 0xdc00 && u <= 0xdfff))
+                return NULL;
+            p += 5;
+            if (u >= 0xd800 && u <= 0xdbff) {
+                if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, e, &lo) != 0 ||
+                    lo < 0xdc00 || lo > 0xdfff)
+                    return NULL;
+                p += 6;
+            }
+            break;
+        }
+        default:
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static const char *number(const char *p, const char *e)
+{
+    const char *d;
+    int real = 0;
+    if (p < e && *p == '-')
+        p++;
+    d = p;
+    if (p < e && *p == '0')
+        p++;
+    else if (p < e && *p >= '1' && *p <= '9')
+        while (p < e && is_digit(*p))
+            p++;
+    else
+        return NULL;
+    size_t idigits = (size_t)(p - d);
+    if (p < e && *p == '.') {
+        real = 1;
+        const char *f = ++p;
+        while (p < e && is_digit(*p))
+            p++;
+        if (p == f || p - f > 40)
+            return NULL;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        real = 1;
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        const char *x = p;
+        while (p < e && is_digit(*p))
+            p++;
+        if (p == x || p - x > 2) /* at most e±99: never an overflow */
+            return NULL;
+    }
+    /* an integer jansson keeps in a long long; a real far from the double limits */
+    if ((!real && idigits > 18) || (real && idigits > 40))
+        return NULL;
+    return p;
+}
+
+static const char *value(const char *p, const char *e, int depth);
+
+static const char *object(const char *p, const char *e, int depth, const char *name,
+                          const char **val, int *count)
+{
+    p = ws(p + 1, e);
+    if (p < e && *p == '}')
+        return p + 1;
+    for (;;) {
+        if (p >= e || *p != '"')
+            return NULL;
+        int esc = 0;
+        const char *k = p + 1, *kend = str(p, e, &esc);
+        if (kend == NULL)
+            return NULL;
+        int hit = 0;
+        if (name != NULL) {
+            if (esc)
+                *count = -1000000; /* a key that cannot be compared as bytes */
+            else if ((size_t)(kend - 1 - k) == strlen(name) && memcmp(k, name, strlen(name)) == 0)
+                hit = 1;
+        }
+        p = ws(kend, e);
+        if (p >= e || *p != ':')
+            return NULL;
+        const char *v = ws(p + 1, e);
+        if (hit) {
+            (*count)++;
+            *val = v;
+        }
+        if ((p = value(v, e, depth + 1)) == NULL)
+            return NULL;
+        p = ws(p, e);
+        if (p < e && *p == '}')
+            return p + 1;
+        if (p >= e || *p != ',')
+            return NULL;
+        p = ws(p + 1, e);
+    }
+}
+
+static const char *array(const char *p, const char *e, int depth)
+{
+    p = ws(p + 1, e);
+    if (p < e && *p == ']')
+        return p + 1;
+    for (;;) {
+        if ((p = value(p, e, depth + 1)) == NULL)
+            return NULL;
+        p = ws(p, e);
+        if (p < e && *p == ']')
+            return p + 1;
+        if (p >= e || *p != ',')
+            return NULL;
+        p++;
+    }
+}
+
+static const char *lit(const char *p, const char *e, const char *word)
+{
+    size_t n = strlen(word);
+    return (size_t)(e - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
+}
+
+static const char *value(const char *p, const char *e, int depth)
+{
+    p = ws(p, e);
+    if (p >= e || depth > WDTS_JSCAN_MAX_DEPTH)
+        return NULL;
+    int esc = 0;
+    switch (*p) {
+    case '"':
+        return str(p, e, &esc);
+    case '{':
+        return object(p, e, depth, NULL, NULL, NULL);
+    case '[':
+        return array(p, e, depth);
+    case 't':
+        return lit(p, e, "true");
+    case 'f':
+        return lit(p, e, "false");
+    case 'n':
+        return lit(p, e, "null");
+    default:
+        return number(p, e);
+    }
+}
+
+const char *wdts_jscan_value(const char *p, const char *e)
+{
+    if (p == NULL || e == NULL || p > e)
+        return NULL;
+    return value(p, e, 0);
+}
+
+int wdts_jscan_member(const char *p, const char *e, const char *name, const char **val)
+{
+    if (p == NULL || e == NULL || p > e || name == NULL)
+        return -1;
+    p = ws(p, e);
+    if (p >= e || *p != '{')
+        return -1;
+    int count = 0;
+    if (object(p, e, 0, name, val, &count) == NULL || count < 0)
+        return -1;
+    return count;
+}
+
+/* ---- walks over checked bytes --------------------------------------------------------- */
+
+/* p at '"': the byte after the closing quote (one not escaped), or NULL. */
+static const char *fstr(const char *p, const char *e)
+{
+    for (p++; p < e;) {
+        const char *q = memchr(p, '"', (size_t)(e - p));
+        if (q == NULL)
+            return NULL;
+        const char *b = q;
+        while (b > p && b[-1] == '\\')
+            b--;
+        if (((q - b) & 1) == 0)
+            return q + 1;
+        p = q + 1;
+    }
+    return NULL;
+}
+
+const char *wdts_jscan_value_checked(const char *p, const char *e)
+{
+    if (p == NULL || e == NULL || p > e)
+        return NULL;
+    p = ws(p, e);
+    if (p >= e)
+        return NULL;
+    if (*p == '"')
+        return fstr(p, e);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (p < e) {
+            char c = *p;
+            if (c == '"') {
+                if ((p = fstr(p, e)) == NULL)
+                    return NULL;
+                continue;
+            }
+            if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+            p++;
+        }
+        return NULL;
+    }
+    const char *s = p;
+    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
+           *p != '\r' && *p != '\t' && *p != '"' && *p != '{' && *p != '[')
+        p++;
+    return p > s ? p : NULL;
+}
+
+int wdts_jscan_member_checked(const char *p, const char *e, const char *name, const char **val)
+{
+    if (p == NULL || e == NULL || p > e || name == NULL)
+        return -1;
+    size_t nlen = strlen(name);
+    int count = 0;
+    p = ws(p, e);
+    if (p >= e || *p != '{')
+        return -1;
+    p = ws(p + 1, e);
+    if (p < e && *p == '}')
+        return 0;
+    for (;;) {
+        if (p >= e || *p != '"')
+            return -1;
+        const char *k = p + 1, *kend = fstr(p, e);
+        if (kend == NULL)
+            return -1;
+        if (memchr(k, '\\', (size_t)(kend - 1 - k)) != NULL)
+            return -1;
+        int hit = (size_t)(kend - 1 - k) == nlen && memcmp(k, name, nlen) == 0;
+        p = ws(kend, e);
+        if (p >= e || *p != ':')
+            return -1;
+        const char *v = ws(p + 1, e);
+        if (hit) {
+            count++;
+            *val = v;
+        }
+        if ((p = wdts_jscan_value_checked(v, e)) == NULL)
+            return -1;
+        p = ws(p, e);
+        if (p < e && *p == '}')
+            return count;
+        if (p >= e || *p != ',')
+            return -1;
+        p = ws(p + 1, e);
+    }
+}

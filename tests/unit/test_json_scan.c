@@ -1,0 +1,232 @@
+/* The strict JSON scanner (common/src/json_scan.c) and the classification that uses it to
+ * leave a page's record list out of the tree: whatever the scanner accepts, jansson
+ * accepts too (tables, every truncation, random mutations), and an answer classified
+ * with the list left out gives the same class, status, total and message as in full. */
+#include "wdts_test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/json_scan.h"
+#include "wdts/mem.h"
+#include "wdts/wdt_api.h"
+
+/* 1 when the scanner takes all of s (one value, then only whitespace). */
+static int scan_all(const char *s, size_t n)
+{
+    const char *e = s + n, *p = wdts_jscan_value(s, e);
+    if (p == NULL)
+        return 0;
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p == e;
+}
+
+static int jansson_ok(const char *s, size_t n)
+{
+    json_error_t jerr;
+    json_t *v = json_loadb(s, n, JSON_DECODE_ANY, &jerr);
+    json_decref(v);
+    return v != NULL;
+}
+
+static void test_values(void **state)
+{
+    (void)state;
+    const char *good[] = {
+        "0", "-0", "12", "-123456789012345678", "1.5", "1e5", "1E+05", "-0.25e-7", "true",
+        "false", "null", "\"\"", "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"", "\"\\u00e9\\ud83d\\ude00\"",
+        "\"订单 ✓ 😀\"", "[]", " [ 1 , { } , [ ] ] ", "{\"a\":{\"b\":[{\"c\":\"}]\"}]}}",
+        "\t\r\n{ \"k\" :\t\"v\" ,\n\"n\": -1 }",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        const char *e = good[i] + strlen(good[i]);
+        assert_true(scan_all(good[i], strlen(good[i])));
+        assert_true(jansson_ok(good[i], strlen(good[i])));
+        /* the fast walk over checked bytes ends where the strict one does */
+        assert_ptr_equal(wdts_jscan_value_checked(good[i], e), wdts_jscan_value(good[i], e));
+    }
+    /* invalid JSON, or valid but unusual (then the caller parses in full) */
+    const char *bad[] = {
+        "", " ", "01", "-", "+1", "1.", ".5", "1e", "1e+", "0x1", "NaN", "tru", "nul",
+        "1234567890123456789", "1e100", "\"a", "\"\\x\"", "\"\\u12\"", "\"\\u0000\"",
+        "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"tab\there\"", "\"\xc3\"",
+        "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf5\x80\x80\x80\"", "\"\xe2\x82\"", "[1,]",
+        "[,1]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{a:1}", "{\"a\":1 \"b\":2}", "[1 2]", "{",
+        "[", "]", "}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(scan_all(bad[i], strlen(bad[i])));
+    /* nesting deeper than the scanner's bound is refused, not trusted */
+    char deep[300];
+    memset(deep, '[', 140);
+    memset(deep + 140, ']', 140);
+    assert_false(scan_all(deep, 280));
+    assert_true(scan_all(deep + 140 - 40, 80));
+}
+
+static const char *const page =
+    "{\"status\":0,\"message\":\"ok\",\"data\":{\"total_count\":\"3\",\"order\":[\n"
+    " {\"trade_id\":1,\"trade_no\":\"T\\\"1]}\",\"goods\":[{\"spec\":\"S\",\"n\":1.5}],\"x\":null},\n"
+    " {\"trade_id\":2,\"trade_no\":\"订单\\u8ba2\",\"amt\":\"0.00\",\"ok\":true},\n"
+    " {\"trade_id\" : 3 , \"trade_no\":\"\",\"e\":{}}\n]}}";
+
+static void test_truncations_and_mutations(void **state)
+{
+    (void)state;
+    size_t n = strlen(page);
+    assert_true(scan_all(page, n));
+    assert_true(jansson_ok(page, n));
+    for (size_t cut = 0; cut < n; cut++) /* no prefix of an object is a whole value */
+        assert_false(scan_all(page, cut));
+    /* random byte changes: never accepted by the scanner when jansson refuses */
+    char *m = wdts_xmalloc(n);
+    static const char alphabet[] = "{}[]\",:\\ u0e9-+.tfn\x80\xc3\xe8\x01";
+    unsigned seed = 12345;
+    int accepted = 0;
+    for (int round = 0; round < 20000; round++) {
+        memcpy(m, page, n);
+        int edits = 1 + round % 3;
+        for (int k = 0; k < edits; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % n;
+            seed = seed * 1103515245u + 12345u;
+            m[at] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+        }
+        if (scan_all(m, n)) {
+            accepted++;
+            assert_true(jansson_ok(m, n));
+        }
+    }
+    assert_true(accepted > 0); /* some edits keep it valid (e.g. a digit for a digit) */
+    free(m);
+}
+
+static void test_member(void **state)
+{
+    (void)state;
+    const char *s = "{\"a\":1,\"b\":{\"a\":2},\"a\":\"x\",\"c\":[{\"a\":3}]}";
+    const char *v = NULL;
+    assert_int_equal(wdts_jscan_member(s, s + strlen(s), "a", &v), 2); /* top level only */
+    assert_memory_equal(v, "\"x\"", 3);                                 /* the last one */
+    assert_int_equal(wdts_jscan_member(s, s + strlen(s), "b", &v), 1);
+    assert_int_equal(*v, '{');
+    assert_int_equal(wdts_jscan_member(s, s + strlen(s), "zz", &v), 0);
+    const char *w = NULL;
+    const char *names[] = {"a", "b", "c", "zz"};
+    for (size_t i = 0; i < 4; i++) { /* the fast walk agrees on checked bytes */
+        assert_int_equal(wdts_jscan_member_checked(s, s + strlen(s), names[i], &w),
+                         wdts_jscan_member(s, s + strlen(s), names[i], &v));
+        if (i < 3)
+            assert_ptr_equal(w, v);
+    }
+    for (size_t cut = 0; cut < strlen(s); cut++) /* and refuses every truncation */
+        assert_int_equal(wdts_jscan_member_checked(s, s + cut, "a", &w), -1);
+    const char *esc = "{\"\\u0061\":1}";
+    assert_int_equal(wdts_jscan_member(esc, esc + strlen(esc), "zz", &v), -1);
+    assert_int_equal(wdts_jscan_member_checked(esc, esc + strlen(esc), "zz", &v), -1);
+    const char *notobj = "[1]";
+    assert_int_equal(wdts_jscan_member(notobj, notobj + 3, "a", &v), -1);
+    const char *broken = "{\"a\":1";
+    assert_int_equal(wdts_jscan_member(broken, broken + strlen(broken), "a", &v), -1);
+}
+
+static void classify(const char *body, size_t len, long http, const char *elide,
+                     struct wdts_api_result *res)
+{
+    struct wdts_api_outcome o;
+    struct wdts_api_ctx ctx = {WDTS_API_APP_WDT, "trade.query", "sid1", "key1",
+                               "http://127.0.0.1:1/openapi"};
+    memset(&o, 0, sizeof(o));
+    o.http_status = http;
+    o.body = body;
+    o.body_len = len;
+    o.elide_list = elide;
+    wdts_api_result_init(res);
+    wdts_api_classify(&o, &ctx, res);
+}
+
+/* The same verdict with and without leaving the list out; @returns list_elided. */
+static int same_verdict(const char *body, size_t len, long http)
+{
+    struct wdts_api_result a, b;
+    classify(body, len, http, NULL, &a);
+    classify(body, len, http, "order", &b);
+    assert_int_equal(a.cls, b.cls);
+    assert_int_equal(a.kind, b.kind);
+    assert_int_equal(a.has_status, b.has_status);
+    assert_int_equal(a.status, b.status);
+    assert_int_equal(a.has_total, b.has_total);
+    assert_int_equal(a.total_count, b.total_count);
+    assert_string_equal(a.message, b.message);
+    assert_int_equal(a.list_elided, 0);
+    int el = b.list_elided;
+    if (el) {
+        assert_int_equal(b.cls, WDTS_API_OK);
+        json_t *list = json_object_get(b.data, "order");
+        assert_true(json_is_array(list));
+        assert_int_equal(json_array_size(list), 0);
+        /* the span is exactly the list jansson found in the full parse */
+        json_t *full = json_object_get(a.data, "order");
+        json_t *fromspan = json_loadb(body + b.list_off, b.list_len, 0, NULL);
+        assert_non_null(fromspan);
+        assert_true(json_equal(full, fromspan));
+        json_decref(fromspan);
+    }
+    wdts_api_result_deinit(&a);
+    wdts_api_result_deinit(&b);
+    return el;
+}
+
+static void test_classify_elided(void **state)
+{
+    (void)state;
+    size_t n = strlen(page);
+    assert_true(same_verdict(page, n, 200));
+    const char *qimen = "{\"response\":{\"status\":\"0\",\"data\":{\"order\":[{\"trade_id\":7}]}}}";
+    assert_true(same_verdict(qimen, strlen(qimen), 200));
+    /* not a plain success, or any doubt about which list jansson would pick: full parse */
+    const char *full[] = {
+        "{\"status\":1,\"message\":\"sid is not exists\"}",
+        "{\"status\":0,\"data\":{\"order\":[1]},\"data\":{\"order\":[2,3]}}",
+        "{\"status\":0,\"data\":{\"order\":[1],\"order\":[2]}}",
+        "{\"status\":0,\"data\":{\"ord\\u0065r\":[1]}}",
+        "{\"status\":0,\"data\":{\"order\":{\"a\":1}}}",
+        "{\"status\":0,\"data\":{\"order\":[12345678901234567890]}}",
+        "{\"error_response\":{\"code\":7,\"msg\":\"x\"},\"response\":{\"status\":0,\"data\":{\"order\":[]}}}",
+        "{\"status\":0,\"data\":{\"order\":[{\"a\":\"\\u0000\"}]}}",
+        "{\"status\":0,\"data\":{\"order\":[{\"a\":1}",
+        "{\"status\":0,\"data\":{\"order\":[{\"a\":\"\xff\"}]}}",
+        "{\"status\":0,\"data\":{\"order\":[]}} trailing",
+        "<html>busy</html>",
+    };
+    for (size_t i = 0; i < sizeof(full) / sizeof(full[0]); i++)
+        assert_false(same_verdict(full[i], strlen(full[i]), 200));
+    assert_false(same_verdict(page, n, 500)); /* HTTP failures are classified in full */
+    /* every truncation of a page classifies as before (cut off, never elided) */
+    for (size_t cut = 1; cut < n; cut += 7)
+        assert_false(same_verdict(page, cut, 200));
+    /* mutations: the same verdict whichever path is taken */
+    char *m = wdts_xmalloc(n);
+    unsigned seed = 99;
+    for (int round = 0; round < 3000; round++) {
+        memcpy(m, page, n);
+        seed = seed * 1103515245u + 12345u;
+        size_t at = (seed >> 8) % n;
+        seed = seed * 1103515245u + 12345u;
+        m[at] = "{}[]\",:\\ 0x-"[(seed >> 8) % 12];
+        same_verdict(m, n, 200);
+    }
+    free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_truncations_and_mutations),
+        cmocka_unit_test(test_member),
+        cmocka_unit_test(test_classify_elided),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
