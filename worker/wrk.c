@@ -538,16 +538,8 @@ struct wrk *wrk_new(const struct wdts_cfg *cfg, char *errstr, size_t errstr_size
         snprintf(errstr, errstr_size, "report catalog: %s", es);
         goto fail;
     }
-    wdts_redis_params_init(&w->rparams);
-    if (wdts_redis_params_from_url(&w->rparams, cfg->redis_url, es, sizeof(es)) != WDTS_OK ||
-        wdts_redis_params_set_password(&w->rparams, cfg->redis_password, es, sizeof(es)) !=
-            WDTS_OK) {
-        snprintf(errstr, errstr_size, "redis.url: %s", es);
+    if (wdts_redis_params_from_cfg(&w->rparams, cfg, errstr, errstr_size) != WDTS_OK)
         goto fail;
-    }
-    w->rparams.connect_timeout_ms = (int)cfg->redis_timeout_ms;
-    w->rparams.command_timeout_ms = (int)cfg->redis_timeout_ms;
-    wdts_strlcpy(w->rparams.prefix, cfg->redis_prefix, sizeof(w->rparams.prefix));
     if ((w->redis = wdts_redis_new(&w->rparams, es, sizeof(es))) == NULL) {
         snprintf(errstr, errstr_size, "Redis: %s", es);
         goto fail;

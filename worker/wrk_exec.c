@@ -996,6 +996,30 @@ static void wm_timer(void *opaque)
     wm_complete(e);
 }
 
+static void on_count(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    (void)reply;
+    if (err != NULL)
+        WDTS_LOG(DEBUG, "wrk", "records counter of %s: %s", (const char *)opaque, err);
+    free(opaque);
+}
+
+/* Adds the window's records to <prefix>stat:<connection>:<report> records, which
+ * `wdtctl status` shows. Best effort: a lost increment only makes that figure low. */
+static void count_records(struct wrk_exec *e)
+{
+    struct wdts_buf key;
+    char n[24];
+    wdts_buf_init(&key);
+    wdts_redis_key(&key, e->w->prefix, "stat", e->job.connection, e->job.report, NULL);
+    snprintf(n, sizeof(n), "%lld", e->records);
+    const char *argv[4] = {"HINCRBY", wdts_buf_str(&key), "records", n};
+    char *what = wdts_xstrdup(e->job.job_id);
+    if (wdts_redis_async_command(e->w->ra, 4, argv, on_count, what) != WDTS_OK)
+        free(what);
+    wdts_buf_deinit(&key);
+}
+
 static void on_wm(const struct wdts_redis_reply *reply, const char *err, void *opaque)
 {
     struct wrk_exec *e = opaque;
@@ -1028,6 +1052,8 @@ static void on_wm(const struct wdts_redis_reply *reply, const char *err, void *o
         default:
             WDTS_LOG(DEBUG, "wrk", "job %s: watermark %s, now %lld", e->job.job_id,
                      wdts_wm_status2str(r.status), r.wm);
+            if (r.status != WDTS_WM_ALREADY) /* first completion: count its records once */
+                count_records(e);
             finish(e, "done");
             break;
         }

@@ -141,6 +141,11 @@ static void test_e2e(void **state)
     assert_string_equal(json_string_value(json_object_get(row, "state")), "ok");
     assert_int_equal(json_integer_value(json_object_get(row, "outstanding")), card);
     assert_int_equal(json_integer_value(json_object_get(row, "completed")), n);
+    /* the worker counts each window's records once, at its first completion */
+    json_t *records = json_object_get(row, "records");
+    if (!json_is_integer(records) || json_integer_value(records) <= 0)
+        fail_msg("wdtctl status shows no records delivered:\n%s", run.out);
+    printf("# status: %lld records delivered\n", (long long)json_integer_value(records));
     json_decref(arr);
     wdts_test_run_free(&run);
 
