@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "wdts/mem.h"
+#include "wdts/redis.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
 
@@ -38,6 +39,18 @@ const char *wdts_test_prefix(void)
         snprintf(prefix, sizeof(prefix), "t%d-%06x-", (int)getpid(), rand() & 0xffffff);
     }
     return prefix;
+}
+
+void wdts_test_redis_params(struct wdts_redis_params *params)
+{
+    const char *url = wdts_test_require_env("WDT_TEST_REDIS_URL");
+    char e[256] = "";
+    wdts_redis_params_init(params);
+    if (wdts_redis_params_from_url(params, url, e, sizeof(e)) != WDTS_OK) {
+        fprintf(stderr, "WDT_TEST_REDIS_URL: %s\n", e);
+        exit(1);
+    }
+    wdts_strlcpy(params->prefix, wdts_test_prefix(), sizeof(params->prefix));
 }
 
 const char *wdts_test_bin(const char *name)

@@ -32,6 +32,13 @@ int wdts_test_run(char *const argv[], const char *stdin_text, int timeout_s,
                   struct wdts_test_run *run);
 void wdts_test_run_free(struct wdts_test_run *run);
 
+struct wdts_redis_params;
+/**
+ * The test Redis from WDT_TEST_REDIS_URL (skip or fail as wdts_test_require_env() when
+ * unset), with wdts_test_prefix() as the key prefix; exits 1 on a malformed URL.
+ */
+void wdts_test_redis_params(struct wdts_redis_params *params);
+
 /** Path of a built program: WDTS_BIN_DIR "/" name (static buffer). */
 const char *wdts_test_bin(const char *name);
 

@@ -143,14 +143,7 @@ static void test_timeout_is_sticky_until_reconnect(void **state)
 
 int main(void)
 {
-    const char *url = wdts_test_require_env("WDT_TEST_REDIS_URL");
-    char es[256] = "";
-    wdts_redis_params_init(&params);
-    if (wdts_redis_params_from_url(&params, url, es, sizeof(es)) != WDTS_OK) {
-        fprintf(stderr, "WDT_TEST_REDIS_URL: %s\n", es);
-        return 1;
-    }
-    wdts_strlcpy(params.prefix, wdts_test_prefix(), sizeof(params.prefix));
+    wdts_test_redis_params(&params);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_password_for_a_server_without_one),

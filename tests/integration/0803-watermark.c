@@ -373,14 +373,7 @@ static int teardown(void **state)
 
 int main(void)
 {
-    const char *url = wdts_test_require_env("WDT_TEST_REDIS_URL");
-    char e[256] = "";
-    wdts_redis_params_init(&params);
-    if (wdts_redis_params_from_url(&params, url, e, sizeof(e)) != WDTS_OK) {
-        fprintf(stderr, "WDT_TEST_REDIS_URL: %s\n", e);
-        return 1;
-    }
-    wdts_strlcpy(params.prefix, wdts_test_prefix(), sizeof(params.prefix));
+    wdts_test_redis_params(&params);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_once_and_uninit),
         cmocka_unit_test(test_in_and_out_of_order),
