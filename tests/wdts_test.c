@@ -3,11 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +55,92 @@ void wdts_test_redis_params(struct wdts_redis_params *params)
         exit(1);
     }
     wdts_strlcpy(params->prefix, wdts_test_prefix(), sizeof(params->prefix));
+}
+
+int wdts_test_unused_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
+        perror("wdts_test_unused_port");
+        exit(1);
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+int wdts_test_redis_server_start(struct wdts_test_redis_server *srv, const char *dir,
+                                 const struct wdts_redis_params *params,
+                                 const char *const *extra)
+{
+    char port[16], log[512];
+    snprintf(port, sizeof(port), "%d", srv->port);
+    snprintf(log, sizeof(log), "%s/redis.log", dir);
+    const char *argv[40] = {"redis-server", "--port",       port,     "--bind",       "127.0.0.1",
+                            "--dir",        dir,            "--save", "",             "--appendonly",
+                            "yes",          "--appendfsync", "always", "--logfile",   log,
+                            "--daemonize",  "no"};
+    size_t n = 17;
+    for (size_t i = 0; extra && extra[i] && n < 39; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test, even when it crashes */
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        execvp("redis-server", (char *const *)argv);
+        fprintf(stderr, "exec redis-server: %s (install the redis-server package)\n",
+                strerror(errno));
+        _exit(127);
+    }
+    srv->pid = pid;
+    char es[256] = "";
+    int64_t deadline = wdts_time_mono_ms() + 20000;
+    while (wdts_time_mono_ms() < deadline) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            srv->pid = 0;
+            fprintf(stderr, "redis-server exited at startup (status %d); see %s\n", st, log);
+            return -1;
+        }
+        struct wdts_redis *redis = wdts_redis_new(params, es, sizeof(es));
+        if (redis) {
+            wdts_redis_destroy(redis);
+            return 0;
+        }
+        usleep(20000);
+    }
+    fprintf(stderr, "redis-server did not answer within 20 s: %s\n", es);
+    return -1;
+}
+
+void wdts_test_redis_server_kill(struct wdts_test_redis_server *srv, int sig)
+{
+    if (srv->pid > 0) {
+        kill(srv->pid, sig);
+        waitpid(srv->pid, NULL, 0);
+        srv->pid = 0;
+    }
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void wdts_test_rmtree(const char *dir)
+{
+    if (dir && dir[0])
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 const char *wdts_test_bin(const char *name)

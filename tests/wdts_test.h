@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -38,6 +39,28 @@ struct wdts_redis_params;
  * unset), with wdts_test_prefix() as the key prefix; exits 1 on a malformed URL.
  */
 void wdts_test_redis_params(struct wdts_redis_params *params);
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+int wdts_test_unused_port(void);
+
+/** A redis-server of a test's own (AOF on, fsync always); it never outlives the test. */
+struct wdts_test_redis_server {
+    pid_t pid; /* 0 when not running */
+    int port;
+};
+
+/**
+ * Starts redis-server on srv->port with its files in dir, plus extra arguments (a
+ * NULL-terminated list, or NULL), and waits until params connects (20 s at most).
+ * @returns 0, or -1 with the reason on stderr (the log is dir/redis.log).
+ */
+int wdts_test_redis_server_start(struct wdts_test_redis_server *srv, const char *dir,
+                                 const struct wdts_redis_params *params,
+                                 const char *const *extra);
+/** Sends sig to the server and reaps it; a no-op when it is not running. */
+void wdts_test_redis_server_kill(struct wdts_test_redis_server *srv, int sig);
+/** Removes a test's temporary directory tree. */
+void wdts_test_rmtree(const char *dir);
 
 /** Path of a built program: WDTS_BIN_DIR "/" name (static buffer). */
 const char *wdts_test_bin(const char *name);

@@ -4,30 +4,15 @@
  * and missing passwords need a server with one: see 0203. */
 #include "wdts_test.h"
 
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "wdts/redis.h"
 #include "wdts/time.h"
 
 static struct wdts_redis_params params;
-
-/* A loopback port nothing listens on (bound once by us, then released). */
-static int unused_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* Connecting with p fails with want_err and a message containing want. */
 static void expect_connect_error(const struct wdts_redis_params *p, const char *want)
@@ -44,7 +29,7 @@ static void test_refused(void **state)
 {
     (void)state;
     struct wdts_redis_params p = params;
-    p.port = unused_port();
+    p.port = wdts_test_unused_port();
     char es[256] = "";
     assert_null(wdts_redis_new(&p, es, sizeof(es)));
     assert_non_null(strstr(es, "cannot connect: Connection refused"));

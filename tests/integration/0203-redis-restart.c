@@ -6,15 +6,10 @@
 #include "wdts_test.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,85 +18,15 @@
 
 #define PASSWORD "pw-0203"
 
-static struct {
-    pid_t pid;
-    int port;
-    char dir[256];
-} srv;
+static struct wdts_test_redis_server srv;
+static char srv_dir[256];
 static struct wdts_redis_params params; /* for srv, with the right password */
 
-static int unused_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
-        perror("unused_port");
-        exit(1);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* Starts redis-server on srv.port in srv.dir and waits until it answers (20 s at most). */
+/* Starts the test's own server, with a password, on srv.port in srv_dir. */
 static int server_start(void)
 {
-    char port[16], log[300];
-    snprintf(port, sizeof(port), "%d", srv.port);
-    snprintf(log, sizeof(log), "%s/redis.log", srv.dir);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        /* never outlive the test, even when it crashes */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
-               srv.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-               "--requirepass", PASSWORD, "--logfile", log, "--daemonize", "no", (char *)NULL);
-        fprintf(stderr, "exec redis-server: %s (install the redis-server package)\n",
-                strerror(errno));
-        _exit(127);
-    }
-    srv.pid = pid;
-    char es[256] = "";
-    int64_t deadline = wdts_time_mono_ms() + 20000;
-    while (wdts_time_mono_ms() < deadline) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            srv.pid = 0;
-            fprintf(stderr, "redis-server exited at startup (status %d); see %s\n", st, log);
-            return -1;
-        }
-        struct wdts_redis *redis = wdts_redis_new(&params, es, sizeof(es));
-        if (redis) {
-            wdts_redis_destroy(redis);
-            return 0;
-        }
-        usleep(20000);
-    }
-    fprintf(stderr, "redis-server did not answer within 20 s: %s\n", es);
-    return -1;
-}
-
-static void server_kill(int sig)
-{
-    if (srv.pid > 0) {
-        kill(srv.pid, sig);
-        waitpid(srv.pid, NULL, 0);
-        srv.pid = 0;
-    }
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    static const char *const extra[] = {"--requirepass", PASSWORD, NULL};
+    return wdts_test_redis_server_start(&srv, srv_dir, &params, extra);
 }
 
 static struct wdts_redis *connect_or_fail(const struct wdts_redis_params *p)
@@ -176,7 +101,7 @@ static void test_distinct_errors(void **state)
                                                 sizeof(bad_url)),
                      WDTS_ERR_CONFIG);
     p = params;
-    p.port = unused_port();
+    p.port = wdts_test_unused_port();
     connect_error(&p, refused, sizeof(refused));
     p = params;
     wdts_strlcpy(p.password, "wrong-pw", sizeof(p.password));
@@ -246,7 +171,7 @@ static void test_restart_and_reconnect(void **state)
     assert_int_equal(wdts_redis_eval_int(redis, script, 1, keys, 1, args, &n), WDTS_OK);
     assert_int_equal(n, 1);
 
-    server_kill(SIGKILL);
+    wdts_test_redis_server_kill(&srv, SIGKILL);
 
     /* the old connection is gone: the first call says so, and the error sticks */
     const char *get[2] = {"GET", k};
@@ -295,12 +220,12 @@ static void test_restart_and_reconnect(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(srv.dir, sizeof(srv.dir), "/tmp/wdts-0203-XXXXXX");
-    if (mkdtemp(srv.dir) == NULL) {
+    snprintf(srv_dir, sizeof(srv_dir), "/tmp/wdts-0203-XXXXXX");
+    if (mkdtemp(srv_dir) == NULL) {
         perror("mkdtemp");
         return -1;
     }
-    srv.port = unused_port();
+    srv.port = wdts_test_unused_port();
     wdts_redis_params_init(&params);
     params.port = srv.port;
     wdts_strlcpy(params.password, PASSWORD, sizeof(params.password));
@@ -311,9 +236,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    server_kill(SIGTERM);
-    if (srv.dir[0])
-        nftw(srv.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    wdts_test_redis_server_kill(&srv, SIGTERM);
+    wdts_test_rmtree(srv_dir);
     return 0;
 }
 

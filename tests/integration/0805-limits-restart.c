@@ -7,15 +7,10 @@
 #include "wdts_test.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,86 +21,10 @@
 #include "wdts/time.h"
 #include "wdts/watermark.h"
 
-static struct {
-    pid_t pid;
-    int port;
-    char dir[2][256]; /* [0] the data that survives, [1] an empty one (data lost) */
-} srv;
+static struct wdts_test_redis_server srv;
+static char srv_dir[2][256]; /* the second holds no data: a restart that lost it */
 static struct wdts_redis_params params;
 static char es[512];
-
-static int unused_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
-        perror("unused_port");
-        exit(1);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* Starts redis-server on srv.port with its data in dir; waits until it answers. */
-static int server_start(const char *dir)
-{
-    char port[16], log[300];
-    snprintf(port, sizeof(port), "%d", srv.port);
-    snprintf(log, sizeof(log), "%s/redis.log", dir);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
-               dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--logfile",
-               log, "--daemonize", "no", (char *)NULL);
-        fprintf(stderr, "exec redis-server: %s (install the redis-server package)\n",
-                strerror(errno));
-        _exit(127);
-    }
-    srv.pid = pid;
-    char e[256] = "";
-    int64_t deadline = wdts_time_mono_ms() + 20000;
-    while (wdts_time_mono_ms() < deadline) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            srv.pid = 0;
-            fprintf(stderr, "redis-server exited at startup (status %d); see %s\n", st, log);
-            return -1;
-        }
-        struct wdts_redis *redis = wdts_redis_new(&params, e, sizeof(e));
-        if (redis) {
-            wdts_redis_destroy(redis);
-            return 0;
-        }
-        usleep(20000);
-    }
-    fprintf(stderr, "redis-server did not answer within 20 s: %s\n", e);
-    return -1;
-}
-
-static void server_kill(int sig)
-{
-    if (srv.pid > 0) {
-        kill(srv.pid, sig);
-        waitpid(srv.pid, NULL, 0);
-        srv.pid = 0;
-    }
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* After a restart the old socket is dead: the first call fails, reconnect heals it. */
 static void reconnect(struct wdts_redis *redis)
@@ -162,8 +81,8 @@ static void test_state_across_restarts(void **state)
     long long epoch1 = lease.epoch;
 
     /* the server is killed and comes back on the same data */
-    server_kill(SIGKILL);
-    assert_int_equal(server_start(srv.dir[0]), 0);
+    wdts_test_redis_server_kill(&srv, SIGKILL);
+    assert_int_equal(wdts_test_redis_server_start(&srv, srv_dir[0], &params, NULL), 0);
     reconnect(redis);
 
     assert_int_equal(wdts_wm_get(redis, &id, &st, es, sizeof(es)), WDTS_OK);
@@ -194,8 +113,8 @@ static void test_state_across_restarts(void **state)
     assert_string_equal(lease.holder, "sched-1");
 
     /* the server comes back with its data lost */
-    server_kill(SIGKILL);
-    assert_int_equal(server_start(srv.dir[1]), 0);
+    wdts_test_redis_server_kill(&srv, SIGKILL);
+    assert_int_equal(wdts_test_redis_server_start(&srv, srv_dir[1], &params, NULL), 0);
     reconnect(redis);
     assert_int_equal(wdts_wm_get(redis, &id, &st, es, sizeof(es)), WDTS_OK);
     assert_int_equal(st.initialized, 0);
@@ -221,26 +140,25 @@ static int setup(void **state)
 {
     (void)state;
     for (int i = 0; i < 2; i++) {
-        snprintf(srv.dir[i], sizeof(srv.dir[i]), "/tmp/wdts-0805-XXXXXX");
-        if (mkdtemp(srv.dir[i]) == NULL) {
+        snprintf(srv_dir[i], sizeof(srv_dir[i]), "/tmp/wdts-0805-XXXXXX");
+        if (mkdtemp(srv_dir[i]) == NULL) {
             perror("mkdtemp");
             return -1;
         }
     }
-    srv.port = unused_port();
+    srv.port = wdts_test_unused_port();
     wdts_redis_params_init(&params);
     params.port = srv.port;
     wdts_strlcpy(params.prefix, wdts_test_prefix(), sizeof(params.prefix));
-    return server_start(srv.dir[0]);
+    return wdts_test_redis_server_start(&srv, srv_dir[0], &params, NULL);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    server_kill(SIGTERM);
+    wdts_test_redis_server_kill(&srv, SIGTERM);
     for (int i = 0; i < 2; i++)
-        if (srv.dir[i][0])
-            nftw(srv.dir[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        wdts_test_rmtree(srv_dir[i]);
     return 0;
 }
 

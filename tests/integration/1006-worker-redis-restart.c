@@ -5,61 +5,18 @@
  * against the truth, the worker still running. */
 #include "wrk_testlib.h"
 
-#include <netinet/in.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"rr-shop\",\"appkey\":\"rr-app\",\"appsecret\":\"rr-secret:rr-salt\","            \
     "\"orders_per_day\":20000,\"seed\":71}]"
 
-static pid_t redis_pid;
-static int redis_port;
+static struct wdts_test_redis_server redis_srv;
+static struct wdts_redis_params redis_params;
 static char redis_dir[256];
-
-static int unused_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static void redis_start(void)
 {
-    char port[16];
-    snprintf(port, sizeof(port), "%d", redis_port);
-    redis_pid = fork();
-    if (redis_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
-               redis_dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-               (char *)NULL);
-        _exit(127);
-    }
-    assert_true(redis_pid > 0);
-    char url[64], es[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", redis_port);
-    struct wdts_redis_params rp;
-    wdts_redis_params_init(&rp);
-    assert_int_equal(wdts_redis_params_from_url(&rp, url, es, sizeof(es)), WDTS_OK);
-    for (int i = 0; i < 200; i++) {
-        struct wdts_redis *r = wdts_redis_new(&rp, es, sizeof(es));
-        if (r) {
-            wdts_redis_destroy(r);
-            return;
-        }
-        usleep(100000);
-    }
-    fail_msg("redis-server did not start");
+    assert_int_equal(wdts_test_redis_server_start(&redis_srv, redis_dir, &redis_params, NULL), 0);
 }
 
 static void test_redis_restart(void **state)
@@ -67,10 +24,12 @@ static void test_redis_restart(void **state)
     (void)state;
     snprintf(redis_dir, sizeof(redis_dir), "/tmp/wrk-redis.XXXXXX");
     assert_non_null(mkdtemp(redis_dir));
-    redis_port = unused_port();
+    redis_srv.port = wdts_test_unused_port();
+    wdts_redis_params_init(&redis_params);
+    redis_params.port = redis_srv.port;
     redis_start();
     char url[64];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", redis_port);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", redis_srv.port);
 
     struct wt t;
     struct sbx_proc sbx;
@@ -107,8 +66,7 @@ static void test_redis_restart(void **state)
     /* Redis dies mid-window and comes back 2 s later from its AOF */
     wdts_redis_destroy(t.redis);
     t.redis = NULL;
-    kill(redis_pid, SIGKILL);
-    waitpid(redis_pid, NULL, 0);
+    wdts_test_redis_server_kill(&redis_srv, SIGKILL);
     printf("# Redis killed after %zu records of the window\n", seen);
     sleep(2);
     redis_start();
@@ -144,8 +102,8 @@ static void test_redis_restart(void **state)
     wt_reader_close(&rd);
     assert_int_equal(sbx_stop(&sbx, 10000), 0);
     wt_deinit(&t);
-    kill(redis_pid, SIGTERM);
-    waitpid(redis_pid, NULL, 0);
+    wdts_test_redis_server_kill(&redis_srv, SIGTERM);
+    wdts_test_rmtree(redis_dir);
 }
 
 int main(void)
