@@ -11,25 +11,7 @@ ST_DIR=$(mktemp -d /tmp/wdts-chaos.XXXXXX)
 # shellcheck source=tests/e2e/stack.sh
 source "$(dirname "$0")/../e2e/stack.sh"
 
-keep=${WDTS_E2E_KEEP:-0}
-cleanup() {
-    local rc=$?
-    st_stop_all
-    if ((rc != 0)); then
-        st_logs_tail
-        echo "state kept in $ST_DIR"
-    elif [[ $keep == 1 ]]; then
-        echo "state kept in $ST_DIR"
-    else
-        rm -rf "$ST_DIR"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for p in wdt-sandbox wdt-scheduler wdt-worker wdt-sink-sqlite wdtctl wdt-localkafka; do
-    [[ -x "$ST_BIN/$p" ]] || st_fail "$ST_BIN/$p is missing: build first (tests/run.sh does)"
-done
+st_begin # WDTS_E2E_KEEP=1 keeps $ST_DIR (logs, sink.db) after a pass too
 budget_end=$((SECONDS + 570)) # the whole run, checks included, stays under 10 minutes
 
 tenants='[

@@ -10,25 +10,7 @@ ST_DIR=$(mktemp -d /tmp/wdts-e2e.XXXXXX)
 # shellcheck source=tests/e2e/stack.sh
 source "$(dirname "$0")/stack.sh"
 
-keep=${WDTS_E2E_KEEP:-0} # 1: keep $ST_DIR (logs, sink.db) after a pass too
-cleanup() {
-    local rc=$?
-    st_stop_all
-    if ((rc != 0)); then
-        st_logs_tail
-        echo "state kept in $ST_DIR"
-    elif [[ $keep == 1 ]]; then
-        echo "state kept in $ST_DIR"
-    else
-        rm -rf "$ST_DIR"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for p in wdt-sandbox wdt-scheduler wdt-worker wdt-sink-sqlite wdtctl wdt-localkafka; do
-    [[ -x "$ST_BIN/$p" ]] || st_fail "$ST_BIN/$p is missing: build first (tests/run.sh does)"
-done
+st_begin # WDTS_E2E_KEEP=1 keeps $ST_DIR (logs, sink.db) after a pass too
 
 # Every direct method but refunds, for the seller whose app lacks that interface.
 perms=$("$ST_BIN/wdtctl" reports --json | python3 -c '

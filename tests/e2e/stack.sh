@@ -214,3 +214,28 @@ st_logs_tail() {
         tail -n 15 "$f"
     done
 }
+
+# st_begin: the start of a pipeline test. On exit the stack is stopped; $ST_DIR is kept
+# after a failure (or with WDTS_E2E_KEEP=1) and removed after a pass. Fails at once when
+# a program is not built.
+st_begin() {
+    trap st_end EXIT
+    trap 'exit 130' INT TERM
+    local p
+    for p in wdt-sandbox wdt-scheduler wdt-worker wdt-sink-sqlite wdtctl wdt-localkafka; do
+        [[ -x "$ST_BIN/$p" ]] || st_fail "$ST_BIN/$p is missing: build first (tests/run.sh does)"
+    done
+}
+
+st_end() {
+    local rc=$?
+    st_stop_all
+    if ((rc != 0)); then
+        st_logs_tail
+        echo "state kept in $ST_DIR"
+    elif [[ ${WDTS_E2E_KEEP:-0} == 1 ]]; then
+        echo "state kept in $ST_DIR"
+    else
+        rm -rf "$ST_DIR"
+    fi
+}
