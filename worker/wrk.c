@@ -514,7 +514,7 @@ struct wrk *wrk_new(const struct wdts_cfg *cfg, char *errstr, size_t errstr_size
 {
     char es[512];
     struct wrk *w = wdts_xcalloc(1, sizeof(*w));
-    for (int i = 0; i < 3; i++)
+    for (size_t i = 0; i < sizeof(w->pbuf) / sizeof(w->pbuf[0]); i++)
         wdts_buf_init(&w->pbuf[i]);
     w->cfg = cfg;
     w->rnd = (unsigned)getpid() ^ (unsigned)wdts_time_mono_ms();
@@ -723,7 +723,7 @@ void wrk_destroy(struct wrk *w)
     wdts_catalog_destroy(w->cat);
     wdts_metrics_destroy(w->reg);
     wdts_crypto_wipe(w->secret_key, sizeof(w->secret_key));
-    for (int i = 0; i < 3; i++)
+    for (size_t i = 0; i < sizeof(w->pbuf) / sizeof(w->pbuf[0]); i++)
         wdts_buf_deinit(&w->pbuf[i]);
     free(w);
 }

@@ -734,15 +734,17 @@ static void split(struct wrk_exec *e, const char *why)
 /* Produces the records of one page. raw/spans: the answer's bytes and each record's span
  * in them (when they match the list one for one), so that the envelope carries the record
  * exactly as the API sent it, without serialising it again. With elided, list is empty
- * and the records exist only as spans (strictly checked): the pk is read from the bytes,
- * and a record is parsed only when that is not plain or the pii policy changes it.
- * @returns 0, or -1 after dead-lettering the job. */
+ * and the records exist only as spans (strictly checked, with their pk members noted): the
+ * pk is read from the bytes, and a record is parsed only when that is not plain or the
+ * pii policy changes it. @returns 0, or -1 after dead-lettering the job. */
 static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
-                        const struct wrk_span *spans, size_t nspans, int elided, int as_sent_ok)
+                        const struct wdts_jscan_item *spans, size_t nspans, int elided,
+                        int as_sent_ok)
 {
     struct wrk *w = e->w;
     struct wrk_envctx ctx = {&e->job, source_name(e), wdts_time_now()};
     struct wdts_buf *pk = &w->pbuf[0], *key = &w->pbuf[1], *val = &w->pbuf[2];
+    struct wdts_buf *pre = &w->pbuf[3], *post = &w->pbuf[4];
     struct wdts_param hdrs[] = {{"report", e->job.report},
                                 {"tenant", e->job.tenant},
                                 {"schema", WRK_SCHEMA_RECORD}};
@@ -750,9 +752,10 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
     size_t n = elided ? nspans : json_array_size(list);
     int as_sent = as_sent_ok && spans != NULL && nspans == n;
     int rc = 0;
+    wrk_job_envelope_head(pre, post, &ctx);
     for (size_t i = 0; i < n; i++) {
         json_t *rec = elided ? NULL : json_array_get(list, i), *owned = NULL;
-        if (!elided || wrk_job_pk_raw(e->rep, raw + spans[i].off, spans[i].len, pk) != 0) {
+        if (!elided || wrk_job_pk_item(e->rep, raw, &spans[i], pk) != 0) {
             if (rec == NULL) {
                 json_error_t jerr;
                 rec = owned = json_loadb(raw + spans[i].off, spans[i].len, JSON_DECODE_ANY, &jerr);
@@ -798,10 +801,15 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
         wdts_buf_reset(key);
         wdts_buf_reset(val);
         wrk_job_record_key(key, &e->job, wdts_buf_str(pk));
-        if (as_sent)
-            wrk_job_envelope_raw(val, &ctx, wdts_buf_str(pk), raw + spans[i].off, spans[i].len);
-        else
-            wrk_job_envelope(val, &ctx, wdts_buf_str(pk), rec);
+        if (as_sent) {
+            wrk_job_envelope_join(val, pre, post, wdts_buf_str(pk), raw + spans[i].off,
+                                  spans[i].len);
+        } else {
+            char *d = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            wrk_job_envelope_join(val, pre, post, wdts_buf_str(pk), d ? d : "null",
+                                  d ? strlen(d) : 4);
+            free(d);
+        }
         json_decref(owned);
         e->outstanding++;
         e->refs++;
@@ -846,7 +854,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     struct wdts_api_ctx ctx = {c->conn->app, e->rep->method, c->conn->sid, c->conn->appkey,
                                c->conn->gateway};
     wdts_api_result_init(&res);
-    wdts_api_xfer_finish_elided(xfer, &ctx, &c->creds, e->rep->list_key, &res);
+    wdts_api_xfer_finish_elided(xfer, &ctx, &c->creds, e->rep->list_key,
+                                (const char *const *)e->rep->pk.v, e->rep->pk.n, &res);
     int64_t date = wdts_api_xfer_date(xfer);
     e->xfer = NULL; /* destroyed at the end: the records are taken from its answer */
     const char *cv[] = {wdts_api_class_name(res.cls)};
@@ -868,19 +877,12 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         }
         size_t alen = 0;
         const char *answer = wdts_api_xfer_answer(xfer, &alen);
-        struct wrk_span *spans = NULL;
+        struct wdts_jscan_item *spans = NULL, *owned_spans = NULL;
         size_t nspans = 0;
-        int elided = 0;
-        if (res.list_elided && list != NULL) {
-            if (wrk_job_array_spans(answer + res.list_off, res.list_len, res.list_off, &spans,
-                                    &nspans) != 0) { /* cannot happen: checked strictly */
-                char msg[256];
-                snprintf(msg, sizeof(msg), "data.%s could not be split into records",
-                         e->rep->list_key);
-                dead(e, "bad_answer", msg);
-                break;
-            }
-            elided = 1;
+        int elided = res.list_elided && list != NULL;
+        if (elided) {
+            spans = res.list.items;
+            nspans = res.list.n;
         }
         size_t nrec = elided ? nspans : json_array_size(list);
         if (e->step == 0) {
@@ -889,7 +891,6 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
                 char why[160];
                 snprintf(why, sizeof(why), "total_count %lld exceeds worker.max.records.per.job %d",
                          e->api_total, w->cfg->worker_max_records_per_job);
-                free(spans);
                 split(e, why);
                 break;
             }
@@ -900,10 +901,12 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         wdts_metrics_inc(w->m.pages);
         /* records go out as sent unless the pii policy changes them */
         int as_sent_ok = e->conn->conn->pii == WDTS_CONN_PII_KEEP || e->rep->pii.n == 0;
-        if (list && !elided && as_sent_ok)
-            wrk_job_list_spans(answer, alen, e->rep->list_key, &spans, &nspans);
+        if (list && !elided && as_sent_ok) {
+            wrk_job_list_spans(answer, alen, e->rep->list_key, &owned_spans, &nspans);
+            spans = owned_spans;
+        }
         int prc = list ? produce_page(e, list, answer, spans, nspans, elided, as_sent_ok) : 0;
-        free(spans);
+        free(owned_spans);
         if (prc != 0)
             break;
         e->step++;

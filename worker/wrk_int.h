@@ -161,7 +161,8 @@ struct wrk {
     unsigned char secret_key[WDTS_CRYPTO_KEY_LEN];
     const void *pii_key;
     size_t pii_key_len;
-    struct wdts_buf pbuf[3]; /* a page's scratch buffers (pk, key, value), reused; owned */
+    struct wdts_buf pbuf[5]; /* a page's scratch buffers (pk, key, value, envelope head
+                              * before and after the pk), reused; owned */
     char prefix[64];
 
     struct wdts_loop *loop;

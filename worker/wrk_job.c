@@ -254,37 +254,46 @@ static void append_common(struct wdts_buf *out, const struct wrk_envctx *ctx)
     json_str(out, job->report);
 }
 
-static void envelope_head(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk)
+void wrk_job_envelope_head(struct wdts_buf *pre, struct wdts_buf *post,
+                           const struct wrk_envctx *ctx)
 {
     char ex[WDTS_RFC3339_LEN];
     wdts_time_format_rfc3339(ctx->extracted_at, ex);
-    wdts_buf_append_str(out, "{\"v\":1,");
-    append_common(out, ctx);
-    wdts_buf_append_str(out, ",\"pk\":");
+    wdts_buf_reset(pre);
+    wdts_buf_reset(post);
+    wdts_buf_append_str(pre, "{\"v\":1,");
+    append_common(pre, ctx);
+    wdts_buf_append_str(pre, ",\"pk\":");
+    wdts_buf_append_str(post, ",\"op\":\"upsert\",");
+    append_window(post, ctx->job);
+    wdts_buf_append_str(post, ",\"job_id\":");
+    json_str(post, ctx->job->job_id);
+    wdts_buf_printf(post, ",\"extracted_at\":\"%s\",\"data\":", ex);
+}
+
+void wrk_job_envelope_join(struct wdts_buf *out, const struct wdts_buf *pre,
+                           const struct wdts_buf *post, const char *pk, const char *data,
+                           size_t data_len)
+{
+    wdts_buf_append(out, pre->data, pre->len);
     json_str(out, pk);
-    wdts_buf_append_str(out, ",\"op\":\"upsert\",");
-    append_window(out, ctx->job);
-    wdts_buf_append_str(out, ",\"job_id\":");
-    json_str(out, ctx->job->job_id);
-    wdts_buf_printf(out, ",\"extracted_at\":\"%s\",\"data\":", ex);
+    wdts_buf_append(out, post->data, post->len);
+    wdts_buf_append(out, data, data_len);
+    wdts_buf_append(out, "}", 1);
 }
 
 void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
                       const json_t *data)
 {
-    envelope_head(out, ctx, pk);
+    struct wdts_buf pre, post;
+    wdts_buf_init(&pre);
+    wdts_buf_init(&post);
+    wrk_job_envelope_head(&pre, &post, ctx);
     char *d = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    wdts_buf_append_str(out, d ? d : "null");
+    wrk_job_envelope_join(out, &pre, &post, pk, d ? d : "null", d ? strlen(d) : 4);
     free(d);
-    wdts_buf_append_str(out, "}");
-}
-
-void wrk_job_envelope_raw(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
-                          const char *data, size_t data_len)
-{
-    envelope_head(out, ctx, pk);
-    wdts_buf_append(out, data, data_len);
-    wdts_buf_append_str(out, "}");
+    wdts_buf_deinit(&pre);
+    wdts_buf_deinit(&post);
 }
 
 /* ---- raw spans of the record list ------------------------------------------------- */
@@ -398,11 +407,11 @@ static const char *find_list(const char *p, const char *e, const char *key, int 
     return NULL;
 }
 
-static int element_spans(const char *body, const char *p, const char *e, struct wrk_span **spans,
-                         size_t *n);
+static int element_spans(const char *body, const char *p, const char *e,
+                         struct wdts_jscan_item **spans, size_t *n);
 
 int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
-                       struct wrk_span **spans, size_t *n)
+                       struct wdts_jscan_item **spans, size_t *n)
 {
     *spans = NULL;
     *n = 0;
@@ -415,29 +424,16 @@ int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
     return element_spans(body, p, e, spans, n);
 }
 
-int wrk_job_array_spans(const char *arr, size_t len, size_t base, struct wrk_span **spans,
-                        size_t *n)
+int wrk_job_pk_item(const struct wdts_catalog_report *rep, const char *body,
+                    const struct wdts_jscan_item *it, struct wdts_buf *out)
 {
-    *spans = NULL;
-    *n = 0;
-    const char *p = arr == NULL ? NULL : ws(arr, arr + len);
-    if (p == NULL || p >= arr + len || *p != '[')
-        return -1;
-    return element_spans(arr - base, p, arr + len, spans, n);
-}
-
-int wrk_job_pk_raw(const struct wdts_catalog_report *rep, const char *rec, size_t len,
-                   struct wdts_buf *out)
-{
-    const char *e = rec + len;
     wdts_buf_reset(out);
+    if (rep->pk.n > WDTS_JSCAN_MAX_MEMBERS)
+        return -1;
     for (size_t i = 0; i < rep->pk.n; i++) {
-        const char *v = NULL;
-        if (wdts_jscan_member_checked(rec, e, rep->pk.v[i], &v) != 1)
+        if (it->mcount[i] != 1)
             return -1;
-        const char *end = wdts_jscan_value(v, e);
-        if (end == NULL)
-            return -1;
+        const char *v = body + it->moff[i], *end = v + it->mlen[i];
         if (i > 0)
             wdts_buf_append_str(out, ":");
         if (*v == '"') {
@@ -461,8 +457,8 @@ int wrk_job_pk_raw(const struct wdts_catalog_report *rep, const char *rec, size_
 }
 
 /* body: where offsets count from; p at the array's '['. */
-static int element_spans(const char *body, const char *p, const char *e, struct wrk_span **spans,
-                         size_t *n)
+static int element_spans(const char *body, const char *p, const char *e,
+                         struct wdts_jscan_item **spans, size_t *n)
 {
     size_t cap = 0;
     p = ws(p + 1, e);
@@ -474,8 +470,8 @@ static int element_spans(const char *body, const char *p, const char *e, struct 
             cap = cap ? cap * 2 : 128;
             *spans = wdts_xrealloc(*spans, cap * sizeof(**spans));
         }
-        (*spans)[*n].off = (size_t)(p - body);
-        (*spans)[(*n)++].len = (size_t)(end - p);
+        (*spans)[(*n)++] = (struct wdts_jscan_item){.off = (size_t)(p - body),
+                                                     .len = (size_t)(end - p)};
         p = ws(end, e);
         if (p < e && *p == ',')
             p = ws(p + 1, e);
@@ -494,7 +490,11 @@ bad:
 
 void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk)
 {
-    wdts_buf_printf(out, "%s:%s:%s", job->connection, job->report, pk);
+    wdts_buf_append_str(out, job->connection);
+    wdts_buf_append(out, ":", 1);
+    wdts_buf_append_str(out, job->report);
+    wdts_buf_append(out, ":", 1);
+    wdts_buf_append_str(out, pk);
 }
 
 void wrk_job_marker(struct wdts_buf *out, const struct wrk_envctx *ctx, long long records,

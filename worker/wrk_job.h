@@ -20,6 +20,7 @@
 #include "wdts/conn.h"
 #include "wdts/err.h"
 #include "wdts/job.h"
+#include "wdts/json_scan.h"
 #include "wdts/str.h"
 
 #define WRK_SCHEMA_RECORD "wdt.record.v1"
@@ -90,46 +91,39 @@ struct wrk_envctx {
 /** Appends the record envelope JSON. @owner data borrowed. */
 void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
                       const json_t *data);
-/** As wrk_job_envelope(), with the record as raw JSON text (the bytes the API sent). */
-void wrk_job_envelope_raw(struct wdts_buf *out, const struct wrk_envctx *ctx, const char *pk,
-                          const char *data, size_t data_len);
-
-/** A byte range [off, off + len) of an answer. */
-struct wrk_span {
-    size_t off, len;
-};
+/** The envelope in parts, for the records of a page: pre and post are (re)filled with the
+ *  bytes every record of ctx shares, before and after its pk. */
+void wrk_job_envelope_head(struct wdts_buf *pre, struct wdts_buf *post,
+                           const struct wrk_envctx *ctx);
+/** Appends an envelope made of the parts of wrk_job_envelope_head(), the pk and the record
+ *  as JSON text (e.g. the bytes the API sent): the same bytes as wrk_job_envelope(). */
+void wrk_job_envelope_join(struct wdts_buf *out, const struct wdts_buf *pre,
+                           const struct wdts_buf *post, const char *pk, const char *data,
+                           size_t data_len);
 
 /**
  * @brief Finds the record list of an answer in its raw bytes: the array under
  *        "data" → list_key (at the top level, or one object down as in Qimen's
  *        {"response":{…}}), and the byte span of each element, so a record can be put in
- *        its envelope exactly as the API sent it, without serialising it again.
- * @owner *spans new (free()); NULL when the list is empty.
- * @returns 0 with *n spans, or -1 when the list is not found or the JSON is malformed.
+ *        its envelope exactly as the API sent it, without serialising it again. For
+ *        answers that wdts_jscan_answer() did not take (it finds the spans as it checks).
+ * @owner *items new (free()); NULL when the list is empty. Only off and len are set
+ *        (no member is noted).
+ * @returns 0 with *n items, or -1 when the list is not found or the JSON is malformed.
  */
 int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
-                       struct wrk_span **spans, size_t *n);
+                       struct wdts_jscan_item **items, size_t *n);
 
 /**
- * @brief The byte span of each element of a JSON array already checked strictly (as
- *        wdts_api_result.list_elided promises); offsets count from the answer's start.
- * @param arr the array's bytes, at body + base.
- * @owner *spans new (free()); NULL when the array is empty.
- * @returns 0, or -1 when the bytes are not an array after all.
+ * @brief The primary key of a record read from its bytes, with the spans of its pk
+ *        members as wdts_jscan_answer() noted them (members asked for in rep->pk order):
+ *        the same text wrk_job_pk() makes from the parsed record. Each pk field must be
+ *        a member once, a string without escapes, an integer of at most 18 digits (not
+ *        -0), true or false. @returns 0, or -1 for anything else (then parse the record
+ *        and use wrk_job_pk(), which also says what is wrong).
  */
-int wrk_job_array_spans(const char *arr, size_t len, size_t base, struct wrk_span **spans,
-                        size_t *n);
-
-/**
- * @brief The primary key of a record read from its bytes (a JSON value already checked
- *        strictly, as the records of an elided list are: see wdts_jscan_member_checked()),
- *        the same text wrk_job_pk() makes from the parsed record: each pk field must be a
- *        member once, a string without escapes, an integer of at most 18 digits (not -0),
- *        true or false. @returns 0, or -1 for anything else (then parse the record and
- *        use wrk_job_pk(), which also says what is wrong).
- */
-int wrk_job_pk_raw(const struct wdts_catalog_report *rep, const char *rec, size_t len,
-                   struct wdts_buf *out);
+int wrk_job_pk_item(const struct wdts_catalog_report *rep, const char *body,
+                    const struct wdts_jscan_item *it, struct wdts_buf *out);
 
 /** Appends the record key "connection:report:pk". */
 void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk);

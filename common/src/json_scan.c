@@ -3,7 +3,10 @@
  * overflow; depth bounded far below jansson's own limit. */
 #include "wdts/json_scan.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "wdts/mem.h"
 
 static const char *ws(const char *p, const char *e)
 {
@@ -368,4 +371,229 @@ int wdts_jscan_member_checked(const char *p, const char *e, const char *name, co
             return -1;
         p = ws(p + 1, e);
     }
+}
+
+/* ---- one walk over an API answer ------------------------------------------------------ */
+
+/* What a value on the path to the record list is to the walk; anything else is walked by
+ * value() alone. */
+enum role {
+    ROLE_ROOT,
+    ROLE_RESPONSE,
+    ROLE_DATA,      /* data of the root (where 0) or of the response (where 1) */
+    ROLE_LIST,
+    ROLE_ITEM,
+};
+
+struct walk {
+    const char *body;
+    const char *list_key;
+    size_t list_key_len;
+    const char *const *members;
+    size_t nmembers, member_len[WDTS_JSCAN_MAX_MEMBERS];
+    int bad;                        /* an escaped key where keys are compared */
+    int root_status, root_error, root_response;
+    const char *response;
+    int data_count[2], list_count[2];
+    const char *data[2], *list[2], *list_end[2];
+    int lists;                      /* arrays walked as the record list */
+    struct wdts_jscan_list *out;
+};
+
+static int key_is(const char *k, size_t klen, const char *name, size_t nlen)
+{
+    return klen == nlen && memcmp(k, name, nlen) == 0;
+}
+
+static const char *walk_value(const char *p, const char *e, int depth, enum role role, int where,
+                              struct walk *w);
+
+/* Notes key k of an object in role and returns the role of its value (-1: none). */
+static int walk_key(struct walk *w, enum role role, int where, const char *k, size_t klen,
+                    const char *v, struct wdts_jscan_item *it, int *member)
+{
+    switch (role) {
+    case ROLE_ROOT:
+        if (key_is(k, klen, "status", 6)) {
+            w->root_status++;
+        } else if (key_is(k, klen, "error_response", 14)) {
+            w->root_error++;
+        } else if (key_is(k, klen, "response", 8)) {
+            w->root_response++;
+            w->response = v;
+            return ROLE_RESPONSE;
+        } else if (key_is(k, klen, "data", 4)) {
+            w->data_count[0]++;
+            w->data[0] = v;
+            return ROLE_DATA;
+        }
+        return -1;
+    case ROLE_RESPONSE:
+        if (key_is(k, klen, "data", 4)) {
+            w->data_count[1]++;
+            w->data[1] = v;
+            return ROLE_DATA;
+        }
+        return -1;
+    case ROLE_DATA:
+        if (key_is(k, klen, w->list_key, w->list_key_len)) {
+            w->list_count[where]++;
+            w->list[where] = v;
+            return ROLE_LIST;
+        }
+        return -1;
+    case ROLE_ITEM:
+        for (size_t i = 0; i < w->nmembers; i++)
+            if (key_is(k, klen, w->members[i], w->member_len[i])) {
+                if (it->mcount[i] >= 0)
+                    it->mcount[i]++;
+                it->moff[i] = (size_t)(v - w->body);
+                *member = (int)i;
+                break;
+            }
+        return -1;
+    default:
+        return -1;
+    }
+}
+
+static const char *walk_object(const char *p, const char *e, int depth, enum role role,
+                               int where, struct walk *w)
+{
+    struct wdts_jscan_item *it = role == ROLE_ITEM ? &w->out->items[w->out->n - 1] : NULL;
+    p = ws(p + 1, e);
+    if (p < e && *p == '}')
+        return p + 1;
+    for (;;) {
+        if (p >= e || *p != '"')
+            return NULL;
+        int esc = 0, member = -1, sub = -1;
+        const char *k = p + 1, *kend = str(p, e, &esc);
+        if (kend == NULL)
+            return NULL;
+        p = ws(kend, e);
+        if (p >= e || *p != ':')
+            return NULL;
+        const char *v = ws(p + 1, e);
+        if (!esc) {
+            sub = walk_key(w, role, where, k, (size_t)(kend - 1 - k), v, it, &member);
+        } else if (role == ROLE_ITEM) { /* its members cannot be told from bytes */
+            for (size_t i = 0; i < w->nmembers; i++)
+                it->mcount[i] = -1;
+        } else {
+            w->bad = 1;
+        }
+        if (sub >= 0) /* the data of the response is the second place a list may be */
+            p = walk_value(v, e, depth + 1, (enum role)sub, role == ROLE_RESPONSE ? 1 : where, w);
+        else
+            p = value(v, e, depth + 1);
+        if (p == NULL)
+            return NULL;
+        if (member >= 0)
+            it->mlen[member] = (size_t)(p - v);
+        p = ws(p, e);
+        if (p < e && *p == '}')
+            return p + 1;
+        if (p >= e || *p != ',')
+            return NULL;
+        p = ws(p + 1, e);
+    }
+}
+
+static const char *walk_list(const char *p, const char *e, int depth, int where, struct walk *w)
+{
+    struct wdts_jscan_list *out = w->out;
+    w->lists++;
+    p = ws(p + 1, e);
+    if (p < e && *p == ']') {
+        w->list_end[where] = p + 1;
+        return p + 1;
+    }
+    size_t cap = 0;
+    for (;;) {
+        p = ws(p, e);
+        if (p >= e)
+            return NULL;
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 128;
+            out->items = wdts_xrealloc(out->items, cap * sizeof(*out->items));
+        }
+        struct wdts_jscan_item *it = &out->items[out->n++];
+        memset(it, 0, sizeof(*it));
+        it->off = (size_t)(p - w->body);
+        const char *end = *p == '{' && w->nmembers > 0
+                              ? walk_object(p, e, depth + 1, ROLE_ITEM, where, w)
+                              : value(p, e, depth + 1);
+        if (end == NULL)
+            return NULL;
+        out->items[out->n - 1].len = (size_t)(end - p);
+        p = ws(end, e);
+        if (p < e && *p == ']') {
+            w->list_end[where] = p + 1;
+            return p + 1;
+        }
+        if (p >= e || *p != ',')
+            return NULL;
+        p++;
+    }
+}
+
+static const char *walk_value(const char *p, const char *e, int depth, enum role role, int where,
+                              struct walk *w)
+{
+    p = ws(p, e);
+    if (p >= e || depth > WDTS_JSCAN_MAX_DEPTH)
+        return NULL;
+    if (role == ROLE_LIST && *p == '[')
+        return walk_list(p, e, depth, where, w);
+    if (role != ROLE_LIST && role != ROLE_ITEM && *p == '{')
+        return walk_object(p, e, depth, role, where, w);
+    return value(p, e, depth);
+}
+
+void wdts_jscan_list_deinit(struct wdts_jscan_list *list)
+{
+    if (list == NULL)
+        return;
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}
+
+int wdts_jscan_answer(const char *body, size_t len, const char *list_key,
+                      const char *const *members, size_t nmembers, struct wdts_jscan_list *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (body == NULL || list_key == NULL)
+        return -1;
+    const char *e = body + len, *p = ws(body, e);
+    struct walk w;
+    memset(&w, 0, sizeof(w));
+    w.body = body;
+    w.list_key = list_key;
+    w.list_key_len = strlen(list_key);
+    w.members = members;
+    w.nmembers = nmembers < WDTS_JSCAN_MAX_MEMBERS ? nmembers : WDTS_JSCAN_MAX_MEMBERS;
+    for (size_t i = 0; i < w.nmembers; i++)
+        w.member_len[i] = strlen(members[i]);
+    w.out = out;
+    if (p >= e || *p != '{' || (p = walk_object(p, e, 0, ROLE_ROOT, 0, &w)) == NULL ||
+        ws(p, e) != e || w.bad || w.lists != 1)
+        goto fail;
+    /* the envelope, as the classification finds it; each key on the path once */
+    int where;
+    if (w.root_status == 1)
+        where = 0;
+    else if (w.root_status == 0 && w.root_error == 0 && w.root_response == 1 && *w.response == '{')
+        where = 1;
+    else
+        goto fail;
+    if (w.data_count[where] != 1 || *w.data[where] != '{' || w.list_count[where] != 1 ||
+        *w.list[where] != '[' || w.list_end[where] == NULL)
+        goto fail;
+    out->off = (size_t)(w.list[where] - body);
+    out->len = (size_t)(w.list_end[where] - w.list[where]);
+    return 0;
+fail:
+    wdts_jscan_list_deinit(out);
+    return -1;
 }

@@ -195,6 +195,7 @@ void wdts_api_result_deinit(struct wdts_api_result *res)
     free(res->api_message);
     free(res->message);
     json_decref(res->answer);
+    wdts_jscan_list_deinit(&res->list);
     wdts_api_result_init(res);
 }
 
@@ -497,40 +498,30 @@ static void classify_http_status(long st, const struct wdts_api_ctx *ctx,
                  m);
 }
 
-/* The answer without its record list: when the envelope's data.<list> is found without
- * doubt (each key on the path once, nothing escaped) and the whole body is strictly
- * valid, the tree is built from the body with that list replaced by [] (the records are
- * then read from their bytes). @returns NULL when not so: the caller parses in full. */
+/* The answer without its record list: when one strict walk over the whole body finds the
+ * envelope's data.<list> without doubt, the tree is built from the body with that list
+ * replaced by [] (the records are then read from their bytes). @returns NULL when not
+ * so: the caller parses in full. */
 static json_t *load_elided(const struct wdts_api_outcome *o, struct wdts_api_result *res)
 {
-    const char *b = o->body, *e = o->body + o->body_len, *env = NULL, *data = NULL;
-    const char *list = NULL, *v = NULL;
-    /* one strict walk checks every byte of the root object; then the fast walks */
-    int n = wdts_jscan_member(b, e, "status", &v);
-    if (n == 1)
-        env = b;
-    else if (n != 0 || wdts_jscan_member_checked(b, e, "error_response", &v) != 0 ||
-             wdts_jscan_member_checked(b, e, "response", &env) != 1)
-        return NULL;
-    if (wdts_jscan_member_checked(env, e, "data", &data) != 1 || *data != '{' ||
-        wdts_jscan_member_checked(data, e, o->elide_list, &list) != 1 || *list != '[')
-        return NULL;
-    const char *lend = wdts_jscan_value_checked(list, e);
-    if (lend == NULL)
+    struct wdts_jscan_list list;
+    if (wdts_jscan_answer(o->body, o->body_len, o->elide_list, o->elide_members,
+                          o->elide_nmembers, &list) != 0)
         return NULL;
     struct wdts_buf sk;
     json_error_t jerr;
     wdts_buf_init(&sk);
-    wdts_buf_append(&sk, b, (size_t)(list - b));
+    wdts_buf_append(&sk, o->body, list.off);
     wdts_buf_append(&sk, "[]", 2);
-    wdts_buf_append(&sk, lend, (size_t)(e - lend));
+    wdts_buf_append(&sk, o->body + list.off + list.len, o->body_len - list.off - list.len);
     json_t *root = json_loadb(sk.data, sk.len, JSON_DECODE_ANY, &jerr);
     wdts_buf_deinit(&sk);
-    if (root != NULL) {
-        res->list_elided = 1;
-        res->list_off = (size_t)(list - b);
-        res->list_len = (size_t)(lend - list);
+    if (root == NULL) {
+        wdts_jscan_list_deinit(&list);
+        return NULL;
     }
+    res->list_elided = 1;
+    res->list = list;
     return root;
 }
 
@@ -543,7 +534,7 @@ void wdts_api_classify(const struct wdts_api_outcome *o, const struct wdts_api_c
     classify_body(o, ctx, res);
     if (res->cls != WDTS_API_OK || res->data == NULL) {
         res->list_elided = 0;
-        res->list_off = res->list_len = 0;
+        wdts_jscan_list_deinit(&res->list);
     }
 }
 

@@ -13,6 +13,7 @@
 #
 #   tests/bench/worker-bench.sh          build/ must be built (cmake --build build)
 #   WORKERS="1 2" MEASURE=10 tests/bench/worker-bench.sh
+#   WORKERS=" " REC_SELLERS=20 REC_JOBS=12 tests/bench/worker-bench.sh   records/s only
 # It prints one line per figure; BENCHMARKS.md records a run and its conditions.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,6 +24,7 @@ sellers=${SELLERS:-200}
 warmup=${WARMUP:-6}
 measure=${MEASURE:-10}
 workers_list=${WORKERS:-1 2 4}
+rec_sellers=${REC_SELLERS:-20} rec_jobs=${REC_JOBS:-8} rec_rate=${REC_RATE:-50} rec_burst=${REC_BURST:-10}
 key=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 for f in "$build/bin/wdt-worker" "$build/bin/wdt-sandbox" "$build/tests/bench-wrk_bench_setup"; do
     [[ -x "$f" ]] || { echo "missing $f: build first (cmake --build build)" >&2; exit 1; }
@@ -39,17 +41,17 @@ trap cleanup EXIT
 
 wdts_start_redis "$tmp/redis"
 wdts_start_kafka "$tmp/kafka" "$build/bin" jobs1:12 jobs2:12 jobs4:12 jobsr:12 \
-    records:24 recs:48 recs_kcat:48 dlq:3
+    records:24 recs:96 recs_kcat:96 dlq:3
 redis_url="redis://127.0.0.1:$WDTS_REDIS_PORT"
 brokers=$WDTS_KAFKA_BOOTSTRAP
 
-python3 - "$sellers" >"$tmp/tenants.json" <<'PY'
+python3 - "$sellers" "$rec_sellers" >"$tmp/tenants.json" <<'PY'
 import json, sys
-n = int(sys.argv[1])
+n, busy = int(sys.argv[1]), int(sys.argv[2])
 t = [{"sid": f"bench-{i}", "appkey": f"bk{i}", "appsecret": f"bs{i}:bsalt{i}",
       "rate_per_min": 300, "orders_per_day": 1, "seed": 1000 + i} for i in range(n)]
 t += [{"sid": f"busy-{i}", "appkey": f"bk{i}", "appsecret": f"bs{i}:bsalt{i}",
-       "orders_per_day": 20000, "seed": 2000 + i} for i in range(10)]
+       "orders_per_day": 20000, "seed": 2000 + i} for i in range(busy)]
 json.dump(t, sys.stdout)
 PY
 "$build/bin/wdt-sandbox" --listen 127.0.0.1:0 --port-file "$tmp/sbx.port" --threads 4 \
@@ -74,7 +76,7 @@ start_workers() { # n prefix topic group [records topic]
             WDT_TOPIC_JOBS="$3" WDT_TOPIC_RECORDS="${5:-records}" WDT_TOPIC_DLQ=dlq \
             WDT_KAFKA_BOOTSTRAP_SERVERS="$brokers" WDT_KAFKA_GROUP_ID="$4" \
             WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_LEVEL="${LOGLVL:-warn}" WDT_LOG_DEBUG="${LOGDEBUG:-}" WDT_LOG_FORMAT=text \
-            WDT_WORKER_MAX_INFLIGHT="${INFLIGHT:-2048}" \
+            WDT_WORKER_MAX_INFLIGHT="${INFLIGHT:-2048}" ${WORKER_ENV:-} \
             "$build/bin/wdt-worker" >"$tmp/worker-$4-$i.log" 2>&1 &
         wpids+=($!)
     done
@@ -144,7 +146,7 @@ for n in $workers_list; do
         'BEGIN { printf "workers %d: %.0f calls/s (%d calls in %.1f s; per seller min/median/max %s), %d rate-limit answers, peak RSS %d MiB\n", n, c / (t2 - t1), c, t2 - t1, s, l, r }'
 done
 
-echo "== records/s end to end: 10 busy sellers, one worker, no added latency"
+echo "== records/s end to end: $rec_sellers busy sellers x $rec_jobs half-hour windows, one worker, no added latency"
 # a second sandbox without the latency fault: the pages' own cost only
 "$build/bin/wdt-sandbox" --listen 127.0.0.1:0 --port-file "$tmp/sbx2.port" --threads 2 \
     --tenants "$tmp/tenants.json" >"$tmp/sbx2.log" 2>&1 &
@@ -152,10 +154,10 @@ sbx2_pid=$!
 for _ in $(seq 1 200); do [[ -s "$tmp/sbx2.port" ]] && break; sleep 0.05; done
 sbx2="http://$(cat "$tmp/sbx2.port")"
 "$build/tests/bench-wrk_bench_setup" --redis "$redis_url" --prefix "r:" --brokers "$brokers" \
-    --topic jobsr --gateway "$sbx2/openapi" --sellers 10 --sid-prefix busy- --jobs 4 \
-    --window 1800 --end-ago 10800 --rate 50 --burst 10 --key $key >"$tmp/setup-r.log"
+    --topic jobsr --gateway "$sbx2/openapi" --sellers "$rec_sellers" --sid-prefix busy- --jobs "$rec_jobs" \
+    --window 1800 --end-ago 10800 --rate "$rec_rate" --burst "$rec_burst" --key $key >"$tmp/setup-r.log"
 cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
-sbx2_cpu0=$(cpu_s "$sbx2_pid")
+sbx2_cpu0=$(cpu_s "$sbx2_pid") kafka_cpu0=$(cpu_s "$WDTS_KAFKA_PID")
 LOGLVL=info start_workers 1 "r:" jobsr gr recs
 sleep 1
 port=
@@ -177,16 +179,18 @@ done
 rss=$(peak_rss_mib)
 cpu=$(cpu_s "${wpids[0]}")
 sbx2_cpu=$(awk -v a="$sbx2_cpu0" -v b="$(cpu_s "$sbx2_pid")" 'BEGIN { printf "%.1f", b - a }')
+kafka_cpu=$(awk -v a="$kafka_cpu0" -v b="$(cpu_s "$WDTS_KAFKA_PID")" 'BEGIN { printf "%.1f", b - a }')
 stop_workers
 worker_rate=$(awk -v a="$r0" -v b="$last" -v t1="$t_first" -v t2="$t_last" 'BEGIN { printf "%.0f", (b - a) / (t2 - t1) }')
-echo "worker: $last records, $worker_rate records/s (first to last record), worker CPU $cpu s, sandbox CPU $sbx2_cpu s, peak RSS $rss MiB"
+echo "worker: $last records, $worker_rate records/s (first to last record), worker CPU $cpu s, sandbox CPU $sbx2_cpu s, local Kafka CPU $kafka_cpu s, peak RSS $rss MiB"
 kcat -C -b "$brokers" -t recs -o beginning -e -q -f '%k\t%s\n' >"$tmp/env.txt" 2>/dev/null
 lines=$(wc -l <"$tmp/env.txt")
-k0=$(date +%s.%N)
+k0=$(date +%s.%N) kafka_cpu0=$(cpu_s "$WDTS_KAFKA_PID")
 /usr/bin/time -f '%U %S' -o "$tmp/kcat.time" kcat -P -b "$brokers" -t recs_kcat -K $'\t' \
     -X enable.idempotence=true -H schema=wdt.record.v1 -H report=trades -H tenant=t \
     -l "$tmp/env.txt"
 k1=$(date +%s.%N)
 kcpu=$(awk '{ printf "%.1f", $1 + $2 }' "$tmp/kcat.time")
-awk -v n="$lines" -v t1="$k0" -v t2="$k1" -v w="$worker_rate" -v c="$kcpu" -v wn="$last" -v wc="$cpu" \
-    'BEGIN { k = n / (t2 - t1); printf "kcat -P: %d envelopes, %.0f records/s, kcat CPU %s s; worker / kcat = %.2f (records/s), %.2f (records per CPU second)\n", n, k, c, w / k, (wn / wc) / (n / (c > 0 ? c : 0.1)) }'
+kafka_cpu=$(awk -v a="$kafka_cpu0" -v b="$(cpu_s "$WDTS_KAFKA_PID")" 'BEGIN { printf "%.1f", b - a }')
+awk -v n="$lines" -v t1="$k0" -v t2="$k1" -v w="$worker_rate" -v c="$kcpu" -v wn="$last" -v wc="$cpu" -v kc="$kafka_cpu" \
+    'BEGIN { k = n / (t2 - t1); printf "kcat -P: %d envelopes, %.0f records/s, kcat CPU %s s, local Kafka CPU %s s; worker / kcat = %.2f (records/s), %.2f (records per CPU second)\n", n, k, c, kc, w / k, (wn / wc) / (n / (c > 0 ? c : 0.1)) }'

@@ -131,6 +131,8 @@ static void test_member(void **state)
     assert_int_equal(wdts_jscan_member(broken, broken + strlen(broken), "a", &v), -1);
 }
 
+static const char *const members[] = {"trade_id", "trade_no"};
+
 static void classify(const char *body, size_t len, long http, const char *elide,
                      struct wdts_api_result *res)
 {
@@ -142,6 +144,8 @@ static void classify(const char *body, size_t len, long http, const char *elide,
     o.body = body;
     o.body_len = len;
     o.elide_list = elide;
+    o.elide_members = members;
+    o.elide_nmembers = 2;
     wdts_api_result_init(res);
     wdts_api_classify(&o, &ctx, res);
 }
@@ -168,10 +172,31 @@ static int same_verdict(const char *body, size_t len, long http)
         assert_int_equal(json_array_size(list), 0);
         /* the span is exactly the list jansson found in the full parse */
         json_t *full = json_object_get(a.data, "order");
-        json_t *fromspan = json_loadb(body + b.list_off, b.list_len, 0, NULL);
+        json_t *fromspan = json_loadb(body + b.list.off, b.list.len, 0, NULL);
         assert_non_null(fromspan);
         assert_true(json_equal(full, fromspan));
         json_decref(fromspan);
+        /* each record's span is that element, each member noted once is that member */
+        assert_int_equal(b.list.n, json_array_size(full));
+        for (size_t i = 0; i < b.list.n; i++) {
+            const struct wdts_jscan_item *it = &b.list.items[i];
+            json_t *want = json_array_get(full, i);
+            json_t *got = json_loadb(body + it->off, it->len, JSON_DECODE_ANY, NULL);
+            assert_non_null(got);
+            assert_true(json_equal(want, got));
+            json_decref(got);
+            for (size_t k = 0; k < 2; k++) {
+                json_t *wm = json_is_object(want) ? json_object_get(want, members[k]) : NULL;
+                if (it->mcount[k] == 0)
+                    assert_null(wm);
+                if (it->mcount[k] != 1)
+                    continue;
+                json_t *gm = json_loadb(body + it->moff[k], it->mlen[k], JSON_DECODE_ANY, NULL);
+                assert_non_null(gm);
+                assert_true(json_equal(wm, gm));
+                json_decref(gm);
+            }
+        }
     }
     wdts_api_result_deinit(&a);
     wdts_api_result_deinit(&b);
@@ -220,6 +245,46 @@ static void test_classify_elided(void **state)
     free(m);
 }
 
+/* The members noted in each record: how often, and -1 when a key of it is escaped. */
+static void test_answer_members(void **state)
+{
+    (void)state;
+    const char *body = "{\"status\":0,\"data\":{\"order\":[{\"trade_id\":1,\"trade_id\":2},"
+                       "{\"trade_no\":\"a\",\"x\\u0041\":1},7,{\"y\":{\"trade_id\":3}}]}}";
+    struct wdts_jscan_list l;
+    assert_int_equal(wdts_jscan_answer(body, strlen(body), "order", members, 2, &l), 0);
+    assert_int_equal(l.n, 4);
+    assert_int_equal(l.items[0].mcount[0], 2); /* twice: the caller parses in full */
+    assert_memory_equal(body + l.items[0].moff[0], "2", l.items[0].mlen[0]);
+    assert_int_equal(l.items[1].mcount[0], -1);
+    assert_int_equal(l.items[1].mcount[1], -1);
+    assert_int_equal(l.items[2].mcount[0], 0); /* not an object */
+    assert_int_equal(l.items[3].mcount[0], 0); /* only the record's own members count */
+    assert_memory_equal(body + l.items[2].off, "7", l.items[2].len);
+    wdts_jscan_list_deinit(&l);
+    /* no list without doubt: absent, twice, in both envelopes, an escaped key on the path */
+    const char *none[] = {
+        "{\"status\":0,\"data\":{}}",
+        "{\"status\":0,\"data\":{\"order\":[]},\"response\":{\"data\":{\"order\":[]}}}",
+        "{\"status\":0,\"st\\u0061tus\":1,\"data\":{\"order\":[]}}",
+        "{\"response\":{\"data\":{\"order\":[]},\"data\":{\"order\":[]}}}",
+        "{\"status\":0,\"status\":0,\"data\":{\"order\":[]}}",
+        "{\"response\":[],\"data\":{\"order\":[]}}",
+        "[{\"status\":0,\"data\":{\"order\":[]}}]",
+    };
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        assert_int_equal(wdts_jscan_answer(none[i], strlen(none[i]), "order", members, 2, &l), -1);
+        assert_null(l.items);
+        assert_int_equal(l.n, 0);
+    }
+    const char *resp = "{\"response\":{\"status\":0,\"data\":{\"order\":[{\"trade_id\":5}]}}}";
+    assert_int_equal(wdts_jscan_answer(resp, strlen(resp), "order", members, 2, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].mcount[0], 1);
+    assert_memory_equal(resp + l.items[0].moff[0], "5", 1);
+    wdts_jscan_list_deinit(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_truncations_and_mutations),
         cmocka_unit_test(test_member),
         cmocka_unit_test(test_classify_elided),
+        cmocka_unit_test(test_answer_members),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

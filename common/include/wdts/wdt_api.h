@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "wdts/err.h"
+#include "wdts/json_scan.h"
 #include "wdts/sign.h"
 
 /** WDT's own app on Qimen: the fixed `target_app_key` (reference §6). */
@@ -177,6 +178,8 @@ struct wdts_api_outcome {
     const char *body;             /* may be NULL */
     size_t body_len;
     const char *elide_list;       /* NULL, or a list key: see wdts_api_result.list_elided */
+    const char *const *elide_members; /* noted in each record of an elided list */
+    size_t elide_nmembers;
 };
 
 /** Context for the what-to-do messages. All borrowed, any may be NULL. Never secrets. */
@@ -208,9 +211,10 @@ struct wdts_api_result {
     long long total_count;
     /* With outcome.elide_list: when the envelope's data.<list> is an array found without
      * doubt and checked strictly (else the whole body is parsed as usual), it is left out
-     * of answer (there it is []) and lies at body[list_off, list_off + list_len). */
+     * of answer (there it is []) and list holds its span in the body, each record's span
+     * and those of outcome.elide_members in each record (see wdts_jscan_answer()). */
     int list_elided;
-    size_t list_off, list_len;
+    struct wdts_jscan_list list;
 };
 
 void wdts_api_result_init(struct wdts_api_result *res);
@@ -270,9 +274,11 @@ void wdts_api_xfer_perform(struct wdts_api_xfer *xfer);
  */
 void wdts_api_xfer_finish(struct wdts_api_xfer *xfer, const struct wdts_api_ctx *ctx,
                           const struct wdts_api_creds *creds, struct wdts_api_result *res);
-/** As wdts_api_xfer_finish(), with outcome.elide_list = list_key (may be NULL). */
+/** As wdts_api_xfer_finish(), with outcome.elide_list = list_key (may be NULL) and
+ *  outcome.elide_members = members. */
 void wdts_api_xfer_finish_elided(struct wdts_api_xfer *xfer, const struct wdts_api_ctx *ctx,
                                  const struct wdts_api_creds *creds, const char *list_key,
+                                 const char *const *members, size_t nmembers,
                                  struct wdts_api_result *res);
 /** @returns the raw answer bytes received so far (borrowed until destroy) and their length. */
 const char *wdts_api_xfer_answer(const struct wdts_api_xfer *xfer, size_t *len);
