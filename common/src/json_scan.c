@@ -173,8 +173,7 @@ static const char *number(const char *p, const char *e)
 
 static const char *value(const char *p, const char *e, int depth);
 
-static const char *object(const char *p, const char *e, int depth, const char *name,
-                          const char **val, int *count)
+static const char *object(const char *p, const char *e, int depth)
 {
     p = ws(p + 1, e);
     if (p < e && *p == '}')
@@ -183,25 +182,13 @@ static const char *object(const char *p, const char *e, int depth, const char *n
         if (p >= e || *p != '"')
             return NULL;
         int esc = 0;
-        const char *k = p + 1, *kend = str(p, e, &esc);
+        const char *kend = str(p, e, &esc);
         if (kend == NULL)
             return NULL;
-        int hit = 0;
-        if (name != NULL) {
-            if (esc)
-                *count = -1000000; /* a key that cannot be compared as bytes */
-            else if ((size_t)(kend - 1 - k) == strlen(name) && memcmp(k, name, strlen(name)) == 0)
-                hit = 1;
-        }
         p = ws(kend, e);
         if (p >= e || *p != ':')
             return NULL;
-        const char *v = ws(p + 1, e);
-        if (hit) {
-            (*count)++;
-            *val = v;
-        }
-        if ((p = value(v, e, depth + 1)) == NULL)
+        if ((p = value(p + 1, e, depth + 1)) == NULL)
             return NULL;
         p = ws(p, e);
         if (p < e && *p == '}')
@@ -245,7 +232,7 @@ static const char *value(const char *p, const char *e, int depth)
     case '"':
         return str(p, e, &esc);
     case '{':
-        return object(p, e, depth, NULL, NULL, NULL);
+        return object(p, e, depth);
     case '[':
         return array(p, e, depth);
     case 't':
@@ -264,19 +251,6 @@ const char *wdts_jscan_value(const char *p, const char *e)
     if (p == NULL || e == NULL || p > e)
         return NULL;
     return value(p, e, 0);
-}
-
-int wdts_jscan_member(const char *p, const char *e, const char *name, const char **val)
-{
-    if (p == NULL || e == NULL || p > e || name == NULL)
-        return -1;
-    p = ws(p, e);
-    if (p >= e || *p != '{')
-        return -1;
-    int count = 0;
-    if (object(p, e, 0, name, val, &count) == NULL || count < 0)
-        return -1;
-    return count;
 }
 
 /* ---- walks over checked bytes --------------------------------------------------------- */
@@ -331,46 +305,6 @@ const char *wdts_jscan_value_checked(const char *p, const char *e)
            *p != '\r' && *p != '\t' && *p != '"' && *p != '{' && *p != '[')
         p++;
     return p > s ? p : NULL;
-}
-
-int wdts_jscan_member_checked(const char *p, const char *e, const char *name, const char **val)
-{
-    if (p == NULL || e == NULL || p > e || name == NULL)
-        return -1;
-    size_t nlen = strlen(name);
-    int count = 0;
-    p = ws(p, e);
-    if (p >= e || *p != '{')
-        return -1;
-    p = ws(p + 1, e);
-    if (p < e && *p == '}')
-        return 0;
-    for (;;) {
-        if (p >= e || *p != '"')
-            return -1;
-        const char *k = p + 1, *kend = fstr(p, e);
-        if (kend == NULL)
-            return -1;
-        if (memchr(k, '\\', (size_t)(kend - 1 - k)) != NULL)
-            return -1;
-        int hit = (size_t)(kend - 1 - k) == nlen && memcmp(k, name, nlen) == 0;
-        p = ws(kend, e);
-        if (p >= e || *p != ':')
-            return -1;
-        const char *v = ws(p + 1, e);
-        if (hit) {
-            count++;
-            *val = v;
-        }
-        if ((p = wdts_jscan_value_checked(v, e)) == NULL)
-            return -1;
-        p = ws(p, e);
-        if (p < e && *p == '}')
-            return count;
-        if (p >= e || *p != ',')
-            return -1;
-        p = ws(p + 1, e);
-    }
 }
 
 /* ---- one walk over an API answer ------------------------------------------------------ */

@@ -102,35 +102,6 @@ static void test_truncations_and_mutations(void **state)
     free(m);
 }
 
-static void test_member(void **state)
-{
-    (void)state;
-    const char *s = "{\"a\":1,\"b\":{\"a\":2},\"a\":\"x\",\"c\":[{\"a\":3}]}";
-    const char *v = NULL;
-    assert_int_equal(wdts_jscan_member(s, s + strlen(s), "a", &v), 2); /* top level only */
-    assert_memory_equal(v, "\"x\"", 3);                                 /* the last one */
-    assert_int_equal(wdts_jscan_member(s, s + strlen(s), "b", &v), 1);
-    assert_int_equal(*v, '{');
-    assert_int_equal(wdts_jscan_member(s, s + strlen(s), "zz", &v), 0);
-    const char *w = NULL;
-    const char *names[] = {"a", "b", "c", "zz"};
-    for (size_t i = 0; i < 4; i++) { /* the fast walk agrees on checked bytes */
-        assert_int_equal(wdts_jscan_member_checked(s, s + strlen(s), names[i], &w),
-                         wdts_jscan_member(s, s + strlen(s), names[i], &v));
-        if (i < 3)
-            assert_ptr_equal(w, v);
-    }
-    for (size_t cut = 0; cut < strlen(s); cut++) /* and refuses every truncation */
-        assert_int_equal(wdts_jscan_member_checked(s, s + cut, "a", &w), -1);
-    const char *esc = "{\"\\u0061\":1}";
-    assert_int_equal(wdts_jscan_member(esc, esc + strlen(esc), "zz", &v), -1);
-    assert_int_equal(wdts_jscan_member_checked(esc, esc + strlen(esc), "zz", &v), -1);
-    const char *notobj = "[1]";
-    assert_int_equal(wdts_jscan_member(notobj, notobj + 3, "a", &v), -1);
-    const char *broken = "{\"a\":1";
-    assert_int_equal(wdts_jscan_member(broken, broken + strlen(broken), "a", &v), -1);
-}
-
 static const char *const members[] = {"trade_id", "trade_no"};
 
 static void classify(const char *body, size_t len, long http, const char *elide,
@@ -290,7 +261,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_truncations_and_mutations),
-        cmocka_unit_test(test_member),
         cmocka_unit_test(test_classify_elided),
         cmocka_unit_test(test_answer_members),
     };
