@@ -563,6 +563,14 @@ struct wrk *wrk_new(const struct wdts_cfg *cfg, char *errstr, size_t errstr_size
         snprintf(errstr, errstr_size, "Kafka producer: %s", es);
         goto fail;
     }
+    wdts_err_t terr = wdts_kafka_producer_topic_ready(w->prod, cfg->topic_records, 5000);
+    if (terr == WDTS_ERR_NOTFOUND)
+        WDTS_LOG(WARN, "kafka", "%s: create it (deploy/k8s/topics does) before "
+                 "jobs arrive, or their records cannot be delivered and the jobs are retried",
+                 wdts_kafka_producer_errstr(w->prod));
+    else if (terr != WDTS_OK)
+        WDTS_LOG(WARN, "kafka", "records topic %s: %s (the producer keeps trying)",
+                 cfg->topic_records, wdts_kafka_producer_errstr(w->prod));
     props = kafka_props(cfg, 1, &np);
     w->cons = wdts_kafka_consumer_new(props, np, on_rebalance, w, es, sizeof(es));
     free(props);

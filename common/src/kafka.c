@@ -295,6 +295,40 @@ int wdts_kafka_producer_outq_len(struct wdts_kafka_producer *prod)
     return rd_kafka_outq_len(prod->rk);
 }
 
+wdts_err_t wdts_kafka_producer_topic_ready(struct wdts_kafka_producer *prod, const char *topic,
+                                           int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    /* all topics first: asking for one by name could make a broker auto-create it */
+    rd_kafka_resp_err_t err = rd_kafka_metadata(prod->rk, 1, NULL, &md, timeout_ms);
+    if (err) {
+        prod_set_error(prod, "metadata: %s", rd_kafka_err2str(err));
+        return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? WDTS_ERR_TIMEOUT : WDTS_ERR_KAFKA;
+    }
+    int found = 0;
+    for (int i = 0; i < md->topic_cnt && !found; i++)
+        found = strcmp(md->topics[i].topic, topic) == 0 && md->topics[i].partition_cnt > 0;
+    rd_kafka_metadata_destroy(md);
+    if (!found) {
+        prod_set_error(prod, "topic %s does not exist", topic);
+        return WDTS_ERR_NOTFOUND;
+    }
+    /* then the topic itself, which gives the producer its partitions and leaders */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod->rk, topic, NULL);
+    if (rkt == NULL) {
+        prod_set_error(prod, "topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        return WDTS_ERR_KAFKA;
+    }
+    err = rd_kafka_metadata(prod->rk, 0, rkt, &md, timeout_ms);
+    rd_kafka_topic_destroy(rkt);
+    if (err) {
+        prod_set_error(prod, "metadata of %s: %s", topic, rd_kafka_err2str(err));
+        return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? WDTS_ERR_TIMEOUT : WDTS_ERR_KAFKA;
+    }
+    rd_kafka_metadata_destroy(md);
+    return WDTS_OK;
+}
+
 wdts_err_t wdts_kafka_produce_sync(struct wdts_kafka_producer *prod,
                                    const struct wdts_kafka_out *msg, int timeout_ms,
                                    int32_t *partition, int64_t *offset)

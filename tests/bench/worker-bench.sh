@@ -25,6 +25,7 @@ warmup=${WARMUP:-6}
 measure=${MEASURE:-10}
 workers_list=${WORKERS:-1 2 4}
 rec_sellers=${REC_SELLERS:-20} rec_jobs=${REC_JOBS:-8} rec_rate=${REC_RATE:-50} rec_burst=${REC_BURST:-10}
+rec_conc=${REC_CONCURRENCY:-2}
 key=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 for f in "$build/bin/wdt-worker" "$build/bin/wdt-sandbox" "$build/tests/bench-wrk_bench_setup"; do
     [[ -x "$f" ]] || { echo "missing $f: build first (cmake --build build)" >&2; exit 1; }
@@ -155,7 +156,8 @@ for _ in $(seq 1 200); do [[ -s "$tmp/sbx2.port" ]] && break; sleep 0.05; done
 sbx2="http://$(cat "$tmp/sbx2.port")"
 "$build/tests/bench-wrk_bench_setup" --redis "$redis_url" --prefix "r:" --brokers "$brokers" \
     --topic jobsr --gateway "$sbx2/openapi" --sellers "$rec_sellers" --sid-prefix busy- --jobs "$rec_jobs" \
-    --window 1800 --end-ago 10800 --rate "$rec_rate" --burst "$rec_burst" --key $key >"$tmp/setup-r.log"
+    --window 1800 --end-ago 10800 --rate "$rec_rate" --burst "$rec_burst" \
+    --concurrency "$rec_conc" --key $key >"$tmp/setup-r.log"
 cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 sbx2_cpu0=$(cpu_s "$sbx2_pid") kafka_cpu0=$(cpu_s "$WDTS_KAFKA_PID")
 LOGLVL=info start_workers 1 "r:" jobsr gr recs
@@ -184,6 +186,7 @@ stop_workers
 worker_rate=$(awk -v a="$r0" -v b="$last" -v t1="$t_first" -v t2="$t_last" 'BEGIN { printf "%.0f", (b - a) / (t2 - t1) }')
 echo "worker: $last records, $worker_rate records/s (first to last record), worker CPU $cpu s, sandbox CPU $sbx2_cpu s, local Kafka CPU $kafka_cpu s, peak RSS $rss MiB"
 kcat -C -b "$brokers" -t recs -o beginning -e -q -f '%k\t%s\n' >"$tmp/env.txt" 2>/dev/null
+[[ -n "${TIMELINE:-}" ]] && kcat -C -b "$brokers" -t recs -o beginning -e -q -f '%T\n' 2>/dev/null | sort -n | awk 'NR == 1 { t0 = $1 } { b[int(($1 - t0) / 100)]++ } END { for (i in b) print i * 100, b[i] }' | sort -n >"$TIMELINE"
 lines=$(wc -l <"$tmp/env.txt")
 k0=$(date +%s.%N) kafka_cpu0=$(cpu_s "$WDTS_KAFKA_PID")
 /usr/bin/time -f '%U %S' -o "$tmp/kcat.time" kcat -P -b "$brokers" -t recs_kcat -K $'\t' \

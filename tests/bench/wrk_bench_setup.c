@@ -5,7 +5,7 @@
  *
  *   bench-wrk_bench_setup --redis URL --prefix P --brokers B --topic T --gateway URL
  *       --sellers N --jobs J --window W --end-ago E --rate R --burst B --key HEX
- *       [--report trades] [--sid-prefix bench-] */
+ *       [--concurrency C] [--report trades] [--sid-prefix bench-] */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,14 +26,15 @@ int main(int argc, char **argv)
 {
     const char *redis_url = NULL, *prefix = "wdt:", *brokers = NULL, *topic = "wdt.jobs",
                *gateway = NULL, *keyhex = NULL, *report = "trades", *sidp = "bench-";
-    long long sellers = 200, jobs = 100, window = 60, end_ago = 7200, burst = 1;
+    long long sellers = 200, jobs = 100, window = 60, end_ago = 7200, burst = 1, conc = 2;
     double rate = 5;
     static const struct option lo[] = {
         {"redis", 1, 0, 'r'},   {"prefix", 1, 0, 'p'}, {"brokers", 1, 0, 'b'},
         {"topic", 1, 0, 't'},   {"gateway", 1, 0, 'g'}, {"sellers", 1, 0, 'n'},
         {"jobs", 1, 0, 'j'},    {"window", 1, 0, 'w'}, {"end-ago", 1, 0, 'e'},
         {"rate", 1, 0, 'R'},    {"burst", 1, 0, 'B'},  {"key", 1, 0, 'k'},
-        {"report", 1, 0, 'o'},  {"sid-prefix", 1, 0, 's'}, {0, 0, 0, 0}};
+        {"report", 1, 0, 'o'},  {"sid-prefix", 1, 0, 's'}, {"concurrency", 1, 0, 'c'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
         case 'k': keyhex = optarg; break;
         case 'o': report = optarg; break;
         case 's': sidp = optarg; break;
+        case 'c': conc = strtoll(optarg, NULL, 10); break;
         default: return 64;
         }
     }
@@ -87,7 +89,7 @@ int main(int argc, char **argv)
         wdts_conn_add_report(cn, report);
         cn->rate = rate;
         cn->burst = (int)burst;
-        cn->concurrency = 2;
+        cn->concurrency = (int)conc;
         if (wdts_conn_seal(cn, key, es, sizeof(es)) != WDTS_OK ||
             wdts_conn_save(redis, prefix, cn, 1, es, sizeof(es)) != WDTS_OK) {
             fprintf(stderr, "connection: %s\n", es);

@@ -114,6 +114,15 @@ wdts_err_t wdts_kafka_producer_flush(struct wdts_kafka_producer *prod, int timeo
 int wdts_kafka_producer_outq_len(struct wdts_kafka_producer *prod);
 
 /**
+ * @brief Learns the partitions and leaders of topic before the first message, so that the
+ *        first pages do not wait in the local queue for them. Blocks up to twice timeout_ms.
+ * @returns WDTS_OK; WDTS_ERR_NOTFOUND when the cluster has no such topic (never created
+ *          by asking); WDTS_ERR_TIMEOUT or WDTS_ERR_KAFKA with the reason in the errstr.
+ */
+wdts_err_t wdts_kafka_producer_topic_ready(struct wdts_kafka_producer *prod, const char *topic,
+                                           int timeout_ms);
+
+/**
  * @brief Produces one message and waits for its own delivery report (for CLIs and tests).
  *        Reports of other messages served meanwhile go to the dr_cb as usual; this
  *        message's report does not (msg->opaque is ignored).
