@@ -3,6 +3,7 @@
  * overflow; depth bounded far below jansson's own limit. */
 #include "wdts/json_scan.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +11,8 @@
 
 static const char *ws(const char *p, const char *e)
 {
-    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    while (p < e && (unsigned char)*p <= ' ' &&
+           (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
     return p;
 }
@@ -75,10 +77,49 @@ static const unsigned char plain[256] = {
 #undef R16
 };
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+#define RUN 16
+
+/* The bytes before the first of the 16 at p that is '"', '\\', below 0x20 or above 0x7f
+ * (16 when none is). */
+static unsigned plain16(const char *p)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                             _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                                /* signed: catches the bytes above 0x7f too */
+                                _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+    unsigned m = (unsigned)_mm_movemask_epi8(stop);
+    return m ? (unsigned)__builtin_ctz(m) : 16;
+}
+#else
+#define RUN 8
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* As above, 8 bytes at a time, less exactly: 0 when one of them stops the run, else 8. */
+static unsigned plain16(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+    uint64_t special = (x - ONES * 0x20) | (q - ONES) | (b - ONES);
+    return ((special & ~x & ~q & ~b) | x) & HIGHS ? 0 : 8;
+}
+#endif
+
 /* p at '"': the byte after the closing quote, or NULL; *esc set when it held a backslash. */
 static const char *str(const char *p, const char *e, int *esc)
 {
     for (p++; p < e;) {
+        unsigned run;
+        while (e - p >= 16 && (run = plain16(p)) != 0) {
+            p += run;
+            if (run < RUN)
+                break;
+        }
         while (p < e && plain[(unsigned char)*p])
             p++;
         if (p >= e)
@@ -88,10 +129,6 @@ static const char *str(const char *p, const char *e, int *esc)
             return p + 1;
         if (c < 0x20)
             return NULL;
-        if (c < 0x80 && c != '\\') {
-            p++;
-            continue;
-        }
         if (c >= 0x80) {
             size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)e);
             if (n == 0)
@@ -336,7 +373,7 @@ struct walk {
 
 static int key_is(const char *k, size_t klen, const char *name, size_t nlen)
 {
-    return klen == nlen && memcmp(k, name, nlen) == 0;
+    return klen == nlen && (nlen == 0 || (k[0] == name[0] && memcmp(k, name, nlen) == 0));
 }
 
 static const char *walk_value(const char *p, const char *e, int depth, enum role role, int where,
