@@ -491,8 +491,12 @@ static struct wdts_param *kafka_props(const struct wdts_cfg *cfg, int consumer, 
     struct wdts_param *p = wdts_xcalloc(cfg->kafka_cnt + 4, sizeof(*p));
     size_t k = 0;
     int has_group = 0;
-    if (!consumer) /* bounded local queue: a slow cluster slows the pages, not the RSS */
+    if (!consumer) {
+        /* bounded local queue: a slow cluster slows the pages, not the RSS */
         p[k++] = (struct wdts_param){"queue.buffering.max.kbytes", "16384"};
+        /* a page's records go to many partitions: wait for fuller batches */
+        p[k++] = (struct wdts_param){"linger.ms", "50"};
+    }
     for (size_t i = 0; i < cfg->kafka_cnt; i++) {
         const char *key = cfg->kafka[i].key;
         if (strcmp(key, "group.id") == 0)
