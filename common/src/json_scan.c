@@ -129,11 +129,22 @@ static const char *str(const char *p, const char *e, int *esc)
             return p + 1;
         if (c < 0x20)
             return NULL;
-        if (c >= 0x80) {
-            size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)e);
-            if (n == 0)
-                return NULL;
-            p += n;
+        if (c >= 0x80) { /* a run of multibyte sequences (e.g. Chinese text) at once */
+            const unsigned char *u = (const unsigned char *)p, *ue = (const unsigned char *)e;
+            do {
+                /* the common 3-byte form (U+0800-U+FFFF but the surrogates) inline */
+                if ((u[0] & 0xf0) == 0xe0 && ue - u >= 3 && (u[1] & 0xc0) == 0x80 &&
+                    (u[2] & 0xc0) == 0x80 && (u[0] != 0xe0 || u[1] >= 0xa0) &&
+                    (u[0] != 0xed || u[1] < 0xa0)) {
+                    u += 3;
+                    continue;
+                }
+                size_t n = utf8_len(u, ue);
+                if (n == 0)
+                    return NULL;
+                u += n;
+            } while (u < ue && *u >= 0x80);
+            p = (const char *)u;
             continue;
         }
         *esc = 1;
