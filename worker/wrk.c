@@ -337,14 +337,20 @@ wdts_err_t wrk_produce(struct wrk *w, const char *topic, const char *key, size_t
         .header_cnt = nhdrs,
         .opaque = opaque,
     };
+    int64_t blocked_since = 0;
     for (int tries = 0;; tries++) {
         wdts_err_t err = wdts_kafka_produce(w->prod, &out);
         if (err != WDTS_ERR_AGAIN || tries >= 100) {
+            if (blocked_since)
+                wdts_metrics_add(w->m.queue_full_s,
+                                 (double)(wdts_time_mono_ms() - blocked_since) / 1000.0);
             if (err != WDTS_OK)
                 WDTS_LOG(ERROR, "kafka", "produce to %s: %s", topic,
                          wdts_kafka_producer_errstr(w->prod));
             return err;
         }
+        if (!blocked_since)
+            blocked_since = wdts_time_mono_ms();
         wdts_kafka_producer_poll(w->prod, 10); /* the local queue is full: let it drain */
     }
 }
@@ -459,6 +465,12 @@ static void metrics_init(struct wrk *w)
     w->m.bytes = wdts_metrics_series(
         must(wdts_metrics_counter(w->reg, "wdt_worker_record_bytes_total",
                                   "Bytes of record envelopes produced.", NULL, 0, es, sizeof(es))),
+        NULL);
+    w->m.queue_full_s = wdts_metrics_series(
+        must(wdts_metrics_counter(w->reg, "wdt_worker_produce_blocked_seconds_total",
+                                  "Time the event loop waited for room in the producer's full "
+                                  "local queue (Kafka acknowledging slower than pages arrive).",
+                                  NULL, 0, es, sizeof(es))),
         NULL);
     w->m.dups = wdts_metrics_series(
         must(wdts_metrics_counter(w->reg, "wdt_worker_duplicates_total",

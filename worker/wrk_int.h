@@ -200,7 +200,8 @@ struct wrk {
 
     struct {
         struct wdts_metric *jobs, *calls, *dlq, *waits, *states;
-        struct wdts_metric_series *loop_lag, *wait_s, *records, *bytes, *dups, *inflight, *lag, *pages;
+        struct wdts_metric_series *loop_lag, *wait_s, *records, *bytes, *dups, *inflight, *lag, *pages,
+            *queue_full_s;
     } m;
 };
 

@@ -69,6 +69,9 @@ sbx_metric() {
 worker_metric() {
     curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { s += $NF } END { printf "%.0f\n", s }'
 }
+worker_metric_f() {
+    curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { s += $NF } END { printf "%.2f\n", s }'
+}
 start_workers() { # n prefix topic group [records topic]
     local n=$1 i
     wpids=()
@@ -167,7 +170,7 @@ for run in $(seq 1 "$rec_runs"); do
         --topic "jobsr$run" --gateway "$sbx2/openapi" --sellers "$rec_sellers" --sid-prefix busy- \
         --jobs "$rec_jobs" --window 1800 --end-ago 10800 --rate "$rec_rate" --burst "$rec_burst" \
         --concurrency "$rec_conc" --key $key >"$tmp/setup-r$run.log"
-    sbx2_cpu0=$(cpu_s "$sbx2_pid") kafka_cpu0=$(cpu_s "$WDTS_KAFKA_PID")
+    sbx2_cpu0=$(cpu_s "$sbx2_pid") kafka_cpu0=$(cpu_s "$WDTS_KAFKA_PID") redis_cpu0=$(cpu_s "$WDTS_REDIS_PID")
     LOGLVL=info start_workers 1 "r$run:" "jobsr$run" "gr$run" "recs$run"
     port=
     for _ in $(seq 1 100); do
@@ -185,10 +188,12 @@ for run in $(seq 1 "$rec_runs"); do
         sleep 0.1
     done
     rss=$(peak_rss_mib)
+    blocked=$(worker_metric_f "$port" wdt_worker_produce_blocked_seconds_total)
     cpu=$(cpu_s "${wpids[0]}")
     cpu_main=$(awk '{ printf "%.2f", $1 / 1e9 }' "/proc/${wpids[0]}/task/${wpids[0]}/schedstat")
     sbx2_cpu=$(awk -v a="$sbx2_cpu0" -v b="$(cpu_s "$sbx2_pid")" 'BEGIN { printf "%.2f", b - a }')
     kafka_cpu=$(awk -v a="$kafka_cpu0" -v b="$(cpu_s "$WDTS_KAFKA_PID")" 'BEGIN { printf "%.2f", b - a }')
+    redis_cpu=$(awk -v a="$redis_cpu0" -v b="$(cpu_s "$WDTS_REDIS_PID")" 'BEGIN { printf "%.2f", b - a }')
     stop_workers
     kcat -C -b "$brokers" -t "recs$run" -o beginning -e -q -f '%T\t%k\t%s\n' >"$tmp/env-ts.txt" 2>/dev/null
     cut -f2- "$tmp/env-ts.txt" >"$tmp/env.txt"
@@ -199,7 +204,7 @@ for run in $(seq 1 "$rec_runs"); do
             "$tmp/env-ts.txt" | sort -n >"$TIMELINE.$run"
     fi
     rate=$(awk -v n="$lines" -v a="$w_t0" -v b="$w_t1" 'BEGIN { printf "%.0f", n / ((b - a) / 1000) }')
-    echo "worker, run $run: $last records, $lines messages in $((w_t1 - w_t0)) ms, $rate messages/s, worker CPU $cpu s (main thread $cpu_main s), sandbox CPU $sbx2_cpu s, local Kafka CPU $kafka_cpu s, peak RSS $rss MiB"
+    echo "worker, run $run: $last records, $lines messages in $((w_t1 - w_t0)) ms, $rate messages/s, worker CPU $cpu s (main thread $cpu_main s), sandbox CPU $sbx2_cpu s, local Kafka CPU $kafka_cpu s, Redis CPU $redis_cpu s, peak RSS $rss MiB, blocked on a full producer queue $blocked s"
     ((rate > w_best)) && w_best=$rate w_best_cpu=$cpu
 
     kafka_cpu0=$(cpu_s "$WDTS_KAFKA_PID")
