@@ -72,6 +72,11 @@ static void buf_reserve(struct wdts_buf *buf, size_t extra)
     buf->cap = cap;
 }
 
+void wdts_buf_reserve(struct wdts_buf *buf, size_t extra)
+{
+    buf_reserve(buf, extra);
+}
+
 void wdts_buf_append(struct wdts_buf *buf, const void *data, size_t len)
 {
     buf_reserve(buf, len);

@@ -49,11 +49,21 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *opaque)
     return n;
 }
 
-/* Reads the Date header: the gateway's clock, for resyncing after a timestamp error. */
+/* Reads the Date header (the gateway's clock, for resyncing after a timestamp error) and
+ * Content-Length (the answer's buffer is sized once instead of doubling up to it). */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *opaque)
 {
     struct wdts_api_xfer *xfer = opaque;
     size_t n = size * nmemb;
+    if (n > 15 && n < 64 && strncasecmp(data, "Content-Length:", 15) == 0) {
+        char line[64];
+        memcpy(line, data + 15, n - 15);
+        line[n - 15] = '\0';
+        char *end;
+        unsigned long long len = strtoull(line, &end, 10);
+        if (end != line && len > 0 && len <= xfer->max_answer && xfer->answer.len == 0)
+            wdts_buf_reserve(&xfer->answer, (size_t)len);
+    }
     if (n > 5 && n < 128 && strncasecmp(data, "Date:", 5) == 0) {
         char line[128];
         memcpy(line, data + 5, n - 5);
@@ -113,6 +123,7 @@ struct wdts_api_xfer *wdts_api_xfer_new(struct wdts_api_request *req,
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would drop the POST body */
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 65536L); /* a page in fewer reads */
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, xfer);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, xfer->errbuf);

@@ -37,6 +37,8 @@ void wdts_buf_init(struct wdts_buf *buf);
 void wdts_buf_deinit(struct wdts_buf *buf);
 void wdts_buf_reset(struct wdts_buf *buf);
 void wdts_buf_append(struct wdts_buf *buf, const void *data, size_t len);
+/** Makes room for extra more bytes at once (e.g. a body of known length). */
+void wdts_buf_reserve(struct wdts_buf *buf, size_t extra);
 void wdts_buf_append_str(struct wdts_buf *buf, const char *s);
 void wdts_buf_printf(struct wdts_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Appends s percent-encoded as in RFC 3986 (unreserved characters kept, space as %20). */
