@@ -24,7 +24,7 @@ sellers=${SELLERS:-200}
 warmup=${WARMUP:-6}
 measure=${MEASURE:-10}
 workers_list=${WORKERS:-1 2 4}
-rec_sellers=${REC_SELLERS:-20} rec_jobs=${REC_JOBS:-8} rec_rate=${REC_RATE:-50} rec_burst=${REC_BURST:-10}
+rec_sellers=${REC_SELLERS:-20} rec_jobs=${REC_JOBS:-8} rec_rate=${REC_RATE:-200} rec_burst=${REC_BURST:-20}
 rec_conc=${REC_CONCURRENCY:-2} rec_runs=${REC_RUNS:-3}
 key=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 for f in "$build/bin/wdt-worker" "$build/bin/wdt-sandbox" "$build/tests/bench-wrk_bench_setup"; do
@@ -179,13 +179,14 @@ for run in $(seq 1 "$rec_runs"); do
         sleep 0.1
     done
     [[ -n "$port" ]] || { echo "the worker did not start; see $tmp/worker-gr$run-1.log" >&2; exit 1; }
-    # wait until the worker has made every record and marker (its counter stops moving)
+    # wait until the worker has made every record and marker (its counter stops moving);
+    # polled seldom, as the poll takes CPU from the run
     last=0 same=0
-    for _ in $(seq 1 1200); do
+    for _ in $(seq 1 240); do
+        sleep 0.5
         r=$(worker_metric "$port" wdt_worker_records_total)
         if [[ "$r" -gt "$last" ]]; then last=$r same=0; else same=$((same + 1)); fi
-        [[ "$last" -gt 0 && $same -ge 20 ]] && break
-        sleep 0.1
+        [[ "$last" -gt 0 && $same -ge 4 ]] && break
     done
     rss=$(peak_rss_mib)
     blocked=$(worker_metric_f "$port" wdt_worker_produce_blocked_seconds_total)
