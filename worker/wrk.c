@@ -507,7 +507,7 @@ static struct wdts_param *kafka_props(const struct wdts_cfg *cfg, int consumer, 
         /* bounded local queue: a slow cluster slows the pages, not the RSS */
         p[k++] = (struct wdts_param){"queue.buffering.max.kbytes", "16384"};
         /* a page's records go to many partitions: wait for fuller batches */
-        p[k++] = (struct wdts_param){"linger.ms", "50"};
+        p[k++] = (struct wdts_param){"linger.ms", "20"};
     }
     for (size_t i = 0; i < cfg->kafka_cnt; i++) {
         const char *key = cfg->kafka[i].key;

@@ -1239,7 +1239,7 @@ void wdts_cfg_markdown(struct wdts_buf *out)
         "reads the value from a file, e.g. `WDT_KAFKA_SASL_PASSWORD_FILE`. Each property is\n"
         "checked by librdkafka at startup; properties whose name contains `password`, `secret`,\n"
         "`oauthbearer.config` or `key.pem` are redacted in the dump. Producers set\n"
-        "`enable.idempotence=true`; wdt-worker's producer also sets `linger.ms=50` (records are\n"
+        "`enable.idempotence=true`; wdt-worker's producer also sets `linger.ms=20` (records are\n"
         "spread over many partitions: a longer wait makes fewer, larger batches) and\n"
         "`queue.buffering.max.kbytes=16384` (a slow cluster slows the pages, not the memory);\n"
         "a property given here wins over these.\n"
