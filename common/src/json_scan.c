@@ -9,8 +9,10 @@
 
 #include "wdts/mem.h"
 
-static const char *ws(const char *p, const char *e)
+static inline const char *ws(const char *p, const char *e)
 {
+    if (p < e && (unsigned char)*p > ' ') /* the common case: no whitespace at all */
+        return p;
     while (p < e && (unsigned char)*p <= ' ' &&
            (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
@@ -110,10 +112,60 @@ static unsigned plain16(const char *p)
 }
 #endif
 
-/* p at '"': the byte after the closing quote, or NULL; *esc set when it held a backslash. */
-static const char *str(const char *p, const char *e, int *esc)
+/* p at a byte of a string that is not plain (not '"'): past it, or past a run of
+ * multibyte sequences at once; NULL when it is not valid there. *esc set on a backslash. */
+static const char *str_special(const char *p, const char *e, int *esc)
 {
-    for (p++; p < e;) {
+    unsigned char c = (unsigned char)*p;
+    if (c < 0x20)
+        return NULL;
+    if (c >= 0x80) { /* a run of multibyte sequences (e.g. Chinese text) at once */
+        const unsigned char *u = (const unsigned char *)p, *ue = (const unsigned char *)e;
+        do {
+            /* the common 3-byte form (U+0800-U+FFFF but the surrogates) inline */
+            if ((u[0] & 0xf0) == 0xe0 && ue - u >= 3 && (u[1] & 0xc0) == 0x80 &&
+                (u[2] & 0xc0) == 0x80 && (u[0] != 0xe0 || u[1] >= 0xa0) &&
+                (u[0] != 0xed || u[1] < 0xa0)) {
+                u += 3;
+                continue;
+            }
+            size_t n = utf8_len(u, ue);
+            if (n == 0)
+                return NULL;
+            u += n;
+        } while (u < ue && *u >= 0x80);
+        return (const char *)u;
+    }
+    *esc = 1;
+    if (++p >= e)
+        return NULL;
+    switch (*p) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        return p + 1;
+    case 'u': {
+        unsigned u, lo;
+        if (hex4(p + 1, e, &u) != 0 || u == 0 || (u >= 0xdc00 && u <= 0xdfff))
+            return NULL;
+        p += 5;
+        if (u >= 0xd800 && u <= 0xdbff) {
+            if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, e, &lo) != 0 ||
+                lo < 0xdc00 || lo > 0xdfff)
+                return NULL;
+            p += 6;
+        }
+        return p;
+    }
+    default:
+        return NULL;
+    }
+}
+
+/* p at '"': the byte after the closing quote, or NULL; *esc set when it held a backslash.
+ * The plain runs are walked here, inline in the callers; the rest in str_special(). */
+static inline __attribute__((always_inline)) const char *str(const char *p, const char *e,
+                                                            int *esc)
+{
+    for (p++;;) {
         unsigned run;
         while (e - p >= 16 && (run = plain16(p)) != 0) {
             p += run;
@@ -124,54 +176,11 @@ static const char *str(const char *p, const char *e, int *esc)
             p++;
         if (p >= e)
             return NULL;
-        unsigned char c = (unsigned char)*p;
-        if (c == '"')
+        if (*p == '"')
             return p + 1;
-        if (c < 0x20)
+        if ((p = str_special(p, e, esc)) == NULL)
             return NULL;
-        if (c >= 0x80) { /* a run of multibyte sequences (e.g. Chinese text) at once */
-            const unsigned char *u = (const unsigned char *)p, *ue = (const unsigned char *)e;
-            do {
-                /* the common 3-byte form (U+0800-U+FFFF but the surrogates) inline */
-                if ((u[0] & 0xf0) == 0xe0 && ue - u >= 3 && (u[1] & 0xc0) == 0x80 &&
-                    (u[2] & 0xc0) == 0x80 && (u[0] != 0xe0 || u[1] >= 0xa0) &&
-                    (u[0] != 0xed || u[1] < 0xa0)) {
-                    u += 3;
-                    continue;
-                }
-                size_t n = utf8_len(u, ue);
-                if (n == 0)
-                    return NULL;
-                u += n;
-            } while (u < ue && *u >= 0x80);
-            p = (const char *)u;
-            continue;
-        }
-        *esc = 1;
-        if (++p >= e)
-            return NULL;
-        switch (*p) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-            p++;
-            break;
-        case 'u': {
-            unsigned u, lo;
-            if (hex4(p + 1, e, &u) != 0 || u == 0 || (u >= 0xdc00 && u <= 0xdfff))
-                return NULL;
-            p += 5;
-            if (u >= 0xd800 && u <= 0xdbff) {
-                if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, e, &lo) != 0 ||
-                    lo < 0xdc00 || lo > 0xdfff)
-                    return NULL;
-                p += 6;
-            }
-            break;
-        }
-        default:
-            return NULL;
-        }
     }
-    return NULL;
 }
 
 static int is_digit(char c)
