@@ -79,14 +79,14 @@ static const unsigned char plain[256] = {
 #undef R16
 };
 
-#ifdef __SSE2__
+#if defined(__SSE2__) && !defined(WDTS_JSCAN_PORTABLE)
 #include <emmintrin.h>
 
 #define RUN 16
 
-/* The bytes before the first of the 16 at p that is '"', '\\', below 0x20 or above 0x7f
- * (16 when none is). */
-static unsigned plain16(const char *p)
+/* The bytes before the first of the RUN at p that is '"', '\\', below 0x20 or above 0x7f
+ * (RUN when none is). */
+static unsigned plain_run(const char *p)
 {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
@@ -101,8 +101,8 @@ static unsigned plain16(const char *p)
 #define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
 
-/* As above, 8 bytes at a time, less exactly: 0 when one of them stops the run, else 8. */
-static unsigned plain16(const char *p)
+/* As above for 8 bytes, less exactly: 0 when one of them stops the run, else 8. */
+static unsigned plain_run(const char *p)
 {
     uint64_t x;
     memcpy(&x, p, 8);
@@ -167,7 +167,7 @@ static inline __attribute__((always_inline)) const char *str(const char *p, cons
 {
     for (p++;;) {
         unsigned run;
-        while (e - p >= 16 && (run = plain16(p)) != 0) {
+        while (e - p >= 16 && (run = plain_run(p)) != 0) {
             p += run;
             if (run < RUN)
                 break;
