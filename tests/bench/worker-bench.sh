@@ -164,7 +164,7 @@ cpu_s() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { p
 # record of its window is acknowledged; for kcat the moment it exits (after its flush).
 # Both count every message, records and markers alike. Each side runs rec_runs times
 # (the local Kafka makes both vary much from run to run); the ratio is best to best.
-w_best=0 k_best=0
+w_best=0 k_best=0 w_rates=() k_rates=()
 for run in $(seq 1 "$rec_runs"); do
     "$build/tests/bench-wrk_bench_setup" --redis "$redis_url" --prefix "r$run:" --brokers "$brokers" \
         --topic "jobsr$run" --gateway "$sbx2/openapi" --sellers "$rec_sellers" --sid-prefix busy- \
@@ -206,6 +206,7 @@ for run in $(seq 1 "$rec_runs"); do
     fi
     rate=$(awk -v n="$lines" -v a="$w_t0" -v b="$w_t1" 'BEGIN { printf "%.0f", n / ((b - a) / 1000) }')
     echo "worker, run $run: $last records, $lines messages in $((w_t1 - w_t0)) ms, $rate messages/s, worker CPU $cpu s (main thread $cpu_main s), sandbox CPU $sbx2_cpu s, local Kafka CPU $kafka_cpu s, Redis CPU $redis_cpu s, peak RSS $rss MiB, blocked on a full producer queue $blocked s"
+    w_rates+=("$rate")
     ((rate > w_best)) && w_best=$rate w_best_cpu=$cpu
 
     kafka_cpu0=$(cpu_s "$WDTS_KAFKA_PID")
@@ -219,7 +220,12 @@ for run in $(seq 1 "$rec_runs"); do
     kcpu=$(awk '{ printf "%.1f", $1 + $2 }' "$tmp/kcat.time")
     rate=$(awk -v n="$lines" -v a="$k_t0" -v b="$k_t1" 'BEGIN { printf "%.0f", n / ((b - a) / 1000) }')
     echo "kcat -P, run $run: $lines messages in $((k_t1 - k_t0)) ms, $rate messages/s, kcat CPU $kcpu s, local Kafka CPU $kafka_cpu s"
+    k_rates+=("$rate")
     ((rate > k_best)) && k_best=$rate k_best_cpu=$kcpu
 done
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+w_med=$(median "${w_rates[@]}") k_med=$(median "${k_rates[@]}")
+awk -v w="$w_med" -v k="$k_med" \
+    'BEGIN { printf "median worker run %d messages/s / median kcat run %d messages/s = %.2f\n", w, k, w / k }'
 awk -v w="$w_best" -v k="$k_best" -v wc="$w_best_cpu" -v kc="$k_best_cpu" \
     'BEGIN { printf "fastest worker run %d messages/s / fastest kcat run %d messages/s = %.2f; messages per CPU second (same runs) %.2f\n", w, k, w / k, kc / wc }'
