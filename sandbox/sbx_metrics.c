@@ -24,6 +24,8 @@ static const struct {
      "Rate-limit and concurrency answers given (limit=rate|concurrency|fault)."},
     {"wdt_sandbox_faults_injected_total", "Faults injected, by kind."},
     {"wdt_sandbox_http_requests_total", "HTTP requests by path and HTTP status code."},
+    {"wdt_sandbox_connections_total", "TCP connections accepted (keep-alive shows as fewer "
+                                      "connections than requests)."},
 };
 
 void sbx_metrics_init(struct sbx_metrics *m)
@@ -84,8 +86,11 @@ void sbx_metrics_render(struct sbx_metrics *m, struct wdts_buf *out)
                         families[f].help, families[f].name);
         for (size_t i = 0; i < 256; i++)
             for (struct sbx_metric *e = m->buckets[i]; e; e = e->next)
-                if (e->fam == (enum sbx_metric_family)f)
+                if (e->fam == (enum sbx_metric_family)f && e->labels[0])
                     wdts_buf_printf(out, "%s{%s} %llu\n", families[f].name, e->labels,
+                                    (unsigned long long)e->value);
+                else if (e->fam == (enum sbx_metric_family)f)
+                    wdts_buf_printf(out, "%s %llu\n", families[f].name,
                                     (unsigned long long)e->value);
     }
     pthread_mutex_unlock(&m->lock);

@@ -16,6 +16,7 @@ enum sbx_metric_family {
     SBX_M_LIMITED,   /* wdt_sandbox_limit_answers_total{route,sid,limit} */
     SBX_M_FAULTS,    /* wdt_sandbox_faults_injected_total{kind} */
     SBX_M_HTTP,      /* wdt_sandbox_http_requests_total{path,code} */
+    SBX_M_CONNS,     /* wdt_sandbox_connections_total (no labels) */
     SBX_M__COUNT
 };
 

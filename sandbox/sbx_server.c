@@ -232,6 +232,18 @@ static const char *path_label(const char *path)
 
 /* ---- libmicrohttpd callbacks -------------------------------------------------- */
 
+/* Counts the connections accepted: a client that keeps its connections alive shows fewer
+ * of them than requests, one that sends Connection: close one per request. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct sbx_server *srv = cls;
+    (void)conn;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        sbx_metrics_inc(&srv->gw->metrics, SBX_M_CONNS, "");
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     (void)conn;
@@ -422,6 +434,7 @@ struct sbx_server *sbx_server_new(const struct sbx_server_cfg *cfg, char *errstr
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 1;
     srv->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->lsock,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_END);

@@ -668,7 +668,8 @@ static void http_start(struct wrk_exec *e)
         .now = wrk_clock_now(w, c->conn->gateway),
     };
     struct wdts_api_request req;
-    struct wdts_api_http_opts opts = {.timeout_ms = (long)w->cfg->worker_http_timeout_ms};
+    struct wdts_api_http_opts opts = {.timeout_ms = (long)w->cfg->worker_http_timeout_ms,
+                                      .connection_close = w->cfg->worker_http_connections == 1};
     char es[512];
     e->st = WRK_ST_HTTP;
     wdts_err_t err = wdts_api_request_build(&c->creds, c->conn->gateway, &call, &req, es,

@@ -60,6 +60,7 @@ static int check_hash_key(const char *val, char *why, size_t why_size);
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const log_formats[] = {"json", "text", NULL};
+static const char *const http_connections[] = {"reuse", "close", NULL};
 
 #define OFF(field) offsetof(struct wdts_cfg, field)
 
@@ -151,6 +152,13 @@ static const struct cfg_def cfg_defs[] = {
     {"worker.http.timeout", "WDT_WORKER_HTTP_TIMEOUT", WDTS_CFG_DURATION, "30s",
      OFF(worker_http_timeout_ms), NULL, 0, .desc = "Timeout of one API call, connect included.",
      .min = SECOND_MS, .max = 10 * MINUTE_MS},
+    {"worker.http.connections", "WDT_WORKER_HTTP_CONNECTIONS", WDTS_CFG_ENUM, "reuse",
+     OFF(worker_http_connections), NULL, 0,
+     .desc = "reuse: keep-alive connections to a gateway serve the calls of every seller of "
+             "the worker. close: every call sends Connection: close on a connection of its "
+             "own, as the official SDK's multi-seller mode does (its advice for one process "
+             "calling several sids; whether the gateway needs it is not known).",
+     .words = http_connections},
     {"worker.max.attempts", "WDT_WORKER_MAX_ATTEMPTS", WDTS_CFG_INT, "8",
      OFF(worker_max_attempts), NULL, 0,
      .desc = "Attempts at a job with retriable errors before it is dead-lettered.", .min = 1,

@@ -69,6 +69,7 @@ struct wdts_cfg {
     int worker_max_inflight;
     int worker_max_records_per_job;
     int64_t worker_http_timeout_ms;
+    int worker_http_connections; /* 0 reuse: keep-alive shared by every seller; 1 close */
     int worker_max_attempts;
     int64_t worker_shutdown_timeout_ms;
     int64_t worker_lock_ttl_ms;
