@@ -1,6 +1,8 @@
 /* hiredis async context on a wdts_loop (see wdts/redis_async.h): the adapter hooks
  * (addRead/delRead/addWrite/delWrite/cleanup) map onto wdts_loop_io_set(), a timer
- * reconnects after a disconnect, and script calls fall back from EVALSHA to EVAL. */
+ * reconnects after a disconnect, script calls fall back from EVALSHA to EVAL, and a
+ * watchdog breaks a connection that leaves commands without a reply for longer than
+ * params.command_timeout_ms (a stopped or unreachable server that never closes it). */
 #include "wdts/redis_async.h"
 
 #include <hiredis/async.h>
@@ -15,6 +17,7 @@
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/str.h"
+#include "wdts/time.h"
 
 #define RECONNECT_MS 500
 
@@ -26,7 +29,10 @@ struct wdts_redis_async {
     int events;
     int connected;
     uint64_t reconnect_timer;
+    uint64_t watch_timer;
     size_t pending;
+    int64_t progress_ms; /* the last reply, or when the first waiting command was sent */
+    int timed_out;       /* the watchdog broke the connection: the callbacks say so */
     int destroying;
 };
 
@@ -153,6 +159,38 @@ static void connect_now(struct wdts_redis_async *ra)
         redisAsyncCommand(ac, ignore_reply, NULL, "SELECT %d", ra->params.db);
 }
 
+static int64_t watch_every_ms(const struct wdts_redis_async *ra)
+{
+    int64_t every = ra->params.command_timeout_ms / 4;
+    return every < 50 ? 50 : every;
+}
+
+/* Commands waiting longer than the command timeout with no reply at all: the server is
+ * stopped or cut off without closing the connection. Breaking it fails those commands
+ * now (their callers retry) and reconnects, instead of leaving them waiting for ever. */
+static void watch_timer(void *opaque)
+{
+    struct wdts_redis_async *ra = opaque;
+    ra->watch_timer = 0;
+    int64_t waited = wdts_time_mono_ms() - ra->progress_ms;
+    if (ra->ac && ra->connected && ra->pending > 0 && waited > ra->params.command_timeout_ms) {
+        WDTS_LOG(WARN, "redis",
+                 "no reply from %s:%d for %lld ms with %zu commands waiting (redis.timeout "
+                 "%d ms): breaking the connection and reconnecting",
+                 ra->params.host, ra->params.port, (long long)waited, ra->pending,
+                 ra->params.command_timeout_ms);
+        redisAsyncContext *ac = ra->ac;
+        ra->ac = NULL;
+        ra->connected = 0;
+        ra->timed_out = 1;
+        redisAsyncFree(ac); /* every waiting callback gets NULL, then the disconnect one */
+        ra->timed_out = 0;
+        schedule_reconnect(ra);
+    }
+    if (!ra->destroying)
+        ra->watch_timer = wdts_loop_timer_add(ra->loop, watch_every_ms(ra), watch_timer, ra);
+}
+
 struct wdts_redis_async *wdts_redis_async_new(struct wdts_loop *loop,
                                               const struct wdts_redis_params *params,
                                               char *errstr, size_t errstr_size)
@@ -164,6 +202,7 @@ struct wdts_redis_async *wdts_redis_async_new(struct wdts_loop *loop,
     ra->params = *params;
     ra->fd = -1;
     connect_now(ra);
+    ra->watch_timer = wdts_loop_timer_add(loop, watch_every_ms(ra), watch_timer, ra);
     return ra;
 }
 
@@ -184,6 +223,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     struct wdts_redis_async *ra = p->ra;
     redisReply *reply = r;
     ra->pending--;
+    if (reply)
+        ra->progress_ms = wdts_time_mono_ms();
     if (reply && reply->type == REDIS_REPLY_ERROR && p->script && !p->resent &&
         strncmp(reply->str, "NOSCRIPT", 8) == 0 && !ra->destroying) {
         p->resent = 1;
@@ -192,7 +233,9 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
     const char *err = NULL;
     if (reply == NULL)
-        err = ra->destroying ? "shutting down" : "the Redis connection broke";
+        err = ra->destroying ? "shutting down"
+              : ra->timed_out ? "no reply from Redis in redis.timeout: the connection was broken"
+                              : "the Redis connection broke";
     p->cb((const struct wdts_redis_reply *)(const void *)reply, err, p->opaque);
     pending_free(p);
 }
@@ -218,7 +261,8 @@ static int send_pending(struct wdts_redis_async *ra, struct pending *p, int as_e
     }
     if (redisAsyncCommandArgv(ra->ac, on_reply, p, n, argv, argvlen) != REDIS_OK)
         return -1;
-    ra->pending++;
+    if (ra->pending++ == 0)
+        ra->progress_ms = wdts_time_mono_ms();
     return 0;
 }
 
@@ -285,6 +329,7 @@ void wdts_redis_async_destroy(struct wdts_redis_async *ra)
         return;
     ra->destroying = 1;
     wdts_loop_timer_cancel(ra->loop, ra->reconnect_timer);
+    wdts_loop_timer_cancel(ra->loop, ra->watch_timer);
     if (ra->ac) {
         redisAsyncContext *ac = ra->ac;
         ra->ac = NULL;

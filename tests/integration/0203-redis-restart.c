@@ -1,8 +1,10 @@
 /* A redis-server of this test's own (free port, temp dir, AOF with fsync always,
  * requirepass): wrong and missing passwords and ACL users, distinct messages for a bad
- * URL, a refused port and a wrong password, EVALSHA after SCRIPT FLUSH, and a SIGKILL
- * + restart on the same port that wdts_redis_reconnect() survives with the AOF's key
- * still there and the lost script cache refilled. */
+ * URL, a refused port and a wrong password, EVALSHA after SCRIPT FLUSH, a SIGKILL +
+ * restart on the same port that wdts_redis_reconnect() survives with the AOF's key still
+ * there and the lost script cache refilled, and a stopped server (SIGSTOP: the connection
+ * stays open, nothing answers) that the async client gives up on after its command
+ * timeout, then reconnects to once it runs again. */
 #include "wdts_test.h"
 
 #include <errno.h>
@@ -13,7 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "wdts/loop.h"
 #include "wdts/redis.h"
+#include "wdts/redis_async.h"
 #include "wdts/time.h"
 
 #define PASSWORD "pw-0203"
@@ -217,6 +221,86 @@ static void test_restart_and_reconnect(void **state)
     wdts_redis_destroy(redis);
 }
 
+struct ping {
+    int done;
+    char err[256];
+    char reply[64];
+};
+
+static void on_ping(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct ping *p = opaque;
+    p->done = 1;
+    if (err)
+        wdts_strlcpy(p->err, err, sizeof(p->err));
+    const char *s = reply ? wdts_redis_reply_str(reply, NULL) : NULL;
+    if (s)
+        wdts_strlcpy(p->reply, s, sizeof(p->reply));
+}
+
+/* Sends PING on ra and runs loop until its reply or within_ms. @returns the ms it took. */
+static int64_t ping_async(struct wdts_loop *loop, struct wdts_redis_async *ra, struct ping *p,
+                          int64_t within_ms)
+{
+    memset(p, 0, sizeof(*p));
+    const char *argv[] = {"PING"};
+    int64_t t0 = wdts_time_mono_ms();
+    if (wdts_redis_async_command(ra, 1, argv, on_ping, p) != WDTS_OK) {
+        wdts_strlcpy(p->err, "not sent", sizeof(p->err));
+        p->done = 1;
+    }
+    while (!p->done && wdts_time_mono_ms() - t0 < within_ms)
+        wdts_loop_run_once(loop, 50);
+    return wdts_time_mono_ms() - t0;
+}
+
+static void wait_connected(struct wdts_loop *loop, struct wdts_redis_async *ra)
+{
+    int64_t deadline = wdts_time_mono_ms() + 10000;
+    while (!wdts_redis_async_connected(ra)) {
+        if (wdts_time_mono_ms() > deadline)
+            fail_msg("the async client did not connect in 10 s");
+        wdts_loop_run_once(loop, 50);
+    }
+}
+
+static void test_async_stopped_server(void **state)
+{
+    (void)state;
+    char es[256];
+    struct wdts_loop *loop = wdts_loop_new(es, sizeof(es));
+    assert_non_null(loop);
+    struct wdts_redis_params p = params;
+    p.command_timeout_ms = 600;
+    struct wdts_redis_async *ra = wdts_redis_async_new(loop, &p, es, sizeof(es));
+    assert_non_null(ra);
+    wait_connected(loop, ra);
+    struct ping ping;
+    ping_async(loop, ra, &ping, 5000);
+    assert_true(ping.done);
+    assert_string_equal(ping.err, "");
+    assert_string_equal(ping.reply, "PONG");
+
+    /* stopped: the connection stays open and nothing answers */
+    assert_int_equal(kill(srv.pid, SIGSTOP), 0);
+    int64_t took = ping_async(loop, ra, &ping, 10000);
+    print_message("stopped server: \"%s\" after %lld ms\n", ping.err, (long long)took);
+    assert_true(ping.done);
+    assert_non_null(strstr(ping.err, "no reply from Redis"));
+    assert_true(took >= 600 && took < 5000);
+    assert_false(wdts_redis_async_connected(ra));
+
+    /* running again: the client reconnects by itself and commands answer */
+    assert_int_equal(kill(srv.pid, SIGCONT), 0);
+    wait_connected(loop, ra);
+    ping_async(loop, ra, &ping, 5000);
+    assert_string_equal(ping.err, "");
+    assert_string_equal(ping.reply, "PONG");
+
+    wdts_redis_async_destroy(ra);
+    wdts_loop_destroy(loop);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -250,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_distinct_errors),
         cmocka_unit_test(test_evalsha_after_script_flush),
         cmocka_unit_test(test_restart_and_reconnect),
+        cmocka_unit_test(test_async_stopped_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
