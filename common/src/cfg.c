@@ -84,7 +84,11 @@ static const struct cfg_def cfg_defs[] = {
     {"redis.password", "WDT_REDIS_PASSWORD", WDTS_CFG_STR, NULL, OFF(redis_password), NULL,
      WDTS_CFG_SECRET, .desc = "Redis AUTH password. Unset: no AUTH."},
     {"redis.timeout", "WDT_REDIS_TIMEOUT", WDTS_CFG_DURATION, "2s", OFF(redis_timeout_ms), NULL,
-     0, .desc = "Connect and command timeout for Redis. The worker's event loop breaks a connection that leaves commands without any reply this long (a stopped or unreachable server), fails them (they are retried) and reconnects.", .min = 1, .max = 10 * MINUTE_MS},
+     0,
+     .desc = "Connect and command timeout for Redis. The worker's event loop breaks a "
+             "connection that leaves commands without any reply this long (a stopped or "
+             "unreachable server), fails them (they are retried) and reconnects.",
+     .min = 1, .max = 10 * MINUTE_MS},
     {"redis.prefix", "WDT_REDIS_PREFIX", WDTS_CFG_STR, "wdt:", OFF(redis_prefix), check_nonempty,
      0, .desc = "Prefix of every Redis key, so several deployments can share one Redis."},
 
