@@ -2,11 +2,13 @@
  * exclusive acquire, retry with the same token, renew and release by token only,
  * expiry; a holder whose lock expired and was taken by another holder has its
  * wm_complete refused as stale while the new holder's goes through; fencing tokens
- * keep growing when their counter is lost; the scripts work again after SCRIPT FLUSH;
- * and processes racing for one lock never hold it together. */
+ * keep growing when their counter is lost; the scripts work again after SCRIPT FLUSH (on
+ * a redis-server of that test's own: a flush of the shared one would fail other tests'
+ * scripts mid-call); and processes racing for one lock never hold it together. */
 #include "wdts_test.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,14 +182,32 @@ static void test_fence_survives_lost_counter(void **state)
 static void test_after_script_flush(void **state)
 {
     (void)state;
+    char dir[] = "/tmp/wdts-0802-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct wdts_test_redis_server srv = {.port = wdts_test_unused_port()};
+    struct wdts_redis_params own = params;
+    own.port = srv.port;
+    own.password[0] = own.user[0] = '\0';
+    own.db = 0;
+    assert_int_equal(wdts_test_redis_server_start(&srv, dir, &own, NULL), 0);
+    struct wdts_redis *r = wdts_redis_new(&own, es, sizeof(es));
+    if (r == NULL)
+        fail_msg("connect to the test's own server: %s", es);
+
     struct wdts_wm_id id = {"conn-flush", "goods"};
-    assert_int_equal(wdts_redis_commandl(redis, NULL, "SCRIPT", "FLUSH", NULL), WDTS_OK);
-    struct wdts_lock_grant g = acquire(&id, 0, 60, "t", 30000);
+    struct wdts_lock_grant g;
+    assert_int_equal(wdts_redis_commandl(r, NULL, "SCRIPT", "FLUSH", NULL), WDTS_OK);
+    if (wdts_lock_acquire(r, &id, 0, 60, "t", 30000, &g, es, sizeof(es)) != WDTS_OK)
+        fail_msg("acquire after SCRIPT FLUSH: %s", es);
     assert_int_equal(g.acquired, 1);
     int rel = 0;
-    assert_int_equal(wdts_redis_commandl(redis, NULL, "SCRIPT", "FLUSH", NULL), WDTS_OK);
-    assert_int_equal(wdts_lock_release(redis, &id, 0, 60, "t", &rel, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(wdts_redis_commandl(r, NULL, "SCRIPT", "FLUSH", NULL), WDTS_OK);
+    assert_int_equal(wdts_lock_release(r, &id, 0, 60, "t", &rel, es, sizeof(es)), WDTS_OK);
     assert_int_equal(rel, 1);
+
+    wdts_redis_destroy(r);
+    wdts_test_redis_server_kill(&srv, SIGTERM);
+    wdts_test_rmtree(dir);
 }
 
 /* Processes race for one window lock; each holder marks itself in a counter while it
