@@ -305,72 +305,46 @@ static const char *ws(const char *p, const char *e)
     return p;
 }
 
-/* p at '"': the byte after the closing quote, or NULL. */
-static const char *skip_str(const char *p, const char *e)
+/* *pp inside an object (after '{' or a ','), at a key or at '}': reads one member of bytes
+ * jansson has accepted, walking them with wdts_jscan_value_checked(). @returns 1 with the
+ * key (raw bytes, without quotes) and the start of the value, *pp moved past the member and
+ * its ','; 0 at the object's end; -1 on anything else. */
+static int next_member(const char **pp, const char *e, const char **key, size_t *klen,
+                       const char **val)
 {
-    for (p++; p < e; p++) {
-        if (*p == '\\')
-            p++;
-        else if (*p == '"')
-            return p + 1;
-    }
-    return NULL;
-}
-
-/* Any JSON value at p (after whitespace): the byte after it, or NULL. */
-static const char *skip_val(const char *p, const char *e)
-{
+    const char *p = ws(*pp, e);
+    if (p >= e || *p != '"')
+        return p < e && *p == '}' ? 0 : -1;
+    const char *kend = wdts_jscan_value_checked(p, e);
+    if (kend == NULL)
+        return -1;
+    *key = p + 1;
+    *klen = (size_t)(kend - 1 - *key);
+    p = ws(kend, e);
+    if (p >= e || *p != ':')
+        return -1;
+    *val = ws(p + 1, e);
+    if ((p = wdts_jscan_value_checked(*val, e)) == NULL)
+        return -1;
     p = ws(p, e);
-    if (p >= e)
-        return NULL;
-    if (*p == '"')
-        return skip_str(p, e);
-    if (*p == '{' || *p == '[') {
-        int depth = 0;
-        for (; p < e; p++) {
-            if (*p == '"') {
-                if ((p = skip_str(p, e)) == NULL)
-                    return NULL;
-                p--;
-            } else if (*p == '{' || *p == '[') {
-                depth++;
-            } else if (*p == '}' || *p == ']') {
-                if (--depth == 0)
-                    return p + 1;
-            }
-        }
-        return NULL;
-    }
-    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
-           *p != '\r' && *p != '\t')
+    if (p < e && *p == ',')
         p++;
-    return p;
+    *pp = p;
+    return 1;
 }
 
-/* p at '{': the start of the value of member name (keys compared as raw bytes), or NULL. */
+/* p at '{' (after whitespace): the start of the value of member name (keys compared as raw
+ * bytes), or NULL. */
 static const char *find_member(const char *p, const char *e, const char *name)
 {
-    size_t nlen = strlen(name);
+    size_t nlen = strlen(name), klen;
+    const char *k, *v;
     p = ws(p, e);
     if (p >= e || *p != '{')
         return NULL;
-    p = ws(p + 1, e);
-    while (p < e && *p == '"') {
-        const char *k = p + 1, *kend = skip_str(p, e);
-        if (kend == NULL)
-            return NULL;
-        p = ws(kend, e);
-        if (p >= e || *p != ':')
-            return NULL;
-        const char *v = ws(p + 1, e);
-        if ((size_t)(kend - 1 - k) == nlen && memcmp(k, name, nlen) == 0)
+    for (p++; next_member(&p, e, &k, &klen, &v) == 1;)
+        if (klen == nlen && memcmp(k, name, nlen) == 0)
             return v;
-        if ((p = skip_val(v, e)) == NULL)
-            return NULL;
-        p = ws(p, e);
-        if (p < e && *p == ',')
-            p = ws(p + 1, e);
-    }
     return NULL;
 }
 
@@ -384,26 +358,14 @@ static const char *find_list(const char *p, const char *e, const char *key, int 
     if (depth > 0)
         return NULL;
     /* Qimen: {"<x>_response": {"status":…, "data": {…}}}: look inside each member */
+    size_t klen;
+    const char *k, *v;
     p = ws(p, e);
     if (p >= e || *p != '{')
         return NULL;
-    p = ws(p + 1, e);
-    while (p < e && *p == '"') {
-        const char *kend = skip_str(p, e);
-        if (kend == NULL)
-            return NULL;
-        p = ws(kend, e);
-        if (p >= e || *p != ':')
-            return NULL;
-        const char *v = ws(p + 1, e);
-        if (v < e && *v == '{' && (list = find_list(v, e, key, depth + 1)) != NULL)
+    for (p++; next_member(&p, e, &k, &klen, &v) == 1;)
+        if (*v == '{' && (list = find_list(v, e, key, depth + 1)) != NULL)
             return list;
-        if ((p = skip_val(v, e)) == NULL)
-            return NULL;
-        p = ws(p, e);
-        if (p < e && *p == ',')
-            p = ws(p + 1, e);
-    }
     return NULL;
 }
 
