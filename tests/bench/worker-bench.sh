@@ -66,11 +66,9 @@ sbx_metric() {
     curl -s "$sbx/metrics" | awk -v m="$1" -v f="${2:-}" \
         'index($0, m) == 1 && (f == "" || index($0, f)) { s += $NF } END { printf "%d\n", s }'
 }
-worker_metric() {
-    curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { s += $NF } END { printf "%.0f\n", s }'
-}
-worker_metric_f() {
-    curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { s += $NF } END { printf "%.2f\n", s }'
+worker_metric() { # port name [printf format of the sum, default %.0f]
+    curl -s "http://127.0.0.1:$1/metrics" |
+        awk -v m="$2" -v f="${3:-%.0f}" 'index($0, m) == 1 { s += $NF } END { printf f "\n", s }'
 }
 start_workers() { # n prefix topic group [records topic]
     local n=$1 i
@@ -159,6 +157,7 @@ for _ in $(seq 1 200); do [[ -s "$tmp/sbx2.port" ]] && break; sleep 0.05; done
 sbx2="http://$(cat "$tmp/sbx2.port")"
 # on-CPU seconds of a process, all its threads (scheduler statistics: finer than clock ticks)
 cpu_s() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.2f", s / 1e9 }'; }
+cpu_since() { awk -v a="$1" -v b="$(cpu_s "$2")" 'BEGIN { printf "%.2f", b - a }'; } # before pid
 # Both rates run from the first message produced (its CreateTime) to the last one
 # delivered: for the worker the last window marker, which it produces only after every
 # record of its window is acknowledged; for kcat the moment it exits (after its flush).
@@ -189,12 +188,12 @@ for run in $(seq 1 "$rec_runs"); do
         [[ "$last" -gt 0 && $same -ge 4 ]] && break
     done
     rss=$(peak_rss_mib)
-    blocked=$(worker_metric_f "$port" wdt_worker_produce_blocked_seconds_total)
+    blocked=$(worker_metric "$port" wdt_worker_produce_blocked_seconds_total %.2f)
     cpu=$(cpu_s "${wpids[0]}")
     cpu_main=$(awk '{ printf "%.2f", $1 / 1e9 }' "/proc/${wpids[0]}/task/${wpids[0]}/schedstat")
-    sbx2_cpu=$(awk -v a="$sbx2_cpu0" -v b="$(cpu_s "$sbx2_pid")" 'BEGIN { printf "%.2f", b - a }')
-    kafka_cpu=$(awk -v a="$kafka_cpu0" -v b="$(cpu_s "$WDTS_KAFKA_PID")" 'BEGIN { printf "%.2f", b - a }')
-    redis_cpu=$(awk -v a="$redis_cpu0" -v b="$(cpu_s "$WDTS_REDIS_PID")" 'BEGIN { printf "%.2f", b - a }')
+    sbx2_cpu=$(cpu_since "$sbx2_cpu0" "$sbx2_pid")
+    kafka_cpu=$(cpu_since "$kafka_cpu0" "$WDTS_KAFKA_PID")
+    redis_cpu=$(cpu_since "$redis_cpu0" "$WDTS_REDIS_PID")
     stop_workers
     kcat -C -b "$brokers" -t "recs$run" -o beginning -e -q -f '%T\t%k\t%s\n' >"$tmp/env-ts.txt" 2>/dev/null
     cut -f2- "$tmp/env-ts.txt" >"$tmp/env.txt"
@@ -214,7 +213,7 @@ for run in $(seq 1 "$rec_runs"); do
         -X enable.idempotence=true -H schema=wdt.record.v1 -H report=trades -H tenant=t \
         -l "$tmp/env.txt"
     k_t1=$(date +%s%3N)
-    kafka_cpu=$(awk -v a="$kafka_cpu0" -v b="$(cpu_s "$WDTS_KAFKA_PID")" 'BEGIN { printf "%.2f", b - a }')
+    kafka_cpu=$(cpu_since "$kafka_cpu0" "$WDTS_KAFKA_PID")
     k_t0=$(kcat -C -b "$brokers" -t "recs_kcat$run" -o beginning -e -q -f '%T\n' 2>/dev/null |
         awk 'NR == 1 || $1 < a { a = $1 } END { print a }')
     kcpu=$(awk '{ printf "%.1f", $1 + $2 }' "$tmp/kcat.time")
