@@ -17,16 +17,11 @@ static void test_faults(void **state)
     struct wt t;
     struct sbx_proc sbx;
     wt_init(&t, 4, 8);
-    char tenants[512];
-    snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
-    char clock[64];
+    char tenants[512], gw[160], clock[64];
     snprintf(clock, sizeof(clock), "speed:1@%lld", (long long)(wdts_time_now() + 600));
-    const char *args[] = {"--tenants", tenants, "--clock", clock, "--timestamp-skew", "600",
-                          "--faults",
+    const char *more[] = {"--clock", clock, "--timestamp-skew", "600", "--faults",
                           "http5xx=0.08,truncate=0.04,status5=0.04,ratelimit=0.08,seed=5", NULL};
-    assert_int_equal(wt_sbx_start(&sbx, args), 0);
-    char gw[160];
-    snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
+    wt_sandbox(&t, &sbx, TENANTS, more, "/openapi", tenants, sizeof(tenants), gw, sizeof(gw));
     const char *reports[] = {"trades", NULL};
     struct wt_conn_opts co = {.id = "cf", .tenant = "tf", .sid = "flaky-shop", .appkey = "fk-app",
                               .appsecret = "fk-secret:fk-salt", .gateway = gw,

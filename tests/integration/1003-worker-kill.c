@@ -14,12 +14,9 @@ static void test_kill(void **state)
     struct wt t;
     struct sbx_proc sbx;
     wt_init(&t, 4, 8);
-    char tenants[512];
-    snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
-    const char *args[] = {"--tenants", tenants, "--faults", "latency=300ms", NULL};
-    assert_int_equal(wt_sbx_start(&sbx, args), 0);
-    char gw[160];
-    snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
+    char tenants[512], gw[160];
+    const char *more[] = {"--faults", "latency=300ms", NULL};
+    wt_sandbox(&t, &sbx, TENANTS, more, "/openapi", tenants, sizeof(tenants), gw, sizeof(gw));
     const char *reports[] = {"trades", NULL};
     struct wt_conn_opts co = {.id = "ck", .tenant = "tk", .sid = "kill-shop", .appkey = "kl-app",
                               .appsecret = "kl-secret:kl-salt", .gateway = gw,

@@ -24,16 +24,12 @@ static void test_truth(void **state)
                       "\"orders_per_day\":5000,\"seed\":52},"
                       "{\"sid\":\"tr-c\",\"appkey\":\"kc\",\"appsecret\":\"sc:xc\","
                       "\"orders_per_day\":8000,\"seed\":53,\"rate_per_min\":600}]";
-    char tenants[512];
-    snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", ten));
-    char clock[64];
+    char tenants[512], gw[160], clock[64];
     snprintf(clock, sizeof(clock), "speed:60@%lld", (long long)wdts_time_now());
     /* the gateway checks request times against the fast clock too: the workers resync */
-    const char *args[] = {"--tenants", tenants, "--clock", clock, "--timestamp-clock", "sandbox",
-                          "--faults", "latency=20ms", NULL};
-    assert_int_equal(wt_sbx_start(&sbx, args), 0);
-    char gw[160];
-    snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
+    const char *more[] = {"--clock", clock, "--timestamp-clock", "sandbox", "--faults",
+                          "latency=20ms", NULL};
+    wt_sandbox(&t, &sbx, ten, more, "/openapi", tenants, sizeof(tenants), gw, sizeof(gw));
     const char *reports[] = {"trades", NULL};
     char conn[NCONN][8], tenant[NCONN][8], key[NCONN][4], secret[NCONN][8];
     for (int c = 0; c < NCONN; c++) {

@@ -34,12 +34,9 @@ static void test_redis_restart(void **state)
     struct wt t;
     struct sbx_proc sbx;
     wt_init_redis(&t, 4, 8, url);
-    char tenants[512];
-    snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
-    const char *args[] = {"--tenants", tenants, "--faults", "latency=250ms", NULL};
-    assert_int_equal(wt_sbx_start(&sbx, args), 0);
-    char gw[160];
-    snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
+    char tenants[512], gw[160];
+    const char *more[] = {"--faults", "latency=250ms", NULL};
+    wt_sandbox(&t, &sbx, TENANTS, more, "/openapi", tenants, sizeof(tenants), gw, sizeof(gw));
     const char *reports[] = {"trades", NULL};
     struct wt_conn_opts co = {.id = "cr", .tenant = "tr", .sid = "rr-shop", .appkey = "rr-app",
                               .appsecret = "rr-secret:rr-salt", .gateway = gw,

@@ -15,12 +15,8 @@ static void test_qimen(void **state)
     struct wt t;
     struct sbx_proc sbx;
     wt_init(&t, 4, 8);
-    char tenants[512];
-    snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
-    const char *args[] = {"--tenants", tenants, NULL};
-    assert_int_equal(wt_sbx_start(&sbx, args), 0);
-    char gw[160];
-    snprintf(gw, sizeof(gw), "%s/router/qm", sbx.base);
+    char tenants[512], gw[160];
+    wt_sandbox(&t, &sbx, TENANTS, NULL, "/router/qm", tenants, sizeof(tenants), gw, sizeof(gw));
     const char *reports[] = {"trades", NULL};
     struct wt_conn_opts co = {.id = "cq", .tenant = "tq", .sid = "qm-shop", .appkey = "qm-app",
                               .appsecret = "qm-secret:qm-salt", .gateway = gw,

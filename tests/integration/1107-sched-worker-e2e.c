@@ -44,13 +44,9 @@ static void test_e2e(void **state)
     struct sbx_proc sbx;
     char es[512];
     wt_init(&t, 4, 8);
-    const char *tenants = write_file(t.dir, "tenants.json", TENANTS);
-    char tenants_path[512];
-    snprintf(tenants_path, sizeof(tenants_path), "%s", tenants);
-    const char *args[] = {"--tenants", tenants_path, NULL};
-    assert_int_equal(sbx_start(&sbx, args), 0);
-    char gw[160];
-    snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
+    char tenants_path[512], gw[160];
+    wt_sandbox(&t, &sbx, TENANTS, NULL, "/openapi", tenants_path, sizeof(tenants_path), gw,
+               sizeof(gw));
 
     /* the connection, as wdtctl connection add stores it, with a short backfill */
     struct wdts_conn *c = wdts_conn_new();

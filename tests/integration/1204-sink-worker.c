@@ -18,13 +18,9 @@ static void test_worker_to_sink(void **state)
     struct wt t;
     struct sbx_proc sbx;
     wt_init(&t, 2, 6);
-    const char *tenants = write_file(t.dir, "tenants.json", TENANTS);
-    char tenants_path[512];
-    snprintf(tenants_path, sizeof(tenants_path), "%s", tenants);
-    const char *args[] = {"--tenants", tenants_path, NULL};
-    assert_int_equal(sbx_start(&sbx, args), 0);
-    char gw[160];
-    snprintf(gw, sizeof(gw), "%s/openapi", sbx.base);
+    char tenants_path[512], gw[160];
+    wt_sandbox(&t, &sbx, TENANTS, NULL, "/openapi", tenants_path, sizeof(tenants_path), gw,
+               sizeof(gw));
 
     const char *reports[] = {"trades", "refunds", NULL};
     struct wt_conn_opts co = {.id = "c1",

@@ -75,6 +75,26 @@ static inline int wt_sbx_start(struct sbx_proc *p, const char *const *args)
     return rc;
 }
 
+/* Writes tenants (JSON) into the test's directory and starts wdt-sandbox on them
+ * (wt_sbx_start) with more arguments after --tenants (NULL-terminated; NULL for none).
+ * path gets the file's path (wt_truth reads it), gw the gateway URL: the sandbox's
+ * address and route ("/openapi" or "/router/qm"). */
+static inline void wt_sandbox(struct wt *t, struct sbx_proc *sbx, const char *tenants,
+                              const char *const *more, const char *route, char *path,
+                              size_t path_size, char *gw, size_t gw_size)
+{
+    snprintf(path, path_size, "%s", write_file(t->dir, "tenants.json", tenants));
+    const char *args[16] = {"--tenants", path};
+    size_t n = 2;
+    for (size_t i = 0; more && more[i]; i++) {
+        assert_true(n < 15);
+        args[n++] = more[i];
+    }
+    args[n] = NULL;
+    assert_int_equal(wt_sbx_start(sbx, args), 0);
+    snprintf(gw, gw_size, "%s%s", sbx->base, route);
+}
+
 static inline void wt_create_topic(struct wt *t, const char *name, int parts)
 {
     int fd = open(t->ctl, O_WRONLY | O_NONBLOCK);
