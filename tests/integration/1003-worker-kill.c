@@ -71,13 +71,7 @@ static void test_kill(void **state)
     assert_true(n > 100);
     assert_int_equal(missing, 0);
     assert_int_equal(wt_wm_get(&t, "ck", "trades"), end);
-    long long committed = 0;
-    for (int i = 0; i < 50 && committed < 1; i++) {
-        committed = wt_committed(&t, t.t_jobs, 4);
-        if (committed < 1)
-            usleep(200000);
-    }
-    assert_int_equal(committed, 1);
+    assert_int_equal(wt_committed(&t, t.t_jobs, 4, 1), 1);
 
     assert_int_equal(wt_worker_stop(&b, SIGTERM, 30000, NULL), 0);
     wt_reader_close(&rd);

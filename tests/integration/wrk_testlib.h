@@ -515,7 +515,7 @@ static inline long long wt_committed_at(struct wt *t, const char *topic, int32_t
 }
 
 /* Sum over the group's committed offsets on topic (partitions 0..parts-1; none = 0). */
-static inline long long wt_committed(struct wt *t, const char *topic, int parts)
+static inline long long wt_committed_now(struct wt *t, const char *topic, int parts)
 {
     char es[512];
     struct wdts_param cp[] = {{"bootstrap.servers", t->brokers}, {"group.id", t->group}};
@@ -530,6 +530,19 @@ static inline long long wt_committed(struct wt *t, const char *topic, int parts)
         sum += tps[i].offset >= 0 ? tps[i].offset : 0;
     wdts_kafka_consumer_destroy(c);
     return sum;
+}
+
+/* The same, asked again every 200 ms for up to 10 s until it reaches want (commits run
+ * about once a second). @returns the last sum. */
+static inline long long wt_committed(struct wt *t, const char *topic, int parts, long long want)
+{
+    long long committed = 0;
+    for (int i = 0; i < 50 && committed < want; i++) {
+        committed = wt_committed_now(t, topic, parts);
+        if (committed < want)
+            usleep(200000);
+    }
+    return committed;
 }
 
 /* The pks the truth says must be present: modified as of as_of in [since, before). */
