@@ -154,13 +154,15 @@ static int is_method(const char *s)
     return dots >= 1 && seg > 0;
 }
 
+/* The Qimen name is a fact of the official Qimen SDK, not always derived from the direct
+ * method (the stock query is wdt.wms.stockspec.search for wms.StockSpec.search2), so only
+ * its form is checked here; tests/unit/test_spec.c compares it with the API spec. */
 static void check_qimen_method(const char *q, struct problems *pr, const char *entry)
 {
     if (*q == '\0')
         return;
     if (!wdts_str_has_prefix(q, "wdt.") || !is_method(q)) {
-        problem(pr, entry, "'qimen_method' must be \"wdt.\" + the lower-cased method (got '%s')",
-                q);
+        problem(pr, entry, "'qimen_method' must be a Qimen method name \"wdt.x.y\" (got '%s')", q);
         return;
     }
     for (const char *p = q; *p; p++) {
