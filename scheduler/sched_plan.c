@@ -30,12 +30,14 @@ void sched_plan_params_init(struct sched_plan_params *p, const struct wdts_catal
 {
     memset(p, 0, sizeof(*p));
     p->snapshot = rep->kind == WDTS_REPORT_SNAPSHOT;
-    p->span = rep->max_span;
+    p->step = SCHED_PLAN_DEFAULT_STEP;
+    /* A worker asks for its window's start a second early (the gateway's bounds may be
+     * exclusive), and the gateway's span limit counts what is asked: one step less. */
+    p->span = rep->max_span > p->step ? rep->max_span - p->step : rep->max_span;
     p->interval = rep->snapshot_interval;
     p->backfill = SCHED_PLAN_DEFAULT_BACKFILL;
     p->lag = SCHED_PLAN_DEFAULT_LAG;
     p->lookback = 0;
-    p->step = SCHED_PLAN_DEFAULT_STEP;
     p->min_window = SCHED_PLAN_DEFAULT_STEP;
     p->max_outstanding = SCHED_PLAN_DEFAULT_MAX_OUTSTANDING;
 }

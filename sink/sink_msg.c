@@ -148,7 +148,17 @@ static int check_window(const json_t *root, const char *what, const char **start
     return 0;
 }
 
-/* The record's change time from data: the catalog names the field and its format. */
+/* Epoch seconds or milliseconds: a 13-digit value is milliseconds; one below 1e11 (before
+ * 1973 as milliseconds, a date in 5138 as seconds) is read as seconds. */
+static int64_t epoch_to_ms(int64_t v)
+{
+    return v < 100000000000LL ? v * 1000 : v;
+}
+
+/* The record's change time from data, in the field the catalog names. The official pages
+ * show some change times as "yyyy-MM-dd HH:mm:ss" and others as epoch milliseconds, and a
+ * field's table never says which, so both forms are accepted for every report (the
+ * catalog's format is what the pages' examples show, not a promise). */
 static int record_modified(const json_t *data, const struct wdts_catalog_report *rep,
                            int64_t *ms, struct sink_msg *out)
 {
@@ -161,27 +171,23 @@ static int record_modified(const json_t *data, const struct wdts_catalog_report 
                field);
         return -1;
     }
-    if (json_is_integer(m) && (rep == NULL || rep->modified_format == WDTS_TIMEFMT_EPOCH_MS)) {
-        *ms = json_integer_value(m);
+    if (json_is_integer(m) && json_integer_value(m) >= 0) {
+        *ms = epoch_to_ms(json_integer_value(m));
         return 0;
     }
     if (json_is_string(m)) {
         const char *s = json_string_value(m);
-        int want_dt = rep == NULL || rep->modified_format == WDTS_TIMEFMT_DATETIME;
-        int want_ms = rep == NULL || rep->modified_format == WDTS_TIMEFMT_EPOCH_MS;
-        if (want_dt && wdts_time_parse_beijing(s, &sec) == WDTS_OK) {
+        if (wdts_time_parse_beijing(s, &sec) == WDTS_OK) {
             *ms = sec * 1000;
             return 0;
         }
-        if (want_ms && wdts_parse_int(s, 0, INT64_MAX, &v) == WDTS_OK) {
-            *ms = v;
+        if (wdts_parse_int(s, 0, INT64_MAX, &v) == WDTS_OK) {
+            *ms = epoch_to_ms(v);
             return 0;
         }
     }
-    reject(out, "record: data.%s must be %s", field,
-           rep == NULL ? "\"yyyy-MM-dd HH:mm:ss\" (Beijing) or epoch milliseconds"
-           : rep->modified_format == WDTS_TIMEFMT_DATETIME ? "\"yyyy-MM-dd HH:mm:ss\" (Beijing)"
-                                                           : "epoch milliseconds");
+    reject(out, "record: data.%s must be \"yyyy-MM-dd HH:mm:ss\" (Beijing) or epoch "
+           "milliseconds", field);
     return -1;
 }
 

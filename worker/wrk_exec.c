@@ -25,6 +25,7 @@ static void dead(struct wrk_exec *e, const char *cls, const char *message);
 static void http_start(struct wrk_exec *e);
 static void lq_remove(struct wrk_exec *e);
 static void next_step(struct wrk_exec *e);
+static void split(struct wrk_exec *e, const char *why);
 static void try_finish(struct wrk_exec *e);
 static void lock_acquire(struct wrk_exec *e);
 
@@ -351,7 +352,7 @@ static void on_lock(const struct wdts_redis_reply *reply, const char *err, void 
         e->locked = 1;
         e->fence = g.fence;
         e->renew_timer = wdts_loop_timer_add(w->loop, w->lock_ttl_ms / 3, renew_timer, e);
-        e->step = 0;
+        wrk_pager_start(&e->pg);
         permit(e);
     }
     wrk_exec_unref(e);
@@ -656,15 +657,24 @@ static void http_start(struct wrk_exec *e)
     struct wrk *w = e->w;
     struct wrk_conn *c = e->conn;
     const struct wdts_catalog_report *rep = e->rep;
-    long long page = wrk_job_page_at(e->npages, e->step);
+    if (rep->kind == WDTS_REPORT_INCREMENTAL && wrk_job_request_span(&e->job) > rep->max_span) {
+        char why[200];
+        limit_finish(e, WDTS_LIMIT_OUTCOME_OTHER);
+        snprintf(why, sizeof(why), "a call would ask for %lld s, more than the %lld s %s accepts",
+                 (long long)wrk_job_request_span(&e->job), (long long)rep->max_span, rep->method);
+        split(e, why);
+        return;
+    }
+    long long page = e->pg.page;
     char *params = wrk_job_params(rep, &e->job);
     struct wdts_api_call call = {
         .method = rep->method,
+        .qimen_method = rep->qimen_method,
         .params_json = params,
         .paged = 1,
         .page_no = page,
         .page_size = rep->page_size,
-        .calc_total = e->step == 0,
+        .calc_total = e->pg.calls == 0,
         .now = wrk_clock_now(w, c->conn->gateway),
     };
     struct wdts_api_request req;
@@ -870,12 +880,14 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     switch (res.cls) {
     case WDTS_API_OK: {
         json_t *list = res.data ? json_object_get(res.data, e->rep->list_key) : NULL;
-        if (list != NULL && !json_is_array(list)) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "data.%s is not a list", e->rep->list_key);
-            dead(e, "bad_answer", msg);
+        char bad[300];
+        if (wrk_job_answer_check(e->rep, res.data, e->pg.calls == 0, res.has_total,
+                                 res.total_count, bad, sizeof(bad)) != 0) {
+            retry_later(e, "bad_answer", bad);
             break;
         }
+        if (json_is_null(list))
+            list = NULL; /* an empty window, as answer_check allowed */
         size_t alen = 0;
         const char *answer = wdts_api_xfer_answer(xfer, &alen);
         struct wdts_jscan_item *spans = NULL, *owned_spans = NULL;
@@ -886,8 +898,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
             nspans = res.list.n;
         }
         size_t nrec = elided ? nspans : json_array_size(list);
-        if (e->step == 0) {
-            e->api_total = res.has_total ? res.total_count : (long long)nrec;
+        if (e->pg.calls == 0) {
+            e->api_total = res.has_total ? res.total_count : -1;
             if (e->api_total > w->cfg->worker_max_records_per_job) {
                 char why[160];
                 snprintf(why, sizeof(why), "total_count %lld exceeds worker.max.records.per.job %d",
@@ -895,7 +907,19 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
                 split(e, why);
                 break;
             }
-            e->npages = wrk_job_npages(e->api_total, e->rep->page_size);
+        }
+        int walking_forward = e->pg.calls == 0 ? !res.has_total : e->pg.forward;
+        if (walking_forward) {
+            /* no total: the pages read forward bound the window's size instead */
+            long long seen = (e->pg.page + 1) * (long long)e->rep->page_size;
+            if (nrec >= (size_t)e->rep->page_size && seen >= w->cfg->worker_max_records_per_job) {
+                char why[200];
+                snprintf(why, sizeof(why), "the answers carry no total_count and %lld full pages "
+                         "reach worker.max.records.per.job %d", e->pg.page + 1,
+                         w->cfg->worker_max_records_per_job);
+                split(e, why);
+                break;
+            }
         }
         e->pages++;
         e->attempts = 0; /* worker.max.attempts bounds failures in a row */
@@ -910,7 +934,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         free(owned_spans);
         if (prc != 0)
             break;
-        e->step++;
+        wrk_pager_next(&e->pg, res.has_total, res.total_count, nrec, e->rep->page_size);
         next_step(e);
         break;
     }
@@ -983,7 +1007,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
 
 static void next_step(struct wrk_exec *e)
 {
-    if (wrk_job_page_at(e->npages, e->step) >= 0) {
+    if (e->pg.page >= 0) {
         permit(e);
         return;
     }
@@ -1108,8 +1132,7 @@ static void try_finish(struct wrk_exec *e)
                 dead(e, "delivery", e->dr_error);
                 return;
             }
-            e->step = 0;
-            e->npages = 0;
+            wrk_pager_start(&e->pg);
             lock_acquire(e);
             return;
         }
@@ -1131,9 +1154,8 @@ static void try_finish(struct wrk_exec *e)
         e->dr_failed = 0;
         wrk_pkset_deinit(&e->seen);
         wrk_pkset_init(&e->seen);
-        e->step = 0;
+        wrk_pager_start(&e->pg);
         e->records = 0;
-        e->npages = 0;
         e->attempts++;
         WDTS_LOG(WARN, "wrk", "job %s: delivery failed (%s); fetching the window again",
                  e->job.job_id, e->dr_error);

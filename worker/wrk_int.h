@@ -142,7 +142,8 @@ struct wrk_exec {
     struct wrk_lq *lq;          /* the permit queue it waits in (PERMIT), else NULL */
     struct wrk_exec *lq_next;
 
-    long long step, npages, api_total, pages, calls, records, dups;
+    struct wrk_pager pg;
+    long long api_total, pages, calls, records, dups;
     int attempts; /* failed calls that count toward worker.max.attempts */
     struct wrk_pkset seen;
     int outstanding;  /* delivery reports awaited */

@@ -39,7 +39,7 @@ char *wrk_job_params(const struct wdts_catalog_report *rep, const struct wdts_jo
         p = json_object();
     if (rep->kind == WDTS_REPORT_INCREMENTAL && rep->time_start[0] && rep->time_end[0]) {
         char a[WDTS_BJTIME_LEN], b[WDTS_BJTIME_LEN];
-        wdts_time_format_beijing(job->start, a);
+        wdts_time_format_beijing(job->start - WRK_JOB_OVERLAP_S, a);
         wdts_time_format_beijing(job->end, b);
         json_object_set_new(p, rep->time_start, json_string(a));
         json_object_set_new(p, rep->time_end, json_string(b));
@@ -50,6 +50,11 @@ char *wrk_job_params(const struct wdts_catalog_report *rep, const struct wdts_jo
     char *out = wdts_xstrdup(s);
     free(s);
     return out;
+}
+
+int64_t wrk_job_request_span(const struct wdts_job *job)
+{
+    return job->end - job->start + WRK_JOB_OVERLAP_S;
 }
 
 long long wrk_job_npages(long long total, int page_size)
@@ -68,6 +73,35 @@ long long wrk_job_page_at(long long npages, long long step)
     if (step == npages)
         return 0;
     return npages - step;
+}
+
+void wrk_pager_start(struct wrk_pager *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+void wrk_pager_next(struct wrk_pager *p, int has_total, long long total, size_t nrec,
+                    int page_size)
+{
+    if (p->page < 0)
+        return;
+    if (p->calls++ == 0) {
+        p->has_total = has_total;
+        p->forward = !has_total;
+        if (has_total)
+            p->npages = wrk_job_npages(total, page_size);
+    }
+    if (p->has_total) {
+        p->page = wrk_job_page_at(p->npages, ++p->step);
+        return;
+    }
+    if (p->forward && page_size > 0 && nrec >= (size_t)page_size) {
+        p->page++;
+        return;
+    }
+    /* The last page (short or empty) or a page of the way back: one page down. */
+    p->forward = 0;
+    p->page = p->page > 0 ? p->page - 1 : -1;
 }
 
 static int scalar_text(const json_t *v, struct wdts_buf *out)
@@ -105,6 +139,36 @@ wdts_err_t wrk_job_pk(const struct wdts_catalog_report *rep, const json_t *rec,
         }
     }
     return WDTS_OK;
+}
+
+int wrk_job_answer_check(const struct wdts_catalog_report *rep, const json_t *data,
+                         int first_page, int has_total, long long total, char *errstr,
+                         size_t errstr_size)
+{
+    if (!json_is_object(data)) {
+        snprintf(errstr, errstr_size, "the answer of %s has status 0 but no data object, so its "
+                 "records cannot be read; retried, and dead-lettered if it persists", rep->method);
+        return -1;
+    }
+    const json_t *list = json_object_get(data, rep->list_key);
+    if (json_is_array(list))
+        return 0;
+    if (list != NULL && !json_is_null(list)) {
+        snprintf(errstr, errstr_size, "data.%s of %s is not a list; retried, and dead-lettered "
+                 "if it persists", rep->list_key, rep->method);
+        return -1;
+    }
+    if (has_total ? total == 0 : !first_page)
+        return 0;
+    if (has_total)
+        snprintf(errstr, errstr_size, "the answer of %s has no data.%s although its total_count "
+                 "is %lld; retried, and dead-lettered if it persists", rep->method, rep->list_key,
+                 total);
+    else
+        snprintf(errstr, errstr_size, "the answer of %s has neither data.%s nor a total_count, "
+                 "so an empty window cannot be told from a malformed answer; retried, and "
+                 "dead-lettered if it persists", rep->method, rep->list_key);
+    return -1;
 }
 
 /* ---- pk set ----------------------------------------------------------------------- */
@@ -470,10 +534,14 @@ void wrk_job_marker(struct wdts_buf *out, const struct wrk_envctx *ctx, long lon
     json_str(out, ctx->job->job_id);
     wdts_buf_append_str(out, ",");
     append_window(out, ctx->job);
-    wdts_buf_printf(out,
-                    ",\"records\":%lld,\"pages\":%lld,\"calls\":%lld,\"api_total\":%lld,"
-                    "\"duplicates\":%lld,\"status\":\"complete\",\"extracted_at\":\"%s\"}",
-                    records, pages, calls, api_total, duplicates, ex);
+    wdts_buf_printf(out, ",\"records\":%lld,\"pages\":%lld,\"calls\":%lld,\"api_total\":",
+                    records, pages, calls);
+    if (api_total >= 0) /* null: the answers carried no total_count */
+        wdts_buf_printf(out, "%lld", api_total);
+    else
+        wdts_buf_append_str(out, "null");
+    wdts_buf_printf(out, ",\"duplicates\":%lld,\"status\":\"complete\",\"extracted_at\":\"%s\"}",
+                    duplicates, ex);
 }
 
 void wrk_job_marker_key(struct wdts_buf *out, const struct wdts_job *job)

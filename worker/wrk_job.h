@@ -37,11 +37,25 @@ wdts_err_t wrk_job_check(const void *buf, size_t len, const struct wdts_catalog 
                          char *errstr, size_t errstr_size);
 
 /**
+ * Seconds a request reaches back before its window. The pages never say whether the
+ * gateway's window bounds are inclusive or exclusive. Change times are whole seconds, so
+ * asking for [start - 1, end] returns every record of [start, end) whether the gateway
+ * reads the bounds as closed [a, b], half-open [a, b) or open (a, b); a record on an edge
+ * may come in two windows (a duplicate by key, never a loss).
+ */
+#define WRK_JOB_OVERLAP_S 1
+
+/**
  * @brief The `params` JSON object of one call: the report's fixed params plus, for an
- *        incremental report, its start/end parameters as Beijing times of the window.
+ *        incremental report, its start/end parameters as Beijing times of the window,
+ *        the start WRK_JOB_OVERLAP_S earlier.
  * @owner returns a new string; free() it.
  */
 char *wrk_job_params(const struct wdts_catalog_report *rep, const struct wdts_job *job);
+
+/** @returns the span a call of job asks for (what the gateway's span limit counts):
+ *  end - start + WRK_JOB_OVERLAP_S. */
+int64_t wrk_job_request_span(const struct wdts_job *job);
 
 /**
  * @brief The paging order of DESIGN.md §3: step 0 is page 0 (with calc_total); when there
@@ -55,11 +69,49 @@ long long wrk_job_page_at(long long npages, long long step);
 long long wrk_job_npages(long long total, int page_size);
 
 /**
+ * Where a window's paging stands. With a total_count on the first answer: the order of
+ * wrk_job_page_at(). Without one (the Qimen pager has no calc_total and no page says that
+ * its answers carry a total): forward while pages come back full, then from the page
+ * before the last down to page 0, so that a row that slid toward page 0 while the pages
+ * were read is still seen (rows only leave a closed window, so they only slide down).
+ */
+struct wrk_pager {
+    long long page;   /* the page to fetch next; -1 once the window is done */
+    long long calls;  /* answers taken */
+    long long npages; /* with a total: its page count */
+    long long step;   /* with a total: the step of wrk_job_page_at() */
+    int has_total;    /* the first answer carried a total */
+    int forward;      /* without a total: still walking forward */
+};
+
+/** Starts at page 0 (the call that asks for the total). */
+void wrk_pager_start(struct wrk_pager *p);
+
+/**
+ * @brief Takes the answer to p->page: nrec records; has_total/total are read from the
+ *        first answer only. Moves p->page to the next page to fetch, or to -1.
+ */
+void wrk_pager_next(struct wrk_pager *p, int has_total, long long total, size_t nrec,
+                    int page_size);
+
+/**
  * @brief The record's primary key: the catalog's pk fields, as text, joined by ':'.
  * @returns WDTS_ERR_INVAL when a pk field is missing, null or not a scalar.
  */
 wdts_err_t wrk_job_pk(const struct wdts_catalog_report *rep, const json_t *rec,
                       struct wdts_buf *out, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Checks that an answer the API called ok holds the report's records: `data` is an
+ *        object and data.<list_key> an array. The list may be absent or null only where that
+ *        can mean "no rows": the answer's total_count is 0, or a page after the first (asked
+ *        without calc_total) has no total. Anything else (no list while the total says there
+ *        are rows, a list that is not an array, no data) is never taken for an empty window.
+ * @returns 0, or -1 with the reason in errstr.
+ */
+int wrk_job_answer_check(const struct wdts_catalog_report *rep, const json_t *data,
+                         int first_page, int has_total, long long total, char *errstr,
+                         size_t errstr_size);
 
 /** A set of strings (pks seen within one job), open addressing. */
 struct wrk_pkset {
@@ -128,7 +180,7 @@ int wrk_job_pk_item(const struct wdts_catalog_report *rep, const char *body,
 /** Appends the record key "connection:report:pk". */
 void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk);
 
-/** Appends the window marker JSON. */
+/** Appends the window marker JSON; api_total < 0 is written as null (no total_count). */
 void wrk_job_marker(struct wdts_buf *out, const struct wrk_envctx *ctx, long long records,
                     long long pages, long long calls, long long api_total, long long duplicates);
 /** Appends the marker key "connection:report#window:start:end". */

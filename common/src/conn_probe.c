@@ -63,6 +63,7 @@ void wdts_conn_probe_deinit(struct wdts_conn_probe *probe)
     if (probe == NULL)
         return;
     for (size_t i = 0; i < probe->n_rows; i++) {
+        free(probe->rows[i].method);
         free(probe->rows[i].reason);
         free(probe->rows[i].fix);
     }
@@ -268,6 +269,7 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
     const struct wdts_catalog_report *shops = wdts_catalog_get(cat, PROBE_CREDENTIALS_REPORT);
     struct wdts_api_call call = {0};
     call.method = shops ? shops->method : PROBE_CREDENTIALS_METHOD;
+    call.qimen_method = shops ? shops->qimen_method : NULL;
     params = shops ? probe_params(shops, wdts_time_now(), pr.opts.lag_s) : wdts_xstrdup("{}");
     call.params_json = params;
     call.paged = 1;
@@ -300,7 +302,8 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
         }
         struct wdts_conn_probe_row *row = &out->rows[out->n_rows++];
         row->report = conn->reports[i].name;
-        row->method = conn->app == WDTS_API_APP_QIMEN ? r->qimen_method : r->method;
+        struct wdts_api_call named = {.method = r->method, .qimen_method = r->qimen_method};
+        row->method = wdts_api_wire_method(pr.creds, &named);
         if (shops && r == shops) {
             row->cls = cred_cls;
             if (cred_cls != WDTS_API_OK) {
@@ -315,6 +318,7 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
         params = probe_params(r, wdts_time_now(), pr.opts.lag_s);
         memset(&call, 0, sizeof(call));
         call.method = r->method;
+        call.qimen_method = r->qimen_method;
         call.params_json = params;
         call.paged = 1;
         call.page_size = 1;

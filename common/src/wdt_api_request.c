@@ -203,6 +203,15 @@ char *wdts_api_qimen_method(const char *direct_method, const char *prefix)
     return wdts_buf_steal(&out);
 }
 
+char *wdts_api_wire_method(const struct wdts_api_creds *creds, const struct wdts_api_call *call)
+{
+    if (creds->app != WDTS_API_APP_QIMEN)
+        return wdts_xstrdup(call->method);
+    const char *name = call->qimen_method && *call->qimen_method ? call->qimen_method
+                                                                 : call->method;
+    return wdts_api_qimen_method(name, creds->qimen_method_prefix);
+}
+
 /* Removes null and empty ("", [], {}) members, recursively: how a null is signed differs
  * between WDT's own Qimen helpers (reference §6.1), so such fields are never sent. */
 static void drop_empty(json_t *v)
@@ -243,7 +252,7 @@ static wdts_err_t build_qimen(const struct wdts_api_creds *creds, const char *ga
 {
     wdts_err_t err = WDTS_ERR_INVAL;
     char bj[WDTS_BJTIME_LEN], wdt_sign[WDTS_SIGN_MD5_LEN], top_sign[WDTS_SIGN_TOP_LEN];
-    char *method = wdts_api_qimen_method(call->method, creds->qimen_method_prefix);
+    char *method = wdts_api_wire_method(creds, call);
     char *params_txt = NULL, *pager = NULL;
     struct wdts_buf url, body;
     wdts_buf_init(&url);

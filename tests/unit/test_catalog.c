@@ -114,7 +114,15 @@ static void test_every_promised_report(void **state)
     const struct wdts_catalog_report *sc = wdts_catalog_get(cat, "stock_changes");
     assert_string_equal(sc->time_start, "start_date");
     assert_string_equal(sc->time_end, "end_date");
-    assert_true(sc->pk.n > 1);
+    /* 60 minutes without spec_no (the official page); rec_id is the change row's key */
+    assert_int_equal(sc->max_span, 3600);
+    assert_int_equal(sc->pk.n, 1);
+    assert_string_equal(sc->pk.v[0], "rec_id");
+    assert_string_equal(sc->modified_field, "created");
+
+    const struct wdts_catalog_report *su = wdts_catalog_get(cat, "suites");
+    assert_string_equal(su->modified_field, "suite_modified");
+    assert_string_equal(st->qimen_method, "wdt.wms.stockspec.search");
     wdts_catalog_destroy(cat);
 }
 

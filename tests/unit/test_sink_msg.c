@@ -154,10 +154,33 @@ static void test_modified_formats(void **state)
     assert_int_equal(decode("c1:custom:1", v, NULL, &m), SINK_MSG_RECORD);
     assert_int_equal(m.rec.modified_ms, 1772331000000LL);
     sink_msg_deinit(&m);
-    /* trades: the catalog says datetime, so a number is refused with what is wanted. */
+    /* Every report takes both forms, whatever its catalog entry shows: trades (datetime in
+     * the pages' examples) as epoch ms, refunds (epoch ms there) as a datetime, a numeric
+     * string, and epoch seconds; the same instant orders the same. */
     snprintf(v, sizeof(v), fmt, "trades", "1772331000123");
+    assert_int_equal(decode("c1:trades:1", v, NULL, &m), SINK_MSG_RECORD);
+    assert_int_equal(m.rec.modified_ms, 1772331000123LL);
+    sink_msg_deinit(&m);
+    snprintf(v, sizeof(v), fmt, "refunds", "\"2026-03-01 10:10:00\"");
+    assert_int_equal(decode("c1:refunds:1", v, NULL, &m), SINK_MSG_RECORD);
+    assert_int_equal(m.rec.modified_ms, 1772331000000LL);
+    sink_msg_deinit(&m);
+    snprintf(v, sizeof(v), fmt, "refunds", "\"1772331000000\"");
+    assert_int_equal(decode("c1:refunds:1", v, NULL, &m), SINK_MSG_RECORD);
+    assert_int_equal(m.rec.modified_ms, 1772331000000LL);
+    sink_msg_deinit(&m);
+    snprintf(v, sizeof(v), fmt, "refunds", "1772331000");
+    assert_int_equal(decode("c1:refunds:1", v, NULL, &m), SINK_MSG_RECORD);
+    assert_int_equal(m.rec.modified_ms, 1772331000000LL);
+    sink_msg_deinit(&m);
+    /* Neither form: refused with both named. */
+    snprintf(v, sizeof(v), fmt, "trades", "\"yesterday\"");
     assert_int_equal(decode("c1:trades:1", v, NULL, &m), SINK_MSG_REJECT);
     assert_non_null(strstr(m.reason, "yyyy-MM-dd HH:mm:ss"));
+    assert_non_null(strstr(m.reason, "epoch milliseconds"));
+    sink_msg_deinit(&m);
+    snprintf(v, sizeof(v), fmt, "trades", "-5");
+    assert_int_equal(decode("c1:trades:1", v, NULL, &m), SINK_MSG_REJECT);
     sink_msg_deinit(&m);
     snprintf(v, sizeof(v), fmt, "trades", "\"0000-00-00 00:00:00\"");
     assert_int_equal(decode("c1:trades:1", v, NULL, &m), SINK_MSG_REJECT);

@@ -15,19 +15,30 @@
 #define T0 1700000000LL /* 2023-11-15T06:13:20+08:00 */
 
 static struct wdts_catalog *cat;
+static struct wdts_catalog *composite; /* one report keyed by five fields */
+
+static const char composite_json[] =
+    "[{\"name\":\"moves\",\"description\":\"d\",\"kind\":\"incremental\",\"method\":\"a.B.c\","
+    "\"qimen_method\":\"wdt.a.b.c\",\"time\":{\"start\":\"start_date\",\"end\":\"end_date\","
+    "\"basis\":\"created\"},\"max_span_s\":3600,\"page_size\":100,\"max_page_size\":200,"
+    "\"list_key\":\"data\",\"pk\":[\"warehouse_no\",\"stockio_no\",\"spec_no\",\"type\",\"created\"],"
+    "\"modified\":{\"field\":\"created\",\"format\":\"datetime\"}}]";
 
 static int setup(void **state)
 {
     (void)state;
     char es[512];
     cat = wdts_catalog_new(NULL, es, sizeof(es));
-    return cat ? 0 : -1;
+    composite = wdts_catalog_new_from_json(composite_json, sizeof(composite_json) - 1, "test",
+                                           es, sizeof(es));
+    return cat && composite ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
     wdts_catalog_destroy(cat);
+    wdts_catalog_destroy(composite);
     return 0;
 }
 
@@ -78,11 +89,14 @@ static void test_params(void **state)
                                    WDTS_JOB_INCREMENTAL, 1, T0, es, sizeof(es)),
                      WDTS_OK);
     char *p = wrk_job_params(wdts_catalog_get(cat, "trades"), &job);
+    /* the start a second early: no record of [start, end) is lost whether the gateway reads
+     * its bounds as closed, half-open or open */
     assert_string_equal(p, "{\"end_time\":\"2023-11-15 07:13:20\",\"start_time\":"
-                           "\"2023-11-15 06:13:20\",\"time_type\":1}");
+                           "\"2023-11-15 06:13:19\",\"time_type\":1}");
+    assert_int_equal(wrk_job_request_span(&job), 3601);
     free(p);
     p = wrk_job_params(wdts_catalog_get(cat, "refunds"), &job);
-    assert_non_null(strstr(p, "\"modified_from\":\"2023-11-15 06:13:20\""));
+    assert_non_null(strstr(p, "\"modified_from\":\"2023-11-15 06:13:19\""));
     free(p);
     p = wrk_job_params(wdts_catalog_get(cat, "shops"), &job); /* snapshot: no window */
     assert_string_equal(p, "{}");
@@ -105,6 +119,86 @@ static void test_paging_order(void **state)
     assert_int_equal(wrk_job_page_at(4, -1), -1);
 }
 
+/* Runs a pager over answers of the given sizes; returns the pages asked, -1 terminated. */
+static void pager_walk(int has_total, long long total, const size_t *sizes, size_t n,
+                       const long long *want, size_t nwant)
+{
+    struct wrk_pager p;
+    wrk_pager_start(&p);
+    size_t i = 0;
+    for (; p.page >= 0; i++) {
+        assert_true(i < nwant);
+        assert_int_equal(p.page, want[i]);
+        size_t got = (size_t)p.page < n ? sizes[p.page] : 0;
+        wrk_pager_next(&p, has_total, total, got, 100);
+    }
+    assert_int_equal(i, nwant);
+}
+
+static void test_pager(void **state)
+{
+    (void)state;
+    /* a total: the order of wrk_job_page_at() */
+    size_t four[] = {100, 100, 100, 1};
+    long long with_total[] = {0, 3, 2, 1, 0};
+    pager_walk(1, 301, four, 4, with_total, 5);
+    size_t one[] = {40};
+    long long single[] = {0};
+    pager_walk(1, 40, one, 1, single, 1);
+    /* no total: a short first page is the only page */
+    pager_walk(0, 0, one, 1, single, 1);
+    /* no total, full pages: forward until a short page, then back down to page 0 (the
+     * silent truncation was to take the full first page for the only one) */
+    long long nototal[] = {0, 1, 2, 3, 2, 1, 0};
+    pager_walk(0, 0, four, 4, nototal, 7);
+    /* no total, the last full page followed by an empty one */
+    size_t two[] = {100, 100};
+    long long empty_end[] = {0, 1, 2, 1, 0};
+    pager_walk(0, 0, two, 2, empty_end, 5);
+    /* a total on a later page is not read: the first answer decides */
+    struct wrk_pager p;
+    wrk_pager_start(&p);
+    wrk_pager_next(&p, 0, 0, 100, 100);
+    assert_int_equal(p.page, 1);
+    wrk_pager_next(&p, 1, 0, 100, 100);
+    assert_int_equal(p.page, 2);
+    assert_false(p.has_total);
+}
+
+static void test_answer_check(void **state)
+{
+    (void)state;
+    const struct wdts_catalog_report *rep = wdts_catalog_get(cat, "trades");
+    char es[300];
+    json_t *ok = json_pack("{s:i,s:[]}", "total_count", 0, "order");
+    json_t *nolist = json_pack("{s:i}", "total_count", 5);
+    json_t *notlist = json_pack("{s:{}}", "order");
+    json_t *nulllist = json_pack("{s:n}", "order");
+    json_t *empty = json_object();
+    assert_int_equal(wrk_job_answer_check(rep, ok, 1, 1, 0, es, sizeof(es)), 0);
+    /* the list absent while total_count says 5: never a window of 0 records */
+    assert_int_equal(wrk_job_answer_check(rep, nolist, 1, 1, 5, es, sizeof(es)), -1);
+    assert_non_null(strstr(es, "data.order"));
+    assert_non_null(strstr(es, "5"));
+    assert_int_equal(wrk_job_answer_check(rep, notlist, 1, 0, 0, es, sizeof(es)), -1);
+    assert_non_null(strstr(es, "not a list"));
+    assert_int_equal(wrk_job_answer_check(rep, NULL, 1, 0, 0, es, sizeof(es)), -1);
+    assert_non_null(strstr(es, "no data"));
+    assert_int_equal(wrk_job_answer_check(rep, json_null(), 0, 0, 0, es, sizeof(es)), -1);
+    /* no list and no total on the first page: malformed, not empty */
+    assert_int_equal(wrk_job_answer_check(rep, empty, 1, 0, 0, es, sizeof(es)), -1);
+    assert_non_null(strstr(es, "neither"));
+    /* no list with a total of 0, or on a later page (asked without calc_total): no rows */
+    assert_int_equal(wrk_job_answer_check(rep, nulllist, 1, 1, 0, es, sizeof(es)), 0);
+    assert_int_equal(wrk_job_answer_check(rep, empty, 0, 0, 0, es, sizeof(es)), 0);
+    assert_int_equal(wrk_job_answer_check(rep, empty, 0, 1, 3, es, sizeof(es)), -1);
+    json_decref(ok);
+    json_decref(nolist);
+    json_decref(notlist);
+    json_decref(nulllist);
+    json_decref(empty);
+}
+
 static void test_pk_and_set(void **state)
 {
     (void)state;
@@ -118,7 +212,7 @@ static void test_pk_and_set(void **state)
     json_decref(rec);
     rec = json_pack("{s:s,s:s,s:s,s:i,s:s}", "warehouse_no", "W1", "stockio_no", "IO9",
                     "spec_no", "S1", "type", 3, "created", "2023-11-15 06:00:00");
-    assert_int_equal(wrk_job_pk(wdts_catalog_get(cat, "stock_changes"), rec, &b, es, sizeof(es)),
+    assert_int_equal(wrk_job_pk(wdts_catalog_get(composite, "moves"), rec, &b, es, sizeof(es)),
                      WDTS_OK);
     assert_string_equal(wdts_buf_str(&b), "W1:IO9:S1:3:2023-11-15 06:00:00");
     json_decref(rec);
@@ -225,6 +319,13 @@ static void test_wire_forms(void **state)
     assert_string_equal(json_string_value(json_object_get(m, "status")), "complete");
     json_decref(m);
     wdts_buf_reset(&b);
+    /* answers without a total_count: api_total is null, not a made-up count */
+    wrk_job_marker(&b, &ctx, 10, 3, 4, -1, 1);
+    m = json_loads(wdts_buf_str(&b), 0, NULL);
+    assert_non_null(m);
+    assert_true(json_is_null(json_object_get(m, "api_total")));
+    json_decref(m);
+    wdts_buf_reset(&b);
     wrk_job_marker_key(&b, &job);
     assert_string_equal(wdts_buf_str(&b), "c1:trades#window:1700000000:1700003600");
 
@@ -298,7 +399,7 @@ static void test_pk_item(void **state)
     wdts_buf_init(&a);
     wdts_buf_init(&b);
     const struct wdts_catalog_report *trades = wdts_catalog_get(cat, "trades");
-    const struct wdts_catalog_report *sc = wdts_catalog_get(cat, "stock_changes");
+    const struct wdts_catalog_report *sc = wdts_catalog_get(composite, "moves");
     struct {
         const struct wdts_catalog_report *rep;
         const char *rec;
@@ -416,7 +517,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check),        cmocka_unit_test(test_params),
-        cmocka_unit_test(test_paging_order), cmocka_unit_test(test_pk_and_set),
+        cmocka_unit_test(test_paging_order), cmocka_unit_test(test_pager),
+        cmocka_unit_test(test_answer_check), cmocka_unit_test(test_pk_and_set),
         cmocka_unit_test(test_pii),          cmocka_unit_test(test_wire_forms),
         cmocka_unit_test(test_split_and_backoff), cmocka_unit_test(test_list_spans), cmocka_unit_test(test_pk_item),
     };

@@ -37,7 +37,7 @@ wdts_err_t wdts_conn_creds(const struct wdts_conn *conn, const char *platform_ke
 /** One report's check. */
 struct wdts_conn_probe_row {
     const char *report;      /* borrowed from the connection */
-    const char *method;      /* the method as sent on the connection's route; borrowed (catalog) */
+    char *method;            /* the method as sent on the connection's route (scene prefix too) */
     enum wdts_api_class cls; /* WDTS_API_OK, WDTS_API_PERMISSION (blocked), or another class */
     char *reason;            /* not ok: the API's own message (e.g. 权限不足); owned; may be NULL */
     char *fix;               /* not ok: what to do; owned */

@@ -89,6 +89,9 @@ void wdts_api_creds_deinit(struct wdts_api_creds *creds);
 /** One API call, as the caller describes it (route independent). All borrowed. */
 struct wdts_api_call {
     const char *method;      /* direct method name, e.g. "sales.TradeQuery.queryWithDetail" */
+    const char *qimen_method; /* the Qimen name the official Qimen SDK gives it (the catalog's
+                                 qimen_method, e.g. "wdt.wms.stockspec.search" for
+                                 wms.StockSpec.search2); NULL derives "wdt." + lower case */
     const char *params_json; /* JSON object text; NULL = {}. Direct route only: an array is the
                                 positional-argument body itself (V1-style calls). */
     int paged;               /* 1: send page_no/page_size (and calc_total) */
@@ -136,6 +139,11 @@ char *wdts_api_request_to_json(const struct wdts_api_request *req);
 /** @returns the Qimen `method` for a direct method ("wdt." + lower case, plus the prefix).
  *  A name that already holds "wdt." is only lower-cased. @owner new string; free() it. */
 char *wdts_api_qimen_method(const char *direct_method, const char *prefix);
+
+/** @returns the method name a call sends on creds' route: call->method on the direct route;
+ *  on Qimen call->qimen_method (or the derived name) with the connection's scene prefix.
+ *  @owner new string; free() it. */
+char *wdts_api_wire_method(const struct wdts_api_creds *creds, const struct wdts_api_call *call);
 
 /** The classes of DESIGN.md §3 "Errors": what the caller does next. */
 enum wdts_api_class {
