@@ -1,0 +1,402 @@
+/* The report catalog against the API spec (common/catalog/wdt-api-spec.json, what the
+ * official method pages state; common/catalog/SPEC.md): every fact the worker acts on
+ * (method, Qimen method, window parameters and their basis, span, fixed parameters, list
+ * key, primary key, change-time field and the form the pages show it in, detail lists,
+ * PII fields, page sizes) must agree. The checker also runs on catalogs broken on purpose,
+ * each of which must be refused with the fact named. */
+#include "wdts_test.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/catalog.h"
+#include "wdts/str.h"
+
+static json_t *spec;
+
+static int setup(void **state)
+{
+    (void)state;
+    char path[1024];
+    json_error_t jerr;
+    snprintf(path, sizeof(path), "%s/common/catalog/wdt-api-spec.json", WDTS_SOURCE_DIR);
+    spec = json_load_file(path, 0, &jerr);
+    if (spec == NULL)
+        fprintf(stderr, "%s:%d: %s\n", path, jerr.line, jerr.text);
+    return spec ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    json_decref(spec);
+    return 0;
+}
+
+/* ---- the checker ------------------------------------------------------------------ */
+
+struct problems {
+    char text[8192];
+    int n;
+};
+
+static void problem(struct problems *pr, const char *report, const char *fmt, ...)
+{
+    size_t len = strlen(pr->text);
+    va_list ap;
+    va_start(ap, fmt);
+    snprintf(pr->text + len, sizeof(pr->text) - len, "%s: ", report);
+    len = strlen(pr->text);
+    vsnprintf(pr->text + len, sizeof(pr->text) - len, fmt, ap);
+    va_end(ap);
+    len = strlen(pr->text);
+    snprintf(pr->text + len, sizeof(pr->text) - len, "\n");
+    pr->n++;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* The member of array arr whose `key` is value, or NULL. */
+static json_t *find_by(const json_t *arr, const char *key, const char *value)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) if (strcmp(str(v, key), value) == 0) return v;
+    return NULL;
+}
+
+static int names_equal(const struct wdts_catalog_names *a, const json_t *b)
+{
+    if (!json_is_array(b) || json_array_size(b) != a->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], json_string_value(json_array_get(b, i)) ?: "") != 0)
+            return 0;
+    return 1;
+}
+
+/* The form the pages' example shows a time field in, as the catalog names forms. */
+static const char *example_form(const json_t *field)
+{
+    const char *ex = str(field, "example");
+    if (strcmp(ex, "datetime") == 0)
+        return "datetime";
+    if (strcmp(ex, "epoch_ms") == 0 || strcmp(ex, "epoch_ms_string") == 0)
+        return "epoch_ms";
+    return ex;
+}
+
+/* Is a fixed parameter's value one the spec's parameter takes? */
+static void check_param(const struct wdts_catalog_report *rep, const char *name, json_t *val,
+                        const json_t *sp, struct problems *pr)
+{
+    const char *type = str(sp, "type");
+    int type_ok = (json_is_integer(val) && (!strcmp(type, "int") || !strcmp(type, "boolean"))) ||
+                  (json_is_boolean(val) && !strcmp(type, "boolean")) ||
+                  (json_is_string(val) && !strcmp(type, "string"));
+    if (!type_ok) {
+        problem(pr, rep->name, "param %s: the spec's type is %s", name, type);
+        return;
+    }
+    const json_t *values = json_object_get(sp, "values");
+    if (!json_is_array(values))
+        return;
+    /* a list of values joined by commas (stockouts' status) must hold only known ones */
+    char buf[512];
+    if (json_is_string(val))
+        wdts_strlcpy(buf, json_string_value(val), sizeof(buf));
+    else
+        snprintf(buf, sizeof(buf), "%lld",
+                 json_is_boolean(val) ? (long long)json_is_true(val)
+                                      : (long long)json_integer_value(val));
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        long long v = atoll(tok);
+        int found = 0;
+        size_t i;
+        json_t *x;
+        json_array_foreach(values, i, x) if (json_integer_value(x) == v) found = 1;
+        if (!found)
+            problem(pr, rep->name, "param %s: %s is not among the values the spec lists", name,
+                    tok);
+    }
+}
+
+/* A selector's value: one value, or a list of values that select the same basis. */
+static int selects(const json_t *value, const json_t *v)
+{
+    if (!json_is_array(value))
+        return json_equal(value, v);
+    size_t i;
+    json_t *x;
+    json_array_foreach(value, i, x) if (json_equal(x, v)) return 1;
+    return 0;
+}
+
+/* A span's parameter name: exact, or "*_from" for every pair of that suffix. */
+static int name_matches(const char *pattern, const char *name)
+{
+    if (pattern[0] != '*')
+        return strcmp(pattern, name) == 0;
+    size_t pl = strlen(pattern + 1), nl = strlen(name);
+    return nl >= pl && strcmp(name + nl - pl, pattern + 1) == 0;
+}
+
+static void check_time(const struct wdts_catalog_report *rep, const json_t *m,
+                       struct problems *pr)
+{
+    const json_t *times = json_object_get(m, "times");
+    const json_t *match = NULL;
+    size_t i;
+    json_t *t;
+    json_array_foreach(times, i, t) {
+        if (strcmp(str(t, "start"), rep->time_start) != 0 ||
+            strcmp(str(t, "end"), rep->time_end) != 0 ||
+            strcmp(str(t, "basis"), rep->time_basis) != 0)
+            continue;
+        /* a selector (time_type=1) must be what the catalog sends, or the default */
+        const json_t *sel = json_object_get(t, "selector");
+        if (json_is_object(sel)) {
+            const char *param = str(sel, "param");
+            json_t *sent = json_object_get(rep->params, param);
+            json_t *sp = find_by(json_object_get(m, "params"), "name", param);
+            json_t *value = json_object_get(sel, "value");
+            if (sent ? !selects(value, sent)
+                     : !(sp && selects(value, json_object_get(sp, "default"))))
+                continue;
+        }
+        match = t;
+    }
+    if (match == NULL) {
+        problem(pr, rep->name, "window %s/%s on %s time: no such time pair in the spec",
+                rep->time_start, rep->time_end, rep->time_basis);
+        return;
+    }
+    /* the narrowest span of that pair that applies to the params the catalog sends */
+    long long span = 0;
+    json_array_foreach(json_object_get(m, "spans"), i, t) {
+        if (!name_matches(str(t, "start"), rep->time_start))
+            continue;
+        const json_t *unless = json_object_get(t, "unless"), *when = json_object_get(t, "when");
+        size_t k;
+        json_t *p;
+        int applies = 1;
+        json_array_foreach(unless, k, p) if (json_object_get(rep->params, json_string_value(p)))
+            applies = 0;
+        json_array_foreach(when, k, p) if (!json_object_get(rep->params, json_string_value(p)))
+            applies = 0;
+        long long s = json_integer_value(json_object_get(t, "max_s"));
+        if (applies && s > 0 && (span == 0 || s < span))
+            span = s;
+    }
+    if (span == 0)
+        problem(pr, rep->name, "the spec states no span for %s/%s", rep->time_start,
+                rep->time_end);
+    else if (rep->max_span != span)
+        problem(pr, rep->name, "max_span_s is %lld, the spec's span for these params is %lld",
+                (long long)rep->max_span, span);
+}
+
+/* Every fact of rep against method m of the spec; problems appended to pr. */
+static void check_report(const struct wdts_catalog_report *rep, const json_t *methods,
+                         struct problems *pr)
+{
+    const json_t *m = json_object_get(methods, rep->method);
+    if (m == NULL) {
+        problem(pr, rep->name, "method %s is not in the spec", rep->method);
+        return;
+    }
+    const char *qm = str(json_object_get(m, "qimen"), "method");
+    if (strcmp(rep->qimen_method, qm) != 0)
+        problem(pr, rep->name, "qimen_method is %s, the spec says %s", rep->qimen_method, qm);
+    int incremental = json_is_true(json_object_get(json_object_get(m, "incremental"), "v"));
+    if (rep->kind == WDTS_REPORT_INCREMENTAL) {
+        if (!incremental)
+            problem(pr, rep->name, "incremental, but the spec says the method is not");
+        else
+            check_time(rep, m, pr);
+    }
+
+    const char *k;
+    json_t *v;
+    json_object_foreach(rep->params, k, v) {
+        const json_t *sp = find_by(json_object_get(m, "params"), "name", k);
+        if (sp == NULL)
+            problem(pr, rep->name, "param %s is not a parameter of %s in the spec", k,
+                    rep->method);
+        else
+            check_param(rep, k, v, sp, pr);
+    }
+
+    const json_t *answer = json_object_get(m, "answer");
+    if (strcmp(rep->list_key, str(answer, "list")) != 0)
+        problem(pr, rep->name, "list_key is %s, the spec says %s", rep->list_key,
+                str(answer, "list"));
+    long long max_page = json_integer_value(json_object_get(json_object_get(m, "paging"),
+                                                            "max_page_size"));
+    if (max_page > 0 && rep->max_page_size > max_page)
+        problem(pr, rep->name, "max_page_size %d is above the spec's %lld", rep->max_page_size,
+                max_page);
+
+    const json_t *row = json_object_get(m, "row");
+    if (!names_equal(&rep->pk, json_object_get(row, "pk")))
+        problem(pr, rep->name, "pk differs from the spec's row pk");
+    const char *ct = str(row, "change_time");
+    if (strcmp(rep->modified_field, ct) != 0) {
+        problem(pr, rep->name, "modified.field is %s, the spec's change time is %s",
+                rep->modified_field, ct);
+    } else {
+        const json_t *f = find_by(json_object_get(row, "fields"), "name", ct);
+        const char *form = rep->modified_format == WDTS_TIMEFMT_EPOCH_MS ? "epoch_ms"
+                                                                          : "datetime";
+        if (f == NULL)
+            problem(pr, rep->name, "the change time %s is not a field of the spec's rows", ct);
+        else if (json_object_get(f, "example") && strcmp(form, example_form(f)) != 0)
+            problem(pr, rep->name, "modified.format is %s, the pages' example shows %s", form,
+                    example_form(f));
+    }
+
+    const json_t *lists = json_object_get(row, "lists");
+    for (size_t i = 0; i < rep->n_details; i++) {
+        const json_t *l = find_by(lists, "key", rep->details[i].key);
+        if (l == NULL)
+            problem(pr, rep->name, "detail list %s is not in the spec", rep->details[i].key);
+        else if (!names_equal(&rep->details[i].pk, json_object_get(l, "pk")))
+            problem(pr, rep->name, "detail list %s: pk differs from the spec",
+                    rep->details[i].key);
+    }
+    /* a PII field must be a field of the rows or of a detail list */
+    for (size_t i = 0; i < rep->pii.n; i++) {
+        int found = find_by(json_object_get(row, "fields"), "name", rep->pii.v[i]) != NULL;
+        size_t j;
+        json_t *l;
+        json_array_foreach(lists, j, l) if (find_by(json_object_get(l, "fields"), "name",
+                                                    rep->pii.v[i])) found = 1;
+        if (!found)
+            problem(pr, rep->name, "pii field %s is not a field in the spec", rep->pii.v[i]);
+    }
+}
+
+static int check_catalog(const struct wdts_catalog *cat, struct problems *pr)
+{
+    memset(pr, 0, sizeof(*pr));
+    const json_t *methods = json_object_get(spec, "methods");
+    for (size_t i = 0; i < wdts_catalog_count(cat); i++)
+        check_report(wdts_catalog_at(cat, i), methods, pr);
+    return pr->n;
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+static void test_spec_cites_its_facts(void **state)
+{
+    (void)state;
+    const json_t *sources = json_object_get(spec, "sources");
+    assert_true(json_object_size(sources) >= 2);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)sources, k, v) {
+        assert_true(strlen(str(v, "repo")) > 0);
+        assert_int_equal(strlen(str(v, "commit")), 40);
+    }
+    /* every method: the answer's list, row pk and change time carry a source line */
+    json_object_foreach(json_object_get(spec, "methods"), k, v) {
+        const json_t *row = json_object_get(v, "row");
+        const char *at[] = {str(json_object_get(v, "answer"), "list_at"), str(row, "pk_at"),
+                            str(row, "change_time_at")};
+        for (size_t i = 0; i < 3; i++) {
+            const char *sep = strchr(at[i], '@');
+            if (sep == NULL || atoi(sep + 1) <= 0)
+                fail_msg("%s: a fact without a source line (%s)", k, at[i]);
+            char src[32];
+            snprintf(src, sizeof(src), "%.*s", (int)(sep - at[i]), at[i]);
+            if (json_object_get(sources, src) == NULL)
+                fail_msg("%s: source %s is not in sources", k, src);
+        }
+    }
+}
+
+static void test_catalog_agrees_with_spec(void **state)
+{
+    (void)state;
+    char es[512];
+    struct wdts_catalog *cat = wdts_catalog_new(NULL, es, sizeof(es));
+    assert_non_null(cat);
+    struct problems pr;
+    if (check_catalog(cat, &pr) != 0)
+        fail_msg("the catalog disagrees with the API spec in %d places:\n%s", pr.n, pr.text);
+    wdts_catalog_destroy(cat);
+}
+
+/* The embedded catalog with one member of one report replaced. */
+static struct wdts_catalog *broken(const char *report, const char *member, const char *value)
+{
+    size_t len;
+    const char *text = wdts_catalog_embedded(&len);
+    json_t *arr = json_loadb(text, len, 0, NULL), *rep = NULL, *r;
+    size_t i;
+    json_array_foreach(arr, i, r) if (strcmp(str(r, "name"), report) == 0) rep = r;
+    assert_non_null(rep);
+    json_object_set_new(rep, member, json_loads(value, JSON_DECODE_ANY, NULL));
+    char *out = json_dumps(arr, 0), es[1024];
+    struct wdts_catalog *cat = wdts_catalog_new_from_json(out, strlen(out), "broken", es,
+                                                          sizeof(es));
+    if (cat == NULL)
+        fail_msg("%s", es);
+    free(out);
+    json_decref(arr);
+    return cat;
+}
+
+static void test_broken_facts_are_caught(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *report, *member, *value, *want;
+    } cases[] = {
+        /* the row-level change time of suites is suite_modified */
+        {"suites", "modified", "{\"field\":\"modified\",\"format\":\"datetime\"}",
+         "suites: modified.field is modified"},
+        /* without spec_no, stock changes span at most an hour */
+        {"stock_changes", "max_span_s", "2592000", "spec's span for these params is 3600"},
+        /* the refunds page shows modified as epoch ms */
+        {"refunds", "modified", "{\"field\":\"modified\",\"format\":\"datetime\"}",
+         "the pages' example shows epoch_ms"},
+        {"stock", "qimen_method", "\"wdt.wms.stockspec.search2\"", "the spec says wdt.wms.stockspec.search"},
+        {"trades", "list_key", "\"orders\"", "list_key is orders"},
+        {"trades", "pk", "[\"trade_no\"]", "trades: pk differs"},
+        {"trades", "params", "{\"time_type\":2}", "no such time pair"},
+        {"goods", "params", "{\"hide_deletd\":0}", "param hide_deletd is not a parameter"},
+        {"stockouts", "params", "{\"status_type\":3,\"status\":\"5,10,999\"}",
+         "999 is not among the values"},
+        {"stockouts", "details", "[{\"key\":\"detail_list\",\"pk\":[\"rec_id\"]}]",
+         "detail list detail_list is not in the spec"},
+        {"trades", "pii", "[\"receiver_name\",\"buyer_email\"]", "pii field buyer_email"},
+        {"stock", "max_page_size", "2000", "above the spec's 1000"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct wdts_catalog *cat = broken(cases[i].report, cases[i].member, cases[i].value);
+        struct problems pr;
+        check_catalog(cat, &pr);
+        if (strstr(pr.text, cases[i].want) == NULL)
+            fail_msg("breaking %s.%s = %s was not caught (want \"%s\"); problems:\n%s",
+                     cases[i].report, cases[i].member, cases[i].value, cases[i].want, pr.text);
+        wdts_catalog_destroy(cat);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spec_cites_its_facts),
+        cmocka_unit_test(test_catalog_agrees_with_spec),
+        cmocka_unit_test(test_broken_facts_are_caught),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
