@@ -394,6 +394,21 @@ static int classify_envelope(json_t *env, int is_top_error, const struct wdts_ap
         return 1;
     }
 
+    json_t *sv = json_object_get(env, "status");
+    if (sv != NULL && !is_top_error) {
+        /* {"status":"error",…,"data":{…}}: a status that is no number is never success */
+        char *m = json_dumps(sv, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *t = wdts_xasprintf("%.40s%s: %s", m ? m : "?", m && strlen(m) > 40 ? "…" : "",
+                                 text ? text : "no message");
+        set_text(res, WDTS_API_TRANSIENT, 0, ctx,
+                 "the answer of {method} has a status that is not a number ({msg}): retry "
+                 "later; if it persists report this message",
+                 t);
+        free(t);
+        free(m);
+        return 1;
+    }
+
     int failure = is_top_error || (flag && strcmp(flag, "failure") == 0) || has_code;
     if (!failure) {
         if ((flag && strcmp(flag, "success") == 0) || res->data) {

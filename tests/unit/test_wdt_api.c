@@ -400,6 +400,27 @@ static void test_qimen_method_names(void **state)
     m = wdts_api_qimen_method("3ldsmu02o9.wdt.wms.stockspec.search", "3ldsmu02o9.");
     assert_string_equal(m, "3ldsmu02o9.wdt.wms.stockspec.search");
     free(m);
+
+    /* what a call sends: the catalog's Qimen name (not derived from search2), prefixed */
+    char es[256];
+    struct wdts_api_creds creds;
+    assert_int_equal(wdts_api_creds_init(&creds, "sid", "key", "s:salt", es, sizeof(es)), WDTS_OK);
+    struct wdts_api_call call = {.method = "wms.StockSpec.search2",
+                                 .qimen_method = "wdt.wms.stockspec.search"};
+    m = wdts_api_wire_method(&creds, &call);
+    assert_string_equal(m, "wms.StockSpec.search2"); /* the direct route */
+    free(m);
+    assert_int_equal(wdts_api_creds_set_qimen(&creds, "qk", "qs", NULL, NULL, "3ldsmu02o9.", es,
+                                              sizeof(es)),
+                     WDTS_OK);
+    m = wdts_api_wire_method(&creds, &call);
+    assert_string_equal(m, "3ldsmu02o9.wdt.wms.stockspec.search");
+    free(m);
+    call.qimen_method = NULL; /* none given: derived */
+    m = wdts_api_wire_method(&creds, &call);
+    assert_string_equal(m, "3ldsmu02o9.wdt.wms.stockspec.search2");
+    free(m);
+    wdts_api_creds_deinit(&creds);
 }
 
 static void test_qimen_layout_and_v3_wdt_sign(void **state)
@@ -653,6 +674,11 @@ static const struct ccase direct_cases[] = {
     {200, "[1,2,3]", WDTS_API_TRANSIENT, 0, "no status"},
     {200, "{\"foo\":1}", WDTS_API_TRANSIENT, 0, "no status"},
     {200, "null", WDTS_API_TRANSIENT, 0, "no status"},
+    /* a status that is no number is never success, whatever data holds */
+    {200, "{\"status\":\"error\",\"message\":\"x\",\"data\":{\"order\":[]}}",
+     WDTS_API_TRANSIENT, 0, "not a number"},
+    {200, "{\"response\":{\"status\":null,\"data\":{\"order\":[]}}}", WDTS_API_TRANSIENT, 0,
+     "not a number"},
     {200, "\"status\"", WDTS_API_TRANSIENT, 0, "no status"},
     {200, "\x01\x02\xff binary", WDTS_API_TRANSIENT, 0, "not JSON"},
 };
