@@ -121,6 +121,20 @@ static int scalar_text(const json_t *v, struct wdts_buf *out)
     return 0;
 }
 
+/* The fields of names as text joined by ':'. @returns the first unusable field, or NULL. */
+static const char *key_text(const struct wdts_catalog_names *names, const json_t *rec,
+                            struct wdts_buf *out)
+{
+    wdts_buf_reset(out);
+    for (size_t i = 0; i < names->n; i++) {
+        if (i > 0)
+            wdts_buf_append_str(out, ":");
+        if (scalar_text(json_object_get(rec, names->v[i]), out) != 0)
+            return names->v[i];
+    }
+    return NULL;
+}
+
 wdts_err_t wrk_job_pk(const struct wdts_catalog_report *rep, const json_t *rec,
                       struct wdts_buf *out, char *errstr, size_t errstr_size)
 {
@@ -129,14 +143,14 @@ wdts_err_t wrk_job_pk(const struct wdts_catalog_report *rep, const json_t *rec,
         snprintf(errstr, errstr_size, "a record of %s is not a JSON object", rep->name);
         return WDTS_ERR_INVAL;
     }
-    for (size_t i = 0; i < rep->pk.n; i++) {
-        if (i > 0)
-            wdts_buf_append_str(out, ":");
-        if (scalar_text(json_object_get(rec, rep->pk.v[i]), out) != 0) {
-            snprintf(errstr, errstr_size, "a record of %s has no usable primary key field '%s'",
-                     rep->name, rep->pk.v[i]);
-            return WDTS_ERR_INVAL;
-        }
+    const char *bad = key_text(&rep->pk, rec, out);
+    if (bad != NULL && rep->pk_fallback.n > 0 &&
+        json_object_get(rec, bad) == NULL && key_text(&rep->pk_fallback, rec, out) == NULL)
+        return WDTS_OK; /* the pk field is absent altogether: the fallback key */
+    if (bad != NULL) {
+        snprintf(errstr, errstr_size, "a record of %s has no usable primary key field '%s'",
+                 rep->name, bad);
+        return WDTS_ERR_INVAL;
     }
     return WDTS_OK;
 }

@@ -95,8 +95,12 @@ void wrk_pager_next(struct wrk_pager *p, int has_total, long long total, size_t 
                     int page_size);
 
 /**
- * @brief The record's primary key: the catalog's pk fields, as text, joined by ':'.
- * @returns WDTS_ERR_INVAL when a pk field is missing, null or not a scalar.
+ * @brief The record's primary key: the catalog's pk fields, as text, joined by ':'. A
+ *        record in which a pk field is absent altogether is keyed by the catalog's
+ *        pk_fallback fields, when it has them (a gateway older than the page that lists
+ *        the key field).
+ * @returns WDTS_ERR_INVAL when a pk field is missing (and no fallback applies), null or not
+ *          a scalar.
  */
 wdts_err_t wrk_job_pk(const struct wdts_catalog_report *rep, const json_t *rec,
                       struct wdts_buf *out, char *errstr, size_t errstr_size);

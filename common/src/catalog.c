@@ -54,8 +54,8 @@ static const char *const entry_fields[] = {
     "name",         "description",   "kind",     "method",
     "qimen_method", "time",          "params",   "max_span_s",
     "page_size",    "max_page_size", "list_key", "pk",
-    "modified",     "details",       "pii",      "snapshot_interval_s",
-    "notes",
+    "pk_fallback",  "modified",      "details",  "pii",
+    "snapshot_interval_s", "notes",
 };
 #define N_ENTRY_FIELDS (sizeof(entry_fields) / sizeof(entry_fields[0]))
 
@@ -375,6 +375,7 @@ static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep, 
 
     rep->list_key = get_string(e, "list_key", 0, 1, pr, entry);
     get_names(e, "pk", 0, 1, &rep->pk, pr, entry);
+    get_names(e, "pk_fallback", 1, 1, &rep->pk_fallback, pr, entry);
     parse_modified(e, rep, pr, entry);
     parse_details(e, rep, pr, entry);
     get_names(e, "pii", 1, 0, &rep->pii, pr, entry);
@@ -388,6 +389,7 @@ static void free_reports(struct wdts_catalog_report *reports, size_t n)
             free(reports[i].details[d].pk.v);
         free((void *)reports[i].details);
         free(reports[i].pk.v);
+        free(reports[i].pk_fallback.v);
         free(reports[i].pii.v);
     }
     free(reports);

@@ -247,6 +247,10 @@ static void check_report(const struct wdts_catalog_report *rep, const json_t *me
     const json_t *row = json_object_get(m, "row");
     if (!names_equal(&rep->pk, json_object_get(row, "pk")))
         problem(pr, rep->name, "pk differs from the spec's row pk");
+    for (size_t i = 0; i < rep->pk_fallback.n; i++)
+        if (find_by(json_object_get(row, "fields"), "name", rep->pk_fallback.v[i]) == NULL)
+            problem(pr, rep->name, "pk_fallback field %s is not a field of the spec's rows",
+                    rep->pk_fallback.v[i]);
     const char *ct = str(row, "change_time");
     if (strcmp(rep->modified_field, ct) != 0) {
         problem(pr, rep->name, "modified.field is %s, the spec's change time is %s",
@@ -379,6 +383,8 @@ static void test_broken_facts_are_caught(void **state)
          "detail list detail_list is not in the spec"},
         {"trades", "pii", "[\"receiver_name\",\"buyer_email\"]", "pii field buyer_email"},
         {"stock", "max_page_size", "2000", "above the spec's 1000"},
+        {"stock_changes", "pk_fallback", "[\"warehouse_no\",\"stockio\"]",
+         "pk_fallback field stockio is not"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct wdts_catalog *cat = broken(cases[i].report, cases[i].member, cases[i].value);

@@ -212,6 +212,17 @@ static void test_pk_and_set(void **state)
     json_decref(rec);
     rec = json_pack("{s:s,s:s,s:s,s:i,s:s}", "warehouse_no", "W1", "stockio_no", "IO9",
                     "spec_no", "S1", "type", 3, "created", "2023-11-15 06:00:00");
+    /* stock_changes: rec_id when the row has it, else its composite fallback key */
+    const struct wdts_catalog_report *sc = wdts_catalog_get(cat, "stock_changes");
+    assert_int_equal(wrk_job_pk(sc, rec, &b, es, sizeof(es)), WDTS_OK);
+    assert_string_equal(wdts_buf_str(&b), "W1:IO9:S1:3:2023-11-15 06:00:00");
+    json_object_set_new(rec, "rec_id", json_integer(77));
+    assert_int_equal(wrk_job_pk(sc, rec, &b, es, sizeof(es)), WDTS_OK);
+    assert_string_equal(wdts_buf_str(&b), "77");
+    json_object_set_new(rec, "rec_id", json_null()); /* present but unusable: no fallback */
+    assert_int_equal(wrk_job_pk(sc, rec, &b, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_non_null(strstr(es, "rec_id"));
+    json_object_del(rec, "rec_id");
     assert_int_equal(wrk_job_pk(wdts_catalog_get(composite, "moves"), rec, &b, es, sizeof(es)),
                      WDTS_OK);
     assert_string_equal(wdts_buf_str(&b), "W1:IO9:S1:3:2023-11-15 06:00:00");

@@ -58,6 +58,8 @@ struct wdts_catalog_report {
     int max_page_size;            /* the most the API accepts */
     const char *list_key;         /* the record list in `data`: "order", "goods_list" */
     struct wdts_catalog_names pk; /* primary-key fields of a record (composite when n > 1) */
+    struct wdts_catalog_names pk_fallback; /* the key of a record that lacks a pk field (a
+                                              field only newer pages list); n = 0: none */
     const char *modified_field;   /* the record's change-time field ("modified") */
     enum wdts_timefmt modified_format;
     const struct wdts_catalog_detail *details;
