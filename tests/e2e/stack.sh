@@ -21,7 +21,9 @@ st_fail() {
     exit 1
 }
 
-# st_services TENANTS_JSON CLOCK FAULTS: Redis, the local Kafka, the sandbox.
+# st_services TENANTS_JSON CLOCK FAULTS: Redis, the local Kafka, the sandbox (with the
+# options in WDTS_E2E_SANDBOX, e.g. "--bounds open --qimen-total absent": the gateway's
+# behaviours that the official pages leave open).
 st_services() {
     local tenants=$1 clock=$2 faults=$3
     mkdir -p "$ST_DIR/logs"
@@ -36,6 +38,9 @@ st_services() {
     local args=(--listen 127.0.0.1:0 --tenants "$ST_DIR/tenants.json" --clock "$clock"
         --port-file "$ST_DIR/sbx.port")
     [[ -n "$faults" ]] && args+=(--faults "$faults")
+    local modes=()
+    read -r -a modes <<<"${WDTS_E2E_SANDBOX:-}"
+    args+=("${modes[@]}")
     "$ST_BIN/wdt-sandbox" "${args[@]}" >"$ST_DIR/logs/sandbox.log" 2>&1 &
     ST_SBX_PID=$!
     ST_PIDS+=("$ST_SBX_PID")
@@ -47,7 +52,8 @@ st_services() {
     export WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_FORMAT=text
     openssl rand -hex 32 >"$ST_DIR/secret.key"
     export WDT_SECRET_KEY_FILE=$ST_DIR/secret.key
-    st_log "redis $WDT_REDIS_URL, kafka $WDT_KAFKA_BOOTSTRAP_SERVERS, sandbox $ST_SBX ($clock)"
+    st_log "redis $WDT_REDIS_URL, kafka $WDT_KAFKA_BOOTSTRAP_SERVERS, sandbox $ST_SBX" \
+        "($clock${WDTS_E2E_SANDBOX:+, $WDTS_E2E_SANDBOX})"
 }
 
 # st_sandbox_clock: the sandbox's clock, Unix seconds.
