@@ -3,6 +3,7 @@
  * sliding-minute and in-flight limits, and the demo tenants. */
 #include "wdts_test.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,10 +108,40 @@ static void test_methods(void **state)
     assert_ptr_equal(sbx_method_find_qimen("WDT.Sales.TradeQuery.QueryWithDetail"), m);
     assert_null(sbx_method_find_qimen("sales.tradequery.querywithdetail"));
     assert_null(sbx_method_find_direct("sales.tradequery.querywithdetail"));
-    /* The stock query has its own Qimen name; its direct one lower-cased works too. */
+    /* The stock query has its own Qimen name; no name is derived from the direct one. */
     const struct sbx_method *st = sbx_method_find_direct("wms.StockSpec.search2");
     assert_ptr_equal(sbx_method_find_qimen("wdt.wms.stockspec.search"), st);
-    assert_ptr_equal(sbx_method_find_qimen("wdt.wms.stockspec.search2"), st);
+    assert_ptr_equal(sbx_method_find_qimen("3ldsmu02o9.wdt.wms.stockspec.search"), st);
+    assert_null(sbx_method_find_qimen("wdt.wms.stockspec.search2"));
+    assert_null(sbx_method_find_qimen("3ldsmu02o9.wdt.wms.stockspec.search2"));
+    /* The table agrees with the catalog: every report's direct and Qimen names, the
+     * widest window and the hide parameter the catalog sends. */
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/common/catalog/reports.json", WDTS_SOURCE_DIR);
+    json_error_t jerr;
+    json_t *cat = json_load_file(path, 0, &jerr);
+    assert_non_null(cat);
+    size_t ci;
+    json_t *rep;
+    json_array_foreach(cat, ci, rep)
+    {
+        const char *direct = json_string_value(json_object_get(rep, "method"));
+        const char *qimen = json_string_value(json_object_get(rep, "qimen_method"));
+        const struct sbx_method *cm = sbx_method_find_direct(direct);
+        if (cm == NULL)
+            fail_msg("no method %s", direct);
+        if (qimen && sbx_method_find_qimen(qimen) != cm)
+            fail_msg("Qimen name %s is not %s", qimen, direct);
+        json_t *span = json_object_get(rep, "max_span_s");
+        if (span) /* stock changes: the catalog sends no spec_no, so the narrow span */
+            assert_int_equal(cm->narrow_param ? cm->narrow_span : cm->max_span,
+                             json_integer_value(span));
+        json_t *params = json_object_get(rep, "params");
+        int hides = json_object_get(params, "hide_deleted") != NULL ||
+                    json_object_get(params, "hide_delete") != NULL;
+        assert_int_equal(hides, cm->hide_param != NULL);
+    }
+    json_decref(cat);
     enum sbx_timekind k;
     assert_int_equal(sbx_method_timekind(m, 2, &k), 0);
     assert_int_equal(k, SBX_TIME_PAID);
