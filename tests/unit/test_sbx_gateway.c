@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sbx_clock.h"
 #include "sbx_fault.h"
@@ -221,7 +222,48 @@ static void test_demo_tenants(void **state)
     assert_false(sbx_tenant_may_call(b, "aftersales.refund.Refund.search"));
     assert_true(sbx_tenant_may_call(b, "sales.TradeQuery.queryWithDetail"));
     assert_null(sbx_tenants_find(&ts, "nobody"));
+    assert_int_equal(a->time_format, -1); /* the sandbox's --time-format */
     sbx_tenants_deinit(&ts);
+}
+
+/* A tenant's time_format overrides --time-format; a bad one is refused. The option
+ * parsers take exactly the documented names. */
+static void test_time_format_and_bounds_names(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sbx-tenants-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("[{\"sid\":\"a\",\"appkey\":\"k\",\"appsecret\":\"s:t\",\"time_format\":\"epoch_ms\"},"
+          "{\"sid\":\"b\",\"appkey\":\"k\",\"appsecret\":\"s:t\"}]",
+          f);
+    fclose(f);
+    struct sbx_tenants ts;
+    char es[512];
+    assert_int_equal(sbx_tenants_load(path, &ts, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(sbx_tenants_find(&ts, "a")->time_format, SBX_TIMEFMT_EPOCH_MS);
+    assert_int_equal(sbx_tenants_find(&ts, "b")->time_format, -1);
+    sbx_tenants_deinit(&ts);
+    f = fopen(path, "w");
+    fputs("[{\"sid\":\"a\",\"appkey\":\"k\",\"appsecret\":\"s:t\",\"time_format\":\"ms\"}]", f);
+    fclose(f);
+    assert_int_equal(sbx_tenants_load(path, &ts, es, sizeof(es)), WDTS_ERR_CONFIG);
+    assert_non_null(strstr(es, "time_format"));
+    sbx_tenants_deinit(&ts);
+    unlink(path);
+    enum sbx_timefmt fmt;
+    enum sbx_bounds b;
+    assert_int_equal(sbx_timefmt_parse("datetime", &fmt), WDTS_OK);
+    assert_int_equal(fmt, SBX_TIMEFMT_DATETIME);
+    assert_int_equal(sbx_timefmt_parse("ms", &fmt), WDTS_ERR_INVAL);
+    assert_int_equal(sbx_bounds_parse("closed", &b), WDTS_OK);
+    assert_int_equal(b, SBX_BOUNDS_CLOSED);
+    assert_int_equal(sbx_bounds_parse("open", &b), WDTS_OK);
+    assert_int_equal(b, SBX_BOUNDS_OPEN);
+    assert_int_equal(sbx_bounds_parse("half", &b), WDTS_OK);
+    assert_int_equal(b, SBX_BOUNDS_HALF);
+    assert_int_equal(sbx_bounds_parse("wide", &b), WDTS_ERR_INVAL);
 }
 
 int main(void)
@@ -230,7 +272,7 @@ int main(void)
         cmocka_unit_test(test_fault_grammar), cmocka_unit_test(test_fault_draws),
         cmocka_unit_test(test_clock),         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_kv_decoding),   cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_demo_tenants),
+        cmocka_unit_test(test_demo_tenants),  cmocka_unit_test(test_time_format_and_bounds_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
