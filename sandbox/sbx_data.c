@@ -568,6 +568,27 @@ static int64_t periodic(int64_t created, int64_t period, int64_t phase, int64_t 
     return v == 0 ? created : first + (v - 1) * period;
 }
 
+/* One in 50 goods and suites, and always the last of each (so every data set has one),
+ * is deleted 1 to 20 days after its creation, at an odd second no update falls on. */
+static int64_t deleted_at(const struct sbx_dataset *ds, uint64_t salt, uint32_t i, uint32_t n,
+                          int64_t created)
+{
+    uint64_t h = sbx_hash(ds->seed, salt, i);
+    if (h % 50 != 0 && i + 1 != n)
+        return -1;
+    return created + (1 + (int64_t)((h >> 8) % 20)) * DAY + 2 * (int64_t)((h >> 24) % 3600) + 1;
+}
+
+int64_t sbx_goods_deleted(const struct sbx_dataset *ds, uint32_t goods)
+{
+    return deleted_at(ds, 0x460, goods, sbx_n_goods(ds), sbx_goods_created(ds, goods));
+}
+
+int64_t sbx_suite_deleted(const struct sbx_dataset *ds, uint32_t suite)
+{
+    return deleted_at(ds, 0x461, suite, sbx_n_suites(ds), sbx_suite_created(ds, suite));
+}
+
 int64_t sbx_goods_modified(const struct sbx_dataset *ds, uint32_t goods, int spec, int64_t t,
                            int64_t *version)
 {
@@ -575,6 +596,12 @@ int64_t sbx_goods_modified(const struct sbx_dataset *ds, uint32_t goods, int spe
     uint64_t h = sbx_hash(ds->seed, 0x410 + (uint64_t)(spec + 1), goods);
     int64_t period = spec < 0 ? (3 + (int64_t)(h % 10)) * DAY : (5 + (int64_t)(h % 20)) * DAY;
     int64_t phase = 1 + (int64_t)((h >> 16) % (uint64_t)(period - 1));
+    /* the deletion is the goods' last change, and its specs' (they go with it) */
+    int64_t del = sbx_goods_deleted(ds, goods);
+    if (del >= 0 && t >= del) {
+        periodic(created, period, phase, del - 1, version);
+        return del;
+    }
     return periodic(created, period, phase, t, version);
 }
 
@@ -584,7 +611,28 @@ int64_t sbx_suite_modified(const struct sbx_dataset *ds, uint32_t suite, int64_t
     uint64_t h = sbx_hash(ds->seed, 0x420, suite);
     int64_t period = (4 + (int64_t)(h % 12)) * DAY;
     int64_t phase = 1 + (int64_t)((h >> 16) % (uint64_t)(period - 1));
+    int64_t del = sbx_suite_deleted(ds, suite);
+    if (del >= 0 && t >= del) {
+        periodic(sbx_suite_created(ds, suite), period, phase, del - 1, version);
+        return del;
+    }
     return periodic(sbx_suite_created(ds, suite), period, phase, t, version);
+}
+
+int64_t sbx_retired(const struct sbx_dataset *ds, enum sbx_entity e, uint64_t id)
+{
+    if (e == SBX_E_WAREHOUSE && id == SBX_N_WAREHOUSES)
+        return ds->data_origin + DAY + 3 * 3600;
+    if (e == SBX_E_LOGISTICS && id == SBX_N_LOGISTICS_ROWS)
+        return ds->data_origin + 2 * DAY + 5 * 3600;
+    return -1;
+}
+
+int64_t sbx_snapshot_modified(const struct sbx_dataset *ds, enum sbx_entity e, uint64_t id,
+                              int64_t t)
+{
+    int64_t r = sbx_retired(ds, e, id);
+    return r >= 0 && r <= t ? r : ds->data_origin;
 }
 
 int64_t sbx_spec_price(const struct sbx_dataset *ds, uint32_t goods, uint32_t spec)
@@ -1343,9 +1391,9 @@ static void select_snapshot(const struct sbx_dataset *ds, enum sbx_entity e, int
         return;
     int n = e == SBX_E_SHOP        ? SBX_N_SHOPS
             : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES
-                                   : SBX_N_LOGISTICS;
+                                   : SBX_N_LOGISTICS_ROWS;
     for (int i = 0; i < n; i++)
-        rows_add(out, 0, (uint64_t)i + 1, ds->data_origin);
+        rows_add(out, 0, (uint64_t)i + 1, sbx_snapshot_modified(ds, e, (uint64_t)i + 1, as_of));
 }
 
 /* ---------------------------------------------------------------- incremental update */
@@ -1606,4 +1654,50 @@ void sbx_data_pk(enum sbx_entity e, uint64_t id, struct wdts_buf *buf)
         snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)id);
     }
     wdts_buf_append_str(buf, tmp);
+}
+
+wdts_err_t sbx_timefmt_parse(const char *name, enum sbx_timefmt *out)
+{
+    static const char *const names[] = {"doc", "datetime", "epoch_ms"};
+    for (int i = 0; name != NULL && i < 3; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *out = (enum sbx_timefmt)i;
+            return WDTS_OK;
+        }
+    }
+    return WDTS_ERR_INVAL;
+}
+
+/* Whether record id of e is deleted (or, for a carrier, disabled) as of t. */
+static int is_deleted(const struct sbx_dataset *ds, enum sbx_entity e, uint64_t id, int64_t t)
+{
+    int64_t del = -1;
+    if (e == SBX_E_GOODS && id >= 1 && id <= sbx_n_goods(ds))
+        del = sbx_goods_deleted(ds, (uint32_t)(id - 1));
+    else if (e == SBX_E_SUITE && id >= 1 && id <= sbx_n_suites(ds))
+        del = sbx_suite_deleted(ds, (uint32_t)(id - 1));
+    else if (e == SBX_E_WAREHOUSE || e == SBX_E_LOGISTICS)
+        del = sbx_retired(ds, e, id);
+    return del >= 0 && del <= t;
+}
+
+void sbx_result_filter(const struct sbx_dataset *ds, enum sbx_entity e, int64_t as_of,
+                       const struct sbx_filter *f, struct sbx_result *res)
+{
+    char want[16];
+    if (f->spec_no != NULL && e != SBX_E_STOCK_CHANGE)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < res->n; i++) {
+        uint64_t id = res->hits[i].id;
+        if (!f->show_deleted && is_deleted(ds, e, id, as_of))
+            continue;
+        if (f->spec_no != NULL) {
+            sbx_fmt_spec_no(sbx_chg_goods(id), sbx_chg_spec(id), want);
+            if (strcmp(want, f->spec_no) != 0)
+                continue;
+        }
+        res->hits[k++] = res->hits[i];
+    }
+    res->n = k;
 }

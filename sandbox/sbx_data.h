@@ -81,11 +81,41 @@ wdts_err_t sbx_data_select(const struct sbx_dataset *ds, enum sbx_entity e, enum
 void sbx_result_deinit(struct sbx_result *res);
 
 /**
+ * How change-time fields are written. DOC: as the official pages' answer examples show
+ * each one (refunds, purchase orders and stock-ins, stock, warehouses and stock changes
+ * in epoch milliseconds, the others as Beijing "yyyy-MM-dd HH:mm:ss"). DATETIME and
+ * EPOCH_MS: the change-time field of every report (the catalog's modified.field) in that
+ * form; every other time field keeps its DOC form.
+ */
+enum sbx_timefmt { SBX_TIMEFMT_DOC = 0, SBX_TIMEFMT_DATETIME, SBX_TIMEFMT_EPOCH_MS };
+
+/** Parses "doc", "datetime" or "epoch_ms". @returns WDTS_ERR_INVAL otherwise. */
+wdts_err_t sbx_timefmt_parse(const char *name, enum sbx_timefmt *out);
+
+/**
  * @brief Appends record `id` of entity e as of `as_of`, as the API returns it on
- *        route (compact JSON object, privacy rules applied), to buf.
+ *        route (compact JSON object, privacy rules applied), to buf, with the
+ *        change-time fields in the DOC form.
  */
 void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                      uint64_t id, int64_t as_of, struct wdts_buf *buf);
+/** sbx_data_render() with the change-time fields in form fmt. */
+void sbx_data_render_fmt(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                         uint64_t id, int64_t as_of, enum sbx_timefmt fmt, struct wdts_buf *buf);
+
+/** What a method's parameters narrow a selection by, beyond its window. */
+struct sbx_filter {
+    int show_deleted;    /* 0: leave out deleted goods, suites and warehouses and disabled
+                          * carriers (as of the query), the API's default */
+    const char *spec_no; /* stock changes: only this spec_no; NULL = all */
+};
+
+/**
+ * @brief Drops from res the hits that filter f leaves out, keeping the order.
+ * @owner ds, f borrowed; res is changed in place.
+ */
+void sbx_result_filter(const struct sbx_dataset *ds, enum sbx_entity e, int64_t as_of,
+                       const struct sbx_filter *f, struct sbx_result *res);
 
 /** Appends the primary-key text of record id (what a connector keys on) to buf. */
 void sbx_data_pk(enum sbx_entity e, uint64_t id, struct wdts_buf *buf);

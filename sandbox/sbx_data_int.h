@@ -19,9 +19,10 @@ enum sbx_stream { SBX_S_TRADE = 0, SBX_S_PURCHASE };
 
 /** Fixed dimensions of the catalog (bounded, so snapshot entities stay small). */
 #define SBX_N_SHOPS 8
-#define SBX_N_WAREHOUSES 3
-#define SBX_N_STOCK_WH 2 /* warehouses that hold stock and ship orders */
-#define SBX_N_LOGISTICS 6
+#define SBX_N_WAREHOUSES 4 /* the last one is deleted a day after the origin */
+#define SBX_N_STOCK_WH 2   /* warehouses that hold stock and ship orders */
+#define SBX_N_LOGISTICS 6  /* carriers orders ship with */
+#define SBX_N_LOGISTICS_ROWS 7 /* and one more, disabled two days after the origin */
 #define SBX_MAX_SPECS_PER_GOODS 4
 #define SBX_MAX_LINES 4
 
@@ -106,6 +107,17 @@ int64_t sbx_goods_modified(const struct sbx_dataset *ds, uint32_t goods, int spe
 int64_t sbx_suite_created(const struct sbx_dataset *ds, uint32_t suite);
 int64_t sbx_suite_modified(const struct sbx_dataset *ds, uint32_t suite, int64_t t,
                            int64_t *version);
+/** When goods or a suite is deleted (a change: it moves its modified), or -1 if never.
+ * Nothing changes a deleted record afterwards. */
+int64_t sbx_goods_deleted(const struct sbx_dataset *ds, uint32_t goods);
+int64_t sbx_suite_deleted(const struct sbx_dataset *ds, uint32_t suite);
+/** When snapshot row id of e (1-based) was deleted (warehouses) or disabled
+ * (carriers), or -1 if never. */
+int64_t sbx_retired(const struct sbx_dataset *ds, enum sbx_entity e, uint64_t id);
+/** The modified time of snapshot row id as of t: its retirement once that happened,
+ * else the data origin. */
+int64_t sbx_snapshot_modified(const struct sbx_dataset *ds, enum sbx_entity e, uint64_t id,
+                              int64_t t);
 /** Base retail price of a spec, cents. */
 int64_t sbx_spec_price(const struct sbx_dataset *ds, uint32_t goods, uint32_t spec);
 /** Components of a suite: up to 3 (goods, spec, num). @returns the count. */

@@ -37,16 +37,18 @@ static const struct wh_def warehouses[SBX_N_WAREHOUSES] = {
     {"WH01", "杭州主仓", "浙江省", "杭州市", "余杭区", "仓前街道良睦路1号", 1},
     {"WH02", "广州分仓", "广东省", "广州市", "白云区", "太和镇物流园8号", 1},
     {"WH03", "退货暂存仓", "浙江省", "杭州市", "余杭区", "仓前街道良睦路1号B区", 2},
+    {"WH04", "临时周转仓", "江苏省", "苏州市", "吴中区", "木渎镇金枫路18号", 1},
 };
 
 struct logi_def {
     const char *no, *name, *code;
     int type;
 };
-static const struct logi_def logistics[SBX_N_LOGISTICS] = {
+static const struct logi_def logistics[SBX_N_LOGISTICS_ROWS] = {
     {"LG01", "顺丰速运", "SF", 4},  {"LG02", "中通快递", "ZTO", 9},
     {"LG03", "圆通速递", "YTO", 8}, {"LG04", "韵达快递", "YUNDA", 10},
     {"LG05", "申通快递", "STO", 7}, {"LG06", "京东物流", "JD", 33},
+    {"LG07", "德邦快递", "DBKD", 11},
 };
 
 struct region {
@@ -89,6 +91,7 @@ static const char *const reasons[] = {"七天无理由", "尺码不合适", "质
 
 struct w {
     struct wdts_buf *buf;
+    enum sbx_timefmt fmt; /* how the report's change-time field is written */
     size_t n;
     char b[8192];
 };
@@ -349,6 +352,9 @@ static void w_chg_doc(struct w *w, enum sbx_chg_src src, uint64_t n)
 #define KQ(w, k, q) KM(w, k, (int64_t)(q)*100)
 #define KT(w, k, t) (KEYQ(w, k), kt(w, t), W(w, "\""))
 #define KMS(w, k, t) (KEY(w, k), kms(w, t))
+/* The report's change-time field (the catalog's modified.field): epoch ms when the official
+ * page's example shows it so (doc_ms) or when the sandbox is told to, else a datetime. */
+#define KCT(w, k, t, doc_ms) (ct_ms(w, doc_ms) ? KMS(w, k, t) : KT(w, k, t))
 
 /* A time inside its quotes. */
 static void kt(struct w *w, int64_t t)
@@ -366,6 +372,11 @@ static void kms(struct w *w, int64_t t)
         return;
     }
     w_u64(w, (uint64_t)t * 1000);
+}
+
+static inline int ct_ms(const struct w *w, int doc_ms)
+{
+    return w->fmt == SBX_TIMEFMT_DOC ? doc_ms : w->fmt == SBX_TIMEFMT_EPOCH_MS;
 }
 
 /* ---------------------------------------------------------------- privacy */
@@ -736,7 +747,7 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
     KMS(w, "consign_time", shipped ? l->ship : -1);
     KEY(w, "created");
     w_raw(w, v->cms, v->cms_len);
-    KT(w, "modified", mod);
+    KCT(w, "modified", mod, 0);
     KI(w, "version_id", version_of(evs, 7, t));
     W(w, ",\"detail_list\":[");
     for (int i = 0; i < l->n_lines; i++) {
@@ -831,7 +842,7 @@ static void render_raw_trade(const struct sbx_dataset *ds, enum sbx_route route,
     KT(w, "pay_time", paid ? l->pay : -1);
     KT(w, "end_time", l->done >= 0 && l->done <= t ? l->done : -1);
     KT(w, "created", l->created);
-    KT(w, "modified", mod);
+    KCT(w, "modified", mod, 0);
     W(w, ",\"trade_orders\":[");
     for (int i = 0; i < l->n_lines; i++) {
         const struct sbx_line *ln = &l->lines[i];
@@ -909,7 +920,7 @@ static void render_stockout(const struct sbx_dataset *ds, enum sbx_route route,
     KM(w, "weight", 35 * v->goods_count);
     KT(w, "consign_time", shipped ? l->ship : -1);
     KT(w, "created", l->check);
-    KT(w, "modified", mod);
+    KCT(w, "modified", mod, 0);
     W(w, ",\"details_list\":[");
     for (int i = 0; i < l->n_lines; i++) {
         const struct sbx_line *ln = &l->lines[i];
@@ -1002,7 +1013,8 @@ static void render_refund(const struct sbx_dataset *ds, enum sbx_route route, co
     KT(w, "agree_time", agreed ? l->rf_agree : -1);
     KT(w, "settle_time", done ? l->rf_done : -1);
     KT(w, "created", l->refund);
-    KT(w, "modified", mod);
+    KCT(w, "modified", mod, 1);
+    KT(w, "modified_date", mod);
     W(w, ",\"detail_list\":[{\"rec_id\":");
     w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)l->refund_line + 1);
     KU(w, "refund_id", l->n + 1);
@@ -1019,7 +1031,8 @@ static void render_refund(const struct sbx_dataset *ds, enum sbx_route route, co
     KM(w, "price", ln->price);
     KM(w, "refund_amount", amount);
     KT(w, "created", l->refund);
-    KT(w, "modified", mod);
+    KMS(w, "modified", mod);
+    KT(w, "modified_date", mod);
     W(w, "}]}");
 }
 
@@ -1057,7 +1070,7 @@ static void render_refund_stockin(const struct sbx_dataset *ds, enum sbx_route r
     KM(w, "total_price", ln->price * ln->num);
     KT(w, "check_time", done ? l->si_done : -1);
     KT(w, "created", l->rf_done);
-    KT(w, "modified", mod);
+    KCT(w, "modified", mod, 0);
     W(w, ",\"details_list\":[{\"rec_id\":");
     w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)l->refund_line + 1);
     KU(w, "stockin_id", l->n + 1);
@@ -1114,7 +1127,7 @@ static void render_purchase(const struct sbx_dataset *ds, const struct sbx_purch
     KM(w, "other_fee", 0);
     KT(w, "check_time", l->approve <= t ? l->approve : -1);
     KT(w, "created", l->created);
-    KT(w, "modified", mod);
+    KCT(w, "modified", mod, 1);
     KS(w, "remark", "");
     W(w, ",\"detail_list\":[");
     for (int i = 0; i < l->n_lines; i++) {
@@ -1165,7 +1178,7 @@ static void render_purchase_stockin(const struct sbx_dataset *ds, const struct s
     KM(w, "total_price", purchase_total(l));
     KT(w, "check_time", done ? l->si_done : -1);
     KT(w, "created", l->arrive);
-    KT(w, "modified", mod);
+    KCT(w, "modified", mod, 1);
     W(w, ",\"details_list\":[");
     for (int i = 0; i < l->n_lines; i++) {
         const struct sbx_line *ln = &l->lines[i];
@@ -1216,7 +1229,7 @@ static void render_stock(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
     KQ(w, "purchase_num", (int64_t)((h >> 36) % 3) * 50);
     KQ(w, "lock_num", 0);
     KT(w, "created", ds->data_origin);
-    KT(w, "modified", mod);
+    KCT(w, "modified", mod, 1);
     W(w, "}");
 }
 
@@ -1261,7 +1274,10 @@ static void render_stock_change(const struct sbx_dataset *ds, uint64_t id, int64
     uint64_t h = sbx_hash(ds->seed, id, 0x800);
     int64_t after = 20 + (int64_t)(h % 480);
 
-    W(w, "{\"stockio_no\":\"");
+    /* rec_id: the change id itself, unique per change row */
+    W(w, "{\"rec_id\":");
+    w_u64(w, id);
+    W(w, ",\"stockio_no\":\"");
     w_chg_doc(w, src, n);
     W(w, "\"");
     KEY(w, "src_order_no");
@@ -1283,7 +1299,7 @@ static void render_stock_change(const struct sbx_dataset *ds, uint64_t id, int64
     KQ(w, "num", num);
     KQ(w, "stock_num_old", after - num);
     KQ(w, "stock_num_new", after);
-    KT(w, "created", at);
+    KCT(w, "created", at, 1);
     W(w, "}");
 }
 
@@ -1302,6 +1318,8 @@ static void render_goods(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
     uint64_t h = sbx_hash(ds->seed, 0x500, g);
     uint32_t nsp = sbx_n_specs(ds, g);
     int64_t created = sbx_goods_created(ds, g);
+    int64_t del = sbx_goods_deleted(ds, g);
+    int deleted = del >= 0 && del <= t;
 
     W(w, "{\"goods_id\":");
     w_u64(w, id);
@@ -1323,10 +1341,10 @@ static void render_goods(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
     KS(w, "unit_name", "件");
     KS(w, "origin", "中国");
     KS(w, "remark", gv % 2 ? "换新包装" : "");
-    KI(w, "deleted", 0);
+    KU(w, "deleted", deleted ? id : 0);
     KI(w, "version_id", gv);
     KT(w, "goods_created", created);
-    KT(w, "goods_modified", gm);
+    KMS(w, "goods_modified", gm);
     /* modified: the record's version (goods or any spec), the time the window selects on
      * and the catalog's change-time field for goods */
     int64_t vm = gm;
@@ -1335,7 +1353,7 @@ static void render_goods(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
         if (sm > vm)
             vm = sm;
     }
-    KT(w, "modified", vm);
+    KCT(w, "modified", vm, 0);
     W(w, ",\"spec_list\":[");
     for (uint32_t sp = 0; sp < nsp; sp++) {
         int64_t sv = 0;
@@ -1364,9 +1382,9 @@ static void render_goods(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
         KM(w, "market_price", price * 120 / 100);
         KM(w, "weight", 35);
         KI(w, "is_sn_enable", 0);
-        KI(w, "deleted", 0);
+        KU(w, "deleted", deleted ? sbx_spec_id(g, sp) : 0);
         KT(w, "spec_created", created);
-        KT(w, "spec_modified", sm);
+        KMS(w, "spec_modified", sm);
         W(w, "}");
     }
     W(w, "]}");
@@ -1409,9 +1427,11 @@ static void render_suite(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
     KMN(w, "market_price", price * 110 / 100);
     KM(w, "weight", 35 * np);
     KS(w, "remark", "");
-    KI(w, "deleted", 0);
-    KT(w, "created", sbx_suite_created(ds, s));
-    KT(w, "modified", m);
+    int64_t del = sbx_suite_deleted(ds, s);
+    KU(w, "deleted", del >= 0 && del <= t ? id : 0);
+    /* suite rows carry suite_created/suite_modified; created/modified are the lines' */
+    KCT(w, "suite_modified", m, 0);
+    KT(w, "suite_created", sbx_suite_created(ds, s));
     W(w, ",\"detail_list\":[");
     for (int i = 0; i < np; i++) {
         if (i)
@@ -1424,6 +1444,10 @@ static void render_suite(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
         KM(w, "ratio", 10000 / np);
         KI(w, "is_fixed_price", 0);
         KM(w, "fixed_price", 0);
+        KI(w, "deleted", 0);
+        /* a line changes with its suite (its price follows the suite's version) */
+        KT(w, "modified", m);
+        KT(w, "created", sbx_suite_created(ds, s));
         W(w, "}");
     }
     W(w, "]}");
@@ -1450,20 +1474,23 @@ static void render_shop(const struct sbx_dataset *ds, uint64_t id, struct w *w)
     KS(w, "district", "西湖区");
     KS(w, "remark", "");
     KT(w, "created", ds->data_origin);
-    KT(w, "modified", ds->data_origin);
+    KCT(w, "modified", ds->data_origin, 0);
     W(w, "}");
 }
 
-static void render_warehouse(const struct sbx_dataset *ds, uint64_t id, struct w *w)
+/* The page has no deleted field: a deleted warehouse is is_disabled (hide_delete's own
+ * label says 已停用 while its values say 已删除). */
+static void render_warehouse(const struct sbx_dataset *ds, uint64_t id, int64_t t, struct w *w)
 {
     const struct wh_def *h = &warehouses[id - 1];
+    int64_t mod = sbx_snapshot_modified(ds, SBX_E_WAREHOUSE, id, t);
     W(w, "{\"warehouse_id\":");
     w_u64(w, id);
     KS(w, "warehouse_no", h->no);
     KS(w, "name", h->name);
     KI(w, "type", h->type);
     KI(w, "sub_type", 0);
-    W(w, ",\"is_disabled\":false");
+    w_str(w, mod != ds->data_origin ? ",\"is_disabled\":true" : ",\"is_disabled\":false");
     KS(w, "contact", "仓库主管");
     KS(w, "province", h->province);
     KS(w, "city", h->city);
@@ -1471,23 +1498,24 @@ static void render_warehouse(const struct sbx_dataset *ds, uint64_t id, struct w
     KS(w, "address", h->address);
     KS(w, "remark", "");
     KT(w, "created", ds->data_origin);
-    KT(w, "modified", ds->data_origin);
+    KCT(w, "modified", mod, 1);
     W(w, "}");
 }
 
-static void render_logistics(const struct sbx_dataset *ds, uint64_t id, struct w *w)
+static void render_logistics(const struct sbx_dataset *ds, uint64_t id, int64_t t, struct w *w)
 {
     const struct logi_def *l = &logistics[id - 1];
+    int64_t mod = sbx_snapshot_modified(ds, SBX_E_LOGISTICS, id, t);
     W(w, "{\"logistics_id\":");
     w_u64(w, id);
     KS(w, "logistics_no", l->no);
     KS(w, "logistics_name", l->name);
     KS(w, "logistics_code", l->code);
     KI(w, "logistics_type", l->type);
-    W(w, ",\"is_disabled\":false");
+    w_str(w, mod != ds->data_origin ? ",\"is_disabled\":true" : ",\"is_disabled\":false");
     KS(w, "remark", "");
     KT(w, "created", ds->data_origin);
-    KT(w, "modified", ds->data_origin);
+    KCT(w, "modified", mod, 0);
     W(w, "}");
 }
 
@@ -1498,7 +1526,7 @@ static void render_logistics(const struct sbx_dataset *ds, uint64_t id, struct w
  * modified, so a cached row is exact. Direct-mapped and bounded in bytes. */
 struct row_entry {
     int used;
-    int e, route;
+    int e, route, fmt;
     uint64_t seed;
     int64_t opd, origin;
     uint64_t id;
@@ -1518,34 +1546,34 @@ static size_t row_bytes;
 static uint64_t row_seen[ROW_SLOTS];
 
 static uint64_t row_key_hash(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
-                             uint64_t id, int64_t version)
+                             enum sbx_timefmt fmt, uint64_t id, int64_t version)
 {
     uint64_t h = sbx_hash(ds->seed ^ (uint64_t)ds->orders_per_day, id, (uint64_t)version);
-    return sbx_hash(h, (uint64_t)ds->data_origin, (uint64_t)(e * 2 + route)) | 1;
+    return sbx_hash(h, (uint64_t)ds->data_origin, (uint64_t)((e * 2 + route) * 4 + fmt)) | 1;
 }
 
 static size_t row_slot(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
-                       uint64_t id, int64_t version)
+                       enum sbx_timefmt fmt, uint64_t id, int64_t version)
 {
-    return (size_t)(row_key_hash(ds, e, route, id, version) % ROW_SLOTS);
+    return (size_t)(row_key_hash(ds, e, route, fmt, id, version) % ROW_SLOTS);
 }
 
 static int row_match(const struct row_entry *en, const struct sbx_dataset *ds, enum sbx_entity e,
-                     enum sbx_route route, uint64_t id, int64_t version)
+                     enum sbx_route route, enum sbx_timefmt fmt, uint64_t id, int64_t version)
 {
     return en->used && en->id == id && en->version == version && en->e == (int)e &&
-           en->route == (int)route && en->seed == ds->seed && en->opd == ds->orders_per_day &&
-           en->origin == ds->data_origin;
+           en->route == (int)route && en->fmt == (int)fmt && en->seed == ds->seed &&
+           en->opd == ds->orders_per_day && en->origin == ds->data_origin;
 }
 
 static int row_get(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
-                   uint64_t id, int64_t version, struct wdts_buf *buf)
+                   enum sbx_timefmt fmt, uint64_t id, int64_t version, struct wdts_buf *buf)
 {
     int hit = 0;
-    size_t slot = row_slot(ds, e, route, id, version);
+    size_t slot = row_slot(ds, e, route, fmt, id, version);
     pthread_mutex_lock(&row_lock);
     struct row_entry *en = &row_cache[slot];
-    if (row_match(en, ds, e, route, id, version)) {
+    if (row_match(en, ds, e, route, fmt, id, version)) {
         wdts_buf_append(buf, en->data, en->len);
         hit = 1;
     }
@@ -1554,9 +1582,9 @@ static int row_get(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_rou
 }
 
 static void row_put(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
-                    uint64_t id, int64_t version, const char *data, size_t len)
+                    enum sbx_timefmt fmt, uint64_t id, int64_t version, const char *data, size_t len)
 {
-    uint64_t kh = row_key_hash(ds, e, route, id, version);
+    uint64_t kh = row_key_hash(ds, e, route, fmt, id, version);
     size_t slot = (size_t)(kh % ROW_SLOTS);
     pthread_mutex_lock(&row_lock);
     if (row_seen[slot] != kh) {
@@ -1578,6 +1606,7 @@ static void row_put(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_ro
         en->used = 1;
         en->e = (int)e;
         en->route = (int)route;
+        en->fmt = (int)fmt;
         en->seed = ds->seed;
         en->opd = ds->orders_per_day;
         en->origin = ds->data_origin;
@@ -1621,8 +1650,15 @@ void sbx_render_cache_clear(void)
 void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                      uint64_t id, int64_t as_of, struct wdts_buf *buf)
 {
+    sbx_data_render_fmt(ds, e, route, id, as_of, SBX_TIMEFMT_DOC, buf);
+}
+
+void sbx_data_render_fmt(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
+                         uint64_t id, int64_t as_of, enum sbx_timefmt fmt, struct wdts_buf *buf)
+{
     struct w w;
     w.buf = buf;
+    w.fmt = fmt;
     w.n = 0;
     switch (e) {
     case SBX_E_TRADE:
@@ -1641,7 +1677,7 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
             W(&w, "{}"); /* does not exist (yet) */
             break;
         }
-        if (row_get(ds, e, route, id, version, buf))
+        if (row_get(ds, e, route, fmt, id, version, buf))
             return;
         size_t at = buf->len;
         v.modified = version;
@@ -1658,7 +1694,7 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
         else
             render_refund_stockin(ds, route, &v, as_of, &w);
         w_flush(&w);
-        row_put(ds, e, route, id, version, buf->data + at, buf->len - at);
+        row_put(ds, e, route, fmt, id, version, buf->data + at, buf->len - at);
         return;
     }
     case SBX_E_PURCHASE_ORDER:
@@ -1674,7 +1710,7 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
             W(&w, "{}");
             break;
         }
-        if (row_get(ds, e, route, id, version, buf))
+        if (row_get(ds, e, route, fmt, id, version, buf))
             return;
         size_t at = buf->len;
         sbx_purchase_life_get(ds, id - 1, 1, &l);
@@ -1683,7 +1719,7 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
         else
             render_purchase_stockin(ds, &l, as_of, &w);
         w_flush(&w);
-        row_put(ds, e, route, id, version, buf->data + at, buf->len - at);
+        row_put(ds, e, route, fmt, id, version, buf->data + at, buf->len - at);
         return;
     }
     case SBX_E_STOCK: render_stock(ds, id, as_of, &w); break;
@@ -1695,15 +1731,15 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
     case SBX_E_LOGISTICS: {
         uint64_t n = e == SBX_E_SHOP        ? SBX_N_SHOPS
                      : e == SBX_E_WAREHOUSE ? SBX_N_WAREHOUSES
-                                            : SBX_N_LOGISTICS;
+                                            : SBX_N_LOGISTICS_ROWS;
         if (id == 0 || id > n || as_of < ds->data_origin)
             W(&w, "{}");
         else if (e == SBX_E_SHOP)
             render_shop(ds, id, &w);
         else if (e == SBX_E_WAREHOUSE)
-            render_warehouse(ds, id, &w);
+            render_warehouse(ds, id, as_of, &w);
         else
-            render_logistics(ds, id, &w);
+            render_logistics(ds, id, as_of, &w);
         break;
     }
     default: W(&w, "{}"); break;

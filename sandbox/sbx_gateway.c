@@ -103,6 +103,18 @@ void sbx_kv_deinit(struct sbx_kv *kv)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
+wdts_err_t sbx_bounds_parse(const char *name, enum sbx_bounds *out)
+{
+    static const char *const names[] = {"half", "closed", "open"};
+    for (int i = 0; name != NULL && i < 3; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *out = (enum sbx_bounds)i;
+            return WDTS_OK;
+        }
+    }
+    return WDTS_ERR_INVAL;
+}
+
 void sbx_gateway_init(struct sbx_gateway *gw, const struct sbx_tenants *tenants,
                       const struct sbx_clock *clock, struct sbx_faults *faults)
 {
@@ -260,6 +272,21 @@ static int json_int(json_t *v, long long *out)
     return -1;
 }
 
+/* Whether a hide_deleted / hide_delete value asks for everything: 0, "0" or false. */
+static int shows_hidden(json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_false(v))
+        return 1;
+    if (json_is_integer(v))
+        return json_integer_value(v) == 0;
+    if (json_is_string(v))
+        return strcmp(json_string_value(v), "0") == 0 ||
+               strcasecmp(json_string_value(v), "false") == 0;
+    return 0;
+}
+
 /* The checks both routes share once the caller is authenticated: permission,
  * limits, pager, window; then the page itself. */
 static void serve_query(struct call *c)
@@ -324,6 +351,21 @@ static void serve_query(struct call *c)
             return;
         }
     }
+    const char *narrow = NULL;
+    if (m->narrow_param) {
+        json_t *nv = json_object_get(c->params, m->narrow_param);
+        if (json_is_string(nv) && json_string_length(nv) > 0)
+            narrow = json_string_value(nv);
+        if (narrow == NULL && end - start > m->narrow_span) {
+            wdt_error(c, 100, "您的查询时间过宽,%s", m->narrow_text);
+            return;
+        }
+    }
+    /* Times are whole seconds, so every bounds mode is a half-open window [start, end). */
+    if (c->gw->bounds == SBX_BOUNDS_CLOSED && end < INT64_MAX)
+        end++;
+    else if (c->gw->bounds == SBX_BOUNDS_OPEN)
+        start++;
 
     enum sbx_timekind kind = SBX_TIME_MODIFIED;
     if (m->kind_param) {
@@ -355,6 +397,12 @@ static void serve_query(struct call *c)
         wdt_error(c, 99, "其他错误");
         return;
     }
+    struct sbx_filter filter = {1, narrow};
+    if (m->hide_param)
+        filter.show_deleted = shows_hidden(json_object_get(c->params, m->hide_param));
+    if (!filter.show_deleted || filter.spec_no)
+        sbx_result_filter(&ds, m->entity, c->now, &filter, &res);
+    enum sbx_timefmt fmt = t->time_format >= 0 ? (enum sbx_timefmt)t->time_format : c->gw->timefmt;
     size_t from = 0, to = res.n;
     if (c->has_pager) {
         unsigned long long f = (unsigned long long)c->page_no * (unsigned long long)c->page_size;
@@ -376,14 +424,16 @@ static void serve_query(struct call *c)
     }
     body_open(c);
     wdts_buf_append_str(b, "{\"status\":0,\"data\":{");
-    /* Qimen has no calc_total and always returns total_count (reference §6). */
-    if (c->calc_total || c->route == SBX_ROUTE_QIMEN || !c->has_pager)
+    /* Qimen has no calc_total; no page says whether its answers carry total_count, so
+     * --qimen-total decides (present by default). */
+    if (c->route == SBX_ROUTE_QIMEN ? !c->gw->qimen_total_absent
+                                    : c->calc_total || !c->has_pager)
         wdts_buf_printf(b, "\"total_count\":%zu,", res.n);
     wdts_buf_printf(b, "\"%s\":[", m->list_key);
     for (size_t i = from; i < to; i++) {
         if (i > from)
             wdts_buf_append(b, ",", 1);
-        sbx_data_render(&ds, m->entity, c->route, res.hits[i].id, c->now, b);
+        sbx_data_render_fmt(&ds, m->entity, c->route, res.hits[i].id, c->now, fmt, b);
     }
     wdts_buf_append_str(b, "]}}");
     body_close(c);

@@ -18,6 +18,13 @@
 #include "sbx_metrics.h"
 #include "wdts/str.h"
 
+/** Which ends of a window [start, end] select a record by its basis time t. */
+enum sbx_bounds {
+    SBX_BOUNDS_HALF = 0, /* start <= t < end (the default) */
+    SBX_BOUNDS_CLOSED,   /* start <= t <= end */
+    SBX_BOUNDS_OPEN,     /* start < t < end */
+};
+
 struct sbx_tenants;
 struct sbx_clock;
 struct sbx_faults;
@@ -35,7 +42,16 @@ struct sbx_gateway {
      * clock may run at any speed either way. */
     int ts_sandbox_clock;
     int64_t ts_skew_s;
+    /* What the official pages leave open, chosen per sandbox (see README): which ends of
+     * a window select, whether Qimen answers carry total_count, and the form of the
+     * change-time fields (a tenant's time_format overrides it). */
+    enum sbx_bounds bounds;
+    int qimen_total_absent;
+    enum sbx_timefmt timefmt;
 };
+
+/** Parses "closed", "half" or "open". @returns WDTS_ERR_INVAL otherwise. */
+wdts_err_t sbx_bounds_parse(const char *name, enum sbx_bounds *out);
 
 /** Decoded key/value pairs of a query string or a form body; owns its strings. */
 struct sbx_kv {

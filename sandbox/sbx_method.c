@@ -15,51 +15,62 @@ static const struct sbx_method methods[] = {
     {"sales.TradeQuery.queryWithDetail", "wdt.sales.tradequery.querywithdetail", 1, SBX_E_TRADE,
      "start_time", "end_time", "time_type", 0, 1,
      {{1, SBX_TIME_MODIFIED}, {2, SBX_TIME_PAID}, {3, SBX_TIME_CREATED}}, 3, H60, "60分钟", "order",
-     SBX_PAGE_REQUIRED},
+     SBX_PAGE_REQUIRED, NULL, 0, NULL, NULL},
     /* status_type is required: 0 = consign time; 1 (cancelled), 2 (pending) and 3 (by
      * status list) filter on modified time. The sandbox does not narrow 1/2/3 by status. */
     {"wms.stockout.Sales.queryWithDetail", "wdt.wms.stockout.sales.querywithdetail", 1,
      SBX_E_STOCKOUT, "start_time", "end_time", "status_type", 1, 0,
      {{0, SBX_TIME_CONSIGNED}, {1, SBX_TIME_MODIFIED}, {2, SBX_TIME_MODIFIED},
       {3, SBX_TIME_MODIFIED}},
-     4, H60, "60分钟", "order", SBX_PAGE_REQUIRED},
+     4, H60, "60分钟", "order", SBX_PAGE_REQUIRED, NULL, 0, NULL, NULL},
     /* Of the four time pairs the sandbox serves modified_from/modified_to. */
     {"aftersales.refund.Refund.search", "wdt.aftersales.refund.refund.search", 1, SBX_E_REFUND,
      "modified_from", "modified_to", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30, "30天", "order",
-     SBX_PAGE_REQUIRED},
+     SBX_PAGE_REQUIRED, NULL, 0, NULL, NULL},
     /* time_type 0 modified (default), 1 stock-in time (the record's creation here). */
     {"wms.stockin.Refund.queryWithDetail", "wdt.wms.stockin.refund.querywithdetail", 1,
      SBX_E_REFUND_STOCKIN, "start_time", "end_time", "time_type", 0, 0,
-     {{0, SBX_TIME_MODIFIED}, {1, SBX_TIME_CREATED}}, 2, D30, "30天", "order", SBX_PAGE_REQUIRED},
+     {{0, SBX_TIME_MODIFIED}, {1, SBX_TIME_CREATED}}, 2, D30, "30天", "order", SBX_PAGE_REQUIRED,
+     NULL, 0, NULL, NULL},
     {"purchase.PurchaseOrder.queryWithDetail", "wdt.purchase.purchaseorder.querywithdetail", 1,
      SBX_E_PURCHASE_ORDER, "start_time", "end_time", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30,
-     "30天", "order", SBX_PAGE_REQUIRED},
+     "30天", "order", SBX_PAGE_REQUIRED, NULL, 0, NULL, NULL},
     {"wms.stockin.Purchase.queryWithDetail", "wdt.wms.stockin.purchase.querywithdetail", 1,
      SBX_E_PURCHASE_STOCKIN, "start_time", "end_time", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1,
-     D30, "30天", "order", SBX_PAGE_REQUIRED},
-    /* The Qimen scene names the stock query wdt.wms.stockspec.search (reference §6). */
+     D30, "30天", "order", SBX_PAGE_REQUIRED, NULL, 0, NULL, NULL},
+    /* The Qimen scene names the stock query wdt.wms.stockspec.search (reference §6, the
+     * official SDK's request class); there is no Qimen name for search2. */
     {"wms.StockSpec.search2", "wdt.wms.stockspec.search", 1, SBX_E_STOCK, "start_time", "end_time",
-     NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30, "30天", "detail_list", SBX_PAGE_REQUIRED},
+     NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30, "30天", "detail_list", SBX_PAGE_REQUIRED,
+     NULL, 0, NULL, NULL},
     {"wms.StockSpec.queryChangeHistory", "wdt.wms.stockspec.querychangehistory", 1,
      SBX_E_STOCK_CHANGE, "start_date", "end_date", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30,
-     "30天", "data", SBX_PAGE_REQUIRED},
+     "30天", "data", SBX_PAGE_REQUIRED, "spec_no", H60,
+     "不传商家编码,查询时间不能大于1小时", NULL},
     {"goods.Goods.queryWithSpec", "wdt.goods.goods.querywithspec", 1, SBX_E_GOODS, "start_time",
      "end_time", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30, "30天", "goods_list",
-     SBX_PAGE_REQUIRED},
+     SBX_PAGE_REQUIRED, NULL, 0, NULL, "hide_deleted"},
     {"goods.Suite.search", "wdt.goods.suite.search", 1, SBX_E_SUITE, "start_time", "end_time", NULL,
-     0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30, "30天", "suite_list", SBX_PAGE_REQUIRED},
+     0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30, "30天", "suite_list", SBX_PAGE_REQUIRED, NULL, 0,
+     NULL, "hide_deleted"},
     {"sales.RawTrade.search", "wdt.sales.rawtrade.search", 1, SBX_E_RAW_TRADE, "start_time",
-     "end_time", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30, "30天", "order", SBX_PAGE_REQUIRED},
+     "end_time", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30, "30天", "order", SBX_PAGE_REQUIRED,
+     NULL, 0, NULL, NULL},
     /* Snapshots: no window ("增量获取：不支持"); without a pager every row comes back. */
     {"setting.Shop.queryShop", "wdt.setting.shop.queryshop", 1, SBX_E_SHOP, NULL, NULL, NULL, 0, 0,
-     {{0, SBX_TIME_MODIFIED}}, 1, 0, NULL, "details", SBX_PAGE_OPTIONAL},
+     {{0, SBX_TIME_MODIFIED}}, 1, 0, NULL, "details", SBX_PAGE_OPTIONAL, NULL, 0, NULL, NULL},
+    /* hide_delete: Int, 0 shows deleted warehouses; the default hides them. */
     {"setting.Warehouse.queryWarehouse", "wdt.setting.warehouse.querywarehouse", 1, SBX_E_WAREHOUSE,
-     NULL, NULL, NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, 0, NULL, "details", SBX_PAGE_OPTIONAL},
+     NULL, NULL, NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, 0, NULL, "details", SBX_PAGE_OPTIONAL,
+     NULL, 0, NULL, "hide_delete"},
+    /* The page leaves disabled carriers out, and documents hide_delete (boolean, true hides,
+     * false shows): they come back only with false. */
     {"setting.Logistics.queryLogistics", "wdt.setting.logistics.querylogistics", 1, SBX_E_LOGISTICS,
-     NULL, NULL, NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, 0, NULL, "details", SBX_PAGE_OPTIONAL},
+     NULL, NULL, NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, 0, NULL, "details", SBX_PAGE_OPTIONAL,
+     NULL, 0, NULL, "hide_delete"},
     /* The server clock (reference §2): data = the sandbox clock in Unix seconds. */
     {"system.Core.now", "wdt.system.core.now", 0, SBX_E_TRADE, NULL, NULL, NULL, 0, 0,
-     {{0, SBX_TIME_MODIFIED}}, 1, 0, NULL, NULL, SBX_PAGE_NONE},
+     {{0, SBX_TIME_MODIFIED}}, 1, 0, NULL, NULL, SBX_PAGE_NONE, NULL, 0, NULL, NULL},
 };
 
 const struct sbx_method *sbx_method_table(size_t *n)
@@ -76,14 +87,6 @@ const struct sbx_method *sbx_method_find_direct(const char *name)
     return NULL;
 }
 
-/* "wdt." + the direct name lower-cased equals name (case-insensitive)? */
-static int lower_direct_equals(const char *direct, const char *name)
-{
-    if (strncasecmp(name, "wdt.", 4) != 0)
-        return 0;
-    return strcasecmp(direct, name + 4) == 0;
-}
-
 const struct sbx_method *sbx_method_find_qimen(const char *name)
 {
     /* A scene prefix ("3ldsmu02o9.") comes before "wdt."; strip anything before it. */
@@ -95,7 +98,7 @@ const struct sbx_method *sbx_method_find_qimen(const char *name)
         bare = dot + 1;
     }
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (strcasecmp(methods[i].qimen, bare) == 0 || lower_direct_equals(methods[i].direct, bare))
+        if (strcasecmp(methods[i].qimen, bare) == 0)
             return &methods[i];
     return NULL;
 }

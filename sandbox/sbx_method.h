@@ -43,13 +43,22 @@ struct sbx_method {
     const char *span_text;    /* "60分钟", "30天": the tail of the window-too-wide message */
     const char *list_key;     /* "order", "goods_list", "details", "detail_list", "data" … */
     enum sbx_paging paging;
+    /* Without narrow_param the window may span at most narrow_span (stock changes: one
+     * hour without spec_no, 30 days with it); narrow_param also filters the rows. */
+    const char *narrow_param; /* NULL: none */
+    int64_t narrow_span;
+    const char *narrow_text; /* the tail of that too-wide message */
+    /* A parameter that shows deleted (or disabled) rows when 0/false; they are hidden when
+     * it is absent or anything else (hide_deleted, hide_delete). NULL: none. */
+    const char *hide_param;
 };
 
 /** @returns the row for a direct method name (case-sensitive), or NULL. Static. */
 const struct sbx_method *sbx_method_find_direct(const char *name);
 /**
- * @returns the row for a Qimen method: "wdt.<lowercased direct>" with or without a
- *          scene prefix ("3ldsmu02o9.wdt.…"), compared case-insensitively; or NULL.
+ * @returns the row whose official Qimen name (wdt.wms.stockspec.search for stock, the
+ *          lower-cased direct name after "wdt." for the others) equals name, with or without
+ *          a scene prefix ("3ldsmu02o9.wdt.…"), compared case-insensitively; or NULL.
  */
 const struct sbx_method *sbx_method_find_qimen(const char *name);
 /** The whole table (for listings and tests). */

@@ -143,7 +143,8 @@ static int plain_id(const char *s)
 
 static const char *const known_keys[] = {
     "sid",         "appkey", "appsecret", "qimen_app_key",  "qimen_app_secret", "permissions",
-    "rate_per_min", "concurrency", "orders_per_day", "seed", "data_origin",     NULL,
+    "rate_per_min", "concurrency", "orders_per_day", "seed", "data_origin",     "time_format",
+    NULL,
 };
 
 static void parse_tenant(json_t *obj, size_t idx, struct sbx_tenant *t, struct problems *p)
@@ -167,7 +168,7 @@ static void parse_tenant(json_t *obj, size_t idx, struct sbx_tenant *t, struct p
         if (!known)
             problem(p, "%s: unknown field \"%s\" (known: sid, appkey, appsecret, qimen_app_key, "
                        "qimen_app_secret, permissions, rate_per_min, concurrency, orders_per_day, "
-                       "seed, data_origin)", where, k);
+                       "seed, data_origin, time_format)", where, k);
     }
 
     if (t->sid && !plain_id(t->sid))
@@ -236,6 +237,17 @@ static void parse_tenant(json_t *obj, size_t idx, struct sbx_tenant *t, struct p
                     where);
         }
     }
+
+    json_t *tf = json_object_get(obj, "time_format");
+    enum sbx_timefmt fmt;
+    t->time_format = -1;
+    if (tf != NULL && !json_is_null(tf)) {
+        if (sbx_timefmt_parse(json_string_value(tf), &fmt) == WDTS_OK)
+            t->time_format = (int)fmt;
+        else
+            problem(p, "%s: \"time_format\" must be \"doc\", \"datetime\" or \"epoch_ms\"",
+                    where);
+    }
 }
 
 wdts_err_t sbx_tenants_load(const char *path, struct sbx_tenants *out, char *errstr,
@@ -301,6 +313,7 @@ static void demo_tenant(struct sbx_tenant *t, const char *sid, const char *appke
     t->orders_per_day = orders;
     t->seed = seed;
     t->data_origin = SBX_TENANT_DEFAULT_ORIGIN;
+    t->time_format = -1;
 }
 
 void sbx_tenants_demo(struct sbx_tenants *out)

@@ -24,6 +24,7 @@ struct sbx_tenant {
     int orders_per_day;     /* trades created per day */
     uint64_t seed;          /* seed of the data set */
     int64_t data_origin;    /* Unix time the data set begins (no record is older) */
+    int time_format;        /* an enum sbx_timefmt; -1 = the sandbox's --time-format */
 };
 
 struct sbx_tenants {

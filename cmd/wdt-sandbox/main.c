@@ -27,6 +27,8 @@ static const char usage_text[] =
     "usage: wdt-sandbox --listen HOST:PORT (--tenants FILE | --demo) [--clock SPEC]\n"
     "                   [--faults SPEC] [--threads N] [--port-file PATH]\n"
     "                   [--timestamp-clock real|sandbox] [--timestamp-skew SECONDS]\n"
+    "                   [--bounds closed|half|open] [--time-format doc|datetime|epoch_ms]\n"
+    "                   [--qimen-total present|absent]\n"
     "       wdt-sandbox truth (--tenants FILE | --demo) --sid SID --report REPORT\n"
     "                   --as-of T --before W [--since S] [--route wdt|qimen]\n"
     "\n"
@@ -36,7 +38,7 @@ static const char usage_text[] =
     "  --listen HOST:PORT  address to bind; port 0 picks a free port (printed on start)\n"
     "  --tenants FILE      JSON array of tenants: sid, appkey, appsecret \"secret:salt\",\n"
     "                      qimen_app_key, qimen_app_secret, permissions, rate_per_min,\n"
-    "                      concurrency, orders_per_day, seed, data_origin\n"
+    "                      concurrency, orders_per_day, seed, data_origin, time_format\n"
     "  --demo              the built-in demo tenants: demo-shop (appkey demo-app, secret\n"
     "                      demo-secret:demo-salt, Qimen app demo-qimen-app/demo-qimen-secret)\n"
     "                      and demo-shop-2 (demo2-app, demo2-secret:demo2-salt, no refunds)\n"
@@ -51,6 +53,14 @@ static const char usage_text[] =
     "                      clock whatever --clock says) or the sandbox clock (sandbox)\n"
     "  --timestamp-skew S  the gateway's clock runs S seconds off the real clock (e.g. 600:\n"
     "                      every client is then refused with status 7 时间戳错误)\n"
+    "  --bounds B          which ends of a query window select a record by its time t:\n"
+    "                      half (default) start <= t < end, closed start <= t <= end,\n"
+    "                      open start < t < end (the official pages do not say)\n"
+    "  --time-format F     change-time fields: doc (default: as each official page's\n"
+    "                      example shows them), datetime or epoch_ms (every report's\n"
+    "                      change-time field in that form); a tenant's time_format wins\n"
+    "  --qimen-total Q     present (default) or absent: whether Qimen answers carry\n"
+    "                      data.total_count (no page says)\n"
     "\n"
     "truth prints one JSON line {\"pk\":…,\"modified\":…} per record of REPORT whose modified\n"
     "time as of T lies in [S, W) (S defaults to the beginning). Times are Unix seconds,\n"
@@ -204,12 +214,17 @@ static int run_server(int argc, char **argv)
         {"port-file", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {"timestamp-clock", required_argument, NULL, 'C'},
         {"timestamp-skew", required_argument, NULL, 'S'},
+        {"bounds", required_argument, NULL, 'B'},
+        {"time-format", required_argument, NULL, 'F'},
+        {"qimen-total", required_argument, NULL, 'Q'},
         {NULL, 0, NULL, 0},
     };
     const char *listen = NULL, *file = NULL, *clock_s = "real", *faults_s = NULL;
     const char *port_file = NULL;
     long long threads = 2, ts_skew = 0;
-    int demo = 0, ts_sandbox = 0, c;
+    int demo = 0, ts_sandbox = 0, qimen_total_absent = 0, c;
+    enum sbx_bounds bounds = SBX_BOUNDS_HALF;
+    enum sbx_timefmt timefmt = SBX_TIMEFMT_DOC;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'l': listen = optarg; break;
@@ -230,6 +245,19 @@ static int run_server(int argc, char **argv)
         case 'S':
             if (wdts_parse_int(optarg, -86400LL * 3650, 86400LL * 3650, &ts_skew) != WDTS_OK)
                 return usage_error("--timestamp-skew '%s' must be an integer of seconds", optarg);
+            break;
+        case 'B':
+            if (sbx_bounds_parse(optarg, &bounds) != WDTS_OK)
+                return usage_error("--bounds '%s' must be closed, half or open", optarg);
+            break;
+        case 'F':
+            if (sbx_timefmt_parse(optarg, &timefmt) != WDTS_OK)
+                return usage_error("--time-format '%s' must be doc, datetime or epoch_ms", optarg);
+            break;
+        case 'Q':
+            if (strcmp(optarg, "present") != 0 && strcmp(optarg, "absent") != 0)
+                return usage_error("--qimen-total '%s' must be present or absent", optarg);
+            qimen_total_absent = strcmp(optarg, "absent") == 0;
             break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: return usage_error("unknown option%s", "");
@@ -276,6 +304,9 @@ static int run_server(int argc, char **argv)
     sbx_gateway_init(&gw, &tenants, &clock, &faults);
     gw.ts_sandbox_clock = ts_sandbox;
     gw.ts_skew_s = ts_skew;
+    gw.bounds = bounds;
+    gw.timefmt = timefmt;
+    gw.qimen_total_absent = qimen_total_absent;
     struct sbx_server_cfg cfg = {host, port, (int)threads, &gw};
     struct sbx_server *srv = sbx_server_new(&cfg, errstr, sizeof(errstr));
     if (srv == NULL) {

@@ -359,7 +359,7 @@ static void test_every_report(void **state)
         {"purchase.PurchaseOrder.queryWithDetail", "start_time", "end_time", NULL, "order", 86400},
         {"wms.stockin.Purchase.queryWithDetail", "start_time", "end_time", NULL, "order", 86400},
         {"wms.StockSpec.search2", "start_time", "end_time", NULL, "detail_list", 86400},
-        {"wms.StockSpec.queryChangeHistory", "start_date", "end_date", NULL, "data", 86400},
+        {"wms.StockSpec.queryChangeHistory", "start_date", "end_date", NULL, "data", 3600},
         {"goods.Goods.queryWithSpec", "start_time", "end_time", NULL, "goods_list", 86400},
         {"goods.Suite.search", "start_time", "end_time", NULL, "suite_list", 86400},
         {"sales.RawTrade.search", "start_time", "end_time", NULL, "order", 86400},

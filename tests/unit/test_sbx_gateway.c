@@ -3,8 +3,10 @@
  * sliding-minute and in-flight limits, and the demo tenants. */
 #include "wdts_test.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sbx_clock.h"
 #include "sbx_fault.h"
@@ -107,10 +109,40 @@ static void test_methods(void **state)
     assert_ptr_equal(sbx_method_find_qimen("WDT.Sales.TradeQuery.QueryWithDetail"), m);
     assert_null(sbx_method_find_qimen("sales.tradequery.querywithdetail"));
     assert_null(sbx_method_find_direct("sales.tradequery.querywithdetail"));
-    /* The stock query has its own Qimen name; its direct one lower-cased works too. */
+    /* The stock query has its own Qimen name; no name is derived from the direct one. */
     const struct sbx_method *st = sbx_method_find_direct("wms.StockSpec.search2");
     assert_ptr_equal(sbx_method_find_qimen("wdt.wms.stockspec.search"), st);
-    assert_ptr_equal(sbx_method_find_qimen("wdt.wms.stockspec.search2"), st);
+    assert_ptr_equal(sbx_method_find_qimen("3ldsmu02o9.wdt.wms.stockspec.search"), st);
+    assert_null(sbx_method_find_qimen("wdt.wms.stockspec.search2"));
+    assert_null(sbx_method_find_qimen("3ldsmu02o9.wdt.wms.stockspec.search2"));
+    /* The table agrees with the catalog: every report's direct and Qimen names, the
+     * widest window and the hide parameter the catalog sends. */
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/common/catalog/reports.json", WDTS_SOURCE_DIR);
+    json_error_t jerr;
+    json_t *cat = json_load_file(path, 0, &jerr);
+    assert_non_null(cat);
+    size_t ci;
+    json_t *rep;
+    json_array_foreach(cat, ci, rep)
+    {
+        const char *direct = json_string_value(json_object_get(rep, "method"));
+        const char *qimen = json_string_value(json_object_get(rep, "qimen_method"));
+        const struct sbx_method *cm = sbx_method_find_direct(direct);
+        if (cm == NULL)
+            fail_msg("no method %s", direct);
+        if (qimen && sbx_method_find_qimen(qimen) != cm)
+            fail_msg("Qimen name %s is not %s", qimen, direct);
+        json_t *span = json_object_get(rep, "max_span_s");
+        if (span) /* stock changes: the catalog sends no spec_no, so the narrow span */
+            assert_int_equal(cm->narrow_param ? cm->narrow_span : cm->max_span,
+                             json_integer_value(span));
+        json_t *params = json_object_get(rep, "params");
+        int hides = json_object_get(params, "hide_deleted") != NULL ||
+                    json_object_get(params, "hide_delete") != NULL;
+        assert_int_equal(hides, cm->hide_param != NULL);
+    }
+    json_decref(cat);
     enum sbx_timekind k;
     assert_int_equal(sbx_method_timekind(m, 2, &k), 0);
     assert_int_equal(k, SBX_TIME_PAID);
@@ -190,7 +222,48 @@ static void test_demo_tenants(void **state)
     assert_false(sbx_tenant_may_call(b, "aftersales.refund.Refund.search"));
     assert_true(sbx_tenant_may_call(b, "sales.TradeQuery.queryWithDetail"));
     assert_null(sbx_tenants_find(&ts, "nobody"));
+    assert_int_equal(a->time_format, -1); /* the sandbox's --time-format */
     sbx_tenants_deinit(&ts);
+}
+
+/* A tenant's time_format overrides --time-format; a bad one is refused. The option
+ * parsers take exactly the documented names. */
+static void test_time_format_and_bounds_names(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sbx-tenants-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("[{\"sid\":\"a\",\"appkey\":\"k\",\"appsecret\":\"s:t\",\"time_format\":\"epoch_ms\"},"
+          "{\"sid\":\"b\",\"appkey\":\"k\",\"appsecret\":\"s:t\"}]",
+          f);
+    fclose(f);
+    struct sbx_tenants ts;
+    char es[512];
+    assert_int_equal(sbx_tenants_load(path, &ts, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(sbx_tenants_find(&ts, "a")->time_format, SBX_TIMEFMT_EPOCH_MS);
+    assert_int_equal(sbx_tenants_find(&ts, "b")->time_format, -1);
+    sbx_tenants_deinit(&ts);
+    f = fopen(path, "w");
+    fputs("[{\"sid\":\"a\",\"appkey\":\"k\",\"appsecret\":\"s:t\",\"time_format\":\"ms\"}]", f);
+    fclose(f);
+    assert_int_equal(sbx_tenants_load(path, &ts, es, sizeof(es)), WDTS_ERR_CONFIG);
+    assert_non_null(strstr(es, "time_format"));
+    sbx_tenants_deinit(&ts);
+    unlink(path);
+    enum sbx_timefmt fmt;
+    enum sbx_bounds b;
+    assert_int_equal(sbx_timefmt_parse("datetime", &fmt), WDTS_OK);
+    assert_int_equal(fmt, SBX_TIMEFMT_DATETIME);
+    assert_int_equal(sbx_timefmt_parse("ms", &fmt), WDTS_ERR_INVAL);
+    assert_int_equal(sbx_bounds_parse("closed", &b), WDTS_OK);
+    assert_int_equal(b, SBX_BOUNDS_CLOSED);
+    assert_int_equal(sbx_bounds_parse("open", &b), WDTS_OK);
+    assert_int_equal(b, SBX_BOUNDS_OPEN);
+    assert_int_equal(sbx_bounds_parse("half", &b), WDTS_OK);
+    assert_int_equal(b, SBX_BOUNDS_HALF);
+    assert_int_equal(sbx_bounds_parse("wide", &b), WDTS_ERR_INVAL);
 }
 
 int main(void)
@@ -199,7 +272,7 @@ int main(void)
         cmocka_unit_test(test_fault_grammar), cmocka_unit_test(test_fault_draws),
         cmocka_unit_test(test_clock),         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_kv_decoding),   cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_demo_tenants),
+        cmocka_unit_test(test_demo_tenants),  cmocka_unit_test(test_time_format_and_bounds_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
