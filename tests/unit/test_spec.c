@@ -1,9 +1,10 @@
-/* The report catalog against the API spec (common/catalog/wdt-api-spec.json, what the
- * official method pages state; common/catalog/SPEC.md): every fact the worker acts on
- * (method, Qimen method, window parameters and their basis, span, fixed parameters, list
- * key, primary key, change-time field and the form the pages show it in, detail lists,
- * PII fields, page sizes) must agree. The checker also runs on catalogs broken on purpose,
- * each of which must be refused with the fact named. */
+/* The report catalog and the sandbox against the API spec (common/catalog/wdt-api-spec.json,
+ * what the official method pages state; common/catalog/SPEC.md). The catalog: every fact
+ * the worker acts on (method, Qimen method, window parameters and their basis, span, fixed
+ * parameters, list key, primary key, change-time field and the form the pages show it in,
+ * detail lists, PII fields, page sizes) must agree. The sandbox: every field of every row it
+ * renders, nested lists too, must be a field of the spec with a JSON type the spec allows.
+ * Both checkers also run on inputs broken on purpose, which must be refused by name. */
 #include "wdts_test.h"
 
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sbx_data.h"
+#include "sbx_method.h"
 #include "wdts/catalog.h"
 #include "wdts/str.h"
 
@@ -37,22 +40,24 @@ static int teardown(void **state)
 
 /* ---- the checker ------------------------------------------------------------------ */
 
+/* Distinct problems, one a line (the same one of many rows is said once). */
 struct problems {
-    char text[8192];
+    char text[32768];
     int n;
 };
 
 static void problem(struct problems *pr, const char *report, const char *fmt, ...)
 {
-    size_t len = strlen(pr->text);
+    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    snprintf(pr->text + len, sizeof(pr->text) - len, "%s: ", report);
-    len = strlen(pr->text);
-    vsnprintf(pr->text + len, sizeof(pr->text) - len, fmt, ap);
+    int k = snprintf(line, sizeof(line), "%s: ", report);
+    vsnprintf(line + k, sizeof(line) - (size_t)k, fmt, ap);
     va_end(ap);
-    len = strlen(pr->text);
-    snprintf(pr->text + len, sizeof(pr->text) - len, "\n");
+    snprintf(line + strlen(line), sizeof(line) - strlen(line), "\n");
+    if (strstr(pr->text, line) != NULL)
+        return;
+    snprintf(pr->text + strlen(pr->text), sizeof(pr->text) - strlen(pr->text), "%s", line);
     pr->n++;
 }
 
@@ -296,6 +301,116 @@ static int check_catalog(const struct wdts_catalog *cat, struct problems *pr)
     return pr->n;
 }
 
+/* ---- the sandbox's rows ----------------------------------------------------------- */
+
+/* Does JSON value v have a type the spec's field f allows? What the pages' example shows
+ * decides where there is one; else the table's type (decimals come as numbers or numeric
+ * strings). null is allowed anywhere: the pages mark no field as never null. */
+static int type_allowed(const json_t *f, const json_t *v)
+{
+    if (json_is_null(v))
+        return 1;
+    const char *ex = str(f, "example"), *type = str(f, "type");
+    const char *want = *ex ? ex : type;
+    if (!strcmp(type, "decimal") || !strcmp(want, "decimal"))
+        return json_is_number(v) || json_is_string(v); /* an example's 0 shows no form */
+    if (!strcmp(want, "datetime") || !strcmp(want, "date") || !strcmp(want, "string") ||
+        !strcmp(want, "numeric_string") || !strcmp(want, "epoch_ms_string"))
+        return json_is_string(v) || (!*ex && !strcmp(type, "string") && json_is_number(v));
+    if (!strcmp(want, "epoch_ms") || !strcmp(want, "int"))
+        return json_is_integer(v);
+    if (!strcmp(want, "boolean"))
+        return json_is_boolean(v);
+    if (!strcmp(want, "list"))
+        return json_is_array(v);
+    if (!strcmp(want, "object"))
+        return json_is_object(v);
+    return 0;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    static const char *const names[] = {"object", "array",  "string", "integer",
+                                        "real",   "true",   "false",  "null"};
+    return names[json_typeof(v)];
+}
+
+/* Every member of row against the spec's fields (nested lists: their own fields). */
+static void check_row(const char *where, const json_t *row, const json_t *fields,
+                      const json_t *lists, struct problems *pr)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)row, k, v) {
+        const json_t *list = find_by(lists, "key", k);
+        if (list && (json_is_array(v) || json_is_object(v))) {
+            size_t i;
+            json_t *el;
+            char sub[160];
+            snprintf(sub, sizeof(sub), "%s.%s", where, k);
+            if (json_is_object(v))
+                check_row(sub, v, json_object_get(list, "fields"), lists, pr);
+            else
+                json_array_foreach(v, i, el) check_row(sub, el, json_object_get(list, "fields"),
+                                                        lists, pr);
+            continue;
+        }
+        const json_t *f = find_by(fields, "name", k);
+        if (f == NULL)
+            problem(pr, where, "field %s is not in the spec", k);
+        else if (!type_allowed(f, v))
+            problem(pr, where, "field %s is %s, the spec says %s%s%s", k, json_type_name(v),
+                    str(f, "type"), *str(f, "example") ? ", example " : "", str(f, "example"));
+    }
+}
+
+/* Renders rows of every method of the sandbox on both routes, checks them against the
+ * spec; rows: the number of rows checked. */
+static void check_sandbox(const json_t *methods, struct problems *pr, size_t *rows)
+{
+    memset(pr, 0, sizeof(*pr));
+    *rows = 0;
+    size_t nm;
+    const struct sbx_method *table = sbx_method_table(&nm);
+    const struct sbx_dataset ds = {21, 3000, 1780000000LL};
+    const int64_t as_of = ds.data_origin + 40 * 86400;
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    for (size_t i = 0; i < nm; i++) {
+        if (!table[i].is_data)
+            continue;
+        const json_t *m = json_object_get(methods, table[i].direct);
+        if (m == NULL) {
+            problem(pr, table[i].direct, "the sandbox serves a method the spec lacks");
+            continue;
+        }
+        const json_t *row = json_object_get(m, "row");
+        for (int route = SBX_ROUTE_WDT; route <= SBX_ROUTE_QIMEN; route++) {
+            struct sbx_result res;
+            int64_t end = as_of - 86400, start = end - (table[i].narrow_param ? 3600 : 20 * 86400);
+            assert_int_equal(sbx_data_select(&ds, table[i].entity, (enum sbx_route)route,
+                                             SBX_TIME_MODIFIED, start, end, as_of, &res),
+                             WDTS_OK);
+            if (res.n == 0)
+                problem(pr, table[i].direct, "no rows to check in the sample window");
+            for (size_t r = 0; r < res.n && r < 40; r++, (*rows)++) {
+                wdts_buf_reset(&b);
+                sbx_data_render(&ds, table[i].entity, (enum sbx_route)route, res.hits[r].id,
+                                as_of, &b);
+                json_t *rec = json_loads(wdts_buf_str(&b), 0, NULL);
+                if (!json_is_object(rec))
+                    problem(pr, table[i].direct, "a row is not a JSON object");
+                else
+                    check_row(table[i].direct, rec, json_object_get(row, "fields"),
+                              json_object_get(row, "lists"), pr);
+                json_decref(rec);
+            }
+            sbx_result_deinit(&res);
+        }
+    }
+    wdts_buf_deinit(&b);
+}
+
 /* ---- tests ------------------------------------------------------------------------ */
 
 static void test_spec_cites_its_facts(void **state)
@@ -333,8 +448,10 @@ static void test_catalog_agrees_with_spec(void **state)
     struct wdts_catalog *cat = wdts_catalog_new(NULL, es, sizeof(es));
     assert_non_null(cat);
     struct problems pr;
-    if (check_catalog(cat, &pr) != 0)
-        fail_msg("the catalog disagrees with the API spec in %d places:\n%s", pr.n, pr.text);
+    if (check_catalog(cat, &pr) != 0) {
+        fprintf(stderr, "%s", pr.text);
+        fail_msg("the catalog disagrees with the API spec in %d places (listed above)", pr.n);
+    }
     wdts_catalog_destroy(cat);
 }
 
@@ -397,12 +514,58 @@ static void test_broken_facts_are_caught(void **state)
     }
 }
 
+static void test_sandbox_rows_agree_with_spec(void **state)
+{
+    (void)state;
+    struct problems pr;
+    size_t rows;
+    check_sandbox(json_object_get(spec, "methods"), &pr, &rows);
+    if (pr.n != 0) {
+        fprintf(stderr, "%s", pr.text);
+        fail_msg("sandbox rows disagree with the API spec in %d ways (listed above)", pr.n);
+    }
+    printf("# %zu sandbox rows checked against the spec\n", rows);
+    assert_true(rows > 500);
+}
+
+/* A spec that lost one field, and one that gives a field another type: both are caught. */
+static void test_broken_sandbox_fields_are_caught(void **state)
+{
+    (void)state;
+    json_t *methods = json_deep_copy(json_object_get(spec, "methods"));
+    json_t *fields = json_object_get(
+        json_object_get(json_object_get(methods, "goods.Suite.search"), "row"), "fields");
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f) {
+        if (strcmp(str(f, "name"), "suite_name") == 0) {
+            json_array_remove(fields, i);
+            break;
+        }
+    }
+    fields = json_object_get(
+        json_object_get(json_object_get(methods, "aftersales.refund.Refund.search"), "row"),
+        "fields");
+    json_t *modified = find_by(fields, "name", "modified");
+    assert_non_null(modified);
+    json_object_set_new(modified, "example", json_string("datetime"));
+    struct problems pr;
+    size_t rows;
+    check_sandbox(methods, &pr, &rows);
+    json_decref(methods);
+    assert_non_null(strstr(pr.text, "goods.Suite.search: field suite_name is not in the spec"));
+    assert_non_null(strstr(pr.text, "aftersales.refund.Refund.search: field modified is integer, "
+                                    "the spec says string, example datetime"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_cites_its_facts),
         cmocka_unit_test(test_catalog_agrees_with_spec),
         cmocka_unit_test(test_broken_facts_are_caught),
+        cmocka_unit_test(test_sandbox_rows_agree_with_spec),
+        cmocka_unit_test(test_broken_sandbox_fields_are_caught),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
