@@ -64,7 +64,6 @@ struct sbx_shop_def {
     const char *name;
     int platform_id;
     int sub_platform_id;
-    const char *platform_name;
 };
 extern const struct sbx_shop_def sbx_shops[SBX_N_SHOPS];
 

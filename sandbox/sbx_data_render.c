@@ -19,14 +19,14 @@
 /* ---------------------------------------------------------------- tables */
 
 const struct sbx_shop_def sbx_shops[SBX_N_SHOPS] = {
-    {"S001", "线下门店", 0, 0, "线下"},
-    {"S002", "官方商城", 127, 0, "其他（自有商城）"},
-    {"S003", "淘宝C店", 1, 1, "淘宝"},
-    {"S004", "天猫旗舰店", 1, 2, "天猫"},
-    {"S005", "京东旗舰店", 3, 0, "京东"},
-    {"S006", "拼多多专营店", 39, 0, "拼多多"},
-    {"S007", "微信小程序商城", 127, 0, "其他（自有商城）"},
-    {"S008", "京东自营店", 3, 1, "京东"},
+    {"S001", "线下门店", 0, 0},
+    {"S002", "官方商城", 127, 0},
+    {"S003", "淘宝C店", 1, 1},
+    {"S004", "天猫旗舰店", 1, 2},
+    {"S005", "京东旗舰店", 3, 0},
+    {"S006", "拼多多专营店", 39, 0},
+    {"S007", "微信小程序商城", 127, 0},
+    {"S008", "京东自营店", 3, 1},
 };
 
 struct wh_def {
@@ -352,6 +352,8 @@ static void w_chg_doc(struct w *w, enum sbx_chg_src src, uint64_t n)
 #define KQ(w, k, q) KM(w, k, (int64_t)(q)*100)
 #define KT(w, k, t) (KEYQ(w, k), kt(w, t), W(w, "\""))
 #define KMS(w, k, t) (KEY(w, k), kms(w, t))
+/* A datetime that is "" while absent (the pages that say 未…返回空字符串). */
+#define KTE(w, k, t) (KEYQ(w, k), (t) >= 0 ? w_bj(w, t) : (void)0, W(w, "\""))
 /* The report's change-time field (the catalog's modified.field): epoch ms when the official
  * page's example shows it so (doc_ms) or when the sandbox is told to, else a datetime. */
 #define KCT(w, k, t, doc_ms) (ct_ms(w, doc_ms) ? KMS(w, k, t) : KT(w, k, t))
@@ -528,11 +530,9 @@ static const char *goods_class(const struct sbx_dataset *ds, uint32_t g)
     return classes[(h >> 8) % (sizeof(classes) / sizeof(classes[0]))];
 }
 
-/* The shared goods fields of a detail line. */
-static void w_line_goods(struct w *w, const struct sbx_dataset *ds, const struct sbx_line *ln)
+/* The goods names of a detail line: goods_no, goods_name, spec_no, spec_name. */
+static void w_line_names(struct w *w, const struct sbx_dataset *ds, const struct sbx_line *ln)
 {
-    KU(w, "goods_id", ln->goods + 1);
-    KU(w, "spec_id", sbx_spec_id(ln->goods, ln->spec));
     /* the same text as sbx_fmt_goods_no / sbx_fmt_spec_no, without printf */
     char gno[5];
     put_pad(gno, ln->goods + 1, 5);
@@ -546,6 +546,25 @@ static void w_line_goods(struct w *w, const struct sbx_dataset *ds, const struct
     w_pad(w, ln->spec + 1, 2);
     W(w, "\",\"spec_name\":\"");
     w_spec_name(w, ds, ln->goods, ln->spec);
+    W(w, "\"");
+}
+
+/* The shared goods fields of a detail line: the system ids (goods_id, spec_id) and names. */
+static void w_line_goods(struct w *w, const struct sbx_dataset *ds, const struct sbx_line *ln)
+{
+    KU(w, "goods_id", ln->goods + 1);
+    KU(w, "spec_id", sbx_spec_id(ln->goods, ln->spec));
+    w_line_names(w, ds, ln);
+}
+
+/* The platform's goods and spec ids of a line (平台货品id / 平台规格id, strings), where a
+ * page's goods_id/spec_id are the platform's: derived from the system ids. */
+static void w_plat_ids(struct w *w, const struct sbx_line *ln)
+{
+    W(w, ",\"goods_id\":\"6");
+    w_pad(w, ln->goods + 1, 11);
+    W(w, "\",\"spec_id\":\"7");
+    w_pad(w, sbx_spec_id(ln->goods, ln->spec), 11);
     W(w, "\"");
 }
 
@@ -692,7 +711,7 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
     W(w, "\"");
     KI(w, "trade_status", status);
     KI(w, "trade_type", plat == 0 ? 2 : 1);
-    W(w, ",\"delivery_term\":1,\"freeze_reason\":0");
+    W(w, ",\"delivery_term\":1,\"freeze_reason\":\"无\"");
     KI(w, "refund_status", rs);
     W(w, ",\"fenxiao_type\":0,\"fenxiao_nick\":\"\"");
     KI(w, "trade_from", plat == 0 ? 3 : 1);
@@ -777,7 +796,7 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
         KM(w, "discount", ln->price * ln->num - share);
         KM(w, "share_price", ln->num ? share / ln->num : 0);
         KM(w, "share_amount", share);
-        KM(w, "share_post", i == 0 ? v->post_amount : 0);
+        KM(w, "share_post_price", i == 0 ? v->post_amount : 0);
         KM(w, "paid", paid ? share + (i == 0 ? v->post_amount : 0) : 0);
         KM(w, "weight", 35 * ln->num);
         W(w, ",\"remark\":\"\",\"created\":");
@@ -812,7 +831,6 @@ static void render_raw_trade(const struct sbx_dataset *ds, enum sbx_route route,
     KI(w, "platform_id", plat);
     KU(w, "shop_id", l->shop + 1);
     KS(w, "shop_no", v->shop->shop_no);
-    KS(w, "shop_name", v->shop->name);
     KI(w, "process_status", status == 10 ? 10 : status == 90 ? 70 : 30);
     KI(w, "trade_status", status);
     KI(w, "pay_status", paid ? 2 : 0);
@@ -859,7 +877,8 @@ static void render_raw_trade(const struct sbx_dataset *ds, enum sbx_route route,
         W(w, "\"");
         KI(w, "status", status);
         KI(w, "refund_status", r ? 2 : 0);
-        w_line_goods(w, ds, ln);
+        w_plat_ids(w, ln);
+        w_line_names(w, ds, ln);
         KQ(w, "num", ln->num);
         KM(w, "price", ln->price);
         KM(w, "discount", ln->price * ln->num - line_share(v, i));
@@ -889,7 +908,6 @@ static void render_stockout(const struct sbx_dataset *ds, enum sbx_route route,
     w_trade_no(w, v);
     W(w, "\"");
     KU(w, "src_order_id", l->n + 1);
-    KI(w, "src_order_type", 1);
     KI(w, "status", status);
     KI(w, "platform_id", plat);
     KS(w, "shop_no", v->shop->shop_no);
@@ -915,11 +933,11 @@ static void render_stockout(const struct sbx_dataset *ds, enum sbx_route route,
     KQ(w, "goods_count", v->goods_count);
     KM(w, "goods_total_amount", v->goods_amount - v->discount);
     KMN(w, "goods_total_cost", v->cost);
-    KM(w, "post_cost", shipped ? 600 : 0);
+    KM(w, "calc_post_cost", shipped ? 600 : 0);
     KM(w, "receivable", v->receivable);
     KM(w, "weight", 35 * v->goods_count);
     KT(w, "consign_time", shipped ? l->ship : -1);
-    KT(w, "created", l->check);
+    KMS(w, "created", l->check);
     KCT(w, "modified", mod, 0);
     W(w, ",\"details_list\":[");
     for (int i = 0; i < l->n_lines; i++) {
@@ -930,9 +948,10 @@ static void render_stockout(const struct sbx_dataset *ds, enum sbx_route route,
         w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)i + 1);
         KU(w, "stockout_id", l->n + 1);
         KU(w, "src_order_detail_id", l->n * SBX_MAX_LINES + (uint64_t)i + 1);
+        KI(w, "src_order_type", 1);
         w_line_goods(w, ds, ln);
         KQ(w, "num", ln->num);
-        KM(w, "price", ln->price);
+        KM(w, "market_price", ln->price);
         KM(w, "cost_price", ln->price * 55 / 100);
         KM(w, "share_amount", line_share(v, i));
         KM(w, "weight", 35 * ln->num);
@@ -976,31 +995,33 @@ static void render_refund(const struct sbx_dataset *ds, enum sbx_route route, co
     W(w, "\"");
     w_refund_no(w, v);
     W(w, "\"");
-    KI(w, "platform_id", plat);
+    /* the page's example shows platform_id as a numeric string */
+    W(w, ",\"platform_id\":\"");
+    w_u64(w, (uint64_t)plat);
+    W(w, "\"");
     KS(w, "shop_no", v->shop->shop_no);
-    KS(w, "shop_name", v->shop->name);
     KI(w, "type", 2);
     KI(w, "status", status);
     KI(w, "process_status", done ? 90 : agreed ? 40 : 10);
-    KS(w, "reason", PICK(reasons, l->h3 >> 44));
+    KS(w, "refund_reason", PICK(reasons, l->h3 >> 44));
     KEY(w, "src_tids");
     W(w, "\"");
     w_src_tid(w, v);
     W(w, "\"");
     KU(w, "trade_id", l->n + 1);
-    KEY(w, "trade_no");
+    KEY(w, "trade_no_list");
     W(w, "\"");
     w_trade_no(w, v);
     W(w, "\"");
-    KM(w, "refund_amount", amount);
+    /* the amount asked: through the platform (担保) for marketplaces, else offline */
+    KM(w, "guarantee_refund_amount", plat == 0 || plat == 127 ? 0 : amount);
+    KM(w, "direct_refund_amount", plat == 0 || plat == 127 ? amount : 0);
     KM(w, "actual_refund_amount", done ? amount : 0);
-    KM(w, "goods_amount", ln->price * ln->num);
-    KM(w, "post_amount", 0);
+    KM(w, "return_goods_amount", ln->price * ln->num);
     KP(w, "buyer_nick", &v->ps, PII_BUYER_NICK, route, plat);
-    KP(w, "return_name", &v->ps, PII_RECEIVER_NAME, route, plat);
-    KP(w, "return_mobile", &v->ps, PII_RECEIVER_MOBILE, route, plat);
+    KP(w, "receiver_name", &v->ps, PII_RECEIVER_NAME, route, plat);
+    KP(w, "receiver_telno", &v->ps, PII_RECEIVER_MOBILE, route, plat);
     KP(w, "return_telno", &v->ps, PII_RECEIVER_TELNO, route, plat);
-    KP(w, "return_address", &v->ps, PII_RECEIVER_ADDRESS, route, plat);
     KS(w, "return_logistics_name", agreed ? logistics[(l->logi + 1) % SBX_N_LOGISTICS].name : "");
     KEY(w, "return_logistics_no");
     W(w, "\"");
@@ -1009,10 +1030,10 @@ static void render_refund(const struct sbx_dataset *ds, enum sbx_route route, co
         w_pad(w, l->h3 % 10000000000000ULL, 13);
     }
     W(w, "\"");
-    KS(w, "warehouse_no", warehouses[l->wh].no);
-    KT(w, "agree_time", agreed ? l->rf_agree : -1);
-    KT(w, "settle_time", done ? l->rf_done : -1);
-    KT(w, "created", l->refund);
+    KS(w, "return_warehouse_no", warehouses[l->wh].no);
+    KTE(w, "check_time", agreed ? l->rf_agree : -1);
+    KTE(w, "settle_time", done ? l->rf_done : -1);
+    KMS(w, "created", l->refund);
     KCT(w, "modified", mod, 1);
     KT(w, "modified_date", mod);
     W(w, ",\"detail_list\":[{\"rec_id\":");
@@ -1024,8 +1045,11 @@ static void render_refund(const struct sbx_dataset *ds, enum sbx_route route, co
     W(w, "-");
     w_u64(w, (uint64_t)l->refund_line + 1);
     W(w, "\"");
-    KU(w, "trade_detail_id", l->n * SBX_MAX_LINES + (uint64_t)l->refund_line + 1);
-    w_line_goods(w, ds, ln);
+    KU(w, "trade_order_id", l->n * SBX_MAX_LINES + (uint64_t)l->refund_line + 1);
+    w_plat_ids(w, ln);
+    KU(w, "sys_goods_id", ln->goods + 1);
+    KU(w, "sys_spec_id", sbx_spec_id(ln->goods, ln->spec));
+    w_line_names(w, ds, ln);
     KQ(w, "refund_num", ln->num);
     KQ(w, "stockin_num", done ? ln->num : 0);
     KM(w, "price", ln->price);
@@ -1060,15 +1084,15 @@ static void render_refund_stockin(const struct sbx_dataset *ds, enum sbx_route r
     W(w, "\"");
     w_trade_no(w, v);
     W(w, "\"");
-    KI(w, "platform_id", plat);
+    KI(w, "shop_platform_id", plat);
     KS(w, "shop_no", v->shop->shop_no);
     KS(w, "warehouse_no", warehouses[l->wh].no);
     KS(w, "warehouse_name", warehouses[l->wh].name);
     KP(w, "customer_name", &v->ps, PII_CUSTOMER_NAME, route, plat);
-    KP(w, "buyer_nick", &v->ps, PII_BUYER_NICK, route, plat);
+    KP(w, "nick_name", &v->ps, PII_BUYER_NICK, route, plat);
     KQ(w, "goods_count", ln->num);
-    KM(w, "total_price", ln->price * ln->num);
-    KT(w, "check_time", done ? l->si_done : -1);
+    KM(w, "total_price", ln->price * ln->num * 55 / 100); /* the lines' total_cost */
+    KMS(w, "check_time", done ? l->si_done : -1);
     KT(w, "created", l->rf_done);
     KCT(w, "modified", mod, 0);
     W(w, ",\"details_list\":[{\"rec_id\":");
@@ -1076,7 +1100,7 @@ static void render_refund_stockin(const struct sbx_dataset *ds, enum sbx_route r
     KU(w, "stockin_id", l->n + 1);
     w_line_goods(w, ds, ln);
     KQ(w, "num", ln->num);
-    KM(w, "price", ln->price);
+    KM(w, "original_price", ln->price);
     KM(w, "total_cost", ln->price * ln->num * 55 / 100);
     KT(w, "created", l->rf_done);
     KT(w, "modified", mod);
@@ -1126,7 +1150,7 @@ static void render_purchase(const struct sbx_dataset *ds, const struct sbx_purch
     KM(w, "post_fee", 0);
     KM(w, "other_fee", 0);
     KT(w, "check_time", l->approve <= t ? l->approve : -1);
-    KT(w, "created", l->created);
+    KMS(w, "created", l->created);
     KCT(w, "modified", mod, 1);
     KS(w, "remark", "");
     W(w, ",\"detail_list\":[");
@@ -1138,11 +1162,12 @@ static void render_purchase(const struct sbx_dataset *ds, const struct sbx_purch
         W(w, "{\"rec_id\":");
         w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)i + 1);
         KU(w, "purchase_id", l->n + 1);
-        w_line_goods(w, ds, ln);
+        KU(w, "spec_id", sbx_spec_id(ln->goods, ln->spec));
+        w_line_names(w, ds, ln);
         KQ(w, "num", ln->num);
         KQ(w, "arrive_num", arrived ? ln->num : 0);
         KMN(w, "price", cost);
-        KM(w, "tax", 0);
+        KM(w, "tax_amount", 0);
         KM(w, "amount", cost * ln->num);
         KS(w, "remark", "");
         W(w, "}");
@@ -1168,7 +1193,6 @@ static void render_purchase_stockin(const struct sbx_dataset *ds, const struct s
     W(w, "\"");
     KI(w, "status", status);
     KS(w, "warehouse_no", warehouses[l->wh].no);
-    KS(w, "warehouse_name", warehouses[l->wh].name);
     KEY(w, "provider_no");
     W(w, "\"GYS");
     w_pad(w, (uint64_t)l->provider + 1, 3);
@@ -1176,8 +1200,8 @@ static void render_purchase_stockin(const struct sbx_dataset *ds, const struct s
     KS(w, "provider_name", providers[l->provider]);
     KM(w, "total_stockin_price", purchase_total(l));
     KM(w, "total_price", purchase_total(l));
-    KT(w, "check_time", done ? l->si_done : -1);
-    KT(w, "created", l->arrive);
+    KMS(w, "check_time", done ? l->si_done : -1);
+    KMS(w, "created_time", l->arrive);
     KCT(w, "modified", mod, 1);
     W(w, ",\"details_list\":[");
     for (int i = 0; i < l->n_lines; i++) {
@@ -1187,10 +1211,9 @@ static void render_purchase_stockin(const struct sbx_dataset *ds, const struct s
             W(w, ",");
         W(w, "{\"rec_id\":");
         w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)i + 1);
-        KU(w, "stockin_id", l->n + 1);
-        w_line_goods(w, ds, ln);
+        w_line_names(w, ds, ln);
         KQ(w, "num", ln->num);
-        KM(w, "price", cost);
+        KM(w, "cost_price", cost);
         KM(w, "total_cost", cost * ln->num);
         W(w, "}");
     }
@@ -1217,7 +1240,8 @@ static void render_stock(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
 
     W(w, "{\"rec_id\":");
     w_u64(w, id);
-    w_line_goods(w, ds, &ln);
+    KU(w, "spec_id", sbx_spec_id(g, sp));
+    w_line_names(w, ds, &ln);
     KU(w, "warehouse_id", wh + 1);
     KS(w, "warehouse_no", warehouses[wh].no);
     KS(w, "warehouse_name", warehouses[wh].name);
@@ -1228,7 +1252,7 @@ static void render_stock(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
     KQ(w, "sending_num", sending);
     KQ(w, "purchase_num", (int64_t)((h >> 36) % 3) * 50);
     KQ(w, "lock_num", 0);
-    KT(w, "created", ds->data_origin);
+    KMS(w, "created", ds->data_origin);
     KCT(w, "modified", mod, 1);
     W(w, "}");
 }
@@ -1270,7 +1294,7 @@ static void render_stock_change(const struct sbx_dataset *ds, uint64_t id, int64
         W(w, "{}");
         return;
     }
-    int64_t num = src == SBX_CHG_SALE ? -ln.num : ln.num;
+    int out = src == SBX_CHG_SALE;
     uint64_t h = sbx_hash(ds->seed, id, 0x800);
     int64_t after = 20 + (int64_t)(h % 480);
 
@@ -1289,15 +1313,21 @@ static void render_stock_change(const struct sbx_dataset *ds, uint64_t id, int64
     else
         w_purchase_no(w, &pl);
     W(w, "\"");
-    KI(w, "type", src == SBX_CHG_SALE ? 1 : src == SBX_CHG_REFUND_IN ? 2 : 3);
-    KS(w, "type_name",
-       src == SBX_CHG_SALE        ? "销售出库"
-       : src == SBX_CHG_REFUND_IN ? "退货入库"
-                                  : "采购入库");
-    w_line_goods(w, ds, &ln);
+    /* src_order_type 1 销售出库, 12 退货入库, 10 采购入库; type 1 入库, 2 出库; num is the
+     * quantity moved (positive), the direction is type's */
+    KI(w, "src_order_type", src == SBX_CHG_SALE ? 1 : src == SBX_CHG_REFUND_IN ? 12 : 10);
+    KI(w, "type", out ? 2 : 1);
+    char gno[5];
+    put_pad(gno, ln.goods + 1, 5);
+    W(w, ",\"spec_no\":\"G");
+    w_raw(w, gno, 5);
+    W(w, "-");
+    w_pad(w, ln.spec + 1, 2);
+    W(w, "\"");
     KS(w, "warehouse_no", warehouses[wh].no);
-    KQ(w, "num", num);
-    KQ(w, "stock_num_old", after - num);
+    KS(w, "warehouse_name", warehouses[wh].name);
+    KQ(w, "num", ln.num);
+    KQ(w, "stock_num_old", out ? after + ln.num : after - ln.num);
     KQ(w, "stock_num_new", after);
     KCT(w, "created", at, 1);
     W(w, "}");
@@ -1342,7 +1372,6 @@ static void render_goods(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
     KS(w, "origin", "中国");
     KS(w, "remark", gv % 2 ? "换新包装" : "");
     KU(w, "deleted", deleted ? id : 0);
-    KI(w, "version_id", gv);
     KT(w, "goods_created", created);
     KMS(w, "goods_modified", gm);
     /* modified: the record's version (goods or any spec), the time the window selects on
@@ -1381,7 +1410,7 @@ static void render_goods(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
         KMN(w, "wholesale_price", price * 70 / 100);
         KM(w, "market_price", price * 120 / 100);
         KM(w, "weight", 35);
-        KI(w, "is_sn_enable", 0);
+        KI(w, "sn_type", 0);
         KU(w, "deleted", deleted ? sbx_spec_id(g, sp) : 0);
         KT(w, "spec_created", created);
         KMS(w, "spec_modified", sm);
@@ -1442,7 +1471,7 @@ static void render_suite(const struct sbx_dataset *ds, uint64_t id, int64_t t, s
         w_line_goods(w, ds, &parts[i]);
         KQ(w, "num", parts[i].num);
         KM(w, "ratio", 10000 / np);
-        KI(w, "is_fixed_price", 0);
+        W(w, ",\"is_fixed_price\":false");
         KM(w, "fixed_price", 0);
         KI(w, "deleted", 0);
         /* a line changes with its suite (its price follows the suite's version) */
@@ -1464,8 +1493,6 @@ static void render_shop(const struct sbx_dataset *ds, uint64_t id, struct w *w)
     KS(w, "shop_name", s->name);
     KI(w, "platform_id", s->platform_id);
     KI(w, "sub_platform_id", s->sub_platform_id);
-    KS(w, "platform_name", s->platform_name);
-    KS(w, "account_nick", s->name);
     W(w, ",\"is_disabled\":false");
     KI(w, "auth_state", s->platform_id == 0 ? 0 : 1);
     KS(w, "contact", "店长");
@@ -1510,7 +1537,6 @@ static void render_logistics(const struct sbx_dataset *ds, uint64_t id, int64_t 
     w_u64(w, id);
     KS(w, "logistics_no", l->no);
     KS(w, "logistics_name", l->name);
-    KS(w, "logistics_code", l->code);
     KI(w, "logistics_type", l->type);
     w_str(w, mod != ds->data_origin ? ",\"is_disabled\":true" : ",\"is_disabled\":false");
     KS(w, "remark", "");
