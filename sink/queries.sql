@@ -5,7 +5,9 @@
 -- connections, so the queries first keep one row per (tenant, order number): the one
 -- with the latest `modified`. Money fields are decimal strings in the API ("19.90").
 -- Day = the Beijing calendar day of pay_time ("yyyy-MM-dd HH:mm:ss"; unpaid orders
--- carry "0000-00-00 00:00:00" and are left out).
+-- carry "0000-00-00 00:00:00" and are left out). A refund names its orders in
+-- trade_no_list; the amount asked is guarantee_refund_amount (through the platform) plus
+-- direct_refund_amount (offline), the fields of the official refunds table.
 
 -- name: paid_per_day_and_shop
 WITH paid AS (
@@ -46,12 +48,19 @@ WITH paid AS (
     GROUP BY tenant, trade_no),
 refund AS (
     SELECT tenant, json_extract(data, '$.refund_no') AS refund_no,
-           json_extract(data, '$.trade_no') AS trade_no,
-           CAST(json_extract(data, '$.refund_amount') AS REAL) AS amount, max(modified) AS modified
+           json_extract(data, '$.trade_no_list') AS trade_nos,
+           coalesce(CAST(json_extract(data, '$.guarantee_refund_amount') AS REAL), 0) +
+           coalesce(CAST(json_extract(data, '$.direct_refund_amount') AS REAL), 0) AS amount,
+           max(modified) AS modified
     FROM refunds
     GROUP BY tenant, refund_no),
+-- trade_no_list lists the refund's orders, comma-separated (usually one)
 refund_by_trade AS (
-    SELECT tenant, trade_no, sum(amount) AS amount FROM refund GROUP BY tenant, trade_no)
+    SELECT p.tenant, p.trade_no, sum(r.amount) AS amount
+    FROM paid AS p
+    JOIN refund AS r ON r.tenant = p.tenant
+     AND instr(',' || r.trade_nos || ',', ',' || p.trade_no || ',') > 0
+    GROUP BY p.tenant, p.trade_no)
 SELECT p.shop, count(*) AS paid_orders, count(r.trade_no) AS refunded_orders,
        printf('%.1f%%', 100.0 * count(r.trade_no) / count(*)) AS refund_rate,
        printf('%.2f', coalesce(sum(r.amount), 0)) AS refund_amount,

@@ -124,9 +124,11 @@ static void test_queries(void **state)
     put(&c, cw, "trades", "4", "2026-03-01 13:00:00", t);
     free(t);
     put(&c, cw, "refunds", "1", "2026-03-01 15:00:00",
-        "\"refund_no\":\"TK1\",\"trade_no\":\"JY1\",\"refund_amount\":\"20.00\"");
+        "\"refund_no\":\"TK1\",\"trade_no_list\":\"JY1\",\"guarantee_refund_amount\":\"20.0000\","
+        "\"direct_refund_amount\":\"0.0000\"");
     put(&c, cw, "refunds", "2", "2026-03-01 16:00:00",
-        "\"refund_no\":\"TK2\",\"trade_no\":\"JY3\",\"refund_amount\":\"30.00\"");
+        "\"refund_no\":\"TK2\",\"trade_no_list\":\"JY3\",\"guarantee_refund_amount\":\"0.0000\","
+        "\"direct_refund_amount\":\"30.0000\"");
     struct wdts_buf b;
     char mkey[200];
     wdts_buf_init(&b);
