@@ -83,9 +83,10 @@ void sbx_result_deinit(struct sbx_result *res);
 /**
  * How change-time fields are written. DOC: as the official pages' answer examples show
  * each one (refunds, purchase orders and stock-ins, stock, warehouses and stock changes
- * in epoch milliseconds, the others as Beijing "yyyy-MM-dd HH:mm:ss"). DATETIME and
- * EPOCH_MS: the change-time field of every report (the catalog's modified.field) in that
- * form; every other time field keeps its DOC form.
+ * in epoch milliseconds, the others as Beijing "yyyy-MM-dd HH:mm:ss"); every other time
+ * field is always in the form its page's example shows. DATETIME and EPOCH_MS: the
+ * change-time field of every report (the catalog's modified.field) in that form; every
+ * other time field keeps its DOC form.
  */
 enum sbx_timefmt { SBX_TIMEFMT_DOC = 0, SBX_TIMEFMT_DATETIME, SBX_TIMEFMT_EPOCH_MS };
 
