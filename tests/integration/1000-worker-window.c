@@ -25,7 +25,7 @@ static void test_window(void **state)
                               .reports = reports, .rate = 20, .burst = 5, .concurrency = 2,
                               .pii = WDTS_CONN_PII_HASH};
     wt_conn_add(&t, &co);
-    int64_t start = wdts_time_now() / 3600 * 3600 - 3 * 3600, end = start + 3600;
+    int64_t start = wdts_time_now() / 3600 * 3600 - 3 * 3600, end = start + WT_WINDOW;
     wt_wm_init(&t, "c1", "trades", start);
 
     struct wt_reader rd;

@@ -75,7 +75,7 @@ static void test_errors(void **state)
     wt_conn_add(&t, &busy);
 
     int64_t h = wdts_time_now() / 3600 * 3600;
-    int64_t w1 = h - 5 * 3600, w1e = h - 4 * 3600, w3e = h - 2 * 3600;
+    int64_t w1 = h - 5 * 3600, w1e = w1 + WT_WINDOW, w3e = w1e + 2 * WT_WINDOW;
     wt_wm_init(&t, "c-ok", "trades", w1);
     wt_wm_init(&t, "c-busy", "trades", w1);
 
@@ -96,18 +96,18 @@ static void test_errors(void **state)
     wt_emit_raw(&t, "junk", "this is not json");          /* malformed */
     wt_emit(&t, "ta", "nope", "trades", w1, w1e, NULL);    /* malformed: no such connection */
     wt_emit(&t, "ta", "c-ok", "nosuchreport", w1, w1e, NULL); /* malformed: no such report */
-    wt_emit(&t, "ta", "c-ok", "trades", w1e, w3e, NULL);   /* 2 h: too wide → halves */
+    wt_emit(&t, "ta", "c-ok", "trades", w1e, w3e, NULL);   /* two windows: too wide → halves */
     wt_emit(&t, "tc", "c-busy", "trades", w1, w1e, NULL);  /* ~1600 > 500 → quarters */
 
     /* markers: c-ok's hour, the two halves of its 2 h window, c-busy's four quarters */
     char ids[7][WDTS_JOB_ID_LEN];
     const char *idp[7];
     snprintf(ids[0], sizeof(ids[0]), "%s", ok_id);
-    wdts_job_id_format("c-ok", "trades", w1e, w1e + 3600, ids[1], sizeof(ids[1]));
-    wdts_job_id_format("c-ok", "trades", w1e + 3600, w3e, ids[2], sizeof(ids[2]));
+    wdts_job_id_format("c-ok", "trades", w1e, w1e + WT_WINDOW, ids[1], sizeof(ids[1]));
+    wdts_job_id_format("c-ok", "trades", w1e + WT_WINDOW, w3e, ids[2], sizeof(ids[2]));
     for (int q = 0; q < 4; q++)
-        wdts_job_id_format("c-busy", "trades", w1 + q * 900, w1 + (q + 1) * 900, ids[3 + q],
-                           sizeof(ids[3 + q]));
+        wdts_job_id_format("c-busy", "trades", w1 + q * WT_WINDOW / 4,
+                           w1 + (q + 1) * WT_WINDOW / 4, ids[3 + q], sizeof(ids[3 + q]));
     for (int i = 0; i < 7; i++)
         idp[i] = ids[i];
     if (!wt_wait_markers(&rd, idp, 7, 180000)) {

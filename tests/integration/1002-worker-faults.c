@@ -44,7 +44,7 @@ static void test_faults(void **state)
     const char *idp[NJOBS];
     for (int i = 0; i < NJOBS; i++) {
         struct wdts_job j;
-        wt_emit(&t, "tf", "cf", "trades", start + i * 3600, start + (i + 1) * 3600, &j);
+        wt_emit(&t, "tf", "cf", "trades", start + i * WT_WINDOW, start + (i + 1) * WT_WINDOW, &j);
         snprintf(ids[i], sizeof(ids[i]), "%s", j.job_id);
         idp[i] = ids[i];
     }
@@ -70,7 +70,7 @@ static void test_faults(void **state)
     assert_true(wt_metric(port, "wdt_worker_ratelimit_wait_seconds_total", NULL) > 0);
 
     char **pks = NULL;
-    size_t n = wt_truth(tenants, "flaky-shop", "trades", as_of, start, start + NJOBS * 3600, &pks);
+    size_t n = wt_truth(tenants, "flaky-shop", "trades", as_of, start, start + NJOBS * WT_WINDOW, &pks);
     size_t missing = 0;
     for (size_t i = 0; i < n; i++) {
         missing += !wt_has_pk(&rd, "cf", "trades", pks[i]);
@@ -80,7 +80,7 @@ static void test_faults(void **state)
     printf("# truth: %zu records, %zu missing\n", n, missing);
     assert_true(n > 0);
     assert_int_equal(missing, 0);
-    assert_int_equal(wt_wm_get(&t, "cf", "trades"), start + NJOBS * 3600);
+    assert_int_equal(wt_wm_get(&t, "cf", "trades"), start + NJOBS * WT_WINDOW);
 
     assert_int_equal(wt_worker_stop(&wk, SIGTERM, 30000, NULL), 0);
     wt_reader_close(&rd);

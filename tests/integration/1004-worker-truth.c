@@ -44,7 +44,7 @@ static void test_truth(void **state)
         wt_conn_add(&t, &co);
     }
     int64_t t0 = sbx_clock(&sbx) / 3600 * 3600;
-    int64_t origin = t0 - (NWIN + 1) * 3600, wend = t0 - 3600;
+    int64_t origin = t0 - (NWIN + 1) * 3600, wend = origin + NWIN * WT_WINDOW;
     for (int c = 0; c < NCONN; c++)
         wt_wm_init(&t, conn[c], "trades", origin);
 
@@ -61,7 +61,7 @@ static void test_truth(void **state)
         for (int c = 0; c < NCONN; c++) {
             struct wdts_job j;
             int k = i * NCONN + c;
-            wt_emit(&t, tenant[c], conn[c], "trades", origin + i * 3600, origin + (i + 1) * 3600,
+            wt_emit(&t, tenant[c], conn[c], "trades", origin + i * WT_WINDOW, origin + (i + 1) * WT_WINDOW,
                     &j);
             snprintf(ids[k], sizeof(ids[k]), "%s", j.job_id);
             idp[k] = ids[k];

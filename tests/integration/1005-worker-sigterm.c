@@ -32,7 +32,7 @@ static void test_sigterm(void **state)
     co.id = "c-hung";
     co.gateway = gw2;
     wt_conn_add(&t, &co);
-    int64_t start = wdts_time_now() / 3600 * 3600 - 3 * 3600, end = start + 3600;
+    int64_t start = wdts_time_now() / 3600 * 3600 - 3 * 3600, end = start + WT_WINDOW;
     wt_wm_init(&t, "c-fast", "trades", start);
     wt_wm_init(&t, "c-hung", "trades", start);
 

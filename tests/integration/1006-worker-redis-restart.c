@@ -42,7 +42,7 @@ static void test_redis_restart(void **state)
                               .appsecret = "rr-secret:rr-salt", .gateway = gw,
                               .reports = reports, .rate = 20, .burst = 5, .concurrency = 1};
     wt_conn_add(&t, &co);
-    int64_t start = wdts_time_now() / 3600 * 3600 - 4 * 3600, end = start + 3600;
+    int64_t start = wdts_time_now() / 3600 * 3600 - 4 * 3600, end = start + WT_WINDOW;
     wt_wm_init(&t, "cr", "trades", start);
 
     struct wt_reader rd;

@@ -24,7 +24,7 @@ static void test_qimen(void **state)
                               .qimen_app_key = "qm-top-app",
                               .qimen_app_secret = "qm-top-secret"};
     wt_conn_add(&t, &co);
-    int64_t start = wdts_time_now() / 3600 * 3600 - 3 * 3600, end = start + 3600;
+    int64_t start = wdts_time_now() / 3600 * 3600 - 3 * 3600, end = start + WT_WINDOW;
     wt_wm_init(&t, "cq", "trades", start);
 
     struct wt_reader rd;

@@ -23,7 +23,7 @@ static void run_windows(struct wt *t, const struct sbx_proc *sbx, struct wt_read
     struct wdts_job jobs[3];
     const char *ids[3];
     for (int i = 0; i < 3; i++) {
-        wt_emit(t, "t1", "c1", "trades", start + i * 3600, start + (i + 1) * 3600, &jobs[i]);
+        wt_emit(t, "t1", "c1", "trades", start + i * WT_WINDOW, start + (i + 1) * WT_WINDOW, &jobs[i]);
         ids[i] = jobs[i].job_id;
     }
     if (!wt_wait_markers(rd, ids, 3, 120000)) {

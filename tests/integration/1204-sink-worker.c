@@ -35,7 +35,7 @@ static void test_worker_to_sink(void **state)
                               .concurrency = 2,
                               .pii = WDTS_CONN_PII_HASH};
     wt_conn_add(&t, &co);
-    int64_t start = wdts_time_now() / 3600 * 3600 - 3 * 3600, end = start + 3600;
+    int64_t start = wdts_time_now() / 3600 * 3600 - 3 * 3600, end = start + WT_WINDOW;
     wt_wm_init(&t, "c1", "trades", start);
     wt_wm_init(&t, "c1", "refunds", start - 86400);
 

@@ -28,6 +28,10 @@ static inline int atoi_safe(const char *s)
     return (int)v;
 }
 
+/* A window of an hourly report as the scheduler plans it: the gateway's hour less the
+ * minute that the second a worker asks before each window costs (worker/README.md). */
+#define WT_WINDOW 3540
+
 #define WT_KEY_HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 struct wt {
