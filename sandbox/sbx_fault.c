@@ -12,7 +12,8 @@
 #include "wdts/str.h"
 
 static const char *const fault_names[SBX_FAULT__COUNT] = {
-    "none", "latency", "http5xx", "hang", "truncate", "status4", "status5", "status99", "ratelimit",
+    "none",     "latency",   "http5xx", "hang",   "truncate", "status4",
+    "status5",  "status99",  "ratelimit", "nolist", "badstatus",
 };
 
 const char *sbx_fault_name(enum sbx_fault_kind kind)

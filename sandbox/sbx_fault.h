@@ -4,6 +4,7 @@
  *   SPEC     := ITEM ( "," ITEM )*
  *   ITEM     := KIND [ "@" FROM "-" [ TO ] ] "=" VALUE | "seed=" N | "hangtime=" DURATION
  *   KIND     := latency | http5xx | hang | truncate | status4 | status5 | status99 | ratelimit
+ *             | nolist | badstatus
  *   VALUE    := a probability 0..1 (every kind but latency)
  *             | DURATION or DURATION "-" DURATION (latency: fixed, or uniform in the range)
  *   DURATION := N ( "ms" | "s" | "m" | "h" ), e.g. 50ms, 2s; in a range "20-200ms" the unit is shared
@@ -31,6 +32,8 @@ enum sbx_fault_kind {
     SBX_FAULT_STATUS5,   /* status 5 数据库错误 */
     SBX_FAULT_STATUS99,  /* status 99 其他错误 */
     SBX_FAULT_RATELIMIT, /* status 100 超过每分钟最大调用频率限制，请稍后重试 */
+    SBX_FAULT_NOLIST,    /* status 0 and a data object whose total_count says 5 but no list */
+    SBX_FAULT_BADSTATUS, /* {"status":"error",…} with a data object holding an empty list */
     SBX_FAULT__COUNT
 };
 

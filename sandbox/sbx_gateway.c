@@ -744,6 +744,19 @@ static void fault_answer(struct call *c, enum sbx_fault_kind kind)
         count_limit(c, "fault");
         wdt_error(c, 100, MSG_RATE);
         break;
+    case SBX_FAULT_NOLIST: /* an answer that must never pass for an empty window */
+        body_open(c);
+        wdts_buf_append_str(&c->ans->body, "{\"status\":0,\"data\":{\"total_count\":5}}");
+        body_close(c);
+        snprintf(c->status, sizeof(c->status), "0");
+        break;
+    case SBX_FAULT_BADSTATUS:
+        body_open(c);
+        wdts_buf_append_str(&c->ans->body, "{\"status\":\"error\",\"message\":\"服务繁忙\","
+                                           "\"data\":{\"total_count\":0,\"order\":[]}}");
+        body_close(c);
+        snprintf(c->status, sizeof(c->status), "error");
+        break;
     default:
         break;
     }
@@ -790,7 +803,8 @@ void sbx_gateway_handle(struct sbx_gateway *gw, const struct sbx_request *req,
         goto count;
     }
     if (fd.kind == SBX_FAULT_STATUS4 || fd.kind == SBX_FAULT_STATUS5 ||
-        fd.kind == SBX_FAULT_STATUS99 || fd.kind == SBX_FAULT_RATELIMIT) {
+        fd.kind == SBX_FAULT_STATUS99 || fd.kind == SBX_FAULT_RATELIMIT ||
+        fd.kind == SBX_FAULT_NOLIST || fd.kind == SBX_FAULT_BADSTATUS) {
         /* The tenant is named when the request names a known one, for the counters. */
         const char *sid = sbx_kv_get(req->query, "sid");
         c.tenant = sid ? sbx_tenants_find(gw->tenants, sid) : NULL;

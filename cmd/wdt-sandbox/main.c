@@ -45,6 +45,7 @@ static const char usage_text[] =
     "  --clock SPEC        real (default) | frozen:UNIX | speed:FACTOR[@UNIX]\n"
     "  --faults SPEC       e.g. latency=20-200ms,http5xx=0.05,hang=0.01,truncate=0.02,\n"
     "                      status4=0.01,status5=0.01,status99=0.01,ratelimit=0.02,\n"
+    "                      nolist=0.01,badstatus=0.01,\n"
     "                      http5xx@10s-20s=1.0,seed=7,hangtime=90s\n"
     "  --threads N         HTTP worker threads (default 2)\n"
     "  --port-file PATH    write HOST:PORT to PATH once listening (atomically)\n"

@@ -20,10 +20,13 @@ tenants='[
   "rate_per_min":6000,"concurrency":12,"orders_per_day":2000,"seed":31},
  {"sid":"chaos-shop-c","appkey":"c-app","appsecret":"c-secret:c-salt",
   "rate_per_min":6000,"concurrency":6,"orders_per_day":500,"seed":33}]'
-# Faults: 4% of calls fail in every transient way; from 4 s to 30 s (while the backfill
-# runs, however slowly the workers join) a fifth of the calls answer "rate limited", which
-# sets the sellers' cooldowns (30 s; calls wait them out, so few more answers follow).
+# Faults: 5% of calls fail in every transient way, malformed answers among them (status 0
+# without the record list, a status that is no number: never an empty window); from 4 s to
+# 30 s (while the backfill runs, however slowly the workers join) a fifth of the calls
+# answer "rate limited", which sets the sellers' cooldowns (30 s; calls wait them out, so
+# few more answers follow).
 faults=http5xx=0.015,truncate=0.01,status5=0.006,status99=0.004,hang=0.003,hangtime=15s
+faults+=,nolist=0.005,badstatus=0.004
 faults+=,ratelimit@4s-30s=0.2,seed=7
 export WDT_WORKER_HTTP_TIMEOUT=10s
 
@@ -106,7 +109,7 @@ for s in 1 2; do st_stop "${ST_WORKER_PIDS[s]}"; done
 st_sink_drain
 curl -sf "$ST_SBX/metrics" >"$ST_DIR/sandbox.metrics" || st_fail "no metrics from the sandbox"
 grep '^wdt_sandbox_faults_injected_total\|^wdt_sandbox_limit_answers_total' "$ST_DIR/sandbox.metrics"
-for kind in http5xx truncate hang; do
+for kind in http5xx truncate hang nolist badstatus; do
     grep -q "^wdt_sandbox_faults_injected_total{kind=\"$kind\"} [1-9]" "$ST_DIR/sandbox.metrics" ||
         st_fail "the sandbox injected no $kind fault: the run did not test what it claims"
 done

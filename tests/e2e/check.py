@@ -25,7 +25,7 @@ SANDBOX_PK = {
     "stock_changes": lambda d: "%s:%s" % (d.get("stockio_no"), d.get("spec_no")),
 }
 # classes that name a passing condition: a job must never end on one of them
-NOT_FINAL = {"transient", "rate_limited", "clock", "delivery"}
+NOT_FINAL = {"transient", "rate_limited", "clock", "delivery", "bad_answer"}
 
 
 def parse_time(s):

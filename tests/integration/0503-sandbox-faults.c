@@ -57,6 +57,45 @@ static void test_status_faults(void **state)
     }
 }
 
+/* The malformed answers: status 0 with data but no record list (total_count 5), and a
+ * status that is no number beside data; on both routes. */
+static void test_malformed_faults(void **state)
+{
+    (void)state;
+    struct sbx_proc p;
+    struct http_res r;
+    assert_int_equal(start_with(&p, "nolist=1"), 0);
+    call_now(&p, &r, 30000);
+    assert_int_equal(r.code, 200);
+    json_t *j = answer_json(&r);
+    assert_int_equal(json_integer_value(json_object_get(j, "status")), 0);
+    json_t *data = json_object_get(j, "data");
+    assert_int_equal(json_integer_value(json_object_get(data, "total_count")), 5);
+    assert_int_equal(json_object_size(data), 1);
+    json_decref(j);
+    http_res_free(&r);
+    struct qimen_req q;
+    qimen_defaults(&q, "wdt.system.core.now", NULL, NULL, wdts_time_now());
+    j = qimen_call(&p, &q);
+    data = json_object_get(json_object_get(j, "response"), "data");
+    assert_int_equal(json_integer_value(json_object_get(data, "total_count")), 5);
+    json_decref(j);
+    assert_int_equal(metric_value(&p, "wdt_sandbox_faults_injected_total{", "kind=\"nolist\""), 2);
+    assert_int_equal(sbx_stop(&p, 10000), 0);
+
+    assert_int_equal(start_with(&p, "badstatus=1"), 0);
+    call_now(&p, &r, 30000);
+    assert_int_equal(r.code, 200);
+    j = answer_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "error");
+    assert_true(json_is_array(json_object_get(json_object_get(j, "data"), "order")));
+    json_decref(j);
+    http_res_free(&r);
+    assert_int_equal(metric_value(&p, "wdt_sandbox_faults_injected_total{", "kind=\"badstatus\""),
+                     1);
+    assert_int_equal(sbx_stop(&p, 10000), 0);
+}
+
 static void test_http5xx_and_truncate(void **state)
 {
     (void)state;
@@ -154,6 +193,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_faults),
+        cmocka_unit_test(test_malformed_faults),
         cmocka_unit_test(test_http5xx_and_truncate),
         cmocka_unit_test(test_hang_and_prompt_stop),
         cmocka_unit_test(test_schedule_and_probability),

@@ -1,7 +1,9 @@
 /* The classes a job rides through, against a sandbox whose clocks run 10 minutes ahead
- * and which injects 5xx answers, truncated bodies, 数据库错误 and rate-limit answers:
- * transient → retried with backoff, rate_limited → shared cooldown then retry, clock →
- * resync from the answer's Date header then retry. Every window still completes with
+ * and which injects 5xx answers, truncated bodies, 数据库错误, rate-limit answers and
+ * malformed ones (status 0 without the record list, a status that is no number):
+ * transient and bad_answer → retried with backoff (never a window completed with 0 records),
+ * rate_limited → shared cooldown then retry, clock → resync from the answer's Date header
+ * then retry. Every window still completes with
  * nothing missing against the truth, the calls are counted by class on /metrics, and
  * /healthz and /readyz answer. */
 #include "wrk_testlib.h"
@@ -20,7 +22,9 @@ static void test_faults(void **state)
     char tenants[512], gw[160], clock[64];
     snprintf(clock, sizeof(clock), "speed:1@%lld", (long long)(wdts_time_now() + 600));
     const char *more[] = {"--clock", clock, "--timestamp-skew", "600", "--faults",
-                          "http5xx=0.08,truncate=0.04,status5=0.04,ratelimit=0.08,seed=5", NULL};
+                          "http5xx=0.08,truncate=0.04,status5=0.04,ratelimit=0.08,nolist=0.06,"
+                          "badstatus=0.04,seed=5",
+                          NULL};
     wt_sandbox(&t, &sbx, TENANTS, more, "/openapi", tenants, sizeof(tenants), gw, sizeof(gw));
     const char *reports[] = {"trades", NULL};
     struct wt_conn_opts co = {.id = "cf", .tenant = "tf", .sid = "flaky-shop", .appkey = "fk-app",
@@ -68,6 +72,8 @@ static void test_faults(void **state)
     assert_true(clk >= 1);
     assert_true(done == NJOBS);
     assert_true(wt_metric(port, "wdt_worker_ratelimit_wait_seconds_total", NULL) > 0);
+    assert_true(wt_log_has(&wk, "bad_answer")); /* a status-0 answer without its list */
+    assert_true(wt_log_has(&wk, "not a number"));
 
     char **pks = NULL;
     size_t n = wt_truth(tenants, "flaky-shop", "trades", as_of, start, start + NJOBS * WT_WINDOW, &pks);

@@ -42,6 +42,11 @@ static void test_fault_grammar(void **state)
     assert_true(f.items[1].to_ms < 0);
     sbx_faults_deinit(&f);
 
+    assert_int_equal(sbx_faults_parse("nolist=0.5,badstatus=1", &f, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(f.items[0].kind, SBX_FAULT_NOLIST);
+    assert_int_equal(f.items[1].kind, SBX_FAULT_BADSTATUS);
+    sbx_faults_deinit(&f);
+
     const char *bad[] = {"http5xx=2",         "latency=5",       "teleport=0.1", "http5xx",
                          "http5xx@20s-10s=1", "http5xx@x-=1",    "latency=200-20ms",
                          "seed=-1",           "status4=0.5,,",   "hangtime=soon"};
