@@ -92,7 +92,7 @@ static void test_errors(void **state)
     char ok_id[WDTS_JOB_ID_LEN];
     snprintf(ok_id, sizeof(ok_id), "%s", j.job_id);
     wt_emit(&t, "tb", "c-bad", "trades", w1, w1e, NULL);   /* auth */
-    wt_emit(&t, "tb", "c-bad", "trades", w1e, w3e, NULL);  /* auth */
+    wt_emit(&t, "tb", "c-bad", "trades", w1e, w1e + WT_WINDOW, NULL); /* auth */
     wt_emit_raw(&t, "junk", "this is not json");          /* malformed */
     wt_emit(&t, "ta", "nope", "trades", w1, w1e, NULL);    /* malformed: no such connection */
     wt_emit(&t, "ta", "c-ok", "nosuchreport", w1, w1e, NULL); /* malformed: no such report */
