@@ -22,8 +22,8 @@ static void test_faults(void **state)
     char tenants[512], gw[160], clock[64];
     snprintf(clock, sizeof(clock), "speed:1@%lld", (long long)(wdts_time_now() + 600));
     const char *more[] = {"--clock", clock, "--timestamp-skew", "600", "--faults",
-                          "http5xx=0.08,truncate=0.04,status5=0.04,ratelimit=0.08,nolist=0.06,"
-                          "badstatus=0.04,seed=5",
+                          "nolist=0.1,badstatus=0.1,http5xx=0.08,truncate=0.04,status5=0.04,"
+                          "ratelimit=0.08,seed=5",
                           NULL};
     wt_sandbox(&t, &sbx, TENANTS, more, "/openapi", tenants, sizeof(tenants), gw, sizeof(gw));
     const char *reports[] = {"trades", NULL};

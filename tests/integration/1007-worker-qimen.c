@@ -12,7 +12,9 @@
     "\"qimen_app_key\":\"qm-top-app\",\"qimen_app_secret\":\"qm-top-secret\","                   \
     "\"orders_per_day\":6000,\"seed\":81}]"
 
-static void run_qimen(const char *const *sandbox_args, int with_total)
+/* conn: a connection id of its own per run (the runs of this process share the prefix,
+ * hence the topics and keys). */
+static void run_qimen(const char *conn, const char *const *sandbox_args, int with_total)
 {
     struct wt t;
     struct sbx_proc sbx;
@@ -21,21 +23,21 @@ static void run_qimen(const char *const *sandbox_args, int with_total)
     wt_sandbox(&t, &sbx, TENANTS, sandbox_args, "/router/qm", tenants, sizeof(tenants), gw,
                sizeof(gw));
     const char *reports[] = {"trades", NULL};
-    struct wt_conn_opts co = {.id = "cq", .tenant = "tq", .sid = "qm-shop", .appkey = "qm-app",
+    struct wt_conn_opts co = {.id = conn, .tenant = "tq", .sid = "qm-shop", .appkey = "qm-app",
                               .appsecret = "qm-secret:qm-salt", .gateway = gw,
                               .reports = reports, .rate = 20, .burst = 5, .concurrency = 2,
                               .qimen_app_key = "qm-top-app",
                               .qimen_app_secret = "qm-top-secret"};
     wt_conn_add(&t, &co);
     int64_t start = wdts_time_now() / 3600 * 3600 - 3 * 3600, end = start + WT_WINDOW;
-    wt_wm_init(&t, "cq", "trades", start);
+    wt_wm_init(&t, conn, "trades", start);
 
     struct wt_reader rd;
     wt_reader_open(&t, &rd, t.t_records);
     struct wt_worker wk;
     wt_worker_start(&t, &wk, NULL);
     struct wdts_job job;
-    wt_emit(&t, "tq", "cq", "trades", start, end, &job);
+    wt_emit(&t, "tq", conn, "trades", start, end, &job);
     const char *ids[] = {job.job_id};
     if (!wt_wait_markers(&rd, ids, 1, 120000)) {
         wt_log_dump(&wk);
@@ -74,14 +76,14 @@ static void run_qimen(const char *const *sandbox_args, int with_total)
     size_t n = wt_truth_route(tenants, "qm-shop", "trades", "qimen", as_of, start, end, &pks);
     size_t missing = 0;
     for (size_t i = 0; i < n; i++) {
-        missing += !wt_has_pk(&rd, "cq", "trades", pks[i]);
+        missing += !wt_has_pk(&rd, conn, "trades", pks[i]);
         free(pks[i]);
     }
     free(pks);
     printf("# truth (qimen route): %zu records, %zu missing\n", n, missing);
     assert_true(n > 100);
     assert_int_equal(missing, 0);
-    assert_int_equal(wt_wm_get(&t, "cq", "trades"), end);
+    assert_int_equal(wt_wm_get(&t, conn, "trades"), end);
 
     assert_int_equal(wt_worker_stop(&wk, SIGTERM, 30000, NULL), 0);
     wt_reader_close(&rd);
@@ -92,14 +94,14 @@ static void run_qimen(const char *const *sandbox_args, int with_total)
 static void test_qimen(void **state)
 {
     (void)state;
-    run_qimen(NULL, 1);
+    run_qimen("cq", NULL, 1);
 }
 
 static void test_qimen_without_totals_open_bounds(void **state)
 {
     (void)state;
     const char *args[] = {"--qimen-total", "absent", "--bounds", "open", NULL};
-    run_qimen(args, 0);
+    run_qimen("cq-nototal", args, 0);
 }
 
 int main(void)
