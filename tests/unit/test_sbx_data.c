@@ -429,7 +429,9 @@ static void check_privacy(enum sbx_entity e, enum sbx_route route, int *plats_se
         json_t *pv = json_object_get(j, e == SBX_E_REFUND_STOCKIN ? "shop_platform_id"
                                                                   : "platform_id");
         assert_non_null(pv);
-        int plat = json_is_string(pv) ? atoi(json_string_value(pv)) : (int)json_integer_value(pv);
+        long long plat = json_integer_value(pv);
+        if (json_is_string(pv))
+            assert_int_equal(wdts_parse_int(json_string_value(pv), 0, 1000, &plat), WDTS_OK);
         plats_seen[plat & 127] = 1;
         assert_int_not_equal(plat, 39); /* 拼多多 comes from PDD, on neither route */
         if (route == SBX_ROUTE_WDT)

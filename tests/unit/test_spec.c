@@ -122,8 +122,12 @@ static void check_param(const struct wdts_catalog_report *rep, const char *name,
                                       : (long long)json_integer_value(val));
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        long long v = atoll(tok);
+        long long v;
         int found = 0;
+        if (wdts_parse_int(tok, INT64_MIN, INT64_MAX, &v) != WDTS_OK) {
+            problem(pr, rep->name, "param %s: %s is not a number", name, tok);
+            continue;
+        }
         size_t i;
         json_t *x;
         json_array_foreach(values, i, x) if (json_integer_value(x) == v) found = 1;
@@ -431,7 +435,8 @@ static void test_spec_cites_its_facts(void **state)
                             str(row, "change_time_at")};
         for (size_t i = 0; i < 3; i++) {
             const char *sep = strchr(at[i], '@');
-            if (sep == NULL || atoi(sep + 1) <= 0)
+            long long line;
+            if (sep == NULL || wdts_parse_int(sep + 1, 1, INT64_MAX, &line) != WDTS_OK)
                 fail_msg("%s: a fact without a source line (%s)", k, at[i]);
             char src[32];
             snprintf(src, sizeof(src), "%.*s", (int)(sep - at[i]), at[i]);
