@@ -75,7 +75,9 @@ struct sched_plan_result {
 
 /**
  * @brief Defaults (backfill 90 d, lag 5 min, step 60 s, no lookback, bound
- *        SCHED_PLAN_DEFAULT_MAX_OUTSTANDING) plus the report's kind, span and interval.
+ *        SCHED_PLAN_DEFAULT_MAX_OUTSTANDING) plus the report's kind and interval, and a
+ *        span one step under the catalog's max_span: a worker asks for a second before
+ *        each window (worker/README.md), and the gateway's limit counts what is asked.
  * @owner rep: borrowed, not kept.
  */
 void sched_plan_params_init(struct sched_plan_params *p, const struct wdts_catalog_report *rep);
