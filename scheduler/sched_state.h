@@ -3,7 +3,7 @@
  * windows emitted but not completed (outstanding), and a few counters for status.
  * It decides nothing: sched.c plans and emits, wdtctl reads. It never logs.
  *
- * Keys (wdts_redis_key() form, so `wdtctl connection remove` finds them by its scan):
+ * Keys (wdts_redis_key() form; wdts_conn_remove() lists them, see wdts/conn.h):
  *   <prefix>plan:<connection>:<report>     HASH cursor, backfill_end, last_snapshot
  *                                          (a missing field = not set yet), updated
  *   <prefix>out:<connection>:<report>      ZSET member "start:end" (Unix s, the form of the

@@ -896,9 +896,17 @@ static int cmd_remove(int argc, char **argv)
         return usage_error("remove", "--id is required");
     if ((rc = env_init(&env, "remove", 0)) != 0)
         goto out;
-    if (wdts_conn_remove(env.redis, prefix_of(&env), a.id, &deleted, es, sizeof(es)) != WDTS_OK) {
+    /* Every report of the catalog, so that the keys of reports disabled since go too. */
+    size_t n_reports = wdts_catalog_count(env.cat);
+    const char **reports = wdts_xcalloc(n_reports ? n_reports : 1, sizeof(*reports));
+    for (size_t i = 0; i < n_reports; i++)
+        reports[i] = wdts_catalog_at(env.cat, i)->name;
+    wdts_err_t err = wdts_conn_remove(env.redis, prefix_of(&env), a.id, reports, n_reports,
+                                      &deleted, es, sizeof(es));
+    free(reports);
+    if (err != WDTS_OK) {
         fprintf(stderr, "wdtctl connection remove: %s\n", es);
-        rc = WDTS_EXIT_FATAL;
+        rc = err == WDTS_ERR_INVAL ? WDTS_EXIT_USAGE : WDTS_EXIT_FATAL;
         goto out;
     }
     printf("connection %s removed (%lld keys deleted)\n", a.id, deleted);

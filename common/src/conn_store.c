@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wdts/job.h"
 #include "wdts/log.h"
+#include "wdts/lua.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
+#include "wdts/watermark.h"
 
 /* KEYS: doc, set, state. ARGV: json, id, replace, then field/value pairs of the state. */
 static const char save_lua[] =
@@ -304,40 +307,169 @@ static void glob_escape(struct wdts_buf *b, const char *s)
     }
 }
 
-/* 1 when key is <prefix><kind>:<id> or <prefix><kind>:<id>:… (id escaped as wdts_redis_key
- * escapes a part), or a script key hash-tagged on the connection, <prefix><kind>:{<id>:…}…
- * or <prefix><kind>:{<id>}… (wdts_lua_key: watermarks, window locks). */
-static int state_key_of(const char *key, const char *prefix, const char *id_part)
+/* A list of owned strings, without repeats. */
+struct strv {
+    char **v;
+    size_t n, cap;
+};
+
+static void strv_add(struct strv *sv, const char *s)
 {
-    if (!wdts_str_has_prefix(key, prefix))
+    for (size_t i = 0; i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return;
+    if (sv->n == sv->cap) {
+        sv->cap = sv->cap ? 2 * sv->cap : 16;
+        sv->v = wdts_xrealloc(sv->v, sv->cap * sizeof(*sv->v));
+    }
+    sv->v[sv->n++] = wdts_xstrdup(s);
+}
+
+static void strv_deinit(struct strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = sv->cap = 0;
+}
+
+/* The names in the stored document's "reports", read leniently: a damaged document still
+ * lets remove delete what the caller's report list names. */
+static void doc_reports(const char *doc, size_t len, struct strv *reports)
+{
+    json_t *j = doc ? json_loadb(doc, len, 0, NULL) : NULL;
+    json_t *arr = json_object_get(j, "reports");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const char *name = json_string_value(json_array_get(arr, i));
+        if (name && *name)
+            strv_add(reports, name);
+    }
+    json_decref(j);
+}
+
+/* The keys of one (connection, report) other than window locks: the scheduler's
+ * (sched_state.h: plan, out, outmeta, stat; workers add to stat) and the watermark's
+ * script keys (watermark.h). */
+static void report_keys(struct strv *keys, const char *prefix, const char *id, const char *report)
+{
+    static const char *const sched_kinds[] = {"plan", "out", "outmeta", "stat"};
+    static const enum wdts_wm_key_kind wm_kinds[] = {WDTS_WM_KEY_STATE, WDTS_WM_KEY_DONE,
+                                                     WDTS_WM_KEY_FENCE, WDTS_WM_KEY_FIDX};
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    for (size_t i = 0; i < sizeof(sched_kinds) / sizeof(sched_kinds[0]); i++)
+        strv_add(keys, wdts_redis_key(&b, prefix, sched_kinds[i], id, report, NULL));
+    const struct wdts_wm_id wm = {id, report};
+    for (size_t i = 0; i < sizeof(wm_kinds) / sizeof(wm_kinds[0]); i++)
+        strv_add(keys, wdts_wm_key(&b, prefix, &wm, wm_kinds[i]));
+    wdts_buf_deinit(&b);
+}
+
+/* 1 when s is one or more digits followed by end (the NUL or the character `end`); *after
+ * points past them. */
+static int digits(const char *s, char end, const char **after)
+{
+    const char *p = s;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == s || *p != end)
         return 0;
-    const char *colon = strchr(key + strlen(prefix), ':');
-    if (colon == NULL)
-        return 0;
-    const char *rest = colon + 1;
-    int tagged = *rest == '{';
-    if (tagged)
-        rest++;
-    size_t il = strlen(id_part);
-    if (strncmp(rest, id_part, il) != 0)
-        return 0;
-    char after = rest[il];
-    return tagged ? after == ':' || after == '}' : after == '\0' || after == ':';
+    *after = p;
+    return 1;
+}
+
+/* 1 when key is a window lock of one of the connection's reports: exactly
+ * wdts_wm_lock_key(), <wm key of (id, report)>:lock:<start>:<end>. */
+static int lock_key_of(const char *key, const char *prefix, const char *id,
+                       const struct strv *reports)
+{
+    struct wdts_buf b;
+    int mine = 0;
+    wdts_buf_init(&b);
+    for (size_t i = 0; i < reports->n && !mine; i++) {
+        const struct wdts_wm_id wm = {id, reports->v[i]};
+        wdts_wm_key(&b, prefix, &wm, WDTS_WM_KEY_STATE);
+        wdts_buf_append_str(&b, ":lock:");
+        const char *p;
+        if (wdts_str_has_prefix(key, wdts_buf_str(&b)) &&
+            digits(key + b.len, ':', &p) && digits(p + 1, '\0', &p))
+            mine = 1;
+    }
+    wdts_buf_deinit(&b);
+    return mine;
+}
+
+/* Adds the window locks of the connection's reports to keys. Locks carry their window in
+ * the name, so they are found by SCAN; every candidate is checked against the exact form. */
+static wdts_err_t lock_keys(struct wdts_redis *redis, const char *prefix, const char *id,
+                            const struct strv *reports, struct strv *keys, char *errstr,
+                            size_t errstr_size)
+{
+    struct wdts_buf pattern, tag;
+    wdts_err_t err = WDTS_OK;
+    const char *parts[1] = {id};
+    wdts_buf_init(&pattern);
+    wdts_buf_init(&tag);
+    /* <prefix>wm:{<id>} then drop the closing brace: <prefix>wm:{<id>:<report>}:lock:… */
+    wdts_lua_key(&tag, prefix, "wm", parts, 1, "");
+    tag.data[--tag.len] = '\0';
+    glob_escape(&pattern, wdts_buf_str(&tag));
+    wdts_buf_append_str(&pattern, ":*\\}:lock:*");
+    char cursor[32] = "0";
+    do {
+        struct wdts_redis_reply *reply = NULL;
+        const char *scan[] = {"SCAN", cursor, "MATCH", wdts_buf_str(&pattern), "COUNT", "1000"};
+        if ((err = wdts_redis_command(redis, 6, scan, NULL, &reply)) != WDTS_OK) {
+            redis_fail(redis, err, "scanning for the connection's window locks", errstr,
+                       errstr_size);
+            break;
+        }
+        const char *next = wdts_redis_reply_str(wdts_redis_reply_elem(reply, 0), NULL);
+        wdts_strlcpy(cursor, next ? next : "0", sizeof(cursor));
+        const struct wdts_redis_reply *list = wdts_redis_reply_elem(reply, 1);
+        for (size_t i = 0; i < wdts_redis_reply_count(list); i++) {
+            const char *key = wdts_redis_reply_str(wdts_redis_reply_elem(list, i), NULL);
+            if (key && lock_key_of(key, prefix, id, reports))
+                strv_add(keys, key);
+        }
+        wdts_redis_reply_free(reply);
+    } while (strcmp(cursor, "0") != 0);
+    wdts_buf_deinit(&pattern);
+    wdts_buf_deinit(&tag);
+    return err;
 }
 
 wdts_err_t wdts_conn_remove(struct wdts_redis *redis, const char *prefix, const char *id,
-                            long long *deleted, char *errstr, size_t errstr_size)
+                            const char *const *reports, size_t n_reports, long long *deleted,
+                            char *errstr, size_t errstr_size)
 {
     struct keys k;
-    struct wdts_buf pattern, idpart;
+    struct strv names = {0}, keys = {0};
+    struct wdts_redis_reply *doc = NULL;
     long long total = 0, v = 0;
     wdts_err_t err;
-    const char *pfx = prefix ? prefix : WDTS_REDIS_PREFIX_DEFAULT;
-    keys_init(&k, prefix, id);
-    wdts_buf_init(&pattern);
-    wdts_buf_init(&idpart);
     if (deleted)
         *deleted = 0;
+    /* Only a name add could have stored: no other kind's key can be spelt from it. */
+    if (id == NULL || !wdts_job_name_valid(id)) {
+        snprintf(errstr, errstr_size, "connection id '%s' is not a valid id (1 to 64 characters "
+                 "of A-Z a-z 0-9 _ . -)", id ? id : "");
+        return WDTS_ERR_INVAL;
+    }
+    keys_init(&k, prefix, id);
+
+    const char *get[] = {"GET", wdts_buf_str(&k.doc)};
+    if ((err = wdts_redis_command(redis, 2, get, NULL, &doc)) != WDTS_OK) {
+        redis_fail(redis, err, "reading the connection", errstr, errstr_size);
+        goto out;
+    }
+    size_t len = 0;
+    const char *text = wdts_redis_reply_str(doc, &len);
+    doc_reports(text, len, &names);
+    for (size_t i = 0; i < n_reports; i++)
+        if (reports[i] && *reports[i])
+            strv_add(&names, reports[i]);
 
     const char *srem[] = {"SREM", wdts_buf_str(&k.set), id};
     if ((err = wdts_redis_command_int(redis, 3, srem, NULL, &v)) != WDTS_OK) {
@@ -357,43 +489,31 @@ wdts_err_t wdts_conn_remove(struct wdts_redis *redis, const char *prefix, const 
         goto out;
     }
 
-    /* The id as wdts_redis_key() writes a part, then every key of the connection's state
-     * (SCAN finds candidates; state_key_of decides). */
-    wdts_redis_key(&idpart, "", id, NULL);
-    glob_escape(&pattern, pfx);
-    wdts_buf_append_str(&pattern, "*:*");
-    glob_escape(&pattern, wdts_buf_str(&idpart));
-    wdts_buf_append_str(&pattern, "*");
-    char cursor[32] = "0";
-    do {
-        struct wdts_redis_reply *reply = NULL;
-        const char *scan[] = {"SCAN", cursor, "MATCH", wdts_buf_str(&pattern), "COUNT", "1000"};
-        if ((err = wdts_redis_command(redis, 6, scan, NULL, &reply)) != WDTS_OK) {
-            redis_fail(redis, err, "scanning the connection's state keys", errstr, errstr_size);
+    /* Exactly the keys of the layout (wdts/conn.h), never a pattern over other kinds. */
+    for (size_t i = 0; i < names.n; i++)
+        report_keys(&keys, prefix, id, names.v[i]);
+    if ((err = lock_keys(redis, prefix, id, &names, &keys, errstr, errstr_size)) != WDTS_OK)
+        goto out;
+    for (size_t i = 0; i < keys.n; i += 256) {
+        size_t m = keys.n - i < 256 ? keys.n - i : 256;
+        const char **argv = wdts_xcalloc(m + 1, sizeof(*argv));
+        argv[0] = "DEL";
+        for (size_t j = 0; j < m; j++)
+            argv[j + 1] = keys.v[i + j];
+        err = wdts_redis_command_int(redis, (int)m + 1, argv, NULL, &v);
+        free(argv);
+        if (err != WDTS_OK) {
+            redis_fail(redis, err, "deleting the connection's state keys", errstr, errstr_size);
             goto out;
         }
-        const char *next = wdts_redis_reply_str(wdts_redis_reply_elem(reply, 0), NULL);
-        wdts_strlcpy(cursor, next ? next : "0", sizeof(cursor));
-        const struct wdts_redis_reply *list = wdts_redis_reply_elem(reply, 1);
-        for (size_t i = 0; i < wdts_redis_reply_count(list); i++) {
-            const char *key = wdts_redis_reply_str(wdts_redis_reply_elem(list, i), NULL);
-            if (key == NULL || !state_key_of(key, pfx, wdts_buf_str(&idpart)))
-                continue;
-            const char *d[] = {"DEL", key};
-            if ((err = wdts_redis_command_int(redis, 2, d, NULL, &v)) != WDTS_OK) {
-                wdts_redis_reply_free(reply);
-                redis_fail(redis, err, "deleting a state key", errstr, errstr_size);
-                goto out;
-            }
-            total += v;
-        }
-        wdts_redis_reply_free(reply);
-    } while (strcmp(cursor, "0") != 0);
+        total += v;
+    }
     if (deleted)
         *deleted = total;
 out:
-    wdts_buf_deinit(&pattern);
-    wdts_buf_deinit(&idpart);
+    wdts_redis_reply_free(doc);
+    strv_deinit(&names);
+    strv_deinit(&keys);
     keys_deinit(&k);
     return err;
 }

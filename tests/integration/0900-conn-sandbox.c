@@ -13,6 +13,7 @@
 #include "wdts/catalog.h"
 #include "wdts/crypto.h"
 #include "wdts/redis.h"
+#include "wdts/watermark.h"
 
 #define SECRET_A "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 #define SALT_A "salt-of-a"
@@ -206,9 +207,13 @@ static void assert_nothing_stored(const char *id)
         size_t klen = sp ? (size_t)(sp - line) : len;
         const char *kind_end = memchr(line + strlen(prefix), ':', klen - strlen(prefix));
         size_t il = strlen(id);
+        /* <kind>:<id>… or a script key hash-tagged on it, <kind>:{<id>:…}… */
+        if (kind_end && kind_end[1] == '{')
+            kind_end++;
         if (kind_end && (size_t)(line + klen - kind_end - 1) >= il &&
             strncmp(kind_end + 1, id, il) == 0 &&
-            (kind_end + 1 + il == line + klen || kind_end[1 + il] == ':'))
+            (kind_end + 1 + il == line + klen || kind_end[1 + il] == ':' ||
+             kind_end[1 + il] == '}'))
             found = 1;
         line = end ? end + 1 : line + len;
     }
@@ -646,8 +651,11 @@ static void test_check_unblocks_and_tracks_auth(void **state)
     wdts_test_run_free(&run);
 
     /* The user stores the new secret with --replace: checked, stored, sync state kept. */
-    char *wm = key_of("wm", "acme-wdt");
-    const char *hs[] = {"HSET", wm, "trades", "1700000000"};
+    struct wdts_buf wmb;
+    const struct wdts_wm_id wmid = {"acme-wdt", "trades"};
+    wdts_buf_init(&wmb);
+    const char *wm = wdts_wm_key(&wmb, prefix, &wmid, WDTS_WM_KEY_STATE);
+    const char *hs[] = {"HSET", wm, "wm", "1700000000"};
     assert_int_equal(wdts_redis_command(redis, 4, hs, NULL, NULL), WDTS_OK);
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
         "conn-a", "--appkey", "key-a", "--appsecret", "ffffffffffffffffffffffffffffffff:" SALT_A,
@@ -655,8 +663,8 @@ static void test_check_unblocks_and_tracks_auth(void **state)
     expect(&run, 0, "connection acme-wdt replaced (its sync state is kept): 2 reports ok", NULL);
     wdts_test_run_free(&run);
     assert_int_equal(hexists(st, "auth"), 0);
-    assert_int_equal(hexists(wm, "trades"), 1);
-    free(wm);
+    assert_int_equal(hexists(wm, "wm"), 1);
+    wdts_buf_deinit(&wmb);
     CTL(&run, "connection", "show", "--id", "acme-wdt");
     expect(&run, 0, "state          ok", NULL);
     wdts_test_run_free(&run);
@@ -708,11 +716,15 @@ static void test_remove_cleans_up(void **state)
     struct wdts_test_run run;
     /* State other modules keep per connection, and a key of another connection whose id
      * starts with the same letters. */
-    char *wm = key_of("wm", "acme-wdt"), *other = key_of("wm", "acme-wdt2");
-    struct wdts_buf lock;
+    struct wdts_buf lock, wmb, otherb;
     wdts_buf_init(&lock);
-    wdts_redis_key(&lock, prefix, "lock", "acme-wdt", "trades", "1700000000", NULL);
-    const char *c1[] = {"HSET", wm, "trades", "1700000000"};
+    wdts_buf_init(&wmb);
+    wdts_buf_init(&otherb);
+    const struct wdts_wm_id mine = {"acme-wdt", "trades"}, theirs = {"acme-wdt2", "trades"};
+    const char *wm = wdts_wm_key(&wmb, prefix, &mine, WDTS_WM_KEY_STATE);
+    const char *other = wdts_wm_key(&otherb, prefix, &theirs, WDTS_WM_KEY_STATE);
+    wdts_wm_lock_key(&lock, prefix, &mine, 1700000000, 1700003540);
+    const char *c1[] = {"HSET", wm, "wm", "1700000000"};
     const char *c2[] = {"SET", wdts_buf_str(&lock), "token"};
     const char *c3[] = {"SET", other, "x"};
     assert_int_equal(wdts_redis_command(redis, 4, c1, NULL, NULL), WDTS_OK);
@@ -760,8 +772,8 @@ static void test_remove_cleans_up(void **state)
     }
     free(all);
     wdts_buf_deinit(&lock);
-    free(wm);
-    free(other);
+    wdts_buf_deinit(&wmb);
+    wdts_buf_deinit(&otherb);
 }
 
 int main(void)

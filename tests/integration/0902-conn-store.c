@@ -11,6 +11,7 @@
 
 #include "wdts/conn.h"
 #include "wdts/crypto.h"
+#include "wdts/lua.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/watermark.h"
@@ -180,61 +181,132 @@ static void test_damaged_document(void **state)
     assert_non_null(strstr(es, "id must be"));
     assert_null(back);
     long long n = 0;
-    assert_int_equal(wdts_conn_remove(redis, prefix, "broken", &n, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(wdts_conn_remove(redis, prefix, "broken", NULL, 0, &n, es, sizeof(es)),
+                     WDTS_OK);
     assert_int_equal(n, 1);
     wdts_buf_deinit(&k);
 }
 
-static void test_remove_exactly_its_keys(void **state)
+/* Stores a sealed connection id under pfx. */
+static void store(const char *pfx, const char *id)
 {
-    (void)state;
     char es[512];
-    struct wdts_buf a, b, c, d, e, f, g;
-    wdts_buf_init(&a);
-    wdts_buf_init(&b);
-    wdts_buf_init(&c);
-    wdts_buf_init(&d);
-    wdts_buf_init(&e);
-    wdts_buf_init(&f);
-    wdts_buf_init(&g);
-    const char *k1 = wdts_redis_key(&a, prefix, "wm", "a-conn", "trades", NULL);
-    const char *k2 = wdts_redis_key(&b, prefix, "plan", "a-conn", NULL);
-    const char *k3 = wdts_redis_key(&c, prefix, "wm", "a-conn-2", "trades", NULL);
-    const char *k4 = wdts_redis_key(&d, prefix, "wm", "b-conn", "a-conn", NULL);
-    /* The scripts' keys are hash-tagged on connection and report: {a-conn:trades}. */
-    const struct wdts_wm_id mine = {"a-conn", "trades"}, other = {"a-conn-2", "trades"};
-    const char *k5 = wdts_wm_key(&e, prefix, &mine, WDTS_WM_KEY_STATE);
-    const char *k6 = wdts_wm_key(&f, prefix, &mine, WDTS_WM_KEY_DONE);
-    const char *k7 = wdts_wm_key(&g, prefix, &other, WDTS_WM_KEY_STATE);
-    const char *const keys[] = {k1, k2, k3, k4, k5, k6, k7};
-    for (size_t i = 0; i < 7; i++) {
+    struct wdts_conn *c = make(id);
+    assert_int_equal(wdts_conn_seal(c, key, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(wdts_conn_save(redis, pfx, c, 1, es, sizeof(es)), WDTS_OK);
+    wdts_conn_destroy(c);
+}
+
+/* Every key a connection owns under pfx for one report (the layout of wdts/conn.h), plus
+ * one window lock. Appends to keys. */
+static void own_keys(struct wdts_buf *b, const char *pfx, const char *id, const char *report,
+                     char **keys, size_t *n)
+{
+    static const char *const kinds[] = {"plan", "out", "outmeta", "stat"};
+    for (size_t i = 0; i < 4; i++)
+        keys[(*n)++] = wdts_xstrdup(wdts_redis_key(b, pfx, kinds[i], id, report, NULL));
+    const struct wdts_wm_id wm = {id, report};
+    for (int k = WDTS_WM_KEY_STATE; k <= WDTS_WM_KEY_FIDX; k++)
+        keys[(*n)++] = wdts_xstrdup(wdts_wm_key(b, pfx, &wm, (enum wdts_wm_key_kind)k));
+    keys[(*n)++] = wdts_xstrdup(wdts_wm_lock_key(b, pfx, &wm, 1700000000, 1700003540));
+}
+
+static long long count_existing(char **keys, size_t n)
+{
+    long long have = 0, v = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *ex[] = {"EXISTS", keys[i]};
+        assert_int_equal(wdts_redis_command_int(redis, 2, ex, NULL, &v), WDTS_OK);
+        have += v;
+    }
+    return have;
+}
+
+static void set_all(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
         const char *s[] = {"SET", keys[i], "1"};
         assert_int_equal(wdts_redis_command(redis, 3, s, NULL, NULL), WDTS_OK);
     }
+}
+
+/* M4: remove deletes exactly the keys the connection owns. Before, it deleted every
+ * <prefix><kind>:<id>… it found, so `remove --id scheduler` took the scheduler's lease and
+ * epoch, and an id could match keys of another deployment's prefix. */
+static void test_remove_exactly_its_keys(void **state)
+{
+    (void)state;
+    char es[512], other_pfx[96];
+    char *mine[64], *others[64];
+    size_t n_mine = 0, n_others = 0;
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    /* "<test>store:" and "<test>storex:", as "wdt:" and "wdtx:" */
+    snprintf(other_pfx, sizeof(other_pfx), "%.*sx:", (int)strlen(prefix) - 1, prefix);
+
+    store(prefix, "a-conn");
+    store(prefix, "a-conn-2");
+    store(prefix, "scheduler");
+    store(other_pfx, "a-conn");
+    /* a-conn's enabled reports (trades, refunds) and one disabled since (orders). */
+    own_keys(&b, prefix, "a-conn", "trades", mine, &n_mine);
+    own_keys(&b, prefix, "a-conn", "refunds", mine, &n_mine);
+    own_keys(&b, prefix, "a-conn", "orders", mine, &n_mine);
+    /* Others: a connection whose id starts the same, the same id under another prefix,
+     * another connection with a report named like the id, and the scheduler's lease. */
+    own_keys(&b, prefix, "a-conn-2", "trades", others, &n_others);
+    own_keys(&b, other_pfx, "a-conn", "trades", others, &n_others);
+    own_keys(&b, prefix, "scheduler", "a-conn", others, &n_others);
+    const char *lease[1] = {"scheduler"};
+    others[n_others++] = wdts_xstrdup(wdts_lua_key(&b, prefix, "lease", lease, 1, ""));
+    others[n_others++] = wdts_xstrdup(wdts_lua_key(&b, prefix, "lease", lease, 1, ":epoch"));
+    others[n_others++] = wdts_xstrdup(wdts_redis_key(&b, prefix, "connstate", "a-conn-2", NULL));
+    set_all(mine, n_mine);
+    set_all(others, n_others);
+
     long long n = 0;
-    assert_int_equal(wdts_conn_remove(redis, prefix, "a-conn", &n, es, sizeof(es)), WDTS_OK);
-    assert_int_equal(n, 6); /* document, state, wm, plan, the watermark's two script keys */
-    long long left = 0;
-    const char *ex[] = {"EXISTS", k1, k2, k3, k4, k5, k6, k7};
-    assert_int_equal(wdts_redis_command_int(redis, 8, ex, NULL, &left), WDTS_OK);
-    assert_int_equal(left, 3); /* another connection's keys stay */
-    assert_int_equal(wdts_conn_remove(redis, prefix, "a-conn", &n, es, sizeof(es)),
+    const char *catalog[] = {"trades", "orders"};
+    assert_int_equal(wdts_conn_remove(redis, prefix, "a-conn", catalog, 2, &n, es, sizeof(es)),
+                     WDTS_OK);
+    assert_int_equal(n, (long long)n_mine + 1); /* + the document (no state was written) */
+    assert_int_equal(count_existing(mine, n_mine), 0);
+    assert_int_equal(count_existing(others, n_others), (long long)n_others);
+    assert_int_equal(wdts_conn_remove(redis, prefix, "a-conn", NULL, 0, &n, es, sizeof(es)),
                      WDTS_ERR_NOTFOUND);
-    assert_int_equal(wdts_conn_remove(redis, prefix, "b-conn", &n, es, sizeof(es)), WDTS_OK);
-    const char *del[] = {"DEL", k3, k4, k7};
-    assert_int_equal(wdts_redis_command(redis, 4, del, NULL, NULL), WDTS_OK);
+
+    /* A connection called "scheduler" goes without the scheduler's lease and epoch. */
+    const char *its[] = {"a-conn"};
+    assert_int_equal(wdts_conn_remove(redis, prefix, "scheduler", its, 1, &n, es, sizeof(es)),
+                     WDTS_OK);
+    long long lease_left = 0;
+    const char *ex[] = {"EXISTS", others[n_others - 3], others[n_others - 2]};
+    assert_int_equal(wdts_redis_command_int(redis, 3, ex, NULL, &lease_left), WDTS_OK);
+    assert_int_equal(lease_left, 2);
+    /* An id add would refuse (a pattern, a key separator) is refused. */
+    assert_int_equal(wdts_conn_remove(redis, prefix, "*", NULL, 0, &n, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
+    assert_int_equal(wdts_conn_remove(redis, prefix, "a:b", NULL, 0, &n, es, sizeof(es)),
+                     WDTS_ERR_INVAL);
+
+    assert_int_equal(wdts_conn_remove(redis, prefix, "a-conn-2", NULL, 0, &n, es, sizeof(es)),
+                     WDTS_OK);
+    assert_int_equal(wdts_conn_remove(redis, other_pfx, "a-conn", NULL, 0, &n, es, sizeof(es)),
+                     WDTS_OK);
+    assert_int_equal(wdts_conn_remove(redis, prefix, "b-conn", NULL, 0, &n, es, sizeof(es)),
+                     WDTS_OK);
+    assert_int_equal(count_existing(others, n_others), 2); /* only the lease's keys remain */
+    const char *del[] = {"DEL", others[n_others - 3], others[n_others - 2]};
+    assert_int_equal(wdts_redis_command(redis, 3, del, NULL, NULL), WDTS_OK);
     char **ids = NULL;
     size_t cnt = 9;
     assert_int_equal(wdts_conn_list(redis, prefix, &ids, &cnt, es, sizeof(es)), WDTS_OK);
     assert_int_equal(cnt, 0);
     wdts_conn_ids_free(ids, cnt);
-    wdts_buf_deinit(&e);
-    wdts_buf_deinit(&f);
-    wdts_buf_deinit(&g);
-    wdts_buf_deinit(&a);
+    for (size_t i = 0; i < n_mine; i++)
+        free(mine[i]);
+    for (size_t i = 0; i < n_others; i++)
+        free(others[i]);
     wdts_buf_deinit(&b);
-    wdts_buf_deinit(&c);
-    wdts_buf_deinit(&d);
 }
 
 int main(void)

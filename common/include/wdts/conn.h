@@ -12,8 +12,11 @@
  *                                    blocked, "checked_at" → Unix seconds of the last check
  *                              a missing field means ok, so marking is one HSET/HDEL and
  *                              workers never rewrite the connection document.
- * Any other per-connection state key (plan cursors, watermarks, locks) is named
- * <prefix><kind>:<id>[:…], so wdts_conn_remove() finds it by a scan.
+ * and per enabled report <r> (scheduler/sched_state.h, wdts/watermark.h, wdts/lock.h):
+ *   <prefix>plan:<id>:<r>  <prefix>out:<id>:<r>  <prefix>outmeta:<id>:<r>  <prefix>stat:<id>:<r>
+ *   <prefix>wm:{<id>:<r>}  …:done  …:fence  …:fidx  …:lock:<start>:<end>
+ * wdts_conn_remove() deletes exactly these; a module that adds a per-connection key
+ * adds it there too.
  *
  * Secrets: appsecret ("secret:salt") and the own Qimen app_secret are sealed with
  * wdts_crypto_seal() under secret.key, with "<tenant>/<id>/<field>" as associated data,
@@ -247,13 +250,20 @@ wdts_err_t wdts_conn_list(struct wdts_redis *redis, const char *prefix, char ***
 void wdts_conn_ids_free(char **ids, size_t n);
 
 /**
- * @brief Deletes a connection: its document, its id in the set, its state hash and every
- *        key <prefix><kind>:<id>[:…] (found by SCAN).
+ * @brief Deletes a connection and exactly the keys it owns (layout above): its id in the
+ *        set, its document and state hash, and for each report of the stored document
+ *        and of reports[] the scheduler's plan/out/outmeta/stat keys, the watermark's
+ *        keys and its window locks (found by a SCAN, each checked against the lock form).
+ *        No other kind of key and no other prefix is touched.
+ * @param reports more report names whose keys to delete (e.g. the whole catalog, for
+ *        reports disabled since); may be NULL with n_reports 0. @owner borrowed.
  * @param deleted receives the number of keys deleted (may be NULL).
- * @returns WDTS_OK, WDTS_ERR_NOTFOUND (nothing was stored under id), or a Redis error.
+ * @returns WDTS_OK, WDTS_ERR_INVAL (an id add would refuse), WDTS_ERR_NOTFOUND (nothing
+ *          was stored under id), or a Redis error.
  */
 wdts_err_t wdts_conn_remove(struct wdts_redis *redis, const char *prefix, const char *id,
-                            long long *deleted, char *errstr, size_t errstr_size);
+                            const char *const *reports, size_t n_reports, long long *deleted,
+                            char *errstr, size_t errstr_size);
 
 /**
  * @brief Marks the connection auth_failed with a message that says what to do (only the
