@@ -76,7 +76,8 @@ static const char usage_add[] =
     "                           --qimen-app-secret-file F\n"
     "  --qimen-platform         use the operator's Qimen app (WDT_QIMEN_APP_KEY/SECRET)\n"
     "  --gateway URL            production (default: " WDTS_CONN_GATEWAY_WDT " or\n"
-    "                           " WDTS_CONN_GATEWAY_QIMEN "), test, or a URL\n"
+    "                           " WDTS_CONN_GATEWAY_QIMEN "), test, or a URL;\n"
+    "                           a plain http:// one (the WDT test gateway) is warned about\n"
     "  --reports LIST           comma-separated report names, or all (default all)\n"
     "  --backfill D             how far back the first sync goes (default 90d; 12h, 30d, ...)\n"
     "  --rate R                 calls per second to this seller (default 1)\n"
@@ -622,6 +623,9 @@ static int cmd_add(int argc, char **argv)
         goto out;
     }
 
+    if (wdts_conn_gateway_plain(conn->gateway))
+        fprintf(stderr, "warning: connection %s: %s (%s)\n", conn->id,
+                WDTS_CONN_PLAIN_HTTP_WARNING, conn->gateway);
     printf("checking connection %s (tenant %s, app %s, sid %s) at %s\n", conn->id, conn->tenant,
            wdts_api_app_name(conn->app), conn->sid, conn->gateway);
     fflush(stdout);
@@ -819,6 +823,8 @@ static void print_conn(const struct wdts_conn *conn, const struct wdts_catalog *
                    conn->qimen_app_key ? conn->qimen_app_key : "?");
     }
     printf("%-14s %s\n", "gateway", conn->gateway);
+    if (wdts_conn_gateway_plain(conn->gateway))
+        printf("%-14s plain http (unencrypted): %s\n", "transport", WDTS_CONN_PLAIN_HTTP_WARNING);
     printf("%-14s %lldd", "backfill", (long long)(conn->backfill_s / 86400));
     if (conn->backfill_s % 86400)
         printf(" %llds", (long long)(conn->backfill_s % 86400));

@@ -331,6 +331,8 @@ int ctl_status_main(int argc, char **argv)
             if (json) {
                 json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "connection", conn->id, "tenant",
                                       conn->tenant, "report", u[r].report, "state", state);
+                json_object_set_new(o, "gateway_plain_http",
+                                    json_boolean(wdts_conn_gateway_plain(conn->gateway)));
                 json_object_set_new(o, "watermark",
                                     u[r].wm.initialized ? json_string(wm) : json_null());
                 json_object_set_new(o, "behind_s",
@@ -354,6 +356,9 @@ int ctl_status_main(int argc, char **argv)
                        state, wm, behind, outstanding, completed, rec, error ? error : "");
             }
         }
+        if (!json && wdts_conn_gateway_plain(conn->gateway))
+            fprintf(stderr, "note: connection %s: %s (%s)\n", conn->id,
+                    WDTS_CONN_PLAIN_HTTP_WARNING, conn->gateway);
         for (size_t r = 0; r < conn->n_reports; r++)
             sched_unit_deinit(&u[r]);
         free(u);

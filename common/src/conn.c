@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "wdts/catalog.h"
 #include "wdts/job.h"
@@ -84,6 +85,11 @@ const char *wdts_conn_gateway_resolve(enum wdts_api_app app, const char *text)
     if (strcmp(text, "test") == 0)
         return app == WDTS_API_APP_QIMEN ? WDTS_CONN_GATEWAY_QIMEN_TEST : WDTS_CONN_GATEWAY_WDT_TEST;
     return text;
+}
+
+int wdts_conn_gateway_plain(const char *gateway)
+{
+    return gateway != NULL && strncasecmp(gateway, "http://", 7) == 0;
 }
 
 struct wdts_conn_report *wdts_conn_report_get(const struct wdts_conn *conn, const char *name)

@@ -54,11 +54,11 @@ static const struct rule wdt_rules[] = {
     {1, "sid is not exists", NULL, WDTS_API_AUTH, 0,
      "the gateway does not know the sid {sid} (sid is not exists): check the seller account (sid), "
      "and that the gateway URL {gateway} is the right environment (production "
-     "http://wdt.wangdian.cn/openapi, test http://47.92.239.46/openapi)"},
+     "https://wdt.wangdian.cn/openapi, test http://47.92.239.46/openapi)"},
     {1, "sid is not found", NULL, WDTS_API_AUTH, 0,
      "the gateway does not know the sid {sid} (sid is not found): check the seller account (sid), "
      "and that the gateway URL {gateway} is the right environment (production "
-     "http://wdt.wangdian.cn/openapi, test http://47.92.239.46/openapi)"},
+     "https://wdt.wangdian.cn/openapi, test http://47.92.239.46/openapi)"},
     {1, "验证失败", NULL, WDTS_API_AUTH, 0,
      "the appkey or appsecret is wrong (signature rejected, 验证失败): copy sid, appkey and "
      "appsecret again from 开放平台 → 应用管理 (the appsecret has the form secret:salt)"},
@@ -467,7 +467,7 @@ static void classify_transport(const struct wdts_api_outcome *o, const struct wd
     case WDTS_ERR_INVAL:
         set_text(res, WDTS_API_BAD_REQUEST, 0, ctx,
                  "the gateway URL {gateway} cannot be used ({msg}): give an http:// or https:// URL "
-                 "such as http://wdt.wangdian.cn/openapi",
+                 "such as https://wdt.wangdian.cn/openapi",
                  detail);
         break;
     default:
@@ -499,7 +499,7 @@ static void classify_http_status(long st, const struct wdts_api_ctx *ctx,
     else if (st == 404)
         set_text(res, WDTS_API_BAD_REQUEST, 0, ctx,
                  "the gateway URL {gateway} was not found ({msg}): check the URL (the WDT gateway "
-                 "is http://wdt.wangdian.cn/openapi)",
+                 "is https://wdt.wangdian.cn/openapi)",
                  m);
     else if (st >= 300 && st < 400)
         set_text(res, WDTS_API_BAD_REQUEST, 0, ctx,

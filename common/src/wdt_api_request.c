@@ -330,7 +330,7 @@ wdts_err_t wdts_api_request_build(const struct wdts_api_creds *creds, const char
     json_t *params = NULL;
     memset(req, 0, sizeof(*req));
     if (gateway == NULL || gateway[0] == '\0') {
-        snprintf(errstr, errstr_size, "the gateway URL is empty (e.g. http://wdt.wangdian.cn/openapi)");
+        snprintf(errstr, errstr_size, "the gateway URL is empty (e.g. https://wdt.wangdian.cn/openapi)");
         return WDTS_ERR_INVAL;
     }
     if (creds->secret == NULL || creds->salt == NULL || creds->sid == NULL || creds->appkey == NULL) {

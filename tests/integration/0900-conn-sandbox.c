@@ -396,7 +396,9 @@ static void test_add_good_credentials(void **state)
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
         "conn-a", "--appkey", "key-a", "--appsecret-file", path, "--gateway", gw, "--rate", "50",
         "--pii", "hash", "--backfill", "30d");
-    expect(&run, 0, "connection acme-wdt stored: 13 reports ok, 1 blocked", NULL);
+    /* M1: the loopback sandbox is plain http, which add warns about. */
+    expect(&run, 0, "connection acme-wdt stored: 13 reports ok, 1 blocked",
+           "warning: connection acme-wdt: the gateway is plain http");
     /* The table: every report with its method, refunds blocked with its reason and fix. */
     assert_non_null(strstr(run.out, "REPORT"));
     assert_non_null(strstr(run.out, "trades             sales.TradeQuery.queryWithDetail"));
@@ -465,6 +467,7 @@ static void test_add_qimen(void **state)
     wdts_test_run_free(&run);
     CTL(&run, "connection", "show", "--id", "acme-tb2");
     expect(&run, 0, "platform-provided", NULL);
+    assert_non_null(strstr(run.out, "transport      plain http (unencrypted)"));
     wdts_test_run_free(&run);
     unsetenv("WDT_QIMEN_APP_KEY");
     unsetenv("WDT_QIMEN_APP_SECRET");

@@ -80,6 +80,7 @@ static void test_status_and_resync(void **state)
     json_t *row = status_row("c1", "trades");
     assert_string_equal(sget(row, "state"), "backfilling");
     assert_true(json_is_null(json_object_get(row, "watermark")));
+    assert_true(json_is_true(json_object_get(row, "gateway_plain_http")));
     json_decref(row);
     row = status_row("c1", "refunds");
     assert_string_equal(sget(row, "state"), "blocked");
@@ -127,6 +128,8 @@ static void test_status_and_resync(void **state)
     assert_non_null(strstr(run.out, "CONNECTION"));
     assert_non_null(strstr(run.out, "blocked"));
     assert_null(strstr(run.out, "c2"));
+    /* M1: the connection's gateway is plain http (loopback): a note says so */
+    assert_non_null(strstr(run.err, "note: connection c1: the gateway is plain http"));
     wdts_test_run_free(&run);
 
     /* resync a range given in both time forms: 3.5 hours touch five cells of the

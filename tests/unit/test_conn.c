@@ -75,16 +75,27 @@ static void test_defaults(void **state)
     assert_int_equal(conn->app, WDTS_API_APP_WDT);
     wdts_conn_destroy(conn);
     wdts_conn_destroy(NULL);
+    /* M1: both production gateways are https; only the WDT test gateway is plain http. */
     assert_string_equal(wdts_conn_gateway_resolve(WDTS_API_APP_WDT, NULL),
-                        "http://wdt.wangdian.cn/openapi");
+                        "https://wdt.wangdian.cn/openapi");
+    assert_string_equal(wdts_conn_gateway_resolve(WDTS_API_APP_WDT, "production"),
+                        "https://wdt.wangdian.cn/openapi");
+    assert_string_equal(wdts_conn_gateway_resolve(WDTS_API_APP_QIMEN, NULL),
+                        "https://3ldsmu02o9.api.taobao.com/router/qm");
     assert_string_equal(wdts_conn_gateway_resolve(WDTS_API_APP_QIMEN, "production"),
-                        "http://3ldsmu02o9.api.taobao.com/router/qm");
+                        "https://3ldsmu02o9.api.taobao.com/router/qm");
     assert_string_equal(wdts_conn_gateway_resolve(WDTS_API_APP_WDT, "test"),
                         "http://47.92.239.46/openapi");
     assert_string_equal(wdts_conn_gateway_resolve(WDTS_API_APP_QIMEN, "test"),
-                        "http://3ldsmu02o9.api.taobao.com/router/qmtest");
+                        "https://3ldsmu02o9.api.taobao.com/router/qmtest");
     assert_string_equal(wdts_conn_gateway_resolve(WDTS_API_APP_WDT, "http://127.0.0.1:9/x"),
                         "http://127.0.0.1:9/x");
+    assert_false(wdts_conn_gateway_plain(wdts_conn_default_gateway(WDTS_API_APP_WDT)));
+    assert_false(wdts_conn_gateway_plain(wdts_conn_default_gateway(WDTS_API_APP_QIMEN)));
+    assert_true(wdts_conn_gateway_plain(WDTS_CONN_GATEWAY_WDT_TEST));
+    assert_true(wdts_conn_gateway_plain("HTTP://127.0.0.1:9/x"));
+    assert_false(wdts_conn_gateway_plain("https://127.0.0.1:9/x"));
+    assert_false(wdts_conn_gateway_plain(NULL));
     enum wdts_conn_pii pii;
     assert_int_equal(wdts_conn_pii_parse("drop", &pii), WDTS_OK);
     assert_int_equal(pii, WDTS_CONN_PII_DROP);

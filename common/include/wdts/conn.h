@@ -45,11 +45,19 @@ struct wdts_catalog;
 /** Version of the stored JSON document. */
 #define WDTS_CONN_VERSION 1
 
-/** Production gateways (reference §1, §6) and the test gateways, per route. */
-#define WDTS_CONN_GATEWAY_WDT "http://wdt.wangdian.cn/openapi"
+/** Production gateways (reference §1, §6) and the test gateways, per route. Both
+ *  production gateways are https (the docs print http, which would send sid, appkey,
+ *  salt, signatures and buyers' data in clear); the WDT test gateway is only known as
+ *  plain http, so it is kept and warned about (wdts_conn_gateway_plain()). */
+#define WDTS_CONN_GATEWAY_WDT "https://wdt.wangdian.cn/openapi"
 #define WDTS_CONN_GATEWAY_WDT_TEST "http://47.92.239.46/openapi"
-#define WDTS_CONN_GATEWAY_QIMEN "http://3ldsmu02o9.api.taobao.com/router/qm"
-#define WDTS_CONN_GATEWAY_QIMEN_TEST "http://3ldsmu02o9.api.taobao.com/router/qmtest"
+#define WDTS_CONN_GATEWAY_QIMEN "https://3ldsmu02o9.api.taobao.com/router/qm"
+#define WDTS_CONN_GATEWAY_QIMEN_TEST "https://3ldsmu02o9.api.taobao.com/router/qmtest"
+
+/** What `connection add`, `show` and `status` say about a plain http gateway. */
+#define WDTS_CONN_PLAIN_HTTP_WARNING                                                            \
+    "the gateway is plain http: sid, appkey, signatures and the sellers' data cross the "      \
+    "network unencrypted; use an https:// gateway unless this is a local test"
 
 /** Defaults: 90 days of backfill; conservative limits (reference §4.3: serial, ≤1 call/s). */
 #define WDTS_CONN_BACKFILL_DEFAULT_S (90LL * 86400)
@@ -142,6 +150,9 @@ const char *wdts_conn_default_gateway(enum wdts_api_app app);
  * @returns a static string or text itself (borrowed).
  */
 const char *wdts_conn_gateway_resolve(enum wdts_api_app app, const char *text);
+
+/** @returns 1 when gateway is a plain http:// URL (nothing is encrypted), else 0. */
+int wdts_conn_gateway_plain(const char *gateway);
 
 /** Adds an enabled report (ok). A name already present is not added twice. @owner copied. */
 void wdts_conn_add_report(struct wdts_conn *conn, const char *name);
