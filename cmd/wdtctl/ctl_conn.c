@@ -940,6 +940,17 @@ static int check_one(struct env *env, const char *id)
         rc = WDTS_EXIT_FATAL;
         goto out;
     }
+    /* A v1 document (secrets bound to tenant/id/field only) is rewritten as v2 here. */
+    int upgraded = 0;
+    if (wdts_conn_upgrade(env->redis, pfx, conn, env->key, &upgraded, es, sizeof(es)) !=
+        WDTS_OK) {
+        fprintf(stderr, "wdtctl connection check: %s\n", es);
+        rc = WDTS_EXIT_FATAL;
+        goto out;
+    }
+    if (upgraded)
+        printf("connection %s: stored again in the v2 form (its secrets are now bound to its "
+               "tenant, id, app, sid, appkey and gateway %s)\n", conn->id, conn->gateway);
     wdts_err_t err = wdts_conn_creds(conn, env->cfg->qimen_app_key, env->cfg->qimen_app_secret,
                                      &creds, es, sizeof(es));
     if (err != WDTS_OK) {

@@ -108,7 +108,9 @@ static const struct cfg_def cfg_defs[] = {
      WDTS_CFG_SECRET,
      .desc = "AES-256-GCM key that encrypts connection secrets in Redis: 32 bytes as 64 hex "
              "characters or base64 (make one with `openssl rand -hex 32`). Required by the "
-             "programs that read connection secrets."},
+             "programs that read connection secrets. Each secret is bound to its connection's tenant, "
+             "id, app, sid, appkey and gateway; `wdtctl connection check` rewrites connections "
+             "stored in the older form (v1)."},
     {"qimen.app.key", "WDT_QIMEN_APP_KEY", WDTS_CFG_STR, NULL, OFF(qimen_app_key), NULL,
      WDTS_CFG_SECRET,
      .desc = "The operator's own Qimen app_key, used by qimen connections that are "

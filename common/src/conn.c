@@ -33,6 +33,7 @@ const char *wdts_conn_pii_name(enum wdts_conn_pii pii)
 struct wdts_conn *wdts_conn_new(void)
 {
     struct wdts_conn *conn = wdts_xcalloc(1, sizeof(*conn));
+    conn->version = WDTS_CONN_VERSION;
     conn->app = WDTS_API_APP_WDT;
     conn->backfill_s = WDTS_CONN_BACKFILL_DEFAULT_S;
     conn->rate = WDTS_CONN_RATE_DEFAULT;
@@ -207,10 +208,39 @@ wdts_err_t wdts_conn_validate(const struct wdts_conn *conn, const struct wdts_ca
 
 /* ---- sealing ----------------------------------------------------------------------- */
 
+/* Appends "<length>:<text>;", so no two different field lists give the same bytes. */
+static void aad_part(struct wdts_buf *b, const char *text)
+{
+    if (text == NULL)
+        text = "";
+    wdts_buf_printf(b, "%zu:%s;", strlen(text), text);
+}
+
+char *wdts_conn_aad_v(const struct wdts_conn *conn, const char *field, int version)
+{
+    if (version < WDTS_CONN_VERSION)
+        return wdts_xasprintf("%s/%s/%s", conn->tenant ? conn->tenant : "",
+                              conn->id ? conn->id : "", field);
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    wdts_buf_append_str(&b, "wdts-conn-v2;");
+    aad_part(&b, conn->tenant);
+    aad_part(&b, conn->id);
+    aad_part(&b, wdts_api_app_name(conn->app));
+    aad_part(&b, conn->sid);
+    aad_part(&b, conn->appkey);
+    aad_part(&b, conn->gateway);
+    aad_part(&b, conn->app == WDTS_API_APP_QIMEN ? (conn->qimen_platform ? "platform" : "own")
+                                                 : "");
+    aad_part(&b, conn->app == WDTS_API_APP_QIMEN && !conn->qimen_platform ? conn->qimen_app_key
+                                                                          : "");
+    aad_part(&b, field);
+    return wdts_buf_steal(&b);
+}
+
 char *wdts_conn_aad(const struct wdts_conn *conn, const char *field)
 {
-    return wdts_xasprintf("%s/%s/%s", conn->tenant ? conn->tenant : "", conn->id ? conn->id : "",
-                          field);
+    return wdts_conn_aad_v(conn, field, conn->version);
 }
 
 static wdts_err_t seal_one(const struct wdts_conn *conn, const unsigned char *key,
@@ -233,22 +263,23 @@ static wdts_err_t seal_one(const struct wdts_conn *conn, const unsigned char *ke
 wdts_err_t wdts_conn_seal(struct wdts_conn *conn, const unsigned char key[WDTS_CRYPTO_KEY_LEN],
                           char *errstr, size_t errstr_size)
 {
+    int own_qimen = conn->app == WDTS_API_APP_QIMEN && !conn->qimen_platform;
     if (conn->appsecret == NULL) {
         snprintf(errstr, errstr_size, "the appsecret is not set: nothing to seal");
         return WDTS_ERR_INVAL;
     }
+    if (own_qimen && conn->qimen_app_secret == NULL) {
+        snprintf(errstr, errstr_size, "the Qimen app_secret is not set: nothing to seal");
+        return WDTS_ERR_INVAL;
+    }
+    /* Always the current form: a connection opened under v1 is sealed again as v2. On a
+     * failure the connection must not be saved (the caller gets the error). */
+    conn->version = WDTS_CONN_VERSION;
     wdts_err_t err = seal_one(conn, key, "appsecret", conn->appsecret, &conn->appsecret_sealed,
                               errstr, errstr_size);
-    if (err != WDTS_OK)
-        return err;
-    if (conn->app == WDTS_API_APP_QIMEN && !conn->qimen_platform) {
-        if (conn->qimen_app_secret == NULL) {
-            snprintf(errstr, errstr_size, "the Qimen app_secret is not set: nothing to seal");
-            return WDTS_ERR_INVAL;
-        }
+    if (err == WDTS_OK && own_qimen)
         err = seal_one(conn, key, "qimen_app_secret", conn->qimen_app_secret,
                        &conn->qimen_app_secret_sealed, errstr, errstr_size);
-    }
     return err;
 }
 
@@ -266,7 +297,10 @@ static wdts_err_t open_one(const struct wdts_conn *conn, const unsigned char *ke
     wdts_err_t err = wdts_crypto_open(key, sealed, aad, &out, NULL, es, sizeof(es));
     free(aad);
     if (err != WDTS_OK) {
-        snprintf(errstr, errstr_size, "connection %s: cannot open the stored %s: %s",
+        snprintf(errstr, errstr_size, "connection %s: cannot open the stored %s: %s (the "
+                 "secret is bound to the connection's tenant, id, app, sid, appkey and gateway: "
+                 "one of them was changed in Redis, or it was sealed under another key; add the "
+                 "connection again with --replace)",
                  conn->id ? conn->id : "?", field, es);
         return err;
     }
@@ -308,7 +342,7 @@ json_t *wdts_conn_to_json(const struct wdts_conn *conn, enum wdts_conn_json what
     int secrets = what != WDTS_CONN_JSON_PUBLIC;
     int state = what != WDTS_CONN_JSON_STORED;
     json_t *o = json_object();
-    json_object_set_new(o, "v", json_integer(WDTS_CONN_VERSION));
+    json_object_set_new(o, "v", json_integer(conn->version));
     set_str(o, "tenant", conn->tenant);
     set_str(o, "id", conn->id);
     json_object_set_new(o, "app", json_string(wdts_api_app_name(conn->app)));
@@ -492,9 +526,11 @@ wdts_err_t wdts_conn_from_json(const json_t *json, struct wdts_conn **out, char 
         return WDTS_ERR_JSON;
     }
     rknown(&rd, json, "", known);
-    if (rd_int(&rd, json, "v", -1) != WDTS_CONN_VERSION && !rd.failed)
-        rfail(&rd, "v", "1 (a newer wdtsync wrote it: upgrade)");
+    long long version = rd_int(&rd, json, "v", -1);
+    if ((version < WDTS_CONN_VERSION_V1 || version > WDTS_CONN_VERSION) && !rd.failed)
+        rfail(&rd, "v", "1 or 2 (a newer wdtsync wrote it: upgrade)");
     conn = wdts_conn_new();
+    conn->version = (int)version;
     conn->tenant = rd_str(&rd, json, "tenant", 1);
     conn->id = rd_str(&rd, json, "id", 1);
     char *app = rd_str(&rd, json, "app", 1);

@@ -44,6 +44,16 @@ static const char mark_lua[] =
     "redis.call('HSET', KEYS[2], ARGV[1], v)\n"
     "return 1\n";
 
+/* KEYS: doc. ARGV: the v1 document's sealed appsecret, the v2 document. Rewrites the
+ * document only if it is still that v1 document (a concurrent add --replace wins). */
+static const char upgrade_lua[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if not cur then return -1 end\n"
+    "local ok, d = pcall(cjson.decode, cur)\n"
+    "if not ok or type(d) ~= 'table' or d.v ~= 1 or d.appsecret ~= ARGV[1] then return 0 end\n"
+    "redis.call('SET', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
 struct keys {
     struct wdts_buf doc, set, state;
 };
@@ -212,6 +222,16 @@ wdts_err_t wdts_conn_load_parse(const char *id, const char *doc, size_t doc_len,
     json_decref(json);
     if (err != WDTS_OK)
         return err;
+    /* The document must be the one of its key: a copy under another id would run its
+     * calls under that id (v2 secrets would not open either; v1 ones would). */
+    if (strcmp((*out)->id, id) != 0) {
+        snprintf(errstr, errstr_size, "connection %s: the stored document says it is connection "
+                 "%s: it was copied or edited in Redis; remove it and add it again", id,
+                 (*out)->id);
+        wdts_conn_destroy(*out);
+        *out = NULL;
+        return WDTS_ERR_JSON;
+    }
     for (size_t i = 0; i + 1 < wdts_redis_reply_count(state); i += 2) {
         const char *f = wdts_redis_reply_str(wdts_redis_reply_elem(state, i), NULL);
         const char *v = wdts_redis_reply_str(wdts_redis_reply_elem(state, i + 1), NULL);
@@ -567,4 +587,47 @@ wdts_err_t wdts_conn_mark_checked(struct wdts_redis *redis, const char *prefix, 
     char v[32];
     snprintf(v, sizeof(v), "%lld", (long long)now);
     return mark(redis, prefix, id, "checked_at", v, errstr, errstr_size);
+}
+
+wdts_err_t wdts_conn_upgrade(struct wdts_redis *redis, const char *prefix, struct wdts_conn *conn,
+                             const unsigned char key[WDTS_CRYPTO_KEY_LEN], int *upgraded,
+                             char *errstr, size_t errstr_size)
+{
+    *upgraded = 0;
+    if (conn->version >= WDTS_CONN_VERSION)
+        return WDTS_OK;
+    if (conn->appsecret_sealed == NULL || conn->appsecret == NULL) {
+        snprintf(errstr, errstr_size, "connection %s: open its secrets before upgrading it",
+                 conn->id);
+        return WDTS_ERR_INVAL;
+    }
+    char *old_sealed = wdts_xstrdup(conn->appsecret_sealed);
+    wdts_err_t err = wdts_conn_seal(conn, key, errstr, errstr_size);
+    if (err != WDTS_OK) {
+        free(old_sealed);
+        return err;
+    }
+    struct keys k;
+    keys_init(&k, prefix, conn->id);
+    json_t *doc = wdts_conn_to_json(conn, WDTS_CONN_JSON_STORED);
+    char *json = dump(doc);
+    json_decref(doc);
+    const char *keyv[1] = {wdts_buf_str(&k.doc)};
+    const char *args[2] = {old_sealed, json};
+    struct wdts_redis_script *script = wdts_redis_script_new("conn_upgrade", upgrade_lua);
+    long long r = 0;
+    err = wdts_redis_eval_int(redis, script, 1, keyv, 2, args, &r);
+    if (err != WDTS_OK) {
+        redis_fail(redis, err, "upgrading the connection", errstr, errstr_size);
+    } else if (r < 0) {
+        snprintf(errstr, errstr_size, "no connection with id %s", conn->id);
+        err = WDTS_ERR_NOTFOUND;
+    } else {
+        *upgraded = r == 1; /* 0: rewritten meanwhile, already in the new form */
+    }
+    wdts_redis_script_destroy(script);
+    free(json);
+    free(old_sealed);
+    keys_deinit(&k);
+    return err;
 }

@@ -187,6 +187,95 @@ static void test_damaged_document(void **state)
     wdts_buf_deinit(&k);
 }
 
+static char *get_doc(const char *id)
+{
+    struct wdts_buf k;
+    char *json = NULL;
+    wdts_buf_init(&k);
+    const char *get[] = {"GET", wdts_redis_key(&k, prefix, "conn", id, NULL)};
+    assert_int_equal(wdts_redis_command_str(redis, 2, get, NULL, &json, NULL), WDTS_OK);
+    wdts_buf_deinit(&k);
+    assert_non_null(json);
+    return json;
+}
+
+static void put_doc(const char *id, const char *json)
+{
+    struct wdts_buf k;
+    wdts_buf_init(&k);
+    const char *set[] = {"SET", wdts_redis_key(&k, prefix, "conn", id, NULL), json};
+    assert_int_equal(wdts_redis_command(redis, 3, set, NULL, NULL), WDTS_OK);
+    wdts_buf_deinit(&k);
+}
+
+/* L1: a v1 document (sealed with tenant/id/field only, as stored before) loads, opens and
+ * is rewritten as v2 by wdts_conn_upgrade() (what `wdtctl connection check` runs); a
+ * document whose gateway was changed in Redis, or that was copied under another id, no
+ * longer opens or loads, with an error that says so. */
+static void test_v1_upgrade_and_tampering(void **state)
+{
+    (void)state;
+    char es[512];
+    struct wdts_conn *c = make("old-conn"), *back = NULL;
+    char *aad = wdts_conn_aad_v(c, "appsecret", 1);
+    assert_int_equal(wdts_crypto_seal(key, APPSECRET, strlen(APPSECRET), aad,
+                                      &c->appsecret_sealed, es, sizeof(es)),
+                     WDTS_OK);
+    free(aad);
+    c->version = 1;
+    assert_int_equal(wdts_conn_save(redis, prefix, c, 0, es, sizeof(es)), WDTS_OK);
+    char *doc = get_doc("old-conn");
+    assert_non_null(strstr(doc, "\"v\":1"));
+    free(doc);
+
+    assert_int_equal(wdts_conn_load(redis, prefix, "old-conn", &back, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(back->version, 1);
+    assert_int_equal(wdts_conn_open_secrets(back, key, es, sizeof(es)), WDTS_OK);
+    int upgraded = 0;
+    assert_int_equal(wdts_conn_upgrade(redis, prefix, back, key, &upgraded, es, sizeof(es)),
+                     WDTS_OK);
+    assert_true(upgraded);
+    assert_int_equal(wdts_conn_upgrade(redis, prefix, back, key, &upgraded, es, sizeof(es)),
+                     WDTS_OK);
+    assert_false(upgraded); /* already v2 */
+    wdts_conn_destroy(back);
+    doc = get_doc("old-conn");
+    assert_non_null(strstr(doc, "\"v\":2"));
+    assert_int_equal(wdts_conn_load(redis, prefix, "old-conn", &back, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(back->version, 2);
+    assert_int_equal(wdts_conn_open_secrets(back, key, es, sizeof(es)), WDTS_OK);
+    assert_string_equal(back->appsecret, APPSECRET);
+    wdts_conn_destroy(back);
+
+    /* The gateway changed in Redis: loads, but the secrets do not open. */
+    json_t *j = json_loads(doc, 0, NULL);
+    json_object_set_new(j, "gateway", json_string("http://127.0.0.2:9/openapi"));
+    char *edited = json_dumps(j, JSON_COMPACT);
+    put_doc("old-conn", edited);
+    assert_int_equal(wdts_conn_load(redis, prefix, "old-conn", &back, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(wdts_conn_open_secrets(back, key, es, sizeof(es)), WDTS_ERR_TLS);
+    assert_non_null(strstr(es, "gateway"));
+    assert_non_null(strstr(es, "changed in Redis"));
+    wdts_conn_destroy(back);
+    free(edited);
+    json_decref(j);
+
+    /* The (good) document copied under another id: refused at load. */
+    put_doc("copy-conn", doc);
+    back = (struct wdts_conn *)1;
+    assert_int_equal(wdts_conn_load(redis, prefix, "copy-conn", &back, es, sizeof(es)),
+                     WDTS_ERR_JSON);
+    assert_null(back);
+    assert_non_null(strstr(es, "says it is connection old-conn"));
+    long long n = 0;
+    assert_int_equal(wdts_conn_remove(redis, prefix, "copy-conn", NULL, 0, &n, es, sizeof(es)),
+                     WDTS_OK);
+    assert_int_equal(wdts_conn_remove(redis, prefix, "old-conn", NULL, 0, &n, es, sizeof(es)),
+                     WDTS_OK);
+    free(doc);
+    wdts_conn_destroy(c);
+}
+
 /* Stores a sealed connection id under pfx. */
 static void store(const char *pfx, const char *id)
 {
@@ -315,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_save_load_list),
         cmocka_unit_test(test_markers_keep_first_seen),
         cmocka_unit_test(test_damaged_document),
+        cmocka_unit_test(test_v1_upgrade_and_tampering),
         cmocka_unit_test(test_remove_exactly_its_keys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

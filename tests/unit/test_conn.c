@@ -191,14 +191,91 @@ static void test_stored_and_public_forms(void **state)
     wdts_conn_destroy(conn);
 }
 
+/* L1: the v2 associated data binds where the signed calls go. A document edited to send
+ * them to another gateway, sid or appkey, or to run as another tenant, no longer opens. */
+static void test_sealing_binds_the_destination(void **state)
+{
+    (void)state;
+    char es[512];
+    static const char *const fields[] = {"gateway", "sid", "appkey", "tenant", "qimen_app_key"};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        struct wdts_conn *conn = sample(WDTS_API_APP_QIMEN);
+        assert_int_equal(wdts_conn_seal(conn, key1, es, sizeof(es)), WDTS_OK);
+        json_t *doc = wdts_conn_to_json(conn, WDTS_CONN_JSON_STORED);
+        json_t *where = strcmp(fields[i], "qimen_app_key") == 0 ? json_object_get(doc, "qimen")
+                                                                : doc;
+        const char *name = strcmp(fields[i], "qimen_app_key") == 0 ? "app_key" : fields[i];
+        json_object_set_new(where, name, json_string(strcmp(name, "gateway") == 0
+                                                         ? "http://attacker.example/openapi"
+                                                         : "other"));
+        struct wdts_conn *edited = NULL;
+        assert_int_equal(wdts_conn_from_json(doc, &edited, es, sizeof(es)), WDTS_OK);
+        assert_int_equal(wdts_conn_open_secrets(edited, key1, es, sizeof(es)), WDTS_ERR_TLS);
+        assert_non_null(strstr(es, "changed in Redis"));
+        json_decref(doc);
+        wdts_conn_destroy(edited);
+        wdts_conn_destroy(conn);
+    }
+    /* The platform/own Qimen choice and the app are bound too. */
+    struct wdts_conn *conn = sample(WDTS_API_APP_WDT);
+    assert_int_equal(wdts_conn_seal(conn, key1, es, sizeof(es)), WDTS_OK);
+    conn->app = WDTS_API_APP_QIMEN;
+    conn->qimen_platform = 1;
+    assert_int_equal(wdts_conn_open_secrets(conn, key1, es, sizeof(es)), WDTS_ERR_TLS);
+    wdts_conn_destroy(conn);
+}
+
+/* L1: a v1 document (sealed with "<tenant>/<id>/<field>") still opens, and sealing it
+ * again writes v2. */
+static void test_v1_document_opens_and_reseals_as_v2(void **state)
+{
+    (void)state;
+    char es[512];
+    struct wdts_conn *conn = sample(WDTS_API_APP_WDT);
+    char *aad = wdts_conn_aad_v(conn, "appsecret", 1), *sealed = NULL;
+    assert_int_equal(wdts_crypto_seal(key1, APPSECRET, strlen(APPSECRET), aad, &sealed, es,
+                                      sizeof(es)),
+                     WDTS_OK);
+    free(aad);
+    conn->appsecret_sealed = sealed;
+    conn->version = 1;
+    json_t *doc = wdts_conn_to_json(conn, WDTS_CONN_JSON_STORED);
+    assert_int_equal(json_integer_value(json_object_get(doc, "v")), 1);
+    struct wdts_conn *back = NULL;
+    assert_int_equal(wdts_conn_from_json(doc, &back, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(back->version, 1);
+    assert_int_equal(wdts_conn_open_secrets(back, key1, es, sizeof(es)), WDTS_OK);
+    assert_string_equal(back->appsecret, APPSECRET);
+    assert_int_equal(wdts_conn_seal(back, key1, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(back->version, 2);
+    json_t *doc2 = wdts_conn_to_json(back, WDTS_CONN_JSON_STORED);
+    assert_int_equal(json_integer_value(json_object_get(doc2, "v")), 2);
+    /* The v1 blob does not open as v2 (no downgrade by relabelling either way). */
+    free(back->appsecret_sealed);
+    back->appsecret_sealed = wdts_xstrdup(sealed);
+    assert_int_equal(wdts_conn_open_secrets(back, key1, es, sizeof(es)), WDTS_ERR_TLS);
+    /* A version this build does not know is refused. */
+    json_object_set_new(doc2, "v", json_integer(3));
+    wdts_conn_destroy(back);
+    assert_int_equal(wdts_conn_from_json(doc2, &back, es, sizeof(es)), WDTS_ERR_JSON);
+    json_decref(doc);
+    json_decref(doc2);
+    wdts_conn_destroy(conn);
+}
+
 static void test_sealing_is_bound_to_connection_and_key(void **state)
 {
     (void)state;
     char es[256];
     struct wdts_conn *conn = sample(WDTS_API_APP_QIMEN);
     assert_int_equal(wdts_conn_seal(conn, key1, es, sizeof(es)), WDTS_OK);
-    char *aad = wdts_conn_aad(conn, "appsecret");
-    assert_string_equal(aad, "acme/acme-wdt.1/appsecret");
+    assert_int_equal(conn->version, 2);
+    char *aad = wdts_conn_aad_v(conn, "appsecret", 1);
+    assert_string_equal(aad, "acme/acme-wdt.1/appsecret"); /* the v1 form */
+    free(aad);
+    aad = wdts_conn_aad(conn, "appsecret");
+    assert_non_null(strstr(aad, conn->gateway));
+    assert_non_null(strstr(aad, conn->sid));
     free(aad);
 
     /* Another key: refused, and the message names the key mismatch. */
@@ -331,7 +408,7 @@ static void test_from_json_rejects(void **state)
         const char *json, *want;
     } cases[] = {
         {"[]", "not an object"},
-        {"{\"v\":2,\"tenant\":\"a\",\"id\":\"b\",\"app\":\"wdt\",\"sid\":\"s\",\"appkey\":\"k\","
+        {"{\"v\":3,\"tenant\":\"a\",\"id\":\"b\",\"app\":\"wdt\",\"sid\":\"s\",\"appkey\":\"k\","
          "\"gateway\":\"http://x\",\"reports\":[]}",
          "v must be 1"},
         {"{\"v\":1,\"tenant\":\"a\",\"id\":\"b\",\"app\":\"erp\",\"sid\":\"s\",\"appkey\":\"k\","
@@ -436,6 +513,8 @@ int main(void)
         cmocka_unit_test(test_round_trip_full),
         cmocka_unit_test(test_stored_and_public_forms),
         cmocka_unit_test(test_sealing_is_bound_to_connection_and_key),
+        cmocka_unit_test(test_sealing_binds_the_destination),
+        cmocka_unit_test(test_v1_document_opens_and_reseals_as_v2),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_from_json_rejects),
         cmocka_unit_test(test_probe_what_names_each_refusal),

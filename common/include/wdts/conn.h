@@ -19,8 +19,11 @@
  * adds it there too.
  *
  * Secrets: appsecret ("secret:salt") and the own Qimen app_secret are sealed with
- * wdts_crypto_seal() under secret.key, with "<tenant>/<id>/<field>" as associated data,
- * so a sealed value opens only for the connection and field it was made for. Plain
+ * wdts_crypto_seal() under secret.key, with the whole connection (tenant, id, app, sid,
+ * appkey, gateway, Qimen app) and the field as associated data, so a sealed value opens
+ * only for the connection, destination and field it was made for; a document edited in
+ * Redis to send the calls elsewhere no longer opens. Loading checks that the document's
+ * id is the one of the key it was read from. Older (v1) documents: WDTS_CONN_VERSION. Plain
  * secrets exist only in memory after wdts_conn_open_secrets(), are wiped by
  * wdts_conn_destroy(), and no JSON this module writes ever holds them.
  *
@@ -42,8 +45,16 @@ struct wdts_redis;
 struct wdts_redis_reply;
 struct wdts_catalog;
 
-/** Version of the stored JSON document. */
-#define WDTS_CONN_VERSION 1
+/** Version of the stored JSON document ("v"), which says how its secrets are sealed:
+ *  1  associated data "<tenant>/<id>/<field>" only: whoever could write Redis could point
+ *     the connection at another gateway or sid, or copy it under another id.
+ *  2  associated data binds the whole connection: tenant, id, app, sid, appkey, gateway,
+ *     the Qimen app (platform or own, its app_key) and the field (wdts_conn_aad_v()).
+ *  A v1 document still opens (with the v1 associated data); wdts_conn_seal() always seals
+ *  as v2, and wdts_conn_upgrade() (run by `wdtctl connection check`) rewrites a stored v1
+ *  document as v2 in place. */
+#define WDTS_CONN_VERSION_V1 1
+#define WDTS_CONN_VERSION 2
 
 /** Production gateways (reference §1, §6) and the test gateways, per route. Both
  *  production gateways are https (the docs print http, which would send sid, appkey,
@@ -100,6 +111,7 @@ struct wdts_conn_report {
  * and of each report: ok --(permission answer)--> blocked --(check succeeds)--> ok.
  */
 struct wdts_conn {
+    int version;  /* of the sealed secrets (WDTS_CONN_VERSION above); new ones are current */
     char *tenant; /* [A-Za-z0-9_.-]{1,64} */
     char *id;     /* connection id, unique across tenants, same alphabet */
     enum wdts_api_app app;
@@ -188,7 +200,11 @@ wdts_err_t wdts_conn_open_secrets(struct wdts_conn *conn,
                                   const unsigned char key[WDTS_CRYPTO_KEY_LEN], char *errstr,
                                   size_t errstr_size);
 
-/** The associated data of a sealed field: "<tenant>/<id>/<field>". @owner new; free() it. */
+/** The associated data of a sealed field in the form of version (see WDTS_CONN_VERSION).
+ *  @owner new; free() it. */
+char *wdts_conn_aad_v(const struct wdts_conn *conn, const char *field, int version);
+
+/** wdts_conn_aad_v() in the connection's own version. @owner new; free() it. */
 char *wdts_conn_aad(const struct wdts_conn *conn, const char *field);
 
 /** What wdts_conn_to_json() includes. */
@@ -227,7 +243,8 @@ wdts_err_t wdts_conn_save(struct wdts_redis *redis, const char *prefix,
                           size_t errstr_size);
 
 /**
- * @brief Loads a connection and its state (secrets stay sealed).
+ * @brief Loads a connection and its state (secrets stay sealed). A document whose id is not
+ *        the id of the key it was read from is refused (WDTS_ERR_JSON).
  * @owner *out new; NULL on failure.
  * @returns WDTS_OK, WDTS_ERR_NOTFOUND, WDTS_ERR_JSON (a damaged document) or a Redis error.
  */
@@ -251,6 +268,21 @@ void wdts_conn_load_keys(const char *prefix, const char *id, struct wdts_buf *do
 wdts_err_t wdts_conn_load_parse(const char *id, const char *doc, size_t doc_len,
                                 const struct wdts_redis_reply *state, struct wdts_conn **out,
                                 char *errstr, size_t errstr_size);
+
+/**
+ * @brief Rewrites a stored v1 document (secrets sealed with the old associated data) as
+ *        v2: seals the open secrets again (wdts_conn_seal()) and replaces the document only
+ *        if it is still that v1 document (a Lua compare-and-set; the state hash is not
+ *        touched). A v2 connection is left alone.
+ * @param conn loaded and opened (wdts_conn_open_secrets()); its sealed fields and version
+ *        are updated. @owner borrowed.
+ * @param upgraded 1 when the stored document was rewritten.
+ * @returns WDTS_OK, WDTS_ERR_INVAL (secrets not opened), WDTS_ERR_NOTFOUND, WDTS_ERR_TLS or
+ *          a Redis error.
+ */
+wdts_err_t wdts_conn_upgrade(struct wdts_redis *redis, const char *prefix, struct wdts_conn *conn,
+                             const unsigned char key[WDTS_CRYPTO_KEY_LEN], int *upgraded,
+                             char *errstr, size_t errstr_size);
 
 /**
  * @brief The ids of every stored connection, sorted.
