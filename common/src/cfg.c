@@ -79,8 +79,9 @@ static const struct cfg_def cfg_defs[] = {
 
     {"redis.url", "WDT_REDIS_URL", WDTS_CFG_STR, "redis://127.0.0.1:6379/0", OFF(redis_url),
      check_redis_url, 0,
-     .desc = "Redis server: redis://host:port/db, rediss:// for TLS, or unix:///path. "
-             "Put the password in redis.password, not here."},
+     .desc = "Redis server: redis://[user@]host:port/db. This build has no TLS (hiredis "
+             "0.14): rediss:// is refused, as are unix:// sockets; use a TLS tunnel or a "
+             "trusted network. Put the password in redis.password, not here."},
     {"redis.password", "WDT_REDIS_PASSWORD", WDTS_CFG_STR, NULL, OFF(redis_password), NULL,
      WDTS_CFG_SECRET, .desc = "Redis AUTH password. Unset: no AUTH."},
     {"redis.timeout", "WDT_REDIS_TIMEOUT", WDTS_CFG_DURATION, "2s", OFF(redis_timeout_ms), NULL,
@@ -340,14 +341,19 @@ bad:
 
 static int check_redis_url(const char *val, char *why, size_t why_size)
 {
-    static const char *const schemes[] = {"redis://", "rediss://", "unix://"};
-    for (size_t i = 0; i < 3; i++) {
-        if (wdts_str_has_prefix(val, schemes[i]) && val[strlen(schemes[i])] != '\0')
-            return 0;
+    if (strncasecmp(val, "rediss://", 9) == 0) {
+        snprintf(why, why_size, "uses rediss://, but TLS is not supported by this build "
+                 "(hiredis 0.14); use redis:// on a trusted network or through a TLS tunnel");
+        return -1;
     }
-    snprintf(why, why_size,
-             "is not a Redis URL; use redis://host:port/db, rediss://host:port/db or "
-             "unix:///path/to/socket");
+    if (strncasecmp(val, "unix://", 7) == 0) {
+        snprintf(why, why_size, "is a unix socket, which this build does not support; use "
+                 "redis://host:port/db");
+        return -1;
+    }
+    if (strncasecmp(val, "redis://", 8) == 0 && val[8] != '\0')
+        return 0;
+    snprintf(why, why_size, "is not a Redis URL; use redis://host:port/db");
     return -1;
 }
 

@@ -34,6 +34,7 @@ struct wdts_redis_async {
     int64_t progress_ms; /* the last reply, or when the first waiting command was sent */
     int timed_out;       /* the watchdog broke the connection: the callbacks say so */
     int destroying;
+    int auth_refused;    /* the server refused AUTH: every command would fail NOAUTH */
 };
 
 /* One command in flight; for a script call, what it takes to resend it as EVAL. */
@@ -123,6 +124,31 @@ static void ignore_reply(redisAsyncContext *ac, void *r, void *privdata)
                  ((struct wdts_redis_async *)ac->data)->params.port, reply->str);
 }
 
+/* The AUTH reply is checked: a refused password is a configuration error, said once and
+ * clearly, rather than every later command failing with NOAUTH. */
+static void auth_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    (void)privdata;
+    redisReply *reply = r;
+    struct wdts_redis_async *ra = ac->data;
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        if (reply)
+            ra->auth_refused = 0;
+        return;
+    }
+    if (!ra->auth_refused)
+        WDTS_LOG(ERROR, "redis",
+                 "async %s:%d refused AUTH (%s): check redis.password (WDT_REDIS_PASSWORD) and "
+                 "the user in redis.url",
+                 ra->params.host, ra->params.port, reply->str);
+    ra->auth_refused = 1;
+}
+
+int wdts_redis_async_auth_refused(const struct wdts_redis_async *ra)
+{
+    return ra->auth_refused;
+}
+
 static void connect_now(struct wdts_redis_async *ra)
 {
     redisAsyncContext *ac = redisAsyncConnect(ra->params.host, ra->params.port);
@@ -150,10 +176,10 @@ static void connect_now(struct wdts_redis_async *ra)
     update(ra, WDTS_LOOP_WRITE, 0);
     if (ra->params.password[0]) {
         if (ra->params.user[0])
-            redisAsyncCommand(ac, ignore_reply, NULL, "AUTH %s %s", ra->params.user,
+            redisAsyncCommand(ac, auth_reply, NULL, "AUTH %s %s", ra->params.user,
                               ra->params.password);
         else
-            redisAsyncCommand(ac, ignore_reply, NULL, "AUTH %s", ra->params.password);
+            redisAsyncCommand(ac, auth_reply, NULL, "AUTH %s", ra->params.password);
     }
     if (ra->params.db != 0)
         redisAsyncCommand(ac, ignore_reply, NULL, "SELECT %d", ra->params.db);

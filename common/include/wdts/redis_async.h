@@ -64,4 +64,8 @@ wdts_err_t wdts_redis_async_lua(struct wdts_redis_async *ra, const struct wdts_l
 /** @returns commands sent whose callbacks have not run yet. */
 size_t wdts_redis_async_pending(const struct wdts_redis_async *ra);
 
+/** @returns 1 when the server refused the AUTH of the current connection (a wrong
+ *  redis.password; logged once as an error), else 0. @thread the loop's. */
+int wdts_redis_async_auth_refused(const struct wdts_redis_async *ra);
+
 #endif
