@@ -4,7 +4,8 @@
  * restart on the same port that wdts_redis_reconnect() survives with the AOF's key still
  * there and the lost script cache refilled, and a stopped server (SIGSTOP: the connection
  * stays open, nothing answers) that the async client gives up on after its command
- * timeout, then reconnects to once it runs again. */
+ * timeout, then reconnects to once it runs again; an async client with a wrong password
+ * sees its AUTH refused (said, not ignored) and its commands fail. */
 #include "wdts_test.h"
 
 #include <errno.h>
@@ -301,6 +302,40 @@ static void test_async_stopped_server(void **state)
     wdts_loop_destroy(loop);
 }
 
+static void test_async_wrong_password(void **state)
+{
+    (void)state;
+    char es[256];
+    struct wdts_loop *loop = wdts_loop_new(es, sizeof(es));
+    assert_non_null(loop);
+    struct wdts_redis_params p = params;
+    wdts_strlcpy(p.password, "wrong-pw", sizeof(p.password));
+    p.command_timeout_ms = 2000;
+    struct wdts_redis_async *ra = wdts_redis_async_new(loop, &p, es, sizeof(es));
+    assert_non_null(ra);
+    int64_t deadline = wdts_time_mono_ms() + 5000;
+    while (!wdts_redis_async_auth_refused(ra) && wdts_time_mono_ms() < deadline)
+        wdts_loop_run_once(loop, 50);
+    struct ping ping;
+    ping_async(loop, ra, &ping, 5000);
+    print_message("wrong password, async: refused %d, PING error \"%s\" reply \"%s\"\n",
+                  wdts_redis_async_auth_refused(ra), ping.err, ping.reply);
+    assert_true(wdts_redis_async_auth_refused(ra));
+    assert_true(ping.done);
+    assert_string_not_equal(ping.reply, "PONG"); /* NOAUTH: the command failed */
+    wdts_redis_async_destroy(ra);
+
+    /* the right password: not refused, PONG */
+    ra = wdts_redis_async_new(loop, &params, es, sizeof(es));
+    assert_non_null(ra);
+    wait_connected(loop, ra);
+    ping_async(loop, ra, &ping, 5000);
+    assert_false(wdts_redis_async_auth_refused(ra));
+    assert_string_equal(ping.reply, "PONG");
+    wdts_redis_async_destroy(ra);
+    wdts_loop_destroy(loop);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -335,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_evalsha_after_script_flush),
         cmocka_unit_test(test_restart_and_reconnect),
         cmocka_unit_test(test_async_stopped_server),
+        cmocka_unit_test(test_async_wrong_password),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
