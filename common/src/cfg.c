@@ -102,7 +102,10 @@ static const struct cfg_def cfg_defs[] = {
     {"http.listen", "WDT_HTTP_LISTEN", WDTS_CFG_STR, "0.0.0.0:9090", OFF(http_listen),
      check_host_port, 0,
      .desc = "host:port serving /metrics, /healthz and /readyz ([::]:9090 for IPv6; port 0 "
-             "picks a free port)."},
+             "picks a free port). In Kubernetes prefer the pod IP (`WDT_HTTP_LISTEN=$(POD_IP):9090`"
+             " from the downward API) over 0.0.0.0. Slow clients cannot starve the probes: a "
+             "request's headers must arrive within 3 s, at most 512 connections (32 per "
+             "address) are open."},
 
     {"secret.key", "WDT_SECRET_KEY", WDTS_CFG_STR, NULL, OFF(secret_key), check_key32,
      WDTS_CFG_SECRET,
