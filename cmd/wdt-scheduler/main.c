@@ -14,6 +14,7 @@
 #include "wdts/err.h"
 #include "wdts/http_server.h"
 #include "wdts/log.h"
+#include "wdts/secret.h"
 #include "wdts/mem.h"
 #include "wdts/metrics.h"
 #include "wdts/str.h"
@@ -67,6 +68,10 @@ static int usage_error(const char *msg, const char *arg)
 
 int main(int argc, char **argv)
 {
+    char perr[256];
+    /* before any secret is read: no core dump, no ptrace by others */
+    if (wdts_secret_protect_process(perr, sizeof(perr)) != WDTS_OK)
+        fprintf(stderr, "wdt-scheduler: warning: %s\n", perr);
     static const struct option opts[] = {
         {"once", no_argument, NULL, 'o'},
         {"config", required_argument, NULL, 'c'},

@@ -10,6 +10,7 @@
 #include "wdts/cfg.h"
 #include "wdts/err.h"
 #include "wdts/log.h"
+#include "wdts/secret.h"
 #include "wdts/mem.h"
 #include "wdts/str.h"
 
@@ -75,6 +76,10 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 
 int main(int argc, char **argv)
 {
+    char perr[256];
+    /* before any secret is read: no core dump, no ptrace by others */
+    if (wdts_secret_protect_process(perr, sizeof(perr)) != WDTS_OK)
+        fprintf(stderr, "wdt-sink-sqlite: warning: %s\n", perr);
     const char *db = NULL, *group = NULL, *topics_arg = NULL, *config = NULL, *idle = NULL;
     const char *http = NULL;
     const char *sets[MAX_SETS];

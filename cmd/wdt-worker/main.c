@@ -9,6 +9,7 @@
 #include "wdts/cfg.h"
 #include "wdts/err.h"
 #include "wdts/log.h"
+#include "wdts/secret.h"
 #include "wdts/str.h"
 #include "wrk.h"
 
@@ -49,6 +50,10 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    char perr[256];
+    /* before any secret is read: no core dump, no ptrace by others */
+    if (wdts_secret_protect_process(perr, sizeof(perr)) != WDTS_OK)
+        fprintf(stderr, "wdt-worker: warning: %s\n", perr);
     const char *sets[64];
     size_t nsets = 0;
     const char *file = NULL;

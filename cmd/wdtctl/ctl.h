@@ -11,6 +11,13 @@
 #define CTL_EXIT_PERMISSION 6
 #define CTL_EXIT_BAD_REQUEST 7
 
+/**
+ * @brief  Warns on stderr that a secret given as the value of opt shows in the process list
+ *         (ps, /proc/<pid>/cmdline) and names file_opt, which reads it from a file or stdin;
+ *         then overwrites value (the argv string, already copied) to shorten that exposure.
+ */
+void ctl_warn_secret_arg(const char *sub, const char *opt, const char *file_opt, char *value);
+
 /** `wdtctl call`: one API call (or its --dry-run). */
 int ctl_call_main(int argc, char **argv);
 

@@ -11,12 +11,13 @@
 #include "ctl.h"
 #include "wdts/err.h"
 #include "wdts/mem.h"
+#include "wdts/secret.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
 #include "wdts/wdt_api.h"
 
 static const char usage_text[] =
-    "usage: wdtctl call --gateway URL --sid S --appkey K --appsecret SECRET:SALT\n"
+    "usage: wdtctl call --gateway URL --sid S --appkey K --appsecret-file PATH\n"
     "                   --method METHOD [options]\n"
     "\n"
     "Makes one call to the WDT flagship open API (--app wdt) or to its Qimen route\n"
@@ -28,8 +29,9 @@ static const char usage_text[] =
     "                             https://3ldsmu02o9.api.taobao.com/router/qm\n"
     "  --sid S                    seller account (卖家账号)\n"
     "  --appkey K                 WDT API account (接口账号)\n"
-    "  --appsecret SECRET:SALT    WDT appsecret, exactly as issued (secret:salt)\n"
-    "  --appsecret-file PATH      read the appsecret from a file instead\n"
+    "  --appsecret-file PATH      file holding the WDT appsecret, exactly as issued\n"
+    "                             (secret:salt); - reads it from standard input\n"
+    "  --appsecret SECRET:SALT    deprecated: the secret shows in the process list\n"
     "  --method METHOD            direct method name, e.g. sales.TradeQuery.queryWithDetail;\n"
     "                             on Qimen it is sent as wdt.<lower-cased name>\n"
     "  --params JSON              the params: a JSON object (default {}). For --app wdt a\n"
@@ -46,7 +48,9 @@ static const char usage_text[] =
     "\n"
     "Qimen (--app qimen) also needs:\n"
     "  --qimen-app-key K          your Qimen (Taobao open platform) app_key\n"
-    "  --qimen-app-secret S       its app secret (or --qimen-app-secret-file PATH)\n"
+    "  --qimen-app-secret-file P  file holding its app secret (- for standard input;\n"
+    "                             only one secret can come from standard input)\n"
+    "  --qimen-app-secret S       deprecated: the secret shows in the process list\n"
     "  --sign-method M            md5 (default), hmac or hmac-sha256\n"
     "  --target-app-key K         WDT's app on Qimen (default " WDTS_API_QIMEN_TARGET_APP_KEY ")\n"
     "  --qimen-method-prefix P    send P + wdt.… as the method (e.g. 3ldsmu02o9.)\n"
@@ -139,7 +143,7 @@ static void set_owned(char **dst, char *val)
 static int parse_args(int argc, char **argv, struct call_args *a)
 {
     char es[256];
-    int c;
+    int c, stdin_used = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
@@ -148,12 +152,21 @@ static int parse_args(int argc, char **argv, struct call_args *a)
         case OPT_GATEWAY: a->gateway = optarg; break;
         case OPT_SID: a->sid = optarg; break;
         case OPT_APPKEY: a->appkey = optarg; break;
-        case OPT_APPSECRET: set_owned(&a->appsecret, wdts_xstrdup(optarg)); break;
+        case OPT_APPSECRET:
+            set_owned(&a->appsecret, wdts_xstrdup(optarg));
+            ctl_warn_secret_arg("call", "--appsecret", "--appsecret-file", optarg);
+            break;
         case OPT_QM_KEY: a->qm_key = optarg; break;
-        case OPT_QM_SECRET: set_owned(&a->qm_secret, wdts_xstrdup(optarg)); break;
+        case OPT_QM_SECRET:
+            set_owned(&a->qm_secret, wdts_xstrdup(optarg));
+            ctl_warn_secret_arg("call", "--qimen-app-secret", "--qimen-app-secret-file", optarg);
+            break;
         case OPT_APPSECRET_FILE:
         case OPT_QM_SECRET_FILE: {
-            char *v = read_file(optarg, es, sizeof(es));
+            if (strcmp(optarg, "-") == 0 && stdin_used++)
+                return usage_error("%s", "only one secret can be read from standard input "
+                                         "(-); give the other one a file");
+            char *v = wdts_secret_read_file(optarg, es, sizeof(es));
             if (v == NULL)
                 return usage_error("%s", es);
             set_owned(c == OPT_APPSECRET_FILE ? &a->appsecret : &a->qm_secret, v);

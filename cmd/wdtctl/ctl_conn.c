@@ -25,6 +25,7 @@
 #include "wdts/lock.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
+#include "wdts/secret.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
 
@@ -51,9 +52,8 @@ static const char usage_main[] =
 
 static const char usage_add[] =
     "usage: wdtctl connection add --tenant T --id C --app wdt|qimen --sid S --appkey K\n"
-    "           (--appsecret SECRET:SALT | --appsecret-file F)\n"
-    "           [--qimen-app-key K (--qimen-app-secret S | --qimen-app-secret-file F)\n"
-    "            | --qimen-platform]\n"
+    "           --appsecret-file F|-\n"
+    "           [--qimen-app-key K --qimen-app-secret-file F|- | --qimen-platform]\n"
     "           [--gateway URL|production|test] [--reports a,b,...|all] [--backfill 90d]\n"
     "           [--rate R] [--burst N] [--concurrency N] [--pii keep|hash|drop]\n"
     "\n"
@@ -69,11 +69,11 @@ static const char usage_add[] =
     "                           (needed for Taobao/Tmall and 系统供销 data)\n"
     "  --sid S                  seller account (卖家账号)\n"
     "  --appkey K               API account (接口账号)\n"
-    "  --appsecret SECRET:SALT  the appsecret exactly as issued; prefer --appsecret-file F\n"
-    "                           (a file holding it, or - for standard input), which keeps it\n"
-    "                           out of the process list\n"
-    "  --qimen-app-key K        your Qimen app_key (app qimen), with --qimen-app-secret S or\n"
-    "                           --qimen-app-secret-file F\n"
+    "  --appsecret-file F       file holding the appsecret exactly as issued (- reads\n"
+    "                           standard input; only one secret can come from it)\n"
+    "  --appsecret SECRET:SALT  deprecated: the secret shows in the process list\n"
+    "  --qimen-app-key K        your Qimen app_key (app qimen), with\n"
+    "                           --qimen-app-secret-file F (or deprecated --qimen-app-secret S)\n"
     "  --qimen-platform         use the operator's Qimen app (WDT_QIMEN_APP_KEY/SECRET)\n"
     "  --gateway URL            production (default: " WDTS_CONN_GATEWAY_WDT " or\n"
     "                           " WDTS_CONN_GATEWAY_QIMEN "), test, or a URL;\n"
@@ -141,32 +141,6 @@ static int usage_error(const char *sub, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nRun 'wdtctl connection %s --help' for usage.\n", sub);
     return WDTS_EXIT_USAGE;
-}
-
-/* Reads a small secret file; trailing newlines and carriage returns are dropped. */
-static char *read_secret_file(const char *path, char *errstr, size_t errstr_size)
-{
-    int from_stdin = strcmp(path, "-") == 0;
-    FILE *f = from_stdin ? stdin : fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(errstr, errstr_size, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    int big = n == sizeof(buf) - 1 && fgetc(f) != EOF;
-    if (!from_stdin)
-        fclose(f);
-    if (big) {
-        wdts_crypto_wipe(buf, sizeof(buf));
-        snprintf(errstr, errstr_size, "%s is larger than a secret can be (4 KiB)", path);
-        return NULL;
-    }
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        n--;
-    char *s = wdts_xstrndup(buf, n);
-    wdts_crypto_wipe(buf, sizeof(buf));
-    return s;
 }
 
 static void set_secret(char **dst, char *val)
@@ -478,7 +452,7 @@ static int cmd_add(int argc, char **argv)
     struct wdts_api_creds creds;
     struct env env;
     char es[1024];
-    int rc = 0, c;
+    int rc = 0, c, stdin_used = 0;
     memset(&probe, 0, sizeof(probe));
     memset(&creds, 0, sizeof(creds));
     memset(&env, 0, sizeof(env));
@@ -492,12 +466,24 @@ static int cmd_add(int argc, char **argv)
         case O_APP: app = optarg; break;
         case O_SID: free(conn->sid); conn->sid = wdts_xstrdup(optarg); break;
         case O_APPKEY: free(conn->appkey); conn->appkey = wdts_xstrdup(optarg); break;
-        case O_APPSECRET: set_secret(&conn->appsecret, wdts_xstrdup(optarg)); break;
+        case O_APPSECRET:
+            set_secret(&conn->appsecret, wdts_xstrdup(optarg));
+            ctl_warn_secret_arg("connection add", "--appsecret", "--appsecret-file", optarg);
+            break;
         case O_QM_KEY: free(conn->qimen_app_key); conn->qimen_app_key = wdts_xstrdup(optarg); break;
-        case O_QM_SECRET: set_secret(&conn->qimen_app_secret, wdts_xstrdup(optarg)); break;
+        case O_QM_SECRET:
+            set_secret(&conn->qimen_app_secret, wdts_xstrdup(optarg));
+            ctl_warn_secret_arg("connection add", "--qimen-app-secret",
+                                "--qimen-app-secret-file", optarg);
+            break;
         case O_APPSECRET_FILE:
         case O_QM_SECRET_FILE: {
-            char *v = read_secret_file(optarg, es, sizeof(es));
+            if (strcmp(optarg, "-") == 0 && stdin_used++) {
+                rc = usage_error("add", "%s", "only one secret can be read from standard input "
+                                 "(-); give the other one a file");
+                break;
+            }
+            char *v = wdts_secret_read_file(optarg, es, sizeof(es));
             if (v == NULL) {
                 rc = usage_error("add", "%s", es);
                 break;

@@ -5,6 +5,7 @@
 
 #include "ctl.h"
 #include "wdts/err.h"
+#include "wdts/secret.h"
 
 struct ctl_cmd {
     const char *name;
@@ -30,8 +31,21 @@ static void usage(FILE *out)
         fprintf(out, "  %-12s %s\n", cmds[i].name, cmds[i].summary);
 }
 
+void ctl_warn_secret_arg(const char *sub, const char *opt, const char *file_opt, char *value)
+{
+    fprintf(stderr,
+            "wdtctl %s: WARNING: %s puts the secret in the process list (ps, /proc/PID/cmdline) "
+            "and the shell history, where other users and programs can read it; use %s PATH, "
+            "or %s - to read it from standard input. %s will be removed.\n",
+            sub, opt, file_opt, file_opt, opt);
+    memset(value, 'x', strlen(value));
+}
+
 int main(int argc, char **argv)
 {
+    char es[256];
+    if (wdts_secret_protect_process(es, sizeof(es)) != WDTS_OK)
+        fprintf(stderr, "wdtctl: warning: %s\n", es);
     if (argc < 2) {
         usage(stderr);
         return WDTS_EXIT_USAGE;

@@ -103,7 +103,10 @@ static const struct cfg_def cfg_defs[] = {
     {"http.listen", "WDT_HTTP_LISTEN", WDTS_CFG_STR, "0.0.0.0:9090", OFF(http_listen),
      check_host_port, 0,
      .desc = "host:port serving /metrics, /healthz and /readyz ([::]:9090 for IPv6; port 0 "
-             "picks a free port)."},
+             "picks a free port). In Kubernetes prefer the pod IP (`WDT_HTTP_LISTEN=$(POD_IP):9090`"
+             " from the downward API) over 0.0.0.0. Slow clients cannot starve the probes: a "
+             "request's headers must arrive within 3 s, at most 512 connections (32 per "
+             "address) are open."},
 
     {"secret.key", "WDT_SECRET_KEY", WDTS_CFG_STR, NULL, OFF(secret_key), check_key32,
      WDTS_CFG_SECRET,
@@ -769,6 +772,7 @@ static char *read_small_file(const char *path, char *why, size_t why_size)
         if (buf.len > CFG_FILE_MAX)
             break;
     }
+    explicit_bzero(chunk, sizeof(chunk)); /* it may have held a secret */
     int failed = ferror(fp);
     fclose(fp);
     if (failed) {
@@ -838,6 +842,15 @@ static void load_file(struct cfg_load *ld, const char *path)
         set_by_key(ld, key, val, src, lineno);
     }
     free(text);
+}
+
+/* Wipes and frees a secret read from a file (NULL is a no-op). */
+static void free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
 }
 
 /* Reads a secret from the file named by env var name_file (value path). @returns new
@@ -933,7 +946,7 @@ static void load_env_var(struct cfg_load *ld, const char *entry)
             set_value(ld, def, secret, name);
         else
             ld->row_err[def - cfg_defs] = 1; /* reported: not "missing" as well */
-        free(secret);
+        free_secret(secret);
         return;
     }
     if (wdts_str_has_prefix(name, "WDT_KAFKA_")) {
@@ -957,7 +970,7 @@ static void load_env_var(struct cfg_load *ld, const char *entry)
                 char *secret = read_secret_file(ld, name, val);
                 if (secret)
                     kafka_set(ld, prop, secret, name, 0);
-                free(secret);
+                free_secret(secret);
             }
         }
         free(prop);
@@ -1091,14 +1104,19 @@ void wdts_cfg_destroy(struct wdts_cfg *cfg)
     if (cfg == NULL)
         return;
     for (size_t i = 0; i < CFG_NDEFS; i++) {
-        if (cfg_defs[i].type == WDTS_CFG_STR)
+        if (cfg_defs[i].type == WDTS_CFG_STR && (cfg_defs[i].flags & WDTS_CFG_SECRET))
+            free_secret(*(char **)field(cfg, &cfg_defs[i]));
+        else if (cfg_defs[i].type == WDTS_CFG_STR)
             free(*(char **)field(cfg, &cfg_defs[i]));
         if (cfg->src)
             free(cfg->src[i]);
     }
     for (size_t i = 0; i < cfg->kafka_cnt; i++) {
+        if (kafka_prop_is_secret(cfg->kafka[i].key))
+            free_secret((char *)cfg->kafka[i].val);
+        else
+            free((char *)cfg->kafka[i].val);
         free((char *)cfg->kafka[i].key);
-        free((char *)cfg->kafka[i].val);
         free(cfg->kafka_src[i]);
     }
     free(cfg->kafka);

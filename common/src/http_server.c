@@ -1,9 +1,18 @@
 /* /metrics, /healthz and /readyz on libmicrohttpd (see http_server.h). The listening socket is
  * made here rather than by libmicrohttpd so that a bad or busy address gets a precise message
- * and port 0 can be read back; libmicrohttpd then owns it and closes it when stopped. */
+ * and port 0 can be read back; libmicrohttpd then owns it and closes it when stopped.
+ *
+ * Slow clients: libmicrohttpd's own timeout is an idle timeout, which a client sending a byte
+ * every few seconds never reaches. So each connection also gets a deadline for its request
+ * headers (WDTS_HTTP_HEADER_TIMEOUT_MS from its start or from its previous answer): a watchdog
+ * thread shuts down the sockets that pass it. It shuts down a dup() of the socket taken when
+ * the connection started, so it can never touch a descriptor libmicrohttpd has closed and
+ * reused. With the per-address and total connection limits, a probe gets a connection slot
+ * and an answer while hundreds of slow clients hold connections (tests/integration/0701). */
 #include "wdts/http_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -11,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -21,6 +31,16 @@
 
 #define REASON_SIZE 256
 #define LISTEN_HINT "expected host:port, e.g. 127.0.0.1:9100, 0.0.0.0:9100, :9100 or [::1]:9100"
+#define WATCHDOG_TICK_MS 100
+
+/* One open connection, as the watchdog sees it (the connection's socket context). */
+struct watch {
+    struct watch *prev, *next;
+    int fd;          /* owned: a dup() of the connection's socket, closed when it closes */
+    int armed;       /* waiting for request headers */
+    int shut;        /* shut down by the watchdog */
+    long long deadline_ms;
+};
 
 struct wdts_http_server {
     struct MHD_Daemon *mhd;       /* owned; owns the listening socket */
@@ -28,10 +48,110 @@ struct wdts_http_server {
     wdts_http_ready_cb ready_cb;  /* NULL: use ready/reason */
     void *opaque;
     unsigned port;
-    pthread_mutex_t lock; /* guards ready and reason */
+    pthread_mutex_t lock; /* guards ready, reason, watches, stopping */
     int ready;
     char reason[REASON_SIZE];
+    struct watch *watches; /* owned list of open connections */
+    pthread_cond_t wake;   /* signalled to stop the watchdog */
+    pthread_t watchdog;
+    int stopping;
+    int watchdog_started;
 };
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct watch *conn_watch(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* libmicrohttpd's thread: a connection opened or closed. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct wdts_http_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct watch *wt = wdts_xcalloc(1, sizeof(*wt));
+        wt->fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+        wt->armed = 1;
+        wt->deadline_ms = now_ms() + WDTS_HTTP_HEADER_TIMEOUT_MS;
+        pthread_mutex_lock(&srv->lock);
+        wt->next = srv->watches;
+        if (srv->watches)
+            srv->watches->prev = wt;
+        srv->watches = wt;
+        pthread_mutex_unlock(&srv->lock);
+        *socket_context = wt;
+        return;
+    }
+    struct watch *wt = *socket_context;
+    if (wt == NULL)
+        return;
+    pthread_mutex_lock(&srv->lock);
+    if (wt->prev)
+        wt->prev->next = wt->next;
+    else
+        srv->watches = wt->next;
+    if (wt->next)
+        wt->next->prev = wt->prev;
+    pthread_mutex_unlock(&srv->lock);
+    if (wt->fd >= 0)
+        close(wt->fd);
+    free(wt);
+    *socket_context = NULL;
+}
+
+/* libmicrohttpd's thread: an answer was sent; the next request gets a new deadline. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct wdts_http_server *srv = cls;
+    (void)con_cls;
+    (void)toe;
+    struct watch *wt = conn_watch(conn);
+    if (wt == NULL)
+        return;
+    pthread_mutex_lock(&srv->lock);
+    wt->armed = 1;
+    wt->deadline_ms = now_ms() + WDTS_HTTP_HEADER_TIMEOUT_MS;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Shuts down every connection whose request headers are late; libmicrohttpd then reads EOF
+ * and closes it. */
+static void *watchdog_run(void *arg)
+{
+    struct wdts_http_server *srv = arg;
+    pthread_mutex_lock(&srv->lock);
+    while (!srv->stopping) {
+        long long now = now_ms();
+        for (struct watch *wt = srv->watches; wt; wt = wt->next) {
+            if (wt->armed && !wt->shut && wt->fd >= 0 && now >= wt->deadline_ms) {
+                (void)shutdown(wt->fd, SHUT_RDWR);
+                wt->shut = 1;
+            }
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += WATCHDOG_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->wake, &srv->lock, &ts);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
+}
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
                              char *body, size_t len, int owned)
@@ -86,6 +206,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     (void)upload_data;
     (void)upload_data_size;
     (void)con_cls;
+    struct watch *wt = conn_watch(conn);
+    if (wt) { /* the headers are in: no deadline until the answer is sent */
+        pthread_mutex_lock(&srv->lock);
+        wt->armed = 0;
+        pthread_mutex_unlock(&srv->lock);
+    }
     int known = strcmp(url, "/metrics") == 0 || strcmp(url, "/healthz") == 0 ||
                 strcmp(url, "/readyz") == 0;
     if (!known)
@@ -210,7 +336,7 @@ static int open_listener(const char *addr, unsigned *port_out, int *family, char
             snprintf(errstr, errstr_size, "listen address '%s': bind: %s", addr, strerror(e));
         goto fail;
     }
-    if (listen(fd, 64) != 0) {
+    if (listen(fd, 256) != 0) {
         snprintf(errstr, errstr_size, "listen address '%s': listen: %s", addr, strerror(errno));
         goto fail;
     }
@@ -249,14 +375,35 @@ struct wdts_http_server *wdts_http_server_new(const char *addr, struct wdts_metr
     srv->opaque = opaque;
     srv->port = port;
     pthread_mutex_init(&srv->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->wake, &ca);
+    pthread_condattr_destroy(&ca);
     wdts_strlcpy(srv->reason, "starting", sizeof(srv->reason));
 
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_LISTEN_SOCKET, fd,
-                                MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_LIMIT,
-                                64u, MHD_OPTION_END);
+    srv->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, srv, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WDTS_HTTP_IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)WDTS_HTTP_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WDTS_HTTP_MAX_CONNECTIONS_PER_IP,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_END);
+    if (srv->mhd != NULL && pthread_create(&srv->watchdog, NULL, watchdog_run, srv) == 0) {
+        srv->watchdog_started = 1;
+    } else if (srv->mhd != NULL) {
+        MHD_stop_daemon(srv->mhd); /* closes fd */
+        snprintf(errstr, errstr_size,
+                 "listen address '%s': the HTTP watchdog thread did not start (out of threads?)",
+                 addr);
+        pthread_cond_destroy(&srv->wake);
+        pthread_mutex_destroy(&srv->lock);
+        free(srv);
+        return NULL;
+    }
     if (srv->mhd == NULL) {
         /* libmicrohttpd did not take the socket: it is still ours to close. */
         snprintf(errstr, errstr_size,
@@ -264,6 +411,7 @@ struct wdts_http_server *wdts_http_server_new(const char *addr, struct wdts_metr
                  "file descriptors?)",
                  addr);
         close(fd);
+        pthread_cond_destroy(&srv->wake);
         pthread_mutex_destroy(&srv->lock);
         free(srv);
         return NULL;
@@ -288,7 +436,17 @@ void wdts_http_server_destroy(struct wdts_http_server *srv)
 {
     if (srv == NULL)
         return;
-    MHD_stop_daemon(srv->mhd); /* joins its thread and closes the listening socket */
+    if (srv->watchdog_started) {
+        pthread_mutex_lock(&srv->lock);
+        srv->stopping = 1;
+        pthread_cond_signal(&srv->wake);
+        pthread_mutex_unlock(&srv->lock);
+        pthread_join(srv->watchdog, NULL);
+    }
+    /* joins its thread, closes the listening socket and every connection (each one's watch
+     * is freed by on_connection) */
+    MHD_stop_daemon(srv->mhd);
+    pthread_cond_destroy(&srv->wake);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
 }

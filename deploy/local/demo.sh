@@ -130,8 +130,11 @@ add() {
     echo
 }
 add acme-wdt acme demo-shop demo-app demo-secret:demo-salt wdt "$sandbox/openapi"
+# The appsecret comes on standard input; the Qimen secret from a file (never an argument: the
+# process list would show it).
+(umask 077 && printf '%s\n' demo-qimen-secret >"$state/qimen-app-secret")
 add acme-qimen acme demo-shop demo-app demo-secret:demo-salt qimen "$sandbox/router/qm" \
-    --qimen-app-key demo-qimen-app --qimen-app-secret demo-qimen-secret
+    --qimen-app-key demo-qimen-app --qimen-app-secret-file "$state/qimen-app-secret"
 add beta-wdt beta demo-shop-2 demo2-app demo2-secret:demo2-salt wdt "$sandbox/openapi"
 
 say "The pipeline: wdt-sink-sqlite, wdt-scheduler, two wdt-workers (logs in $state/logs)"

@@ -2,7 +2,8 @@
 # The container image, checked without a container engine: deploy/docker/Dockerfile passes
 # dockerfilelint (and a broken fixture does not); the build stage installs every library
 # -dev package of deploy/local/packages.txt; its install step (cmake --install --strip)
-# puts every cmd/<program> in bin/; and every shared library that the built
+# puts every cmd/<program> in bin/, and the image's (--component runtime) all but the test
+# tools wdt-sandbox and wdt-localkafka; .dockerignore keeps build outputs and .demo/ out; and every shared library that the built
 # programs (build/bin/*) load, per ldd, belongs to a package that the runtime stage
 # installs, directly (the libraries the programs name) or as a dependency, or to the base
 # image's essential packages allowed below.
@@ -69,9 +70,33 @@ elif [[ -f "$build_dir/cmake_install.cmake" ]]; then
     done
     echo "installed: $(cd "$prefix/bin" && echo *)"
     rm -rf "$prefix"
+    # The image installs component "runtime": the programs without the test tools.
+    grep -q -- '--component runtime' "$dockerfile" ||
+        deploy_fail "the build stage of $dockerfile must install only --component runtime"
+    prefix=$(mktemp -d /tmp/wdts-install.XXXXXX)
+    cmake --install "$build_dir" --prefix "$prefix" --strip --component runtime >/dev/null ||
+        { rm -rf "$prefix"; deploy_fail "cmake --install --component runtime failed"; }
+    for d in cmd/*/; do
+        prog=$(basename "$d")
+        case "$prog" in
+        wdt-sandbox | wdt-localkafka)
+            [[ ! -e "$prefix/bin/$prog" ]] ||
+                { rm -rf "$prefix"; deploy_fail "$prog (a test tool) is in component runtime"; } ;;
+        *)
+            [[ -x "$prefix/bin/$prog" ]] ||
+                { rm -rf "$prefix"; deploy_fail "$prog is not in component runtime"; } ;;
+        esac
+    done
+    echo "component runtime (the image): $(cd "$prefix/bin" && echo *)"
+    rm -rf "$prefix"
 else
     deploy_fail "$build_dir has no cmake_install.cmake: build with cmake first"
 fi
+
+echo "== .dockerignore keeps build outputs and the demo state out of the build context"
+for pat in .git .demo 'build*/'; do
+    grep -qxF -- "$pat" .dockerignore || deploy_fail ".dockerignore does not list $pat"
+done
 
 echo "== shared libraries of the programs"
 mapfile -t progs < <(find "$bin_dir" -maxdepth 1 -type f -perm -u+x | sort)

@@ -66,13 +66,17 @@ st_sandbox_clock() {
 st_conn() {
     local id=$1 tenant=$2 sid=$3 appkey=$4 secret=$5 route=$6 backfill=$7
     local args=(--tenant "$tenant" --id "$id" --app "$route" --sid "$sid" --appkey "$appkey"
-        --appsecret "$secret" --backfill "$backfill" --rate 100 --burst 50 --concurrency 6)
+        --appsecret-file - --backfill "$backfill" --rate 100 --burst 50 --concurrency 6)
     if [[ $route == qimen ]]; then
-        args+=(--qimen-app-key "$8" --qimen-app-secret "$9" --gateway "$ST_SBX/router/qm")
+        # secrets never on the command line: the appsecret on stdin, the Qimen one in a file
+        (umask 077 && printf '%s\n' "$9" >"$ST_DIR/qimen-secret-$id")
+        args+=(--qimen-app-key "$8" --qimen-app-secret-file "$ST_DIR/qimen-secret-$id"
+            --gateway "$ST_SBX/router/qm")
     else
         args+=(--gateway "$ST_SBX/openapi")
     fi
-    "$ST_BIN/wdtctl" connection add "${args[@]}" >"$ST_DIR/logs/conn-$id.log" 2>&1 || {
+    printf '%s\n' "$secret" |
+        "$ST_BIN/wdtctl" connection add "${args[@]}" >"$ST_DIR/logs/conn-$id.log" 2>&1 || {
         cat "$ST_DIR/logs/conn-$id.log"
         st_fail "wdtctl connection add $id"
     }

@@ -314,6 +314,91 @@ static void test_dry_run_qimen_v3(void **state)
     wdts_test_run_free(&run);
 }
 
+/* Runs wdtctl with stdin_text on its standard input; argv is NULL-terminated. */
+static void ctl_stdin(struct wdts_test_run *run, const char *stdin_text, const char *const *args)
+{
+    char *argv[MAX_ARGS];
+    int n = 0;
+    argv[n++] = wdts_xstrdup(wdts_test_bin("wdtctl"));
+    for (; *args && n < MAX_ARGS - 1; args++)
+        argv[n++] = wdts_xstrdup(*args);
+    argv[n] = NULL;
+    assert_int_equal(wdts_test_run(argv, stdin_text, 60, run), 0);
+    for (int i = 0; i < n; i++)
+        free(argv[i]);
+    assert_null(strstr(run->out, QM_SECRET));
+    assert_null(strstr(run->err, QM_SECRET));
+}
+
+/* Secrets come from files or standard input (-), never need the command line; a secret given
+ * there is warned about, naming the *-file option. */
+static void test_secrets_from_stdin_and_files(void **state)
+{
+    (void)state;
+    struct wdts_test_run run;
+    char qm_path[] = "/tmp/wdts-0400-qm.XXXXXX";
+    int fd = mkstemp(qm_path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, QM_SECRET "\n", strlen(QM_SECRET) + 1),
+                     (ssize_t)strlen(QM_SECRET) + 1);
+    close(fd);
+
+    /* the V2 call of test_dry_run_reproduces_v1_v2, appsecret "aa:dd" on stdin */
+    const char *v2[] = {"call", "--gateway", "http://127.0.0.1:9/openapi", "--sid", "wdtapi3",
+                        "--appkey", "wdt_test", "--appsecret-file", "-", "--method",
+                        "system.Core.now", "--params", "[]", "--timestamp", "1325347300",
+                        "--dry-run", NULL};
+    ctl_stdin(&run, "aa:dd\n", v2);
+    json_t *j = dry_run_json(&run);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "url")),
+                           "&sign=b5745bf1f4721a0d16e9a68cb7513032"));
+    assert_string_equal(run.err, "");
+    json_decref(j);
+    wdts_test_run_free(&run);
+
+    /* Qimen: the appsecret from stdin, the Qimen secret from a file; the same request as with
+     * both on the command line */
+    const char *qm_files[] = {"call", "--app", "qimen", "--gateway", "http://127.0.0.1:9/router/qm",
+                              "--sid", "wdtapi3", "--appkey", "wdt_appkey", "--appsecret-file",
+                              "-", "--qimen-app-key", "23456789", "--qimen-app-secret-file",
+                              qm_path, "--method", "wms.StockSpec.queryChangeHistory",
+                              "--timestamp", "1600341746", "--dry-run", NULL};
+    ctl_stdin(&run, "secret:salt", qm_files);
+    expect(&run, 0, "{\"http_method\":\"POST\"", NULL);
+    assert_string_equal(run.err, "");
+    char *from_files = wdts_xstrdup(run.out);
+    wdts_test_run_free(&run);
+    const char *qm_args[] = {"call", "--app", "qimen", "--gateway", "http://127.0.0.1:9/router/qm",
+                             "--sid", "wdtapi3", "--appkey", "wdt_appkey", "--appsecret",
+                             "secret:salt", "--qimen-app-key", "23456789", "--qimen-app-secret",
+                             QM_SECRET, "--method", "wms.StockSpec.queryChangeHistory",
+                             "--timestamp", "1600341746", "--dry-run", NULL};
+    ctl_stdin(&run, NULL, qm_args);
+    expect(&run, 0, NULL, "WARNING: --appsecret puts the secret in the process list");
+    expect(&run, 0, NULL, "use --qimen-app-secret-file PATH");
+    assert_string_equal(run.out, from_files);
+    free(from_files);
+    wdts_test_run_free(&run);
+
+    /* only one secret can come from standard input */
+    const char *both[] = {"call", "--app", "qimen", "--gateway", "http://127.0.0.1:9/router/qm",
+                          "--sid", "s", "--appkey", "k", "--appsecret-file", "-",
+                          "--qimen-app-key", "k2", "--qimen-app-secret-file", "-", "--method",
+                          "a.B.c", "--dry-run", NULL};
+    ctl_stdin(&run, "a:b\n", both);
+    expect(&run, 64, NULL, "only one secret can be read from standard input");
+    wdts_test_run_free(&run);
+
+    /* an empty secret file is named, not sent */
+    const char *empty[] = {"call", "--gateway", "http://127.0.0.1:9/openapi", "--sid", "s",
+                           "--appkey", "k", "--appsecret-file", "-", "--method", "a.B.c",
+                           "--dry-run", NULL};
+    ctl_stdin(&run, "\n", empty);
+    expect(&run, 64, NULL, "standard input is empty");
+    wdts_test_run_free(&run);
+    unlink(qm_path);
+}
+
 static void test_bad_inputs_exit_64(void **state)
 {
     (void)state;
@@ -643,6 +728,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dry_run_reproduces_v1_v2),
         cmocka_unit_test(test_dry_run_qimen_v3),
+        cmocka_unit_test(test_secrets_from_stdin_and_files),
         cmocka_unit_test(test_bad_inputs_exit_64),
         cmocka_unit_test(test_unreachable_gateway_is_transient),
         cmocka_unit_test(test_answers_are_classified),

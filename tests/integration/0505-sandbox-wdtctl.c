@@ -59,10 +59,33 @@ static void ctl(struct wdts_test_run *run, const char *app, const char *gateway,
         argv[n++] = "--qimen-app-key";
         argv[n++] = DEMO_QKEY;
     }
-    for (size_t i = 0; extra[i] && n < 46; i++)
-        argv[n++] = extra[i];
+    /* Secrets go the way users should give them: the appsecret on standard input, the Qimen
+     * secret in a file; never on the command line. */
+    const char *appsecret = NULL;
+    char qpath[] = "/tmp/wdts-0505-qm.XXXXXX";
+    int qfd = -1;
+    for (size_t i = 0; extra[i] && n < 46; i++) {
+        if (strcmp(extra[i], "--appsecret") == 0 && extra[i + 1]) {
+            appsecret = extra[++i];
+            argv[n++] = "--appsecret-file";
+            argv[n++] = "-";
+        } else if (strcmp(extra[i], "--qimen-app-secret") == 0 && extra[i + 1] && qfd < 0) {
+            qfd = mkstemp(qpath);
+            assert_true(qfd >= 0);
+            i++;
+            assert_int_equal(write(qfd, extra[i], strlen(extra[i])), (ssize_t)strlen(extra[i]));
+            close(qfd);
+            argv[n++] = "--qimen-app-secret-file";
+            argv[n++] = qpath;
+        } else {
+            argv[n++] = extra[i];
+        }
+    }
     argv[n] = NULL;
-    assert_int_equal(wdts_test_run((char *const *)argv, NULL, 60, run), 0);
+    assert_int_equal(wdts_test_run((char *const *)argv, appsecret, 60, run), 0);
+    if (qfd >= 0)
+        unlink(qpath);
+    assert_null(strstr(run->err, "WARNING"));
     free(bin);
 }
 

@@ -7,7 +7,15 @@
  *
  * Threads: wdts_http_server_new() starts one internal libmicrohttpd thread that accepts
  * connections and answers every request; the registry is rendered and the readiness callback is
- * called on that thread. Requests are answered one at a time; a connection idle for 10 s is closed.
+ * called on that thread. Requests are answered one at a time, and a second thread closes slow
+ * clients.
+ *
+ * Slow or hostile clients must not starve the kubelet's probes: a connection whose request
+ * headers have not all arrived WDTS_HTTP_HEADER_TIMEOUT_MS after it opened (or after its previous
+ * answer) is closed, however steadily it trickles bytes; one idle for WDTS_HTTP_IDLE_TIMEOUT_S
+ * is closed; at most WDTS_HTTP_MAX_CONNECTIONS are open, WDTS_HTTP_MAX_CONNECTIONS_PER_IP of them
+ * from one address (more are closed at once). Binding http.listen to the pod's IP (not 0.0.0.0)
+ * and a NetworkPolicy that admits only the node and Prometheus keep the rest of the network away.
  * wdts_http_server_set_ready() may be called from any thread. wdts_http_server_destroy() joins
  * the thread: no callback runs after it returns.
  *
@@ -23,6 +31,11 @@
 
 struct wdts_metrics;
 struct wdts_http_server;
+
+#define WDTS_HTTP_HEADER_TIMEOUT_MS 3000
+#define WDTS_HTTP_IDLE_TIMEOUT_S 10
+#define WDTS_HTTP_MAX_CONNECTIONS 512
+#define WDTS_HTTP_MAX_CONNECTIONS_PER_IP 32
 
 /**
  * @brief  Readiness check, called for each GET /readyz.
