@@ -238,6 +238,21 @@ void wdts_api_result_deinit(struct wdts_api_result *res);
 void wdts_api_classify(const struct wdts_api_outcome *outcome, const struct wdts_api_ctx *ctx,
                        struct wdts_api_result *res);
 
+/** Most bytes of the API's message kept (res->api_message; then "…"). */
+#define WDTS_API_TEXT_MAX 1024
+/** Most bytes of the API's string code kept (res->code). */
+#define WDTS_API_CODE_MAX 128
+
+/**
+ * @brief Gateway text made safe for terminals, logs and Redis: valid UTF-8 is kept; C0
+ *        controls, DEL, ESC and C1 controls (U+0080-U+009F) become '?' (tab, CR and LF a
+ *        space), as do bytes that are not valid UTF-8; at most max bytes are kept, cut on
+ *        a character boundary and followed by "…". The classification applies it once to
+ *        every text it takes from an answer (api_message, code).
+ * @owner s borrowed (need not be NUL-terminated); returns a new string, free() it.
+ */
+char *wdts_api_text_clean(const char *s, size_t len, size_t max);
+
 /** Reads a JSON integer that may come as a number or a numeric string. @returns 0 when
  *  v is neither (then *out is untouched). */
 int wdts_api_json_int(const json_t *v, long long *out);
