@@ -678,8 +678,10 @@ static void http_start(struct wrk_exec *e)
         .now = wrk_clock_now(w, c->conn->gateway),
     };
     struct wdts_api_request req;
-    struct wdts_api_http_opts opts = {.timeout_ms = (long)w->cfg->worker_http_timeout_ms,
-                                      .connection_close = w->cfg->worker_http_connections == 1};
+    struct wdts_api_http_opts opts = {
+        .timeout_ms = (long)w->cfg->worker_http_timeout_ms,
+        .connection_close = w->cfg->worker_http_connections == 1,
+        .max_answer_bytes = (size_t)w->cfg->worker_max_answer_bytes};
     char es[512];
     e->st = WRK_ST_HTTP;
     wdts_err_t err = wdts_api_request_build(&c->creds, c->conn->gateway, &call, &req, es,
@@ -766,6 +768,15 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
     wrk_job_envelope_head(pre, post, &ctx);
     for (size_t i = 0; i < n; i++) {
         json_t *rec = elided ? NULL : json_array_get(list, i), *owned = NULL;
+        int twice = elided ? wrk_job_pk_twice(e->rep, &spans[i]) : -1;
+        if (twice >= 0) {
+            /* its key would come from one occurrence, a reader's data from the other */
+            snprintf(es, sizeof(es), "a record of %s has its pk member '%s' more than once",
+                     e->rep->name, e->rep->pk.v[twice]);
+            dead(e, "bad_answer", es);
+            rc = -1;
+            break;
+        }
         if (!elided || wrk_job_pk_item(e->rep, raw, &spans[i], pk) != 0) {
             if (rec == NULL) {
                 json_error_t jerr;
@@ -785,13 +796,16 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
                 break;
             }
         }
+        /* a record with an escaped key is sent as jansson reads it (its members cannot be
+         * told from the bytes, so its pk came from that parse) */
+        int rec_as_sent = as_sent && !(elided && spans[i].mcount[0] < 0);
         if (!wrk_pkset_add(&e->seen, wdts_buf_str(pk))) {
             json_decref(owned);
             e->dups++;
             wdts_metrics_inc(w->m.dups);
             continue;
         }
-        if (!as_sent && rec == NULL) {
+        if (!rec_as_sent && rec == NULL) {
             json_error_t jerr;
             rec = owned = json_loadb(raw + spans[i].off, spans[i].len, JSON_DECODE_ANY, &jerr);
             if (rec == NULL) {
@@ -802,7 +816,7 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
                 break;
             }
         }
-        if (!as_sent && wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key,
+        if (!rec_as_sent && wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key,
                                     w->pii_key_len, e->job.tenant) != WDTS_OK) {
             json_decref(owned);
             dead(e, "internal", "pii hashing failed (OpenSSL)");
@@ -812,7 +826,7 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
         wdts_buf_reset(key);
         wdts_buf_reset(val);
         wrk_job_record_key(key, &e->job, wdts_buf_str(pk));
-        if (as_sent) {
+        if (rec_as_sent) {
             wrk_job_envelope_join(val, pre, post, wdts_buf_str(pk), raw + spans[i].off,
                                   spans[i].len);
         } else {
@@ -866,7 +880,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
                                c->conn->gateway};
     wdts_api_result_init(&res);
     wdts_api_xfer_finish_elided(xfer, &ctx, &c->creds, e->rep->list_key,
-                                (const char *const *)e->rep->pk.v, e->rep->pk.n, &res);
+                                (const char *const *)e->rep->pk.v, e->rep->pk.n,
+                                (size_t)e->rep->page_size, &res);
     int64_t date = wdts_api_xfer_date(xfer);
     e->xfer = NULL; /* destroyed at the end: the records are taken from its answer */
     const char *cv[] = {wdts_api_class_name(res.cls)};
@@ -898,6 +913,13 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
             nspans = res.list.n;
         }
         size_t nrec = elided ? nspans : json_array_size(list);
+        if (nrec > (size_t)e->rep->page_size) { /* the elided walk stops before this */
+            char why[200];
+            snprintf(why, sizeof(why), "data.%s holds %zu records, more than the page_size %d "
+                     "asked for", e->rep->list_key, nrec, e->rep->page_size);
+            retry_later(e, "bad_answer", why);
+            break;
+        }
         if (e->pg.calls == 0) {
             e->api_total = res.has_total ? res.total_count : -1;
             if (e->api_total > w->cfg->worker_max_records_per_job) {
@@ -924,12 +946,10 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         e->pages++;
         e->attempts = 0; /* worker.max.attempts bounds failures in a row */
         wdts_metrics_inc(w->m.pages);
-        /* records go out as sent unless the pii policy changes them */
+        /* Records go out as sent unless the pii policy changes them, and only from an
+         * elided list: an answer parsed in full (one the strict walk did not take) is
+         * serialised from jansson's tree, so its pk and data come from the same parse. */
         int as_sent_ok = e->conn->conn->pii == WDTS_CONN_PII_KEEP || e->rep->pii.n == 0;
-        if (list && !elided && as_sent_ok) {
-            wrk_job_list_spans(answer, alen, e->rep->list_key, &owned_spans, &nspans);
-            spans = owned_spans;
-        }
         int prc = list ? produce_page(e, list, answer, spans, nspans, elided, as_sent_ok) : 0;
         free(owned_spans);
         if (prc != 0)
@@ -939,7 +959,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         break;
     }
     case WDTS_API_TRANSIENT:
-        retry_later(e, "transient", res.message);
+        retry_later(e, res.kind == WDTS_API_KIND_BAD_ANSWER ? "bad_answer" : "transient",
+                    res.message);
         break;
     case WDTS_API_RATE_LIMITED:
         /* the finish above set the shared cooldown; the next permit waits it out */

@@ -464,6 +464,14 @@ int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
     return element_spans(body, p, e, spans, n);
 }
 
+int wrk_job_pk_twice(const struct wdts_catalog_report *rep, const struct wdts_jscan_item *it)
+{
+    for (size_t i = 0; i < rep->pk.n && i < WDTS_JSCAN_MAX_MEMBERS; i++)
+        if (it->mcount[i] > 1)
+            return (int)i;
+    return -1;
+}
+
 int wrk_job_pk_item(const struct wdts_catalog_report *rep, const char *body,
                     const struct wdts_jscan_item *it, struct wdts_buf *out)
 {

@@ -181,6 +181,10 @@ int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
 int wrk_job_pk_item(const struct wdts_catalog_report *rep, const char *body,
                     const struct wdts_jscan_item *it, struct wdts_buf *out);
 
+/** @returns the index of the first pk member that the record noted in it holds more than
+ *  once (as wdts_jscan_answer() counted them), or -1. */
+int wrk_job_pk_twice(const struct wdts_catalog_report *rep, const struct wdts_jscan_item *it);
+
 /** Appends the record key "connection:report:pk". */
 void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk);
 

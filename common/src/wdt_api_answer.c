@@ -17,7 +17,7 @@ static const char *const class_names[WDTS_API_CLASS__COUNT] = {
 
 static const char *const kind_names[WDTS_API_KIND__COUNT] = {
     "", "window_too_wide", "pager_required", "concurrency", "qimen_only", "erp_rights",
-    "answer_too_large",
+    "answer_too_large", "bad_answer",
 };
 
 const char *wdts_api_class_name(enum wdts_api_class cls)
@@ -579,13 +579,28 @@ static void classify_http_status(long st, const struct wdts_api_ctx *ctx,
 /* The answer without its record list: when one strict walk over the whole body finds the
  * envelope's data.<list> without doubt, the tree is built from the body with that list
  * replaced by [] (the records are then read from their bytes). @returns NULL when not
- * so: the caller parses in full. */
-static json_t *load_elided(const struct wdts_api_outcome *o, struct wdts_api_result *res)
+ * so: the caller parses in full, unless *refused says why the answer must not be parsed
+ * at all (WDTS_JSCAN_DUPKEY, WDTS_JSCAN_TOO_MANY, or 1: the rest costs too much). */
+static json_t *load_elided(const struct wdts_api_outcome *o, struct wdts_api_result *res,
+                           int *refused)
 {
     struct wdts_jscan_list list;
-    if (wdts_jscan_answer(o->body, o->body_len, o->elide_list, o->elide_members,
-                          o->elide_nmembers, &list) != 0)
+    int rc = wdts_jscan_answer(o->body, o->body_len, o->elide_list, o->elide_members,
+                               o->elide_nmembers, o->elide_max_records, &list);
+    if (rc == WDTS_JSCAN_DUPKEY || rc == WDTS_JSCAN_TOO_MANY)
+        *refused = rc;
+    if (rc != 0)
         return NULL;
+    /* what is left around the list is parsed: bounded as a whole answer would be */
+    const char *b = o->body, *l = b + list.off, *le = l + list.len, *e = b + o->body_len;
+    size_t cost = wdts_jscan_cost(b, l, WDTS_API_MAX_COST);
+    if (cost <= WDTS_API_MAX_COST)
+        cost += wdts_jscan_cost(le, e, WDTS_API_MAX_COST);
+    if (cost > WDTS_API_MAX_COST) {
+        *refused = 1;
+        wdts_jscan_list_deinit(&list);
+        return NULL;
+    }
     struct wdts_buf sk;
     json_error_t jerr;
     wdts_buf_init(&sk);
@@ -601,6 +616,26 @@ static json_t *load_elided(const struct wdts_api_outcome *o, struct wdts_api_res
     res->list_elided = 1;
     res->list = list;
     return root;
+}
+
+/* An answer refused before parsing (see load_elided()): a bad_answer, retried as transient. */
+static void refuse(const struct wdts_api_outcome *o, const struct wdts_api_ctx *ctx,
+                   struct wdts_api_result *res, int why)
+{
+    char m[160];
+    if (why == WDTS_JSCAN_DUPKEY)
+        snprintf(m, sizeof(m), "a key occurs twice on the path to data.%s; which one counts is "
+                 "not defined", o->elide_list ? o->elide_list : "<list>");
+    else if (why == WDTS_JSCAN_TOO_MANY)
+        snprintf(m, sizeof(m), "data.%s holds more than the %zu records a page may hold",
+                 o->elide_list ? o->elide_list : "<list>", o->elide_max_records);
+    else
+        snprintf(m, sizeof(m), "%zu bytes holding more values than any page (a tree of them "
+                 "would take far more memory than the answer)", o->body_len);
+    set_text(res, WDTS_API_TRANSIENT, WDTS_API_KIND_BAD_ANSWER, ctx,
+             "the answer of {method} was refused unparsed ({msg}): retry later; if it persists "
+             "the gateway is broken or not the WDT open API",
+             m);
 }
 
 static void classify_body(const struct wdts_api_outcome *o, const struct wdts_api_ctx *ctx,
@@ -637,9 +672,16 @@ static void classify_body(const struct wdts_api_outcome *o, const struct wdts_ap
     /* Parse whatever came; an HTTP error with a readable envelope is classified by it. */
     json_error_t jerr;
     json_t *root = NULL;
-    if (o->elide_list && o->body && o->body_len > 0 && o->http_status >= 200 &&
-        o->http_status < 300)
-        root = load_elided(o, res);
+    int ok_http = o->http_status >= 200 && o->http_status < 300, refused = 0;
+    if (o->elide_list && o->body && o->body_len > 0 && ok_http)
+        root = load_elided(o, res, &refused);
+    if (root == NULL && !refused && o->body && o->body_len > 0 &&
+        wdts_jscan_cost(o->body, o->body + o->body_len, WDTS_API_MAX_COST) > WDTS_API_MAX_COST)
+        refused = 1;
+    if (refused) {
+        refuse(o, ctx, res, refused);
+        return;
+    }
     if (root == NULL && o->body && o->body_len > 0)
         root = json_loadb(o->body, o->body_len, JSON_DECODE_ANY, &jerr);
     int is_top_error = 0;

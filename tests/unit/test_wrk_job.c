@@ -392,7 +392,7 @@ static int pk_item(const struct wdts_catalog_report *rep, const char *rec, size_
     wdts_buf_append_str(&body, "]}}");
     int rc = -1;
     if (wdts_jscan_answer(body.data, body.len, "order", (const char *const *)rep->pk.v,
-                          rep->pk.n, &list) == 0) {
+                          rep->pk.n, 0, &list) == 0) {
         if (list.n == 1) /* an empty record makes an empty list */
             rc = wrk_job_pk_item(rep, body.data, &list.items[0], out);
         wdts_jscan_list_deinit(&list);
