@@ -25,7 +25,7 @@ static void dead(struct wrk_exec *e, const char *cls, const char *message);
 static void http_start(struct wrk_exec *e);
 static void lq_remove(struct wrk_exec *e);
 static void next_step(struct wrk_exec *e);
-static void split(struct wrk_exec *e, const char *why);
+static void split(struct wrk_exec *e, const char *why, long long total);
 static void try_finish(struct wrk_exec *e);
 static void lock_acquire(struct wrk_exec *e);
 
@@ -662,7 +662,7 @@ static void http_start(struct wrk_exec *e)
         limit_finish(e, WDTS_LIMIT_OUTCOME_OTHER);
         snprintf(why, sizeof(why), "a call would ask for %lld s, more than the %lld s %s accepts",
                  (long long)wrk_job_request_span(&e->job), (long long)rep->max_span, rep->method);
-        split(e, why);
+        split(e, why, -1);
         return;
     }
     long long page = e->pg.page;
@@ -708,15 +708,19 @@ static void http_start(struct wrk_exec *e)
     e->calls++;
 }
 
-static void split(struct wrk_exec *e, const char *why)
+/* total: the first answer's total_count, -1 when none (the halves carry it). */
+static void split(struct wrk_exec *e, const char *why, long long total)
 {
     struct wrk *w = e->w;
     struct wdts_job a, b;
     char es[256];
-    if (wrk_job_split(&e->job, wdts_time_now(), &a, &b, es, sizeof(es)) != WDTS_OK) {
+    if (wrk_job_split(&e->job, wdts_time_now(), w->cfg->worker_split_min_window_ms / 1000,
+                      w->cfg->worker_split_max_depth, total, &a, &b, es,
+                      sizeof(es)) != WDTS_OK) {
         char msg[600];
-        snprintf(msg, sizeof(msg), "%s, and %s; narrow the report's window in the catalog", why,
-                 es);
+        snprintf(msg, sizeof(msg), "%s, and %s: the gateway keeps answering so for ever "
+                 "smaller windows; check the gateway, or narrow the report's window in the "
+                 "catalog", why, es);
         dead(e, "bad_request", msg);
         return;
     }
@@ -923,10 +927,21 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         if (e->pg.calls == 0) {
             e->api_total = res.has_total ? res.total_count : -1;
             if (e->api_total > w->cfg->worker_max_records_per_job) {
-                char why[160];
+                char why[600];
+                if (!wrk_job_total_shrinks(&e->job, res.has_total, res.total_count)) {
+                    snprintf(why, sizeof(why), "the gateway gave total_count %lld for [%lld, "
+                             "%lld), a half of a window it gave %lld: a total that does not "
+                             "shrink when its window is halved is not believable, so it is not "
+                             "split again (if every record really is in this half, raise "
+                             "worker.max.records.per.job and resync the window)",
+                             e->api_total, (long long)e->job.start, (long long)e->job.end,
+                             e->job.parent_total);
+                    dead(e, "bad_answer", why);
+                    break;
+                }
                 snprintf(why, sizeof(why), "total_count %lld exceeds worker.max.records.per.job %d",
                          e->api_total, w->cfg->worker_max_records_per_job);
-                split(e, why);
+                split(e, why, e->api_total);
                 break;
             }
         }
@@ -939,7 +954,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
                 snprintf(why, sizeof(why), "the answers carry no total_count and %lld full pages "
                          "reach worker.max.records.per.job %d", e->pg.page + 1,
                          w->cfg->worker_max_records_per_job);
-                split(e, why);
+                split(e, why, -1);
                 break;
             }
         }
@@ -1012,7 +1027,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     }
     case WDTS_API_BAD_REQUEST:
         if (res.kind == WDTS_API_KIND_WINDOW_TOO_WIDE)
-            split(e, res.message);
+            split(e, res.message, -1);
         else
             dead(e, "bad_request", res.message);
         break;
