@@ -19,6 +19,7 @@
 #define WM_FULL_RETRY_MS 5000
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 60000
+#define STARTS_TTL_S "86400" /* how long a job's starts are remembered */
 
 static void permit(struct wrk_exec *e);
 static void dead(struct wrk_exec *e, const char *cls, const char *message);
@@ -138,6 +139,14 @@ static void finish(struct wrk_exec *e, const char *outcome)
     e->timer = 0;
     if (!e->orphan)
         wrk_commit_finished(w, e->topic, e->partition, e->offset);
+    if (e->job.job_id[0]) { /* finished: its starts no longer count (best effort) */
+        struct wdts_buf key;
+        wdts_buf_init(&key);
+        wdts_redis_key(&key, w->prefix, "starts", e->job.job_id, NULL);
+        const char *argv[] = {"DEL", wdts_buf_str(&key)};
+        wdts_redis_async_command(w->ra, 2, argv, ignore_reply, NULL);
+        wdts_buf_deinit(&key);
+    }
     w->inflight--;
     wdts_metrics_set(w->m.inflight, w->inflight);
     wrk_job_outcome(w, outcome);
@@ -208,7 +217,62 @@ void wrk_exec_abandon(struct wrk_exec *e)
              e->job.job_id, (long long)e->offset);
 }
 
-/* ---- start: decode, connection, lock ---------------------------------------------- */
+/* ---- start: decode, starts, connection, lock --------------------------------------- */
+
+static void count_start(struct wrk_exec *e);
+
+static void starts_retry(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    e->timer = 0;
+    count_start(e);
+}
+
+static void on_starts(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    struct wrk *w = e->w;
+    if (w->tearing_down || e->finished) {
+        wrk_exec_unref(e);
+        return;
+    }
+    if (reply == NULL || wdts_redis_reply_type(reply) != WDTS_REDIS_INT) {
+        WDTS_LOG(WARN, "wrk", "job %s: counting its start: %s", e->job.job_id,
+                 err ? err : "not an integer");
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, starts_retry, e);
+    } else if (wdts_redis_reply_int(reply) > w->cfg->worker_max_starts) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "the job was begun %lld times without finishing (each time "
+                 "its worker died or restarted while it held it, e.g. on an answer that crashes "
+                 "or exhausts it; worker.max.starts %d): not begun again",
+                 wdts_redis_reply_int(reply) - 1, w->cfg->worker_max_starts);
+        dead(e, "poison", msg);
+    } else {
+        e->st = WRK_ST_CONN;
+        wrk_conn_request(w, e->job.connection, e);
+    }
+    wrk_exec_unref(e);
+}
+
+/* Counts this start of the job in Redis (<prefix>starts:<job_id>, kept a day, deleted
+ * when the job finishes): a job that takes its workers down with it is dead-lettered
+ * after worker.max.starts starts, so no answer can crash-loop the fleet. */
+static void count_start(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    static const char script[] = "local n = redis.call('INCR', KEYS[1]) "
+                                 "redis.call('EXPIRE', KEYS[1], ARGV[1]) return n";
+    struct wdts_buf key;
+    wdts_buf_init(&key);
+    wdts_redis_key(&key, w->prefix, "starts", e->job.job_id, NULL);
+    const char *argv[] = {"EVAL", script, "1", wdts_buf_str(&key), STARTS_TTL_S};
+    e->st = WRK_ST_CONN;
+    if (wdts_redis_async_command(w->ra, 5, argv, on_starts, e) == WDTS_OK)
+        e->refs++;
+    else
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, starts_retry, e);
+    wdts_buf_deinit(&key);
+}
 
 void wrk_exec_start(struct wrk_exec *e)
 {
@@ -220,8 +284,7 @@ void wrk_exec_start(struct wrk_exec *e)
         dead(e, "malformed", es);
         return;
     }
-    e->st = WRK_ST_CONN;
-    wrk_conn_request(w, e->job.connection, e);
+    count_start(e);
 }
 
 static void conn_retry(void *opaque)
