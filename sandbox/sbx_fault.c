@@ -14,6 +14,7 @@
 static const char *const fault_names[SBX_FAULT__COUNT] = {
     "none",     "latency",   "http5xx", "hang",   "truncate", "status4",
     "status5",  "status99",  "ratelimit", "nolist", "badstatus",
+    "hugelist", "deepnest",  "hugestring", "liartotal", "dupkey",
 };
 
 const char *sbx_fault_name(enum sbx_fault_kind kind)
@@ -182,7 +183,8 @@ wdts_err_t sbx_faults_parse(const char *spec, struct sbx_faults *faults, char *e
             snprintf(errstr, errstr_size,
                      "--faults item '%.*s': %s. Grammar: KIND[@FROM-TO]=VALUE,… with KIND one of "
                      "latency (=50ms or =20-200ms), http5xx, hang, truncate, status4, status5, "
-                     "status99, ratelimit (=probability 0..1), plus seed=N and hangtime=DURATION; "
+                     "status99, ratelimit, nolist, badstatus, hugelist, deepnest, hugestring, liartotal, "
+                     "dupkey (=probability 0..1), plus seed=N and hangtime=DURATION; "
                      "e.g. latency=20-200ms,http5xx@10s-20s=1.0",
                      (int)len, p, why);
             sbx_faults_deinit(faults);

@@ -4,7 +4,7 @@
  *   SPEC     := ITEM ( "," ITEM )*
  *   ITEM     := KIND [ "@" FROM "-" [ TO ] ] "=" VALUE | "seed=" N | "hangtime=" DURATION
  *   KIND     := latency | http5xx | hang | truncate | status4 | status5 | status99 | ratelimit
- *             | nolist | badstatus
+ *             | nolist | badstatus | hugelist | deepnest | hugestring | liartotal | dupkey
  *   VALUE    := a probability 0..1 (every kind but latency)
  *             | DURATION or DURATION "-" DURATION (latency: fixed, or uniform in the range)
  *   DURATION := N ( "ms" | "s" | "m" | "h" ), e.g. 50ms, 2s; in a range "20-200ms" the unit is shared
@@ -34,6 +34,12 @@ enum sbx_fault_kind {
     SBX_FAULT_RATELIMIT, /* status 100 超过每分钟最大调用频率限制，请稍后重试 */
     SBX_FAULT_NOLIST,    /* status 0 and a data object whose total_count says 5 but no list */
     SBX_FAULT_BADSTATUS, /* {"status":"error",…} with a data object holding an empty list */
+    /* hostile answers (the method's list key; direct route) */
+    SBX_FAULT_HUGELIST,   /* status 0, a list of 2 M zeros (4 MB) */
+    SBX_FAULT_DEEPNEST,   /* status 0, one record nested 100 000 arrays deep */
+    SBX_FAULT_HUGESTRING, /* status 99 whose 8 MB message opens with terminal escapes */
+    SBX_FAULT_LIARTOTAL,  /* status 0, total_count 1000000000 and an empty list */
+    SBX_FAULT_DUPKEY,     /* status 0 with "data" twice: one record, then none */
     SBX_FAULT__COUNT
 };
 

@@ -757,6 +757,50 @@ static void fault_answer(struct call *c, enum sbx_fault_kind kind)
         body_close(c);
         snprintf(c->status, sizeof(c->status), "error");
         break;
+    case SBX_FAULT_HUGELIST:
+    case SBX_FAULT_DEEPNEST:
+    case SBX_FAULT_LIARTOTAL:
+    case SBX_FAULT_DUPKEY: {
+        const char *mname = sbx_kv_get(c->req->query, "method");
+        const struct sbx_method *m = mname ? sbx_method_find_direct(mname) : NULL;
+        const char *lk = m ? m->list_key : "order";
+        struct wdts_buf *b = &c->ans->body;
+        body_open(c);
+        if (kind == SBX_FAULT_HUGELIST) {
+            wdts_buf_printf(b, "{\"status\":0,\"data\":{\"total_count\":2000000,\"%s\":[0", lk);
+            for (int i = 1; i < 2000000; i++)
+                wdts_buf_append(b, ",0", 2);
+            wdts_buf_append_str(b, "]}}");
+        } else if (kind == SBX_FAULT_DEEPNEST) {
+            wdts_buf_printf(b, "{\"status\":0,\"data\":{\"total_count\":1,\"%s\":[", lk);
+            for (int i = 0; i < 100000; i++)
+                wdts_buf_append(b, "[", 1);
+            for (int i = 0; i < 100000; i++)
+                wdts_buf_append(b, "]", 1);
+            wdts_buf_append_str(b, "]}}");
+        } else if (kind == SBX_FAULT_LIARTOTAL) {
+            wdts_buf_printf(b, "{\"status\":0,\"data\":{\"total_count\":1000000000,\"%s\":[]}}",
+                            lk);
+        } else {
+            wdts_buf_printf(b, "{\"status\":0,\"data\":{\"total_count\":1,\"%s\":[{}]},"
+                            "\"data\":{\"total_count\":0,\"%s\":[]}}", lk, lk);
+        }
+        body_close(c);
+        snprintf(c->status, sizeof(c->status), "0");
+        break;
+    }
+    case SBX_FAULT_HUGESTRING: {
+        struct wdts_buf *b = &c->ans->body;
+        body_open(c);
+        wdts_buf_append_str(b, "{\"status\":99,\"message\":\"\\u001b[2K\\rclass: ok \\u001b]0;x"
+                               "\\u0007\u5176\u4ed6\u9519\u8bef ");
+        for (int i = 0; i < (8 << 20); i++)
+            wdts_buf_append(b, "A", 1);
+        wdts_buf_append_str(b, "\"}");
+        body_close(c);
+        snprintf(c->status, sizeof(c->status), "99");
+        break;
+    }
     default:
         break;
     }
@@ -804,7 +848,8 @@ void sbx_gateway_handle(struct sbx_gateway *gw, const struct sbx_request *req,
     }
     if (fd.kind == SBX_FAULT_STATUS4 || fd.kind == SBX_FAULT_STATUS5 ||
         fd.kind == SBX_FAULT_STATUS99 || fd.kind == SBX_FAULT_RATELIMIT ||
-        fd.kind == SBX_FAULT_NOLIST || fd.kind == SBX_FAULT_BADSTATUS) {
+        fd.kind == SBX_FAULT_NOLIST || fd.kind == SBX_FAULT_BADSTATUS ||
+        fd.kind >= SBX_FAULT_HUGELIST) {
         /* The tenant is named when the request names a known one, for the counters. */
         const char *sid = sbx_kv_get(req->query, "sid");
         c.tenant = sid ? sbx_tenants_find(gw->tenants, sid) : NULL;

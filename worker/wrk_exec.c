@@ -19,13 +19,14 @@
 #define WM_FULL_RETRY_MS 5000
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 60000
+#define STARTS_TTL_S "86400" /* how long a job's starts are remembered */
 
 static void permit(struct wrk_exec *e);
 static void dead(struct wrk_exec *e, const char *cls, const char *message);
 static void http_start(struct wrk_exec *e);
 static void lq_remove(struct wrk_exec *e);
 static void next_step(struct wrk_exec *e);
-static void split(struct wrk_exec *e, const char *why);
+static void split(struct wrk_exec *e, const char *why, long long total);
 static void try_finish(struct wrk_exec *e);
 static void lock_acquire(struct wrk_exec *e);
 
@@ -138,6 +139,14 @@ static void finish(struct wrk_exec *e, const char *outcome)
     e->timer = 0;
     if (!e->orphan)
         wrk_commit_finished(w, e->topic, e->partition, e->offset);
+    if (e->job.job_id[0]) { /* finished: its starts no longer count (best effort) */
+        struct wdts_buf key;
+        wdts_buf_init(&key);
+        wdts_redis_key(&key, w->prefix, "starts", e->job.job_id, NULL);
+        const char *argv[] = {"DEL", wdts_buf_str(&key)};
+        wdts_redis_async_command(w->ra, 2, argv, ignore_reply, NULL);
+        wdts_buf_deinit(&key);
+    }
     w->inflight--;
     wdts_metrics_set(w->m.inflight, w->inflight);
     wrk_job_outcome(w, outcome);
@@ -208,7 +217,62 @@ void wrk_exec_abandon(struct wrk_exec *e)
              e->job.job_id, (long long)e->offset);
 }
 
-/* ---- start: decode, connection, lock ---------------------------------------------- */
+/* ---- start: decode, starts, connection, lock --------------------------------------- */
+
+static void count_start(struct wrk_exec *e);
+
+static void starts_retry(void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    e->timer = 0;
+    count_start(e);
+}
+
+static void on_starts(const struct wdts_redis_reply *reply, const char *err, void *opaque)
+{
+    struct wrk_exec *e = opaque;
+    struct wrk *w = e->w;
+    if (w->tearing_down || e->finished) {
+        wrk_exec_unref(e);
+        return;
+    }
+    if (reply == NULL || wdts_redis_reply_type(reply) != WDTS_REDIS_INT) {
+        WDTS_LOG(WARN, "wrk", "job %s: counting its start: %s", e->job.job_id,
+                 err ? err : "not an integer");
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, starts_retry, e);
+    } else if (wdts_redis_reply_int(reply) > w->cfg->worker_max_starts) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "the job was begun %lld times without finishing (each time "
+                 "its worker died or restarted while it held it, e.g. on an answer that crashes "
+                 "or exhausts it; worker.max.starts %d): not begun again",
+                 wdts_redis_reply_int(reply) - 1, w->cfg->worker_max_starts);
+        dead(e, "poison", msg);
+    } else {
+        e->st = WRK_ST_CONN;
+        wrk_conn_request(w, e->job.connection, e);
+    }
+    wrk_exec_unref(e);
+}
+
+/* Counts this start of the job in Redis (<prefix>starts:<job_id>, kept a day, deleted
+ * when the job finishes): a job that takes its workers down with it is dead-lettered
+ * after worker.max.starts starts, so no answer can crash-loop the fleet. */
+static void count_start(struct wrk_exec *e)
+{
+    struct wrk *w = e->w;
+    static const char script[] = "local n = redis.call('INCR', KEYS[1]) "
+                                 "redis.call('EXPIRE', KEYS[1], ARGV[1]) return n";
+    struct wdts_buf key;
+    wdts_buf_init(&key);
+    wdts_redis_key(&key, w->prefix, "starts", e->job.job_id, NULL);
+    const char *argv[] = {"EVAL", script, "1", wdts_buf_str(&key), STARTS_TTL_S};
+    e->st = WRK_ST_CONN;
+    if (wdts_redis_async_command(w->ra, 5, argv, on_starts, e) == WDTS_OK)
+        e->refs++;
+    else
+        e->timer = wdts_loop_timer_add(w->loop, RETRY_REDIS_MS, starts_retry, e);
+    wdts_buf_deinit(&key);
+}
 
 void wrk_exec_start(struct wrk_exec *e)
 {
@@ -220,8 +284,7 @@ void wrk_exec_start(struct wrk_exec *e)
         dead(e, "malformed", es);
         return;
     }
-    e->st = WRK_ST_CONN;
-    wrk_conn_request(w, e->job.connection, e);
+    count_start(e);
 }
 
 static void conn_retry(void *opaque)
@@ -662,7 +725,7 @@ static void http_start(struct wrk_exec *e)
         limit_finish(e, WDTS_LIMIT_OUTCOME_OTHER);
         snprintf(why, sizeof(why), "a call would ask for %lld s, more than the %lld s %s accepts",
                  (long long)wrk_job_request_span(&e->job), (long long)rep->max_span, rep->method);
-        split(e, why);
+        split(e, why, -1);
         return;
     }
     long long page = e->pg.page;
@@ -678,8 +741,10 @@ static void http_start(struct wrk_exec *e)
         .now = wrk_clock_now(w, c->conn->gateway),
     };
     struct wdts_api_request req;
-    struct wdts_api_http_opts opts = {.timeout_ms = (long)w->cfg->worker_http_timeout_ms,
-                                      .connection_close = w->cfg->worker_http_connections == 1};
+    struct wdts_api_http_opts opts = {
+        .timeout_ms = (long)w->cfg->worker_http_timeout_ms,
+        .connection_close = w->cfg->worker_http_connections == 1,
+        .max_answer_bytes = (size_t)w->cfg->worker_max_answer_bytes};
     char es[512];
     e->st = WRK_ST_HTTP;
     wdts_err_t err = wdts_api_request_build(&c->creds, c->conn->gateway, &call, &req, es,
@@ -706,15 +771,19 @@ static void http_start(struct wrk_exec *e)
     e->calls++;
 }
 
-static void split(struct wrk_exec *e, const char *why)
+/* total: the first answer's total_count, -1 when none (the halves carry it). */
+static void split(struct wrk_exec *e, const char *why, long long total)
 {
     struct wrk *w = e->w;
     struct wdts_job a, b;
     char es[256];
-    if (wrk_job_split(&e->job, wdts_time_now(), &a, &b, es, sizeof(es)) != WDTS_OK) {
+    if (wrk_job_split(&e->job, wdts_time_now(), w->cfg->worker_split_min_window_ms / 1000,
+                      w->cfg->worker_split_max_depth, total, &a, &b, es,
+                      sizeof(es)) != WDTS_OK) {
         char msg[600];
-        snprintf(msg, sizeof(msg), "%s, and %s; narrow the report's window in the catalog", why,
-                 es);
+        snprintf(msg, sizeof(msg), "%s, and %s: the gateway keeps answering so for ever "
+                 "smaller windows; check the gateway, or narrow the report's window in the "
+                 "catalog", why, es);
         dead(e, "bad_request", msg);
         return;
     }
@@ -766,6 +835,15 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
     wrk_job_envelope_head(pre, post, &ctx);
     for (size_t i = 0; i < n; i++) {
         json_t *rec = elided ? NULL : json_array_get(list, i), *owned = NULL;
+        int twice = elided ? wrk_job_pk_twice(e->rep, &spans[i]) : -1;
+        if (twice >= 0) {
+            /* its key would come from one occurrence, a reader's data from the other */
+            snprintf(es, sizeof(es), "a record of %s has its pk member '%s' more than once",
+                     e->rep->name, e->rep->pk.v[twice]);
+            dead(e, "bad_answer", es);
+            rc = -1;
+            break;
+        }
         if (!elided || wrk_job_pk_item(e->rep, raw, &spans[i], pk) != 0) {
             if (rec == NULL) {
                 json_error_t jerr;
@@ -785,13 +863,16 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
                 break;
             }
         }
+        /* a record with an escaped key is sent as jansson reads it (its members cannot be
+         * told from the bytes, so its pk came from that parse) */
+        int rec_as_sent = as_sent && !(elided && spans[i].mcount[0] < 0);
         if (!wrk_pkset_add(&e->seen, wdts_buf_str(pk))) {
             json_decref(owned);
             e->dups++;
             wdts_metrics_inc(w->m.dups);
             continue;
         }
-        if (!as_sent && rec == NULL) {
+        if (!rec_as_sent && rec == NULL) {
             json_error_t jerr;
             rec = owned = json_loadb(raw + spans[i].off, spans[i].len, JSON_DECODE_ANY, &jerr);
             if (rec == NULL) {
@@ -802,7 +883,7 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
                 break;
             }
         }
-        if (!as_sent && wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key,
+        if (!rec_as_sent && wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key,
                                     w->pii_key_len, e->job.tenant) != WDTS_OK) {
             json_decref(owned);
             dead(e, "internal", "pii hashing failed (OpenSSL)");
@@ -812,7 +893,7 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
         wdts_buf_reset(key);
         wdts_buf_reset(val);
         wrk_job_record_key(key, &e->job, wdts_buf_str(pk));
-        if (as_sent) {
+        if (rec_as_sent) {
             wrk_job_envelope_join(val, pre, post, wdts_buf_str(pk), raw + spans[i].off,
                                   spans[i].len);
         } else {
@@ -866,7 +947,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
                                c->conn->gateway};
     wdts_api_result_init(&res);
     wdts_api_xfer_finish_elided(xfer, &ctx, &c->creds, e->rep->list_key,
-                                (const char *const *)e->rep->pk.v, e->rep->pk.n, &res);
+                                (const char *const *)e->rep->pk.v, e->rep->pk.n,
+                                (size_t)e->rep->page_size, &res);
     int64_t date = wdts_api_xfer_date(xfer);
     e->xfer = NULL; /* destroyed at the end: the records are taken from its answer */
     const char *cv[] = {wdts_api_class_name(res.cls)};
@@ -898,13 +980,31 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
             nspans = res.list.n;
         }
         size_t nrec = elided ? nspans : json_array_size(list);
+        if (nrec > (size_t)e->rep->page_size) { /* the elided walk stops before this */
+            char why[200];
+            snprintf(why, sizeof(why), "data.%s holds %zu records, more than the page_size %d "
+                     "asked for", e->rep->list_key, nrec, e->rep->page_size);
+            retry_later(e, "bad_answer", why);
+            break;
+        }
         if (e->pg.calls == 0) {
             e->api_total = res.has_total ? res.total_count : -1;
             if (e->api_total > w->cfg->worker_max_records_per_job) {
-                char why[160];
+                char why[600];
+                if (!wrk_job_total_shrinks(&e->job, res.has_total, res.total_count)) {
+                    snprintf(why, sizeof(why), "the gateway gave total_count %lld for [%lld, "
+                             "%lld), a half of a window it gave %lld: a total that does not "
+                             "shrink when its window is halved is not believable, so it is not "
+                             "split again (if every record really is in this half, raise "
+                             "worker.max.records.per.job and resync the window)",
+                             e->api_total, (long long)e->job.start, (long long)e->job.end,
+                             e->job.parent_total);
+                    dead(e, "bad_answer", why);
+                    break;
+                }
                 snprintf(why, sizeof(why), "total_count %lld exceeds worker.max.records.per.job %d",
                          e->api_total, w->cfg->worker_max_records_per_job);
-                split(e, why);
+                split(e, why, e->api_total);
                 break;
             }
         }
@@ -917,19 +1017,17 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
                 snprintf(why, sizeof(why), "the answers carry no total_count and %lld full pages "
                          "reach worker.max.records.per.job %d", e->pg.page + 1,
                          w->cfg->worker_max_records_per_job);
-                split(e, why);
+                split(e, why, -1);
                 break;
             }
         }
         e->pages++;
         e->attempts = 0; /* worker.max.attempts bounds failures in a row */
         wdts_metrics_inc(w->m.pages);
-        /* records go out as sent unless the pii policy changes them */
+        /* Records go out as sent unless the pii policy changes them, and only from an
+         * elided list: an answer parsed in full (one the strict walk did not take) is
+         * serialised from jansson's tree, so its pk and data come from the same parse. */
         int as_sent_ok = e->conn->conn->pii == WDTS_CONN_PII_KEEP || e->rep->pii.n == 0;
-        if (list && !elided && as_sent_ok) {
-            wrk_job_list_spans(answer, alen, e->rep->list_key, &owned_spans, &nspans);
-            spans = owned_spans;
-        }
         int prc = list ? produce_page(e, list, answer, spans, nspans, elided, as_sent_ok) : 0;
         free(owned_spans);
         if (prc != 0)
@@ -939,7 +1037,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         break;
     }
     case WDTS_API_TRANSIENT:
-        retry_later(e, "transient", res.message);
+        retry_later(e, res.kind == WDTS_API_KIND_BAD_ANSWER ? "bad_answer" : "transient",
+                    res.message);
         break;
     case WDTS_API_RATE_LIMITED:
         /* the finish above set the shared cooldown; the next permit waits it out */
@@ -991,7 +1090,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     }
     case WDTS_API_BAD_REQUEST:
         if (res.kind == WDTS_API_KIND_WINDOW_TOO_WIDE)
-            split(e, res.message);
+            split(e, res.message, -1);
         else
             dead(e, "bad_request", res.message);
         break;

@@ -464,6 +464,14 @@ int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
     return element_spans(body, p, e, spans, n);
 }
 
+int wrk_job_pk_twice(const struct wdts_catalog_report *rep, const struct wdts_jscan_item *it)
+{
+    for (size_t i = 0; i < rep->pk.n && i < WDTS_JSCAN_MAX_MEMBERS; i++)
+        if (it->mcount[i] > 1)
+            return (int)i;
+    return -1;
+}
+
 int wrk_job_pk_item(const struct wdts_catalog_report *rep, const char *body,
                     const struct wdts_jscan_item *it, struct wdts_buf *out)
 {
@@ -594,21 +602,43 @@ void wrk_job_dlq(struct wdts_buf *out, const void *orig, size_t orig_len, const 
     json_decref(o);
 }
 
-wdts_err_t wrk_job_split(const struct wdts_job *job, int64_t now, struct wdts_job *a,
-                         struct wdts_job *b, char *errstr, size_t errstr_size)
+wdts_err_t wrk_job_split(const struct wdts_job *job, int64_t now, int64_t min_half_s,
+                         int max_depth, long long total, struct wdts_job *a, struct wdts_job *b,
+                         char *errstr, size_t errstr_size)
 {
-    if (job->end - job->start < 2) {
-        snprintf(errstr, errstr_size, "the window [%lld, %lld) is too short to split",
-                 (long long)job->start, (long long)job->end);
+    int64_t half = (job->end - job->start) / 2;
+    if (min_half_s < 1)
+        min_half_s = 1;
+    if (half < min_half_s) {
+        snprintf(errstr, errstr_size, "the window [%lld, %lld) is not split into halves shorter "
+                 "than %lld s (worker.split.min.window)", (long long)job->start,
+                 (long long)job->end, (long long)min_half_s);
         return WDTS_ERR_INVAL;
     }
-    int64_t mid = job->start + (job->end - job->start) / 2;
+    if (job->split_depth >= max_depth || job->split_depth >= WDTS_JOB_MAX_SPLIT_DEPTH) {
+        snprintf(errstr, errstr_size, "the window [%lld, %lld) was halved %d times already "
+                 "(worker.split.max.depth)", (long long)job->start, (long long)job->end,
+                 job->split_depth);
+        return WDTS_ERR_INVAL;
+    }
+    int64_t mid = job->start + half;
     wdts_err_t err = wdts_job_init(a, job->tenant, job->connection, job->report, job->start, mid,
                                    job->kind, 1, now, errstr, errstr_size);
     if (err == WDTS_OK)
         err = wdts_job_init(b, job->tenant, job->connection, job->report, mid, job->end,
                             job->kind, 1, now, errstr, errstr_size);
+    if (err == WDTS_OK) {
+        a->split_depth = b->split_depth = job->split_depth + 1;
+        a->parent_total = b->parent_total = total >= 0 ? total : -1;
+    }
     return err;
+}
+
+int wrk_job_total_shrinks(const struct wdts_job *job, int has_total, long long total)
+{
+    if (job->split_depth == 0 || job->parent_total < 0 || !has_total)
+        return 1;
+    return total < job->parent_total;
 }
 
 int64_t wrk_job_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, unsigned rnd)

@@ -181,6 +181,10 @@ int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
 int wrk_job_pk_item(const struct wdts_catalog_report *rep, const char *body,
                     const struct wdts_jscan_item *it, struct wdts_buf *out);
 
+/** @returns the index of the first pk member that the record noted in it holds more than
+ *  once (as wdts_jscan_answer() counted them), or -1. */
+int wrk_job_pk_twice(const struct wdts_catalog_report *rep, const struct wdts_jscan_item *it);
+
 /** Appends the record key "connection:report:pk". */
 void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk);
 
@@ -206,11 +210,27 @@ void wrk_job_dlq(struct wdts_buf *out, const void *orig, size_t orig_len, const 
                  const struct wrk_dlq_src *src);
 
 /**
- * @brief Halves a window: [start, mid) and [mid, end), same kind, attempt 1.
- * @returns WDTS_ERR_INVAL when the window is shorter than 2 seconds (cannot be split).
+ * @brief Halves a window: [start, mid) and [mid, end), same kind, attempt 1, one
+ *        split_depth deeper, parent_total = total (-1: the answer carried none).
+ * @param min_half_s shortest half allowed (worker.split.min.window)
+ * @param max_depth most halvings from the planned window (worker.split.max.depth)
+ * @returns WDTS_ERR_INVAL with the reason when a half would be shorter than min_half_s
+ *          (or 1 s), or the job is max_depth halvings deep already: a gateway that
+ *          answers "too many" (or "too wide") for ever costs at most about
+ *          2^(max_depth + 1) calls per planned window, fewer with the minimum.
  */
-wdts_err_t wrk_job_split(const struct wdts_job *job, int64_t now, struct wdts_job *a,
-                         struct wdts_job *b, char *errstr, size_t errstr_size);
+wdts_err_t wrk_job_split(const struct wdts_job *job, int64_t now, int64_t min_half_s,
+                         int max_depth, long long total, struct wdts_job *a, struct wdts_job *b,
+                         char *errstr, size_t errstr_size);
+
+/**
+ * @brief Whether a half's first total_count is believable as a reason to split again:
+ *        an honest gateway's total of a half is below its parent's (rows only leave a
+ *        closed window). @returns 1 for a planned window, a half whose parent or itself
+ *        carried no total, or a total below the parent's; 0 otherwise (e.g. total_count
+ *        1e9 on every window).
+ */
+int wrk_job_total_shrinks(const struct wdts_job *job, int has_total, long long total);
 
 /** Capped exponential backoff with jitter: ~base * 2^(attempt-1), at most cap_ms.
  *  @param rnd any random number (jitter). */

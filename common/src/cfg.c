@@ -159,6 +159,28 @@ static const struct cfg_def cfg_defs[] = {
      OFF(worker_max_records_per_job), NULL, 0,
      .desc = "A window whose total_count exceeds this is split in halves instead of paged.",
      .min = 1, .max = 100000000},
+    {"worker.max.answer.bytes", "WDT_WORKER_MAX_ANSWER_BYTES", WDTS_CFG_INT, "16777216",
+     OFF(worker_max_answer_bytes), NULL, 0,
+     .desc = "Largest answer the worker reads (bytes, 16 MiB by default); a larger one is cut "
+             "and dead-lettered as bad_request (answer_too_large). Keep it well under the "
+             "pod's memory limit.",
+     .min = 65536, .max = 1 << 30},
+    {"worker.max.starts", "WDT_WORKER_MAX_STARTS", WDTS_CFG_INT, "5",
+     OFF(worker_max_starts), NULL, 0,
+     .desc = "A job begun this many times without finishing (its workers died or restarted "
+             "while they held it, e.g. on an answer that crashes them) is dead-lettered as "
+             "poison on its next start. Starts are counted in Redis for a day.",
+     .min = 1, .max = 1000},
+    {"worker.split.min.window", "WDT_WORKER_SPLIT_MIN_WINDOW", WDTS_CFG_DURATION, "60s",
+     OFF(worker_split_min_window_ms), NULL, 0,
+     .desc = "A window is never split into halves shorter than this; one that would be is "
+             "dead-lettered with what the gateway answered.",
+     .min = 2 * SECOND_MS, .max = DAY_MS},
+    {"worker.split.max.depth", "WDT_WORKER_SPLIT_MAX_DEPTH", WDTS_CFG_INT, "8",
+     OFF(worker_split_max_depth), NULL, 0,
+     .desc = "Most times a planned window is halved (2^depth windows at most); a half whose "
+             "total_count is not below its parent's is not split again either.",
+     .min = 1, .max = 30},
     {"worker.http.timeout", "WDT_WORKER_HTTP_TIMEOUT", WDTS_CFG_DURATION, "30s",
      OFF(worker_http_timeout_ms), NULL, 0, .desc = "Timeout of one API call, connect included.",
      .min = SECOND_MS, .max = 10 * MINUTE_MS},

@@ -23,6 +23,8 @@ static const char *const kind_names[WDTS_JOB_KIND__COUNT] = {
 static const char *const job_fields[] = {"v",     "job_id", "tenant", "connection", "report",
                                          "start", "end",    "kind",   "attempt",    "emitted_at"};
 #define N_JOB_FIELDS (sizeof(job_fields) / sizeof(job_fields[0]))
+/* Fields only the halves of a worker's split carry (both, or neither). */
+static const char *const split_fields[] = {"split_depth", "parent_total"};
 
 const char *wdts_job_kind_name(enum wdts_job_kind kind)
 {
@@ -126,6 +128,7 @@ wdts_err_t wdts_job_init(struct wdts_job *job, const char *tenant, const char *c
     job->start = start;
     job->end = end;
     job->kind = kind;
+    job->parent_total = -1;
     job->attempt = attempt;
     job->emitted_at = emitted_at;
     if ((err = check_values(job, errstr, errstr_size)) != WDTS_OK)
@@ -165,6 +168,9 @@ void wdts_job_encode(const struct wdts_job *job, struct wdts_buf *buf)
     append_str(buf, "kind", wdts_job_kind_name(job->kind));
     wdts_buf_printf(buf, ",\"attempt\":%d", job->attempt);
     append_time(buf, "emitted_at", job->emitted_at);
+    if (job->split_depth > 0)
+        wdts_buf_printf(buf, ",\"split_depth\":%d,\"parent_total\":%lld", job->split_depth,
+                        job->parent_total);
     wdts_buf_append_str(buf, "}");
 }
 
@@ -229,7 +235,8 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
         size_t i = 0;
         while (i < N_JOB_FIELDS && strcmp(key, job_fields[i]) != 0)
             i++;
-        if (i == N_JOB_FIELDS) {
+        if (i == N_JOB_FIELDS && strcmp(key, split_fields[0]) != 0 &&
+            strcmp(key, split_fields[1]) != 0) {
             wdts_errstr_set(errstr, errstr_size, "job: unknown field '%.64s' (contract v%d)", key,
                     WDTS_JOB_VERSION);
             goto out;
@@ -280,6 +287,23 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
     if (get_int(root, "attempt", 1, WDTS_JOB_MAX_ATTEMPT, &n, errstr, errstr_size) != WDTS_OK)
         goto out;
     tmp.attempt = (int)n;
+    tmp.parent_total = -1;
+    int splits = (json_object_get(root, split_fields[0]) != NULL) +
+                 (json_object_get(root, split_fields[1]) != NULL);
+    if (splits == 1) {
+        wdts_errstr_set(errstr, errstr_size, "job: fields 'split_depth' and 'parent_total' come "
+                        "together");
+        goto out;
+    }
+    if (splits == 2) {
+        if (get_int(root, "split_depth", 1, WDTS_JOB_MAX_SPLIT_DEPTH, &n, errstr, errstr_size) !=
+            WDTS_OK)
+            goto out;
+        tmp.split_depth = (int)n;
+        if (get_int(root, "parent_total", -1, 9000000000000000000LL, &tmp.parent_total, errstr,
+                    errstr_size) != WDTS_OK)
+            goto out;
+    }
     if (check_values(&tmp, errstr, errstr_size) != WDTS_OK)
         goto out;
     const char *id = get_str(root, "job_id", errstr, errstr_size);

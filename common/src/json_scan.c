@@ -388,6 +388,8 @@ struct walk {
     int data_count[2], list_count[2];
     const char *data[2], *list[2], *list_end[2];
     int lists;                      /* arrays walked as the record list */
+    size_t max_items;               /* 0: no cap */
+    int too_many;                   /* the list had more than max_items elements */
     struct wdts_jscan_list *out;
 };
 
@@ -505,6 +507,10 @@ static const char *walk_list(const char *p, const char *e, int depth, int where,
         p = ws(p, e);
         if (p >= e)
             return NULL;
+        if (w->max_items && out->n >= w->max_items) {
+            w->too_many = 1; /* stop before the items cost memory */
+            return NULL;
+        }
         if (out->n == cap) {
             cap = cap ? cap * 2 : 128;
             out->items = wdts_xrealloc(out->items, cap * sizeof(*out->items));
@@ -551,8 +557,10 @@ void wdts_jscan_list_deinit(struct wdts_jscan_list *list)
 }
 
 int wdts_jscan_answer(const char *body, size_t len, const char *list_key,
-                      const char *const *members, size_t nmembers, struct wdts_jscan_list *out)
+                      const char *const *members, size_t nmembers, size_t max_items,
+                      struct wdts_jscan_list *out)
 {
+    int rc = -1;
     memset(out, 0, sizeof(*out));
     if (body == NULL || list_key == NULL)
         return -1;
@@ -567,8 +575,22 @@ int wdts_jscan_answer(const char *body, size_t len, const char *list_key,
     for (size_t i = 0; i < w.nmembers; i++)
         w.member_len[i] = strlen(members[i]);
     w.out = out;
+    w.max_items = max_items;
     if (p >= e || *p != '{' || (p = walk_object(p, e, 0, ROLE_ROOT, 0, &w)) == NULL ||
-        ws(p, e) != e || w.bad || w.lists != 1)
+        ws(p, e) != e || w.bad) {
+        if (w.too_many)
+            rc = WDTS_JSCAN_TOO_MANY;
+        goto fail;
+    }
+    /* A key twice on the path: a parser that takes the first and one that takes the last
+     * would read different envelopes or records; refused, never guessed. */
+    if (w.root_status > 1 || (w.root_status == 0 && w.root_response > 1) ||
+        w.data_count[0] > 1 || w.data_count[1] > 1 || w.list_count[0] > 1 ||
+        w.list_count[1] > 1) {
+        rc = WDTS_JSCAN_DUPKEY;
+        goto fail;
+    }
+    if (w.lists != 1)
         goto fail;
     /* the envelope, as the classification finds it; each key on the path once */
     int where;
@@ -586,5 +608,26 @@ int wdts_jscan_answer(const char *body, size_t len, const char *list_key,
     return 0;
 fail:
     wdts_jscan_list_deinit(out);
-    return -1;
+    return rc;
+}
+
+size_t wdts_jscan_cost(const char *p, const char *e, size_t limit)
+{
+    size_t cost = 0;
+    while (p < e && cost <= limit) {
+        const char *q = p;
+        while (q < e && *q != '"' && *q != ',' && *q != '{' && *q != '[')
+            q++;
+        if (q >= e)
+            break;
+        if (*q == '"') {
+            p = fstr(q, e);
+            if (p == NULL)
+                break;
+            continue;
+        }
+        cost += *q == '{' ? WDTS_JSCAN_COST_OBJECT : *q == '[' ? WDTS_JSCAN_COST_ARRAY : 1;
+        p = q + 1;
+    }
+    return cost;
 }

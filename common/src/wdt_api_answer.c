@@ -17,7 +17,7 @@ static const char *const class_names[WDTS_API_CLASS__COUNT] = {
 
 static const char *const kind_names[WDTS_API_KIND__COUNT] = {
     "", "window_too_wide", "pager_required", "concurrency", "qimen_only", "erp_rights",
-    "answer_too_large",
+    "answer_too_large", "bad_answer",
 };
 
 const char *wdts_api_class_name(enum wdts_api_class cls)
@@ -241,6 +241,60 @@ static void excerpt(char *out, size_t out_size, const char *body, size_t len)
     out[n] = '\0';
 }
 
+char *wdts_api_text_clean(const char *s, size_t len, size_t max)
+{
+    struct wdts_buf out;
+    wdts_buf_init(&out);
+    const unsigned char *p = (const unsigned char *)s, *e = p + (s ? len : 0);
+    while (p < e) {
+        unsigned char c = *p;
+        size_t n = 1;
+        const char *rep = NULL;
+        if (c < 0x20 || c == 0x7f) {
+            rep = c == '\n' || c == '\r' || c == '\t' ? " " : "?"; /* C0, DEL and ESC */
+        } else if (c >= 0x80) {
+            /* a valid UTF-8 sequence is kept, but C1 controls (U+0080-U+009F, e.g. the CSI
+             * and OSC introducers) and invalid bytes are replaced */
+            unsigned cp = 0, min = 0;
+            if (c >= 0xc2 && c <= 0xdf)
+                n = 2, cp = c & 0x1f, min = 0x80;
+            else if (c >= 0xe0 && c <= 0xef)
+                n = 3, cp = c & 0x0f, min = 0x800;
+            else if (c >= 0xf0 && c <= 0xf4)
+                n = 4, cp = c & 0x07, min = 0x10000;
+            else
+                n = 0;
+            for (size_t i = 1; n && i < n; i++) {
+                if (p + i >= e || (p[i] & 0xc0) != 0x80)
+                    n = 0;
+                else
+                    cp = (cp << 6) | (p[i] & 0x3f);
+            }
+            if (n == 0 || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+                cp <= 0x9f) {
+                rep = "?";
+                n = n ? n : 1;
+            }
+        }
+        size_t add = rep ? 1 : n;
+        if (out.len + add > max) {
+            wdts_buf_append_str(&out, "…");
+            break;
+        }
+        if (rep)
+            wdts_buf_append(&out, rep, 1);
+        else
+            wdts_buf_append(&out, (const char *)p, n);
+        p += n;
+    }
+    return wdts_buf_steal(&out);
+}
+
+static char *clean_dup(const char *s, size_t max)
+{
+    return wdts_api_text_clean(s, strlen(s), max);
+}
+
 /* Expands {method} {sid} {appkey} {gateway} {msg} in a rule text. */
 static char *expand(const char *tmpl, const struct wdts_api_ctx *ctx, const char *msg)
 {
@@ -362,11 +416,20 @@ static int classify_envelope(json_t *env, int is_top_error, const struct wdts_ap
         res->has_total =
             wdts_api_json_int(json_object_get(res->data, "total_count"), &res->total_count);
     if (msg || sub_msg) {
-        /* Keep both texts: TOP puts the useful part in sub_message. */
-        if (msg && sub_msg)
-            res->api_message = wdts_xasprintf("%s: %s", msg, sub_msg);
-        else
-            res->api_message = wdts_xstrdup(msg ? msg : sub_msg);
+        /* Keep both texts: TOP puts the useful part in sub_message. Every consumer (logs,
+         * dead letters, connection marks, wdtctl) gets the text cleaned and bounded here. */
+        char *m = msg ? clean_dup(msg, WDTS_API_TEXT_MAX) : NULL;
+        char *sm = sub_msg ? clean_dup(sub_msg, WDTS_API_TEXT_MAX) : NULL;
+        if (m && sm) {
+            char *both = wdts_xasprintf("%s: %s", m, sm);
+            res->api_message = clean_dup(both, WDTS_API_TEXT_MAX);
+            free(both);
+        } else {
+            res->api_message = m ? m : sm;
+            m = sm = NULL;
+        }
+        free(m);
+        free(sm);
     }
     const char *text = res->api_message;
 
@@ -375,7 +438,7 @@ static int classify_envelope(json_t *env, int is_top_error, const struct wdts_ap
         res->has_status = 1;
         res->status = status;
         if (code_str && !has_code)
-            res->code = wdts_xstrdup(code_str);
+            res->code = clean_dup(code_str, WDTS_API_CODE_MAX);
         if (status == 0) {
             set_result(res, WDTS_API_OK, 0, wdts_xstrdup("ok"));
             return 1;
@@ -424,9 +487,9 @@ static int classify_envelope(json_t *env, int is_top_error, const struct wdts_ap
         res->status = top_code;
     }
     if (sub_code)
-        res->code = wdts_xstrdup(sub_code);
+        res->code = clean_dup(sub_code, WDTS_API_CODE_MAX);
     else if (code_str && !has_code)
-        res->code = wdts_xstrdup(code_str);
+        res->code = clean_dup(code_str, WDTS_API_CODE_MAX);
     /* A WDT message forwarded by Qimen says more than the TOP code (e.g. 权限不足 behind 15). */
     const struct rule *r = match_wdt(NO_WDT_STATUS, res->code, text, 1);
     if (r) {
@@ -516,13 +579,28 @@ static void classify_http_status(long st, const struct wdts_api_ctx *ctx,
 /* The answer without its record list: when one strict walk over the whole body finds the
  * envelope's data.<list> without doubt, the tree is built from the body with that list
  * replaced by [] (the records are then read from their bytes). @returns NULL when not
- * so: the caller parses in full. */
-static json_t *load_elided(const struct wdts_api_outcome *o, struct wdts_api_result *res)
+ * so: the caller parses in full, unless *refused says why the answer must not be parsed
+ * at all (WDTS_JSCAN_DUPKEY, WDTS_JSCAN_TOO_MANY, or 1: the rest costs too much). */
+static json_t *load_elided(const struct wdts_api_outcome *o, struct wdts_api_result *res,
+                           int *refused)
 {
     struct wdts_jscan_list list;
-    if (wdts_jscan_answer(o->body, o->body_len, o->elide_list, o->elide_members,
-                          o->elide_nmembers, &list) != 0)
+    int rc = wdts_jscan_answer(o->body, o->body_len, o->elide_list, o->elide_members,
+                               o->elide_nmembers, o->elide_max_records, &list);
+    if (rc == WDTS_JSCAN_DUPKEY || rc == WDTS_JSCAN_TOO_MANY)
+        *refused = rc;
+    if (rc != 0)
         return NULL;
+    /* what is left around the list is parsed: bounded as a whole answer would be */
+    const char *b = o->body, *l = b + list.off, *le = l + list.len, *e = b + o->body_len;
+    size_t cost = wdts_jscan_cost(b, l, WDTS_API_MAX_COST);
+    if (cost <= WDTS_API_MAX_COST)
+        cost += wdts_jscan_cost(le, e, WDTS_API_MAX_COST);
+    if (cost > WDTS_API_MAX_COST) {
+        *refused = 1;
+        wdts_jscan_list_deinit(&list);
+        return NULL;
+    }
     struct wdts_buf sk;
     json_error_t jerr;
     wdts_buf_init(&sk);
@@ -538,6 +616,26 @@ static json_t *load_elided(const struct wdts_api_outcome *o, struct wdts_api_res
     res->list_elided = 1;
     res->list = list;
     return root;
+}
+
+/* An answer refused before parsing (see load_elided()): a bad_answer, retried as transient. */
+static void refuse(const struct wdts_api_outcome *o, const struct wdts_api_ctx *ctx,
+                   struct wdts_api_result *res, int why)
+{
+    char m[160];
+    if (why == WDTS_JSCAN_DUPKEY)
+        snprintf(m, sizeof(m), "a key occurs twice on the path to data.%s; which one counts is "
+                 "not defined", o->elide_list ? o->elide_list : "<list>");
+    else if (why == WDTS_JSCAN_TOO_MANY)
+        snprintf(m, sizeof(m), "data.%s holds more than the %zu records a page may hold",
+                 o->elide_list ? o->elide_list : "<list>", o->elide_max_records);
+    else
+        snprintf(m, sizeof(m), "%zu bytes holding more values than any page (a tree of them "
+                 "would take far more memory than the answer)", o->body_len);
+    set_text(res, WDTS_API_TRANSIENT, WDTS_API_KIND_BAD_ANSWER, ctx,
+             "the answer of {method} was refused unparsed ({msg}): retry later; if it persists "
+             "the gateway is broken or not the WDT open API",
+             m);
 }
 
 static void classify_body(const struct wdts_api_outcome *o, const struct wdts_api_ctx *ctx,
@@ -574,9 +672,16 @@ static void classify_body(const struct wdts_api_outcome *o, const struct wdts_ap
     /* Parse whatever came; an HTTP error with a readable envelope is classified by it. */
     json_error_t jerr;
     json_t *root = NULL;
-    if (o->elide_list && o->body && o->body_len > 0 && o->http_status >= 200 &&
-        o->http_status < 300)
-        root = load_elided(o, res);
+    int ok_http = o->http_status >= 200 && o->http_status < 300, refused = 0;
+    if (o->elide_list && o->body && o->body_len > 0 && ok_http)
+        root = load_elided(o, res, &refused);
+    if (root == NULL && !refused && o->body && o->body_len > 0 &&
+        wdts_jscan_cost(o->body, o->body + o->body_len, WDTS_API_MAX_COST) > WDTS_API_MAX_COST)
+        refused = 1;
+    if (refused) {
+        refuse(o, ctx, res, refused);
+        return;
+    }
     if (root == NULL && o->body && o->body_len > 0)
         root = json_loadb(o->body, o->body_len, JSON_DECODE_ANY, &jerr);
     int is_top_error = 0;

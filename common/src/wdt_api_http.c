@@ -197,13 +197,13 @@ static wdts_err_t map_curl(CURLcode rc)
 void wdts_api_xfer_finish(struct wdts_api_xfer *xfer, const struct wdts_api_ctx *ctx,
                           const struct wdts_api_creds *creds, struct wdts_api_result *res)
 {
-    wdts_api_xfer_finish_elided(xfer, ctx, creds, NULL, NULL, 0, res);
+    wdts_api_xfer_finish_elided(xfer, ctx, creds, NULL, NULL, 0, 0, res);
 }
 
 void wdts_api_xfer_finish_elided(struct wdts_api_xfer *xfer, const struct wdts_api_ctx *ctx,
                                  const struct wdts_api_creds *creds, const char *list_key,
                                  const char *const *members, size_t nmembers,
-                                 struct wdts_api_result *res)
+                                 size_t max_records, struct wdts_api_result *res)
 {
     struct wdts_api_outcome o;
     char detail[CURL_ERROR_SIZE + 128];
@@ -216,6 +216,7 @@ void wdts_api_xfer_finish_elided(struct wdts_api_xfer *xfer, const struct wdts_a
     o.elide_list = list_key;
     o.elide_members = members;
     o.elide_nmembers = nmembers;
+    o.elide_max_records = max_records;
     if (!xfer->done) {
         o.transport = WDTS_ERR_HTTP;
         o.transport_detail = "the transfer did not run to completion";

@@ -553,7 +553,7 @@ static void test_dump_redacts(void **state)
     assert_non_null(strstr(d, "kafka.ssl.key.password = <redacted>  # WDT_KAFKA_SSL_KEY_PASSWORD"));
     assert_non_null(strstr(d, "kafka.sasl.username = alice"));
     /* one line per setting plus one per kafka property */
-    assert_int_equal(count_lines(d), 35 + 3);
+    assert_int_equal(count_lines(d), 39 + 3);
     wdts_cfg_destroy(cfg);
 
     /* nor does an error about a URL show its password */
@@ -686,7 +686,7 @@ static void test_env_names_and_help(void **state)
         free(env);
         rows++;
     }
-    assert_int_equal(rows, 35);
+    assert_int_equal(rows, 39);
     assert_non_null(strstr(wdts_buf_str(&help),
                            "scheduler.backfill           WDT_SCHEDULER_BACKFILL           "
                            "duration 0s..3650d  [default: 90d]"));

@@ -9,6 +9,7 @@
 
 #include "wdts/json_scan.h"
 #include "wdts/mem.h"
+#include "wdts/str.h"
 #include "wdts/wdt_api.h"
 
 /* 1 when the scanner takes all of s (one value, then only whitespace). */
@@ -127,6 +128,15 @@ static int same_verdict(const char *body, size_t len, long http)
     struct wdts_api_result a, b;
     classify(body, len, http, NULL, &a);
     classify(body, len, http, "order", &b);
+    if (b.kind == WDTS_API_KIND_BAD_ANSWER) {
+        /* refused before parsing (a key twice on the path): a full parse would pick one */
+        assert_int_equal(b.cls, WDTS_API_TRANSIENT);
+        assert_int_equal(b.list_elided, 0);
+        assert_non_null(strstr(b.message, "twice"));
+        wdts_api_result_deinit(&a);
+        wdts_api_result_deinit(&b);
+        return 0;
+    }
     assert_int_equal(a.cls, b.cls);
     assert_int_equal(a.kind, b.kind);
     assert_int_equal(a.has_status, b.has_status);
@@ -223,7 +233,7 @@ static void test_answer_members(void **state)
     const char *body = "{\"status\":0,\"data\":{\"order\":[{\"trade_id\":1,\"trade_id\":2},"
                        "{\"trade_no\":\"a\",\"x\\u0041\":1},7,{\"y\":{\"trade_id\":3}}]}}";
     struct wdts_jscan_list l;
-    assert_int_equal(wdts_jscan_answer(body, strlen(body), "order", members, 2, &l), 0);
+    assert_int_equal(wdts_jscan_answer(body, strlen(body), "order", members, 2, 0, &l), 0);
     assert_int_equal(l.n, 4);
     assert_int_equal(l.items[0].mcount[0], 2); /* twice: the caller parses in full */
     assert_memory_equal(body + l.items[0].moff[0], "2", l.items[0].mlen[0]);
@@ -233,27 +243,91 @@ static void test_answer_members(void **state)
     assert_int_equal(l.items[3].mcount[0], 0); /* only the record's own members count */
     assert_memory_equal(body + l.items[2].off, "7", l.items[2].len);
     wdts_jscan_list_deinit(&l);
-    /* no list without doubt: absent, twice, in both envelopes, an escaped key on the path */
+    /* no list without doubt: absent, in both envelopes, an escaped key on the path */
     const char *none[] = {
         "{\"status\":0,\"data\":{}}",
         "{\"status\":0,\"data\":{\"order\":[]},\"response\":{\"data\":{\"order\":[]}}}",
         "{\"status\":0,\"st\\u0061tus\":1,\"data\":{\"order\":[]}}",
-        "{\"response\":{\"data\":{\"order\":[]},\"data\":{\"order\":[]}}}",
-        "{\"status\":0,\"status\":0,\"data\":{\"order\":[]}}",
         "{\"response\":[],\"data\":{\"order\":[]}}",
         "[{\"status\":0,\"data\":{\"order\":[]}}]",
     };
     for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
-        assert_int_equal(wdts_jscan_answer(none[i], strlen(none[i]), "order", members, 2, &l), -1);
+        assert_int_equal(wdts_jscan_answer(none[i], strlen(none[i]), "order", members, 2, 0, &l), -1);
         assert_null(l.items);
         assert_int_equal(l.n, 0);
     }
+    /* a key twice on the path: refused as such (a first-key and a last-key reader differ) */
+    const char *twice[] = {
+        "{\"response\":{\"data\":{\"order\":[]},\"data\":{\"order\":[]}}}",
+        "{\"status\":0,\"status\":0,\"data\":{\"order\":[]}}",
+        "{\"status\":0,\"data\":{\"order\":[{\"trade_id\":1}]},\"data\":{\"order\":[]}}",
+        "{\"status\":0,\"data\":{\"order\":[{\"trade_id\":1}],\"order\":[{\"trade_id\":2}]}}",
+        "{\"response\":{\"data\":{}},\"response\":{\"status\":0,\"data\":{\"order\":[]}}}",
+    };
+    for (size_t i = 0; i < sizeof(twice) / sizeof(twice[0]); i++) {
+        assert_int_equal(wdts_jscan_answer(twice[i], strlen(twice[i]), "order", members, 2, 0, &l),
+                         WDTS_JSCAN_DUPKEY);
+        assert_null(l.items);
+    }
+    /* a cap on the records: the walk stops at the first one over it */
+    const char *three = "{\"status\":0,\"data\":{\"order\":[0,0,0]}}";
+    assert_int_equal(wdts_jscan_answer(three, strlen(three), "order", members, 2, 2, &l),
+                     WDTS_JSCAN_TOO_MANY);
+    assert_null(l.items);
+    assert_int_equal(wdts_jscan_answer(three, strlen(three), "order", members, 2, 3, &l), 0);
+    assert_int_equal(l.n, 3);
+    wdts_jscan_list_deinit(&l);
     const char *resp = "{\"response\":{\"status\":0,\"data\":{\"order\":[{\"trade_id\":5}]}}}";
-    assert_int_equal(wdts_jscan_answer(resp, strlen(resp), "order", members, 2, &l), 0);
+    assert_int_equal(wdts_jscan_answer(resp, strlen(resp), "order", members, 2, 0, &l), 0);
     assert_int_equal(l.n, 1);
     assert_int_equal(l.items[0].mcount[0], 1);
     assert_memory_equal(resp + l.items[0].moff[0], "5", 1);
     wdts_jscan_list_deinit(&l);
+}
+
+/* The cost of a tree, counted without one: values, objects and arrays outside strings. */
+static void test_cost(void **state)
+{
+    (void)state;
+    const char *j = "{\"a\":[1,2,{}],\"b,{[\":\"x\\\",{\"}";
+    size_t want = WDTS_JSCAN_COST_OBJECT * 2 + WDTS_JSCAN_COST_ARRAY + 3;
+    assert_int_equal(wdts_jscan_cost(j, j + strlen(j), 1000), want);
+    assert_true(wdts_jscan_cost(j, j + strlen(j), 3) > 3);
+    assert_int_equal(wdts_jscan_cost("", (const char *)"" , 10), 0);
+
+    /* the classification refuses, unparsed: more records than a page, a list of 2 M zeros */
+    struct wdts_api_result res;
+    struct wdts_api_outcome o;
+    struct wdts_api_ctx ctx = {WDTS_API_APP_WDT, "trade.query", "sid1", "key1", "gw"};
+    const char *three = "{\"status\":0,\"data\":{\"total_count\":3,\"order\":[1,2,3]}}";
+    memset(&o, 0, sizeof(o));
+    o.http_status = 200;
+    o.body = three;
+    o.body_len = strlen(three);
+    o.elide_list = "order";
+    o.elide_max_records = 2;
+    wdts_api_result_init(&res);
+    wdts_api_classify(&o, &ctx, &res);
+    assert_int_equal(res.cls, WDTS_API_TRANSIENT);
+    assert_int_equal(res.kind, WDTS_API_KIND_BAD_ANSWER);
+    assert_null(res.answer);
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    wdts_buf_append_str(&b, "{\"status\":0,\"x\":99999999999999999999,\"data\":{\"order\":[0");
+    for (size_t i = 0; i < 2000000; i++)
+        wdts_buf_append(&b, ",0", 2);
+    wdts_buf_append_str(&b, "]}}");
+    o.body = b.data;
+    o.body_len = b.len;
+    o.elide_max_records = 0; /* the walk refuses the 20-digit number: a full parse is asked */
+    wdts_api_classify(&o, &ctx, &res);
+    assert_int_equal(res.kind, WDTS_API_KIND_BAD_ANSWER);
+    assert_null(res.answer);
+    o.elide_list = NULL;
+    wdts_api_classify(&o, &ctx, &res);
+    assert_int_equal(res.kind, WDTS_API_KIND_BAD_ANSWER);
+    wdts_api_result_deinit(&res);
+    wdts_buf_deinit(&b);
 }
 
 int main(void)
@@ -263,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_truncations_and_mutations),
         cmocka_unit_test(test_classify_elided),
         cmocka_unit_test(test_answer_members),
+        cmocka_unit_test(test_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -877,6 +877,47 @@ static void test_json_int(void **state)
     json_decref(j);
 }
 
+/* Gateway text reaches terminals, logs and Redis: escapes are replaced, the size bounded. */
+static void test_text_clean(void **state)
+{
+    (void)state;
+    const char *forged = "ok 中文 \x1b[2K\rclass: ok\x1b]0;x\x07 \xc2\x9b" "1m \xff|";
+    char *c = wdts_api_text_clean(forged, strlen(forged), 1024);
+    assert_string_equal(c, "ok 中文 ?[2K class: ok?]0;x? ?1m ?|");
+    free(c);
+    /* cut on a character boundary */
+    c = wdts_api_text_clean("中文中文", 12, 7);
+    assert_string_equal(c, "中文…");
+    free(c);
+    c = wdts_api_text_clean(NULL, 0, 10);
+    assert_string_equal(c, "");
+    free(c);
+
+    /* once, in the classification: a forged line and a 2 MB message */
+    struct wdts_api_result res;
+    wdts_api_result_init(&res);
+    size_t big = 2 << 20;
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    wdts_buf_append_str(&b, "{\"status\":100,\"code\":\"\\u001b[31mx\",\"message\":\"权限不足\\u001b[1A\\r\\nclass: ok ");
+    for (size_t i = 0; i < big; i++)
+        wdts_buf_append(&b, "A", 1);
+    wdts_buf_append_str(&b, "\"}");
+    classify_body(200, wdts_buf_str(&b), &res);
+    assert_int_equal(res.cls, WDTS_API_PERMISSION);
+    assert_non_null(res.api_message);
+    assert_true(strlen(res.api_message) <= WDTS_API_TEXT_MAX + 3);
+    assert_null(strchr(res.api_message, '\x1b'));
+    assert_null(strchr(res.api_message, '\n'));
+    assert_null(strchr(res.message, '\x1b'));
+    assert_true(strlen(res.message) < 4096);
+    assert_non_null(res.code);
+    assert_null(strchr(res.code, '\x1b'));
+    assert_true(strncmp(res.api_message, "权限不足?[1A  class: ok AAA", 30) == 0);
+    wdts_api_result_deinit(&res);
+    wdts_buf_deinit(&b);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -906,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_messages_never_hold_secrets),
         cmocka_unit_test(test_classify_every_truncation),
         cmocka_unit_test(test_json_int),
+        cmocka_unit_test(test_text_clean),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

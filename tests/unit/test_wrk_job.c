@@ -392,7 +392,7 @@ static int pk_item(const struct wdts_catalog_report *rep, const char *rec, size_
     wdts_buf_append_str(&body, "]}}");
     int rc = -1;
     if (wdts_jscan_answer(body.data, body.len, "order", (const char *const *)rep->pk.v,
-                          rep->pk.n, &list) == 0) {
+                          rep->pk.n, 0, &list) == 0) {
         if (list.n == 1) /* an empty record makes an empty list */
             rc = wrk_job_pk_item(rep, body.data, &list.items[0], out);
         wdts_jscan_list_deinit(&list);
@@ -499,7 +499,9 @@ static void test_split_and_backoff(void **state)
     assert_int_equal(wdts_job_init(&job, "t1", "c1", "trades", T0, T0 + 7200,
                                    WDTS_JOB_BACKFILL, 3, T0, es, sizeof(es)),
                      WDTS_OK);
-    assert_int_equal(wrk_job_split(&job, T0 + 9, &a, &b, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(wrk_job_split(&job, T0 + 9, 60, 8, 30000, &a, &b, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(a.split_depth, 1);
+    assert_int_equal(b.parent_total, 30000);
     assert_int_equal(a.start, T0);
     assert_int_equal(a.end, T0 + 3600);
     assert_int_equal(b.start, T0 + 3600);
@@ -510,7 +512,45 @@ static void test_split_and_backoff(void **state)
     assert_int_equal(wdts_job_init(&job, "t1", "c1", "trades", T0, T0 + 1, WDTS_JOB_BACKFILL, 1,
                                    T0, es, sizeof(es)),
                      WDTS_OK);
-    assert_int_equal(wrk_job_split(&job, T0, &a, &b, es, sizeof(es)), WDTS_ERR_INVAL);
+    assert_int_equal(wrk_job_split(&job, T0, 1, 8, -1, &a, &b, es, sizeof(es)), WDTS_ERR_INVAL);
+
+    /* a lying total: halves do not shrink → not split again; depth and width bound the rest */
+    struct wdts_job h, h2;
+    assert_int_equal(wdts_job_init(&job, "t1", "c1", "trades", T0, T0 + 3540,
+                                   WDTS_JOB_INCREMENTAL, 1, T0, es, sizeof(es)),
+                     WDTS_OK);
+    assert_true(wrk_job_total_shrinks(&job, 1, 1000000000));
+    assert_int_equal(wrk_job_split(&job, T0, 60, 8, 1000000000, &h, &h2, es, sizeof(es)), WDTS_OK);
+    assert_false(wrk_job_total_shrinks(&h, 1, 1000000000));
+    assert_true(wrk_job_total_shrinks(&h, 1, 999999999));
+    assert_true(wrk_job_total_shrinks(&h, 0, 0));
+    /* the halves survive the wire */
+    struct wdts_buf wire;
+    wdts_buf_init(&wire);
+    wdts_job_encode(&h2, &wire);
+    struct wdts_job back;
+    assert_int_equal(wdts_job_decode(wire.data, wire.len, &back, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(back.split_depth, 1);
+    assert_int_equal(back.parent_total, 1000000000);
+    wdts_buf_deinit(&wire);
+    /* "too wide" for ever: every level splits, the minimum width ends it: 2^5 windows of
+     * 110 s from 3540 s, 63 calls in all */
+    struct wdts_job lvl = job;
+    int depth = 0;
+    while (wrk_job_split(&lvl, T0, 60, 8, -1, &h, &h2, es, sizeof(es)) == WDTS_OK) {
+        lvl = h;
+        depth++;
+    }
+    assert_int_equal(depth, 5);
+    assert_non_null(strstr(es, "worker.split.min.window"));
+    lvl = job;
+    depth = 0;
+    while (wrk_job_split(&lvl, T0, 1, 3, -1, &h, &h2, es, sizeof(es)) == WDTS_OK) {
+        lvl = h;
+        depth++;
+    }
+    assert_int_equal(depth, 3);
+    assert_non_null(strstr(es, "worker.split.max.depth"));
 
     int64_t prev = 0;
     for (int i = 1; i <= 12; i++) {

@@ -68,6 +68,10 @@ struct wdts_cfg {
 
     int worker_max_inflight;
     int worker_max_records_per_job;
+    int worker_max_answer_bytes;
+    int worker_max_starts;
+    int64_t worker_split_min_window_ms;
+    int worker_split_max_depth;
     int64_t worker_http_timeout_ms;
     int worker_http_connections; /* 0 reuse: keep-alive shared by every seller; 1 close */
     int worker_max_attempts;

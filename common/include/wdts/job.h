@@ -7,7 +7,10 @@
  *   {"v":1,"job_id":"c1:trades:1700000000:1700003600","tenant":"t1","connection":"c1",
  *    "report":"trades","start":"2023-11-15T06:13:20+08:00","end":"2023-11-15T07:13:20+08:00",
  *    "kind":"incremental","attempt":1,"emitted_at":"2023-11-15T07:20:00+08:00"}
- * job_id is deterministic: connection:report:start:end with start/end in Unix seconds. */
+ * job_id is deterministic: connection:report:start:end with start/end in Unix seconds.
+ * A half made by a worker's split also carries "split_depth" (how many halvings from the
+ * planned window) and "parent_total" (the total_count its parent was given, -1: none);
+ * the scheduler's jobs never do. */
 #ifndef WDTS_JOB_H
 #define WDTS_JOB_H
 
@@ -60,7 +63,12 @@ struct wdts_job {
     enum wdts_job_kind kind;
     int attempt;        /* 1 for the first emission */
     int64_t emitted_at; /* Unix seconds */
+    int split_depth;    /* 0: as planned; n: a half of a half … n times (worker splits) */
+    long long parent_total; /* with split_depth: the parent's total_count, -1 when none */
 };
+
+/** Deepest split a job may carry. */
+#define WDTS_JOB_MAX_SPLIT_DEPTH 62
 
 /**
  * @brief Fills a job and computes its id.

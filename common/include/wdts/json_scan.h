@@ -39,6 +39,12 @@ struct wdts_jscan_list {
     size_t n;
 };
 
+/** wdts_jscan_answer(): a key occurs twice on the path to the list (the bytes are
+ *  otherwise strictly valid). */
+#define WDTS_JSCAN_DUPKEY (-2)
+/** wdts_jscan_answer(): the list has more than max_items elements (the walk stopped there). */
+#define WDTS_JSCAN_TOO_MANY (-3)
+
 /**
  * @brief One strict walk over a whole answer (as wdts_jscan_value(), plus nothing but
  *        whitespace after the root) that finds its record list without doubt: the
@@ -47,11 +53,30 @@ struct wdts_jscan_list {
  *        "data" → list_key. Each key on that path occurs once and holds no escape.
  * @param members names noted in each element (at most WDTS_JSCAN_MAX_MEMBERS; more are
  *        ignored); may be NULL when nmembers is 0.
+ * @param max_items most elements the list may have (0: no cap); the walk stops at the
+ *        next one, before it costs memory.
  * @owner out is filled (its items new); on failure it is left empty.
- * @returns 0, or -1 when the bytes are not strictly valid or the list is not found so.
+ * @returns 0; WDTS_JSCAN_TOO_MANY; WDTS_JSCAN_DUPKEY ("status", "response", "data" or the
+ *          list key twice in its object); or -1 when the bytes are not strictly valid or
+ *          the list is not found so.
  */
 int wdts_jscan_answer(const char *body, size_t len, const char *list_key,
-                      const char *const *members, size_t nmembers, struct wdts_jscan_list *out);
+                      const char *const *members, size_t nmembers, size_t max_items,
+                      struct wdts_jscan_list *out);
+
+/** Weights of wdts_jscan_cost(): about what a parsed value costs jansson, in units of a
+ *  scalar (~40 bytes). */
+#define WDTS_JSCAN_COST_OBJECT 6
+#define WDTS_JSCAN_COST_ARRAY 3
+
+/**
+ * @brief What parsing the JSON text [p, e) into a tree would cost, counted without
+ *        parsing: a unit per ',' and more per '{' and '[' outside strings (so about the
+ *        number of values, weighted by their size in a tree). Counting stops past limit.
+ *        Meant for bytes from the network before they are handed to a full parser.
+ * @returns the cost, or a number above limit.
+ */
+size_t wdts_jscan_cost(const char *p, const char *e, size_t limit);
 /** NULL-safe; leaves list empty. */
 void wdts_jscan_list_deinit(struct wdts_jscan_list *list);
 

@@ -166,6 +166,9 @@ enum wdts_api_kind {
     WDTS_API_KIND_QIMEN_ONLY,       /* permission: method only reachable through Qimen */
     WDTS_API_KIND_ERP_RIGHTS,       /* permission: the appkey employee lacks warehouse/shop rights */
     WDTS_API_KIND_ANSWER_TOO_LARGE, /* bad_request: the answer exceeded the size cap */
+    WDTS_API_KIND_BAD_ANSWER,       /* transient: a 2xx answer refused before it is parsed
+                                     * (a key twice on the path to the list, more records
+                                     * than asked for, more values than a page holds) */
     WDTS_API_KIND__COUNT
 };
 
@@ -188,7 +191,14 @@ struct wdts_api_outcome {
     const char *elide_list;       /* NULL, or a list key: see wdts_api_result.list_elided */
     const char *const *elide_members; /* noted in each record of an elided list */
     size_t elide_nmembers;
+    size_t elide_max_records;     /* with elide_list: more records in the list is a
+                                   * bad_answer (0: no cap) */
 };
+
+/** Most a 2xx answer may cost as a tree (wdts_jscan_cost() units, ~40 bytes each: about
+ *  40 MiB); a costlier one is a bad_answer, never parsed. A page of 2000 records of 200
+ *  values costs about 0.4 M. */
+#define WDTS_API_MAX_COST ((size_t)1 << 20)
 
 /** Context for the what-to-do messages. All borrowed, any may be NULL. Never secrets. */
 struct wdts_api_ctx {
@@ -238,6 +248,21 @@ void wdts_api_result_deinit(struct wdts_api_result *res);
 void wdts_api_classify(const struct wdts_api_outcome *outcome, const struct wdts_api_ctx *ctx,
                        struct wdts_api_result *res);
 
+/** Most bytes of the API's message kept (res->api_message; then "…"). */
+#define WDTS_API_TEXT_MAX 1024
+/** Most bytes of the API's string code kept (res->code). */
+#define WDTS_API_CODE_MAX 128
+
+/**
+ * @brief Gateway text made safe for terminals, logs and Redis: valid UTF-8 is kept; C0
+ *        controls, DEL, ESC and C1 controls (U+0080-U+009F) become '?' (tab, CR and LF a
+ *        space), as do bytes that are not valid UTF-8; at most max bytes are kept, cut on
+ *        a character boundary and followed by "…". The classification applies it once to
+ *        every text it takes from an answer (api_message, code).
+ * @owner s borrowed (need not be NUL-terminated); returns a new string, free() it.
+ */
+char *wdts_api_text_clean(const char *s, size_t len, size_t max);
+
 /** Reads a JSON integer that may come as a number or a numeric string. @returns 0 when
  *  v is neither (then *out is untouched). */
 int wdts_api_json_int(const json_t *v, long long *out);
@@ -282,12 +307,12 @@ void wdts_api_xfer_perform(struct wdts_api_xfer *xfer);
  */
 void wdts_api_xfer_finish(struct wdts_api_xfer *xfer, const struct wdts_api_ctx *ctx,
                           const struct wdts_api_creds *creds, struct wdts_api_result *res);
-/** As wdts_api_xfer_finish(), with outcome.elide_list = list_key (may be NULL) and
- *  outcome.elide_members = members. */
+/** As wdts_api_xfer_finish(), with outcome.elide_list = list_key (may be NULL),
+ *  outcome.elide_members = members and outcome.elide_max_records = max_records. */
 void wdts_api_xfer_finish_elided(struct wdts_api_xfer *xfer, const struct wdts_api_ctx *ctx,
                                  const struct wdts_api_creds *creds, const char *list_key,
                                  const char *const *members, size_t nmembers,
-                                 struct wdts_api_result *res);
+                                 size_t max_records, struct wdts_api_result *res);
 /** @returns the raw answer bytes received so far (borrowed until destroy) and their length. */
 const char *wdts_api_xfer_answer(const struct wdts_api_xfer *xfer, size_t *len);
 /** @returns the answer's HTTP Date header as Unix seconds (the gateway's clock, for a
