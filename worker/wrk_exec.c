@@ -972,7 +972,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
             list = NULL; /* an empty window, as answer_check allowed */
         size_t alen = 0;
         const char *answer = wdts_api_xfer_answer(xfer, &alen);
-        struct wdts_jscan_item *spans = NULL, *owned_spans = NULL;
+        struct wdts_jscan_item *spans = NULL;
         size_t nspans = 0;
         int elided = res.list_elided && list != NULL;
         if (elided) {
@@ -1029,7 +1029,6 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
          * serialised from jansson's tree, so its pk and data come from the same parse. */
         int as_sent_ok = e->conn->conn->pii == WDTS_CONN_PII_KEEP || e->rep->pii.n == 0;
         int prc = list ? produce_page(e, list, answer, spans, nspans, elided, as_sent_ok) : 0;
-        free(owned_spans);
         if (prc != 0)
             break;
         wrk_pager_next(&e->pg, res.has_total, res.total_count, nrec, e->rep->page_size);

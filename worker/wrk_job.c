@@ -374,95 +374,7 @@ void wrk_job_envelope(struct wdts_buf *out, const struct wrk_envctx *ctx, const 
     wdts_buf_deinit(&post);
 }
 
-/* ---- raw spans of the record list ------------------------------------------------- */
-
-static const char *ws(const char *p, const char *e)
-{
-    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
-
-/* *pp inside an object (after '{' or a ','), at a key or at '}': reads one member of bytes
- * jansson has accepted, walking them with wdts_jscan_value_checked(). @returns 1 with the
- * key (raw bytes, without quotes) and the start of the value, *pp moved past the member and
- * its ','; 0 at the object's end; -1 on anything else. */
-static int next_member(const char **pp, const char *e, const char **key, size_t *klen,
-                       const char **val)
-{
-    const char *p = ws(*pp, e);
-    if (p >= e || *p != '"')
-        return p < e && *p == '}' ? 0 : -1;
-    const char *kend = wdts_jscan_value_checked(p, e);
-    if (kend == NULL)
-        return -1;
-    *key = p + 1;
-    *klen = (size_t)(kend - 1 - *key);
-    p = ws(kend, e);
-    if (p >= e || *p != ':')
-        return -1;
-    *val = ws(p + 1, e);
-    if ((p = wdts_jscan_value_checked(*val, e)) == NULL)
-        return -1;
-    p = ws(p, e);
-    if (p < e && *p == ',')
-        p++;
-    *pp = p;
-    return 1;
-}
-
-/* p at '{' (after whitespace): the start of the value of member name (keys compared as raw
- * bytes), or NULL. */
-static const char *find_member(const char *p, const char *e, const char *name)
-{
-    size_t nlen = strlen(name), klen;
-    const char *k, *v;
-    p = ws(p, e);
-    if (p >= e || *p != '{')
-        return NULL;
-    for (p++; next_member(&p, e, &k, &klen, &v) == 1;)
-        if (klen == nlen && memcmp(k, name, nlen) == 0)
-            return v;
-    return NULL;
-}
-
-/* The list under data → key in the object at p, or one object level down. */
-static const char *find_list(const char *p, const char *e, const char *key, int depth)
-{
-    const char *data = find_member(p, e, "data");
-    const char *list = data ? find_member(data, e, key) : NULL;
-    if (list && *list == '[')
-        return list;
-    if (depth > 0)
-        return NULL;
-    /* Qimen: {"<x>_response": {"status":…, "data": {…}}}: look inside each member */
-    size_t klen;
-    const char *k, *v;
-    p = ws(p, e);
-    if (p >= e || *p != '{')
-        return NULL;
-    for (p++; next_member(&p, e, &k, &klen, &v) == 1;)
-        if (*v == '{' && (list = find_list(v, e, key, depth + 1)) != NULL)
-            return list;
-    return NULL;
-}
-
-static int element_spans(const char *body, const char *p, const char *e,
-                         struct wdts_jscan_item **spans, size_t *n);
-
-int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
-                       struct wdts_jscan_item **spans, size_t *n)
-{
-    *spans = NULL;
-    *n = 0;
-    if (body == NULL)
-        return -1;
-    const char *e = body + len;
-    const char *p = find_list(body, e, list_key, 0);
-    if (p == NULL)
-        return -1;
-    return element_spans(body, p, e, spans, n);
-}
+/* ---- primary keys read from the bytes ------------------------------------------- */
 
 int wrk_job_pk_twice(const struct wdts_catalog_report *rep, const struct wdts_jscan_item *it)
 {
@@ -502,38 +414,6 @@ int wrk_job_pk_item(const struct wdts_catalog_report *rep, const char *body,
         }
     }
     return 0;
-}
-
-/* body: where offsets count from; p at the array's '['. */
-static int element_spans(const char *body, const char *p, const char *e,
-                         struct wdts_jscan_item **spans, size_t *n)
-{
-    size_t cap = 0;
-    p = ws(p + 1, e);
-    while (p < e && *p != ']') {
-        const char *end = wdts_jscan_value_checked(p, e);
-        if (end == NULL)
-            goto bad;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 128;
-            *spans = wdts_xrealloc(*spans, cap * sizeof(**spans));
-        }
-        (*spans)[(*n)++] = (struct wdts_jscan_item){.off = (size_t)(p - body),
-                                                     .len = (size_t)(end - p)};
-        p = ws(end, e);
-        if (p < e && *p == ',')
-            p = ws(p + 1, e);
-        else if (p < e && *p != ']')
-            goto bad;
-    }
-    if (p >= e)
-        goto bad;
-    return 0;
-bad:
-    free(*spans);
-    *spans = NULL;
-    *n = 0;
-    return -1;
 }
 
 void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const char *pk)

@@ -157,18 +157,6 @@ void wrk_job_envelope_join(struct wdts_buf *out, const struct wdts_buf *pre,
                            const struct wdts_buf *post, const char *pk, const char *data,
                            size_t data_len);
 
-/**
- * @brief Finds the record list of an answer in its raw bytes: the array under
- *        "data" → list_key (at the top level, or one object down as in Qimen's
- *        {"response":{…}}), and the byte span of each element, so a record can be put in
- *        its envelope exactly as the API sent it, without serialising it again. For
- *        answers that wdts_jscan_answer() did not take (it finds the spans as it checks).
- * @owner *items new (free()); NULL when the list is empty. Only off and len are set
- *        (no member is noted).
- * @returns 0 with *n items, or -1 when the list is not found or the JSON is malformed.
- */
-int wrk_job_list_spans(const char *body, size_t len, const char *list_key,
-                       struct wdts_jscan_item **items, size_t *n);
 
 /**
  * @brief The primary key of a record read from its bytes, with the spans of its pk

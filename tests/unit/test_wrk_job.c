@@ -366,19 +366,6 @@ static void test_wire_forms(void **state)
     json_decref(data);
 }
 
-static void check_spans(const char *body, const char *key, size_t want_n, const char *const *want)
-{
-    struct wdts_jscan_item *sp = NULL;
-    size_t n = 0;
-    assert_int_equal(wrk_job_list_spans(body, strlen(body), key, &sp, &n), 0);
-    assert_int_equal(n, want_n);
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(sp[i].len, strlen(want[i]));
-        assert_memory_equal(body + sp[i].off, want[i], sp[i].len);
-    }
-    free(sp);
-}
-
 /* The pk of a record alone in a page, read as the worker reads it: the page scanned
  * once with the pk members noted, then wrk_job_pk_item. @returns 0, or -1 (refused). */
 static int pk_item(const struct wdts_catalog_report *rep, const char *rec, size_t n,
@@ -458,37 +445,6 @@ static void test_pk_item(void **state)
         assert_int_equal(pk_item(trades, rec, cut, &a), -1);
     wdts_buf_deinit(&a);
     wdts_buf_deinit(&b);
-}
-
-static void test_list_spans(void **state)
-{
-    (void)state;
-    /* direct route; strings holding brackets, quotes and escapes; numbers as sent */
-    const char *a[] = {"{\"trade_id\":1,\"x\":\"a]}\\\"[{\",\"amt\":0.0000}",
-                       "{\"trade_id\":2,\"d\":[{\"rec_id\":5}],\"n\":null}"};
-    char body[512];
-    snprintf(body, sizeof(body),
-             "{\"status\":0,\"message\":\"data\",\"data\":{\"total_count\":2, \"order\": [ %s ,\n%s ]}}",
-             a[0], a[1]);
-    check_spans(body, "order", 2, a);
-    json_t *parsed = json_loads(body, 0, NULL); /* the spans are the parsed elements */
-    assert_non_null(parsed);
-    json_decref(parsed);
-    /* Qimen: one object down */
-    const char *q[] = {"{\"stockout_id\":9}"};
-    check_spans("{\"response\":{\"status\":0,\"data\":{\"order\":[{\"stockout_id\":9}]}}}",
-                "order", 1, q);
-    check_spans("{\"status\":0,\"data\":{\"order\":[]}}", "order", 0, NULL);
-    /* not there, or broken */
-    struct wdts_jscan_item *sp = NULL;
-    size_t n = 0;
-    const char *bad[] = {"{\"status\":0,\"data\":{\"other\":[1]}}", "{\"status\":0,\"data\":{\"order\":[{\"a\":1}",
-                         "{\"data\":{\"order\":[{\"a\":\"unterminated}]}}", "not json", ""};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(wrk_job_list_spans(bad[i], strlen(bad[i]), "order", &sp, &n), -1);
-        assert_null(sp);
-        assert_int_equal(n, 0);
-    }
 }
 
 static void test_split_and_backoff(void **state)
@@ -571,7 +527,7 @@ int main(void)
         cmocka_unit_test(test_paging_order), cmocka_unit_test(test_pager),
         cmocka_unit_test(test_answer_check), cmocka_unit_test(test_pk_and_set),
         cmocka_unit_test(test_pii),          cmocka_unit_test(test_wire_forms),
-        cmocka_unit_test(test_split_and_backoff), cmocka_unit_test(test_list_spans), cmocka_unit_test(test_pk_item),
+        cmocka_unit_test(test_split_and_backoff), cmocka_unit_test(test_pk_item),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
