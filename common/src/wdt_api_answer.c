@@ -314,9 +314,16 @@ static char *expand(const char *tmpl, const struct wdts_api_ctx *ctx, const char
             for (int i = 0; i < 5; i++) {
                 size_t nl = strlen(names[i]);
                 if (strncmp(p, names[i], nl) == 0) {
-                    /* Bound what the API says, so a huge message cannot flood a log line. */
+                    /* Bound what the API says, so a huge message cannot flood a log line;
+                     * cut on a character boundary, so the message stays UTF-8 (logs and
+                     * dead letters are JSON, and jansson refuses a broken sequence). */
                     size_t vl = strlen(vals[i]);
-                    wdts_buf_append(&out, vals[i], vl > 300 ? 300 : vl);
+                    if (vl > 300) {
+                        vl = 300;
+                        while (vl > 0 && ((unsigned char)vals[i][vl] & 0xc0) == 0x80)
+                            vl--;
+                    }
+                    wdts_buf_append(&out, vals[i], vl);
                     p += nl;
                     hit = 1;
                     break;
@@ -461,8 +468,11 @@ static int classify_envelope(json_t *env, int is_top_error, const struct wdts_ap
     if (sv != NULL && !is_top_error) {
         /* {"status":"error",…,"data":{…}}: a status that is no number is never success */
         char *m = json_dumps(sv, JSON_ENCODE_ANY | JSON_COMPACT);
-        char *t = wdts_xasprintf("%.40s%s: %s", m ? m : "?", m && strlen(m) > 40 ? "…" : "",
-                                 text ? text : "no message");
+        /* the status echoed is gateway text too: cleaned (DEL and C1 controls pass
+         * json_dumps as they are) and cut on a character boundary */
+        char *st = m ? clean_dup(m, 40) : wdts_xstrdup("?");
+        char *t = wdts_xasprintf("%s: %s", st, text ? text : "no message");
+        free(st);
         set_text(res, WDTS_API_TRANSIENT, 0, ctx,
                  "the answer of {method} has a status that is not a number ({msg}): retry "
                  "later; if it persists report this message",

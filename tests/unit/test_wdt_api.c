@@ -918,6 +918,55 @@ static void test_text_clean(void **state)
     wdts_buf_deinit(&b);
 }
 
+/* The API's text in a message is cut at 300 bytes on a character boundary: a cut inside
+ * a 3-byte character left a broken UTF-8 sequence that jansson refuses as a string (found
+ * by tests/fuzz/fuzz_api_classify.c). */
+static void test_message_cut_keeps_utf8(void **state)
+{
+    (void)state;
+    for (size_t lead = 0; lead < 3; lead++) {
+        struct wdts_api_result res;
+        struct wdts_buf b;
+        wdts_api_result_init(&res);
+        wdts_buf_init(&b);
+        wdts_buf_append_str(&b, "{\"status\":4,\"message\":\"");
+        wdts_buf_append(&b, "AA", lead);
+        for (int i = 0; i < 200; i++)
+            wdts_buf_append_str(&b, "数");
+        wdts_buf_append_str(&b, "\"}");
+        classify_body(200, wdts_buf_str(&b), &res);
+        assert_int_equal(res.cls, WDTS_API_TRANSIENT);
+        json_t *s = json_string(res.message);
+        assert_non_null(s);
+        json_decref(s);
+        wdts_api_result_deinit(&res);
+        wdts_buf_deinit(&b);
+    }
+}
+
+/* A status that is no number is echoed in the message cleaned: DEL and C1 controls (which
+ * json_dumps keeps as they are) became '?', and a long one is cut on a character boundary
+ * (found by tests/fuzz/fuzz_api_classify.c). */
+static void test_status_echo_is_clean(void **state)
+{
+    (void)state;
+    struct wdts_api_result res;
+    wdts_api_result_init(&res);
+    classify_body(200, "{\"status\":\"100\\u007f\\u0085\\u001b[2K\",\"message\":\"m\"}", &res);
+    assert_int_equal(res.cls, WDTS_API_TRANSIENT);
+    assert_non_null(strstr(res.message, "not a number"));
+    assert_null(strchr(res.message, 0x7f));
+    assert_null(strstr(res.message, "\xc2\x85"));
+    assert_non_null(strstr(res.message, "\"100??\\u001B[2K\": m"));
+    wdts_api_result_deinit(&res);
+    classify_body(200, "{\"status\":\"数数数数数数数数数数数数数数数数数数数数\"}", &res);
+    json_t *s = json_string(res.message);
+    assert_non_null(s);
+    json_decref(s);
+    assert_non_null(strstr(res.message, "\"数数数数数数数数数数数数数…: no message"));
+    wdts_api_result_deinit(&res);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -948,6 +997,8 @@ int main(void)
         cmocka_unit_test(test_classify_every_truncation),
         cmocka_unit_test(test_json_int),
         cmocka_unit_test(test_text_clean),
+        cmocka_unit_test(test_message_cut_keeps_utf8),
+        cmocka_unit_test(test_status_echo_is_clean),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
