@@ -69,13 +69,14 @@ check_toolchain() {
 if ((do_build)); then
     check_toolchain
     echo "== build fuzz targets ($build)"
+    mkdir -p "$build"
     cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DWDTS_FUZZ=ON -DWDTS_BUILD_TESTS=OFF -DWDTS_HARDEN=OFF >"$build.cmake.log" 2>&1 ||
-        { cat "$build.cmake.log" >&2; fail "cmake failed"; }
+        -DWDTS_FUZZ=ON -DWDTS_BUILD_TESTS=OFF -DWDTS_HARDEN=OFF >"$build/cmake.log" 2>&1 ||
+        { cat "$build/cmake.log" >&2; fail "cmake failed"; }
     fuzz_targets=()
     for t in "${targets[@]}"; do fuzz_targets+=("fuzz-$t"); done
-    cmake --build "$build" -j "$(nproc)" --target "${fuzz_targets[@]}" >"$build.build.log" 2>&1 ||
-        { tail -50 "$build.build.log" >&2; fail "build failed (log: $build.build.log)"; }
+    cmake --build "$build" -j "$(nproc)" --target "${fuzz_targets[@]}" >"$build/build.log" 2>&1 ||
+        { tail -50 "$build/build.log" >&2; fail "build failed (log: $build/build.log)"; }
 fi
 ((do_run)) || exit 0
 
