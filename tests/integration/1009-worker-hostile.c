@@ -13,6 +13,13 @@
     "[{\"sid\":\"evil-shop\",\"appkey\":\"ev-app\",\"appsecret\":\"ev-secret:ev-salt\","          \
     "\"orders_per_day\":500,\"seed\":9}]"
 #define RSS_LIMIT_KB (96 * 1024)
+/* Under AddressSanitizer the worker's RSS is the sanitizer's (shadow memory, a quarantine of
+ * freed blocks), not the worker's: the bound is checked by the release build's run. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_CHECKED 0
+#else
+#define RSS_CHECKED 1
+#endif
 
 /* The tests of this file share their topics (one prefix per process): each uses a
  * connection of its own, and counts only its dead letters. */
@@ -120,7 +127,11 @@ static void test_hostile_answers(void **state)
                dlq_field(&dlq, i, "message"));
     assert_true(hl + dn + hs + dk >= 8);
     assert_true(hl >= 1);
-    assert_true(peak > 0 && peak < RSS_LIMIT_KB);
+    assert_true(peak > 0);
+    if (RSS_CHECKED)
+        assert_true(peak < RSS_LIMIT_KB);
+    else
+        printf("# sanitizer build: the RSS bound is not checked here\n");
     assert_true(wt_log_has(&wk, "bad_answer"));
     assert_true(wt_log_has(&wk, "class: ok")); /* the forged text, made harmless */
     /* no escape reaches the log, and no line carries the 8 MB message */
@@ -213,7 +224,10 @@ static void test_poison(void **state)
         int64_t t0 = wdts_time_mono_ms();
         while (starts_of(&t, job.job_id) < round && wdts_time_mono_ms() - t0 < 60000)
             usleep(100000);
-        assert_int_equal(starts_of(&t, job.job_id), round);
+        if (starts_of(&t, job.job_id) != round) {
+            wt_log_dump(&wk);
+            fail_msg("start %d: the job's start count is %lld", round, starts_of(&t, job.job_id));
+        }
         usleep(500000); /* its first call is under way (4 s) */
         assert_int_equal(wt_worker_stop(&wk, SIGKILL, 5000, NULL), 128 + SIGKILL);
         printf("# start %d: worker killed while it held the job\n", round);
