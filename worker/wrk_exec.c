@@ -22,6 +22,7 @@
 #define STARTS_TTL_S "86400" /* how long a job's starts are remembered */
 
 static void permit(struct wrk_exec *e);
+static const char *starts_key(struct wdts_buf *key, const struct wrk_exec *e);
 static void dead(struct wrk_exec *e, const char *cls, const char *message);
 static void http_start(struct wrk_exec *e);
 static void lq_remove(struct wrk_exec *e);
@@ -142,8 +143,7 @@ static void finish(struct wrk_exec *e, const char *outcome)
     if (e->job.job_id[0]) { /* finished: its starts no longer count (best effort) */
         struct wdts_buf key;
         wdts_buf_init(&key);
-        wdts_redis_key(&key, w->prefix, "starts", e->job.job_id, NULL);
-        const char *argv[] = {"DEL", wdts_buf_str(&key)};
+        const char *argv[] = {"DEL", starts_key(&key, e)};
         wdts_redis_async_command(w->ra, 2, argv, ignore_reply, NULL);
         wdts_buf_deinit(&key);
     }
@@ -221,6 +221,12 @@ void wrk_exec_abandon(struct wrk_exec *e)
 
 static void count_start(struct wrk_exec *e);
 
+/* <prefix>starts:<job_id>: how many times the job was begun without finishing. */
+static const char *starts_key(struct wdts_buf *key, const struct wrk_exec *e)
+{
+    return wdts_redis_key(key, e->w->prefix, "starts", e->job.job_id, NULL);
+}
+
 static void starts_retry(void *opaque)
 {
     struct wrk_exec *e = opaque;
@@ -264,8 +270,7 @@ static void count_start(struct wrk_exec *e)
                                  "redis.call('EXPIRE', KEYS[1], ARGV[1]) return n";
     struct wdts_buf key;
     wdts_buf_init(&key);
-    wdts_redis_key(&key, w->prefix, "starts", e->job.job_id, NULL);
-    const char *argv[] = {"EVAL", script, "1", wdts_buf_str(&key), STARTS_TTL_S};
+    const char *argv[] = {"EVAL", script, "1", starts_key(&key, e), STARTS_TTL_S};
     e->st = WRK_ST_CONN;
     if (wdts_redis_async_command(w->ra, 5, argv, on_starts, e) == WDTS_OK)
         e->refs++;
@@ -1008,8 +1013,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
                 break;
             }
         }
-        int walking_forward = e->pg.calls == 0 ? !res.has_total : e->pg.forward;
-        if (walking_forward) {
+        if (wrk_pager_forward(&e->pg, res.has_total)) {
             /* no total: the pages read forward bound the window's size instead */
             long long seen = (e->pg.page + 1) * (long long)e->rep->page_size;
             if (nrec >= (size_t)e->rep->page_size && seen >= w->cfg->worker_max_records_per_job) {

@@ -121,6 +121,11 @@ static int scalar_text(const json_t *v, struct wdts_buf *out)
     return 0;
 }
 
+int wrk_pager_forward(const struct wrk_pager *p, int has_total)
+{
+    return p->calls == 0 ? !has_total : p->forward;
+}
+
 /* The fields of names as text joined by ':'. @returns the first unusable field, or NULL. */
 static const char *key_text(const struct wdts_catalog_names *names, const json_t *rec,
                             struct wdts_buf *out)

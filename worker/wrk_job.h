@@ -94,6 +94,10 @@ void wrk_pager_start(struct wrk_pager *p);
 void wrk_pager_next(struct wrk_pager *p, int has_total, long long total, size_t nrec,
                     int page_size);
 
+/** @returns 1 when the answer to p->page, not taken yet, is read walking forward without a
+ *  total (has_total: whether this answer carries one; only the first answer's counts). */
+int wrk_pager_forward(const struct wrk_pager *p, int has_total);
+
 /**
  * @brief The record's primary key: the catalog's pk fields, as text, joined by ':'. A
  *        record in which a pk field is absent altogether is keyed by the catalog's

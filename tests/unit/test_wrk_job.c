@@ -158,7 +158,10 @@ static void test_pager(void **state)
     /* a total on a later page is not read: the first answer decides */
     struct wrk_pager p;
     wrk_pager_start(&p);
+    assert_true(wrk_pager_forward(&p, 0));
+    assert_false(wrk_pager_forward(&p, 1));
     wrk_pager_next(&p, 0, 0, 100, 100);
+    assert_true(wrk_pager_forward(&p, 1));
     assert_int_equal(p.page, 1);
     wrk_pager_next(&p, 1, 0, 100, 100);
     assert_int_equal(p.page, 2);
