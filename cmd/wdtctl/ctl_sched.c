@@ -29,9 +29,12 @@ extern char **environ;
 static const char usage_reports[] =
     "usage: wdtctl reports [--json]\n"
     "\n"
-    "Lists the report catalog: name, kind (incremental by a time window, or snapshot), the\n"
-    "widest window or the snapshot interval, the direct and Qimen methods, the page size and\n"
-    "the primary key. --json prints the same as a JSON array.\n";
+    "Lists the report catalog: name, group (what --reports selects by), kind (incremental by\n"
+    "a time window, or snapshot), the widest window or the snapshot interval, the time the\n"
+    "window filters on (a report whose window is not on the change time sees a record's later\n"
+    "changes only by reading again: LATE says so), the direct method, the page size and the\n"
+    "primary key. --json prints the same and more as a JSON array: the Qimen and archive\n"
+    "methods, the look-back, and the official page each report's facts come from.\n";
 
 static const char usage_status[] =
     "usage: wdtctl status [--connection C] [--json]\n"
@@ -179,6 +182,19 @@ int ctl_reports_main(int argc, char **argv)
                 r->method, "qimen_method", r->qimen_method, "max_span_s", (json_int_t)r->max_span,
                 "snapshot_interval_s", (json_int_t)r->snapshot_interval, "page_size", r->page_size,
                 "list_key", r->list_key, "pk", pk);
+            char source[256];
+            snprintf(source, sizeof(source), "%s/Firecrawl/%s.md", WDTS_CATALOG_SPEC_SOURCE, r->method);
+            json_object_set_new(o, "group", json_string(r->group));
+            json_object_set_new(o, "basis", r->kind == WDTS_REPORT_SNAPSHOT
+                                                ? json_string("snapshot")
+                                                : json_string(r->time_basis));
+            json_object_set_new(o, "late_changes_seen",
+                                json_boolean(wdts_catalog_report_sees_late_changes(r)));
+            json_object_set_new(o, "lookback_s", json_integer((json_int_t)r->lookback));
+            json_object_set_new(o, "history_method", *r->history_method
+                                                         ? json_string(r->history_method)
+                                                         : json_null());
+            json_object_set_new(o, "spec_source", json_string(source));
             json_array_append_new(arr, o);
         }
         char *text = json_dumps(arr, JSON_INDENT(2));
@@ -186,8 +202,8 @@ int ctl_reports_main(int argc, char **argv)
         free(text);
         json_decref(arr);
     } else {
-        printf("%-18s %-11s %-9s %-40s %-5s %s\n", "REPORT", "KIND", "WINDOW", "METHOD", "PAGE",
-               "KEY");
+        printf("%-22s %-10s %-11s %-9s %-9s %-4s %-46s %-4s %s\n", "REPORT", "GROUP", "KIND",
+               "WINDOW", "BASIS", "LATE", "METHOD", "PAGE", "KEY");
         for (size_t i = 0; i < wdts_catalog_count(cat); i++) {
             const struct wdts_catalog_report *r = wdts_catalog_at(cat, i);
             char span[32], pk[128], win[40];
@@ -196,10 +212,14 @@ int ctl_reports_main(int argc, char **argv)
             snprintf(win, sizeof(win), "%s%s", r->kind == WDTS_REPORT_SNAPSHOT ? "every " : "",
                      span);
             join_names(&r->pk, pk, sizeof(pk));
-            printf("%-18s %-11s %-9s %-40s %-5d %s\n", r->name, wdts_report_kind_name(r->kind), win,
-                   r->method, r->page_size, pk);
+            printf("%-22s %-10s %-11s %-9s %-9s %-4s %-46s %-4d %s\n", r->name, r->group,
+                   wdts_report_kind_name(r->kind), win,
+                   r->kind == WDTS_REPORT_SNAPSHOT ? "-" : r->time_basis,
+                   wdts_catalog_report_sees_late_changes(r) ? "yes" : "no", r->method,
+                   r->page_size, pk);
         }
-        printf("\n%zu reports. Qimen methods: wdtctl reports --json.\n", wdts_catalog_count(cat));
+        printf("\n%zu reports. Qimen and archive methods, sources: wdtctl reports --json.\n",
+               wdts_catalog_count(cat));
     }
     wdts_catalog_destroy(cat);
     return WDTS_EXIT_OK;

@@ -55,9 +55,25 @@ static const char *const entry_fields[] = {
     "qimen_method", "time",          "params",   "max_span_s",
     "page_size",    "max_page_size", "list_key", "pk",
     "pk_fallback",  "modified",      "details",  "pii",
-    "snapshot_interval_s", "notes",
+    "snapshot_interval_s", "notes",    "group",    "history",
+    "lookback_s",
 };
 #define N_ENTRY_FIELDS (sizeof(entry_fields) / sizeof(entry_fields[0]))
+
+/* The report groups `--reports` selects by, and the times a window may filter on
+ * (the API spec's `basis` words). */
+static const char *const group_words[] = {"sales",   "aftersales", "stock",    "purchase",
+                                          "finance", "goods",      "settings", NULL};
+static const char *const basis_words[] = {"modified", "created", "paid",  "consigned",
+                                          "audited",  "stockin", "other", NULL};
+
+static int in_list(const char *s, const char *const *words)
+{
+    for (size_t i = 0; words[i]; i++)
+        if (strcmp(s, words[i]) == 0)
+            return 1;
+    return 0;
+}
 
 /* A required (or, with optional, possibly absent) string; "" stands in when absent or bad. */
 static const char *get_string(json_t *obj, const char *field, int optional, int nonempty,
@@ -199,6 +215,11 @@ static void parse_time(json_t *e, struct wdts_catalog_report *rep, int kind_ok, 
     rep->time_start = get_string(t, "start", 0, 1, pr, entry);
     rep->time_end = get_string(t, "end", 0, 1, pr, entry);
     rep->time_basis = get_string(t, "basis", 0, 1, pr, entry);
+    if (*rep->time_basis && !in_list(rep->time_basis, basis_words))
+        problem(pr, entry,
+                "'time.basis' must be one of modified, created, paid, consigned, audited, "
+                "stockin, other (got '%s')",
+                rep->time_basis);
     rep->time_meaning = get_string(t, "meaning", 1, 0, pr, entry);
     if (*rep->time_start && strcmp(rep->time_start, rep->time_end) == 0)
         problem(pr, entry, "'time.start' and 'time.end' must be different parameters");
@@ -285,6 +306,42 @@ static void parse_details(json_t *e, struct wdts_catalog_report *rep, struct pro
     }
 }
 
+/* The archive (历史) counterpart: same parameters, window, paging, list and keys. */
+static void parse_history(json_t *e, struct wdts_catalog_report *rep, int kind_ok,
+                          struct problems *pr, const char *entry)
+{
+    json_t *h = json_object_get(e, "history");
+    if (h == NULL)
+        return;
+    if (!json_is_object(h) || json_object_size(h) != 2) {
+        problem(pr, entry, "'history' must be an object {method, qimen_method}");
+        return;
+    }
+    if (kind_ok && rep->kind != WDTS_REPORT_INCREMENTAL)
+        problem(pr, entry, "'history' is only for incremental reports");
+    rep->history_method = get_string(h, "method", 0, 1, pr, entry);
+    if (*rep->history_method && !is_method(rep->history_method))
+        problem(pr, entry, "'history.method' must be a dotted API method name (got '%s')",
+                rep->history_method);
+    if (*rep->history_method && strcmp(rep->history_method, rep->method) == 0)
+        problem(pr, entry, "'history.method' must differ from 'method'");
+    rep->history_qimen_method = get_string(h, "qimen_method", 0, 1, pr, entry);
+    check_qimen_method(rep->history_qimen_method, pr, entry);
+}
+
+/* How far back a report whose basis is not its change time is read again. */
+static void parse_lookback(json_t *e, struct wdts_catalog_report *rep, int kind_ok,
+                           struct problems *pr, const char *entry)
+{
+    if (json_object_get(e, "lookback_s") == NULL)
+        return;
+    if (kind_ok && rep->kind != WDTS_REPORT_INCREMENTAL) {
+        problem(pr, entry, "'lookback_s' is only for incremental reports");
+        return;
+    }
+    rep->lookback = get_seconds(e, "lookback_s", MAX_SPAN_LIMIT, pr, entry);
+}
+
 /* Fills rep from entry e; every problem goes to pr under the entry's name. */
 static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep, struct problems *pr)
 {
@@ -293,7 +350,7 @@ static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep, 
     memset(rep, 0, sizeof(*rep));
     rep->name = rep->description = rep->method = rep->qimen_method = rep->list_key = "";
     rep->notes = rep->time_start = rep->time_end = rep->time_basis = rep->time_meaning = "";
-    rep->modified_field = "";
+    rep->modified_field = rep->group = rep->history_method = rep->history_qimen_method = "";
     if (!json_is_object(e)) {
         problem(pr, entry, "must be an object");
         rep->params = NULL;
@@ -380,6 +437,14 @@ static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep, 
     parse_details(e, rep, pr, entry);
     get_names(e, "pii", 1, 0, &rep->pii, pr, entry);
     rep->notes = get_string(e, "notes", 1, 0, pr, entry);
+    rep->group = get_string(e, "group", 0, 1, pr, entry);
+    if (*rep->group && !in_list(rep->group, group_words))
+        problem(pr, entry,
+                "'group' must be one of sales, aftersales, stock, purchase, finance, goods, "
+                "settings (got '%s')",
+                rep->group);
+    parse_history(e, rep, kind_ok, pr, entry);
+    parse_lookback(e, rep, kind_ok, pr, entry);
 }
 
 static void free_reports(struct wdts_catalog_report *reports, size_t n)
@@ -500,6 +565,11 @@ const char *wdts_catalog_embedded(size_t *len)
     if (len)
         *len = wdts_catalog_embedded_json_len;
     return (const char *)wdts_catalog_embedded_json;
+}
+
+int wdts_catalog_report_sees_late_changes(const struct wdts_catalog_report *rep)
+{
+    return rep->kind == WDTS_REPORT_SNAPSHOT || strcmp(rep->time_basis, "modified") == 0;
 }
 
 const char *wdts_report_kind_name(enum wdts_report_kind kind)

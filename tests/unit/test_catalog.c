@@ -157,17 +157,21 @@ static void test_repo_file_matches_embedded(void **state)
 }
 
 /* A valid incremental entry with one field replaced by `patch` (a JSON fragment). */
-#define ENTRY(name, extra)                                                                         \
+#define ENTRY_WITH(name, basis, group, extra)                                                \
     "{\"name\":\"" name "\",\"description\":\"d\",\"kind\":\"incremental\","                       \
     "\"method\":\"a.B.c\",\"qimen_method\":\"wdt.a.b.c\","                                         \
-    "\"time\":{\"start\":\"start_time\",\"end\":\"end_time\",\"basis\":\"modified\"},"             \
+    "\"time\":{\"start\":\"start_time\",\"end\":\"end_time\",\"basis\":\"" basis "\"},"            \
     "\"page_size\":100,\"max_page_size\":200,\"list_key\":\"order\",\"pk\":[\"id\"],"              \
-    "\"modified\":{\"field\":\"modified\",\"format\":\"datetime\"}" extra "}"
+    "\"modified\":{\"field\":\"modified\",\"format\":\"datetime\"},\"group\":\"" group "\"" extra "}"
+#define ENTRY(name, extra) ENTRY_WITH(name, "modified", "sales", extra)
 
 static void test_small_valid_catalog(void **state)
 {
     (void)state;
-    const char *json = "[" ENTRY(
+    const char *json = "[" ENTRY_WITH("r2", "created", "finance",
+                                      ",\"max_span_s\":60,\"lookback_s\":600,\"history\":{"
+                                      "\"method\":\"a.B.h\",\"qimen_method\":\"wdt.a.b.h\"}") ","
+                       ENTRY(
         "r1",
         ",\"max_span_s\":3600") ","
                                 "{\"name\":\"s1\",\"description\":\"d\",\"kind\":\"snapshot\","
@@ -175,14 +179,28 @@ static void test_small_valid_catalog(void **state)
                                 "\"page_size\":100,\"max_page_size\":100,\"list_key\":\"details\","
                                 "\"pk\":[\"id\"],\"modified\":{\"field\":\"modified\",\"format\":"
                                 "\"epoch_ms\"},"
-                                "\"snapshot_interval_s\":600}]";
+                                "\"snapshot_interval_s\":600,\"group\":\"settings\"}]";
     char es[512] = "";
     struct wdts_catalog *cat =
         wdts_catalog_new_from_json(json, strlen(json), "test", es, sizeof(es));
     if (cat == NULL)
         fail_msg("%s", es);
-    assert_int_equal(wdts_catalog_count(cat), 2);
+    assert_int_equal(wdts_catalog_count(cat), 3);
+    const struct wdts_catalog_report *r1 = wdts_catalog_get(cat, "r1");
+    const struct wdts_catalog_report *r2 = wdts_catalog_get(cat, "r2");
+    assert_string_equal(r1->group, "sales");
+    assert_string_equal(r1->history_method, "");
+    assert_int_equal(r1->lookback, 0);
+    assert_int_equal(wdts_catalog_report_sees_late_changes(r1), 1);
+    assert_string_equal(r2->group, "finance");
+    assert_string_equal(r2->time_basis, "created");
+    assert_string_equal(r2->history_method, "a.B.h");
+    assert_string_equal(r2->history_qimen_method, "wdt.a.b.h");
+    assert_int_equal(r2->lookback, 600);
+    assert_int_equal(wdts_catalog_report_sees_late_changes(r2), 0);
     const struct wdts_catalog_report *s1 = wdts_catalog_get(cat, "s1");
+    assert_string_equal(s1->group, "settings");
+    assert_int_equal(wdts_catalog_report_sees_late_changes(s1), 1);
     assert_int_equal(s1->snapshot_interval, 600);
     assert_int_equal(s1->modified_format, WDTS_TIMEFMT_EPOCH_MS);
     assert_string_equal(s1->time_start, "");
@@ -240,8 +258,10 @@ static void test_broken_catalog_lists_every_problem(void **state)
     assert_non_null(strstr(es, "pages: 'qimen_method' must be lower case"));
     assert_non_null(strstr(es, "pages: 'pk' must name at least one field"));
     assert_non_null(strstr(es, "pages: 'params.x' must be"));
-    /* ten problems, each listed once; a bad kind does not add span or time noise */
-    assert_non_null(strstr(es, "catalog broken.json: 10 problems: "));
+    assert_non_null(strstr(es, "pages: 'group' is missing"));
+    /* thirteen problems (three entries without a group), each listed once; a bad kind does
+     * not add span or time noise */
+    assert_non_null(strstr(es, "catalog broken.json: 13 problems: "));
 }
 
 static void test_other_rejections(void **state)
@@ -269,8 +289,28 @@ static void test_other_rejections(void **state)
          "r: details[0]: 'pk' is missing"},
         {"[{\"name\":\"s\",\"description\":\"d\",\"kind\":\"snapshot\",\"method\":\"a.B\","
          "\"qimen_method\":\"wdt.a.b\",\"page_size\":1,\"max_page_size\":1,\"list_key\":\"l\","
-         "\"pk\":[\"id\"],\"modified\":{\"field\":\"m\",\"format\":\"datetime\"}}]",
+         "\"pk\":[\"id\"],\"modified\":{\"field\":\"m\",\"format\":\"datetime\"},"
+         "\"group\":\"goods\"}]",
          "s: 'snapshot_interval_s' is missing"},
+        {"[{\"name\":\"s\",\"description\":\"d\",\"kind\":\"snapshot\",\"method\":\"a.B\","
+         "\"qimen_method\":\"wdt.a.b\",\"page_size\":1,\"max_page_size\":1,\"list_key\":\"l\","
+         "\"pk\":[\"id\"],\"modified\":{\"field\":\"m\",\"format\":\"datetime\"},"
+         "\"snapshot_interval_s\":60,\"group\":\"goods\",\"lookback_s\":60}]",
+         "s: 'lookback_s' is only for incremental reports"},
+        {"[" ENTRY_WITH("r", "modified", "misc", ",\"max_span_s\":60") "]",
+         "r: 'group' must be one of sales, aftersales"},
+        {"[" ENTRY_WITH("r", "shipped", "stock", ",\"max_span_s\":60") "]",
+         "r: 'time.basis' must be one of modified, created"},
+        {"[" ENTRY("r", ",\"max_span_s\":60,\"lookback_s\":61") "]",
+         "r: 'lookback_s' must be a positive multiple of 60"},
+        {"[" ENTRY("r", ",\"max_span_s\":60,\"history\":{\"method\":\"a.B.c\","
+                        "\"qimen_method\":\"wdt.a.b.h\"}") "]",
+         "r: 'history.method' must differ from 'method'"},
+        {"[" ENTRY("r", ",\"max_span_s\":60,\"history\":{\"method\":\"a.B.h\"}") "]",
+         "r: 'history' must be an object {method, qimen_method}"},
+        {"[" ENTRY("r", ",\"max_span_s\":60,\"history\":{\"method\":\"a.B.h\","
+                        "\"qimen_method\":\"wdt.a.B.h\"}") "]",
+         "r: 'qimen_method' must be lower case (got 'wdt.a.B.h')"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         es[0] = '\0';

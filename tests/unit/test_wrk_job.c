@@ -22,7 +22,7 @@ static const char composite_json[] =
     "\"qimen_method\":\"wdt.a.b.c\",\"time\":{\"start\":\"start_date\",\"end\":\"end_date\","
     "\"basis\":\"created\"},\"max_span_s\":3600,\"page_size\":100,\"max_page_size\":200,"
     "\"list_key\":\"data\",\"pk\":[\"warehouse_no\",\"stockio_no\",\"spec_no\",\"type\",\"created\"],"
-    "\"modified\":{\"field\":\"created\",\"format\":\"datetime\"}}]";
+    "\"modified\":{\"field\":\"created\",\"format\":\"datetime\"},\"group\":\"stock\"}]";
 
 static int setup(void **state)
 {

@@ -50,7 +50,8 @@ struct wdts_catalog_report {
     const char *qimen_method;     /* Qimen method: "wdt." + lower-cased method */
     const char *time_start;       /* window start parameter ("start_time"); "" for snapshots */
     const char *time_end;         /* window end parameter ("end_time"); "" for snapshots */
-    const char *time_basis;       /* the time the window filters on: "modified", "created" */
+    const char *time_basis;       /* the time the window filters on: modified, created, paid,
+                                     consigned, audited, stockin or other */
     const char *time_meaning;     /* human text */
     json_t *params;               /* fixed extra params, a JSON object; borrowed, never NULL */
     int64_t max_span;             /* widest window in seconds (incremental); 0 for snapshots */
@@ -67,7 +68,18 @@ struct wdts_catalog_report {
     struct wdts_catalog_names pii; /* fields subject to the connection's PII policy */
     int64_t snapshot_interval;     /* seconds between snapshots (snapshot); 0 otherwise */
     const char *notes;
+    const char *group;                /* sales, aftersales, stock, purchase, finance, goods or
+                                         settings: what `--reports` selects by */
+    const char *history_method;       /* the archive (历史) method; "" when none */
+    const char *history_qimen_method; /* its Qimen name; "" when none */
+    int64_t lookback;                 /* seconds read again behind the watermark (a basis
+                                         other than modified); 0 = none */
 };
+
+/** Where the official method pages every report cites live: `<this>/Firecrawl/<method>.md`
+ *  (the facts, with line numbers, are in common/catalog/wdt-api-spec.json). */
+#define WDTS_CATALOG_SPEC_SOURCE                                                                   \
+    "cunsheng/wangdiantong-api-qjb@80048127cae778ff07fb01ddeea8563e845ab6bd"
 
 struct wdts_catalog;
 
@@ -103,6 +115,13 @@ const struct wdts_catalog_report *wdts_catalog_get(const struct wdts_catalog *ca
 
 /** @returns the embedded catalog's JSON text (static, not NUL-terminated); its length in *len. */
 const char *wdts_catalog_embedded(size_t *len);
+
+/**
+ * @returns 1 when a later change of a record is seen again (a snapshot, or an incremental
+ *          report whose window filters on the change time), 0 when only the version within
+ *          the window of its basis time is (created, paid, consigned, …).
+ */
+int wdts_catalog_report_sees_late_changes(const struct wdts_catalog_report *rep);
 
 /** @returns "incremental" | "snapshot". */
 const char *wdts_report_kind_name(enum wdts_report_kind kind);
