@@ -193,7 +193,7 @@ static int env_init(struct env *env, const char *sub, int need_key)
         }
         env->has_key = 1;
     }
-    env->cat = wdts_catalog_new(NULL, es, sizeof(es));
+    env->cat = wdts_catalog_new(env->cfg->catalog_path, es, sizeof(es));
     if (env->cat == NULL) {
         fprintf(stderr, "wdtctl connection %s: %s\n", sub, es);
         return WDTS_EXIT_FATAL;
@@ -554,13 +554,10 @@ static int cmd_add(int argc, char **argv)
         goto out;
     }
 
-    /* The catalog is needed to read --reports: it is embedded, so no config yet. */
-    struct wdts_catalog *cat = wdts_catalog_new(NULL, es, sizeof(es));
-    if (cat == NULL) {
-        fprintf(stderr, "wdtctl connection add: %s\n", es);
-        rc = WDTS_EXIT_FATAL;
+    /* The catalog is needed to read --reports (catalog.path, or the built-in one). */
+    struct wdts_catalog *cat = ctl_catalog_load("connection add", &rc);
+    if (cat == NULL)
         goto out;
-    }
     rc = parse_reports(conn, reports, cat);
     if (rc == 0) {
         struct wdts_buf errs;
