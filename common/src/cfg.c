@@ -1089,7 +1089,12 @@ static void check_kafka(struct cfg_load *ld)
 static void check_catalog(struct cfg_load *ld)
 {
     const char *path = ld->cfg->catalog_path;
-    if (path == NULL || *path == '\0')
+    if (path != NULL && *path == '\0') { /* empty = unset: the built-in catalog */
+        free(ld->cfg->catalog_path);
+        ld->cfg->catalog_path = NULL;
+        return;
+    }
+    if (path == NULL)
         return;
     char es[900];
     struct wdts_catalog *cat = wdts_catalog_new(path, es, sizeof(es));

@@ -312,6 +312,153 @@ static void test_lookback(void **state)
     assert_non_null(strstr(es, "with lookback"));
 }
 
+static struct sched_plan_reread_result reread(const struct sched_plan_params *p,
+                                              const struct sched_plan_state *st, int64_t wm,
+                                              int64_t origin, int64_t now, size_t cap)
+{
+    struct sched_plan_reread_result res;
+    char es[256] = "";
+    if (sched_plan_reread(p, st, wm, origin, now, win, cap, &res, es, sizeof(es)) != WDTS_OK)
+        fail_msg("sched_plan_reread: %s", es);
+    return res;
+}
+
+/* The look-back re-read: when it is due, which range, how many windows, and that a
+ * decision repeated with the same inputs (a restart before its state was stored) is the
+ * same windows, hence the same job ids. */
+static void test_reread_when_and_what(void **state)
+{
+    (void)state;
+    const int64_t H = 3600;
+    struct sched_plan_params p = hourly();
+    p.span = 30 * DAY - 60; /* a 30-day report, planned a minute narrower */
+    p.reread = 7 * DAY;
+    p.reread_every = 6 * H;
+    struct sched_plan_state st;
+    memset(&st, 0, sizeof(st));
+    const int64_t origin = floor_to(NOW - 90 * DAY, 60), bf_end = floor_to(NOW - 300, 60);
+
+    /* never planned: nothing, whatever the watermark */
+    struct sched_plan_reread_result r = reread(&p, &st, bf_end, origin, NOW + DAY, CAP);
+    assert_false(r.due);
+    assert_int_equal(r.n, 0);
+
+    /* the clock starts at the end of the first sync: not due before an interval after it */
+    st.has_cursor = 1;
+    st.cursor = bf_end;
+    st.backfill_end = bf_end;
+    r = reread(&p, &st, bf_end, origin, bf_end + 6 * H - 1, CAP);
+    assert_false(r.due);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(r.next, bf_end + 6 * H);
+    r = reread(&p, &st, bf_end, origin, bf_end + 6 * H, CAP);
+    assert_true(r.due);
+    /* 7 days of a 30-day report: one window, ending at the watermark */
+    assert_int_equal(r.n, 1);
+    assert_int_equal(win[0].kind, WDTS_JOB_LOOKBACK);
+    assert_int_equal(win[0].start, bf_end - 7 * DAY);
+    assert_int_equal(win[0].end, bf_end);
+    assert_int_equal(r.start, bf_end - 7 * DAY);
+    assert_int_equal(r.end, bf_end);
+    assert_int_equal(r.next, bf_end + 12 * H);
+
+    /* the same inputs again (a restart before the state was stored): the same window */
+    struct sched_plan_window first = win[0];
+    r = reread(&p, &st, bf_end, origin, bf_end + 6 * H, CAP);
+    assert_true(r.due);
+    assert_int_equal(win[0].start, first.start);
+    assert_int_equal(win[0].end, first.end);
+
+    /* after a re-read at T, the next is due at T + interval, behind the watermark of then */
+    const int64_t t = bf_end + 6 * H;
+    st.last_lookback = t;
+    const int64_t wm2 = bf_end + 9 * H;
+    assert_false(reread(&p, &st, wm2, origin, t + 6 * H - 60, CAP).due);
+    r = reread(&p, &st, wm2, origin, t + 6 * H, CAP);
+    assert_true(r.due);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(win[0].start, wm2 - 7 * DAY);
+    assert_int_equal(win[0].end, wm2);
+    /* a scheduler stopped for days re-reads once, not once per missed interval */
+    r = reread(&p, &st, wm2, origin, t + 5 * DAY, CAP);
+    assert_true(r.due);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.next, t + 5 * DAY + 6 * H);
+
+    /* never before the first sync's start */
+    const int64_t young = bf_end - 2 * DAY;
+    r = reread(&p, &st, bf_end, young, t + 6 * H, CAP);
+    assert_true(r.due);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(win[0].start, young);
+    /* a watermark not past the start: nothing to read again, not due */
+    r = reread(&p, &st, young, young, t + 6 * H, CAP);
+    assert_false(r.due);
+    assert_int_equal(r.n, 0);
+    r = reread(&p, &st, 0, young, t + 6 * H, CAP);
+    assert_false(r.due);
+
+    /* a watermark off the step (a split half completed last): the start is on the step,
+     * the end is the watermark itself */
+    r = reread(&p, &st, bf_end + 17, origin, t + 6 * H, CAP);
+    assert_true(r.due);
+    assert_int_equal(win[0].start % 60, ORIGIN % 60);
+    assert_int_equal(win[0].start, floor_to(bf_end + 17 - 7 * DAY, 60));
+    assert_int_equal(win[0].end, bf_end + 17);
+
+    /* off: no depth, no interval, or a snapshot report */
+    struct sched_plan_params q = p;
+    q.reread = 0;
+    assert_false(reread(&q, &st, wm2, origin, t + DAY, CAP).due);
+    q = p;
+    q.reread_every = 0;
+    assert_false(reread(&q, &st, wm2, origin, t + DAY, CAP).due);
+    assert_int_equal(reread(&q, &st, wm2, origin, t + DAY, CAP).next, 0);
+}
+
+static void test_reread_hourly_windows(void **state)
+{
+    (void)state;
+    struct sched_plan_params p = hourly();
+    p.span = 3600 - 60;
+    p.reread = 7 * DAY;
+    p.reread_every = 6 * 3600;
+    struct sched_plan_state st;
+    memset(&st, 0, sizeof(st));
+    st.has_cursor = 1;
+    st.backfill_end = st.cursor = floor_to(NOW - 300, 60);
+    const int64_t wm = st.backfill_end, origin = wm - 90 * DAY;
+    struct sched_plan_reread_result r = reread(&p, &st, wm, origin, wm + 7 * 3600, CAP);
+    assert_true(r.due);
+    /* 7 days in 59-minute windows: ceil(10080 / 59) = 171, tiling the range */
+    assert_int_equal(r.n, 171);
+    assert_int_equal(r.needed, 171);
+    assert_int_equal(win[0].start, wm - 7 * DAY);
+    for (size_t i = 0; i < r.n; i++) {
+        assert_int_equal(win[i].kind, WDTS_JOB_LOOKBACK);
+        assert_true(win[i].end - win[i].start <= p.span);
+        assert_true(win[i].end > win[i].start);
+        if (i > 0)
+            assert_int_equal(win[i].start, win[i - 1].end);
+    }
+    assert_int_equal(win[r.n - 1].end, wm);
+    /* the caller's array too small: nothing written, not due (it sizes it from reread/span) */
+    r = reread(&p, &st, wm, origin, wm + 7 * 3600, 170);
+    assert_false(r.due);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(r.needed, 171);
+    assert_true(r.needed <= (size_t)(p.reread / p.span) + 2);
+
+    /* bad knobs are refused with the reason */
+    char es[256];
+    struct sched_plan_reread_result res;
+    p.reread = 7 * DAY + 30;
+    assert_int_equal(sched_plan_reread(&p, &st, wm, origin, wm + DAY, win, CAP, &res, es,
+                                       sizeof(es)),
+                     WDTS_ERR_INVAL);
+    assert_non_null(strstr(es, "look-back"));
+}
+
 static void test_min_window(void **state)
 {
     (void)state;
@@ -654,6 +801,8 @@ int main(void)
         cmocka_unit_test(test_outstanding_bound),
         cmocka_unit_test(test_lag),
         cmocka_unit_test(test_lookback),
+        cmocka_unit_test(test_reread_when_and_what),
+        cmocka_unit_test(test_reread_hourly_windows),
         cmocka_unit_test(test_min_window),
         cmocka_unit_test(test_snapshot_interval),
         cmocka_unit_test(test_resync),
