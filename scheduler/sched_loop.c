@@ -304,9 +304,10 @@ void sched_params_for(const struct wdts_cfg *cfg, const struct wdts_conn *conn,
     p->lag = cfg->scheduler_lag_ms / 1000;
     p->lookback = cfg->scheduler_lookback_ms / 1000;
     p->max_outstanding = cfg->scheduler_max_outstanding;
-    if (!p->snapshot && rep->lookback > 0 && !wdts_catalog_report_sees_late_changes(rep)) {
-        p->reread = rep->lookback;
-        p->reread_every = cfg->scheduler_lookback_interval_ms / 1000;
+    if (!p->snapshot && !wdts_catalog_report_sees_late_changes(rep)) {
+        const struct wdts_conn_report *cr = wdts_conn_report_get(conn, rep->name);
+        p->reread = cr && cr->has_lookback ? cr->lookback_s : rep->lookback;
+        p->reread_every = p->reread > 0 ? cfg->scheduler_lookback_interval_ms / 1000 : 0;
     }
 }
 

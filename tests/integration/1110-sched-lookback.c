@@ -265,6 +265,25 @@ static json_t *status_json(void)
     return arr;
 }
 
+/* wdtctl with args (NULL-terminated); returns its exit status, output in *out (freed by
+ * the caller). */
+static int ctl(char **out, const char *const *args)
+{
+    char *argv[40];
+    size_t n = 0;
+    argv[n++] = wdts_xstrdup(wdts_test_bin("wdtctl"));
+    for (size_t i = 0; args[i] && n < 39; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    struct wdts_test_run run;
+    assert_int_equal(wdts_test_run(argv, NULL, 120, &run), 0);
+    free(argv[0]);
+    *out = wdts_xasprintf("%s%s", run.out, run.err);
+    int st = run.status;
+    wdts_test_run_free(&run);
+    return st;
+}
+
 static void test_lookback(void **state)
 {
     (void)state;
@@ -420,6 +439,52 @@ static void test_lookback(void **state)
                         t2s);
     assert_true(json_is_null(json_object_get(status_row(st, NOLB), "last_lookback")));
     json_decref(st);
+
+    /* a connection's own depth (`wdtctl connection add --lookback`) replaces the catalog's */
+    setenv("WDT_SECRET_KEY", WT_KEY_HEX, 1);
+    char *secret = wdts_xasprintf("%s", write_file(t.dir, "secret.txt", "lb-secret:lb-salt"));
+    const char *reports = LB "," NOLB;
+    char *out = NULL;
+    const char *bad1[] = {"connection", "add", "--tenant", "t1", "--id", "c1", "--app", "wdt",
+                          "--sid", SID, "--appkey", "lb-app", "--appsecret-file", secret,
+                          "--gateway", gw, "--reports", reports, "--replace", "--lookback",
+                          LB "=90s", NULL};
+    assert_int_equal(ctl(&out, bad1), 64);
+    assert_non_null(strstr(out, "whole minutes"));
+    free(out);
+    const char *bad2[] = {"connection", "add", "--tenant", "t1", "--id", "c1", "--app", "wdt",
+                          "--sid", SID, "--appkey", "lb-app", "--appsecret-file", secret,
+                          "--gateway", gw, "--reports", LB, "--replace", "--lookback",
+                          NOLB "=1d", NULL};
+    assert_int_equal(ctl(&out, bad2), 64);
+    assert_non_null(strstr(out, "not an enabled report"));
+    free(out);
+    const char *good[] = {"connection", "add", "--tenant", "t1", "--id", "c1", "--app", "wdt",
+                          "--sid", SID, "--appkey", "lb-app", "--appsecret-file", secret,
+                          "--gateway", gw, "--reports", reports, "--backfill", "12h",
+                          "--replace", "--lookback", LB "=3d," NOLB "=1d", NULL};
+    if (ctl(&out, good) != 0)
+        fail_msg("wdtctl connection add --lookback:\n%s", out);
+    free(out);
+    const char *show[] = {"connection", "show", "--id", "c1", NULL};
+    assert_int_equal(ctl(&out, show), 0);
+    if (strstr(out, LB "=3d, " NOLB "=1d") == NULL)
+        fail_msg("connection show does not list the look-backs:\n%s", out);
+    free(out);
+    st = status_json();
+    assert_int_equal(json_integer_value(json_object_get(status_row(st, LB), "lookback_s")),
+                     3 * DAY);
+    assert_string_equal(json_string_value(json_object_get(status_row(st, NOLB), "late_changes")),
+                        "lookback");
+    assert_int_equal(json_integer_value(json_object_get(status_row(st, NOLB), "lookback_s")), DAY);
+    json_decref(st);
+    /* the scheduler takes it: six hours after the first sync's end, the report that had
+     * none re-reads its last day (the first sync's 12 hours) */
+    log = sched_once(T2 + 6 * 3600);
+    if (strstr(log, "c1/" NOLB ": look-back re-read of") == NULL)
+        fail_msg("the connection's look-back of %s did not run:\n%s", NOLB, log);
+    free(log);
+    free(secret);
 
     versions_free(&day0);
     versions_free(&day0_nolb);

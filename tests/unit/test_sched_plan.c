@@ -8,8 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "sched_loop.h"
 #include "sched_plan.h"
 #include "wdts/catalog.h"
+#include "wdts/cfg.h"
+#include "wdts/conn.h"
 #include "wdts/time.h"
 
 #define DAY 86400LL
@@ -459,6 +462,70 @@ static void test_reread_hourly_windows(void **state)
     assert_non_null(strstr(es, "look-back"));
 }
 
+/* Which reports get a look-back, from the catalog, the configuration and the connection. */
+static void test_reread_params(void **state)
+{
+    (void)state;
+    char es[1024];
+#define REP(name, basis, extra)                                                                    \
+    "{\"name\":\"" name "\",\"description\":\"d\",\"kind\":\"incremental\","                       \
+    "\"method\":\"sales.TradeQuery.queryWithDetail\","                                             \
+    "\"qimen_method\":\"wdt.sales.tradequery.querywithdetail\",\"time\":{\"start\":\"start_time\","  \
+    "\"end\":\"end_time\",\"basis\":\"" basis "\",\"meaning\":\"m\"},\"max_span_s\":3600,"          \
+    "\"page_size\":100,\"max_page_size\":100,\"list_key\":\"order\",\"pk\":[\"trade_id\"],"         \
+    "\"modified\":{\"field\":\"modified\",\"format\":\"datetime\"},\"group\":\"sales\"" extra "}"
+    const char *json = "[" REP("by_pay", "paid", ",\"lookback_s\":604800") ","
+        REP("by_pay_none", "paid", "") "," REP("by_mod", "modified", ",\"lookback_s\":600") "]";
+#undef REP
+    struct wdts_catalog *cat = wdts_catalog_new_from_json(json, strlen(json), "test", es, sizeof(es));
+    if (cat == NULL)
+        fail_msg("catalog: %s", es);
+    struct wdts_cfg *cfg = NULL;
+    struct wdts_cfg_opts opts = {0};
+    assert_int_equal(wdts_cfg_load(&opts, &cfg, NULL), WDTS_OK);
+    struct wdts_conn *conn = wdts_conn_new();
+    for (size_t i = 0; i < wdts_catalog_count(cat); i++)
+        wdts_conn_add_report(conn, wdts_catalog_at(cat, i)->name);
+    struct sched_plan_params p;
+
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_pay"), &p);
+    assert_int_equal(p.reread, 7 * DAY);
+    assert_int_equal(p.reread_every, 6 * 3600); /* scheduler.lookback.interval's default */
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_pay_none"), &p);
+    assert_int_equal(p.reread, 0);
+    assert_int_equal(p.reread_every, 0);
+    /* a report windowed by its change time never re-reads, whatever its entry says */
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_mod"), &p);
+    assert_int_equal(p.reread, 0);
+
+    /* the connection's own depth wins over the catalog's, 0 included */
+    wdts_conn_report_get(conn, "by_pay")->has_lookback = 1;
+    wdts_conn_report_get(conn, "by_pay")->lookback_s = 0;
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_pay"), &p);
+    assert_int_equal(p.reread, 0);
+    assert_int_equal(p.reread_every, 0);
+    wdts_conn_report_get(conn, "by_pay_none")->has_lookback = 1;
+    wdts_conn_report_get(conn, "by_pay_none")->lookback_s = 3 * DAY;
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_pay_none"), &p);
+    assert_int_equal(p.reread, 3 * DAY);
+    assert_int_equal(p.reread_every, 6 * 3600);
+
+    /* scheduler.lookback.interval 0s: off everywhere */
+    cfg->scheduler_lookback_interval_ms = 0;
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_pay_none"), &p);
+    assert_int_equal(p.reread_every, 0);
+    struct sched_plan_state st = {.has_cursor = 1, .cursor = NOW, .backfill_end = NOW - DAY};
+    struct sched_plan_reread_result r;
+    assert_int_equal(sched_plan_reread(&p, &st, NOW, NOW - 30 * DAY, NOW + 30 * DAY, win, CAP,
+                                       &r, es, sizeof(es)),
+                     WDTS_OK);
+    assert_false(r.due);
+
+    wdts_conn_destroy(conn);
+    wdts_cfg_destroy(cfg);
+    wdts_catalog_destroy(cat);
+}
+
 static void test_min_window(void **state)
 {
     (void)state;
@@ -803,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_lookback),
         cmocka_unit_test(test_reread_when_and_what),
         cmocka_unit_test(test_reread_hourly_windows),
+        cmocka_unit_test(test_reread_params),
         cmocka_unit_test(test_min_window),
         cmocka_unit_test(test_snapshot_interval),
         cmocka_unit_test(test_resync),
