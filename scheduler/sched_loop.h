@@ -89,8 +89,8 @@ int sched_run(struct sched *s, volatile sig_atomic_t *stop);
  * @brief The planning knobs of one (connection, report): the report's span or interval,
  *        the connection's backfill depth (cfg scheduler.backfill when it has none), and
  *        scheduler.lag, .lookback and .max.outstanding, and the look-back re-read: the
- *        catalog's lookback_s (when the report's basis does not see late changes) every
- *        scheduler.lookback.interval. @owner all borrowed.
+ *        connection's or else the catalog's lookback_s (only when the report's basis does
+ *        not see late changes) every scheduler.lookback.interval. @owner all borrowed.
  */
 void sched_params_for(const struct wdts_cfg *cfg, const struct wdts_conn *conn,
                       const struct wdts_catalog_report *rep, struct sched_plan_params *p);

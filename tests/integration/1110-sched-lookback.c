@@ -14,7 +14,9 @@
  * sandbox's truth), while trades_by_pay_nolb still has the version of T1 for most of them:
  * without the look-back the later change is never seen. The watermark is not moved back by
  * the look-back, and `wdtctl status --json` says which report sees late changes and when
- * the last look-back ran. */
+ * the last look-back ran. Last, `wdtctl connection add --lookback` gives the connection
+ * depths of its own (refusing a bad duration or a report it does not sync), which `connection
+ * show`, `status` and the next pass use. */
 #include "wrk_testlib.h"
 
 #include <jansson.h>
