@@ -43,9 +43,9 @@ done
 echo "== user"
 user=$(podman image inspect --format '{{.Config.User}}' "$IMG_TAG")
 [[ $user == 10001:10001 ]] || img_fail "the image's USER is '$user', not 10001:10001"
-ids=$(in_image sh -c 'echo "$(id -u):$(id -g)"')
-[[ $ids == 10001:10001 ]] || img_fail "a container runs as $ids, not 10001:10001"
-echo "runs as UID:GID $ids"
+uid_gid=$(in_image sh -c 'echo "$(id -u):$(id -g)"')
+[[ $uid_gid == 10001:10001 ]] || img_fail "a container runs as $uid_gid, not 10001:10001"
+echo "runs as UID:GID $uid_gid"
 
 echo "== read-only root filesystem"
 out=$(in_image sh -c '
@@ -68,15 +68,15 @@ missing_libs() {
     grep -c '=> /' <<<"$out" >"$IMG_CACHE/check-resolved.$$"
     grep "not found" <<<"$out" | awk '{ print $1 }' | sort -u || true
 }
-missing=$(missing_libs)
+unresolved=$(missing_libs)
 resolved=$(cat "$IMG_CACHE/check-resolved.$$")
-[[ -z "$missing" ]] || img_fail "libraries missing from the image: $(echo "$missing")"
+[[ -z "$unresolved" ]] || img_fail "libraries missing from the image: $(echo "$unresolved")"
 ((resolved > 0)) || img_fail "ldd resolved no library in the image"
 # the check itself sees a library that is not there
-missing=$(missing_libs 'rm -f /usr/lib/*/libjansson.so.4*')
+unresolved=$(missing_libs 'rm -f /usr/lib/*/libjansson.so.4*')
 rm -f "$IMG_CACHE/check-resolved.$$"
-[[ $missing == libjansson.so.4 ]] ||
-    img_fail "with libjansson removed, the library check found: '${missing:-nothing}'"
+[[ $unresolved == libjansson.so.4 ]] ||
+    img_fail "with libjansson removed, the library check found: '${unresolved:-nothing}'"
 echo "$resolved libraries resolved, none missing (caught: libjansson.so.4 removed)"
 
 echo "== size"

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the IMG_* variables are read by the scripts that source this
 # Shared by the image tests (tests/image/*.sh, label "image"): podman with a configuration
 # of its own, its storage and the Debian base under the build tree, so that nothing in
 # /etc/containers is touched and reruns reuse what the first run made. Source it.
@@ -20,7 +20,6 @@ IMG_TEST_TOOLS=(wdt-sandbox wdt-localkafka)
 # Image size limit, bytes (as podman counts: the uncompressed layers).
 IMG_MAX_BYTES=$((100 * 1000 * 1000))
 
-img_log() { printf '[%s] %s\n' "$IMG_NAME" "$*"; }
 img_fail() {
     printf 'FAIL: %s\n' "$*" >&2
     exit 1
@@ -126,7 +125,7 @@ img_require_image() {
 # img_run_id: a label value naming the containers of this run; img_cleanup removes them.
 IMG_RUN_ID=wdts-$$-$RANDOM
 img_cleanup() {
-    local ids=()
-    mapfile -t ids < <(podman ps -aq --filter "label=wdts.run=$IMG_RUN_ID" 2>/dev/null || true)
-    ((${#ids[@]} == 0)) || podman rm -f -t 0 "${ids[@]}" >/dev/null 2>&1 || true
+    local ctrs=()
+    mapfile -t ctrs < <(podman ps -aq --filter "label=wdts.run=$IMG_RUN_ID" 2>/dev/null || true)
+    ((${#ctrs[@]} == 0)) || podman rm -f -t 0 "${ctrs[@]}" >/dev/null 2>&1 || true
 }

@@ -94,8 +94,8 @@ done
 for name in $(podman ps --format '{{.Names}}' --filter "label=wdts.run=$IMG_RUN_ID"); do
     # the process's real and effective UIDs, as the host sees them (no user namespace)
     cpid=$(podman inspect --format '{{.State.Pid}}' "$name")
-    ids=$(awk '/^Uid:/ { print $2 ":" $3 }' "/proc/$cpid/status")
-    [[ $ids == "$uid:$uid" ]] || st_fail "$name runs as UID $ids, not $uid"
+    uids=$(awk '/^Uid:/ { print $2 ":" $3 }' "/proc/$cpid/status")
+    [[ $uids == "$uid:$uid" ]] || st_fail "$name runs as UID $uids, not $uid"
 done
 st_log "4 containers run as UID $uid (seen from the host)"
 
