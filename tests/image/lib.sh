@@ -25,20 +25,23 @@ img_fail() {
     exit 1
 }
 
-# img_unavailable KIND REASON: podman cannot run containers here; says why in one line.
+# img_unavailable KIND REASON [--found]: podman cannot run containers here; says why in one line.
 # KIND "machine": a limitation of the machine itself (its kernel or its sandbox refuses
 # namespaces or cgroups): skipped (77), and the reason is appended to $WDT_TEST_SKIP_LOG,
 # which tests/run.sh reads to accept this skip and list it. Any other KIND is a failure
 # under WDT_TEST_NO_SKIP=1 (tests/run.sh), a skip otherwise. The reason is kept in
-# $IMG_CACHE/unavailable for the tests that need the image built by image/build.
+# $IMG_CACHE/unavailable for the tests that need the image built by image/build (which
+# pass --found when they repeat it).
 img_unavailable() {
     local kind=$1 reason=$2
-    mkdir -p "$IMG_CACHE"
-    printf '%s %s\n' "$kind" "$reason" >"$IMG_CACHE/unavailable"
+    if [[ ${3:-} != --found ]]; then
+        mkdir -p "$IMG_CACHE"
+        printf '%s %s\n' "$kind" "$reason" >"$IMG_CACHE/unavailable"
+    fi
     if [[ $kind == machine ]]; then
         echo "SKIP: podman cannot run containers on this machine: $reason"
         [[ -n "${WDT_TEST_SKIP_LOG:-}" ]] &&
-            printf '%s: %s\n' "$IMG_NAME" "$reason (a limitation of this machine)" >>"$WDT_TEST_SKIP_LOG"
+            printf '%s: %s\n' "$IMG_NAME" "$reason" >>"$WDT_TEST_SKIP_LOG"
         exit 77
     fi
     if [[ "${WDT_TEST_NO_SKIP:-}" == 1 ]]; then
@@ -100,7 +103,7 @@ img_probe() {
         img_unavailable other "runs as root only (podman with the storage under the build tree)"
     local err
     if ! err=$(unshare --mount --pid --net --ipc --uts --fork true 2>&1); then
-        img_unavailable machine "the kernel refuses new namespaces (unshare: ${err//$'\n'/ })"
+        img_unavailable machine "the kernel refuses new namespaces: $(tail -1 <<<"$err")"
     fi
     [[ -d /sys/fs/cgroup && -n "$(ls -A /sys/fs/cgroup 2>/dev/null)" ]] ||
         img_unavailable machine "no cgroup filesystem at /sys/fs/cgroup"
@@ -116,7 +119,7 @@ img_require_image() {
     if [[ -f "$IMG_CACHE/unavailable" ]]; then
         local kind reason
         read -r kind reason <"$IMG_CACHE/unavailable"
-        img_unavailable "$kind" "$reason (found by image/build)"
+        img_unavailable "$kind" "$reason (found by image/build)" --found
     fi
     podman image exists "$IMG_TAG" ||
         img_fail "no image $IMG_TAG in $IMG_CACHE/storage: tests/image/build.sh builds it"
