@@ -20,6 +20,14 @@ img_probe
 exec 9>"$IMG_CACHE/.lock"
 flock 9 # one build per cache at a time
 
+# Containers that an earlier run left behind (killed by a timeout before its trap ran): the
+# other image tests start after this one, so every container of the tests can go.
+mapfile -t stale < <(podman ps -aq --filter label=wdts.run)
+if ((${#stale[@]} > 0)); then
+    podman rm -f -t 0 "${stale[@]}" >/dev/null || true
+    echo "removed ${#stale[@]} containers an earlier run left"
+fi
+
 mirror=${WDTS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security=${WDTS_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
 tarball=$IMG_CACHE/debian-bookworm-slim.tar

@@ -11,6 +11,7 @@ cd "$WDTS_ROOT"
 t0=$SECONDS
 img_require_image
 trap img_cleanup EXIT
+trap 'exit 130' INT TERM
 
 # in_image ARGS...: runs ARGS in a container of the image as a pod runs it: a read-only root
 # (without podman's own tmpfs on /var/tmp and /run) and an emptyDir on /tmp.
