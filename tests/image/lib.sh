@@ -80,12 +80,20 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 tmp_dir = "$run_dir/libpod"
 EOF
+    # The kernel's overlayfs cannot stack on an overlayfs (a build tree inside a container):
+    # there, fuse-overlayfs does the same in user space.
+    local overlay_opts=""
+    if [[ "${WDTS_IMAGE_FUSE:-}" == 1 || "$(stat -f -c %T "$IMG_CACHE")" == overlayfs ]]; then
+        overlay_opts='[storage.options.overlay]
+mount_program = "/usr/bin/fuse-overlayfs"'
+    fi
     cat >"$IMG_CACHE/storage.conf" <<EOF
 # written by tests/image/lib.sh
 [storage]
 driver = "overlay"
 graphroot = "$IMG_CACHE/storage"
 runroot = "$run_dir/storage"
+$overlay_opts
 EOF
     cat >"$IMG_CACHE/registries.conf" <<EOF
 # written by tests/image/lib.sh: the tests never pull; short names mean docker.io
