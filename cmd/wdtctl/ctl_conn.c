@@ -57,6 +57,7 @@ static const char usage_add[] =
     "           [--gateway URL|production|test] [--reports a,b,...|all] [--backfill 90d]\n"
     "           [--rate R] [--burst N] [--concurrency N] [--pii keep|hash|drop]\n"
     "           [--lookback REPORT=D,...]\n"
+    "           [--archive-horizon 90d] [--archive-read all|old|off]\n"
     "\n"
     "Checks the credentials with a real call (the shops list, one row), then each enabled\n"
     "report with the smallest call it accepts, and prints a table: report, method, ok or\n"
@@ -90,6 +91,12 @@ static const char usage_add[] =
     "                           creation time: LATE in wdtctl status), read the last D behind\n"
     "                           the watermark again every scheduler.lookback.interval, instead\n"
     "                           of the catalog's lookback_s (e.g. trades_by_pay=14d; 0: never)\n"
+    "  --archive-horizon D      documents older than this are served only by the history\n"
+    "                           (历史) methods (default 90d; no official page states it)\n"
+    "  --archive-read all|old|off  which windows of a report with a history method are\n"
+    "                           read from it as well: all (default; about one more call per\n"
+    "                           window), old (only windows older than the horizon less 7\n"
+    "                           days), off (never: records older than the horizon are lost)\n"
     "  --replace                the id exists: replace its settings and credentials (after\n"
     "                           the same checks), keeping its watermarks and plan; its\n"
     "                           auth_failed and blocked states are replaced by this check's\n";
@@ -270,6 +277,17 @@ static void print_row(const struct wdts_conn_probe_row *row, void *opaque)
                row->reason ? row->reason : wdts_api_class_name(row->cls));
         printf("%-18s %-44s   fix: %s\n", "", "", row->fix ? row->fix : "");
     }
+    if (row->history_method) {
+        if (row->history_cls == WDTS_API_OK)
+            printf("%-18s %-44s ok\n", "  (history)", row->history_method);
+        else {
+            printf("%-18s %-44s %s: %s\n", "  (history)", row->history_method,
+                   row->history_cls == WDTS_API_PERMISSION ? "refused" : "error",
+                   row->history_reason ? row->history_reason
+                                       : wdts_api_class_name(row->history_cls));
+            printf("%-18s %-44s   fix: %s\n", "", "", row->history_fix ? row->history_fix : "");
+        }
+    }
     fflush(stdout);
 }
 
@@ -420,7 +438,8 @@ static int parse_reports(struct wdts_conn *conn, const char *list, const struct 
 enum {
     O_TENANT = 256, O_ID, O_APP, O_SID, O_APPKEY, O_APPSECRET, O_APPSECRET_FILE, O_QM_KEY,
     O_QM_SECRET, O_QM_SECRET_FILE, O_QM_PLATFORM, O_GATEWAY, O_REPORTS, O_BACKFILL, O_RATE,
-    O_BURST, O_CONCURRENCY, O_PII, O_REPLACE, O_LOOKBACK,
+    O_BURST, O_CONCURRENCY, O_PII, O_REPLACE, O_LOOKBACK, O_ARCHIVE_HORIZON,
+    O_ARCHIVE_READ,
 };
 
 /* --lookback REPORT=D,...: per enabled report, the look-back depth of this connection. */
@@ -479,13 +498,16 @@ static int cmd_add(int argc, char **argv)
         {"pii", required_argument, NULL, O_PII},
         {"lookback", required_argument, NULL, O_LOOKBACK},
         {"replace", no_argument, NULL, O_REPLACE},
+        {"archive-horizon", required_argument, NULL, O_ARCHIVE_HORIZON},
+        {"archive-read", required_argument, NULL, O_ARCHIVE_READ},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int replace = 0;
     int64_t created_at = 0;
     const char *app = NULL, *gateway = NULL, *reports = NULL, *backfill = NULL, *rate = NULL,
-               *burst = NULL, *concurrency = NULL, *pii = NULL, *lookback = NULL;
+               *burst = NULL, *concurrency = NULL, *pii = NULL, *lookback = NULL,
+               *horizon = NULL, *archive_read = NULL;
     struct wdts_conn *conn = wdts_conn_new();
     struct wdts_conn_probe probe;
     struct wdts_api_creds creds;
@@ -540,6 +562,8 @@ static int cmd_add(int argc, char **argv)
         case O_PII: pii = optarg; break;
         case O_LOOKBACK: lookback = optarg; break;
         case O_REPLACE: replace = 1; break;
+        case O_ARCHIVE_HORIZON: horizon = optarg; break;
+        case O_ARCHIVE_READ: archive_read = optarg; break;
         case 'h': fputs(usage_add, stdout); rc = -1; break;
         case ':': rc = usage_error("add", "option %s needs a value", argv[optind - 1]); break;
         default: rc = usage_error("add", "unknown option '%s'", argv[optind - 1]); break;
@@ -591,6 +615,20 @@ static int cmd_add(int argc, char **argv)
         goto out;
     if (pii && wdts_conn_pii_parse(pii, &conn->pii) != WDTS_OK) {
         rc = usage_error("add", "--pii must be keep, hash or drop, not '%s'", pii);
+        goto out;
+    }
+    if (horizon) {
+        int64_t ms;
+        if (wdts_cfg_parse_duration(horizon, &ms) != WDTS_OK || ms < 86400000LL ||
+            ms % 60000 != 0) {
+            rc = usage_error("add", "--archive-horizon must be whole minutes of at least a day, "
+                             "such as 90d or 2d, not '%s'", horizon);
+            goto out;
+        }
+        conn->archive_horizon_s = ms / 1000;
+    }
+    if (archive_read && wdts_conn_archive_read_parse(archive_read, &conn->archive_read) != WDTS_OK) {
+        rc = usage_error("add", "--archive-read must be all, old or off, not '%s'", archive_read);
         goto out;
     }
 
@@ -683,9 +721,17 @@ static int cmd_add(int argc, char **argv)
     }
 
     int64_t now = wdts_time_now();
+    size_t n_hist_refused = 0;
     for (size_t i = 0; i < probe.n_rows; i++) {
         const struct wdts_conn_probe_row *row = &probe.rows[i];
         struct wdts_conn_report *r = wdts_conn_report_get(conn, row->report);
+        if (r && row->history_method && row->history_cls == WDTS_API_PERMISSION) {
+            r->history_blocked = 1;
+            r->history_reason = row->history_reason ? wdts_xstrdup(row->history_reason) : NULL;
+            r->history_fix = row->history_fix ? wdts_xstrdup(row->history_fix) : NULL;
+            r->history_since = now;
+            n_hist_refused++;
+        }
         if (r == NULL || row->cls != WDTS_API_PERMISSION)
             continue;
         r->blocked = 1;
@@ -710,6 +756,12 @@ static int cmd_add(int argc, char **argv)
     if (n_blocked)
         printf("blocked reports are not synced; once their interfaces are approved run: wdtctl "
                "connection check --id %s\n", conn->id);
+    if (n_hist_refused)
+        printf("%zu report%s may not call %s history (历史) method: recent windows are synced, "
+               "windows older than the archive horizon (%lldd) fail until it is approved (then "
+               "run wdtctl connection check --id %s)\n", n_hist_refused,
+               n_hist_refused == 1 ? "" : "s", n_hist_refused == 1 ? "its" : "their",
+               (long long)(conn->archive_horizon_s / 86400), conn->id);
     if (conn->app == WDTS_API_APP_WDT)
         printf("note: the WDT gateway does not return Taobao/Tmall, PDD or 系统供销 orders; for "
                "Taobao data add a second connection with --app qimen\n");
@@ -874,6 +926,10 @@ static void print_conn(const struct wdts_conn *conn, const struct wdts_catalog *
     if (lb.len)
         printf("%-14s %s (instead of the catalog's lookback_s)\n", "lookback", wdts_buf_str(&lb));
     wdts_buf_deinit(&lb);
+    printf("%-14s horizon %lldd", "archive", (long long)(conn->archive_horizon_s / 86400));
+    if (conn->archive_horizon_s % 86400)
+        printf(" %llds", (long long)(conn->archive_horizon_s % 86400));
+    printf(", read %s\n", wdts_conn_archive_read_name(conn->archive_read));
     if (conn->auth_failed) {
         printf("%-14s auth_failed\n", "state");
         print_time(stdout, "  since", conn->auth_since);
@@ -892,10 +948,23 @@ static void print_conn(const struct wdts_conn *conn, const struct wdts_catalog *
                                                                : cr->method;
         if (!r->blocked) {
             printf("%-18s %-44s ok\n", r->name, method);
-            continue;
+        } else {
+            printf("%-18s %-44s blocked: %s\n", r->name, method, r->reason ? r->reason : "");
+            printf("%-18s %-44s   fix: %s\n", "", "", r->fix ? r->fix : "");
         }
-        printf("%-18s %-44s blocked: %s\n", r->name, method, r->reason ? r->reason : "");
-        printf("%-18s %-44s   fix: %s\n", "", "", r->fix ? r->fix : "");
+        if (cr && cr->history_method[0]) {
+            const char *hm = conn->app == WDTS_API_APP_QIMEN ? cr->history_qimen_method
+                                                             : cr->history_method;
+            if (!r->history_blocked) {
+                printf("%-18s %-44s %s\n", "  (history)", hm,
+                       conn->archive_read == WDTS_CONN_ARCHIVE_OFF ? "not read (archive read off)"
+                                                                   : "ok");
+            } else {
+                printf("%-18s %-44s refused: %s\n", "  (history)", hm,
+                       r->history_reason ? r->history_reason : "");
+                printf("%-18s %-44s   fix: %s\n", "", "", r->history_fix ? r->history_fix : "");
+            }
+        }
     }
 }
 
@@ -1041,6 +1110,20 @@ static int check_one(struct env *env, const char *id)
     for (size_t i = 0; i < probe.n_rows; i++) {
         const struct wdts_conn_probe_row *row = &probe.rows[i];
         const struct wdts_conn_report *was = wdts_conn_report_get(conn, row->report);
+        if (row->history_method && was &&
+            (row->history_cls == WDTS_API_PERMISSION ||
+             (row->history_cls == WDTS_API_OK && was->history_blocked))) {
+            int refused = row->history_cls == WDTS_API_PERMISSION;
+            if (wdts_conn_mark_history(env->redis, pfx, conn->id, row->report,
+                                       refused ? (row->history_reason ? row->history_reason
+                                                                      : "权限不足")
+                                               : NULL,
+                                       refused ? row->history_fix : NULL, now, es,
+                                       sizeof(es)) != WDTS_OK)
+                goto redis_failed;
+            if (!refused)
+                printf("  %s: its history method is allowed again\n", row->report);
+        }
         if (row->cls == WDTS_API_OK && was && was->blocked) {
             err = wdts_conn_mark_report(env->redis, pfx, conn->id, row->report, NULL, NULL, now,
                                         es, sizeof(es));

@@ -30,6 +30,24 @@ const char *wdts_conn_pii_name(enum wdts_conn_pii pii)
     return (unsigned)pii < 3 ? pii_names[pii] : "?";
 }
 
+static const char *const archive_read_names[] = {"all", "old", "off"};
+
+wdts_err_t wdts_conn_archive_read_parse(const char *s, enum wdts_conn_archive_read *out)
+{
+    for (int i = 0; s && i < 3; i++) {
+        if (strcmp(s, archive_read_names[i]) == 0) {
+            *out = (enum wdts_conn_archive_read)i;
+            return WDTS_OK;
+        }
+    }
+    return WDTS_ERR_INVAL;
+}
+
+const char *wdts_conn_archive_read_name(enum wdts_conn_archive_read r)
+{
+    return (unsigned)r < 3 ? archive_read_names[r] : "?";
+}
+
 struct wdts_conn *wdts_conn_new(void)
 {
     struct wdts_conn *conn = wdts_xcalloc(1, sizeof(*conn));
@@ -40,6 +58,8 @@ struct wdts_conn *wdts_conn_new(void)
     conn->burst = WDTS_CONN_BURST_DEFAULT;
     conn->concurrency = WDTS_CONN_CONCURRENCY_DEFAULT;
     conn->pii = WDTS_CONN_PII_KEEP;
+    conn->archive_horizon_s = WDTS_CONN_ARCHIVE_HORIZON_DEFAULT_S;
+    conn->archive_read = WDTS_CONN_ARCHIVE_ALL;
     return conn;
 }
 
@@ -68,6 +88,8 @@ void wdts_conn_destroy(struct wdts_conn *conn)
         free(conn->reports[i].name);
         free(conn->reports[i].reason);
         free(conn->reports[i].fix);
+        free(conn->reports[i].history_reason);
+        free(conn->reports[i].history_fix);
     }
     free(conn->reports);
     free(conn->auth_message);
@@ -214,6 +236,11 @@ wdts_err_t wdts_conn_validate(const struct wdts_conn *conn, const struct wdts_ca
                     "without a look-back; remove it from --lookback",
                     r->name, cr->kind == WDTS_REPORT_SNAPSHOT ? "a snapshot" : "basis modified");
     }
+    if (conn->archive_horizon_s < 86400 || conn->archive_horizon_s > WDTS_CONN_BACKFILL_MAX_S ||
+        conn->archive_horizon_s % 60 != 0)
+        PROBLEM("archive horizon: must be whole minutes from 1 to 3650 days (e.g. 90d)");
+    if ((unsigned)conn->archive_read > WDTS_CONN_ARCHIVE_OFF)
+        PROBLEM("archive read: must be all, old or off");
 #undef PROBLEM
     wdts_buf_deinit(&local);
     return problems ? WDTS_ERR_INVAL : WDTS_OK;
@@ -398,6 +425,9 @@ json_t *wdts_conn_to_json(const struct wdts_conn *conn, enum wdts_conn_json what
     json_object_set_new(rate, "concurrency", json_integer(conn->concurrency));
     json_object_set_new(o, "rate", rate);
     json_object_set_new(o, "pii", json_string(wdts_conn_pii_name(conn->pii)));
+    json_object_set_new(o, "archive_horizon_s", json_integer(conn->archive_horizon_s));
+    json_object_set_new(o, "archive_read",
+                        json_string(wdts_conn_archive_read_name(conn->archive_read)));
     json_object_set_new(o, "created_at", json_integer(conn->created_at));
     json_object_set_new(o, "updated_at", json_integer(conn->updated_at));
     if (state) {
@@ -418,6 +448,13 @@ json_t *wdts_conn_to_json(const struct wdts_conn *conn, enum wdts_conn_json what
                 set_str(one, "reason", r->reason);
                 set_str(one, "fix", r->fix);
                 json_object_set_new(one, "since", json_integer(r->since));
+            }
+            if (r->history_blocked) {
+                json_t *h = json_object();
+                set_str(h, "reason", r->history_reason);
+                set_str(h, "fix", r->history_fix);
+                json_object_set_new(h, "since", json_integer(r->history_since));
+                json_object_set_new(one, "history_blocked", h);
             }
             json_object_set_new(rs, r->name, one);
         }
@@ -487,7 +524,9 @@ static void rknown(struct reader *rd, const json_t *o, const char *where,
 static void read_state(struct reader *rd, const json_t *o, struct wdts_conn *conn)
 {
     static const char *const st_known[] = {"state", "message", "since", "checked_at", NULL};
-    static const char *const rs_known[] = {"state", "reason", "fix", "since", NULL};
+    static const char *const rs_known[] = {"state", "reason", "fix", "since", "history_blocked",
+                                           NULL};
+    static const char *const hb_known[] = {"reason", "fix", "since", NULL};
     json_t *st = json_object_get(o, "state");
     if (st != NULL) {
         if (!json_is_object(st)) {
@@ -530,6 +569,18 @@ static void read_state(struct reader *rd, const json_t *o, struct wdts_conn *con
         r->reason = rd_str(rd, one, "reason", 0);
         r->fix = rd_str(rd, one, "fix", 0);
         r->since = rd_int(rd, one, "since", 0);
+        json_t *hb = json_object_get(one, "history_blocked");
+        if (hb != NULL) {
+            if (!json_is_object(hb)) {
+                rfail(rd, "report_state.history_blocked", "an object");
+                return;
+            }
+            rknown(rd, hb, "report_state.history_blocked.", hb_known);
+            r->history_blocked = 1;
+            r->history_reason = rd_str(rd, hb, "reason", 0);
+            r->history_fix = rd_str(rd, hb, "fix", 0);
+            r->history_since = rd_int(rd, hb, "since", 0);
+        }
     }
 }
 
@@ -540,7 +591,7 @@ wdts_err_t wdts_conn_from_json(const json_t *json, struct wdts_conn **out, char 
         "v",       "tenant",     "id",   "app",        "sid",        "appkey",
         "appsecret", "secret_key_id", "qimen", "gateway", "reports", "backfill_s",
         "rate",    "pii",        "created_at", "updated_at", "state", "report_state",
-        "lookback", NULL};
+        "lookback", "archive_horizon_s", "archive_read", NULL};
     static const char *const q_known[] = {"platform", "app_key", "app_secret", NULL};
     static const char *const r_known[] = {"calls_per_s", "burst", "concurrency", NULL};
     struct reader rd = {errstr, errstr_size, 0};
@@ -633,6 +684,12 @@ wdts_err_t wdts_conn_from_json(const json_t *json, struct wdts_conn **out, char 
     if (pii && wdts_conn_pii_parse(pii, &conn->pii) != WDTS_OK)
         rfail(&rd, "pii", "keep, hash or drop");
     free(pii);
+    conn->archive_horizon_s =
+        rd_int(&rd, json, "archive_horizon_s", WDTS_CONN_ARCHIVE_HORIZON_DEFAULT_S);
+    char *ar = rd_str(&rd, json, "archive_read", 0);
+    if (ar && wdts_conn_archive_read_parse(ar, &conn->archive_read) != WDTS_OK)
+        rfail(&rd, "archive_read", "all, old or off");
+    free(ar);
     conn->created_at = rd_int(&rd, json, "created_at", 0);
     conn->updated_at = rd_int(&rd, json, "updated_at", 0);
     if (!rd.failed)

@@ -66,6 +66,9 @@ void wdts_conn_probe_deinit(struct wdts_conn_probe *probe)
         free(probe->rows[i].method);
         free(probe->rows[i].reason);
         free(probe->rows[i].fix);
+        free(probe->rows[i].history_method);
+        free(probe->rows[i].history_reason);
+        free(probe->rows[i].history_fix);
     }
     free(probe->rows);
     free(probe->what);
@@ -233,6 +236,40 @@ static wdts_err_t stop_admission(struct wdts_conn_probe *out, wdts_err_t err, co
     return WDTS_OK;
 }
 
+/* The history (历史) method of an ok report, with the same params: its verdict goes in the
+ * row's history_* members. @returns WDTS_OK, or the error of the call (admission). */
+static wdts_err_t probe_history(struct prober *pr, const struct wdts_catalog_report *r,
+                                struct wdts_conn_probe_row *row, const char *params,
+                                struct wdts_api_result *res, char *errstr, size_t errstr_size)
+{
+    struct wdts_api_call call = {0};
+    call.method = r->history_method;
+    call.qimen_method = r->history_qimen_method;
+    call.params_json = params;
+    call.paged = 1;
+    call.page_size = 1;
+    row->history_method = wdts_api_wire_method(pr->creds, &call);
+    wdts_err_t err = call_with_retries(pr, &call, res, errstr, errstr_size);
+    if (err != WDTS_OK)
+        return err;
+    row->history_cls = res->cls;
+    if (res->cls == WDTS_API_OK)
+        return WDTS_OK;
+    row->history_reason = res->api_message ? wdts_xstrdup(res->api_message) : NULL;
+    if (res->cls == WDTS_API_PERMISSION)
+        row->history_fix = wdts_xasprintf(
+            "add the interface %s in 开放平台 → 自助对接 → 应用管理 and have it approved for sid "
+            "%s, then run wdtctl connection check --id %s. Until then %s is synced from %s "
+            "alone, and its windows older than the archive horizon (%lldd) fail: documents "
+            "older than it are only served by the history method",
+            r->history_method, pr->conn->sid, pr->conn->id ? pr->conn->id : "C", r->name,
+            r->method, (long long)(pr->conn->archive_horizon_s / 86400));
+    else
+        row->history_fix =
+            wdts_xstrdup(res->message ? res->message : wdts_api_class_name(res->cls));
+    return WDTS_OK;
+}
+
 wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_api_creds *creds,
                                const struct wdts_catalog *cat,
                                const struct wdts_conn_probe_opts *opts,
@@ -331,6 +368,13 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
         if (res.cls != WDTS_API_OK) {
             row->reason = res.api_message ? wdts_xstrdup(res.api_message) : NULL;
             row->fix = wdts_xstrdup(res.message ? res.message : wdts_api_class_name(res.cls));
+        }
+        if (res.cls == WDTS_API_OK && r->history_method[0] &&
+            (err = probe_history(&pr, r, row, params, &res, errstr, errstr_size)) != WDTS_OK) {
+            err = stop_admission(out, err, errstr);
+            if (pr.opts.on_row)
+                pr.opts.on_row(row, pr.opts.opaque);
+            goto out;
         }
         if (pr.opts.on_row)
             pr.opts.on_row(row, pr.opts.opaque);

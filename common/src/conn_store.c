@@ -122,7 +122,7 @@ wdts_err_t wdts_conn_save(struct wdts_redis *redis, const char *prefix,
     json_decref(doc);
 
     /* The state fields: at most auth, auth's time, checked_at and one per report. */
-    size_t max = 6 + 2 * conn->n_reports, n = 0;
+    size_t max = 6 + 4 * conn->n_reports, n = 0;
     char **args = wdts_xcalloc(max, sizeof(*args));
     args[n++] = json;
     args[n++] = wdts_xstrdup(conn->id);
@@ -137,6 +137,11 @@ wdts_err_t wdts_conn_save(struct wdts_redis *redis, const char *prefix,
     }
     for (size_t i = 0; i < conn->n_reports; i++) {
         const struct wdts_conn_report *r = &conn->reports[i];
+        if (r->history_blocked) {
+            args[n++] = wdts_xasprintf("history:%s", r->name);
+            args[n++] = state_value("reason", r->history_reason, "fix", r->history_fix,
+                                    r->history_since);
+        }
         if (!r->blocked)
             continue;
         args[n++] = wdts_xasprintf("report:%s", r->name);
@@ -196,6 +201,16 @@ static void apply_state(struct wdts_conn *conn, const char *field, const char *v
             r->reason = reason ? wdts_xstrdup(reason) : NULL;
             r->fix = fix ? wdts_xstrdup(fix) : NULL;
             r->since = since;
+        }
+    } else if (wdts_str_has_prefix(field, "history:")) {
+        struct wdts_conn_report *r = wdts_conn_report_get(conn, field + 8);
+        if (r) {
+            r->history_blocked = 1;
+            free(r->history_reason);
+            free(r->history_fix);
+            r->history_reason = reason ? wdts_xstrdup(reason) : NULL;
+            r->history_fix = fix ? wdts_xstrdup(fix) : NULL;
+            r->history_since = since;
         }
     }
     json_decref(o);
@@ -574,6 +589,18 @@ wdts_err_t wdts_conn_mark_report(struct wdts_redis *redis, const char *prefix, c
                                  int64_t now, char *errstr, size_t errstr_size)
 {
     char *field = wdts_xasprintf("report:%s", report);
+    char *v = reason || fix ? state_value("reason", reason, "fix", fix, now) : NULL;
+    wdts_err_t err = mark(redis, prefix, id, field, v, errstr, errstr_size);
+    free(v);
+    free(field);
+    return err;
+}
+
+wdts_err_t wdts_conn_mark_history(struct wdts_redis *redis, const char *prefix, const char *id,
+                                  const char *report, const char *reason, const char *fix,
+                                  int64_t now, char *errstr, size_t errstr_size)
+{
+    char *field = wdts_xasprintf("history:%s", report);
     char *v = reason || fix ? state_value("reason", reason, "fix", fix, now) : NULL;
     wdts_err_t err = mark(redis, prefix, id, field, v, errstr, errstr_size);
     free(v);

@@ -9,7 +9,9 @@
  *   <prefix>conn:<id>          STRING: the connection as JSON (secrets sealed, no state)
  *   <prefix>connstate:<id>     HASH: "auth" → {"message":…,"since":…} while auth_failed,
  *                                    "report:<name>" → {"reason":…,"fix":…,"since":…} while
- *                                    blocked, "checked_at" → Unix seconds of the last check
+ *                                    blocked, "history:<name>" → the same while the report's
+ *                                    history method is refused, "checked_at" → Unix seconds
+ *                                    of the last check
  *                              a missing field means ok, so marking is one HSET/HDEL and
  *                              workers never rewrite the connection document.
  * and per enabled report <r> (scheduler/sched_state.h, wdts/watermark.h, wdts/lock.h):
@@ -78,6 +80,11 @@ struct wdts_catalog;
 
 /** Deepest per-connection look-back (`--lookback report=D`). */
 #define WDTS_CONN_LOOKBACK_MAX_S (366LL * 86400)
+/** How long before documents move to the history (历史) methods: no page states it; the
+ *  first-sync practice suggests about three months. */
+#define WDTS_CONN_ARCHIVE_HORIZON_DEFAULT_S (90LL * 86400)
+/** archive_read=old reads windows that start before now - horizon + this margin. */
+#define WDTS_CONN_ARCHIVE_MARGIN_S (7LL * 86400)
 
 /** Bounds checked by wdts_conn_validate(). */
 #define WDTS_CONN_BACKFILL_MAX_S (3650LL * 86400)
@@ -91,6 +98,19 @@ enum wdts_conn_pii {
     WDTS_CONN_PII_HASH, /* keyed HMAC-SHA256 per tenant (wdts_pii_hash) */
     WDTS_CONN_PII_DROP,
 };
+
+/** Which windows of a report with a history method are also read from that method. */
+enum wdts_conn_archive_read {
+    WDTS_CONN_ARCHIVE_ALL = 0, /* every window (an archived document that changes may stay
+                                * archived with a recent change time) */
+    WDTS_CONN_ARCHIVE_OLD,     /* windows starting before now - horizon + margin */
+    WDTS_CONN_ARCHIVE_OFF,     /* none */
+};
+
+/** Parses "all" | "old" | "off". @returns WDTS_ERR_INVAL otherwise. */
+wdts_err_t wdts_conn_archive_read_parse(const char *s, enum wdts_conn_archive_read *out);
+/** @returns "all", "old" or "off". */
+const char *wdts_conn_archive_read_name(enum wdts_conn_archive_read r);
 
 /** Parses "keep" | "hash" | "drop". @returns WDTS_ERR_INVAL otherwise. */
 wdts_err_t wdts_conn_pii_parse(const char *s, enum wdts_conn_pii *out);
@@ -106,6 +126,12 @@ struct wdts_conn_report {
     int64_t since;    /* blocked: Unix time it was first seen blocked; 0 otherwise */
     int has_lookback;   /* 1: lookback_s overrides the catalog's lookback_s for this connection */
     int64_t lookback_s; /* look-back depth (0 = none), a multiple of 60; with has_lookback */
+    /* The report's history (历史) method refused (state field "history:<name>"): the
+     * report goes on; windows older than the archive horizon fail until it is approved. */
+    int history_blocked;
+    char *history_reason; /* owned, may be NULL */
+    char *history_fix;    /* owned, may be NULL */
+    int64_t history_since;
 };
 
 /**
@@ -142,6 +168,8 @@ struct wdts_conn {
     int burst;          /* calls allowed at once above the rate */
     int concurrency;    /* calls in flight */
     enum wdts_conn_pii pii;
+    int64_t archive_horizon_s;                /* documents older than this are archived */
+    enum wdts_conn_archive_read archive_read; /* which windows read the history method too */
 
     int auth_failed;      /* 1: credentials refused; jobs stop until check succeeds */
     char *auth_message;   /* auth_failed: what the API said and what to do; owned */
@@ -331,6 +359,12 @@ wdts_err_t wdts_conn_mark_auth(struct wdts_redis *redis, const char *prefix, con
 wdts_err_t wdts_conn_mark_report(struct wdts_redis *redis, const char *prefix, const char *id,
                                  const char *report, const char *reason, const char *fix,
                                  int64_t now, char *errstr, size_t errstr_size);
+
+/** Marks the history (历史) method of a report refused (reason, fix) or, with both NULL,
+ *  allowed again (state field "history:<report>"). @returns as wdts_conn_mark_auth(). */
+wdts_err_t wdts_conn_mark_history(struct wdts_redis *redis, const char *prefix, const char *id,
+                                  const char *report, const char *reason, const char *fix,
+                                  int64_t now, char *errstr, size_t errstr_size);
 
 /** Records the time of a successful check (state field checked_at). @returns as
  *  wdts_conn_mark_auth(). */

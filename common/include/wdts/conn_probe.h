@@ -1,7 +1,7 @@
 /* Live checks of a connection against its gateway, for `wdtctl connection add|check`:
  * first a cheap call that proves the credentials (the shops snapshot, page_size 1), then
  * one minimal call per enabled report (a one-minute window or a one-row snapshot page)
- * that proves the app may call its method. Every answer goes through wdts_api_classify();
+ * that proves the app may call its method (and its history method, when it has one). Every answer goes through wdts_api_classify();
  * this module adds which credential is wrong and what to do, in words for the user.
  * Blocking calls on the caller's thread, paced by the connection's rate; no Redis, no
  * logging. The caller decides what to store.
@@ -41,6 +41,13 @@ struct wdts_conn_probe_row {
     enum wdts_api_class cls; /* WDTS_API_OK, WDTS_API_PERMISSION (blocked), or another class */
     char *reason;            /* not ok: the API's own message (e.g. 权限不足); owned; may be NULL */
     char *fix;               /* not ok: what to do; owned */
+    /* The report's history (历史) method, when the catalog gives one and the report is ok:
+     * the same minimal call. A refusal does not block the report (its recent windows do
+     * not need it); history_fix says what it costs and what to do. */
+    char *history_method;            /* as sent; NULL when not checked */
+    enum wdts_api_class history_cls; /* as cls */
+    char *history_reason;            /* not ok: the API's own message; owned; may be NULL */
+    char *history_fix;               /* not ok: what to do; owned */
 };
 
 /**
