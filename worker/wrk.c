@@ -477,6 +477,17 @@ static void metrics_init(struct wrk *w)
                                   "Records seen twice within a job (dropped by pk).", NULL, 0, es,
                                   sizeof(es))),
         NULL);
+    w->m.hist_records = wdts_metrics_series(
+        must(wdts_metrics_counter(w->reg, "wdt_worker_history_records_total",
+                                  "Records first seen in a window's history (历史) pass.", NULL,
+                                  0, es, sizeof(es))),
+        NULL);
+    w->m.hist_skipped = wdts_metrics_series(
+        must(wdts_metrics_counter(w->reg, "wdt_worker_history_skipped_total",
+                                  "Recent windows finished from the normal method alone because "
+                                  "the app may not call the history (历史) method.", NULL, 0, es,
+                                  sizeof(es))),
+        NULL);
     w->m.pages = wdts_metrics_series(
         must(wdts_metrics_counter(w->reg, "wdt_worker_pages_total", "Pages fetched.", NULL, 0,
                                   es, sizeof(es))),
@@ -533,6 +544,7 @@ struct wrk *wrk_new(const struct wdts_cfg *cfg, char *errstr, size_t errstr_size
     for (size_t i = 0; i < sizeof(w->pbuf) / sizeof(w->pbuf[0]); i++)
         wdts_buf_init(&w->pbuf[i]);
     w->cfg = cfg;
+    wrk_pkset_init(&w->hist_logged);
     w->rnd = (unsigned)getpid() ^ (unsigned)wdts_time_mono_ms();
     w->lock_ttl_ms = cfg->worker_lock_ttl_ms;
     wdts_strlcpy(w->prefix, cfg->redis_prefix, sizeof(w->prefix));
@@ -729,6 +741,7 @@ void wrk_destroy(struct wrk *w)
     while (w->jobs)
         wrk_exec_free(w->jobs);
     wrk_lq_destroy_all(w);
+    wrk_pkset_deinit(&w->hist_logged);
     wdts_api_multi_destroy(w->multi);
     wdts_loop_destroy(w->loop);
     while (w->conns) {

@@ -42,6 +42,40 @@ static const char *source_name(const struct wrk_exec *e)
     return e->conn && e->conn->conn ? wdts_api_app_name(e->conn->conn->app) : "wdt";
 }
 
+/* The method of the pass running (the report's, or its history method). */
+static const char *pass_method(const struct wrk_exec *e)
+{
+    return e->pass ? e->rep->history_method : e->rep->method;
+}
+
+/* Back to the normal pass, before the whole window is fetched again. */
+static void pass_reset(struct wrk_exec *e)
+{
+    e->pass = 0;
+    e->records_before_hist = 0;
+    memset(&e->hc, 0, sizeof(e->hc));
+    e->hc.total = -1;
+}
+
+/* The history method is refused and the window is recent: counted, logged once per
+ * connection and report, and the window is finished from the normal method. */
+static void hist_skip(struct wrk_exec *e, const char *reason)
+{
+    struct wrk *w = e->w;
+    struct wdts_buf k;
+    wdts_buf_init(&k);
+    wdts_buf_printf(&k, "%s:%s", e->job.connection, e->job.report);
+    wdts_metrics_inc(w->m.hist_skipped);
+    if (wrk_pkset_add(&w->hist_logged, wdts_buf_str(&k)))
+        WDTS_LOG(WARN, "wrk", "connection %s: the app may not call %s (%s), the history method "
+                 "of %s: recent windows are synced from %s alone, windows older than the "
+                 "archive horizon fail; add the interface for sid %s in 开放平台 → 自助对接 → "
+                 "应用管理, then run wdtctl connection check --id %s (logged once)",
+                 e->job.connection, e->rep->history_method, reason ? reason : "权限不足",
+                 e->job.report, e->rep->method, e->conn->conn->sid, e->job.connection);
+    wdts_buf_deinit(&k);
+}
+
 struct wrk_exec *wrk_exec_new(struct wrk *w, const struct wdts_kafka_msg *msg)
 {
     struct wrk_exec *e = wdts_xcalloc(1, sizeof(*e));
@@ -55,6 +89,7 @@ struct wrk_exec *wrk_exec_new(struct wrk *w, const struct wdts_kafka_msg *msg)
         e->raw_len = msg->value_len;
     }
     wrk_pkset_init(&e->seen);
+    pass_reset(e);
     for (int i = 0; i < 4; i++) {
         e->dr[i].e = e;
         e->dr[i].kind = (enum wrk_dr_kind)i;
@@ -345,6 +380,16 @@ void wrk_exec_conn_ready(struct wrk_exec *e, struct wrk_conn *wc)
         dead(e, "permission", es);
         return;
     }
+    e->hist = wrk_job_hist_plan(e->rep, &e->job, c->archive_read, c->archive_horizon_s,
+                                r->history_blocked, wrk_clock_now(w, c->gateway));
+    if (e->hist == WRK_HIST_FAIL) {
+        char msg[1500];
+        wrk_job_hist_refused_msg(msg, sizeof(msg), e->rep, &e->job, c, r->history_reason);
+        dead(e, "permission", msg);
+        return;
+    }
+    if (e->hist == WRK_HIST_SKIP)
+        hist_skip(e, r->history_reason);
     if (wdts_lock_token_new(e->lock_token) != WDTS_OK) {
         dead(e, "internal", "no random lock token (the CSPRNG failed)");
         return;
@@ -729,15 +774,16 @@ static void http_start(struct wrk_exec *e)
         char why[200];
         limit_finish(e, WDTS_LIMIT_OUTCOME_OTHER);
         snprintf(why, sizeof(why), "a call would ask for %lld s, more than the %lld s %s accepts",
-                 (long long)wrk_job_request_span(&e->job), (long long)rep->max_span, rep->method);
+                 (long long)wrk_job_request_span(&e->job), (long long)rep->max_span,
+                 pass_method(e));
         split(e, why, -1);
         return;
     }
     long long page = e->pg.page;
     char *params = wrk_job_params(rep, &e->job);
     struct wdts_api_call call = {
-        .method = rep->method,
-        .qimen_method = rep->qimen_method,
+        .method = pass_method(e),
+        .qimen_method = e->pass ? rep->history_qimen_method : rep->qimen_method,
         .params_json = params,
         .paged = 1,
         .page_no = page,
@@ -774,6 +820,8 @@ static void http_start(struct wrk_exec *e)
         return;
     }
     e->calls++;
+    if (e->pass)
+        e->hc.calls++;
 }
 
 /* total: the first answer's total_count, -1 when none (the halves carry it). */
@@ -920,6 +968,8 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
         }
         e->records++;
         wdts_metrics_inc(w->m.records);
+        if (e->pass)
+            wdts_metrics_inc(w->m.hist_records);
         wdts_metrics_add(w->m.bytes, (double)val->len);
     }
     return rc;
@@ -948,7 +998,7 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     struct wrk *w = e->w;
     struct wrk_conn *c = e->conn;
     struct wdts_api_result res;
-    struct wdts_api_ctx ctx = {c->conn->app, e->rep->method, c->conn->sid, c->conn->appkey,
+    struct wdts_api_ctx ctx = {c->conn->app, pass_method(e), c->conn->sid, c->conn->appkey,
                                c->conn->gateway};
     wdts_api_result_init(&res);
     wdts_api_xfer_finish_elided(xfer, &ctx, &c->creds, e->rep->list_key,
@@ -993,8 +1043,12 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
             break;
         }
         if (e->pg.calls == 0) {
-            e->api_total = res.has_total ? res.total_count : -1;
-            if (e->api_total > w->cfg->worker_max_records_per_job) {
+            long long first_total = res.has_total ? res.total_count : -1;
+            if (e->pass)
+                e->hc.total = first_total;
+            else
+                e->api_total = first_total;
+            if (first_total > w->cfg->worker_max_records_per_job) {
                 char why[600];
                 if (!wrk_job_total_shrinks(&e->job, res.has_total, res.total_count)) {
                     snprintf(why, sizeof(why), "the gateway gave total_count %lld for [%lld, "
@@ -1002,14 +1056,15 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
                              "shrink when its window is halved is not believable, so it is not "
                              "split again (if every record really is in this half, raise "
                              "worker.max.records.per.job and resync the window)",
-                             e->api_total, (long long)e->job.start, (long long)e->job.end,
+                             first_total, (long long)e->job.start, (long long)e->job.end,
                              e->job.parent_total);
                     dead(e, "bad_answer", why);
                     break;
                 }
-                snprintf(why, sizeof(why), "total_count %lld exceeds worker.max.records.per.job %d",
-                         e->api_total, w->cfg->worker_max_records_per_job);
-                split(e, why, e->api_total);
+                snprintf(why, sizeof(why), "total_count %lld of %s exceeds "
+                         "worker.max.records.per.job %d", first_total, pass_method(e),
+                         w->cfg->worker_max_records_per_job);
+                split(e, why, first_total);
                 break;
             }
         }
@@ -1026,6 +1081,8 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
             }
         }
         e->pages++;
+        if (e->pass)
+            e->hc.pages++;
         e->attempts = 0; /* worker.max.attempts bounds failures in a row */
         wdts_metrics_inc(w->m.pages);
         /* Records go out as sent unless the pii policy changes them, and only from an
@@ -1075,6 +1132,34 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
     }
     case WDTS_API_PERMISSION: {
         char es[256], fix[512];
+        if (e->pass) { /* the history method: the report itself goes on */
+            const char *why = res.api_message ? res.api_message : res.message;
+            char hfix[600];
+            snprintf(hfix, sizeof(hfix), "add the interface %s in 开放平台 → 自助对接 → 应用管理 "
+                     "and have it approved for sid %s, then run wdtctl connection check --id %s; "
+                     "until then windows older than the archive horizon fail",
+                     e->rep->history_method, c->conn->sid, c->conn->id);
+            if (w->redis->err != WDTS_OK && wdts_redis_reconnect(w->redis) != WDTS_OK)
+                WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
+            if (wdts_conn_mark_history(w->redis, w->prefix, c->conn->id, e->job.report, why, hfix,
+                                       wdts_time_now(), es, sizeof(es)) != WDTS_OK)
+                WDTS_LOG(WARN, "wrk", "connection %s: marking the history method of %s refused: "
+                         "%s", c->conn->id, e->job.report, es);
+            wrk_conn_invalidate(w, c->conn->id);
+            e->hist = wrk_job_hist_plan(e->rep, &e->job, c->conn->archive_read,
+                                        c->conn->archive_horizon_s, 1,
+                                        wrk_clock_now(w, c->conn->gateway));
+            if (e->hist == WRK_HIST_FAIL) {
+                char msg[1500];
+                wrk_job_hist_refused_msg(msg, sizeof(msg), e->rep, &e->job, c->conn, why);
+                dead(e, "permission", msg);
+                break;
+            }
+            hist_skip(e, why);
+            e->pg.page = -1; /* the window is done from the normal method */
+            next_step(e);
+            break;
+        }
         if (w->redis->err != WDTS_OK && wdts_redis_reconnect(w->redis) != WDTS_OK)
             WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
         snprintf(fix, sizeof(fix), "add the interface %s in 开放平台 → 自助对接 → 应用管理 and have "
@@ -1110,6 +1195,14 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
 static void next_step(struct wrk_exec *e)
 {
     if (e->pg.page >= 0) {
+        permit(e);
+        return;
+    }
+    if (e->pass == 0 && e->hist == WRK_HIST_READ) {
+        /* the same window from the history method: own pager and total, same pk set */
+        e->pass = 1;
+        e->records_before_hist = e->records;
+        wrk_pager_start(&e->pg);
         permit(e);
         return;
     }
@@ -1235,6 +1328,7 @@ static void try_finish(struct wrk_exec *e)
                 return;
             }
             wrk_pager_start(&e->pg);
+            pass_reset(e);
             lock_acquire(e);
             return;
         }
@@ -1257,6 +1351,7 @@ static void try_finish(struct wrk_exec *e)
         wrk_pkset_deinit(&e->seen);
         wrk_pkset_init(&e->seen);
         wrk_pager_start(&e->pg);
+        pass_reset(e);
         e->records = 0;
         e->attempts++;
         WDTS_LOG(WARN, "wrk", "job %s: delivery failed (%s); fetching the window again",
@@ -1278,7 +1373,11 @@ static void try_finish(struct wrk_exec *e)
         wdts_buf_init(&k);
         wdts_buf_init(&v);
         wrk_job_marker_key(&k, &e->job);
-        wrk_job_marker(&v, &ctx, e->records, e->pages, e->calls, e->api_total, e->dups);
+        int hist_read = e->hist == WRK_HIST_READ && e->pass == 1;
+        if (hist_read)
+            e->hc.records = e->records - e->records_before_hist;
+        wrk_job_marker_hist(&v, &ctx, e->records, e->pages, e->calls, e->api_total, e->dups,
+                            hist_read ? &e->hc : NULL);
         struct wdts_param hdrs[] = {{"report", e->job.report},
                                     {"tenant", e->job.tenant},
                                     {"schema", WRK_SCHEMA_WINDOW}};

@@ -144,6 +144,12 @@ struct wrk_exec {
 
     struct wrk_pager pg;
     long long api_total, pages, calls, records, dups;
+    /* The history (历史) pass: after the report's method, the same window from its history
+     * method (own pager and total, one pk set across both passes). */
+    enum wrk_hist_plan hist;
+    int pass;                   /* 0: the report's method; 1: its history method */
+    long long records_before_hist; /* records when the history pass began */
+    struct wrk_hist_counts hc;
     int attempts; /* failed calls that count toward worker.max.attempts */
     struct wrk_pkset seen;
     int outstanding;  /* delivery reports awaited */
@@ -186,6 +192,8 @@ struct wrk {
     struct wrk_part *parts;
     size_t nparts;
     struct wrk_exec *jobs; /* doubly linked list of jobs not yet freed */
+    struct wrk_pkset hist_logged; /* "connection:report" whose refused history method was
+                                   * logged (once per connection and report) */
     int inflight;          /* jobs not finished */
     int paused;
     int stopping;
@@ -202,7 +210,7 @@ struct wrk {
     struct {
         struct wdts_metric *jobs, *calls, *dlq, *waits, *states;
         struct wdts_metric_series *loop_lag, *wait_s, *records, *bytes, *dups, *inflight, *lag, *pages,
-            *queue_full_s;
+            *queue_full_s, *hist_records, *hist_skipped;
     } m;
 };
 

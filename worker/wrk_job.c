@@ -433,6 +433,13 @@ void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const 
 void wrk_job_marker(struct wdts_buf *out, const struct wrk_envctx *ctx, long long records,
                     long long pages, long long calls, long long api_total, long long duplicates)
 {
+    wrk_job_marker_hist(out, ctx, records, pages, calls, api_total, duplicates, NULL);
+}
+
+void wrk_job_marker_hist(struct wdts_buf *out, const struct wrk_envctx *ctx, long long records,
+                         long long pages, long long calls, long long api_total,
+                         long long duplicates, const struct wrk_hist_counts *hist)
+{
     char ex[WDTS_RFC3339_LEN];
     wdts_time_format_rfc3339(ctx->extracted_at, ex);
     wdts_buf_append_str(out, "{\"v\":1,\"type\":\"window\",");
@@ -447,8 +454,58 @@ void wrk_job_marker(struct wdts_buf *out, const struct wrk_envctx *ctx, long lon
         wdts_buf_printf(out, "%lld", api_total);
     else
         wdts_buf_append_str(out, "null");
+    if (hist) {
+        wdts_buf_printf(out, ",\"history_records\":%lld,\"history_pages\":%lld,"
+                        "\"history_calls\":%lld,\"history_total\":", hist->records, hist->pages,
+                        hist->calls);
+        if (hist->total >= 0)
+            wdts_buf_printf(out, "%lld", hist->total);
+        else
+            wdts_buf_append_str(out, "null");
+    }
     wdts_buf_printf(out, ",\"duplicates\":%lld,\"status\":\"complete\",\"extracted_at\":\"%s\"}",
                     duplicates, ex);
+}
+
+int wrk_job_archive_old(const struct wdts_job *job, int64_t horizon_s, int64_t now)
+{
+    return job->start < now - horizon_s + WDTS_CONN_ARCHIVE_MARGIN_S;
+}
+
+enum wrk_hist_plan wrk_job_hist_plan(const struct wdts_catalog_report *rep,
+                                     const struct wdts_job *job,
+                                     enum wdts_conn_archive_read mode, int64_t horizon_s,
+                                     int refused, int64_t now)
+{
+    if (rep->kind != WDTS_REPORT_INCREMENTAL || rep->history_method == NULL ||
+        rep->history_method[0] == '\0')
+        return WRK_HIST_NONE;
+    int old = wrk_job_archive_old(job, horizon_s, now);
+    if (mode == WDTS_CONN_ARCHIVE_OFF || (mode == WDTS_CONN_ARCHIVE_OLD && !old))
+        return WRK_HIST_NONE;
+    if (!refused)
+        return WRK_HIST_READ;
+    return old ? WRK_HIST_FAIL : WRK_HIST_SKIP;
+}
+
+void wrk_job_hist_refused_msg(char *out, size_t out_size, const struct wdts_catalog_report *rep,
+                              const struct wdts_job *job, const struct wdts_conn *conn,
+                              const char *reason)
+{
+    char a[WDTS_RFC3339_LEN], b[WDTS_RFC3339_LEN];
+    wdts_time_format_rfc3339(job->start, a);
+    wdts_time_format_rfc3339(job->end, b);
+    snprintf(out, out_size,
+             "the window %s .. %s of %s is older than the archive horizon of connection %s "
+             "(%lldd, less a %lldd margin), so some of its documents are served only by the "
+             "history method %s, and the app may not call it (%s): add the interface %s in "
+             "开放平台 → 自助对接 → 应用管理 and have it approved for sid %s, run wdtctl "
+             "connection check --id %s, then resync the window (wdtctl resync --connection %s "
+             "--report %s --from %s --to %s)",
+             a, b, rep->name, conn->id, (long long)(conn->archive_horizon_s / 86400),
+             (long long)(WDTS_CONN_ARCHIVE_MARGIN_S / 86400), rep->history_method,
+             reason && *reason ? reason : "权限不足", rep->history_method, conn->sid, conn->id,
+             conn->id, rep->name, a, b);
 }
 
 void wrk_job_marker_key(struct wdts_buf *out, const struct wdts_job *job)

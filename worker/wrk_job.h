@@ -183,6 +183,53 @@ void wrk_job_record_key(struct wdts_buf *out, const struct wdts_job *job, const 
 /** Appends the window marker JSON; api_total < 0 is written as null (no total_count). */
 void wrk_job_marker(struct wdts_buf *out, const struct wrk_envctx *ctx, long long records,
                     long long pages, long long calls, long long api_total, long long duplicates);
+
+/** What the history (历史) pass of a window read, for its marker. */
+struct wrk_hist_counts {
+    long long records; /* distinct records first seen in the history pass */
+    long long pages, calls;
+    long long total;   /* its first answer's total_count; -1: none (null) */
+};
+
+/** wrk_job_marker() plus, when hist is not NULL (the window was read from the history
+ *  method too), "history_records", "history_pages", "history_calls" and "history_total";
+ *  records, pages, calls and duplicates count both passes, api_total the normal method's. */
+void wrk_job_marker_hist(struct wdts_buf *out, const struct wrk_envctx *ctx, long long records,
+                         long long pages, long long calls, long long api_total,
+                         long long duplicates, const struct wrk_hist_counts *hist);
+
+/**
+ * @brief Whether the window of job starts before now - horizon_s + WDTS_CONN_ARCHIVE_MARGIN_S:
+ *        documents of it may have moved to the history method (the gateway's horizon is not
+ *        known to the day; the margin covers that and the time a job waits).
+ */
+int wrk_job_archive_old(const struct wdts_job *job, int64_t horizon_s, int64_t now);
+
+/** What a job does about a report's history (历史) method. */
+enum wrk_hist_plan {
+    WRK_HIST_NONE = 0, /* not read: no history method, a snapshot, or the mode says no */
+    WRK_HIST_READ,     /* read the window from it after the normal method */
+    WRK_HIST_SKIP,     /* refused, the window is recent: finish it from the normal method */
+    WRK_HIST_FAIL,     /* refused, the window is old: its archived documents cannot be read */
+};
+
+/**
+ * @brief The history plan of a window: READ when the report has a history method and mode
+ *        is all, or old with an old window (wrk_job_archive_old()); refused (the connection
+ *        marked the method refused, or it answered 权限不足 in this job) turns READ into SKIP
+ *        for a recent window and FAIL for an old one, whatever the mode.
+ * @param now the gateway's clock (Unix seconds).
+ */
+enum wrk_hist_plan wrk_job_hist_plan(const struct wdts_catalog_report *rep,
+                                     const struct wdts_job *job,
+                                     enum wdts_conn_archive_read mode, int64_t horizon_s,
+                                     int refused, int64_t now);
+
+/** The dead letter's message of WRK_HIST_FAIL, in plain words with the fix.
+ *  @param reason what the API said (may be NULL). */
+void wrk_job_hist_refused_msg(char *out, size_t out_size, const struct wdts_catalog_report *rep,
+                              const struct wdts_job *job, const struct wdts_conn *conn,
+                              const char *reason);
 /** Appends the marker key "connection:report#window:start:end". */
 void wrk_job_marker_key(struct wdts_buf *out, const struct wdts_job *job);
 

@@ -523,6 +523,111 @@ static void test_split_and_backoff(void **state)
     assert_int_equal(wrk_job_backoff_ms(30, 1000, 60000, 0), 60000);
 }
 
+/* The history (历史) pass: which windows read it, what a refusal does, the marker's counts. */
+static void test_history_plan(void **state)
+{
+    (void)state;
+    char es[256];
+    const int64_t day = 86400, H = 90 * day, now = T0 + 200 * day;
+    const struct wdts_catalog_report *trades = wdts_catalog_get(cat, "trades");
+    const struct wdts_catalog_report *po = wdts_catalog_get(cat, "purchase_orders");
+    const struct wdts_catalog_report *shops = wdts_catalog_get(cat, "shops");
+    assert_non_null(trades);
+    assert_string_equal(trades->history_method, "sales.TradeQuery.queryHistoryWithDetail");
+    assert_string_equal(trades->history_qimen_method,
+                        "wdt.sales.tradequery.queryhistorywithdetail");
+    struct wdts_job recent, old, edge;
+    /* recent: starts a day ago; old: 100 days ago; edge: 84 days ago, inside the 7-day margin */
+    assert_int_equal(wdts_job_init(&recent, "t1", "c1", "trades", now - day, now - day + 3540,
+                                   WDTS_JOB_INCREMENTAL, 1, now, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(wdts_job_init(&old, "t1", "c1", "trades", now - 100 * day,
+                                   now - 100 * day + 3540, WDTS_JOB_BACKFILL, 1, now, es,
+                                   sizeof(es)), WDTS_OK);
+    assert_int_equal(wdts_job_init(&edge, "t1", "c1", "trades", now - 84 * day,
+                                   now - 84 * day + 3540, WDTS_JOB_BACKFILL, 1, now, es,
+                                   sizeof(es)), WDTS_OK);
+    assert_false(wrk_job_archive_old(&recent, H, now));
+    assert_true(wrk_job_archive_old(&old, H, now));
+    assert_true(wrk_job_archive_old(&edge, H, now)); /* 84 > 90 - 7 days */
+    struct wdts_job later = edge;
+    later.start = now - 82 * day;
+    assert_false(wrk_job_archive_old(&later, H, now));
+
+    /* all: every window; old: only old ones; off: none */
+    assert_int_equal(wrk_job_hist_plan(trades, &recent, WDTS_CONN_ARCHIVE_ALL, H, 0, now),
+                     WRK_HIST_READ);
+    assert_int_equal(wrk_job_hist_plan(trades, &old, WDTS_CONN_ARCHIVE_ALL, H, 0, now),
+                     WRK_HIST_READ);
+    assert_int_equal(wrk_job_hist_plan(trades, &recent, WDTS_CONN_ARCHIVE_OLD, H, 0, now),
+                     WRK_HIST_NONE);
+    assert_int_equal(wrk_job_hist_plan(trades, &old, WDTS_CONN_ARCHIVE_OLD, H, 0, now),
+                     WRK_HIST_READ);
+    assert_int_equal(wrk_job_hist_plan(trades, &old, WDTS_CONN_ARCHIVE_OFF, H, 0, now),
+                     WRK_HIST_NONE);
+    /* refused: a recent window is finished from the normal method, an old one fails */
+    assert_int_equal(wrk_job_hist_plan(trades, &recent, WDTS_CONN_ARCHIVE_ALL, H, 1, now),
+                     WRK_HIST_SKIP);
+    assert_int_equal(wrk_job_hist_plan(trades, &old, WDTS_CONN_ARCHIVE_ALL, H, 1, now),
+                     WRK_HIST_FAIL);
+    assert_int_equal(wrk_job_hist_plan(trades, &old, WDTS_CONN_ARCHIVE_OLD, H, 1, now),
+                     WRK_HIST_FAIL);
+    assert_int_equal(wrk_job_hist_plan(trades, &recent, WDTS_CONN_ARCHIVE_OLD, H, 1, now),
+                     WRK_HIST_NONE);
+    assert_int_equal(wrk_job_hist_plan(trades, &old, WDTS_CONN_ARCHIVE_OFF, H, 1, now),
+                     WRK_HIST_NONE);
+    /* a shorter horizon makes the recent window old */
+    assert_int_equal(wrk_job_hist_plan(trades, &recent, WDTS_CONN_ARCHIVE_OLD, 2 * day, 0, now),
+                     WRK_HIST_READ);
+    /* reports without a history method, and snapshots, never read one */
+    assert_int_equal(wrk_job_hist_plan(po, &old, WDTS_CONN_ARCHIVE_ALL, H, 0, now),
+                     WRK_HIST_NONE);
+    assert_int_equal(wrk_job_hist_plan(shops, &old, WDTS_CONN_ARCHIVE_ALL, H, 1, now),
+                     WRK_HIST_NONE);
+
+    /* the refusal's message names the window, the method, the sid and the fix */
+    struct wdts_conn *c = wdts_conn_new();
+    c->id = wdts_xstrdup("c1");
+    c->sid = wdts_xstrdup("shop-9");
+    char msg[1500];
+    wrk_job_hist_refused_msg(msg, sizeof(msg), trades, &old, c, "权限不足");
+    assert_non_null(strstr(msg, "sales.TradeQuery.queryHistoryWithDetail"));
+    assert_non_null(strstr(msg, "权限不足"));
+    assert_non_null(strstr(msg, "sid shop-9"));
+    assert_non_null(strstr(msg, "wdtctl connection check --id c1"));
+    assert_non_null(strstr(msg, "wdtctl resync --connection c1 --report trades"));
+    assert_non_null(strstr(msg, "(90d"));
+    wdts_conn_destroy(c);
+
+    /* the marker carries the history pass's own counts; without one, none of them */
+    struct wrk_envctx ctx = {&old, "wdt", now};
+    struct wrk_hist_counts hc = {4, 2, 3, 5};
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    wrk_job_marker_hist(&b, &ctx, 9, 3, 5, 6, 2, &hc);
+    json_t *m = json_loads(wdts_buf_str(&b), 0, NULL);
+    assert_non_null(m);
+    assert_int_equal(json_integer_value(json_object_get(m, "records")), 9);
+    assert_int_equal(json_integer_value(json_object_get(m, "api_total")), 6);
+    assert_int_equal(json_integer_value(json_object_get(m, "history_records")), 4);
+    assert_int_equal(json_integer_value(json_object_get(m, "history_pages")), 2);
+    assert_int_equal(json_integer_value(json_object_get(m, "history_calls")), 3);
+    assert_int_equal(json_integer_value(json_object_get(m, "history_total")), 5);
+    json_decref(m);
+    wdts_buf_reset(&b);
+    hc.total = -1;
+    wrk_job_marker_hist(&b, &ctx, 9, 3, 5, 6, 2, &hc);
+    m = json_loads(wdts_buf_str(&b), 0, NULL);
+    assert_true(json_is_null(json_object_get(m, "history_total")));
+    json_decref(m);
+    wdts_buf_reset(&b);
+    wrk_job_marker(&b, &ctx, 9, 3, 5, 6, 2);
+    m = json_loads(wdts_buf_str(&b), 0, NULL);
+    assert_null(json_object_get(m, "history_records"));
+    assert_null(json_object_get(m, "history_total"));
+    json_decref(m);
+    wdts_buf_deinit(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -531,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_answer_check), cmocka_unit_test(test_pk_and_set),
         cmocka_unit_test(test_pii),          cmocka_unit_test(test_wire_forms),
         cmocka_unit_test(test_split_and_backoff), cmocka_unit_test(test_pk_item),
+        cmocka_unit_test(test_history_plan),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
