@@ -63,6 +63,15 @@ static void assert_no_plain_secret(const char *text)
     assert_null(strstr(text, QM_SECRET));
 }
 
+static int64_t conn_defaults_horizon(void)
+{
+    struct wdts_conn *conn = wdts_conn_new();
+    assert_int_equal(conn->archive_read, WDTS_CONN_ARCHIVE_ALL);
+    int64_t h = conn->archive_horizon_s;
+    wdts_conn_destroy(conn);
+    return h;
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -101,6 +110,14 @@ static void test_defaults(void **state)
     assert_int_equal(pii, WDTS_CONN_PII_DROP);
     assert_int_equal(wdts_conn_pii_parse("Hash", &pii), WDTS_ERR_INVAL);
     assert_string_equal(wdts_conn_pii_name(WDTS_CONN_PII_HASH), "hash");
+    /* the archive: a 90-day horizon, every window read from the history methods too */
+    assert_int_equal(conn_defaults_horizon(), 90 * 86400);
+    enum wdts_conn_archive_read ar;
+    assert_int_equal(wdts_conn_archive_read_parse("old", &ar), WDTS_OK);
+    assert_int_equal(ar, WDTS_CONN_ARCHIVE_OLD);
+    assert_int_equal(wdts_conn_archive_read_parse("none", &ar), WDTS_ERR_INVAL);
+    assert_string_equal(wdts_conn_archive_read_name(WDTS_CONN_ARCHIVE_ALL), "all");
+    assert_string_equal(wdts_conn_archive_read_name(WDTS_CONN_ARCHIVE_OFF), "off");
 }
 
 static void test_round_trip_full(void **state)
@@ -116,6 +133,13 @@ static void test_round_trip_full(void **state)
     r->since = 1700000200;
     r->has_lookback = 1;
     r->lookback_s = 14 * 86400;
+    r = wdts_conn_report_get(conn, "trades");
+    r->history_blocked = 1;
+    r->history_reason = wdts_xstrdup("权限不足");
+    r->history_fix = wdts_xstrdup("add sales.TradeQuery.queryHistoryWithDetail");
+    r->history_since = 1700000250;
+    conn->archive_horizon_s = 2 * 86400;
+    conn->archive_read = WDTS_CONN_ARCHIVE_OLD;
     conn->auth_failed = 1;
     conn->auth_message = wdts_xstrdup("the appkey or appsecret is wrong (验证失败)");
     conn->auth_since = 1700000300;
@@ -151,6 +175,12 @@ static void test_round_trip_full(void **state)
     assert_non_null(strstr(es, "lookback"));
     json_decref(jl);
     assert_false(wdts_conn_report_get(back, "trades")->blocked);
+    assert_true(wdts_conn_report_get(back, "trades")->history_blocked);
+    assert_string_equal(wdts_conn_report_get(back, "trades")->history_reason, "权限不足");
+    assert_int_equal(wdts_conn_report_get(back, "trades")->history_since, 1700000250);
+    assert_false(wdts_conn_report_get(back, "refunds")->history_blocked);
+    assert_int_equal(back->archive_horizon_s, 2 * 86400);
+    assert_int_equal(back->archive_read, WDTS_CONN_ARCHIVE_OLD);
     assert_true(back->auth_failed);
     assert_int_equal(back->auth_since, 1700000300);
     assert_int_equal(back->checked_at, 1700000400);
@@ -387,6 +417,11 @@ static void test_validate(void **state)
     CASE((tr->has_lookback = 1, tr->lookback_s = 90), tr->has_lookback = 0, "whole minutes");
     CASE((tr->has_lookback = 1, tr->lookback_s = 400 * 86400), tr->has_lookback = 0,
          "whole minutes");
+    CASE(conn->archive_horizon_s = 3600, conn->archive_horizon_s = 86400, "archive horizon:");
+    CASE(conn->archive_horizon_s = 86400 + 1, conn->archive_horizon_s = 86400,
+         "archive horizon:");
+    CASE(conn->archive_read = (enum wdts_conn_archive_read)7,
+         conn->archive_read = WDTS_CONN_ARCHIVE_ALL, "archive read:");
     CASE(conn->qimen_platform = 1, conn->qimen_platform = 0, "need app qimen");
     CASE(wdts_conn_add_report(conn, "no_such_report"),
          (free(conn->reports[--conn->n_reports].name)), "no_such_report");
@@ -445,6 +480,9 @@ static void test_from_json_rejects(void **state)
         {"{\"v\":1,\"tenant\":\"a\",\"id\":\"b\",\"app\":\"wdt\",\"sid\":\"s\",\"appkey\":\"k\","
          "\"gateway\":\"http://x\",\"reports\":[],\"pii\":\"mask\"}",
          "pii must be"},
+        {"{\"v\":1,\"tenant\":\"a\",\"id\":\"b\",\"app\":\"wdt\",\"sid\":\"s\",\"appkey\":\"k\","
+         "\"gateway\":\"http://x\",\"reports\":[],\"archive_read\":\"some\"}",
+         "archive_read must be"},
         {"{\"v\":1,\"tenant\":\"a\",\"id\":\"b\",\"app\":\"wdt\",\"sid\":\"s\",\"appkey\":\"k\","
          "\"gateway\":\"http://x\",\"reports\":[\"trades\"],\"report_state\":{\"goods\":"
          "{\"state\":\"blocked\"}}}",
