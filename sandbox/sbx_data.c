@@ -1681,20 +1681,58 @@ static int is_deleted(const struct sbx_dataset *ds, enum sbx_entity e, uint64_t 
     return del >= 0 && del <= t;
 }
 
+int sbx_data_archived(const struct sbx_dataset *ds, enum sbx_entity e, uint64_t id,
+                      int64_t as_of, const struct sbx_archive *a)
+{
+    const struct life_def *def = life_def_of(e);
+    if (a == NULL || a->horizon <= 0 || def == NULL || def->stream != SBX_S_TRADE || id == 0)
+        return 0;
+    struct sbx_trade_life l;
+    sbx_trade_life_get(ds, id - 1, 0, &l);
+    int64_t v[8]; /* the versions' change times up to as_of, in order */
+    int nv = 0;
+    for (int i = 0; i < def->n_evs; i++) {
+        int64_t t = trade_field(&l, def->evs[i].field);
+        if (t >= 0 && t <= as_of)
+            v[nv++] = t;
+    }
+    if (nv == 0 || trade_field(&l, def->evs[0].field) < 0)
+        return 0;
+    int64_t mod = v[nv - 1];
+    if (a->by == SBX_ARCHIVE_BY_CREATED) {
+        int64_t created = l.created, at = created + a->horizon;
+        if (at >= as_of)
+            return 0;
+        return a->late == SBX_ARCHIVE_LATE_STAY || mod < at;
+    }
+    if (a->late == SBX_ARCHIVE_LATE_RETURN)
+        return mod + a->horizon < as_of;
+    for (int i = 0; i < nv; i++) {
+        int64_t next = i + 1 < nv ? v[i + 1] : as_of;
+        if (v[i] + a->horizon < next)
+            return 1;
+    }
+    return 0;
+}
+
 void sbx_result_filter(const struct sbx_dataset *ds, enum sbx_entity e, int64_t as_of,
                        const struct sbx_filter *f, struct sbx_result *res)
 {
     char want[16];
-    if (f->spec_no != NULL && e != SBX_E_STOCK_CHANGE)
+    int archive = f->archive && f->archive->horizon > 0 && life_def_of(e) != NULL;
+    if (f->spec_no != NULL && e != SBX_E_STOCK_CHANGE && !archive)
         return;
+    const char *spec_no = e == SBX_E_STOCK_CHANGE ? f->spec_no : NULL;
     size_t k = 0;
     for (size_t i = 0; i < res->n; i++) {
         uint64_t id = res->hits[i].id;
+        if (archive && sbx_data_archived(ds, e, id, as_of, f->archive) != !!f->history)
+            continue;
         if (!f->show_deleted && is_deleted(ds, e, id, as_of))
             continue;
-        if (f->spec_no != NULL) {
+        if (spec_no != NULL) {
             sbx_fmt_spec_no(sbx_chg_goods(id), sbx_chg_spec(id), want);
-            if (strcmp(want, f->spec_no) != 0)
+            if (strcmp(want, spec_no) != 0)
                 continue;
         }
         res->hits[k++] = res->hits[i];

@@ -104,11 +104,38 @@ void sbx_data_render(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_r
 void sbx_data_render_fmt(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                          uint64_t id, int64_t as_of, enum sbx_timefmt fmt, struct wdts_buf *buf);
 
+/**
+ * The archive: a document whose time (by) is older than as_of - horizon moves to the
+ * history (历史) methods and leaves the normal ones. A change after that (late) brings it
+ * back (RETURN) or leaves it archived with its new change time (STAY). horizon 0: off.
+ */
+enum sbx_archive_by { SBX_ARCHIVE_BY_MODIFIED = 0, SBX_ARCHIVE_BY_CREATED };
+enum sbx_archive_late { SBX_ARCHIVE_LATE_RETURN = 0, SBX_ARCHIVE_LATE_STAY };
+struct sbx_archive {
+    int64_t horizon; /* seconds; 0 = nothing is archived */
+    enum sbx_archive_by by;
+    enum sbx_archive_late late;
+};
+
+/**
+ * @brief Whether record id of entity e (trades, stockouts, refunds, refund stock-ins, raw
+ *        trades: the trade lifecycle) is archived as of as_of. By modified: once a version
+ *        is older than the horizon (its next change, or as_of, came more than horizon
+ *        after it); RETURN looks only at the current version. By created: once created is
+ *        older than the horizon; RETURN brings back a document changed at or after
+ *        created + horizon. @returns 0 for every other entity, and when a->horizon is 0.
+ */
+int sbx_data_archived(const struct sbx_dataset *ds, enum sbx_entity e, uint64_t id,
+                      int64_t as_of, const struct sbx_archive *a);
+
 /** What a method's parameters narrow a selection by, beyond its window. */
 struct sbx_filter {
     int show_deleted;    /* 0: leave out deleted goods, suites and warehouses and disabled
                           * carriers (as of the query), the API's default */
     const char *spec_no; /* stock changes: only this spec_no; NULL = all */
+    const struct sbx_archive *archive; /* NULL or horizon 0: no archive */
+    int history;         /* with archive: 1 keeps only archived documents (a history
+                          * method), 0 only the others */
 };
 
 /**

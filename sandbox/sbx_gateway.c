@@ -397,10 +397,15 @@ static void serve_query(struct call *c)
         wdt_error(c, 99, "其他错误");
         return;
     }
-    struct sbx_filter filter = {1, narrow};
+    struct sbx_archive arch = c->gw->archive;
+    if (t->archive_horizon >= 0)
+        arch.horizon = t->archive_horizon;
+    struct sbx_filter filter = {1, narrow, NULL, m->history};
+    if (arch.horizon > 0 && sbx_method_entity_has_history(m->entity))
+        filter.archive = &arch; /* the parent serves the others, the history method these */
     if (m->hide_param)
         filter.show_deleted = shows_hidden(json_object_get(c->params, m->hide_param));
-    if (!filter.show_deleted || filter.spec_no)
+    if (!filter.show_deleted || filter.spec_no || filter.archive)
         sbx_result_filter(&ds, m->entity, c->now, &filter, &res);
     enum sbx_timefmt fmt = t->time_format >= 0 ? (enum sbx_timefmt)t->time_format : c->gw->timefmt;
     size_t from = 0, to = res.n;

@@ -48,6 +48,9 @@ struct sbx_gateway {
     enum sbx_bounds bounds;
     int qimen_total_absent;
     enum sbx_timefmt timefmt;
+    /* --archive-horizon/--archive-by/--archive-late (horizon 0: nothing archived); a
+     * tenant's archive_horizon wins. */
+    struct sbx_archive archive;
 };
 
 /** Parses "closed", "half" or "open". @returns WDTS_ERR_INVAL otherwise. */

@@ -51,6 +51,9 @@ struct sbx_method {
     /* A parameter that shows deleted (or disabled) rows when 0/false; they are hidden when
      * it is absent or anything else (hide_deleted, hide_delete). NULL: none. */
     const char *hide_param;
+    /* 1: a history (历史) method: it serves only the documents the sandbox archived (see
+     * sbx_archive in sbx_data.h), and its parent (same entity, history 0) only the others. */
+    int history;
 };
 
 /** @returns the row for a direct method name (case-sensitive), or NULL. Static. */
@@ -61,6 +64,9 @@ const struct sbx_method *sbx_method_find_direct(const char *name);
  *          a scene prefix ("3ldsmu02o9.wdt.…"), compared case-insensitively; or NULL.
  */
 const struct sbx_method *sbx_method_find_qimen(const char *name);
+/** @returns 1 when entity e has a history method in the table (its documents can be
+ *  archived), else 0. */
+int sbx_method_entity_has_history(enum sbx_entity e);
 /** The whole table (for listings and tests). */
 const struct sbx_method *sbx_method_table(size_t *n);
 /**

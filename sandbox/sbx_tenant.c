@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "sbx_method.h"
+#include "wdts/cfg.h"
 #include "wdts/log.h"
 #include "wdts/mem.h"
 #include "wdts/str.h"
@@ -144,7 +145,7 @@ static int plain_id(const char *s)
 static const char *const known_keys[] = {
     "sid",         "appkey", "appsecret", "qimen_app_key",  "qimen_app_secret", "permissions",
     "rate_per_min", "concurrency", "orders_per_day", "seed", "data_origin",     "time_format",
-    NULL,
+    "archive_horizon", NULL,
 };
 
 static void parse_tenant(json_t *obj, size_t idx, struct sbx_tenant *t, struct problems *p)
@@ -168,7 +169,7 @@ static void parse_tenant(json_t *obj, size_t idx, struct sbx_tenant *t, struct p
         if (!known)
             problem(p, "%s: unknown field \"%s\" (known: sid, appkey, appsecret, qimen_app_key, "
                        "qimen_app_secret, permissions, rate_per_min, concurrency, orders_per_day, "
-                       "seed, data_origin, time_format)", where, k);
+                       "seed, data_origin, time_format, archive_horizon)", where, k);
     }
 
     if (t->sid && !plain_id(t->sid))
@@ -248,6 +249,22 @@ static void parse_tenant(json_t *obj, size_t idx, struct sbx_tenant *t, struct p
             problem(p, "%s: \"time_format\" must be \"doc\", \"datetime\" or \"epoch_ms\"",
                     where);
     }
+
+    json_t *ah = json_object_get(obj, "archive_horizon");
+    t->archive_horizon = -1;
+    if (ah != NULL && !json_is_null(ah)) {
+        int64_t ms = -1;
+        if (json_is_integer(ah) && json_integer_value(ah) >= 0)
+            t->archive_horizon = json_integer_value(ah);
+        else if (json_is_string(ah) && strcmp(json_string_value(ah), "off") == 0)
+            t->archive_horizon = 0;
+        else if (json_is_string(ah) &&
+                 wdts_cfg_parse_duration(json_string_value(ah), &ms) == WDTS_OK && ms >= 1000)
+            t->archive_horizon = ms / 1000;
+        else
+            problem(p, "%s: \"archive_horizon\" must be a duration such as \"2d\", seconds, or "
+                       "\"off\"", where);
+    }
 }
 
 wdts_err_t sbx_tenants_load(const char *path, struct sbx_tenants *out, char *errstr,
@@ -314,6 +331,7 @@ static void demo_tenant(struct sbx_tenant *t, const char *sid, const char *appke
     t->seed = seed;
     t->data_origin = SBX_TENANT_DEFAULT_ORIGIN;
     t->time_format = -1;
+    t->archive_horizon = -1;
 }
 
 void sbx_tenants_demo(struct sbx_tenants *out)

@@ -25,6 +25,7 @@ struct sbx_tenant {
     uint64_t seed;          /* seed of the data set */
     int64_t data_origin;    /* Unix time the data set begins (no record is older) */
     int time_format;        /* an enum sbx_timefmt; -1 = the sandbox's --time-format */
+    int64_t archive_horizon; /* seconds; -1 = the sandbox's --archive-horizon, 0 = off */
 };
 
 struct sbx_tenants {

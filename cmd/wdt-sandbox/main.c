@@ -18,6 +18,7 @@
 #include "sbx_server.h"
 #include "sbx_tenant.h"
 #include "sbx_truth.h"
+#include "wdts/cfg.h"
 #include "wdts/err.h"
 #include "wdts/log.h"
 #include "wdts/str.h"
@@ -29,6 +30,8 @@ static const char usage_text[] =
     "                   [--timestamp-clock real|sandbox] [--timestamp-skew SECONDS]\n"
     "                   [--bounds closed|half|open] [--time-format doc|datetime|epoch_ms]\n"
     "                   [--qimen-total present|absent]\n"
+    "                   [--archive-horizon DURATION|off] [--archive-by modified|created]\n"
+    "                   [--archive-late return|stay]\n"
     "       wdt-sandbox truth (--tenants FILE | --demo) --sid SID --report REPORT\n"
     "                   --as-of T --before W [--since S] [--route wdt|qimen]\n"
     "\n"
@@ -62,6 +65,15 @@ static const char usage_text[] =
     "                      change-time field in that form); a tenant's time_format wins\n"
     "  --qimen-total Q     present (default) or absent: whether Qimen answers carry\n"
     "                      data.total_count (no page says)\n"
+    "  --archive-horizon D documents of trades, stockouts, refunds, raw trades and refund\n"
+    "                      stock-ins older than D (e.g. 90d, 2d) are served only by the\n"
+    "                      history (历史) methods, the others only by the normal ones\n"
+    "                      (default off: nothing archived); a tenant's archive_horizon wins\n"
+    "  --archive-by B      which time is older than the horizon: modified (default) or\n"
+    "                      created\n"
+    "  --archive-late L    a change to an archived document: return (default) brings it\n"
+    "                      back to the normal method, stay keeps it in the history method\n"
+    "                      with its new change time\n"
     "\n"
     "truth prints one JSON line {\"pk\":…,\"modified\":…} per record of REPORT whose modified\n"
     "time as of T lies in [S, W) (S defaults to the beginning). Times are Unix seconds,\n"
@@ -218,6 +230,9 @@ static int run_server(int argc, char **argv)
         {"bounds", required_argument, NULL, 'B'},
         {"time-format", required_argument, NULL, 'F'},
         {"qimen-total", required_argument, NULL, 'Q'},
+        {"archive-horizon", required_argument, NULL, 'H'},
+        {"archive-by", required_argument, NULL, 'A'},
+        {"archive-late", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     const char *listen = NULL, *file = NULL, *clock_s = "real", *faults_s = NULL;
@@ -226,6 +241,7 @@ static int run_server(int argc, char **argv)
     int demo = 0, ts_sandbox = 0, qimen_total_absent = 0, c;
     enum sbx_bounds bounds = SBX_BOUNDS_HALF;
     enum sbx_timefmt timefmt = SBX_TIMEFMT_DOC;
+    struct sbx_archive archive = {0, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_RETURN};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'l': listen = optarg; break;
@@ -259,6 +275,29 @@ static int run_server(int argc, char **argv)
             if (strcmp(optarg, "present") != 0 && strcmp(optarg, "absent") != 0)
                 return usage_error("--qimen-total '%s' must be present or absent", optarg);
             qimen_total_absent = strcmp(optarg, "absent") == 0;
+            break;
+        case 'H': {
+            int64_t ms = 0;
+            if (strcmp(optarg, "off") == 0)
+                archive.horizon = 0;
+            else if (wdts_cfg_parse_duration(optarg, &ms) == WDTS_OK && ms >= 1000)
+                archive.horizon = ms / 1000;
+            else
+                return usage_error("--archive-horizon '%s' must be a duration such as 90d or 2d, "
+                                   "or off", optarg);
+            break;
+        }
+        case 'A':
+            if (strcmp(optarg, "modified") != 0 && strcmp(optarg, "created") != 0)
+                return usage_error("--archive-by '%s' must be modified or created", optarg);
+            archive.by = strcmp(optarg, "created") == 0 ? SBX_ARCHIVE_BY_CREATED
+                                                        : SBX_ARCHIVE_BY_MODIFIED;
+            break;
+        case 'L':
+            if (strcmp(optarg, "return") != 0 && strcmp(optarg, "stay") != 0)
+                return usage_error("--archive-late '%s' must be return or stay", optarg);
+            archive.late = strcmp(optarg, "stay") == 0 ? SBX_ARCHIVE_LATE_STAY
+                                                       : SBX_ARCHIVE_LATE_RETURN;
             break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: return usage_error("unknown option%s", "");
@@ -308,6 +347,7 @@ static int run_server(int argc, char **argv)
     gw.bounds = bounds;
     gw.timefmt = timefmt;
     gw.qimen_total_absent = qimen_total_absent;
+    gw.archive = archive;
     struct sbx_server_cfg cfg = {host, port, (int)threads, &gw};
     struct sbx_server *srv = sbx_server_new(&cfg, errstr, sizeof(errstr));
     if (srv == NULL) {

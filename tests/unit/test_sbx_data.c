@@ -1127,10 +1127,88 @@ static void test_threads_share_caches(void **state)
     }
 }
 
+
+/* The archive: with a horizon, the normal and the history methods split every window's
+ * rows between them (nothing twice, nothing lost); by modified with RETURN a document is
+ * archived exactly when its current version is older than the horizon; STAY keeps a
+ * document archived after a later change (the trades' done event comes 7 to 15 days after
+ * the shipment), and archives at least as much as RETURN. */
+static void test_archive_splits_windows(void **state)
+{
+    (void)state;
+    const int64_t as_of = ORIGIN + 40 * DAY, H = 2 * DAY;
+    const struct sbx_archive modes[] = {
+        {H, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_RETURN},
+        {H, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_STAY},
+        {H, SBX_ARCHIVE_BY_CREATED, SBX_ARCHIVE_LATE_RETURN},
+        {H, SBX_ARCHIVE_BY_CREATED, SBX_ARCHIVE_LATE_STAY},
+    };
+    size_t stay_recent_archived = 0, total_archived[4] = {0};
+    for (size_t k = 0; k < N_TRADE_DERIVED; k++) {
+        enum sbx_entity e = trade_derived[k];
+        /* an old window (everything in it archived by modified) and a recent one */
+        const int64_t starts[] = {as_of - 10 * DAY, as_of - DAY + 3600};
+        for (size_t w = 0; w < 2; w++) {
+            struct sbx_result all;
+            sel(&ds_main, e, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, starts[w], starts[w] + 6 * 3600,
+                as_of, &all);
+            assert_true(all.n > 0);
+            for (size_t m = 0; m < 4; m++) {
+                struct sbx_result normal, hist;
+                sel(&ds_main, e, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, starts[w],
+                    starts[w] + 6 * 3600, as_of, &normal);
+                sel(&ds_main, e, SBX_ROUTE_WDT, SBX_TIME_MODIFIED, starts[w],
+                    starts[w] + 6 * 3600, as_of, &hist);
+                struct sbx_filter fn = {1, NULL, &modes[m], 0}, fh = {1, NULL, &modes[m], 1};
+                sbx_result_filter(&ds_main, e, as_of, &fn, &normal);
+                sbx_result_filter(&ds_main, e, as_of, &fh, &hist);
+                assert_int_equal(normal.n + hist.n, all.n);
+                size_t a = 0, b = 0;
+                for (size_t i = 0; i < all.n; i++) { /* both keep the order: a merge */
+                    if (a < normal.n && normal.hits[a].id == all.hits[i].id)
+                        a++;
+                    else if (b < hist.n && hist.hits[b].id == all.hits[i].id)
+                        b++;
+                    else
+                        fail_msg("row %llu of %s is in neither method",
+                                 (unsigned long long)all.hits[i].id, sbx_entity_name(e));
+                    int64_t mod = all.hits[i].modified;
+                    int arch = sbx_data_archived(&ds_main, e, all.hits[i].id, as_of, &modes[m]);
+                    if (m == 0)
+                        assert_int_equal(arch, mod + H < as_of);
+                    if (m == 1 && w == 1 && arch)
+                        stay_recent_archived++;
+                    if (m == 1 && sbx_data_archived(&ds_main, e, all.hits[i].id, as_of,
+                                                    &modes[0]))
+                        assert_true(arch); /* STAY archives whatever RETURN does */
+                }
+                total_archived[m] += hist.n;
+                if (w == 0 && m == 0)
+                    assert_int_equal(normal.n, 0); /* 10 days old: all archived */
+                sbx_result_deinit(&normal);
+                sbx_result_deinit(&hist);
+            }
+            sbx_result_deinit(&all);
+        }
+    }
+    /* a recent change to a document archived before it: only STAY keeps it there */
+    assert_true(stay_recent_archived > 0);
+    assert_true(total_archived[1] > total_archived[0]);
+    assert_true(total_archived[3] >= total_archived[2]);
+    /* off, and entities without a history method: nothing is archived */
+    const struct sbx_archive off = {0, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_STAY};
+    assert_false(sbx_data_archived(&ds_main, SBX_E_TRADE, 5, as_of, &off));
+    assert_false(sbx_data_archived(&ds_main, SBX_E_PURCHASE_ORDER, 5, as_of, &modes[1]));
+    printf("# archived rows (return, stay, created-return, created-stay): %zu %zu %zu %zu; "
+           "recent windows' rows archived under stay: %zu\n", total_archived[0], total_archived[1],
+           total_archived[2], total_archived[3], stay_recent_archived);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_archive_splits_windows),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_modified_monotonic),
         cmocka_unit_test(test_render_follows_modified),
