@@ -407,6 +407,8 @@ static void serve_query(struct call *c)
         filter.show_deleted = shows_hidden(json_object_get(c->params, m->hide_param));
     if (!filter.show_deleted || filter.spec_no || filter.archive)
         sbx_result_filter(&ds, m->entity, c->now, &filter, &res);
+    if (m->history && filter.archive == NULL)
+        res.n = 0; /* nothing is archived */
     enum sbx_timefmt fmt = t->time_format >= 0 ? (enum sbx_timefmt)t->time_format : c->gw->timefmt;
     size_t from = 0, to = res.n;
     if (c->has_pager) {

@@ -163,6 +163,8 @@ struct wt_conn_opts {
     int burst, concurrency;
     enum wdts_conn_pii pii;
     const char *qimen_app_key, *qimen_app_secret; /* set: a qimen connection with its own app */
+    int64_t archive_horizon_s;                    /* 0: the default (90 days) */
+    enum wdts_conn_archive_read archive_read;     /* default all */
 };
 
 static inline void wt_conn_add(struct wt *t, const struct wt_conn_opts *o)
@@ -187,6 +189,9 @@ static inline void wt_conn_add(struct wt *t, const struct wt_conn_opts *o)
     c->burst = o->burst > 0 ? o->burst : 5;
     c->concurrency = o->concurrency > 0 ? o->concurrency : 2;
     c->pii = o->pii;
+    if (o->archive_horizon_s > 0)
+        c->archive_horizon_s = o->archive_horizon_s;
+    c->archive_read = o->archive_read;
     struct wdts_buf errs;
     wdts_buf_init(&errs);
     if (wdts_conn_validate(c, NULL, &errs) != WDTS_OK)
