@@ -98,6 +98,8 @@ static const char *answer(const char *sid, const char *method, unsigned *http)
         if (strcmp(method, "wms.StockSpec.queryChangeHistory") == 0)
             return "{\"status\":100,\"message\":\"The API used internal only: "
                    "wms.StockSpec.queryChangeHistory\"}";
+        if (strcmp(method, "wms.stockout.Sales.queryHistoryWithDetail") == 0)
+            return "{\"status\":100,\"message\":\"权限不足\"}";
         return ok;
     }
     if (strcmp(sid, "toggle-shop") == 0) {
@@ -313,7 +315,7 @@ static void test_retries_ride_out_a_flaky_gateway(void **state)
     if (run.status != 0 || strstr(run.out, "stored: 1 report ok") == NULL)
         fail_msg("exit %d\nstdout: %s\nstderr: %s", run.status, run.out, run.err);
     wdts_test_run_free(&run);
-    assert_int_equal(flaky_calls, 4); /* shops: 500, 500, ok; trades: ok */
+    assert_int_equal(flaky_calls, 5); /* shops: 500, 500, ok; trades: ok; its history: ok */
     assert_int_equal(stored("flaky-shop"), 1);
 }
 
@@ -332,6 +334,10 @@ static void test_single_reports_blocked_with_their_fix(void **state)
         "blocked: The API used internal only",
         "through a Qimen connection",
         "stockouts          wms.stockout.Sales.queryWithDetail           ok",
+        /* its history (历史) method is refused: the report is stored ok, with the cost */
+        "  (history)        wms.stockout.Sales.queryHistoryWithDetail    refused: 权限不足",
+        "windows older than the archive horizon (90d) fail",
+        "1 report may not call its history (历史) method",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (strstr(run.out, want[i]) == NULL)
@@ -344,11 +350,14 @@ static void test_single_reports_blocked_with_their_fix(void **state)
     const char *c[] = {"HKEYS", wdts_redis_key(&k, prefix, "connstate", "c-perm-shop", NULL)};
     struct wdts_redis_reply *r = NULL;
     assert_int_equal(wdts_redis_command(redis, 2, c, NULL, &r), WDTS_OK);
-    size_t blocked = 0;
-    for (size_t i = 0; i < wdts_redis_reply_count(r); i++)
-        blocked += wdts_str_has_prefix(wdts_redis_reply_str(wdts_redis_reply_elem(r, i), NULL),
-                                       "report:");
+    size_t blocked = 0, history = 0;
+    for (size_t i = 0; i < wdts_redis_reply_count(r); i++) {
+        const char *f = wdts_redis_reply_str(wdts_redis_reply_elem(r, i), NULL);
+        blocked += wdts_str_has_prefix(f, "report:");
+        history += strcmp(f, "history:stockouts") == 0;
+    }
     assert_int_equal(blocked, 3);
+    assert_int_equal(history, 1);
     wdts_redis_reply_free(r);
     wdts_buf_deinit(&k);
 }

@@ -49,7 +49,10 @@ static void run_qimen(const char *conn, const char *const *sandbox_args, int wit
     assert_string_equal(json_string_value(json_object_get(m, "source")), "qimen");
     json_t *api_total = json_object_get(m, "api_total");
     long long total = json_integer_value(api_total);
-    long long calls = json_integer_value(json_object_get(m, "calls"));
+    /* the history (历史) pass of archive_read all reads nothing here: one empty page */
+    long long hcalls = json_integer_value(json_object_get(m, "history_calls"));
+    assert_int_equal(hcalls, 1);
+    long long calls = json_integer_value(json_object_get(m, "calls")) - hcalls;
     size_t nrec = 0;
     for (size_t i = 0; i < rd.n; i++) {
         if (strcmp(rd.v[i].schema, "wdt.record.v1") != 0 || strcmp(rd.v[i].job_id, job.job_id))
