@@ -53,6 +53,7 @@ static void pass_reset(struct wrk_exec *e)
 {
     e->pass = 0;
     e->records_before_hist = 0;
+    e->hist_rereads = 0;
     memset(&e->hc, 0, sizeof(e->hc));
     e->hc.total = -1;
 }
@@ -788,7 +789,8 @@ static void http_start(struct wrk_exec *e)
         .paged = 1,
         .page_no = page,
         .page_size = rep->page_size,
-        .calc_total = e->pg.calls == 0,
+        /* the history pass asks again on its final page 0: did rows enter meanwhile? */
+        .calc_total = e->pg.calls == 0 || (e->pass && wrk_job_pager_final(&e->pg)),
         .now = wrk_clock_now(w, c->conn->gateway),
     };
     struct wdts_api_request req;
@@ -1092,7 +1094,16 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         int prc = list ? produce_page(e, list, answer, spans, nspans, elided, as_sent_ok) : 0;
         if (prc != 0)
             break;
+        int final = e->pass && wrk_job_pager_final(&e->pg);
         wrk_pager_next(&e->pg, res.has_total, res.total_count, nrec, e->rep->page_size);
+        if (final && wrk_job_hist_reread(e->hc.total, res.has_total, res.total_count,
+                                         e->hist_rereads)) {
+            WDTS_LOG(INFO, "wrk", "job %s: %s gave total_count %lld, then %lld while it was "
+                     "paged (documents were archived meanwhile): reading it again",
+                     e->job.job_id, pass_method(e), e->hc.total, res.total_count);
+            e->hist_rereads++;
+            wrk_pager_start(&e->pg);
+        }
         next_step(e);
         break;
     }

@@ -149,6 +149,7 @@ struct wrk_exec {
     enum wrk_hist_plan hist;
     int pass;                   /* 0: the report's method; 1: its history method */
     long long records_before_hist; /* records when the history pass began */
+    int hist_rereads;              /* history passes read again (total changed) */
     struct wrk_hist_counts hc;
     int attempts; /* failed calls that count toward worker.max.attempts */
     struct wrk_pkset seen;

@@ -225,6 +225,25 @@ enum wrk_hist_plan wrk_job_hist_plan(const struct wdts_catalog_report *rep,
                                      enum wdts_conn_archive_read mode, int64_t horizon_s,
                                      int refused, int64_t now);
 
+/**
+ * Rows enter a history method's window while it is paged (documents of the window pass the
+ * horizon and are archived), unlike the normal method's closed window where they only
+ * leave: an insertion shifts the rows after it toward the pages already read (the order
+ * is n-1 … 1, then 0). So the history pass asks for total_count again on its final read of
+ * page 0 and, when it changed, reads the window from the history method again (the pk set
+ * keeps each record once), at most WRK_HIST_MAX_REREADS times.
+ */
+#define WRK_HIST_MAX_REREADS 3
+
+/** @returns 1 when the call p is about to make is the final re-read of page 0 of a pass
+ *  that has a total (a pass of several pages), else 0. */
+int wrk_job_pager_final(const struct wrk_pager *p);
+
+/** @returns 1 when the history pass is read again: its final answer carries a total that
+ *  differs from its first one, and fewer than WRK_HIST_MAX_REREADS re-reads were made. */
+int wrk_job_hist_reread(long long first_total, int has_total, long long final_total,
+                        int rereads);
+
 /** The dead letter's message of WRK_HIST_FAIL, in plain words with the fix.
  *  @param reason what the API said (may be NULL). */
 void wrk_job_hist_refused_msg(char *out, size_t out_size, const struct wdts_catalog_report *rep,

@@ -12,10 +12,12 @@ source "$(dirname "$0")/stack.sh"
 
 st_begin # WDTS_E2E_KEEP=1 keeps $ST_DIR (logs, sink.db) after a pass too
 
-# Every direct method but refunds, for the seller whose app lacks that interface.
+# Every direct method (and history method) but refunds', for the seller whose app lacks
+# that interface.
 perms=$("$ST_BIN/wdtctl" reports --json | python3 -c '
 import json, sys
-print(json.dumps([r["method"] for r in json.load(sys.stdin) if r["name"] != "refunds"]))')
+rs = [r for r in json.load(sys.stdin) if r["name"] != "refunds"]
+print(json.dumps([r["method"] for r in rs] + [r["history_method"] for r in rs if r.get("history_method")]))')
 tenants='[
  {"sid":"e2e-shop-a","appkey":"a-app","appsecret":"a-secret:a-salt",
   "qimen_app_key":"qa-app","qimen_app_secret":"qa-secret",
