@@ -395,7 +395,7 @@ static void test_add_good_credentials(void **state)
     fclose(f);
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
         "conn-a", "--appkey", "key-a", "--appsecret-file", path, "--gateway", gw, "--rate", "50",
-        "--pii", "hash", "--backfill", "30d");
+        "--pii", "hash", "--backfill", "30d", "--archive-horizon", "60d", "--archive-read", "old");
     /* M1: the loopback sandbox is plain http, which add warns about. */
     expect(&run, 0, "connection acme-wdt stored: 13 reports ok, 1 blocked",
            "warning: connection acme-wdt: the gateway is plain http");
@@ -407,6 +407,11 @@ static void test_add_good_credentials(void **state)
     assert_non_null(strstr(run.out, "开放平台 → 自助对接 → 应用管理"));
     assert_non_null(strstr(run.out, "approved for sid conn-a"));
     assert_non_null(strstr(run.out, "--app qimen")); /* Taobao data needs a qimen connection */
+    /* The app may call no history (历史) method: shown under each ok report, not blocking */
+    assert_non_null(strstr(run.out, "  (history)        sales.TradeQuery.queryHistoryWithDetail"
+                                    "      refused: 权限不足"));
+    assert_non_null(strstr(run.out, "windows older than the archive horizon (60d) fail"));
+    assert_non_null(strstr(run.out, "4 reports may not call their history (历史) method"));
     wdts_test_run_free(&run);
 
     char *doc = key_of("conn", "acme-wdt"), *st = key_of("connstate", "acme-wdt");
@@ -417,6 +422,10 @@ static void test_add_good_credentials(void **state)
     assert_non_null(strstr(json, "\"appsecret\":\"v1:"));
     assert_non_null(strstr(json, "\"pii\":\"hash\""));
     assert_non_null(strstr(json, "\"backfill_s\":2592000"));
+    assert_non_null(strstr(json, "\"archive_horizon_s\":5184000"));
+    assert_non_null(strstr(json, "\"archive_read\":\"old\""));
+    assert_int_equal(hexists(st, "history:trades"), 1);
+    assert_int_equal(hexists(st, "history:refunds"), 0); /* blocked: its history not asked */
     assert_int_equal(hexists(st, "report:refunds"), 1);
     assert_int_equal(hexists(st, "report:trades"), 0);
     free(json);
@@ -594,6 +603,8 @@ static void test_list_show_and_redis_hold_no_secret(void **state)
     expect(&run, 0, "(stored encrypted)", NULL);
     assert_non_null(strstr(run.out, "blocked: 权限不足"));
     assert_non_null(strstr(run.out, "pii            hash"));
+    assert_non_null(strstr(run.out, "archive        horizon 60d, read old"));
+    assert_non_null(strstr(run.out, "(history)"));
     assert_null(strstr(run.out, sealed));
     wdts_test_run_free(&run);
 
