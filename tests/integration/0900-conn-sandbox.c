@@ -41,6 +41,10 @@ static void write_tenants(const char *path, int grant_refunds, const char *secre
         const char *m = wdts_catalog_at(cat, i)->method;
         if (grant_refunds || strcmp(m, REFUNDS_METHOD) != 0)
             json_array_append_new(perms, json_string(m));
+        /* the history (历史) methods come with the approval of refunds */
+        const char *h = wdts_catalog_at(cat, i)->history_method;
+        if (grant_refunds && h && *h)
+            json_array_append_new(perms, json_string(h));
     }
     char *appsecret_a = wdts_xasprintf("%s:%s", secret_a, SALT_A);
     json_t *t = json_pack("[{s:s,s:s,s:s,s:o},{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s},"
@@ -640,14 +644,18 @@ static void test_check_unblocks_and_tracks_auth(void **state)
     assert_non_null(strstr(run.out, "0 reports returned to service, 1 blocked"));
     wdts_test_run_free(&run);
     assert_int_equal(hexists(st, "report:refunds"), 1);
+    assert_int_equal(hexists(st, "history:trades"), 1);
 
     /* The seller gets the interface approved: check returns refunds to service. */
     restart_sandbox(1, SECRET_A);
     CTL(&run, "connection", "check", "--id", "acme-wdt");
     expect(&run, 0, "returned to service", NULL);
     assert_non_null(strstr(run.out, "1 report returned to service, 0 blocked"));
+    /* and the history methods approved with it are allowed again */
+    assert_non_null(strstr(run.out, "trades: its history method is allowed again"));
     wdts_test_run_free(&run);
     assert_int_equal(hexists(st, "report:refunds"), 0);
+    assert_int_equal(hexists(st, "history:trades"), 0);
     CTL(&run, "connection", "show", "--id", "acme-wdt");
     expect(&run, 0, NULL, NULL);
     assert_null(strstr(run.out, "blocked"));
