@@ -54,6 +54,7 @@ static void pass_reset(struct wrk_exec *e)
     e->pass = 0;
     e->records_before_hist = 0;
     e->hist_rereads = 0;
+    e->hist_retries = 0;
     memset(&e->hc, 0, sizeof(e->hc));
     e->hc.total = -1;
 }
@@ -789,8 +790,8 @@ static void http_start(struct wrk_exec *e)
         .paged = 1,
         .page_no = page,
         .page_size = rep->page_size,
-        /* the history pass asks again on its final page 0: did rows enter meanwhile? */
-        .calc_total = e->pg.calls == 0 || (e->pass && wrk_job_pager_final(&e->pg)),
+        /* the history pass asks on every page: did rows enter meanwhile? */
+        .calc_total = e->pg.calls == 0 || e->pass,
         .now = wrk_clock_now(w, c->conn->gateway),
     };
     struct wdts_api_request req;
@@ -1094,13 +1095,37 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         int prc = list ? produce_page(e, list, answer, spans, nspans, elided, as_sent_ok) : 0;
         if (prc != 0)
             break;
-        int final = e->pass && wrk_job_pager_final(&e->pg);
+        enum wrk_hist_reread rr = WRK_HIST_GO_ON;
+        if (e->pass && e->pg.calls > 0)
+            rr = wrk_job_hist_reread(e->hc.total, res.has_total, res.total_count,
+                                     e->hist_rereads);
         wrk_pager_next(&e->pg, res.has_total, res.total_count, nrec, e->rep->page_size);
-        if (final && wrk_job_hist_reread(e->hc.total, res.has_total, res.total_count,
-                                         e->hist_rereads)) {
-            WDTS_LOG(INFO, "wrk", "job %s: %s gave total_count %lld, then %lld while it was "
-                     "paged (documents were archived meanwhile): reading it again",
-                     e->job.job_id, pass_method(e), e->hc.total, res.total_count);
+        if (rr != WRK_HIST_GO_ON) {
+            char why[300];
+            snprintf(why, sizeof(why), "%s gave total_count %lld, then %lld while it was paged "
+                     "(documents were archived or changed meanwhile)", pass_method(e),
+                     e->hc.total, res.total_count);
+            if (rr == WRK_HIST_RETRY_LATER) {
+                /* the records read so far are out; the history pass starts again later */
+                e->hist_rereads = 0;
+                wrk_pager_start(&e->pg);
+                if (++e->hist_retries >= w->cfg->worker_max_attempts) {
+                    char msg[600];
+                    snprintf(msg, sizeof(msg), "gave up after %d x %d reads of the history "
+                             "pass: %s; resync the window once the gateway's archiving is "
+                             "done", e->hist_retries, WRK_HIST_MAX_REREADS + 1, why);
+                    dead(e, "transient", msg);
+                    break;
+                }
+                int64_t d = wrk_job_backoff_ms(e->hist_retries, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
+                                               w->rnd++ * 2654435761u);
+                WDTS_LOG(INFO, "wrk", "job %s: %s, %d times: reading it again in %lld ms",
+                         e->job.job_id, why, WRK_HIST_MAX_REREADS + 1, (long long)d);
+                e->st = WRK_ST_PERMIT;
+                e->timer = wdts_loop_timer_add(w->loop, d, permit_timer, e);
+                break;
+            }
+            WDTS_LOG(INFO, "wrk", "job %s: %s: reading it again", e->job.job_id, why);
             e->hist_rereads++;
             wrk_pager_start(&e->pg);
         }

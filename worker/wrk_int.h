@@ -150,6 +150,7 @@ struct wrk_exec {
     int pass;                   /* 0: the report's method; 1: its history method */
     long long records_before_hist; /* records when the history pass began */
     int hist_rereads;              /* history passes read again (total changed) */
+    int hist_retries;              /* times WRK_HIST_MAX_REREADS were used up */
     struct wrk_hist_counts hc;
     int attempts; /* failed calls that count toward worker.max.attempts */
     struct wrk_pkset seen;

@@ -467,16 +467,12 @@ void wrk_job_marker_hist(struct wdts_buf *out, const struct wrk_envctx *ctx, lon
                     duplicates, ex);
 }
 
-int wrk_job_pager_final(const struct wrk_pager *p)
+enum wrk_hist_reread wrk_job_hist_reread(long long first_total, int has_total, long long total,
+                                         int rereads)
 {
-    return p->page == 0 && p->calls > 0 && p->has_total && p->npages > 1;
-}
-
-int wrk_job_hist_reread(long long first_total, int has_total, long long final_total,
-                        int rereads)
-{
-    return has_total && first_total >= 0 && final_total != first_total &&
-           rereads < WRK_HIST_MAX_REREADS;
+    if (!has_total || first_total < 0 || total == first_total)
+        return WRK_HIST_GO_ON;
+    return rereads < WRK_HIST_MAX_REREADS ? WRK_HIST_READ_AGAIN : WRK_HIST_RETRY_LATER;
 }
 
 int wrk_job_archive_old(const struct wdts_job *job, int64_t horizon_s, int64_t now)

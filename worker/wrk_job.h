@@ -227,22 +227,24 @@ enum wrk_hist_plan wrk_job_hist_plan(const struct wdts_catalog_report *rep,
 
 /**
  * Rows enter a history method's window while it is paged (documents of the window pass the
- * horizon and are archived), unlike the normal method's closed window where they only
- * leave: an insertion shifts the rows after it toward the pages already read (the order
- * is n-1 … 1, then 0). So the history pass asks for total_count again on its final read of
- * page 0 and, when it changed, reads the window from the history method again (the pk set
- * keeps each record once), at most WRK_HIST_MAX_REREADS times.
+ * horizon and are archived, in the middle of the window's order when others of it were
+ * archived earlier), unlike the normal method's closed window where they only leave: an
+ * insertion shifts the rows after it toward the pages already read (the order is n-1 … 1,
+ * then 0). So every call of the history pass asks for total_count, and when an answer's
+ * total differs from the pass's first one the window is read from the history method
+ * again (the pk set keeps each record once), at most WRK_HIST_MAX_REREADS times; then the
+ * job is retried later (a transient error: the gateway's archiving moves on).
  */
-#define WRK_HIST_MAX_REREADS 3
+#define WRK_HIST_MAX_REREADS 8
 
-/** @returns 1 when the call p is about to make is the final re-read of page 0 of a pass
- *  that has a total (a pass of several pages), else 0. */
-int wrk_job_pager_final(const struct wrk_pager *p);
+/** What to do when a later answer of the history pass carries total (has_total). */
+enum wrk_hist_reread { WRK_HIST_GO_ON = 0, WRK_HIST_READ_AGAIN, WRK_HIST_RETRY_LATER };
 
-/** @returns 1 when the history pass is read again: its final answer carries a total that
- *  differs from its first one, and fewer than WRK_HIST_MAX_REREADS re-reads were made. */
-int wrk_job_hist_reread(long long first_total, int has_total, long long final_total,
-                        int rereads);
+/** @returns GO_ON when the total is the first answer's (or either is unknown), READ_AGAIN
+ *  when it changed and fewer than WRK_HIST_MAX_REREADS re-reads were made, RETRY_LATER
+ *  when it changed after as many. */
+enum wrk_hist_reread wrk_job_hist_reread(long long first_total, int has_total, long long total,
+                                         int rereads);
 
 /** The dead letter's message of WRK_HIST_FAIL, in plain words with the fix.
  *  @param reason what the API said (may be NULL). */

@@ -584,30 +584,16 @@ static void test_history_plan(void **state)
     assert_int_equal(wrk_job_hist_plan(shops, &old, WDTS_CONN_ARCHIVE_ALL, H, 1, now),
                      WRK_HIST_NONE);
 
-    /* the history pass asks for the total again on its final page 0, and reads the window
-     * again when it changed (rows entered while it was paged), a bounded number of times */
-    struct wrk_pager pg;
-    wrk_pager_start(&pg);
-    assert_false(wrk_job_pager_final(&pg)); /* page 0, first call */
-    wrk_pager_next(&pg, 1, 250, 100, 100);   /* 3 pages: 2, 1, then 0 again */
-    assert_int_equal(pg.page, 2);
-    assert_false(wrk_job_pager_final(&pg));
-    wrk_pager_next(&pg, 0, 0, 50, 100);
-    assert_int_equal(pg.page, 1);
-    assert_false(wrk_job_pager_final(&pg));
-    wrk_pager_next(&pg, 0, 0, 100, 100);
-    assert_int_equal(pg.page, 0);
-    assert_true(wrk_job_pager_final(&pg));
-    wrk_pager_start(&pg);
-    wrk_pager_next(&pg, 1, 40, 40, 100); /* one page: no final re-read */
-    assert_int_equal(pg.page, -1);
-    assert_false(wrk_job_pager_final(&pg));
-    assert_true(wrk_job_hist_reread(250, 1, 251, 0));
-    assert_true(wrk_job_hist_reread(250, 1, 249, WRK_HIST_MAX_REREADS - 1));
-    assert_false(wrk_job_hist_reread(250, 1, 251, WRK_HIST_MAX_REREADS));
-    assert_false(wrk_job_hist_reread(250, 1, 250, 0));
-    assert_false(wrk_job_hist_reread(250, 0, 0, 0));  /* no total on the final answer */
-    assert_false(wrk_job_hist_reread(-1, 1, 300, 0)); /* none on the first */
+    /* every answer of the history pass carries a total: a change reads the window again,
+     * a bounded number of times, then later */
+    assert_int_equal(wrk_job_hist_reread(250, 1, 251, 0), WRK_HIST_READ_AGAIN);
+    assert_int_equal(wrk_job_hist_reread(250, 1, 249, WRK_HIST_MAX_REREADS - 1),
+                     WRK_HIST_READ_AGAIN);
+    assert_int_equal(wrk_job_hist_reread(250, 1, 251, WRK_HIST_MAX_REREADS),
+                     WRK_HIST_RETRY_LATER);
+    assert_int_equal(wrk_job_hist_reread(250, 1, 250, 0), WRK_HIST_GO_ON);
+    assert_int_equal(wrk_job_hist_reread(250, 0, 0, 0), WRK_HIST_GO_ON);  /* no total now */
+    assert_int_equal(wrk_job_hist_reread(-1, 1, 300, 0), WRK_HIST_GO_ON); /* none at first */
 
     /* the refusal's message names the window, the method, the sid and the fix */
     struct wdts_conn *c = wdts_conn_new();
