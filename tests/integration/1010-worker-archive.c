@@ -10,6 +10,7 @@
  *  - a window a day old holding late changes to archived documents: 0 missing with `all`
  *    under both --archive-late modes; under `stay` the same window read with `old` misses
  *    them (why `all` is the default);
+ *  - a history total above worker.max.records.per.job splits the window like any other;
  *  - an app that may not call the history method: the old window is dead-lettered
  *    `permission` naming the method and the fix, the connection shows it refused, and a
  *    recent window completes from the normal method (counted in
@@ -219,6 +220,37 @@ static void test_archive(void **state)
     assert_true(hrec > 0);
 
     assert_int_equal(wt_worker_stop(&w1, SIGTERM, 30000, NULL), 0);
+
+    /* the split rule holds for the history pass: a total above worker.max.records.per.job
+     * splits the window, whose halves read both methods (the normal one has nothing here) */
+    const char *trades_only[] = {"trades", NULL};
+    struct wt_conn_opts sco = {.id = "sp-all", .tenant = "ta", .sid = "ar-shop",
+                               .appkey = "ar-app", .appsecret = "ar-s:ar-x", .gateway = gw[1],
+                               .reports = trades_only, .rate = 20, .burst = 10,
+                               .concurrency = 4, .archive_horizon_s = 10 * DAY};
+    wt_conn_add(&t, &sco);
+    wt_wm_init(&t, "sp-all", "trades", old_start);
+    const char *small[] = {"WDT_WORKER_MAX_RECORDS_PER_JOB=30", NULL};
+    struct wt_worker w2;
+    wt_worker_start(&t, &w2, small);
+    wt_emit(&t, "ta", "sp-all", "trades", old_start, old_start + WT_WINDOW, NULL);
+    t0 = wdts_time_mono_ms();
+    while (wt_wm_get(&t, "sp-all", "trades") < old_start + WT_WINDOW &&
+           wdts_time_mono_ms() - t0 < 60000)
+        usleep(200000);
+    if (wt_wm_get(&t, "sp-all", "trades") != old_start + WT_WINDOW) {
+        wt_log_dump(&w2);
+        fail_msg("the split history window did not complete");
+    }
+    wt_reader_poll(&rd, 1000);
+    assert_true(wt_log_has(&w2, "of sales.TradeQuery.queryHistoryWithDetail exceeds "
+                                "worker.max.records.per.job 30"));
+    size_t st = 0, sm = count_missing(&rd, tenants[0], "sp-all", "trades", now, old_start,
+                                      old_start + WT_WINDOW, &st);
+    printf("# split history window: %zu records in the truth, %zu missing\n", st, sm);
+    assert_true(st > 30);
+    assert_int_equal(sm, 0);
+    assert_int_equal(wt_worker_stop(&w2, SIGTERM, 30000, NULL), 0);
     wt_reader_close(&rd);
     wt_reader_close(&dlq);
     assert_int_equal(sbx_stop(&sbx[0], 10000), 0);
