@@ -115,6 +115,8 @@ struct sbx_archive {
     int64_t horizon; /* seconds; 0 = nothing is archived */
     enum sbx_archive_by by;
     enum sbx_archive_late late;
+    unsigned only; /* a mask of 1u << entity: the reports archived; 0 = every report with a
+                      history method */
 };
 
 /**

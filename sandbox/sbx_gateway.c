@@ -401,7 +401,8 @@ static void serve_query(struct call *c)
     if (t->archive_horizon >= 0)
         arch.horizon = t->archive_horizon;
     struct sbx_filter filter = {1, narrow, NULL, m->history};
-    if (arch.horizon > 0 && sbx_method_entity_has_history(m->entity))
+    if (arch.horizon > 0 && sbx_method_entity_has_history(m->entity) &&
+        (arch.only == 0 || (arch.only & (1u << m->entity))))
         filter.archive = &arch; /* the parent serves the others, the history method these */
     if (m->hide_param)
         filter.show_deleted = shows_hidden(json_object_get(c->params, m->hide_param));

@@ -56,19 +56,20 @@ static const struct sbx_method methods[] = {
     {"sales.RawTrade.search", "wdt.sales.rawtrade.search", 1, SBX_E_RAW_TRADE, "start_time",
      "end_time", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30, "30天", "order", SBX_PAGE_REQUIRED,
      NULL, 0, NULL, NULL, 0},
-    /* The history (历史) methods: the same parameters, window, span, list and keys as their
-     * parents (the pages do not say otherwise); they serve only archived documents. */
+    /* The history (历史) methods serve only archived documents, with their parents' span,
+     * list and keys. Their own pages differ in two: the stockout archive's status_type
+     * defaults to 0 (consign time) and has no 3 (by status list), and the refund archive's
+     * window is start_time/end_time (last change), not modified_from/modified_to. */
     {"sales.TradeQuery.queryHistoryWithDetail", "wdt.sales.tradequery.queryhistorywithdetail", 1,
      SBX_E_TRADE, "start_time", "end_time", "time_type", 0, 1,
      {{1, SBX_TIME_MODIFIED}, {2, SBX_TIME_PAID}, {3, SBX_TIME_CREATED}}, 3, H60, "60分钟", "order",
      SBX_PAGE_REQUIRED, NULL, 0, NULL, NULL, 1},
     {"wms.stockout.Sales.queryHistoryWithDetail", "wdt.wms.stockout.sales.queryhistorywithdetail",
-     1, SBX_E_STOCKOUT, "start_time", "end_time", "status_type", 1, 0,
-     {{0, SBX_TIME_CONSIGNED}, {1, SBX_TIME_MODIFIED}, {2, SBX_TIME_MODIFIED},
-      {3, SBX_TIME_MODIFIED}},
-     4, H60, "60分钟", "order", SBX_PAGE_REQUIRED, NULL, 0, NULL, NULL, 1},
+     1, SBX_E_STOCKOUT, "start_time", "end_time", "status_type", 0, 0,
+     {{0, SBX_TIME_CONSIGNED}, {1, SBX_TIME_MODIFIED}, {2, SBX_TIME_MODIFIED}},
+     3, H60, "60分钟", "order", SBX_PAGE_REQUIRED, NULL, 0, NULL, NULL, 1},
     {"aftersales.refund.Refund.searchHistory", "wdt.aftersales.refund.refund.searchhistory", 1,
-     SBX_E_REFUND, "modified_from", "modified_to", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30,
+     SBX_E_REFUND, "start_time", "end_time", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30,
      "30天", "order", SBX_PAGE_REQUIRED, NULL, 0, NULL, NULL, 1},
     {"wms.stockin.Refund.queryHisWithDetail", "wdt.wms.stockin.refund.queryhiswithdetail", 1,
      SBX_E_REFUND_STOCKIN, "start_time", "end_time", "time_type", 0, 0,
@@ -141,4 +142,28 @@ int sbx_method_timekind(const struct sbx_method *m, int value, enum sbx_timekind
         }
     }
     return -1;
+}
+
+int sbx_method_parse_archive_reports(const char *list, unsigned *mask)
+{
+    unsigned m = 0;
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char name[64];
+        enum sbx_entity e;
+        if (n == 0 || n >= sizeof(name))
+            return -1;
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (sbx_entity_parse(name, &e) != WDTS_OK || !sbx_method_entity_has_history(e))
+            return -1;
+        m |= 1u << e;
+        p += n + (comma != NULL);
+    }
+    if (m == 0)
+        return -1;
+    *mask = m;
+    return 0;
 }

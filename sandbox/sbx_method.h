@@ -75,4 +75,11 @@ const struct sbx_method *sbx_method_table(size_t *n);
  */
 int sbx_method_timekind(const struct sbx_method *m, int value, enum sbx_timekind *kind);
 
+/**
+ * @brief Parses a comma-separated list of report names that have a history method
+ *        ("trades,refunds") into a mask of 1u << entity.
+ * @returns 0, or -1 when a name is unknown or has no history method (mask unchanged).
+ */
+int sbx_method_parse_archive_reports(const char *list, unsigned *mask);
+
 #endif

@@ -782,7 +782,7 @@ static void http_start(struct wrk_exec *e)
         return;
     }
     long long page = e->pg.page;
-    char *params = wrk_job_params(rep, &e->job);
+    char *params = wrk_job_params(rep, &e->job, e->pass);
     struct wdts_api_call call = {
         .method = pass_method(e),
         .qimen_method = e->pass ? rep->history_qimen_method : rep->qimen_method,

@@ -32,24 +32,10 @@ wdts_err_t wrk_job_check(const void *buf, size_t len, const struct wdts_catalog 
     return WDTS_OK;
 }
 
-char *wrk_job_params(const struct wdts_catalog_report *rep, const struct wdts_job *job)
+char *wrk_job_params(const struct wdts_catalog_report *rep, const struct wdts_job *job,
+                     int history)
 {
-    json_t *p = json_deep_copy(rep->params);
-    if (p == NULL)
-        p = json_object();
-    if (rep->kind == WDTS_REPORT_INCREMENTAL && rep->time_start[0] && rep->time_end[0]) {
-        char a[WDTS_BJTIME_LEN], b[WDTS_BJTIME_LEN];
-        wdts_time_format_beijing(job->start - WRK_JOB_OVERLAP_S, a);
-        wdts_time_format_beijing(job->end, b);
-        json_object_set_new(p, rep->time_start, json_string(a));
-        json_object_set_new(p, rep->time_end, json_string(b));
-    }
-    char *s = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(p);
-    WDTS_ASSERT(s != NULL);
-    char *out = wdts_xstrdup(s);
-    free(s);
-    return out;
+    return wdts_catalog_call_params(rep, history, job->start - WRK_JOB_OVERLAP_S, job->end);
 }
 
 int64_t wrk_job_request_span(const struct wdts_job *job)

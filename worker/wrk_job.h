@@ -46,12 +46,13 @@ wdts_err_t wrk_job_check(const void *buf, size_t len, const struct wdts_catalog 
 #define WRK_JOB_OVERLAP_S 1
 
 /**
- * @brief The `params` JSON object of one call: the report's fixed params plus, for an
- *        incremental report, its start/end parameters as Beijing times of the window,
- *        the start WRK_JOB_OVERLAP_S earlier.
+ * @brief The `params` JSON object of one call: the fixed params of the report's method (or,
+ *        history, of its archive method) plus, for an incremental report, its start/end
+ *        parameters as Beijing times of the window, the start WRK_JOB_OVERLAP_S earlier.
  * @owner returns a new string; free() it.
  */
-char *wrk_job_params(const struct wdts_catalog_report *rep, const struct wdts_job *job);
+char *wrk_job_params(const struct wdts_catalog_report *rep, const struct wdts_job *job,
+                     int history);
 
 /** @returns the span a call of job asks for (what the gateway's span limit counts):
  *  end - start + WRK_JOB_OVERLAP_S. */

@@ -15,6 +15,7 @@
 #include "sbx_data.h"
 #include "sbx_fault.h"
 #include "sbx_gateway.h"
+#include "sbx_method.h"
 #include "sbx_server.h"
 #include "sbx_tenant.h"
 #include "sbx_truth.h"
@@ -31,7 +32,7 @@ static const char usage_text[] =
     "                   [--bounds closed|half|open] [--time-format doc|datetime|epoch_ms]\n"
     "                   [--qimen-total present|absent]\n"
     "                   [--archive-horizon DURATION|off] [--archive-by modified|created]\n"
-    "                   [--archive-late return|stay]\n"
+    "                   [--archive-late return|stay] [--archive-reports R1,R2,...]\n"
     "       wdt-sandbox truth (--tenants FILE | --demo) --sid SID --report REPORT\n"
     "                   --as-of T --before W [--since S] [--route wdt|qimen]\n"
     "\n"
@@ -75,6 +76,7 @@ static const char usage_text[] =
     "  --archive-late L    a change to an archived document: return (default) brings it\n"
     "                      back to the normal method, stay keeps it in the history method\n"
     "                      with its new change time\n"
+    "  --archive-reports L only these reports are archived (default: all five)\n"
     "\n"
     "truth prints one JSON line {\"pk\":…,\"modified\":…} per record of REPORT whose modified\n"
     "time as of T lies in [S, W) (S defaults to the beginning). Times are Unix seconds,\n"
@@ -234,6 +236,7 @@ static int run_server(int argc, char **argv)
         {"archive-horizon", required_argument, NULL, 'H'},
         {"archive-by", required_argument, NULL, 'A'},
         {"archive-late", required_argument, NULL, 'L'},
+        {"archive-reports", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     const char *listen = NULL, *file = NULL, *clock_s = "real", *faults_s = NULL;
@@ -242,7 +245,7 @@ static int run_server(int argc, char **argv)
     int demo = 0, ts_sandbox = 0, qimen_total_absent = 0, c;
     enum sbx_bounds bounds = SBX_BOUNDS_HALF;
     enum sbx_timefmt timefmt = SBX_TIMEFMT_DOC;
-    struct sbx_archive archive = {0, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_RETURN};
+    struct sbx_archive archive = {0, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_RETURN, 0};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'l': listen = optarg; break;
@@ -299,6 +302,11 @@ static int run_server(int argc, char **argv)
                 return usage_error("--archive-late '%s' must be return or stay", optarg);
             archive.late = strcmp(optarg, "stay") == 0 ? SBX_ARCHIVE_LATE_STAY
                                                        : SBX_ARCHIVE_LATE_RETURN;
+            break;
+        case 'R':
+            if (sbx_method_parse_archive_reports(optarg, &archive.only) != 0)
+                return usage_error("--archive-reports '%s' must list trades, stockouts, refunds, "
+                                   "raw_trades or refund_stockins, comma-separated", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: return usage_error("unknown option%s", "");

@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "wdts/job.h"
+#include "wdts/log.h"
 #include "wdts/mem.h"
 #include "wdts/str.h"
+#include "wdts/time.h"
 
 /* Generated at build time from common/catalog/reports.json (common/catalog/embed.cmake). */
 extern const unsigned char wdts_catalog_embedded_json[];
@@ -225,6 +227,27 @@ static void parse_time(json_t *e, struct wdts_catalog_report *rep, int kind_ok, 
         problem(pr, entry, "'time.start' and 'time.end' must be different parameters");
 }
 
+/* Fixed request parameters `p` (of the report or of its history method): strings, integers
+ * and booleans, none of them the window's own parameters. */
+static void check_fixed_params(json_t *p, const char *field, const char *start, const char *end,
+                               struct problems *pr, const char *entry)
+{
+    if (!json_is_object(p)) {
+        problem(pr, entry, "'%s' must be an object of fixed request parameters", field);
+        return;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach (p, key, val) {
+        /* Nulls and floats are signed differently by different Qimen helpers (reference §6.1). */
+        if (!json_is_string(val) && !json_is_integer(val) && !json_is_boolean(val))
+            problem(pr, entry, "'%s.%s' must be a string, an integer or a boolean", field, key);
+        if ((*start && strcmp(key, start) == 0) || (*end && strcmp(key, end) == 0))
+            problem(pr, entry, "'%s.%s' is the window parameter; the planner sets it", field,
+                    key);
+    }
+}
+
 static void parse_params(json_t *e, struct wdts_catalog_report *rep, struct problems *pr,
                          const char *entry)
 {
@@ -235,20 +258,7 @@ static void parse_params(json_t *e, struct wdts_catalog_report *rep, struct prob
         json_object_set_new(e, "params", p);
     }
     rep->params = p;
-    if (!json_is_object(p)) {
-        problem(pr, entry, "'params' must be an object of fixed request parameters");
-        return;
-    }
-    const char *key;
-    json_t *val;
-    json_object_foreach (p, key, val) {
-        /* Nulls and floats are signed differently by different Qimen helpers (reference §6.1). */
-        if (!json_is_string(val) && !json_is_integer(val) && !json_is_boolean(val))
-            problem(pr, entry, "'params.%s' must be a string, an integer or a boolean", key);
-        if ((*rep->time_start && strcmp(key, rep->time_start) == 0) ||
-            (*rep->time_end && strcmp(key, rep->time_end) == 0))
-            problem(pr, entry, "'params.%s' is the window parameter; the planner sets it", key);
-    }
+    check_fixed_params(p, "params", rep->time_start, rep->time_end, pr, entry);
 }
 
 static void parse_modified(json_t *e, struct wdts_catalog_report *rep, struct problems *pr,
@@ -306,16 +316,48 @@ static void parse_details(json_t *e, struct wdts_catalog_report *rep, struct pro
     }
 }
 
-/* The archive (历史) counterpart: same parameters, window, paging, list and keys. */
+/* The archive (历史) counterpart: the same paging, list and keys; the same window and fixed
+ * parameters unless `time` / `params` say the archive method's own. */
 static void parse_history(json_t *e, struct wdts_catalog_report *rep, int kind_ok,
                           struct problems *pr, const char *entry)
 {
+    rep->history_time_start = rep->time_start;
+    rep->history_time_end = rep->time_end;
+    rep->history_params = rep->params;
     json_t *h = json_object_get(e, "history");
     if (h == NULL)
         return;
-    if (!json_is_object(h) || json_object_size(h) != 2) {
-        problem(pr, entry, "'history' must be an object {method, qimen_method}");
+    if (!json_is_object(h)) {
+        problem(pr, entry, "'history' must be an object {method, qimen_method[, time, params]}");
         return;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach (h, key, val) {
+        if (strcmp(key, "method") && strcmp(key, "qimen_method") && strcmp(key, "time") &&
+            strcmp(key, "params"))
+            problem(pr, entry,
+                    "'history' has an unknown field '%s' (method, qimen_method, time, params)",
+                    key);
+    }
+    json_t *t = json_object_get(h, "time");
+    if (t != NULL) {
+        if (!json_is_object(t) || json_object_size(t) != 2) {
+            problem(pr, entry, "'history.time' must be an object {start, end}");
+        } else {
+            rep->history_time_start = get_string(t, "start", 0, 1, pr, entry);
+            rep->history_time_end = get_string(t, "end", 0, 1, pr, entry);
+            if (*rep->history_time_start &&
+                strcmp(rep->history_time_start, rep->history_time_end) == 0)
+                problem(pr, entry, "'history.time.start' and '.end' must be different");
+        }
+    }
+    json_t *p = json_object_get(h, "params");
+    if (p != NULL) {
+        check_fixed_params(p, "history.params", rep->history_time_start, rep->history_time_end,
+                           pr, entry);
+        if (json_is_object(p))
+            rep->history_params = p;
     }
     if (kind_ok && rep->kind != WDTS_REPORT_INCREMENTAL)
         problem(pr, entry, "'history' is only for incremental reports");
@@ -565,6 +607,29 @@ const char *wdts_catalog_embedded(size_t *len)
     if (len)
         *len = wdts_catalog_embedded_json_len;
     return (const char *)wdts_catalog_embedded_json;
+}
+
+char *wdts_catalog_call_params(const struct wdts_catalog_report *rep, int history,
+                               int64_t start, int64_t end)
+{
+    json_t *p = json_deep_copy(history ? rep->history_params : rep->params);
+    if (p == NULL)
+        p = json_object();
+    const char *ps = history ? rep->history_time_start : rep->time_start;
+    const char *pe = history ? rep->history_time_end : rep->time_end;
+    if (rep->kind == WDTS_REPORT_INCREMENTAL && ps[0] && pe[0]) {
+        char a[WDTS_BJTIME_LEN], b[WDTS_BJTIME_LEN];
+        wdts_time_format_beijing(start, a);
+        wdts_time_format_beijing(end, b);
+        json_object_set_new(p, ps, json_string(a));
+        json_object_set_new(p, pe, json_string(b));
+    }
+    char *s = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(p);
+    WDTS_ASSERT(s != NULL);
+    char *out = wdts_xstrdup(s);
+    free(s);
+    return out;
 }
 
 int wdts_catalog_report_sees_late_changes(const struct wdts_catalog_report *rep)

@@ -189,24 +189,14 @@ static wdts_err_t call_with_retries(struct prober *pr, const struct wdts_api_cal
     }
 }
 
-/* The params of a minimal call to report r: its fixed params, and for an incremental
- * report a one-minute window that closed lag_s ago. @owner new string; free(). */
-static char *probe_params(const struct wdts_catalog_report *r, int64_t now, int64_t lag_s)
+/* The params of a minimal call to report r (history: to its archive method): its fixed
+ * params, and for an incremental report a one-minute window that closed lag_s ago.
+ * @owner new string; free(). */
+static char *probe_params(const struct wdts_catalog_report *r, int history, int64_t now,
+                          int64_t lag_s)
 {
-    json_t *p = json_deep_copy(r->params);
-    if (p == NULL)
-        p = json_object();
-    if (r->kind == WDTS_REPORT_INCREMENTAL && r->time_start[0] && r->time_end[0]) {
-        int64_t end = (now - lag_s) / 60 * 60;
-        char a[WDTS_BJTIME_LEN], b[WDTS_BJTIME_LEN];
-        wdts_time_format_beijing(end - 60, a);
-        wdts_time_format_beijing(end, b);
-        json_object_set_new(p, r->time_start, json_string(a));
-        json_object_set_new(p, r->time_end, json_string(b));
-    }
-    char *s = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(p);
-    return s;
+    int64_t end = (now - lag_s) / 60 * 60;
+    return wdts_catalog_call_params(r, history, end - 60, end);
 }
 
 static void set_stop(struct prober *pr, const struct wdts_api_result *res, const char *while_what)
@@ -236,12 +226,14 @@ static wdts_err_t stop_admission(struct wdts_conn_probe *out, wdts_err_t err, co
     return WDTS_OK;
 }
 
-/* The history (历史) method of an ok report, with the same params: its verdict goes in the
- * row's history_* members. @returns WDTS_OK, or the error of the call (admission). */
+/* The history (历史) method of an ok report, with its own params and the same one-minute
+ * window: its verdict goes in the row's history_* members. @returns WDTS_OK, or the error of
+ * the call (admission). */
 static wdts_err_t probe_history(struct prober *pr, const struct wdts_catalog_report *r,
-                                struct wdts_conn_probe_row *row, const char *params,
-                                struct wdts_api_result *res, char *errstr, size_t errstr_size)
+                                struct wdts_conn_probe_row *row, struct wdts_api_result *res,
+                                char *errstr, size_t errstr_size)
 {
+    char *params = probe_params(r, 1, wdts_time_now(), pr->opts.lag_s);
     struct wdts_api_call call = {0};
     call.method = r->history_method;
     call.qimen_method = r->history_qimen_method;
@@ -250,6 +242,7 @@ static wdts_err_t probe_history(struct prober *pr, const struct wdts_catalog_rep
     call.page_size = 1;
     row->history_method = wdts_api_wire_method(pr->creds, &call);
     wdts_err_t err = call_with_retries(pr, &call, res, errstr, errstr_size);
+    free(params);
     if (err != WDTS_OK)
         return err;
     row->history_cls = res->cls;
@@ -307,7 +300,7 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
     struct wdts_api_call call = {0};
     call.method = shops ? shops->method : PROBE_CREDENTIALS_METHOD;
     call.qimen_method = shops ? shops->qimen_method : NULL;
-    params = shops ? probe_params(shops, wdts_time_now(), pr.opts.lag_s) : wdts_xstrdup("{}");
+    params = shops ? probe_params(shops, 0, wdts_time_now(), pr.opts.lag_s) : wdts_xstrdup("{}");
     call.params_json = params;
     call.paged = 1;
     call.page_size = 1;
@@ -352,7 +345,7 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
             continue;
         }
         free(params);
-        params = probe_params(r, wdts_time_now(), pr.opts.lag_s);
+        params = probe_params(r, 0, wdts_time_now(), pr.opts.lag_s);
         memset(&call, 0, sizeof(call));
         call.method = r->method;
         call.qimen_method = r->qimen_method;
@@ -370,7 +363,7 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
             row->fix = wdts_xstrdup(res.message ? res.message : wdts_api_class_name(res.cls));
         }
         if (res.cls == WDTS_API_OK && r->history_method[0] &&
-            (err = probe_history(&pr, r, row, params, &res, errstr, errstr_size)) != WDTS_OK) {
+            (err = probe_history(&pr, r, row, &res, errstr, errstr_size)) != WDTS_OK) {
             err = stop_admission(out, err, errstr);
             if (pr.opts.on_row)
                 pr.opts.on_row(row, pr.opts.opaque);

@@ -98,7 +98,7 @@ static const char *answer(const char *sid, const char *method, unsigned *http)
         if (strcmp(method, "wms.StockSpec.queryChangeHistory") == 0)
             return "{\"status\":100,\"message\":\"The API used internal only: "
                    "wms.StockSpec.queryChangeHistory\"}";
-        if (strcmp(method, "wms.stockout.Sales.queryHistoryWithDetail") == 0)
+        if (strcmp(method, "sales.RawTrade.searchHistory") == 0)
             return "{\"status\":100,\"message\":\"权限不足\"}";
         return ok;
     }
@@ -323,8 +323,8 @@ static void test_single_reports_blocked_with_their_fix(void **state)
 {
     (void)state;
     struct wdts_test_run run;
-    add(&run, "perm-shop", "trades,stockouts,stock,stock_changes,shops");
-    if (run.status != 0 || strstr(run.out, "stored: 2 reports ok, 3 blocked") == NULL)
+    add(&run, "perm-shop", "trades,stockouts,raw_trades,stock,stock_changes,shops");
+    if (run.status != 0 || strstr(run.out, "stored: 3 reports ok, 3 blocked") == NULL)
         fail_msg("exit %d\nstdout: %s\nstderr: %s", run.status, run.out, run.err);
     static const char *const want[] = {
         "trades             sales.TradeQuery.queryWithDetail             blocked: 权限不足",
@@ -334,8 +334,9 @@ static void test_single_reports_blocked_with_their_fix(void **state)
         "blocked: The API used internal only",
         "through a Qimen connection",
         "stockouts          wms.stockout.Sales.queryWithDetail           ok",
+        "raw_trades         sales.RawTrade.search                        ok",
         /* its history (历史) method is refused: the report is stored ok, with the cost */
-        "  (history)        wms.stockout.Sales.queryHistoryWithDetail    refused: 权限不足",
+        "  (history)        sales.RawTrade.searchHistory                 refused: 权限不足",
         "windows older than the archive horizon (90d) fail",
         "1 report may not call its history (历史) method",
     };
@@ -354,7 +355,7 @@ static void test_single_reports_blocked_with_their_fix(void **state)
     for (size_t i = 0; i < wdts_redis_reply_count(r); i++) {
         const char *f = wdts_redis_reply_str(wdts_redis_reply_elem(r, i), NULL);
         blocked += wdts_str_has_prefix(f, "report:");
-        history += strcmp(f, "history:stockouts") == 0;
+        history += strcmp(f, "history:raw_trades") == 0;
     }
     assert_int_equal(blocked, 3);
     assert_int_equal(history, 1);

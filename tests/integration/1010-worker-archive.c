@@ -34,7 +34,7 @@ static const struct conn_case conns[] = {
 };
 #define NCONN (sizeof(conns) / sizeof(conns[0]))
 
-static const char *const reports[] = {"trades", "refunds", "stockouts", NULL};
+static const char *const reports[] = {"trades", "refunds", "raw_trades", NULL};
 #define NREP 3
 
 /* Truth pks of report in [start, end) as of as_of, and how many the reader lacks for conn. */

@@ -197,6 +197,10 @@ static void test_small_valid_catalog(void **state)
     assert_string_equal(r2->history_method, "a.B.h");
     assert_string_equal(r2->history_qimen_method, "wdt.a.b.h");
     assert_int_equal(r2->lookback, 600);
+    /* without its own time or params, the archive method takes the report's */
+    assert_string_equal(r2->history_time_start, "start_time");
+    assert_string_equal(r2->history_time_end, "end_time");
+    assert_ptr_equal(r2->history_params, r2->params);
     assert_int_equal(wdts_catalog_report_sees_late_changes(r2), 0);
     const struct wdts_catalog_report *s1 = wdts_catalog_get(cat, "s1");
     assert_string_equal(s1->group, "settings");
@@ -307,7 +311,22 @@ static void test_other_rejections(void **state)
                         "\"qimen_method\":\"wdt.a.b.h\"}") "]",
          "r: 'history.method' must differ from 'method'"},
         {"[" ENTRY("r", ",\"max_span_s\":60,\"history\":{\"method\":\"a.B.h\"}") "]",
-         "r: 'history' must be an object {method, qimen_method}"},
+         "r: 'qimen_method' is missing"},
+        {"[" ENTRY("r", ",\"max_span_s\":60,\"history\":[]") "]",
+         "r: 'history' must be an object {method, qimen_method[, time, params]}"},
+        {"[" ENTRY("r", ",\"max_span_s\":60,\"history\":{\"method\":\"a.B.h\","
+                        "\"qimen_method\":\"wdt.a.b.h\",\"window\":{}}") "]",
+         "r: 'history' has an unknown field 'window'"},
+        {"[" ENTRY("r", ",\"max_span_s\":60,\"history\":{\"method\":\"a.B.h\","
+                        "\"qimen_method\":\"wdt.a.b.h\",\"time\":{\"start\":\"s\"}}") "]",
+         "r: 'history.time' must be an object {start, end}"},
+        {"[" ENTRY("r", ",\"max_span_s\":60,\"history\":{\"method\":\"a.B.h\","
+                        "\"qimen_method\":\"wdt.a.b.h\",\"time\":{\"start\":\"s\","
+                        "\"end\":\"e\"},\"params\":{\"s\":\"x\",\"k\":1.5}}") "]",
+         "r: 'history.params.s' is the window parameter"},
+        {"[" ENTRY("r", ",\"max_span_s\":60,\"history\":{\"method\":\"a.B.h\","
+                        "\"qimen_method\":\"wdt.a.b.h\",\"params\":{\"k\":1.5}}") "]",
+         "r: 'history.params.k' must be a string, an integer or a boolean"},
         {"[" ENTRY("r", ",\"max_span_s\":60,\"history\":{\"method\":\"a.B.h\","
                         "\"qimen_method\":\"wdt.a.B.h\"}") "]",
          "r: 'qimen_method' must be lower case (got 'wdt.a.B.h')"},

@@ -1138,10 +1138,10 @@ static void test_archive_splits_windows(void **state)
     (void)state;
     const int64_t as_of = ORIGIN + 40 * DAY, H = 2 * DAY;
     const struct sbx_archive modes[] = {
-        {H, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_RETURN},
-        {H, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_STAY},
-        {H, SBX_ARCHIVE_BY_CREATED, SBX_ARCHIVE_LATE_RETURN},
-        {H, SBX_ARCHIVE_BY_CREATED, SBX_ARCHIVE_LATE_STAY},
+        {H, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_RETURN, 0},
+        {H, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_STAY, 0},
+        {H, SBX_ARCHIVE_BY_CREATED, SBX_ARCHIVE_LATE_RETURN, 0},
+        {H, SBX_ARCHIVE_BY_CREATED, SBX_ARCHIVE_LATE_STAY, 0},
     };
     size_t stay_recent_archived = 0, total_archived[4] = {0};
     for (size_t k = 0; k < N_TRADE_DERIVED; k++) {
@@ -1196,7 +1196,7 @@ static void test_archive_splits_windows(void **state)
     assert_true(total_archived[1] > total_archived[0]);
     assert_true(total_archived[3] >= total_archived[2]);
     /* off, and entities without a history method: nothing is archived */
-    const struct sbx_archive off = {0, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_STAY};
+    const struct sbx_archive off = {0, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_STAY, 0};
     assert_false(sbx_data_archived(&ds_main, SBX_E_TRADE, 5, as_of, &off));
     assert_false(sbx_data_archived(&ds_main, SBX_E_PURCHASE_ORDER, 5, as_of, &modes[1]));
     printf("# archived rows (return, stay, created-return, created-stay): %zu %zu %zu %zu; "

@@ -157,23 +157,29 @@ static int name_matches(const char *pattern, const char *name)
     return nl >= pl && strcmp(name + nl - pl, pattern + 1) == 0;
 }
 
-static void check_time(const struct wdts_catalog_report *rep, const json_t *m,
-                       struct problems *pr)
+/* What a call sends: its window parameters and fixed params (of the report's method, or of
+ * its archive method). */
+struct call_shape {
+    const char *start, *end;
+    const json_t *params;
+};
+
+static void check_time(const struct wdts_catalog_report *rep, const struct call_shape *c,
+                       const json_t *m, struct problems *pr)
 {
     const json_t *times = json_object_get(m, "times");
     const json_t *match = NULL;
     size_t i;
     json_t *t;
     json_array_foreach(times, i, t) {
-        if (strcmp(str(t, "start"), rep->time_start) != 0 ||
-            strcmp(str(t, "end"), rep->time_end) != 0 ||
+        if (strcmp(str(t, "start"), c->start) != 0 || strcmp(str(t, "end"), c->end) != 0 ||
             strcmp(str(t, "basis"), rep->time_basis) != 0)
             continue;
         /* a selector (time_type=1) must be what the catalog sends, or the default */
         const json_t *sel = json_object_get(t, "selector");
         if (json_is_object(sel)) {
             const char *param = str(sel, "param");
-            json_t *sent = json_object_get(rep->params, param);
+            json_t *sent = json_object_get(c->params, param);
             json_t *sp = find_by(json_object_get(m, "params"), "name", param);
             json_t *value = json_object_get(sel, "value");
             if (sent ? !selects(value, sent)
@@ -183,33 +189,83 @@ static void check_time(const struct wdts_catalog_report *rep, const json_t *m,
         match = t;
     }
     if (match == NULL) {
-        problem(pr, rep->name, "window %s/%s on %s time: no such time pair in the spec",
-                rep->time_start, rep->time_end, rep->time_basis);
+        problem(pr, rep->name, "window %s/%s on %s time: no such time pair in the spec of %s",
+                c->start, c->end, rep->time_basis, str(m, "title"));
         return;
     }
     /* the narrowest span of that pair that applies to the params the catalog sends */
     long long span = 0;
     json_array_foreach(json_object_get(m, "spans"), i, t) {
-        if (!name_matches(str(t, "start"), rep->time_start))
+        if (!name_matches(str(t, "start"), c->start))
             continue;
         const json_t *unless = json_object_get(t, "unless"), *when = json_object_get(t, "when");
         size_t k;
         json_t *p;
         int applies = 1;
-        json_array_foreach(unless, k, p) if (json_object_get(rep->params, json_string_value(p)))
+        json_array_foreach(unless, k, p) if (json_object_get(c->params, json_string_value(p)))
             applies = 0;
-        json_array_foreach(when, k, p) if (!json_object_get(rep->params, json_string_value(p)))
+        json_array_foreach(when, k, p) if (!json_object_get(c->params, json_string_value(p)))
             applies = 0;
         long long s = json_integer_value(json_object_get(t, "max_s"));
         if (applies && s > 0 && (span == 0 || s < span))
             span = s;
     }
     if (span == 0)
-        problem(pr, rep->name, "the spec states no span for %s/%s", rep->time_start,
-                rep->time_end);
+        problem(pr, rep->name, "the spec states no span for %s/%s", c->start, c->end);
     else if (rep->max_span != span)
         problem(pr, rep->name, "max_span_s is %lld, the spec's span for these params is %lld",
                 (long long)rep->max_span, span);
+}
+
+static void check_params(const struct wdts_catalog_report *rep, const char *method,
+                         const json_t *params, const json_t *m, struct problems *pr)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v) {
+        const json_t *sp = find_by(json_object_get(m, "params"), "name", k);
+        if (sp == NULL)
+            problem(pr, rep->name, "param %s is not a parameter of %s in the spec", k, method);
+        else
+            check_param(rep, k, v, sp, pr);
+    }
+}
+
+/* The archive (历史) method of rep: in the spec as the archive of rep's method, taking the
+ * window and params the worker sends it, with the same list, key and change time. Its rows
+ * may lack detail lists or their keys (nothing reads them by key). */
+static void check_history(const struct wdts_catalog_report *rep, const json_t *methods,
+                          struct problems *pr)
+{
+    if (rep->history_method[0] == '\0')
+        return;
+    const json_t *h = json_object_get(methods, rep->history_method);
+    if (h == NULL) {
+        problem(pr, rep->name, "history method %s is not in the spec", rep->history_method);
+        return;
+    }
+    if (strcmp(str(h, "history_of"), rep->method) != 0)
+        problem(pr, rep->name, "history method %s archives %s in the spec, not %s",
+                rep->history_method, str(h, "history_of"), rep->method);
+    const char *qm = str(json_object_get(h, "qimen"), "method");
+    if (strcmp(rep->history_qimen_method, qm) != 0)
+        problem(pr, rep->name, "history qimen_method is %s, the spec says %s",
+                rep->history_qimen_method, qm);
+    check_time(rep,
+               &(struct call_shape){rep->history_time_start, rep->history_time_end,
+                                    rep->history_params},
+               h, pr);
+    check_params(rep, rep->history_method, rep->history_params, h, pr);
+    const char *list = str(json_object_get(h, "answer"), "list");
+    if (strcmp(rep->list_key, list) != 0)
+        problem(pr, rep->name, "history method %s lists its rows in %s, not %s",
+                rep->history_method, list, rep->list_key);
+    const json_t *row = json_object_get(h, "row");
+    if (!names_equal(&rep->pk, json_object_get(row, "pk")))
+        problem(pr, rep->name, "history method %s: pk differs from the spec's", rep->history_method);
+    if (strcmp(rep->modified_field, str(row, "change_time")) != 0)
+        problem(pr, rep->name, "history method %s: the change time is %s, not %s",
+                rep->history_method, str(row, "change_time"), rep->modified_field);
 }
 
 /* Every fact of rep against method m of the spec; problems appended to pr. */
@@ -229,19 +285,10 @@ static void check_report(const struct wdts_catalog_report *rep, const json_t *me
         if (!incremental)
             problem(pr, rep->name, "incremental, but the spec says the method is not");
         else
-            check_time(rep, m, pr);
+            check_time(rep, &(struct call_shape){rep->time_start, rep->time_end, rep->params},
+                       m, pr);
     }
-
-    const char *k;
-    json_t *v;
-    json_object_foreach(rep->params, k, v) {
-        const json_t *sp = find_by(json_object_get(m, "params"), "name", k);
-        if (sp == NULL)
-            problem(pr, rep->name, "param %s is not a parameter of %s in the spec", k,
-                    rep->method);
-        else
-            check_param(rep, k, v, sp, pr);
-    }
+    check_params(rep, rep->method, rep->params, m, pr);
 
     const json_t *answer = json_object_get(m, "answer");
     if (strcmp(rep->list_key, str(answer, "list")) != 0)
@@ -300,8 +347,10 @@ static int check_catalog(const struct wdts_catalog *cat, struct problems *pr)
 {
     memset(pr, 0, sizeof(*pr));
     const json_t *methods = json_object_get(spec, "methods");
-    for (size_t i = 0; i < wdts_catalog_count(cat); i++)
+    for (size_t i = 0; i < wdts_catalog_count(cat); i++) {
         check_report(wdts_catalog_at(cat, i), methods, pr);
+        check_history(wdts_catalog_at(cat, i), methods, pr);
+    }
     return pr->n;
 }
 
@@ -512,6 +561,19 @@ static void test_broken_facts_are_caught(void **state)
         {"stock", "max_page_size", "2000", "above the spec's 1000"},
         {"stock_changes", "pk_fallback", "[\"warehouse_no\",\"stockio\"]",
          "pk_fallback field stockio is not"},
+        /* the refund archive's window is start_time/end_time */
+        {"refunds", "history",
+         "{\"method\":\"aftersales.refund.Refund.searchHistory\","
+         "\"qimen_method\":\"wdt.aftersales.refund.refund.searchhistory\"}",
+         "window modified_from/modified_to on modified time: no such time pair in the spec of"},
+        /* the stockout archive has no status_type 3 and no status list */
+        {"stockouts", "history",
+         "{\"method\":\"wms.stockout.Sales.queryHistoryWithDetail\","
+         "\"qimen_method\":\"wdt.wms.stockout.sales.queryhistorywithdetail\"}",
+         "param status is not a parameter of wms.stockout.Sales.queryHistoryWithDetail"},
+        {"trades", "history",
+         "{\"method\":\"sales.TradeQuery.queryWithDetail2\",\"qimen_method\":\"wdt.x.y\"}",
+         "history method sales.TradeQuery.queryWithDetail2 is not in the spec"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct wdts_catalog *cat = broken(cases[i].report, cases[i].member, cases[i].value);

@@ -88,17 +88,27 @@ static void test_params(void **state)
     assert_int_equal(wdts_job_init(&job, "t1", "c1", "trades", T0, T0 + 3600,
                                    WDTS_JOB_INCREMENTAL, 1, T0, es, sizeof(es)),
                      WDTS_OK);
-    char *p = wrk_job_params(wdts_catalog_get(cat, "trades"), &job);
+    char *p = wrk_job_params(wdts_catalog_get(cat, "trades"), &job, 0);
     /* the start a second early: no record of [start, end) is lost whether the gateway reads
      * its bounds as closed, half-open or open */
     assert_string_equal(p, "{\"end_time\":\"2023-11-15 07:13:20\",\"start_time\":"
                            "\"2023-11-15 06:13:19\",\"time_type\":1}");
     assert_int_equal(wrk_job_request_span(&job), 3601);
     free(p);
-    p = wrk_job_params(wdts_catalog_get(cat, "refunds"), &job);
+    p = wrk_job_params(wdts_catalog_get(cat, "refunds"), &job, 0);
     assert_non_null(strstr(p, "\"modified_from\":\"2023-11-15 06:13:19\""));
     free(p);
-    p = wrk_job_params(wdts_catalog_get(cat, "shops"), &job); /* snapshot: no window */
+    /* the refund archive's page names its window start_time/end_time */
+    p = wrk_job_params(wdts_catalog_get(cat, "refunds"), &job, 1);
+    assert_string_equal(p, "{\"end_time\":\"2023-11-15 07:13:20\",\"start_time\":"
+                           "\"2023-11-15 06:13:19\"}");
+    free(p);
+    /* the trade archive takes the trade query's parameters */
+    p = wrk_job_params(wdts_catalog_get(cat, "trades"), &job, 1);
+    assert_string_equal(p, "{\"end_time\":\"2023-11-15 07:13:20\",\"start_time\":"
+                           "\"2023-11-15 06:13:19\",\"time_type\":1}");
+    free(p);
+    p = wrk_job_params(wdts_catalog_get(cat, "shops"), &job, 0); /* snapshot: no window */
     assert_string_equal(p, "{}");
     free(p);
 }

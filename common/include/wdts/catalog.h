@@ -72,6 +72,10 @@ struct wdts_catalog_report {
                                          settings: what `--reports` selects by */
     const char *history_method;       /* the archive (历史) method; "" when none */
     const char *history_qimen_method; /* its Qimen name; "" when none */
+    const char *history_time_start;   /* its window parameters (the report's unless the */
+    const char *history_time_end;     /* archive page names them otherwise) */
+    json_t *history_params;           /* its fixed params (the report's unless its own); never
+                                         NULL, borrowed */
     int64_t lookback;                 /* seconds read again behind the watermark (a basis
                                          other than modified); 0 = none */
 };
@@ -115,6 +119,15 @@ const struct wdts_catalog_report *wdts_catalog_get(const struct wdts_catalog *ca
 
 /** @returns the embedded catalog's JSON text (static, not NUL-terminated); its length in *len. */
 const char *wdts_catalog_embedded(size_t *len);
+
+/**
+ * @brief The params of one call of report rep (history: of its archive method): the fixed
+ *        params, and for an incremental report the window [start, end] in Beijing time under
+ *        the method's window parameter names.
+ * @owner new string (compact JSON, keys sorted); free().
+ */
+char *wdts_catalog_call_params(const struct wdts_catalog_report *rep, int history,
+                               int64_t start, int64_t end);
 
 /**
  * @returns 1 when a later change of a record is seen again (a snapshot, or an incremental
