@@ -160,14 +160,15 @@ watch() {
     pids+=("$!")
     wait "$!"
 }
-say "Syncing $backfill of three connections x 14 reports"
+nreports=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$state/catalog.json")
+say "Syncing $backfill of three connections x $nreports reports"
 watch --until-done
 
 say "Backfill done"
 dead=$(kcat -C -b "$WDT_KAFKA_BOOTSTRAP_SERVERS" -t wdt.dlq -o beginning -e -q 2>/dev/null |
     grep -c . || true)
 "${view[@]}" summary --db "$state/sink.db" --queries "$WDTS_ROOT/sink/queries.sql" \
-    --started "$started" --state "$state"
+    --started "$started" --state "$state" --catalog "$state/catalog.json"
 echo
 echo "dead letters: ${dead:-0} (kcat -C -b \$(cat $state/kafka/kafka.boot) -t wdt.dlq -e shows them)"
 

@@ -200,10 +200,18 @@ def summary(args):
     took = time.time() - args.started
     print("\n== Summary")
     print("time taken: %dm%02ds" % (took // 60, took % 60))
-    stats = db.execute("SELECT report, records, inserted, updated, duplicates, stale, markers, "
-                       "rejected FROM sink_stats ORDER BY report").fetchall()
-    print("%-18s %10s %10s %10s %10s %10s %8s" %
-          ("REPORT", "ROWS", "RECEIVED", "UPDATED", "DUPLICATES", "STALE", "WINDOWS"))
+    seen = {r[0]: r for r in db.execute(
+        "SELECT report, records, inserted, updated, duplicates, stale, markers, rejected "
+        "FROM sink_stats").fetchall()}
+    # Every report of the catalog by group, the ones the sink has not seen with zeros; then
+    # any report the sink saw that this catalog does not list.
+    catalog = json.load(open(args.catalog, encoding="utf-8"))
+    group = {r["name"]: r["group"] for r in catalog}
+    order = sorted(catalog, key=lambda r: (r["group"], r["name"]))
+    names = [r["name"] for r in order] + sorted(set(seen) - set(group))
+    stats = [seen.get(n, (n, 0, 0, 0, 0, 0, 0, 0)) for n in names]
+    print("%-10s %-26s %10s %10s %10s %10s %10s %8s" %
+          ("GROUP", "REPORT", "ROWS", "RECEIVED", "UPDATED", "DUPLICATES", "STALE", "WINDOWS"))
     rows_total = dup = stale = rejected = 0
     for report, rec, ins, upd, dups, st, markers, rej in stats:
         try:
@@ -214,12 +222,13 @@ def summary(args):
         dup += dups
         stale += st
         rejected += rej
-        print("%-18s %10s %10s %10s %10s %10s %8s" %
-              (report, fmt_int(held), fmt_int(rec), fmt_int(upd), fmt_int(dups), fmt_int(st),
-               fmt_int(markers)))
+        print("%-10s %-26s %10s %10s %10s %10s %10s %8s" %
+              (group.get(report, "?"), report, fmt_int(held), fmt_int(rec), fmt_int(upd),
+               fmt_int(dups), fmt_int(st), fmt_int(markers)))
     paging = db.execute("SELECT coalesce(sum(json_extract(marker, '$.duplicates')), 0) "
                         "FROM windows").fetchone()[0]
-    print("records held: %s (one row per record, its latest version)" % fmt_int(rows_total))
+    print("%d reports; records held: %s (one row per record, its latest version)" %
+          (len(stats), fmt_int(rows_total)))
     print("duplicates seen: %s deliveries of a version already held, %s older versions "
           "ignored, %s rows read twice while paging and written once" %
           (fmt_int(dup), fmt_int(stale), fmt_int(paging)))
@@ -291,6 +300,7 @@ def main():
     s.add_argument("--queries", required=True)
     s.add_argument("--started", type=float, required=True)
     s.add_argument("--state", required=True)
+    s.add_argument("--catalog", required=True, help="wdtctl reports --json output")
     args = ap.parse_args()
     try:
         return Watch(args).run() if args.cmd == "watch" else summary(args)

@@ -57,12 +57,19 @@ wait "$pid" || rc=$?
 pid=
 ((rc == 0)) || fail "the demo exited $rc"
 for want in "connection beta-wdt stored: 13 reports ok, 1 blocked" "== Summary" \
-    "records held:" "duplicates seen:" "Paid amount per day and shop" \
+    "reports; records held:" "duplicates seen:" "Paid amount per day and shop" \
     "Top goods of paid orders" "Refund rate per shop" "Stopping what the demo started"; do
     grep -qF "$want" "$dir/run1.log" || fail "the output lacks '$want'"
 done
-held=$(sed -n 's/^records held: \([0-9,]*\).*/\1/p' "$dir/run1.log" | tr -d ,)
+held=$(sed -n 's/^[0-9]* reports; records held: \([0-9,]*\).*/\1/p' "$dir/run1.log" | tr -d ,)
 ((held > 1000)) || fail "only ${held:-no} records held after the backfill"
+# The summary lists every report of the catalog, and each one holds records.
+listed=$(sed -n 's/^\([0-9]*\) reports; records held:.*/\1/p' "$dir/run1.log")
+catalog=$("${WDTS_BIN_DIR:-$root/build/bin}/wdtctl" reports --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+[[ $listed == "$catalog" ]] || fail "the summary lists ${listed:-no} reports, the catalog has $catalog"
+empty=$(sed -n '/^GROUP  *REPORT/,/ reports; records held:/p' "$dir/run1.log" |
+    awk 'NR > 1 && $3 == "0" { print $2 }')
+[[ -z "$empty" ]] || fail "reports without a record after the backfill: $empty"
 leftovers "$sid"
 echo "first run: $held records held, nothing left running"
 grep -A4 "== Refund rate per shop" "$dir/run1.log"
