@@ -3,6 +3,19 @@
 #ifndef WDTCTL_CTL_H
 #define WDTCTL_CTL_H
 
+#include <stddef.h>
+#include <stdio.h>
+
+#include "wdts/err.h"
+#include "wdts/limit.h"
+#include "wdts/lock.h"
+#include "wdts/wdt_api.h"
+
+struct wdts_redis;
+struct wdts_conn;
+struct wdts_cfg;
+struct wdts_catalog;
+
 /** Exit codes of `wdtctl call` for each error class (0 = ok; 64 = usage). */
 #define CTL_EXIT_TRANSIENT 2
 #define CTL_EXIT_RATE_LIMITED 3
@@ -26,6 +39,35 @@ void ctl_warn_secret_arg(const char *sub, const char *opt, const char *file_opt,
  */
 struct wdts_catalog *ctl_catalog_load(const char *sub, int *rc);
 
+/** A call slot of the seller's shared budget (wdts/limit.h, keyed by gateway, sid and
+ *  appkey): wdtctl's own calls (checks, the plan's probe) spend it like the workers. */
+struct ctl_limiter {
+    struct wdts_redis *redis;
+    struct wdts_limit_id id;
+    struct wdts_limit_cfg cfg;
+    char token[WDTS_LOCK_TOKEN_SIZE];
+    long long started_us;
+    int held;
+};
+
+/** Sets up lim for conn's limits; conn (its gateway, sid, appkey) must outlive lim. */
+void ctl_limiter_init(struct ctl_limiter *lim, struct wdts_redis *redis,
+                      const struct wdts_conn *conn);
+/** Waits for a slot (at most about 20 s; a longer wait is an error that says why).
+ *  @returns WDTS_OK with the slot held, or WDTS_ERR_AGAIN / Redis's error (errstr). */
+wdts_err_t ctl_limiter_admit(void *opaque, char *errstr, size_t errstr_size);
+/** Releases the slot held, telling the limiter how the call went. */
+void ctl_limiter_done(void *opaque, enum wdts_api_class cls);
+
+/**
+ * @brief Prints the first-sync estimate of a connection (no call is made): per enabled,
+ *        not blocked report and in all, the windows, the least calls and the time at the
+ *        connection's rate. `wdtctl connection add` prints it after storing.
+ * @returns 0, or the exit code after printing why.
+ */
+int ctl_plan_print_for(const struct wdts_cfg *cfg, const struct wdts_catalog *cat,
+                       const struct wdts_conn *conn, FILE *out);
+
 /** `wdtctl call`: one API call (or its --dry-run). */
 int ctl_call_main(int argc, char **argv);
 
@@ -36,6 +78,8 @@ int ctl_conn_main(int argc, char **argv);
 int ctl_reports_main(int argc, char **argv);
 /** `wdtctl status`: progress and state of every (connection, report). */
 int ctl_status_main(int argc, char **argv);
+/** `wdtctl plan`: the first-sync estimate of a connection. */
+int ctl_plan_main(int argc, char **argv);
 /** `wdtctl resync`: fetch a range of one report again. */
 int ctl_resync_main(int argc, char **argv);
 

@@ -54,7 +54,7 @@ static const char usage_add[] =
     "usage: wdtctl connection add --tenant T --id C --app wdt|qimen --sid S --appkey K\n"
     "           --appsecret-file F|-\n"
     "           [--qimen-app-key K --qimen-app-secret-file F|- | --qimen-platform]\n"
-    "           [--gateway URL|production|test] [--reports a,b,...|all] [--backfill 90d]\n"
+    "           [--gateway URL|production|test] [--reports GROUP|NAME,...|all] [--backfill 90d]\n"
     "           [--rate R] [--burst N] [--concurrency N] [--pii keep|hash|drop]\n"
     "           [--lookback REPORT=D,...]\n"
     "           [--archive-horizon 90d] [--archive-read all|old|off]\n"
@@ -63,7 +63,9 @@ static const char usage_add[] =
     "report with the smallest call it accepts, and prints a table: report, method, ok or\n"
     "blocked with the reason and the fix. Nothing is stored unless the credentials work and\n"
     "at least one report may be read; blocked reports are stored as blocked and are not\n"
-    "synced until `wdtctl connection check` finds them approved.\n"
+    "synced until `wdtctl connection check` finds them approved. Once stored, it prints the\n"
+    "first-sync estimate (windows, least calls and time at --rate per report and in all;\n"
+    "wdtctl plan --connection C --probe N refines it with the gateway's record counts).\n"
     "\n"
     "  --tenant T               tenant id (A-Z a-z 0-9 _ . -, at most 64)\n"
     "  --id C                   connection id, unique (same alphabet)\n"
@@ -80,7 +82,10 @@ static const char usage_add[] =
     "  --gateway URL            production (default: " WDTS_CONN_GATEWAY_WDT " or\n"
     "                           " WDTS_CONN_GATEWAY_QIMEN "), test, or a URL;\n"
     "                           a plain http:// one (the WDT test gateway) is warned about\n"
-    "  --reports LIST           comma-separated report names, or all (default all)\n"
+    "  --reports LIST           comma-separated groups (sales, aftersales, stock, purchase,\n"
+    "                           finance, goods, settings), report names or all, mixed:\n"
+    "                           sales,stock_changes (default all; wdtctl reports --group G\n"
+    "                           lists a group; report:stock is the stock report alone)\n"
     "  --backfill D             how far back the first sync goes (default 90d; 12h, 30d, ...)\n"
     "  --rate R                 calls per second to this seller (default 1)\n"
     "  --burst N                calls above the rate at once (default 1)\n"
@@ -306,16 +311,7 @@ static size_t count_rows(const struct wdts_conn_probe *probe, enum wdts_api_clas
  * rate-limit answer is waited out only when short: a user at a terminal is told instead. */
 #define LIMIT_MAX_WAIT_MS 20000
 
-struct limiter {
-    struct wdts_redis *redis;
-    struct wdts_limit_id id;
-    struct wdts_limit_cfg cfg;
-    char token[WDTS_LOCK_TOKEN_SIZE];
-    long long started_us;
-    int held;
-};
-
-static void limiter_init(struct limiter *lim, struct wdts_redis *redis,
+void ctl_limiter_init(struct ctl_limiter *lim, struct wdts_redis *redis,
                          const struct wdts_conn *conn)
 {
     memset(lim, 0, sizeof(*lim));
@@ -327,9 +323,9 @@ static void limiter_init(struct limiter *lim, struct wdts_redis *redis,
     lim->cfg.slots = conn->concurrency;
 }
 
-static wdts_err_t limiter_admit(void *opaque, char *errstr, size_t errstr_size)
+wdts_err_t ctl_limiter_admit(void *opaque, char *errstr, size_t errstr_size)
 {
-    struct limiter *lim = opaque;
+    struct ctl_limiter *lim = opaque;
     long long waited = 0;
     for (;;) {
         struct wdts_limit_start st;
@@ -362,9 +358,9 @@ static wdts_err_t limiter_admit(void *opaque, char *errstr, size_t errstr_size)
     }
 }
 
-static void limiter_done(void *opaque, enum wdts_api_class cls)
+void ctl_limiter_done(void *opaque, enum wdts_api_class cls)
 {
-    struct limiter *lim = opaque;
+    struct ctl_limiter *lim = opaque;
     struct wdts_limit_finish fin;
     char es[256];
     if (!lim->held)
@@ -404,34 +400,20 @@ static int parse_rate(const char *s, double *out)
     return 0;
 }
 
-/* Enables the reports of a comma-separated list, or all of the catalog. */
+/* Enables the reports of a selection: groups, report names or all (wdts_catalog_select()). */
 static int parse_reports(struct wdts_conn *conn, const char *list, const struct wdts_catalog *cat)
 {
-    if (list == NULL || strcmp(list, "all") == 0) {
-        for (size_t i = 0; i < wdts_catalog_count(cat); i++)
+    char es[4096];
+    size_t n = wdts_catalog_count(cat);
+    unsigned char *sel = wdts_xcalloc(n ? n : 1, 1);
+    if (wdts_catalog_select(cat, list, sel, es, sizeof(es)) < 0) {
+        free(sel);
+        return usage_error("add", "--reports: %s", es);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (sel[i])
             wdts_conn_add_report(conn, wdts_catalog_at(cat, i)->name);
-        return 0;
-    }
-    const char *p = list;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char *name = wdts_xstrndup(p, len);
-        if (len == 0 || wdts_catalog_get(cat, name) == NULL) {
-            struct wdts_buf known;
-            wdts_buf_init(&known);
-            for (size_t i = 0; i < wdts_catalog_count(cat); i++)
-                wdts_buf_printf(&known, "%s%s", i ? ", " : "", wdts_catalog_at(cat, i)->name);
-            int rc = usage_error("add", "--reports: unknown report '%s'; the catalog has: %s, or "
-                                 "all", name, wdts_buf_str(&known));
-            wdts_buf_deinit(&known);
-            free(name);
-            return rc;
-        }
-        wdts_conn_add_report(conn, name);
-        free(name);
-        p += len + (comma ? 1 : 0);
-    }
+    free(sel);
     return 0;
 }
 
@@ -693,10 +675,10 @@ static int cmd_add(int argc, char **argv)
            wdts_api_app_name(conn->app), conn->sid, conn->gateway);
     fflush(stdout);
     struct table table = {NULL, 0};
-    struct limiter lim;
-    limiter_init(&lim, env.redis, conn);
+    struct ctl_limiter lim;
+    ctl_limiter_init(&lim, env.redis, conn);
     struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table,
-                                         .admit = limiter_admit, .done = limiter_done,
+                                         .admit = ctl_limiter_admit, .done = ctl_limiter_done,
                                          .limit_opaque = &lim};
     if (wdts_conn_probe_run(conn, &creds, env.cat, &popts, &probe, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection add: %s\n", es);
@@ -765,6 +747,8 @@ static int cmd_add(int argc, char **argv)
     if (conn->app == WDTS_API_APP_WDT)
         printf("note: the WDT gateway does not return Taobao/Tmall, PDD or 系统供销 orders; for "
                "Taobao data add a second connection with --app qimen\n");
+    /* The first-sync estimate; a failure to compute it does not undo the stored connection. */
+    ctl_plan_print_for(env.cfg, env.cat, conn, stdout);
     rc = WDTS_EXIT_OK;
 out:
     wdts_conn_probe_deinit(&probe);
@@ -1074,10 +1058,10 @@ static int check_one(struct env *env, const char *id)
     /* Rows are printed as they come; the credentials verdict goes before them only when
      * the credentials fail (then no row is checked). */
     struct table table = {conn, 0};
-    struct limiter lim;
-    limiter_init(&lim, env->redis, conn);
+    struct ctl_limiter lim;
+    ctl_limiter_init(&lim, env->redis, conn);
     struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table,
-                                         .admit = limiter_admit, .done = limiter_done,
+                                         .admit = ctl_limiter_admit, .done = ctl_limiter_done,
                                          .limit_opaque = &lim};
     if (wdts_conn_probe_run(conn, &creds, env->cat, &popts, &probe, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection check: %s\n", es);

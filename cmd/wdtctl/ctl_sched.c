@@ -27,14 +27,16 @@
 extern char **environ;
 
 static const char usage_reports[] =
-    "usage: wdtctl reports [--json]\n"
+    "usage: wdtctl reports [--group G] [--json]\n"
     "\n"
     "Lists the report catalog: name, group (what --reports selects by), kind (incremental by\n"
     "a time window, or snapshot), the widest window or the snapshot interval, the time the\n"
     "window filters on (a report whose window is not on the change time sees a record's later\n"
     "changes only by reading again: LATE says so), the direct method, the page size and the\n"
     "primary key. --json prints the same and more as a JSON array: the Qimen and archive\n"
-    "methods, the look-back, and the official page each report's facts come from.\n";
+    "methods, the look-back, and the official page each report's facts come from.\n"
+    "--group G lists only group G: sales, aftersales, stock, purchase, finance, goods or\n"
+    "settings (the words `wdtctl connection add --reports` and `wdtctl plan --reports` take).\n";
 
 static const char usage_status[] =
     "usage: wdtctl status [--connection C] [--json]\n"
@@ -186,19 +188,33 @@ struct wdts_catalog *ctl_catalog_load(const char *sub, int *rc)
 
 int ctl_reports_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"group", required_argument, NULL, 'g'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int json = 0, c;
+    const char *group = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
+        case 'g': group = optarg; break;
         case 'h': fputs(usage_reports, stdout); return WDTS_EXIT_OK;
         default: return usage_error("reports", "unknown option", NULL);
         }
     }
     if (optind < argc)
         return usage_error("reports", "unexpected argument: ", argv[optind]);
+    if (group) {
+        int known = 0;
+        for (size_t g = 0; wdts_catalog_groups[g]; g++)
+            known |= strcmp(group, wdts_catalog_groups[g]) == 0;
+        if (!known)
+            return usage_error("reports",
+                               "--group must be one of sales, aftersales, stock, purchase, "
+                               "finance, goods, settings, not ",
+                               group);
+    }
     int rc = 0;
     struct wdts_catalog *cat = ctl_catalog_load("reports", &rc);
     if (cat == NULL)
@@ -207,6 +223,8 @@ int ctl_reports_main(int argc, char **argv)
         json_t *arr = json_array();
         for (size_t i = 0; i < wdts_catalog_count(cat); i++) {
             const struct wdts_catalog_report *r = wdts_catalog_at(cat, i);
+            if (group && strcmp(r->group, group) != 0)
+                continue;
             json_t *pk = json_array();
             for (size_t k = 0; k < r->pk.n; k++)
                 json_array_append_new(pk, json_string(r->pk.v[k]));
@@ -236,10 +254,14 @@ int ctl_reports_main(int argc, char **argv)
         free(text);
         json_decref(arr);
     } else {
+        size_t shown = 0;
         printf("%-22s %-10s %-11s %-9s %-9s %-4s %-46s %-4s %s\n", "REPORT", "GROUP", "KIND",
                "WINDOW", "BASIS", "LATE", "METHOD", "PAGE", "KEY");
         for (size_t i = 0; i < wdts_catalog_count(cat); i++) {
             const struct wdts_catalog_report *r = wdts_catalog_at(cat, i);
+            if (group && strcmp(r->group, group) != 0)
+                continue;
+            shown++;
             char span[32], pk[128], win[40];
             fmt_span(r->kind == WDTS_REPORT_SNAPSHOT ? r->snapshot_interval : r->max_span, span,
                      sizeof(span));
@@ -252,8 +274,13 @@ int ctl_reports_main(int argc, char **argv)
                    wdts_catalog_report_sees_late_changes(r) ? "yes" : "no", r->method,
                    r->page_size, pk);
         }
-        printf("\n%zu reports. Qimen and archive methods, sources: wdtctl reports --json.\n",
-               wdts_catalog_count(cat));
+        if (group)
+            printf("\n%zu reports of group %s (of %zu). Qimen and archive methods, sources: "
+                   "wdtctl reports --json.\n",
+                   shown, group, wdts_catalog_count(cat));
+        else
+            printf("\n%zu reports. Qimen and archive methods, sources: wdtctl reports --json.\n",
+                   shown);
     }
     wdts_catalog_destroy(cat);
     return WDTS_EXIT_OK;

@@ -18,6 +18,7 @@ static const struct ctl_cmd cmds[] = {
     {"connection", ctl_conn_main, "add, list, show, remove and check connections"},
     {"reports", ctl_reports_main, "the report catalog"},
     {"status", ctl_status_main, "watermark, lag, windows and state per connection and report"},
+    {"plan", ctl_plan_main, "first-sync estimate: windows, calls and time at the rate limit"},
     {"resync", ctl_resync_main, "fetch a time range of one report again"},
 };
 

@@ -62,10 +62,10 @@ static const char *const entry_fields[] = {
 };
 #define N_ENTRY_FIELDS (sizeof(entry_fields) / sizeof(entry_fields[0]))
 
-/* The report groups `--reports` selects by, and the times a window may filter on
- * (the API spec's `basis` words). */
-static const char *const group_words[] = {"sales",   "aftersales", "stock",    "purchase",
-                                          "finance", "goods",      "settings", NULL};
+/* The report groups `--reports` selects by (wdts/catalog.h), and the times a window may
+ * filter on (the API spec's `basis` words). */
+const char *const wdts_catalog_groups[] = {"sales",   "aftersales", "stock",    "purchase",
+                                           "finance", "goods",      "settings", NULL};
 static const char *const basis_words[] = {"modified", "created", "paid",  "consigned",
                                           "audited",  "stockin", "other", NULL};
 
@@ -480,7 +480,7 @@ static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep, 
     get_names(e, "pii", 1, 0, &rep->pii, pr, entry);
     rep->notes = get_string(e, "notes", 1, 0, pr, entry);
     rep->group = get_string(e, "group", 0, 1, pr, entry);
-    if (*rep->group && !in_list(rep->group, group_words))
+    if (*rep->group && !in_list(rep->group, wdts_catalog_groups))
         problem(pr, entry,
                 "'group' must be one of sales, aftersales, stock, purchase, finance, goods, "
                 "settings (got '%s')",

@@ -139,4 +139,22 @@ int wdts_catalog_report_sees_late_changes(const struct wdts_catalog_report *rep)
 /** @returns "incremental" | "snapshot". */
 const char *wdts_report_kind_name(enum wdts_report_kind kind);
 
+/** The report groups, in display order, NULL-terminated: sales, aftersales, stock, purchase,
+ *  finance, goods, settings (every report's `group` is one of them). */
+extern const char *const wdts_catalog_groups[];
+
+/**
+ * @brief Expands a selection of reports (`wdtctl connection add --reports`, `wdtctl plan`):
+ *        comma-separated words, each a group (every report of it), `all`, a report name, or
+ *        `report:NAME` (the report alone, where NAME is also a group: `stock`, `goods`).
+ *        A bare word that is both a group and a report name selects the group.
+ * @param list the words; NULL or "" selects all.
+ * @param sel receives, per catalog index (wdts_catalog_at()), 1 when selected; an array
+ *        of wdts_catalog_count(cat) bytes owned by the caller.
+ * @returns the number of reports selected (at least 1), or -1 with errstr naming the
+ *          word and listing the groups and the reports (an unknown or empty word).
+ */
+long wdts_catalog_select(const struct wdts_catalog *cat, const char *list, unsigned char *sel,
+                         char *errstr, size_t errstr_size);
+
 #endif
