@@ -21,8 +21,8 @@ double sched_est_window_calls(double total, int page_size, long long max_records
 
 #define EST_CHUNK 1024
 
-wdts_err_t sched_est_windows(const struct sched_plan_params *p, int64_t now,
-                             int64_t history_before, sched_est_window_fn on_window, void *opaque,
+wdts_err_t sched_est_windows(const struct sched_plan_params *p, const struct sched_plan_state *from,
+                             int64_t now, int64_t history_before, sched_est_window_fn on_window, void *opaque,
                              long long *windows, long long *history_windows, char *errstr,
                              size_t errstr_size)
 {
@@ -31,6 +31,12 @@ wdts_err_t sched_est_windows(const struct sched_plan_params *p, int64_t now,
     long long n = 0, nh = 0;
     int stop = 0;
     memset(&st, 0, sizeof(st));
+    if (from != NULL && from->has_cursor && !p->snapshot) {
+        if (from->cursor >= from->backfill_end)
+            goto done; /* the whole backfill is planned */
+        st = *from;
+        now = from->backfill_end + p->lag; /* planning stops at the backfill's end */
+    }
     for (;;) {
         struct sched_plan_result res;
         wdts_err_t err =
@@ -50,11 +56,19 @@ wdts_err_t sched_est_windows(const struct sched_plan_params *p, int64_t now,
             break;
         st = res.state;
     }
+done:
     if (windows)
         *windows = n;
     if (history_windows)
         *history_windows = nh;
     return WDTS_OK;
+}
+
+double sched_est_calls_per_window(long long calls, long long windows)
+{
+    if (windows < SCHED_EST_MIN_WINDOWS_SEEN || calls < windows)
+        return -1;
+    return (double)calls / (double)windows;
 }
 
 double sched_est_effective_rate(const struct sched_est_limit *lim)

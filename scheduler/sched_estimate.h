@@ -32,17 +32,26 @@ typedef int (*sched_est_window_fn)(const struct sched_plan_window *w, void *opaq
  * @brief The windows the first sync of one (connection, report) reads: the scheduler's
  *        planning pass on an empty state at `now` (backfill windows of an incremental
  *        report, one snapshot window of a snapshot report), repeated while the bound on
- *        outstanding windows stops it.
+ *        outstanding windows stops it. With st (a stored plan state), the backfill windows
+ *        not planned yet: those from st->cursor to st->backfill_end.
  * @param history_before windows ending at or before this time are also read from the
  *        archive (history) method; 0 = none is.
  * @param on_window when not NULL, called for every window.
  * @param windows,history_windows the counts (either pointer may be NULL).
  * @returns WDTS_OK, or WDTS_ERR_INVAL from sched_plan_pass() (bad knobs; reason in errstr).
  */
-wdts_err_t sched_est_windows(const struct sched_plan_params *p, int64_t now,
+wdts_err_t sched_est_windows(const struct sched_plan_params *p, const struct sched_plan_state *st,
+                             int64_t now,
                              int64_t history_before, sched_est_window_fn on_window, void *opaque,
                              long long *windows, long long *history_windows, char *errstr,
                              size_t errstr_size);
+
+/** Windows a unit must have completed before its calls per window say something. */
+#define SCHED_EST_MIN_WINDOWS_SEEN 5
+
+/** @returns calls per window seen (calls / windows), or -1 (unknown) when fewer than
+ *  SCHED_EST_MIN_WINDOWS_SEEN windows were. */
+double sched_est_calls_per_window(long long calls, long long windows);
 
 /** The seller's limit as the limiter applies it (wdts_conn rate, burst, concurrency). */
 struct sched_est_limit {

@@ -225,7 +225,8 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
         goto out;
     }
 
-    /* stat: HMGET emitted reemitted completed records last_error last_error_at */
+    /* stat: HMGET emitted reemitted completed records last_error last_error_at calls windows
+     * first_done_at */
     int has_rec = 0;
     u->emitted = str_ll(wdts_redis_reply_elem(r[4], 0), 0, NULL);
     u->reemitted = str_ll(wdts_redis_reply_elem(r[4], 1), 0, NULL);
@@ -234,6 +235,9 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
     const char *le = wdts_redis_reply_str(wdts_redis_reply_elem(r[4], 4), NULL);
     wdts_strlcpy(u->last_error, le ? le : "", sizeof(u->last_error));
     u->last_error_at = str_ll(wdts_redis_reply_elem(r[4], 5), 0, NULL);
+    u->calls = str_ll(wdts_redis_reply_elem(r[4], 6), 0, NULL);
+    u->windows_done = str_ll(wdts_redis_reply_elem(r[4], 7), 0, NULL);
+    u->first_done_at = str_ll(wdts_redis_reply_elem(r[4], 8), 0, NULL);
 
     /* windows the watermark passed are completed */
     for (size_t i = 0; i < u->n_out; i++)
@@ -327,6 +331,9 @@ wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct
         av_add(&av, "records");
         av_add(&av, "last_error");
         av_add(&av, "last_error_at");
+        av_add(&av, "calls");
+        av_add(&av, "windows");
+        av_add(&av, "first_done_at");
         if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
             goto broken;
     }

@@ -13,7 +13,9 @@
  *   <prefix>stat:<connection>:<report>     HASH emitted, reemitted, completed (counted by the
  *                                          scheduler), records (added by whoever delivers
  *                                          them: HINCRBY), last_error, last_error_at (Unix s;
- *                                          written by the scheduler and by workers)
+ *                                          written by the scheduler and by workers); calls,
+ *                                          windows and first_done_at (Unix s, HSETNX): the
+ *                                          workers' calls and windows at first completions
  * Completion is read from the watermark (wdts/watermark.h): a window is completed when
  * its end is at or before the watermark, or when it is in the watermark's done set.
  *
@@ -60,6 +62,8 @@ struct sched_unit {
     struct sched_out *out; /* owned; n_out entries, sorted by start */
     size_t n_out, cap_out;
     long long emitted, reemitted, completed, records; /* counters; -1 for records: none */
+    long long calls, windows_done; /* calls the workers made for windows_done first completions */
+    int64_t first_done_at;         /* Unix s of the first completion a worker counted; 0: none */
     char last_error[256];
     int64_t last_error_at;
     int load_failed; /* 1: a read failed (reason in last_error): do not plan this unit */

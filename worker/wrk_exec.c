@@ -1263,19 +1263,30 @@ static void on_count(const struct wdts_redis_reply *reply, const char *err, void
     free(opaque);
 }
 
-/* Adds the window's records to <prefix>stat:<connection>:<report> records, which
- * `wdtctl status` shows. Best effort: a lost increment only makes that figure low. */
+/* Adds the window's records to <prefix>stat:<connection>:<report> records, its calls to
+ * calls and 1 to windows, and sets first_done_at once (Unix s): `wdtctl status` shows the
+ * records and estimates the backfill's end from calls per window and calls per second.
+ * Best effort: a lost increment only makes those figures low. */
 static void count_records(struct wrk_exec *e)
 {
     struct wdts_buf key;
-    char n[24];
+    char n[24], calls[24], now[24];
     wdts_buf_init(&key);
     wdts_redis_key(&key, e->w->prefix, "stat", e->job.connection, e->job.report, NULL);
     snprintf(n, sizeof(n), "%lld", e->records);
-    const char *argv[4] = {"HINCRBY", wdts_buf_str(&key), "records", n};
-    char *what = wdts_xstrdup(e->job.job_id);
-    if (wdts_redis_async_command(e->w->ra, 4, argv, on_count, what) != WDTS_OK)
-        free(what);
+    snprintf(calls, sizeof(calls), "%lld", e->calls);
+    snprintf(now, sizeof(now), "%lld", (long long)wdts_time_now());
+    const char *cmds[4][4] = {
+        {"HINCRBY", wdts_buf_str(&key), "records", n},
+        {"HINCRBY", wdts_buf_str(&key), "calls", calls},
+        {"HINCRBY", wdts_buf_str(&key), "windows", "1"},
+        {"HSETNX", wdts_buf_str(&key), "first_done_at", now},
+    };
+    for (size_t i = 0; i < 4; i++) {
+        char *what = wdts_xstrdup(e->job.job_id);
+        if (wdts_redis_async_command(e->w->ra, 4, cmds[i], on_count, what) != WDTS_OK)
+            free(what);
+    }
     wdts_buf_deinit(&key);
 }
 

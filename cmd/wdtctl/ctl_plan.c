@@ -122,7 +122,7 @@ static int plan_compute(const struct wdts_cfg *cfg, const struct wdts_catalog *c
         struct sched_plan_params p;
         sched_params_for(cfg, conn, rep, &p);
         int64_t hb = *rep->history_method ? pl->history_before : 0;
-        if (sched_est_windows(&p, now, hb, NULL, NULL, &r->windows, &r->history_windows, errstr,
+        if (sched_est_windows(&p, NULL, now, hb, NULL, NULL, &r->windows, &r->history_windows, errstr,
                               errstr_size) != WDTS_OK)
             return -1;
         r->least_calls = (double)(r->windows + r->history_windows);
@@ -166,7 +166,7 @@ static void probe_row(const struct wdts_cfg *cfg, struct plan *pl, struct plan_r
         n = (int)r->windows;
     struct sched_plan_window *win = wdts_xcalloc((size_t)n, sizeof(*win));
     struct pick pk = {.every = r->windows / n, .next = r->windows / n / 2, .out = win, .cap = n};
-    if (sched_est_windows(&p, pl->now, 0, pick_window, &pk, NULL, NULL, es, sizeof(es)) !=
+    if (sched_est_windows(&p, NULL, pl->now, 0, pick_window, &pk, NULL, NULL, es, sizeof(es)) !=
         WDTS_OK) {
         wdts_errstr_set(r->probe_error, sizeof(r->probe_error), "%s", es);
         free(win);

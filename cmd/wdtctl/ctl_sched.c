@@ -3,6 +3,7 @@
  * is read with scheduler/sched_state.c and a resync runs scheduler/sched_resync.c. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "ctl.h"
 #include "sched_emit.h"
+#include "sched_estimate.h"
 #include "sched_loop.h"
 #include "sched_plan.h"
 #include "sched_resync.h"
@@ -47,7 +49,13 @@ static const char usage_status[] =
     "record them), whether a document's later changes arrive (LATE: `seen` when the\n"
     "report's window is its change time; `missed` when it is not and nothing re-reads it;\n"
     "otherwise the look-back depth and when the last look-back re-read ran, see\n"
-    "docs/CONSUMERS.md) and the last error with what to do. Reads Redis (WDT_REDIS_URL).\n"
+    "docs/CONSUMERS.md), the ETA and the last error with what to do. Reads Redis\n"
+    "(WDT_REDIS_URL).\n"
+    "ETA, for a backfilling report: its windows left (outstanding or not planned yet) times\n"
+    "the calls per window the workers made so far, at the connection's rate (the rate seen\n"
+    "so far when it is clearly lower); `unknown` until 5 of its windows are done. Reports\n"
+    "share the rate, so a line under the connection gives the whole backfill's time (a lower\n"
+    "bound, said so, while a report's calls per window are unknown).\n"
     "Exit: 0, 1 when Redis cannot be read, 64 bad arguments, 69 no such connection,\n"
     "78 bad configuration.\n";
 
@@ -313,6 +321,88 @@ static const char *unit_state(const struct wdts_conn *conn, const struct wdts_co
     return "ok";
 }
 
+/* The backfill's remaining work of one unit: windows left (not completed, or not planned
+ * yet) and, once enough windows were seen, the calls they take. */
+struct unit_eta {
+    int backfilling;
+    long long windows_left;
+    double calls_per_window; /* -1: unknown */
+    double calls_left;       /* -1: unknown */
+};
+
+static void unit_eta_of(const struct wdts_cfg *cfg, const struct wdts_conn *conn,
+                        const struct sched_unit *u, int64_t now, struct unit_eta *eta)
+{
+    memset(eta, 0, sizeof(*eta));
+    eta->calls_per_window = eta->calls_left = -1;
+    if (u->rep == NULL)
+        return;
+    struct sched_plan_params p;
+    sched_params_for(cfg, conn, u->rep, &p);
+    long long unplanned = 0;
+    char es[256];
+    if (!p.snapshot &&
+        sched_est_windows(&p, u->plan.has_cursor ? &u->plan : NULL, now, 0, NULL, NULL,
+                          &unplanned, NULL, es, sizeof(es)) != WDTS_OK)
+        unplanned = 0;
+    if (p.snapshot && !u->plan.has_snapshot)
+        unplanned = 1;
+    eta->windows_left = unplanned;
+    for (size_t j = 0; j < u->n_out; j++)
+        if (!u->out[j].completed &&
+            (p.snapshot || u->out[j].kind == WDTS_JOB_BACKFILL ||
+             (u->plan.has_cursor && u->out[j].end <= u->plan.backfill_end)))
+            eta->windows_left++;
+    eta->calls_per_window = sched_est_calls_per_window(u->calls, u->windows_done);
+    if (eta->windows_left == 0)
+        eta->calls_left = 0;
+    else if (eta->calls_per_window >= 0)
+        eta->calls_left = eta->calls_per_window * (double)eta->windows_left;
+}
+
+/* A connection's backfill as a whole: the calls left of its backfilling reports at the
+ * rate the workers get (the configured one, or the one seen when it is clearly lower). */
+struct conn_eta {
+    int backfilling, unknown;
+    long long windows_left;
+    double calls_left;
+    long long calls_seen;
+    int64_t first_done_at;
+    double rate;     /* calls/s used */
+    int observed;    /* 1: rate is the one seen */
+    double seconds;  /* a lower bound when unknown > 0 */
+};
+
+static void conn_eta_add(struct conn_eta *c, const struct sched_unit *u, const struct unit_eta *e)
+{
+    c->backfilling++;
+    c->windows_left += e->windows_left;
+    if (e->calls_left < 0) {
+        c->unknown++;
+        c->calls_left += (double)e->windows_left; /* at least one call per window */
+    } else {
+        c->calls_left += e->calls_left;
+    }
+    c->calls_seen += u->calls;
+    if (u->first_done_at > 0 && (c->first_done_at == 0 || u->first_done_at < c->first_done_at))
+        c->first_done_at = u->first_done_at;
+}
+
+static void conn_eta_finish(struct conn_eta *c, const struct wdts_conn *conn, int64_t now)
+{
+    c->rate = conn->rate;
+    int64_t elapsed = c->first_done_at > 0 ? now - c->first_done_at : 0;
+    if (elapsed >= 60 && c->calls_seen >= 20) {
+        double seen = (double)c->calls_seen / (double)elapsed;
+        if (seen < 0.9 * conn->rate) {
+            c->rate = seen;
+            c->observed = 1;
+        }
+    }
+    struct sched_est_limit lim = {c->rate, 1, conn->concurrency, 0};
+    c->seconds = sched_est_seconds(c->calls_left, &lim);
+}
+
 int ctl_status_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"connection", required_argument, NULL, 'c'},
@@ -357,8 +447,9 @@ int ctl_status_main(int argc, char **argv)
     }
     int64_t now = wdts_time_now();
     if (!json)
-        printf("%-16s %-18s %-12s %-25s %-9s %5s %9s %9s  %-18s %s\n", "CONNECTION", "REPORT",
-               "STATE", "WATERMARK", "BEHIND", "OUT", "COMPLETED", "RECORDS", "LATE",
+        printf("%-16s %-18s %-12s %-25s %-9s %5s %9s %9s %-8s  %-18s %s\n", "CONNECTION",
+               "REPORT", "STATE", "WATERMARK", "BEHIND", "OUT", "COMPLETED", "RECORDS", "ETA",
+               "LATE",
                "LAST ERROR");
     for (size_t i = 0; i < n_ids; i++) {
         struct wdts_conn *conn = NULL;
@@ -392,9 +483,30 @@ int ctl_status_main(int argc, char **argv)
             fprintf(stderr, "wdtctl status: reading %s: %s\n", conn->id, es);
             rc = WDTS_EXIT_FATAL;
         }
+        struct conn_eta ce;
+        memset(&ce, 0, sizeof(ce));
+        struct unit_eta *ue = wdts_xcalloc(conn->n_reports + 1, sizeof(*ue));
+        for (size_t r = 0; err == WDTS_OK && r < conn->n_reports; r++) {
+            const char *error = NULL;
+            if (strcmp(unit_state(conn, &conn->reports[r], &u[r], &error), "backfilling") == 0) {
+                unit_eta_of(env.cfg, conn, &u[r], now, &ue[r]);
+                ue[r].backfilling = 1;
+                conn_eta_add(&ce, &u[r], &ue[r]);
+            }
+        }
+        conn_eta_finish(&ce, conn, now);
         for (size_t r = 0; err == WDTS_OK && r < conn->n_reports; r++) {
             const char *error = NULL;
             const char *state = unit_state(conn, &conn->reports[r], &u[r], &error);
+            char eta[32] = "-";
+            double eta_s = -1;
+            if (ue[r].backfilling && ue[r].calls_left >= 0) {
+                struct sched_est_limit lim = {ce.rate, 1, conn->concurrency, 0};
+                eta_s = sched_est_seconds(ue[r].calls_left, &lim);
+                fmt_behind((int64_t)eta_s, eta, sizeof(eta));
+            } else if (ue[r].backfilling) {
+                snprintf(eta, sizeof(eta), "unknown");
+            }
             long long outstanding = 0, done_now = 0;
             for (size_t j = 0; j < u[r].n_out; j++) {
                 if (u[r].out[j].completed)
@@ -451,6 +563,30 @@ int ctl_status_main(int argc, char **argv)
                     wdts_time_format_rfc3339(last_lb, lb);
                 json_object_set_new(o, "last_lookback", last_lb > 0 ? json_string(lb) : json_null());
                 json_object_set_new(o, "last_error", error ? json_string(error) : json_null());
+                if (ue[r].backfilling) {
+                    json_t *b = json_object();
+                    json_object_set_new(b, "windows_left", json_integer(ue[r].windows_left));
+                    json_object_set_new(b, "calls_per_window",
+                                        ue[r].calls_per_window >= 0
+                                            ? json_real(ue[r].calls_per_window)
+                                            : json_null());
+                    json_object_set_new(b, "calls_left",
+                                        ue[r].calls_left >= 0
+                                            ? json_integer((json_int_t)llround(ue[r].calls_left))
+                                            : json_null());
+                    json_object_set_new(b, "eta_s", eta_s >= 0 ? json_integer((json_int_t)
+                                                                               llround(eta_s))
+                                                               : json_null());
+                    json_object_set_new(b, "connection_eta_s",
+                                        json_integer((json_int_t)llround(ce.seconds)));
+                    json_object_set_new(b, "connection_eta_is_lower_bound",
+                                        json_boolean(ce.unknown > 0));
+                    json_object_set_new(b, "calls_per_min", json_real(ce.rate * 60));
+                    json_object_set_new(b, "rate_observed", json_boolean(ce.observed));
+                    json_object_set_new(o, "backfill", b);
+                } else {
+                    json_object_set_new(o, "backfill", json_null());
+                }
                 char at[WDTS_RFC3339_LEN];
                 if (error && error == u[r].last_error && u[r].last_error_at > 0) {
                     wdts_time_format_rfc3339(u[r].last_error_at, at);
@@ -460,11 +596,26 @@ int ctl_status_main(int argc, char **argv)
                 }
                 json_array_append_new(arr, o);
             } else {
-                printf("%-16s %-18s %-12s %-25s %-9s %5lld %9lld %9s  %-18s %s\n", conn->id,
-                       u[r].report, state, wm, behind, outstanding, completed, rec, late_txt,
+                printf("%-16s %-18s %-12s %-25s %-9s %5lld %9lld %9s %-8s  %-18s %s\n",
+                       conn->id, u[r].report, state, wm, behind, outstanding, completed, rec, eta,
+                       late_txt,
                        error ? error : "");
             }
         }
+        if (!json && err == WDTS_OK && ce.backfilling) {
+            char d[64];
+            sched_est_format_duration(ce.seconds, d, sizeof(d));
+            printf("%-16s backfill: %lld windows and %s%.0f calls left; at %.4g calls/min (%s) "
+                   "this takes %s%s\n",
+                   conn->id, ce.windows_left, ce.unknown ? "at least " : "about ", ce.calls_left,
+                   ce.rate * 60, ce.observed ? "seen so far" : "configured",
+                   ce.unknown ? "at least " : "", d);
+            if (ce.unknown)
+                printf("%-16s (%d report%s with fewer than %d windows done counted at one call "
+                       "per window)\n",
+                       "", ce.unknown, ce.unknown == 1 ? "" : "s", SCHED_EST_MIN_WINDOWS_SEEN);
+        }
+        free(ue);
         if (!json && wdts_conn_gateway_plain(conn->gateway))
             fprintf(stderr, "note: connection %s: %s (%s)\n", conn->id,
                     WDTS_CONN_PLAIN_HTTP_WARNING, conn->gateway);

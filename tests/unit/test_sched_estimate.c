@@ -81,7 +81,7 @@ static void test_windows_match_planning(void **state)
             long long n = -1, nh = -1;
             memset(&c, 0, sizeof(c));
             assert_int_equal(
-                sched_est_windows(&q, NOW, 0, on_window, &c, &n, &nh, es, sizeof(es)), WDTS_OK);
+                sched_est_windows(&q, NULL, NOW, 0, on_window, &c, &n, &nh, es, sizeof(es)), WDTS_OK);
             assert_int_equal(n, (long long)res.n);
             assert_int_equal(nh, 0);
             assert_int_equal(c.n, res.n);
@@ -103,7 +103,7 @@ static void test_windows_match_planning(void **state)
     long long n = 0, nh = 0;
     memset(&c, 0, sizeof(c));
     int64_t before = NOW - 90 * DAY;
-    assert_int_equal(sched_est_windows(&p, NOW, before, on_window, &c, &n, &nh, es, sizeof(es)),
+    assert_int_equal(sched_est_windows(&p, NULL, NOW, before, on_window, &c, &n, &nh, es, sizeof(es)),
                      WDTS_OK);
     long long want = 0;
     for (size_t i = 0; i < c.n; i++)
@@ -114,7 +114,7 @@ static void test_windows_match_planning(void **state)
     memset(&c, 0, sizeof(c));
     c.stop_at = 3;
     p = params(3540, 90 * DAY, 4096);
-    assert_int_equal(sched_est_windows(&p, NOW, 0, on_window, &c, &n, NULL, es, sizeof(es)),
+    assert_int_equal(sched_est_windows(&p, NULL, NOW, 0, on_window, &c, &n, NULL, es, sizeof(es)),
                      WDTS_OK);
     assert_int_equal(c.n, 3);
     assert_int_equal(n, 3);
@@ -122,13 +122,55 @@ static void test_windows_match_planning(void **state)
     struct sched_plan_params s = params(3540, 90 * DAY, 4096);
     s.snapshot = 1;
     s.interval = 86400;
-    assert_int_equal(sched_est_windows(&s, NOW, 0, NULL, NULL, &n, &nh, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(sched_est_windows(&s, NULL, NOW, 0, NULL, NULL, &n, &nh, es, sizeof(es)), WDTS_OK);
     assert_int_equal(n, 1);
     /* bad knobs are the planner's error */
     struct sched_plan_params bad = params(3541, DAY, 4096);
-    assert_int_equal(sched_est_windows(&bad, NOW, 0, NULL, NULL, &n, &nh, es, sizeof(es)),
+    assert_int_equal(sched_est_windows(&bad, NULL, NOW, 0, NULL, NULL, &n, &nh, es, sizeof(es)),
                      WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "span"));
+}
+
+/* What `wdtctl status` counts: the backfill windows a throttled scheduler has not planned
+ * yet, from its stored state, are exactly the rest of the first pass's windows. */
+static void test_windows_left_from_state(void **state)
+{
+    (void)state;
+    static struct collect c;
+    char es[256] = "";
+    struct sched_plan_params p = params(3540, 30 * DAY, 100000);
+    struct sched_plan_state st0, st;
+    struct sched_plan_result all, part;
+    memset(&st0, 0, sizeof(st0));
+    assert_int_equal(sched_plan_pass(&p, &st0, NOW, 0, big, 20000, &all, es, sizeof(es)),
+                     WDTS_OK);
+    static struct sched_plan_window some[100];
+    p.max_outstanding = 100;
+    assert_int_equal(sched_plan_pass(&p, &st0, NOW, 0, some, 100, &part, es, sizeof(es)),
+                     WDTS_OK);
+    assert_true(part.throttled);
+    st = part.state;
+    long long n = -1;
+    memset(&c, 0, sizeof(c));
+    /* later: now has moved on, the count still stops at the backfill's end */
+    assert_int_equal(
+        sched_est_windows(&p, &st, NOW + 7 * DAY, 0, on_window, &c, &n, NULL, es, sizeof(es)),
+        WDTS_OK);
+    assert_int_equal(n, (long long)(all.n - 100));
+    for (size_t i = 0; i < c.n; i++) {
+        assert_int_equal(c.w[i].start, big[100 + i].start);
+        assert_int_equal(c.w[i].end, big[100 + i].end);
+    }
+    /* everything planned: nothing left */
+    st.cursor = st.backfill_end;
+    assert_int_equal(sched_est_windows(&p, &st, NOW, 0, NULL, NULL, &n, NULL, es, sizeof(es)),
+                     WDTS_OK);
+    assert_int_equal(n, 0);
+    /* calls per window: unknown until enough windows were seen */
+    assert_true(sched_est_calls_per_window(0, 0) < 0);
+    assert_true(sched_est_calls_per_window(12, SCHED_EST_MIN_WINDOWS_SEEN - 1) < 0);
+    assert_true(sched_est_calls_per_window(15, 5) == 3);
+    assert_true(sched_est_calls_per_window(3, 5) < 0); /* fewer calls than windows: lost counts */
 }
 
 static void test_seconds(void **state)
@@ -175,6 +217,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_calls),
         cmocka_unit_test(test_windows_match_planning),
+        cmocka_unit_test(test_windows_left_from_state),
         cmocka_unit_test(test_seconds),
         cmocka_unit_test(test_format),
     };
