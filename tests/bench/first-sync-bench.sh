@@ -90,7 +90,7 @@ for ((w = 1; w <= WORKERS; w++)); do
     ST_PIDS+=("$!")
 done
 
-eta_s= eta_at=
+eta_s='' eta_at='' eta_kind=''
 deadline=$((SECONDS + 3 * ${est_s%.*} + 120))
 while ((SECONDS < deadline)); do
     "$ST_BIN/wdtctl" status --json >"$ST_DIR/status.json" 2>>"$ST_DIR/logs/status.err" || {
@@ -98,17 +98,17 @@ while ((SECONDS < deadline)); do
         continue
     }
     now=$(date +%s.%N)
-    read -r left ceta < <(python3 -c '
+    read -r left ceta lower < <(python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
-b = [r for r in s if r["state"] == "backfilling"]
-eta = [r["backfill"]["connection_eta_s"] for r in b
-       if r.get("backfill") and not r["backfill"]["connection_eta_is_lower_bound"]]
-print(len(b), eta[0] if eta and eta[0] is not None else "-")' "$ST_DIR/status.json")
+b = [r["backfill"] for r in s if r["state"] == "backfilling" and r.get("backfill")]
+print(len(b), b[0]["connection_eta_s"] if b else "-",
+      "lower-bound" if b and b[0]["connection_eta_is_lower_bound"] else "estimate")' \
+        "$ST_DIR/status.json")
     el=$(python3 -c "print($now - $t0)")
     if [[ -z "$eta_s" && "$ceta" != "-" ]] && python3 -c "import sys; sys.exit(0 if $el >= $est_s / 3 else 1)"; then
-        eta_s=$ceta eta_at=$el
-        st_log "status at ${el%.*} s: backfill ETA ${ceta} s"
+        eta_s=$ceta eta_at=$el eta_kind=$lower
+        st_log "status at ${el%.*} s: backfill ETA ${ceta} s ($lower)"
     fi
     ((left == 0)) && break
     sleep 1
@@ -121,10 +121,10 @@ limited1=$(sbx_limited)
 cat "$ST_DIR/status-final.txt"
 
 python3 - "$t0" "$t1" "$calls0" "$calls1" "$est_calls" "$est_s" "$least_calls" "$RATE" \
-    "$((limited1 - limited0))" "${eta_s:--}" "${eta_at:--}" <<'PY'
+    "$((limited1 - limited0))" "${eta_s:--}" "${eta_at:--}" "${eta_kind:--}" <<'PY'
 import sys
 t0, t1, c0, c1, est_calls, est_s, least, rate = map(float, sys.argv[1:9])
-limited, eta_s, eta_at = sys.argv[9], sys.argv[10], sys.argv[11]
+limited, eta_s, eta_at, eta_kind = sys.argv[9], sys.argv[10], sys.argv[11], sys.argv[12]
 wall = t1 - t0
 calls = c1 - c0
 quota = calls / (rate / 60 * wall)
@@ -135,6 +135,6 @@ print(f"calls / estimated calls: {calls / est_calls:.3f}")
 print(f"quota used: {quota:.3f} (target >= 0.95)")
 if eta_s != "-":
     left = wall - float(eta_at)
-    print(f"status ETA at {float(eta_at):.0f} s: {float(eta_s):.0f} s; the run then took {left:.0f} s more "
-          f"(ratio {float(eta_s) / left:.3f})")
+    print(f"status ETA at {float(eta_at):.0f} s: {float(eta_s):.0f} s ({eta_kind}); the run then "
+          f"took {left:.0f} s more (ratio {float(eta_s) / left:.3f})")
 PY
