@@ -334,7 +334,7 @@ static void test_usage_and_config_errors(void **state)
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "t", "--id", "x", "--app", "wdt", "--sid", "s",
         "--appkey", "k", "--appsecret", "s:t", "--reports", "trades,nope");
-    expect(&run, 64, NULL, "unknown report 'nope'");
+    expect(&run, 64, NULL, "unknown report or group 'nope'");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "t", "--id", "x", "--app", "wdt", "--sid", "s",
         "--appkey", "k", "--appsecret", "nocolon");
