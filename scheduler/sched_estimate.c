@@ -71,6 +71,27 @@ double sched_est_calls_per_window(long long calls, long long windows)
     return (double)calls / (double)windows;
 }
 
+double sched_est_calls_left(long long windows_left, long long windows_started,
+                            long long windows_done, long long calls_expected,
+                            long long calls_made)
+{
+    if (windows_left <= 0)
+        return 0;
+    if (windows_started <= 0 || calls_expected < windows_started)
+        return -1;
+    long long in_flight = windows_started - windows_done;
+    if (in_flight < 0)
+        in_flight = 0;
+    if (in_flight > windows_left)
+        in_flight = windows_left;
+    /* too few started to price the others, unless every window left is in flight */
+    if (windows_started < SCHED_EST_MIN_WINDOWS_SEEN && in_flight < windows_left)
+        return -1;
+    double per_window = (double)calls_expected / (double)windows_started;
+    double in_flight_left = calls_expected > calls_made ? (double)(calls_expected - calls_made) : 0;
+    return in_flight_left + (double)(windows_left - in_flight) * per_window;
+}
+
 double sched_est_effective_rate(const struct sched_est_limit *lim)
 {
     double rate = lim->rate > 0 ? lim->rate : 1;

@@ -53,6 +53,22 @@ wdts_err_t sched_est_windows(const struct sched_plan_params *p, const struct sch
  *  SCHED_EST_MIN_WINDOWS_SEEN windows were. */
 double sched_est_calls_per_window(long long calls, long long windows);
 
+/**
+ * @brief The calls left of a backfill from the workers' progress counters (stat hash): at
+ *        its first answer a window adds the calls its pages take to calls_expected and 1
+ *        to windows_started; each of its answers adds 1 to calls_made. The windows in
+ *        flight still need calls_expected - calls_made; the windows not started yet are
+ *        priced at calls_expected / windows_started (the started ones are a sample that
+ *        does not favour cheap windows, unlike the completed ones).
+ * @param windows_left windows not completed (outstanding and not planned yet).
+ * @param windows_done first completions counted (the stat hash's windows).
+ * @returns the calls left, or -1 (unknown) before SCHED_EST_MIN_WINDOWS_SEEN windows started
+ *          (unless every window left has started: its calls left are then known).
+ */
+double sched_est_calls_left(long long windows_left, long long windows_started,
+                            long long windows_done, long long calls_expected,
+                            long long calls_made);
+
 /** The seller's limit as the limiter applies it (wdts_conn rate, burst, concurrency). */
 struct sched_est_limit {
     double rate;        /* calls per second, > 0 */

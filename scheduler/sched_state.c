@@ -226,7 +226,7 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
     }
 
     /* stat: HMGET emitted reemitted completed records last_error last_error_at calls windows
-     * first_done_at */
+     * first_done_at calls_made calls_expected windows_started */
     int has_rec = 0;
     u->emitted = str_ll(wdts_redis_reply_elem(r[4], 0), 0, NULL);
     u->reemitted = str_ll(wdts_redis_reply_elem(r[4], 1), 0, NULL);
@@ -238,6 +238,9 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
     u->calls = str_ll(wdts_redis_reply_elem(r[4], 6), 0, NULL);
     u->windows_done = str_ll(wdts_redis_reply_elem(r[4], 7), 0, NULL);
     u->first_done_at = str_ll(wdts_redis_reply_elem(r[4], 8), 0, NULL);
+    u->calls_made = str_ll(wdts_redis_reply_elem(r[4], 9), 0, NULL);
+    u->calls_expected = str_ll(wdts_redis_reply_elem(r[4], 10), 0, NULL);
+    u->windows_started = str_ll(wdts_redis_reply_elem(r[4], 11), 0, NULL);
 
     /* windows the watermark passed are completed */
     for (size_t i = 0; i < u->n_out; i++)
@@ -334,6 +337,9 @@ wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct
         av_add(&av, "calls");
         av_add(&av, "windows");
         av_add(&av, "first_done_at");
+        av_add(&av, "calls_made");
+        av_add(&av, "calls_expected");
+        av_add(&av, "windows_started");
         if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
             goto broken;
     }

@@ -766,6 +766,7 @@ static void limit_finish(struct wrk_exec *e, enum wdts_limit_outcome outcome)
 /* ---- the API call ----------------------------------------------------------------- */
 
 static void on_http(struct wdts_api_xfer *xfer, void *opaque);
+static void count_progress(struct wrk_exec *e, int first);
 
 static void http_start(struct wrk_exec *e)
 {
@@ -1095,11 +1096,14 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         int prc = list ? produce_page(e, list, answer, spans, nspans, elided, as_sent_ok) : 0;
         if (prc != 0)
             break;
+        int first = e->pg.calls == 0;
         enum wrk_hist_reread rr = WRK_HIST_GO_ON;
         if (e->pass && e->pg.calls > 0)
             rr = wrk_job_hist_reread(e->hc.total, res.has_total, res.total_count,
                                      e->hist_rereads);
         wrk_pager_next(&e->pg, res.has_total, res.total_count, nrec, e->rep->page_size);
+        if (e->pg.has_total)
+            count_progress(e, first);
         if (rr != WRK_HIST_GO_ON) {
             char why[300];
             snprintf(why, sizeof(why), "%s gave total_count %lld, then %lld while it was paged "
@@ -1283,6 +1287,46 @@ static void count_records(struct wrk_exec *e)
         {"HSETNX", wdts_buf_str(&key), "first_done_at", now},
     };
     for (size_t i = 0; i < 4; i++) {
+        char *what = wdts_xstrdup(e->job.job_id);
+        if (wdts_redis_async_command(e->w->ra, 4, cmds[i], on_count, what) != WDTS_OK)
+            free(what);
+    }
+    wdts_buf_deinit(&key);
+}
+
+/* The progress of windows with a total, for the ETA of `wdtctl status`: at a window's
+ * first answer the calls its pages take (1, or pages + 1; one more when it is read from the
+ * history method too) go to calls_expected and 1 to windows_started; the history pass's
+ * first answer adds its pages' calls beyond that one; every answer adds 1 to calls_made. So
+ * the calls left of the windows in flight are calls_expected - calls_made, and the windows
+ * started are a sample of what the others will take. Best effort. */
+static void count_progress(struct wrk_exec *e, int first)
+{
+    struct wdts_buf key;
+    char expected[24];
+    long long pages_calls = e->pg.npages <= 1 ? 1LL : (long long)e->pg.npages + 1;
+    long long add = 0, started = 0;
+    if (first && e->pass == 0 && !e->prog_started) {
+        /* a window read from the history method too costs at least one call more */
+        e->prog_started = 1;
+        started = 1;
+        add = pages_calls + (e->hist == WRK_HIST_READ ? 1 : 0);
+    } else if (first && e->pass == 1 && e->prog_started && !e->prog_hist) {
+        e->prog_hist = 1;
+        add = pages_calls - 1; /* its first call was counted at the window's start */
+    } else if (!e->prog_started) {
+        return; /* a window whose start was not counted (no total): none of it is */
+    }
+    wdts_buf_init(&key);
+    wdts_redis_key(&key, e->w->prefix, "stat", e->job.connection, e->job.report, NULL);
+    snprintf(expected, sizeof(expected), "%lld", add);
+    const char *cmds[3][4] = {
+        {"HINCRBY", wdts_buf_str(&key), "calls_made", "1"},
+        {"HINCRBY", wdts_buf_str(&key), "calls_expected", expected},
+        {"HINCRBY", wdts_buf_str(&key), "windows_started", "1"},
+    };
+    size_t n = started ? 3 : add > 0 ? 2 : 1;
+    for (size_t i = 0; i < n; i++) {
         char *what = wdts_xstrdup(e->job.job_id);
         if (wdts_redis_async_command(e->w->ra, 4, cmds[i], on_count, what) != WDTS_OK)
             free(what);

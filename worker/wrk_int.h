@@ -151,6 +151,8 @@ struct wrk_exec {
     long long records_before_hist; /* records when the history pass began */
     int hist_rereads;              /* history passes read again (total changed) */
     int hist_retries;              /* times WRK_HIST_MAX_REREADS were used up */
+    int prog_started, prog_hist;   /* the ETA's progress counted: the window's start (normal
+                                      pass), the history pass's pages */
     struct wrk_hist_counts hc;
     int attempts; /* failed calls that count toward worker.max.attempts */
     struct wrk_pkset seen;

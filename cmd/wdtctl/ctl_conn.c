@@ -312,7 +312,7 @@ static size_t count_rows(const struct wdts_conn_probe *probe, enum wdts_api_clas
 #define LIMIT_MAX_WAIT_MS 20000
 
 void ctl_limiter_init(struct ctl_limiter *lim, struct wdts_redis *redis,
-                         const struct wdts_conn *conn)
+                      const struct wdts_conn *conn)
 {
     memset(lim, 0, sizeof(*lim));
     lim->redis = redis;

@@ -51,11 +51,12 @@ static const char usage_status[] =
     "otherwise the look-back depth and when the last look-back re-read ran, see\n"
     "docs/CONSUMERS.md), the ETA and the last error with what to do. Reads Redis\n"
     "(WDT_REDIS_URL).\n"
-    "ETA, for a backfilling report: its windows left (outstanding or not planned yet) times\n"
-    "the calls per window the workers made so far, at the connection's rate (the rate seen\n"
-    "so far when it is clearly lower); `unknown` until 5 of its windows are done. Reports\n"
-    "share the rate, so a line under the connection gives the whole backfill's time (a lower\n"
-    "bound, said so, while a report's calls per window are unknown).\n"
+    "ETA, for a backfilling report: the calls its windows in flight still need (their pages\n"
+    "are known from their first answer) plus its windows not started yet (outstanding or\n"
+    "not planned) at the calls per window of those started, at the connection's rate (the\n"
+    "rate seen so far when it is clearly lower); `unknown` until 5 have started (or all of\n"
+    "them). Reports share the rate, so a line under the connection gives the whole\n"
+    "backfill's time (a lower bound, said so, while a report's calls are unknown).\n"
     "Exit: 0, 1 when Redis cannot be read, 64 bad arguments, 69 no such connection,\n"
     "78 bad configuration.\n";
 
@@ -353,11 +354,19 @@ static void unit_eta_of(const struct wdts_cfg *cfg, const struct wdts_conn *conn
             (p.snapshot || u->out[j].kind == WDTS_JOB_BACKFILL ||
              (u->plan.has_cursor && u->out[j].end <= u->plan.backfill_end)))
             eta->windows_left++;
-    eta->calls_per_window = sched_est_calls_per_window(u->calls, u->windows_done);
-    if (eta->windows_left == 0)
-        eta->calls_left = 0;
-    else if (eta->calls_per_window >= 0)
-        eta->calls_left = eta->calls_per_window * (double)eta->windows_left;
+    /* from the progress of the windows started (workers count it at every answer); else
+     * from the windows completed, which favour the cheap ones finished first */
+    eta->calls_left = sched_est_calls_left(eta->windows_left, u->windows_started,
+                                           u->windows_done, u->calls_expected, u->calls_made);
+    if (eta->calls_left >= 0 && u->windows_started > 0) {
+        eta->calls_per_window = (double)u->calls_expected / (double)u->windows_started;
+    } else {
+        eta->calls_per_window = sched_est_calls_per_window(u->calls, u->windows_done);
+        if (eta->windows_left == 0)
+            eta->calls_left = 0;
+        else if (eta->calls_per_window >= 0)
+            eta->calls_left = eta->calls_per_window * (double)eta->windows_left;
+    }
 }
 
 /* A connection's backfill as a whole: the calls left of its backfilling reports at the

@@ -171,6 +171,19 @@ static void test_windows_left_from_state(void **state)
     assert_true(sched_est_calls_per_window(12, SCHED_EST_MIN_WINDOWS_SEEN - 1) < 0);
     assert_true(sched_est_calls_per_window(15, 5) == 3);
     assert_true(sched_est_calls_per_window(3, 5) < 0); /* fewer calls than windows: lost counts */
+
+    /* from the progress counters: 10 windows started, expecting 40 calls, 25 made, 4 done;
+     * 20 windows left, 6 of them in flight (15 calls to go), 14 not started at 4 each */
+    assert_true(sched_est_calls_left(20, 10, 4, 40, 25) == 15 + 14 * 4);
+    assert_true(sched_est_calls_left(0, 10, 4, 40, 25) == 0);
+    assert_true(sched_est_calls_left(20, 4, 0, 16, 4) < 0); /* too few started */
+    assert_true(sched_est_calls_left(20, 0, 0, 0, 0) < 0);
+    /* a one-window report whose window has started: its calls left are known */
+    assert_true(sched_est_calls_left(1, 1, 0, 6, 2) == 4);
+    /* more made than expected (a retried window): nothing negative */
+    assert_true(sched_est_calls_left(10, 10, 10, 40, 45) == 10 * 4);
+    /* more in flight than left (counters of incremental windows): bounded by the left */
+    assert_true(sched_est_calls_left(3, 10, 2, 40, 20) == 20);
 }
 
 static void test_seconds(void **state)
