@@ -292,8 +292,11 @@ static void print_text(const struct plan *pl, FILE *out)
         fprintf(out, " %7s %10s %9.0f", "", "", est);
     fprintf(out, "\n\n");
     sched_est_format_duration(sched_est_seconds(least, &pl->lim), dur, sizeof(dur));
+    long long archive = 0;
+    for (size_t i = 0; i < pl->n; i++)
+        archive += pl->rows[i].blocked ? 0 : pl->rows[i].history_windows;
     fprintf(out, "least: %.0f calls (one per window%s); at %.4g calls/min this takes %s.\n", least,
-            pl->history_before ? ", one more per archive read" : "", per_min, dur);
+            archive ? ", one more per archive read" : "", per_min, dur);
     if (pl->probed) {
         struct sched_est_limit lim = pl->lim;
         if (pl->latency_n > 0)
