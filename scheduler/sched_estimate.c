@@ -22,13 +22,12 @@ double sched_est_window_calls(double total, int page_size, long long max_records
 #define EST_CHUNK 1024
 
 wdts_err_t sched_est_windows(const struct sched_plan_params *p, const struct sched_plan_state *from,
-                             int64_t now, int64_t history_before, sched_est_window_fn on_window, void *opaque,
-                             long long *windows, long long *history_windows, char *errstr,
-                             size_t errstr_size)
+                             int64_t now, sched_est_window_fn on_window, void *opaque,
+                             long long *windows, char *errstr, size_t errstr_size)
 {
     struct sched_plan_state st;
     struct sched_plan_window win[EST_CHUNK];
-    long long n = 0, nh = 0;
+    long long n = 0;
     int stop = 0;
     memset(&st, 0, sizeof(st));
     if (from != NULL && from->has_cursor && !p->snapshot) {
@@ -47,8 +46,6 @@ wdts_err_t sched_est_windows(const struct sched_plan_params *p, const struct sch
             if (win[i].kind != WDTS_JOB_BACKFILL && win[i].kind != WDTS_JOB_SNAPSHOT)
                 continue; /* the first sync is what the estimate is about */
             n++;
-            if (history_before > 0 && win[i].end <= history_before)
-                nh++;
             if (on_window && on_window(&win[i], opaque) != 0)
                 stop = 1;
         }
@@ -59,8 +56,6 @@ wdts_err_t sched_est_windows(const struct sched_plan_params *p, const struct sch
 done:
     if (windows)
         *windows = n;
-    if (history_windows)
-        *history_windows = nh;
     return WDTS_OK;
 }
 

@@ -7,7 +7,7 @@
  * the window's records fit one page, else ceil(total / page_size) + 1 (the pages backwards,
  * then page 0 again); a window whose total exceeds worker.max.records.per.job is split in
  * halves after its first call. A window the connection also reads from the report's
- * archive (history) method costs at least one call more.
+ * archive (history) method costs at least one call more (counted by the caller).
  *
  * Time: the shared limiter lets `burst` calls go at once, then one call per 1/rate s, and
  * at most `concurrency` calls are in flight; with the answers' latency L known, no more
@@ -34,17 +34,14 @@ typedef int (*sched_est_window_fn)(const struct sched_plan_window *w, void *opaq
  *        report, one snapshot window of a snapshot report), repeated while the bound on
  *        outstanding windows stops it. With st (a stored plan state), the backfill windows
  *        not planned yet: those from st->cursor to st->backfill_end.
- * @param history_before windows ending at or before this time are also read from the
- *        archive (history) method; 0 = none is.
- * @param on_window when not NULL, called for every window.
- * @param windows,history_windows the counts (either pointer may be NULL).
+ * @param on_window when not NULL, called for every window (the caller decides, e.g., which
+ *        are read from the archive method too: the worker's wrk_job_hist_plan()).
+ * @param windows the count (may be NULL).
  * @returns WDTS_OK, or WDTS_ERR_INVAL from sched_plan_pass() (bad knobs; reason in errstr).
  */
 wdts_err_t sched_est_windows(const struct sched_plan_params *p, const struct sched_plan_state *st,
-                             int64_t now,
-                             int64_t history_before, sched_est_window_fn on_window, void *opaque,
-                             long long *windows, long long *history_windows, char *errstr,
-                             size_t errstr_size);
+                             int64_t now, sched_est_window_fn on_window, void *opaque,
+                             long long *windows, char *errstr, size_t errstr_size);
 
 /** Windows a unit must have completed before its calls per window say something. */
 #define SCHED_EST_MIN_WINDOWS_SEEN 5

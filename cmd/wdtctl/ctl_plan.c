@@ -31,22 +31,18 @@
 
 extern char **environ;
 
-/** Until connections store their own archive horizon: windows older than this are read
- *  from the archive (history) method as well, where a report has one (3 months, the
- *  first-sync practice). */
-#define PLAN_ARCHIVE_HORIZON_DEFAULT_S (90LL * 86400)
 #define PLAN_PROBE_MAX 50
 
 static const char usage_plan[] =
-    "usage: wdtctl plan --connection C [--reports LIST] [--probe N] [--archive-horizon D]\n"
-    "                   [--json]\n"
+    "usage: wdtctl plan --connection C [--reports LIST] [--probe N] [--json]\n"
     "\n"
     "The first-sync estimate of connection C: per enabled report (blocked ones are not\n"
     "synced) and in all, the windows the scheduler plans for the backfill (windows one\n"
     "minute narrower than the report's widest span, the connection's backfill depth), the\n"
-    "windows also read from the archive (history) method, the LEAST number of calls (one per\n"
-    "window, one more per archive read) and the time that takes at the connection's rate\n"
-    "(calls/min, burst and concurrency as stored; every report shares them).\n"
+    "windows also read from the archive (历史, history) method (as the connection's\n"
+    "--archive-read and --archive-horizon say, the way the workers decide), the LEAST number\n"
+    "of calls (one per window, one more per archive read) and the time that takes at the\n"
+    "connection's rate (calls/min, burst and concurrency as stored; every report shares them).\n"
     "\n"
     "  --reports LIST        only these: groups (sales, aftersales, stock, purchase, finance,\n"
     "                        goods, settings), report names or all, comma-separated\n"
@@ -54,11 +50,9 @@ static const char usage_plan[] =
     "                        (one-row pages, calc_total=1, within the seller's rate limit:\n"
     "                        about N calls per report) and estimate the pages: a window of T\n"
     "                        records takes 1 call when it fits a page, else ceil(T/page)+1;\n"
-    "                        needs the secret key (WDT_SECRET_KEY_FILE). At most 50. The\n"
-    "                        archive reads stay at their least (one call each): the probe\n"
-    "                        asks the report's own method only.\n"
-    "  --archive-horizon D   windows older than D are read from the archive method too\n"
-    "                        (default 90d; 0 = never)\n"
+    "                        needs the secret key (WDT_SECRET_KEY_FILE). At most 50. A\n"
+    "                        sample window read from the archive method too is asked\n"
+    "                        there as well (one more call).\n"
     "  --json                the same as a JSON object\n"
     "\n"
     "Reads Redis (WDT_REDIS_URL). Exit: 0, 1 Redis or the gateway failed, 64 bad arguments,\n"
@@ -73,6 +67,8 @@ struct plan_row {
     double least_calls;
     /* probe */
     int samples;       /* windows asked */
+    int hist_samples;  /* of them, read from the archive method too (asked there as well) */
+    double sum_hist_calls; /* calls the archive reads of those take */
     int no_total;      /* answers without total_count */
     double sum_total;  /* records in the sampled windows */
     double sum_calls;  /* calls the sampled windows take (worker paging) */
@@ -86,7 +82,6 @@ struct plan {
     struct plan_row *rows;
     size_t n;
     int64_t now, from, to;
-    int64_t history_before;
     struct sched_est_limit lim;
     int probed;
     double latency_sum;
@@ -94,16 +89,44 @@ struct plan {
 };
 
 /* The rows of conn's reports (selected by sel, NULL = all of them) and their windows. */
+/* Whether the workers read window w of report r from its archive method as well: the
+ * worker's own rule (wrk_job_hist_plan()). */
+static int reads_archive(const struct wdts_conn *conn, const struct wdts_conn_report *cr,
+                         const struct wdts_catalog_report *rep, const struct sched_plan_window *w,
+                         int64_t now)
+{
+    struct wdts_job job;
+    memset(&job, 0, sizeof(job));
+    job.start = w->start;
+    job.end = w->end;
+    return wrk_job_hist_plan(rep, &job, conn->archive_read, conn->archive_horizon_s,
+                             cr && cr->history_blocked, now) == WRK_HIST_READ;
+}
+
+struct count_archive {
+    const struct wdts_conn *conn;
+    const struct wdts_conn_report *cr;
+    const struct wdts_catalog_report *rep;
+    int64_t now;
+    long long n;
+};
+
+static int count_archive_window(const struct sched_plan_window *w, void *opaque)
+{
+    struct count_archive *ca = opaque;
+    ca->n += reads_archive(ca->conn, ca->cr, ca->rep, w, ca->now);
+    return 0;
+}
+
 static int plan_compute(const struct wdts_cfg *cfg, const struct wdts_catalog *cat,
-                        const struct wdts_conn *conn, const unsigned char *sel, int64_t horizon,
-                        int64_t now, struct plan *pl, char *errstr, size_t errstr_size)
+                        const struct wdts_conn *conn, const unsigned char *sel, int64_t now,
+                        struct plan *pl, char *errstr, size_t errstr_size)
 {
     memset(pl, 0, sizeof(*pl));
     pl->conn = conn;
     pl->now = now;
     pl->rows = wdts_xcalloc(conn->n_reports + 1, sizeof(*pl->rows));
     pl->lim = (struct sched_est_limit){conn->rate, conn->burst, conn->concurrency, 0};
-    pl->history_before = horizon > 0 ? now - horizon : 0;
     for (size_t i = 0; i < conn->n_reports; i++) {
         const struct wdts_catalog_report *rep = wdts_catalog_get(cat, conn->reports[i].name);
         if (rep == NULL)
@@ -123,10 +146,11 @@ static int plan_compute(const struct wdts_cfg *cfg, const struct wdts_catalog *c
             continue;
         struct sched_plan_params p;
         sched_params_for(cfg, conn, rep, &p);
-        int64_t hb = *rep->history_method ? pl->history_before : 0;
-        if (sched_est_windows(&p, NULL, now, hb, NULL, NULL, &r->windows, &r->history_windows, errstr,
+        struct count_archive ca = {conn, &conn->reports[i], rep, now, 0};
+        if (sched_est_windows(&p, NULL, now, count_archive_window, &ca, &r->windows, errstr,
                               errstr_size) != WDTS_OK)
             return -1;
+        r->history_windows = ca.n;
         r->least_calls = (double)(r->windows + r->history_windows);
         r->calls = r->least_calls;
         if (!p.snapshot && pl->from == 0) {
@@ -155,7 +179,61 @@ static int pick_window(const struct sched_plan_window *w, void *opaque)
     return pk->n >= pk->cap;
 }
 
-/* Asks for total_count on up to n windows of row r spread evenly over its first sync. */
+/* One probe call: total_count of a window from method (page 0, one row, calc_total=1).
+ * @returns 0 with *total (-1 when the answer carries none), or -1 with why in r->probe_error. */
+static int probe_total(struct plan *pl, struct plan_row *r, const struct sched_plan_window *w,
+                       int history, const struct wdts_api_creds *creds, struct ctl_limiter *lim,
+                       double *total)
+{
+    char es[512];
+    struct wdts_job job;
+    memset(&job, 0, sizeof(job));
+    job.start = w->start;
+    job.end = w->end;
+    const char *qm = history ? r->rep->history_qimen_method : r->rep->qimen_method;
+    char *params = wrk_job_params(r->rep, &job);
+    struct wdts_api_call call = {
+        .method = history ? r->rep->history_method : r->rep->method,
+        .qimen_method = *qm ? qm : NULL,
+        .params_json = params,
+        .paged = 1,
+        .page_no = 0,
+        .page_size = 1,
+        .calc_total = 1,
+        .now = wdts_time_now(),
+    };
+    struct wdts_api_http_opts http = {0};
+    struct wdts_api_result res;
+    wdts_api_result_init(&res);
+    wdts_err_t err = ctl_limiter_admit(lim, es, sizeof(es));
+    if (err != WDTS_OK) {
+        wdts_errstr_set(r->probe_error, sizeof(r->probe_error), "%s", es);
+        free(params);
+        return -1;
+    }
+    int64_t t0 = wdts_time_mono_ms();
+    err = wdts_api_call_blocking(creds, pl->conn->gateway, &call, &http, &res, NULL, es,
+                                 sizeof(es));
+    int64_t t1 = wdts_time_mono_ms();
+    ctl_limiter_done(lim, err == WDTS_OK ? res.cls : WDTS_API_TRANSIENT);
+    free(params);
+    if (err != WDTS_OK || res.cls != WDTS_API_OK) {
+        wdts_errstr_set(r->probe_error, sizeof(r->probe_error), "%s%s: %s",
+                        history ? "archive method: " : "",
+                        err != WDTS_OK ? "error" : wdts_api_class_name(res.cls),
+                        err != WDTS_OK ? es : res.message);
+        wdts_api_result_deinit(&res);
+        return -1;
+    }
+    pl->latency_sum += (double)(t1 - t0) / 1000.0;
+    pl->latency_n++;
+    *total = res.has_total ? (double)res.total_count : -1;
+    wdts_api_result_deinit(&res);
+    return 0;
+}
+
+/* Asks for total_count on up to n windows of row r spread evenly over its first sync (and
+ * from the archive method too for a window the workers read there). */
 static void probe_row(const struct wdts_cfg *cfg, struct plan *pl, struct plan_row *r, int n,
                       const struct wdts_api_creds *creds, struct ctl_limiter *lim)
 {
@@ -168,67 +246,39 @@ static void probe_row(const struct wdts_cfg *cfg, struct plan *pl, struct plan_r
         n = (int)r->windows;
     struct sched_plan_window *win = wdts_xcalloc((size_t)n, sizeof(*win));
     struct pick pk = {.every = r->windows / n, .next = r->windows / n / 2, .out = win, .cap = n};
-    if (sched_est_windows(&p, NULL, pl->now, 0, pick_window, &pk, NULL, NULL, es, sizeof(es)) !=
-        WDTS_OK) {
+    if (sched_est_windows(&p, NULL, pl->now, pick_window, &pk, NULL, es, sizeof(es)) != WDTS_OK) {
         wdts_errstr_set(r->probe_error, sizeof(r->probe_error), "%s", es);
         free(win);
         return;
     }
-    struct wdts_api_http_opts http = {0};
+    const struct wdts_conn_report *cr = wdts_conn_report_get(pl->conn, r->rep->name);
+    long long max_rec = cfg->worker_max_records_per_job;
     for (int i = 0; i < pk.n; i++) {
-        struct wdts_job job;
-        memset(&job, 0, sizeof(job));
-        job.start = win[i].start;
-        job.end = win[i].end;
-        char *params = wrk_job_params(r->rep, &job);
-        struct wdts_api_call call = {
-            .method = r->rep->method,
-            .qimen_method = *r->rep->qimen_method ? r->rep->qimen_method : NULL,
-            .params_json = params,
-            .paged = 1,
-            .page_no = 0,
-            .page_size = 1,
-            .calc_total = 1,
-            .now = wdts_time_now(),
-        };
-        struct wdts_api_result res;
-        wdts_api_result_init(&res);
-        wdts_err_t err = ctl_limiter_admit(lim, es, sizeof(es));
-        if (err != WDTS_OK) {
-            wdts_errstr_set(r->probe_error, sizeof(r->probe_error), "%s", es);
-            free(params);
+        double total;
+        if (probe_total(pl, r, &win[i], 0, creds, lim, &total) != 0)
             break;
-        }
-        int64_t t0 = wdts_time_mono_ms();
-        err = wdts_api_call_blocking(creds, pl->conn->gateway, &call, &http, &res, NULL, es,
-                                     sizeof(es));
-        int64_t t1 = wdts_time_mono_ms();
-        ctl_limiter_done(lim, err == WDTS_OK ? res.cls : WDTS_API_TRANSIENT);
-        free(params);
-        if (err != WDTS_OK || res.cls != WDTS_API_OK) {
-            wdts_errstr_set(r->probe_error, sizeof(r->probe_error), "%s: %s",
-                     err != WDTS_OK ? "error" : wdts_api_class_name(res.cls),
-                     err != WDTS_OK ? es : res.message);
-            wdts_api_result_deinit(&res);
-            break;
-        }
-        pl->latency_sum += (double)(t1 - t0) / 1000.0;
-        pl->latency_n++;
         r->samples++;
-        if (!res.has_total) {
+        if (total < 0) {
             r->no_total++;
         } else {
-            r->sum_total += (double)res.total_count;
-            r->sum_calls += sched_est_window_calls((double)res.total_count, r->rep->page_size,
-                                                   cfg->worker_max_records_per_job);
+            r->sum_total += total;
+            r->sum_calls += sched_est_window_calls(total, r->rep->page_size, max_rec);
         }
-        wdts_api_result_deinit(&res);
+        if (!reads_archive(pl->conn, cr, r->rep, &win[i], pl->now))
+            continue;
+        if (probe_total(pl, r, &win[i], 1, creds, lim, &total) != 0)
+            break;
+        r->hist_samples++;
+        r->sum_hist_calls += sched_est_window_calls(total, r->rep->page_size, max_rec);
+        if (total > 0)
+            r->sum_total += total; /* the archive's records are the report's too */
     }
     free(win);
     int with_total = r->samples - r->no_total;
     if (with_total > 0) {
         double per_window = r->sum_calls / with_total;
-        r->calls = per_window * (double)r->windows + (double)r->history_windows;
+        double per_archive = r->hist_samples > 0 ? r->sum_hist_calls / r->hist_samples : 1;
+        r->calls = per_window * (double)r->windows + per_archive * (double)r->history_windows;
         r->records = r->sum_total / with_total * (double)r->windows;
     }
 }
@@ -253,8 +303,12 @@ static void print_text(const struct plan *pl, FILE *out)
     if (pl->to)
         wdts_time_format_rfc3339(pl->to, b);
     double per_min = conn->rate * 60;
+    char horizon[32];
+    snprintf(horizon, sizeof(horizon), "%lldd", (long long)(conn->archive_horizon_s / 86400));
     fprintf(out, "first sync of connection %s: backfill [%s, %s), rate %.4g calls/min, burst %d, "
-            "concurrency %d\n", conn->id, a, b, per_min, conn->burst, conn->concurrency);
+            "concurrency %d, archive read %s (horizon %s)\n", conn->id, a, b, per_min,
+            conn->burst, conn->concurrency, wdts_conn_archive_read_name(conn->archive_read),
+            conn->archive_horizon_s % 86400 == 0 ? horizon : "not whole days");
     fprintf(out, "%-22s %-10s %8s %8s %11s", "REPORT", "GROUP", "WINDOWS", "ARCHIVE",
             "LEAST CALLS");
     if (pl->probed)
@@ -335,6 +389,7 @@ static json_t *plan_json(const struct plan *pl)
                                 json_real(sched_est_seconds(r->least_calls, &pl->lim)));
             if (pl->probed) {
                 json_object_set_new(o, "probe_samples", json_integer(r->samples));
+                json_object_set_new(o, "probe_archive_samples", json_integer(r->hist_samples));
                 json_object_set_new(o, "probe_without_total", json_integer(r->no_total));
                 json_object_set_new(o, "probe_error",
                                     r->probe_error[0] ? json_string(r->probe_error) : json_null());
@@ -357,8 +412,9 @@ static json_t *plan_json(const struct plan *pl)
                           "from", a, "to", b, "backfill_s", (json_int_t)conn->backfill_s,
                           "rate_per_min", conn->rate * 60, "burst", conn->burst, "concurrency",
                           conn->concurrency);
-    json_object_set_new(o, "archive_before",
-                        pl->history_before ? json_integer(pl->history_before) : json_null());
+    json_object_set_new(o, "archive_read",
+                        json_string(wdts_conn_archive_read_name(conn->archive_read)));
+    json_object_set_new(o, "archive_horizon_s", json_integer(conn->archive_horizon_s));
     json_object_set_new(o, "reports", reports);
     json_object_set_new(o, "least_calls", json_integer((json_int_t)least));
     json_object_set_new(o, "least_seconds", json_real(sched_est_seconds(least, &pl->lim)));
@@ -377,8 +433,7 @@ int ctl_plan_print_for(const struct wdts_cfg *cfg, const struct wdts_catalog *ca
     struct plan pl;
     char es[512];
     int rc = 0;
-    if (plan_compute(cfg, cat, conn, NULL, PLAN_ARCHIVE_HORIZON_DEFAULT_S, wdts_time_now(), &pl,
-                     es, sizeof(es)) != 0) {
+    if (plan_compute(cfg, cat, conn, NULL, wdts_time_now(), &pl, es, sizeof(es)) != 0) {
         fprintf(stderr, "wdtctl: first-sync estimate: %s\n", es);
         rc = WDTS_EXIT_FATAL;
     } else {
@@ -401,13 +456,11 @@ int ctl_plan_main(int argc, char **argv)
     static const struct option opts[] = {{"connection", required_argument, NULL, 'c'},
                                          {"reports", required_argument, NULL, 'r'},
                                          {"probe", required_argument, NULL, 'p'},
-                                         {"archive-horizon", required_argument, NULL, 'a'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *cid = NULL, *reports = NULL;
     long long probe = 0;
-    int64_t horizon = PLAN_ARCHIVE_HORIZON_DEFAULT_S;
     int json = 0, c, rc = WDTS_EXIT_OK;
     char es[4096];
     optind = 1;
@@ -421,14 +474,6 @@ int ctl_plan_main(int argc, char **argv)
                 return usage_error("--probe must be a number of sample windows from 1 to 50, not ",
                                    optarg);
             break;
-        case 'a': {
-            int64_t ms;
-            if (wdts_cfg_parse_duration(optarg, &ms) != WDTS_OK || ms < 0)
-                return usage_error("--archive-horizon must be a duration such as 90d or 0, not ",
-                                   optarg);
-            horizon = ms / 1000;
-            break;
-        }
         case 'j': json = 1; break;
         case 'h': fputs(usage_plan, stdout); return WDTS_EXIT_OK;
         default: return usage_error("unknown option or missing value: ", argv[optind - 1]);
@@ -499,7 +544,7 @@ int ctl_plan_main(int argc, char **argv)
         rc = WDTS_EXIT_FATAL;
         goto out;
     }
-    if (plan_compute(cfg, cat, conn, sel, horizon, wdts_time_now(), &pl, es, sizeof(es)) != 0) {
+    if (plan_compute(cfg, cat, conn, sel, wdts_time_now(), &pl, es, sizeof(es)) != 0) {
         fprintf(stderr, "wdtctl plan: %s\n", es);
         rc = WDTS_EXIT_FATAL;
         goto out;

@@ -343,8 +343,8 @@ static void unit_eta_of(const struct wdts_cfg *cfg, const struct wdts_conn *conn
     long long unplanned = 0;
     char es[256];
     if (!p.snapshot &&
-        sched_est_windows(&p, u->plan.has_cursor ? &u->plan : NULL, now, 0, NULL, NULL,
-                          &unplanned, NULL, es, sizeof(es)) != WDTS_OK)
+        sched_est_windows(&p, u->plan.has_cursor ? &u->plan : NULL, now, NULL, NULL,
+                          &unplanned, es, sizeof(es)) != WDTS_OK)
         unplanned = 0;
     if (p.snapshot && !u->plan.has_snapshot)
         unplanned = 1;

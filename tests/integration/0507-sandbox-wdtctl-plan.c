@@ -116,6 +116,27 @@ static long long iget(json_t *o, const char *k)
     return (long long)json_integer_value(v);
 }
 
+/* Whether the catalog gives report name a history (archive) method. */
+static int has_history(const char *name)
+{
+    static json_t *cat;
+    if (cat == NULL) {
+        struct wdts_test_run run;
+        const char *args[] = {"reports", "--json", NULL};
+        ctlv(&run, args, NULL);
+        assert_int_equal(run.status, 0);
+        cat = parse(run.out);
+        wdts_test_run_free(&run);
+    }
+    json_t *r;
+    size_t i;
+    json_array_foreach(cat, i, r)
+        if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
+            return json_is_string(json_object_get(r, "history_method"));
+    fail_msg("no report %s in the catalog", name);
+    return 0;
+}
+
 static void test_groups(void **state)
 {
     (void)state;
@@ -185,10 +206,15 @@ static void test_add_plan_probe_status(void **state)
     json_t *r;
     size_t i;
     json_array_foreach(json_object_get(p, "reports"), i, r) {
-        assert_int_equal(iget(r, "archive_windows"), 0); /* a day is inside any horizon */
-        assert_int_equal(iget(r, "least_calls"), iget(r, "windows"));
+        /* archive read `all` (the default): every window of a report with a history method
+         * is read there too, one call more */
+        const char *name = json_string_value(json_object_get(r, "report"));
+        long long w = iget(r, "windows");
+        assert_int_equal(iget(r, "archive_windows"), has_history(name) ? w : 0);
+        assert_int_equal(iget(r, "least_calls"), w + iget(r, "archive_windows"));
         least += iget(r, "least_calls");
     }
+    assert_true(has_history("trades")); /* the archive is counted at all */
     assert_int_equal(iget(p, "least_calls"), least);
     /* at 2 calls/s, burst 1: (least - 1) / 2 seconds */
     assert_true(fabs(json_real_value(json_object_get(p, "least_seconds")) - (least - 1) / 2.0) <
@@ -208,7 +234,10 @@ static void test_add_plan_probe_status(void **state)
         long long w = iget(r, "windows");
         assert_int_equal(n, w < 3 ? w : 3);
         assert_true(json_is_null(json_object_get(r, "probe_error")));
-        samples += n;
+        /* a sample window read from the archive is asked there too */
+        const char *name = json_string_value(json_object_get(r, "report"));
+        assert_int_equal(iget(r, "probe_archive_samples"), has_history(name) ? n : 0);
+        samples += n + iget(r, "probe_archive_samples");
         /* 2,000 orders a day: the sampled hours hold records, and windows of more than
          * a page take ceil(records/page)+1 calls, so more than the least */
         assert_true(iget(r, "records") > 0);
@@ -224,6 +253,22 @@ static void test_add_plan_probe_status(void **state)
     CTL(&run, "plan", "--connection", "p1", "--probe", "2");
     expect(&run, 0, "with the pages the probe saw: ", NULL);
     assert_non_null(strstr(run.out, "SAMPLED"));
+    wdts_test_run_free(&run);
+
+    /* a connection that never reads the archive: no archive windows */
+    const char *off[] = {"connection", "add", "--tenant", "t1", "--id", "p-off", "--app", "wdt",
+                         "--sid", "plan-shop", "--appkey", "plan-app", "--appsecret-file", "-",
+                         "--gateway", gw, "--reports", "trades", "--backfill", "1d",
+                         "--archive-read", "off", NULL};
+    ctlv(&run, off, "plan-secret:plan-salt\n");
+    expect(&run, 0, "archive read off", NULL);
+    wdts_test_run_free(&run);
+    CTL(&run, "plan", "--connection", "p-off", "--json");
+    expect(&run, 0, NULL, NULL);
+    p = parse(run.out);
+    assert_int_equal(iget(row_of(p, "trades"), "archive_windows"), 0);
+    assert_int_equal(iget(row_of(p, "trades"), "least_calls"), trades);
+    json_decref(p);
     wdts_test_run_free(&run);
 
     /* a selection of the connection's reports */

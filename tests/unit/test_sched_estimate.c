@@ -78,12 +78,11 @@ static void test_windows_match_planning(void **state)
         for (int bound = 7; bound <= 100000; bound *= 100) {
             struct sched_plan_params q = p;
             q.max_outstanding = bound;
-            long long n = -1, nh = -1;
+            long long n = -1;
             memset(&c, 0, sizeof(c));
             assert_int_equal(
-                sched_est_windows(&q, NULL, NOW, 0, on_window, &c, &n, &nh, es, sizeof(es)), WDTS_OK);
+                sched_est_windows(&q, NULL, NOW, on_window, &c, &n, es, sizeof(es)), WDTS_OK);
             assert_int_equal(n, (long long)res.n);
-            assert_int_equal(nh, 0);
             assert_int_equal(c.n, res.n);
             for (size_t i = 0; i < res.n; i++) {
                 assert_int_equal(c.w[i].start, big[i].start);
@@ -98,23 +97,13 @@ static void test_windows_match_planning(void **state)
         long long least = (to - from + 3539) / 3540;
         assert_true((long long)res.n >= least && (long long)res.n <= least + 1);
     }
-    /* archive windows: those ending at or before the horizon */
-    struct sched_plan_params p = params(30 * DAY - 60, 120 * DAY, 4096);
-    long long n = 0, nh = 0;
-    memset(&c, 0, sizeof(c));
-    int64_t before = NOW - 90 * DAY;
-    assert_int_equal(sched_est_windows(&p, NULL, NOW, before, on_window, &c, &n, &nh, es, sizeof(es)),
-                     WDTS_OK);
-    long long want = 0;
-    for (size_t i = 0; i < c.n; i++)
-        want += c.w[i].end <= before;
-    assert_int_equal(nh, want);
-    assert_true(nh >= 1 && nh < n);
+    struct sched_plan_params p;
+    long long n = 0;
     /* a callback that stops early */
     memset(&c, 0, sizeof(c));
     c.stop_at = 3;
     p = params(3540, 90 * DAY, 4096);
-    assert_int_equal(sched_est_windows(&p, NULL, NOW, 0, on_window, &c, &n, NULL, es, sizeof(es)),
+    assert_int_equal(sched_est_windows(&p, NULL, NOW, on_window, &c, &n, es, sizeof(es)),
                      WDTS_OK);
     assert_int_equal(c.n, 3);
     assert_int_equal(n, 3);
@@ -122,11 +111,11 @@ static void test_windows_match_planning(void **state)
     struct sched_plan_params s = params(3540, 90 * DAY, 4096);
     s.snapshot = 1;
     s.interval = 86400;
-    assert_int_equal(sched_est_windows(&s, NULL, NOW, 0, NULL, NULL, &n, &nh, es, sizeof(es)), WDTS_OK);
+    assert_int_equal(sched_est_windows(&s, NULL, NOW, NULL, NULL, &n, es, sizeof(es)), WDTS_OK);
     assert_int_equal(n, 1);
     /* bad knobs are the planner's error */
     struct sched_plan_params bad = params(3541, DAY, 4096);
-    assert_int_equal(sched_est_windows(&bad, NULL, NOW, 0, NULL, NULL, &n, &nh, es, sizeof(es)),
+    assert_int_equal(sched_est_windows(&bad, NULL, NOW, NULL, NULL, &n, es, sizeof(es)),
                      WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "span"));
 }
@@ -154,7 +143,7 @@ static void test_windows_left_from_state(void **state)
     memset(&c, 0, sizeof(c));
     /* later: now has moved on, the count still stops at the backfill's end */
     assert_int_equal(
-        sched_est_windows(&p, &st, NOW + 7 * DAY, 0, on_window, &c, &n, NULL, es, sizeof(es)),
+        sched_est_windows(&p, &st, NOW + 7 * DAY, on_window, &c, &n, es, sizeof(es)),
         WDTS_OK);
     assert_int_equal(n, (long long)(all.n - 100));
     for (size_t i = 0; i < c.n; i++) {
@@ -163,7 +152,7 @@ static void test_windows_left_from_state(void **state)
     }
     /* everything planned: nothing left */
     st.cursor = st.backfill_end;
-    assert_int_equal(sched_est_windows(&p, &st, NOW, 0, NULL, NULL, &n, NULL, es, sizeof(es)),
+    assert_int_equal(sched_est_windows(&p, &st, NOW, NULL, NULL, &n, es, sizeof(es)),
                      WDTS_OK);
     assert_int_equal(n, 0);
     /* calls per window: unknown until enough windows were seen */
