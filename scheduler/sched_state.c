@@ -226,7 +226,7 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
     }
 
     /* stat: HMGET emitted reemitted completed records last_error last_error_at calls windows
-     * first_done_at calls_made calls_expected windows_started */
+     * first_done_at calls_made calls_expected windows_started first_call_at */
     int has_rec = 0;
     u->emitted = str_ll(wdts_redis_reply_elem(r[4], 0), 0, NULL);
     u->reemitted = str_ll(wdts_redis_reply_elem(r[4], 1), 0, NULL);
@@ -241,6 +241,7 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
     u->calls_made = str_ll(wdts_redis_reply_elem(r[4], 9), 0, NULL);
     u->calls_expected = str_ll(wdts_redis_reply_elem(r[4], 10), 0, NULL);
     u->windows_started = str_ll(wdts_redis_reply_elem(r[4], 11), 0, NULL);
+    u->first_call_at = str_ll(wdts_redis_reply_elem(r[4], 12), 0, NULL);
 
     /* windows the watermark passed are completed */
     for (size_t i = 0; i < u->n_out; i++)
@@ -340,6 +341,7 @@ wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct
         av_add(&av, "calls_made");
         av_add(&av, "calls_expected");
         av_add(&av, "windows_started");
+        av_add(&av, "first_call_at");
         if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
             goto broken;
     }

@@ -18,7 +18,8 @@
  *                                          workers' calls and windows at first completions;
  *                                          calls_expected, windows_started (at a window's
  *                                          first answer with a total) and calls_made (each
- *                                          answer of such a window): progress for the ETA
+ *                                          answer of such a window), first_call_at (Unix
+ *                                          s, HSETNX): progress for the ETA
  * Completion is read from the watermark (wdts/watermark.h): a window is completed when
  * its end is at or before the watermark, or when it is in the watermark's done set.
  *
@@ -68,6 +69,7 @@ struct sched_unit {
     long long calls, windows_done; /* calls the workers made for windows_done first completions */
     int64_t first_done_at;         /* Unix s of the first completion a worker counted; 0: none */
     long long calls_made, calls_expected, windows_started; /* workers' progress (see above) */
+    int64_t first_call_at; /* Unix s of the first window started with progress counted */
     char last_error[256];
     int64_t last_error_at;
     int load_failed; /* 1: a read failed (reason in last_error): do not plan this unit */

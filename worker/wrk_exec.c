@@ -1297,7 +1297,8 @@ static void count_records(struct wrk_exec *e)
 /* The progress of windows with a total, for the ETA of `wdtctl status`: at a window's
  * first answer the calls its pages take (1, or pages + 1; one more when it is read from the
  * history method too) go to calls_expected and 1 to windows_started; the history pass's
- * first answer adds its pages' calls beyond that one; every answer adds 1 to calls_made. So
+ * first answer adds its pages' calls beyond that one; every answer adds 1 to calls_made
+ * (and the first window's start sets first_call_at, Unix s: the rate seen). So
  * the calls left of the windows in flight are calls_expected - calls_made, and the windows
  * started are a sample of what the others will take. Best effort. */
 static void count_progress(struct wrk_exec *e, int first)
@@ -1320,12 +1321,15 @@ static void count_progress(struct wrk_exec *e, int first)
     wdts_buf_init(&key);
     wdts_redis_key(&key, e->w->prefix, "stat", e->job.connection, e->job.report, NULL);
     snprintf(expected, sizeof(expected), "%lld", add);
-    const char *cmds[3][4] = {
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)wdts_time_now());
+    const char *cmds[4][4] = {
         {"HINCRBY", wdts_buf_str(&key), "calls_made", "1"},
         {"HINCRBY", wdts_buf_str(&key), "calls_expected", expected},
         {"HINCRBY", wdts_buf_str(&key), "windows_started", "1"},
+        {"HSETNX", wdts_buf_str(&key), "first_call_at", now},
     };
-    size_t n = started ? 3 : add > 0 ? 2 : 1;
+    size_t n = started ? 4 : add > 0 ? 2 : 1;
     for (size_t i = 0; i < n; i++) {
         char *what = wdts_xstrdup(e->job.job_id);
         if (wdts_redis_async_command(e->w->ra, 4, cmds[i], on_count, what) != WDTS_OK)

@@ -376,7 +376,7 @@ struct conn_eta {
     long long windows_left;
     double calls_left;
     long long calls_seen;
-    int64_t first_done_at;
+    int64_t first_done_at; /* since when calls_seen were made */
     double rate;     /* calls/s used */
     int observed;    /* 1: rate is the one seen */
     double seconds;  /* a lower bound when unknown > 0 */
@@ -392,9 +392,13 @@ static void conn_eta_add(struct conn_eta *c, const struct sched_unit *u, const s
     } else {
         c->calls_left += e->calls_left;
     }
-    c->calls_seen += u->calls;
-    if (u->first_done_at > 0 && (c->first_done_at == 0 || u->first_done_at < c->first_done_at))
-        c->first_done_at = u->first_done_at;
+    /* the rate seen: calls as the workers make them (progress counters) since the first
+     * window started; else calls counted at completions since the first one, which lag */
+    int progress = u->windows_started > 0 && u->first_call_at > 0;
+    int64_t since = progress ? u->first_call_at : u->first_done_at;
+    c->calls_seen += progress ? u->calls_made : u->calls;
+    if (since > 0 && (c->first_done_at == 0 || since < c->first_done_at))
+        c->first_done_at = since;
 }
 
 static void conn_eta_finish(struct conn_eta *c, const struct wdts_conn *conn, int64_t now)
