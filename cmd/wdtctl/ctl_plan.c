@@ -191,7 +191,7 @@ static int probe_total(struct plan *pl, struct plan_row *r, const struct sched_p
     job.start = w->start;
     job.end = w->end;
     const char *qm = history ? r->rep->history_qimen_method : r->rep->qimen_method;
-    char *params = wrk_job_params(r->rep, &job);
+    char *params = wrk_job_params(r->rep, &job, history);
     struct wdts_api_call call = {
         .method = history ? r->rep->history_method : r->rep->method,
         .qimen_method = *qm ? qm : NULL,
