@@ -15,6 +15,7 @@
 
 #include "sbx_clock.h"
 #include "sbx_fault.h"
+#include "sbx_generic.h"
 #include "sbx_method.h"
 #include "sbx_tenant.h"
 #include "wdts/mem.h"
@@ -169,7 +170,8 @@ struct call {
     enum sbx_route route;
     const struct sbx_tenant *tenant;
     long tenant_idx;
-    const struct sbx_method *method;
+    const struct sbx_method *method;   /* a hand-made method, or NULL and: */
+    const struct sbx_gen_report *gen; /* a generated report */
     json_t *params; /* owned; the business parameters object */
     int has_pager;
     long long page_no; /* 0-based on both routes */
@@ -287,14 +289,162 @@ static int shows_hidden(json_t *v)
     return 0;
 }
 
+/* The window's two times from the params, and the width check: 0, or -1 once answered. */
+static int read_window(struct call *c, const char *start_param, const char *end_param,
+                       int64_t max_span, const char *span_text, int64_t *start, int64_t *end)
+{
+    json_t *sv = json_object_get(c->params, start_param);
+    json_t *ev = json_object_get(c->params, end_param);
+    if (sv == NULL || ev == NULL || json_is_null(sv) || json_is_null(ev) ||
+        (json_is_string(sv) && json_string_length(sv) == 0) ||
+        (json_is_string(ev) && json_string_length(ev) == 0)) {
+        wdt_error(c, 100, "参数中必须包含起止时间");
+        return -1;
+    }
+    char text[128];
+    if (!json_is_string(sv) || wdts_time_parse_beijing(json_string_value(sv), start) != WDTS_OK) {
+        value_text(sv, text, sizeof(text));
+        wdt_error(c, 100, "Unparseable date: %s", text);
+        return -1;
+    }
+    if (!json_is_string(ev) || wdts_time_parse_beijing(json_string_value(ev), end) != WDTS_OK) {
+        value_text(ev, text, sizeof(text));
+        wdt_error(c, 100, "Unparseable date: %s", text);
+        return -1;
+    }
+    if (max_span > 0 && *end - *start > max_span) {
+        wdt_error(c, 100, "您的查询时间过宽,查询时间不能大于%s", span_text);
+        return -1;
+    }
+    return 0;
+}
+
+/* Times are whole seconds, so every bounds mode is a half-open window [start, end). */
+static void apply_bounds(struct call *c, int64_t *start, int64_t *end)
+{
+    if (c->gw->bounds == SBX_BOUNDS_CLOSED && *end < INT64_MAX)
+        (*end)++;
+    else if (c->gw->bounds == SBX_BOUNDS_OPEN)
+        (*start)++;
+}
+
+/* A selector parameter (time_type, status_type): its value, or def when absent (an error
+ * when required). @returns 0, or -1 once answered. */
+static int read_selector(struct call *c, const char *param, int required, long long def,
+                         long long *out)
+{
+    json_t *kv = json_object_get(c->params, param);
+    *out = def;
+    if (kv == NULL || json_is_null(kv)) {
+        if (required) {
+            wdt_error(c, 100, "参数错误: %s 为必传参数", param);
+            return -1;
+        }
+    } else if (json_int(kv, out) != 0) {
+        char text[64];
+        value_text(kv, text, sizeof(text));
+        wdt_error(c, 1, "For input string: \"%s\"", text);
+        return -1;
+    }
+    return 0;
+}
+
+/* The rows [from, to) a page of n rows shows: every row without a pager. */
+static void page_range(const struct call *c, size_t n, size_t *from, size_t *to)
+{
+    *from = 0;
+    *to = n;
+    if (c->has_pager) {
+        unsigned long long f = (unsigned long long)c->page_no * (unsigned long long)c->page_size;
+        *from = f < n ? (size_t)f : n;
+        *to = *from + (size_t)c->page_size < n ? *from + (size_t)c->page_size : n;
+    }
+}
+
+/* The answer up to its list's '[': total_key (n) where the route gives it. */
+static void page_open(struct call *c, size_t n, const char *list_key, const char *total_key)
+{
+    struct wdts_buf *b = &c->ans->body;
+    body_open(c);
+    wdts_buf_append_str(b, "{\"status\":0,\"data\":{");
+    /* Qimen has no calc_total; no page says whether its answers carry total_count, so
+     * --qimen-total decides (present by default). */
+    if (total_key != NULL && (c->route == SBX_ROUTE_QIMEN ? !c->gw->qimen_total_absent
+                                                          : c->calc_total || !c->has_pager))
+        wdts_buf_printf(b, "\"%s\":%zu,", total_key, n);
+    wdts_buf_printf(b, "\"%s\":[", list_key);
+}
+
+static void page_close(struct call *c)
+{
+    wdts_buf_append_str(&c->ans->body, "]}}");
+    body_close(c);
+    snprintf(c->status, sizeof(c->status), "0");
+}
+
+/* A report the generator serves (sbx_generic.h): the same checks and answer as a
+ * hand-made method, from the report's plan. */
+static void serve_generic(struct call *c, const char *name)
+{
+    const struct sbx_gen_report *g = c->gen;
+    if (g->paging_required && !c->has_pager) {
+        wdt_error(c, 100, "此方法仅支持分页查询：%s", name);
+        return;
+    }
+    if (c->has_pager && g->max_page_size > 0 && c->page_size > g->max_page_size) {
+        wdt_error(c, 100, "参数错误: page_size 不能大于%d", g->max_page_size);
+        return;
+    }
+    int64_t start = 0, end = 0;
+    if (g->start_param) {
+        if (read_window(c, g->start_param, g->end_param, g->max_span, g->span_text, &start,
+                        &end) != 0)
+            return;
+        apply_bounds(c, &start, &end);
+    }
+    if (g->kind_param) {
+        long long v;
+        if (read_selector(c, g->kind_param, !g->kind_has_default, g->kind_default, &v) != 0)
+            return;
+        int ok = 0;
+        for (size_t i = 0; i < g->n_kind_values; i++)
+            ok |= g->kind_values[i] == v;
+        if (!ok) {
+            wdt_error(c, 100, "参数错误: %s 不支持取值 %lld", g->kind_param, v);
+            return;
+        }
+    }
+    const struct sbx_tenant *t = c->tenant;
+    struct sbx_dataset ds = {t->seed, t->orders_per_day, t->data_origin};
+    struct sbx_result res;
+    if (sbx_gen_select(g, &ds, c->route, start, end, c->now, &res) != WDTS_OK) {
+        wdt_error(c, 99, "其他错误");
+        return;
+    }
+    enum sbx_timefmt fmt = t->time_format >= 0 ? (enum sbx_timefmt)t->time_format : c->gw->timefmt;
+    size_t from, to;
+    page_range(c, res.n, &from, &to);
+    wdts_buf_reset(&c->ans->body);
+    page_open(c, res.n, g->list_key, g->total_key);
+    for (size_t i = from; i < to; i++) {
+        if (i > from)
+            wdts_buf_append(&c->ans->body, ",", 1);
+        sbx_gen_render(g, &ds, c->route, res.hits[i].id, c->now, fmt, &c->ans->body);
+    }
+    page_close(c);
+    sbx_result_deinit(&res);
+}
+
 /* The checks both routes share once the caller is authenticated: permission,
  * limits, pager, window; then the page itself. */
 static void serve_query(struct call *c)
 {
     const struct sbx_method *m = c->method;
-    const char *name = c->route == SBX_ROUTE_QIMEN ? m->qimen : m->direct;
+    const char *direct = m ? m->direct : c->gen->rep->method;
+    const char *name = c->route == SBX_ROUTE_QIMEN ? (m ? m->qimen : c->gen->rep->qimen_method)
+                                                   : direct;
 
-    if (!sbx_tenant_may_call(c->tenant, m->direct)) {
+    if (!sbx_tenant_may_call(c->tenant, direct)) {
         wdt_error(c, 100, "权限不足");
         return;
     }
@@ -311,6 +461,10 @@ static void serve_query(struct call *c)
         c->ans->slot = c->tenant_idx;
         break;
     }
+    if (m == NULL) {
+        serve_generic(c, name);
+        return;
+    }
 
     if (!m->is_data) { /* system.Core.now */
         wdts_buf_reset(&c->ans->body);
@@ -326,31 +480,9 @@ static void serve_query(struct call *c)
     }
 
     int64_t start = 0, end = 0;
-    if (m->start_param) {
-        json_t *sv = json_object_get(c->params, m->start_param);
-        json_t *ev = json_object_get(c->params, m->end_param);
-        if (sv == NULL || ev == NULL || json_is_null(sv) || json_is_null(ev) ||
-            (json_is_string(sv) && json_string_length(sv) == 0) ||
-            (json_is_string(ev) && json_string_length(ev) == 0)) {
-            wdt_error(c, 100, "参数中必须包含起止时间");
-            return;
-        }
-        char text[128];
-        if (!json_is_string(sv) || wdts_time_parse_beijing(json_string_value(sv), &start) != WDTS_OK) {
-            value_text(sv, text, sizeof(text));
-            wdt_error(c, 100, "Unparseable date: %s", text);
-            return;
-        }
-        if (!json_is_string(ev) || wdts_time_parse_beijing(json_string_value(ev), &end) != WDTS_OK) {
-            value_text(ev, text, sizeof(text));
-            wdt_error(c, 100, "Unparseable date: %s", text);
-            return;
-        }
-        if (m->max_span > 0 && end - start > m->max_span) {
-            wdt_error(c, 100, "您的查询时间过宽,查询时间不能大于%s", m->span_text);
-            return;
-        }
-    }
+    if (m->start_param &&
+        read_window(c, m->start_param, m->end_param, m->max_span, m->span_text, &start, &end) != 0)
+        return;
     const char *narrow = NULL;
     if (m->narrow_param) {
         json_t *nv = json_object_get(c->params, m->narrow_param);
@@ -361,27 +493,13 @@ static void serve_query(struct call *c)
             return;
         }
     }
-    /* Times are whole seconds, so every bounds mode is a half-open window [start, end). */
-    if (c->gw->bounds == SBX_BOUNDS_CLOSED && end < INT64_MAX)
-        end++;
-    else if (c->gw->bounds == SBX_BOUNDS_OPEN)
-        start++;
+    apply_bounds(c, &start, &end);
 
     enum sbx_timekind kind = SBX_TIME_MODIFIED;
     if (m->kind_param) {
-        json_t *kv = json_object_get(c->params, m->kind_param);
-        long long v = m->kind_default;
-        if (kv == NULL || json_is_null(kv)) {
-            if (m->kind_required) {
-                wdt_error(c, 100, "参数错误: %s 为必传参数", m->kind_param);
-                return;
-            }
-        } else if (json_int(kv, &v) != 0) {
-            char text[64];
-            value_text(kv, text, sizeof(text));
-            wdt_error(c, 1, "For input string: \"%s\"", text);
+        long long v;
+        if (read_selector(c, m->kind_param, m->kind_required, m->kind_default, &v) != 0)
             return;
-        }
         if (sbx_method_timekind(m, (int)v, &kind) != 0) {
             wdt_error(c, 100, "参数错误: %s 不支持取值 %lld", m->kind_param, v);
             return;
@@ -411,12 +529,8 @@ static void serve_query(struct call *c)
     if (m->history && filter.archive == NULL)
         res.n = 0; /* nothing is archived */
     enum sbx_timefmt fmt = t->time_format >= 0 ? (enum sbx_timefmt)t->time_format : c->gw->timefmt;
-    size_t from = 0, to = res.n;
-    if (c->has_pager) {
-        unsigned long long f = (unsigned long long)c->page_no * (unsigned long long)c->page_size;
-        from = f < res.n ? (size_t)f : res.n;
-        to = from + (size_t)c->page_size < res.n ? from + (size_t)c->page_size : res.n;
-    }
+    size_t from, to;
+    page_range(c, res.n, &from, &to);
     struct wdts_buf *b = &c->ans->body;
     wdts_buf_reset(b);
     /* Size the body once from the bytes per row seen so far: a 100-row page of trades
@@ -430,28 +544,19 @@ static void serve_query(struct call *c)
             b->data[0] = '\0';
         b->cap = need;
     }
-    body_open(c);
-    wdts_buf_append_str(b, "{\"status\":0,\"data\":{");
-    /* Qimen has no calc_total; no page says whether its answers carry total_count, so
-     * --qimen-total decides (present by default). */
-    if (c->route == SBX_ROUTE_QIMEN ? !c->gw->qimen_total_absent
-                                    : c->calc_total || !c->has_pager)
-        wdts_buf_printf(b, "\"total_count\":%zu,", res.n);
-    wdts_buf_printf(b, "\"%s\":[", m->list_key);
+    page_open(c, res.n, m->list_key, "total_count");
     for (size_t i = from; i < to; i++) {
         if (i > from)
             wdts_buf_append(b, ",", 1);
         sbx_data_render_fmt(&ds, m->entity, c->route, res.hits[i].id, c->now, fmt, b);
     }
-    wdts_buf_append_str(b, "]}}");
-    body_close(c);
+    page_close(c);
     if (to > from) {
         size_t seen = b->len / (to - from) + 64;
         if (seen > per_row)
             __atomic_store_n(&row_bytes[m->entity], seen, __ATOMIC_RELAXED);
     }
     sbx_result_deinit(&res);
-    snprintf(c->status, sizeof(c->status), "0");
 }
 
 static long tenant_index(const struct sbx_tenants *ts, const struct sbx_tenant *t)
@@ -466,6 +571,8 @@ static void serve_direct(struct call *c)
     const struct sbx_kv *q = c->req->query;
     const char *mname = sbx_kv_get(q, "method");
     c->method = mname ? sbx_method_find_direct(mname) : NULL; /* checked after the signature */
+    if (c->method == NULL && mname)
+        c->gen = sbx_reports_find_direct(c->gw->reports, mname);
     const char *sid = sbx_kv_get(q, "sid");
     c->tenant = sid ? sbx_tenants_find(c->gw->tenants, sid) : NULL;
     if (c->tenant == NULL) {
@@ -520,7 +627,7 @@ static void serve_direct(struct call *c)
         return;
     }
 
-    if (c->method == NULL) {
+    if (c->method == NULL && c->gen == NULL) {
         wdt_error(c, 100, "接口不存在：%s (the sandbox serves the query methods of the catalog)",
                   mname ? mname : "");
         return;
@@ -552,7 +659,7 @@ static void serve_direct(struct call *c)
     const char *ct = sbx_kv_get(q, "calc_total");
     if (pn || ps) {
         if (pn == NULL || ps == NULL) {
-            wdt_error(c, 100, "此方法仅支持分页查询：%s", c->method->direct);
+            wdt_error(c, 100, "此方法仅支持分页查询：%s", mname);
             return;
         }
         if (parse_java_int(pn, &c->page_no) != 0) {
@@ -642,7 +749,9 @@ static void serve_qimen(struct call *c, const struct sbx_kv *all)
     }
     const char *mname = sbx_kv_get(all, "method");
     c->method = sbx_method_find_qimen(mname);
-    if (c->method == NULL) {
+    if (c->method == NULL)
+        c->gen = sbx_reports_find_qimen(c->gw->reports, mname);
+    if (c->method == NULL && c->gen == NULL) {
         top_error(c, 22, "Invalid Method", mname);
         return;
     }
@@ -771,7 +880,9 @@ static void fault_answer(struct call *c, enum sbx_fault_kind kind)
     case SBX_FAULT_DUPKEY: {
         const char *mname = sbx_kv_get(c->req->query, "method");
         const struct sbx_method *m = mname ? sbx_method_find_direct(mname) : NULL;
-        const char *lk = m ? m->list_key : "order";
+        const struct sbx_gen_report *g = mname && !m ? sbx_reports_find_direct(c->gw->reports, mname)
+                                                     : NULL;
+        const char *lk = m && m->list_key ? m->list_key : g ? g->list_key : "order";
         struct wdts_buf *b = &c->ans->body;
         body_open(c);
         if (kind == SBX_FAULT_HUGELIST) {
@@ -903,7 +1014,7 @@ count:;
     char labels[384];
     snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",sid=\"%s\",status=\"%s\"",
              req->route == SBX_ROUTE_QIMEN ? "qimen" : "wdt",
-             c.method ? c.method->direct : "unknown", c.tenant ? c.tenant->sid : "unknown",
+             c.method ? c.method->direct : c.gen ? c.gen->rep->method : "unknown", c.tenant ? c.tenant->sid : "unknown",
              c.status[0] ? c.status : "none");
     sbx_metrics_inc(&gw->metrics, SBX_M_CALLS, labels);
     json_decref(c.params);

@@ -28,6 +28,7 @@ enum sbx_bounds {
 struct sbx_tenants;
 struct sbx_clock;
 struct sbx_faults;
+struct sbx_reports;
 
 struct sbx_gateway {
     const struct sbx_tenants *tenants; /* borrowed */
@@ -51,6 +52,9 @@ struct sbx_gateway {
     /* --archive-horizon/--archive-by/--archive-late (horizon 0: nothing archived); a
      * tenant's archive_horizon wins. */
     struct sbx_archive archive;
+    /* The catalog's reports the hand-made method table does not serve, generated from the
+     * API spec (sbx_generic.h); borrowed, NULL = the hand-made methods only. */
+    const struct sbx_reports *reports;
 };
 
 /** Parses "closed", "half" or "open". @returns WDTS_ERR_INVAL otherwise. */

@@ -15,6 +15,7 @@
 #include "sbx_data.h"
 #include "sbx_fault.h"
 #include "sbx_gateway.h"
+#include "sbx_generic.h"
 #include "sbx_method.h"
 #include "sbx_server.h"
 #include "sbx_tenant.h"
@@ -33,8 +34,10 @@ static const char usage_text[] =
     "                   [--qimen-total present|absent]\n"
     "                   [--archive-horizon DURATION|off] [--archive-by modified|created]\n"
     "                   [--archive-late return|stay] [--archive-reports R1,R2,...]\n"
+    "                   [--catalog FILE] [--spec FILE] [--generate-all]\n"
     "       wdt-sandbox truth (--tenants FILE | --demo) --sid SID --report REPORT\n"
     "                   --as-of T --before W [--since S] [--route wdt|qimen]\n"
+    "                   [--catalog FILE] [--spec FILE] [--generate-all]\n"
     "\n"
     "Serves POST /openapi (flagship direct API), POST /router/qm (Qimen route),\n"
     "GET /metrics (Prometheus text) and GET /healthz.\n"
@@ -77,9 +80,20 @@ static const char usage_text[] =
     "                      back to the normal method, stay keeps it in the history method\n"
     "                      with its new change time\n"
     "  --archive-reports L only these reports are archived (default: all five)\n"
+    "  --catalog FILE      the report catalog to serve (default: the one built in,\n"
+    "                      common/catalog/reports.json); every report the hand-made model\n"
+    "                      does not cover is generated from its API spec entry\n"
+    "  --spec FILE         the API spec those reports are generated from (default: the one\n"
+    "                      built in, common/catalog/wdt-api-spec.json); a report with no\n"
+    "                      entry there is a start-up error naming it\n"
+    "  --generate-all      generate every report from the spec, also those the hand-made\n"
+    "                      model covers (to try the generator on known methods; give it to\n"
+    "                      truth as well)\n"
     "\n"
     "truth prints one JSON line {\"pk\":…,\"modified\":…} per record of REPORT whose modified\n"
-    "time as of T lies in [S, W) (S defaults to the beginning). Times are Unix seconds,\n"
+    "time as of T lies in [S, W) (S defaults to the beginning); for a generated report whose\n"
+    "catalog basis is not modified, per document whose basis time lies in [S, W), with its\n"
+    "version (modified) as of T. Times are Unix seconds,\n"
     "RFC 3339, or \"yyyy-MM-dd HH:mm:ss\" Beijing time.\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -108,6 +122,20 @@ static int load_tenants(const char *file, int demo, struct sbx_tenants *tenants)
     return 0;
 }
 
+/* Every report of the catalog resolved: hand-made or generated from the spec. */
+static int load_reports(const char *catalog, const char *spec, int generate_all,
+                        struct sbx_reports **out)
+{
+    char errstr[8192];
+    *out = sbx_reports_new(catalog, spec, generate_all ? SBX_REPORTS_GENERATE_ALL : 0, errstr,
+                           sizeof(errstr));
+    if (*out == NULL) {
+        fprintf(stderr, "wdt-sandbox: cannot serve the report catalog: %s\n", errstr);
+        return WDTS_EXIT_CONFIG;
+    }
+    return 0;
+}
+
 static int parse_time_arg(const char *s, int64_t *out)
 {
     return wdts_time_parse_rfc3339(s, out) == WDTS_OK || wdts_time_parse_beijing(s, out) == WDTS_OK
@@ -122,11 +150,13 @@ static int run_truth(int argc, char **argv)
         {"sid", required_argument, NULL, 's'},     {"report", required_argument, NULL, 'r'},
         {"as-of", required_argument, NULL, 'a'},   {"before", required_argument, NULL, 'b'},
         {"since", required_argument, NULL, 'S'},   {"route", required_argument, NULL, 'R'},
+        {"catalog", required_argument, NULL, 'c'}, {"spec", required_argument, NULL, 'p'},
+        {"generate-all", no_argument, NULL, 'g'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     const char *file = NULL, *sid = NULL, *report = NULL, *as_of_s = NULL, *before_s = NULL;
-    const char *since_s = NULL, *route_s = "wdt";
-    int demo = 0, c;
+    const char *since_s = NULL, *route_s = "wdt", *catalog = NULL, *spec = NULL;
+    int demo = 0, generate_all = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 't': file = optarg; break;
@@ -137,46 +167,61 @@ static int run_truth(int argc, char **argv)
         case 'b': before_s = optarg; break;
         case 'S': since_s = optarg; break;
         case 'R': route_s = optarg; break;
+        case 'c': catalog = optarg; break;
+        case 'p': spec = optarg; break;
+        case 'g': generate_all = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: return usage_error("truth: unknown option%s", "");
         }
     }
     if (sid == NULL || report == NULL || as_of_s == NULL || before_s == NULL)
         return usage_error("truth needs --sid, --report, --as-of and --before%s", "");
-    enum sbx_entity e;
-    if (sbx_entity_parse(report, &e) != WDTS_OK)
-        return usage_error("truth: unknown report '%s' (trades, stockouts, refunds, "
-                           "refund_stockins, purchase_orders, purchase_stockins, stock, "
-                           "stock_changes, goods, suites, raw_trades, shops, warehouses, logistics)",
-                           report);
-    int64_t as_of = 0, before = 0, since = INT64_MIN;
-    if (parse_time_arg(as_of_s, &as_of) != 0)
-        return usage_error("truth: --as-of '%s' is not a time", as_of_s);
-    if (parse_time_arg(before_s, &before) != 0)
-        return usage_error("truth: --before '%s' is not a time", before_s);
-    if (since_s && parse_time_arg(since_s, &since) != 0)
-        return usage_error("truth: --since '%s' is not a time", since_s);
-    enum sbx_route route;
-    if (strcmp(route_s, "wdt") == 0)
-        route = SBX_ROUTE_WDT;
-    else if (strcmp(route_s, "qimen") == 0)
-        route = SBX_ROUTE_QIMEN;
-    else
-        return usage_error("truth: --route '%s' must be wdt or qimen", route_s);
-
-    struct sbx_tenants tenants = {NULL, 0};
-    int rc = load_tenants(file, demo, &tenants);
+    struct sbx_reports *reports = NULL;
+    int rc = load_reports(catalog, spec, generate_all, &reports);
     if (rc != 0)
         return rc;
+    /* A generated report by its catalog name; a hand-made one by its catalog method (or
+     * the model's own entity names). */
+    const struct sbx_gen_report *gen = sbx_reports_find_name(reports, report);
+    const struct wdts_catalog_report *crep = wdts_catalog_get(reports->cat, report);
+    const struct sbx_method *hm = crep ? sbx_method_find_direct(crep->method) : NULL;
+    enum sbx_entity e = SBX_E_TRADE;
+    if (gen == NULL && hm != NULL) {
+        e = hm->entity;
+    } else if (gen == NULL && sbx_entity_parse(report, &e) != WDTS_OK) {
+        sbx_reports_destroy(reports);
+        return usage_error("truth: unknown report '%s' (wdt-sandbox serves the reports of the "
+                           "catalog: wdtctl reports lists them)", report);
+    }
+    int64_t as_of = 0, before = 0, since = INT64_MIN;
+    enum sbx_route route = SBX_ROUTE_WDT;
+    if (parse_time_arg(as_of_s, &as_of) != 0)
+        rc = usage_error("truth: --as-of '%s' is not a time", as_of_s);
+    else if (parse_time_arg(before_s, &before) != 0)
+        rc = usage_error("truth: --before '%s' is not a time", before_s);
+    else if (since_s && parse_time_arg(since_s, &since) != 0)
+        rc = usage_error("truth: --since '%s' is not a time", since_s);
+    else if (sbx_route_parse(route_s, &route) != WDTS_OK)
+        rc = usage_error("truth: --route '%s' must be wdt or qimen", route_s);
+    struct sbx_tenants tenants = {NULL, 0};
+    if (rc == 0)
+        rc = load_tenants(file, demo, &tenants);
+    if (rc != 0) {
+        sbx_reports_destroy(reports);
+        return rc;
+    }
     const struct sbx_tenant *t = sbx_tenants_find(&tenants, sid);
     if (t == NULL) {
         fprintf(stderr, "wdt-sandbox: truth: no tenant has sid '%s'\n", sid);
         sbx_tenants_deinit(&tenants);
+        sbx_reports_destroy(reports);
         return WDTS_EXIT_USAGE;
     }
     struct sbx_dataset ds = {t->seed, t->orders_per_day, t->data_origin};
-    wdts_err_t err = sbx_truth_write(&ds, e, route, as_of, since, before, stdout);
+    wdts_err_t err = gen ? sbx_gen_truth_write(gen, &ds, route, as_of, since, before, stdout)
+                         : sbx_truth_write(&ds, e, route, as_of, since, before, stdout);
     sbx_tenants_deinit(&tenants);
+    sbx_reports_destroy(reports);
     if (err != WDTS_OK || fflush(stdout) != 0) {
         fprintf(stderr, "wdt-sandbox: truth: %s\n", wdts_err2str(err != WDTS_OK ? err : WDTS_ERR_IO));
         return WDTS_EXIT_FATAL;
@@ -237,12 +282,15 @@ static int run_server(int argc, char **argv)
         {"archive-by", required_argument, NULL, 'A'},
         {"archive-late", required_argument, NULL, 'L'},
         {"archive-reports", required_argument, NULL, 'R'},
+        {"catalog", required_argument, NULL, 'K'},
+        {"spec", required_argument, NULL, 'P'},
+        {"generate-all", no_argument, NULL, 'G'},
         {NULL, 0, NULL, 0},
     };
     const char *listen = NULL, *file = NULL, *clock_s = "real", *faults_s = NULL;
-    const char *port_file = NULL;
+    const char *port_file = NULL, *catalog = NULL, *spec = NULL;
     long long threads = 2, ts_skew = 0;
-    int demo = 0, ts_sandbox = 0, qimen_total_absent = 0, c;
+    int demo = 0, ts_sandbox = 0, qimen_total_absent = 0, generate_all = 0, c;
     enum sbx_bounds bounds = SBX_BOUNDS_HALF;
     enum sbx_timefmt timefmt = SBX_TIMEFMT_DOC;
     struct sbx_archive archive = {0, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_RETURN, 0};
@@ -308,6 +356,9 @@ static int run_server(int argc, char **argv)
                 return usage_error("--archive-reports '%s' must list trades, stockouts, refunds, "
                                    "raw_trades or refund_stockins, comma-separated", optarg);
             break;
+        case 'K': catalog = optarg; break;
+        case 'P': spec = optarg; break;
+        case 'G': generate_all = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: return usage_error("unknown option%s", "");
         }
@@ -329,10 +380,17 @@ static int run_server(int argc, char **argv)
     if (sbx_faults_parse(faults_s, &faults, errstr, sizeof(errstr)) != WDTS_OK)
         return usage_error("%s", errstr);
 
-    struct sbx_tenants tenants = {NULL, 0};
-    int rc = load_tenants(file, demo, &tenants);
+    struct sbx_reports *reports = NULL;
+    int rc = load_reports(catalog, spec, generate_all, &reports);
     if (rc != 0) {
         sbx_faults_deinit(&faults);
+        return rc;
+    }
+    struct sbx_tenants tenants = {NULL, 0};
+    rc = load_tenants(file, demo, &tenants);
+    if (rc != 0) {
+        sbx_faults_deinit(&faults);
+        sbx_reports_destroy(reports);
         return rc;
     }
 
@@ -357,6 +415,7 @@ static int run_server(int argc, char **argv)
     gw.timefmt = timefmt;
     gw.qimen_total_absent = qimen_total_absent;
     gw.archive = archive;
+    gw.reports = reports;
     struct sbx_server_cfg cfg = {host, port, (int)threads, &gw};
     struct sbx_server *srv = sbx_server_new(&cfg, errstr, sizeof(errstr));
     if (srv == NULL) {
@@ -370,9 +429,11 @@ static int run_server(int argc, char **argv)
         rc = WDTS_EXIT_FATAL;
         goto out;
     }
-    printf("wdt-sandbox listening on http://%s%s%s:%d (%zu tenants, clock %s, faults %s)\n",
+    printf("wdt-sandbox listening on http://%s%s%s:%d (%zu tenants, clock %s, faults %s, "
+           "%zu reports: %zu hand-made, %zu generated from the API spec)\n",
            strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", bound, tenants.n,
-           clock_s, faults_s ? faults_s : "none");
+           clock_s, faults_s ? faults_s : "none", reports->n_hand + reports->n_gen,
+           reports->n_hand, reports->n_gen);
     fflush(stdout);
 
     int sig = 0;
@@ -383,6 +444,7 @@ out:
     sbx_gateway_deinit(&gw);
     sbx_tenants_deinit(&tenants);
     sbx_faults_deinit(&faults);
+    sbx_reports_destroy(reports);
     return rc;
 }
 
