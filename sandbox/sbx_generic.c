@@ -81,6 +81,7 @@ static void doc_get(const struct sbx_gen_report *g, const struct sbx_dataset *ds
 {
     static const int64_t basis_delays[] = {300, 1200, 3600, 10800, 28800};
     uint64_t h = sbx_hash(gseed(g, ds), 0x6e01, idx);
+    memset(d, 0, sizeof(*d));
     d->h = h;
     d->created = sbx_gen_created(g, ds, idx);
     d->shop = (int)((h >> 48) % SBX_N_SHOPS);

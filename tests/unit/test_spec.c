@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sbx_data.h"
+#include "sbx_generic.h"
 #include "sbx_method.h"
 #include "wdts/catalog.h"
 #include "wdts/str.h"
@@ -417,8 +418,62 @@ static void check_row(const char *where, const json_t *row, const json_t *fields
     }
 }
 
-/* Renders rows of every method of the sandbox on both routes, checks them against the
- * spec; rows: the number of rows checked. */
+/* The generator (sandbox/sbx_generic.h) run on every report of the catalog from these
+ * methods (SBX_REPORTS_GENERATE_ALL: the hand-made ones too, so every method of the spec
+ * with a catalog entry is generated), rows of both routes checked against the spec. */
+static void check_generated(const json_t *methods, struct problems *pr, size_t *rows)
+{
+    json_t *wrap = json_pack("{s:O}", "methods", (json_t *)methods);
+    char *spec_text = json_dumps(wrap, 0);
+    json_decref(wrap);
+    size_t clen;
+    const char *ctext = wdts_catalog_embedded(&clen);
+    char *cat = strndup(ctext, clen), es[8192];
+    struct sbx_reports *reg = sbx_reports_new_from_json(cat, spec_text, SBX_REPORTS_GENERATE_ALL,
+                                                        es, sizeof(es));
+    free(cat);
+    free(spec_text);
+    if (reg == NULL) {
+        problem(pr, "generator", "%s", es);
+        return;
+    }
+    const struct sbx_dataset ds = {21, 3000, 1780000000LL};
+    const int64_t as_of = ds.data_origin + 40 * 86400;
+    struct wdts_buf b;
+    wdts_buf_init(&b);
+    for (size_t i = 0; i < reg->n_gen; i++) {
+        const struct sbx_gen_report *g = &reg->gen[i];
+        const json_t *row = json_object_get(json_object_get(methods, g->rep->method), "row");
+        char where[160];
+        snprintf(where, sizeof(where), "generated %s", g->rep->method);
+        for (int route = SBX_ROUTE_WDT; route <= SBX_ROUTE_QIMEN; route++) {
+            struct sbx_result res;
+            assert_int_equal(sbx_gen_select(g, &ds, (enum sbx_route)route, as_of - 20 * 86400,
+                                            as_of - 86400, as_of, &res),
+                             WDTS_OK);
+            if (res.n == 0)
+                problem(pr, where, "no rows to check in the sample window");
+            for (size_t r = 0; r < res.n && r < 40; r++, (*rows)++) {
+                wdts_buf_reset(&b);
+                sbx_gen_render(g, &ds, (enum sbx_route)route, res.hits[r].id, as_of,
+                               SBX_TIMEFMT_DOC, &b);
+                json_t *rec = json_loads(wdts_buf_str(&b), 0, NULL);
+                if (!json_is_object(rec))
+                    problem(pr, where, "a row is not a JSON object");
+                else
+                    check_row(where, rec, json_object_get(row, "fields"),
+                              json_object_get(row, "lists"), pr);
+                json_decref(rec);
+            }
+            sbx_result_deinit(&res);
+        }
+    }
+    wdts_buf_deinit(&b);
+    sbx_reports_destroy(reg);
+}
+
+/* Renders rows of every method of the sandbox on both routes (the hand-made model, then the
+ * generator), checks them against the spec; rows: the number of rows checked. */
 static void check_sandbox(const json_t *methods, struct problems *pr, size_t *rows)
 {
     memset(pr, 0, sizeof(*pr));
@@ -467,6 +522,7 @@ static void check_sandbox(const json_t *methods, struct problems *pr, size_t *ro
         }
     }
     wdts_buf_deinit(&b);
+    check_generated(methods, pr, rows);
 }
 
 /* ---- tests ------------------------------------------------------------------------ */
@@ -596,8 +652,8 @@ static void test_sandbox_rows_agree_with_spec(void **state)
         fprintf(stderr, "%s", pr.text);
         fail_msg("sandbox rows disagree with the API spec in %d ways (listed above)", pr.n);
     }
-    printf("# %zu sandbox rows checked against the spec\n", rows);
-    assert_true(rows > 500);
+    printf("# %zu sandbox rows checked against the spec (hand-made and generated)\n", rows);
+    assert_true(rows > 1000);
 }
 
 /* A spec that lost one field, and one that gives a field another type: both are caught. */
