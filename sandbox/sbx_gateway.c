@@ -570,9 +570,10 @@ static void serve_direct(struct call *c)
 {
     const struct sbx_kv *q = c->req->query;
     const char *mname = sbx_kv_get(q, "method");
-    c->method = mname ? sbx_method_find_direct(mname) : NULL; /* checked after the signature */
-    if (c->method == NULL && mname)
-        c->gen = sbx_reports_find_direct(c->gw->reports, mname);
+    /* Checked after the signature. A generated report is never one the hand-made table
+     * serves, unless every report is generated (--generate-all): then it wins. */
+    c->gen = mname ? sbx_reports_find_direct(c->gw->reports, mname) : NULL;
+    c->method = mname && c->gen == NULL ? sbx_method_find_direct(mname) : NULL;
     const char *sid = sbx_kv_get(q, "sid");
     c->tenant = sid ? sbx_tenants_find(c->gw->tenants, sid) : NULL;
     if (c->tenant == NULL) {
@@ -748,9 +749,8 @@ static void serve_qimen(struct call *c, const struct sbx_kv *all)
         return;
     }
     const char *mname = sbx_kv_get(all, "method");
-    c->method = sbx_method_find_qimen(mname);
-    if (c->method == NULL)
-        c->gen = sbx_reports_find_qimen(c->gw->reports, mname);
+    c->gen = sbx_reports_find_qimen(c->gw->reports, mname);
+    c->method = c->gen == NULL ? sbx_method_find_qimen(mname) : NULL;
     if (c->method == NULL && c->gen == NULL) {
         top_error(c, 22, "Invalid Method", mname);
         return;
@@ -879,9 +879,9 @@ static void fault_answer(struct call *c, enum sbx_fault_kind kind)
     case SBX_FAULT_LIARTOTAL:
     case SBX_FAULT_DUPKEY: {
         const char *mname = sbx_kv_get(c->req->query, "method");
-        const struct sbx_method *m = mname ? sbx_method_find_direct(mname) : NULL;
-        const struct sbx_gen_report *g = mname && !m ? sbx_reports_find_direct(c->gw->reports, mname)
-                                                     : NULL;
+        const struct sbx_gen_report *g = mname ? sbx_reports_find_direct(c->gw->reports, mname)
+                                               : NULL;
+        const struct sbx_method *m = mname && !g ? sbx_method_find_direct(mname) : NULL;
         const char *lk = m && m->list_key ? m->list_key : g ? g->list_key : "order";
         struct wdts_buf *b = &c->ans->body;
         body_open(c);
