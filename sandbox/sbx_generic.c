@@ -227,6 +227,12 @@ wdts_err_t sbx_gen_select(const struct sbx_gen_report *g, const struct sbx_datas
 
 /* ---- rendering --------------------------------------------------------------------- */
 
+/* A Beijing datetime, formatted once per time and render. */
+struct bjtime {
+    int64_t t;
+    char text[WDTS_BJTIME_LEN];
+};
+
 struct gctx {
     const struct sbx_gen_report *g;
     uint64_t seed;
@@ -238,7 +244,26 @@ struct gctx {
     int64_t change;
     int version;
     struct wdts_buf *b;
+    struct bjtime created_bj, change_bj, basis_bj;
 };
+
+/* v in decimal, at least width digits (zero-padded): the renderer's one number writer. */
+static void put_u64(struct wdts_buf *b, uint64_t v, int width)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0 || n < width);
+    wdts_buf_append(b, tmp + sizeof(tmp) - n, (size_t)n);
+}
+
+static void put_lit(struct wdts_buf *b, const char *s, size_t n)
+{
+    wdts_buf_append(b, s, n);
+}
+#define PUT(b, lit) put_lit(b, lit, sizeof(lit) - 1)
 
 /* The number of a key part: unique per document (row keys) or per nested row. */
 static uint64_t pk_number(const struct sbx_gen_report *g, uint64_t idx)
@@ -260,50 +285,55 @@ static void key_prefix(struct wdts_buf *b, const char *name)
 
 static void put_key(struct wdts_buf *b, const struct sbx_gfield *f, uint64_t num)
 {
-    if (f->form == SBX_GF_INT)
-        wdts_buf_printf(b, "%llu", (unsigned long long)num);
-    else if (f->form == SBX_GF_DIGITS || f->form == SBX_GF_NUMSTR)
-        wdts_buf_printf(b, "\"%llu\"", (unsigned long long)num);
-    else {
-        wdts_buf_append_str(b, "\"");
+    if (f->form == SBX_GF_INT) {
+        put_u64(b, num, 1);
+    } else if (f->form == SBX_GF_DIGITS || f->form == SBX_GF_NUMSTR) {
+        PUT(b, "\"");
+        put_u64(b, num, 1);
+        PUT(b, "\"");
+    } else {
+        PUT(b, "\"");
         key_prefix(b, f->name);
-        wdts_buf_printf(b, "%012llu\"", (unsigned long long)num);
+        put_u64(b, num, 12);
+        PUT(b, "\"");
     }
 }
 
-static void put_time(struct wdts_buf *b, enum sbx_gform form, int64_t t)
+static void put_time(struct wdts_buf *b, enum sbx_gform form, int64_t t, struct bjtime *cache)
 {
-    char bj[WDTS_BJTIME_LEN];
     switch (form) {
     case SBX_GF_EPOCH_MS:
         if (t < 0)
-            wdts_buf_append_str(b, "null");
+            PUT(b, "null");
         else
-            wdts_buf_printf(b, "%lld", (long long)t * 1000);
-        break;
+            put_u64(b, (uint64_t)t * 1000, 1);
+        return;
     case SBX_GF_EPOCH_MS_STR:
-        if (t < 0)
-            wdts_buf_append_str(b, "\"\"");
-        else
-            wdts_buf_printf(b, "\"%lld\"", (long long)t * 1000);
-        break;
-    case SBX_GF_DATE:
         if (t < 0) {
-            wdts_buf_append_str(b, "\"0000-00-00\"");
+            PUT(b, "\"\"");
         } else {
-            wdts_time_format_beijing(t, bj);
-            wdts_buf_printf(b, "\"%.10s\"", bj);
+            PUT(b, "\"");
+            put_u64(b, (uint64_t)t * 1000, 1);
+            PUT(b, "\"");
         }
-        break;
+        return;
     default:
-        if (t < 0) {
-            wdts_buf_append_str(b, "\"0000-00-00 00:00:00\"");
-        } else {
-            wdts_time_format_beijing(t, bj);
-            wdts_buf_printf(b, "\"%s\"", bj);
-        }
         break;
     }
+    if (t < 0) {
+        if (form == SBX_GF_DATE)
+            PUT(b, "\"0000-00-00\"");
+        else
+            PUT(b, "\"0000-00-00 00:00:00\"");
+        return;
+    }
+    if (cache->t != t) {
+        wdts_time_format_beijing(t, cache->text);
+        cache->t = t;
+    }
+    PUT(b, "\"");
+    put_lit(b, cache->text, form == SBX_GF_DATE ? 10 : 19);
+    PUT(b, "\"");
 }
 
 /* The platform's own ciphertext of a private value, as the hand-made model writes it. */
@@ -318,39 +348,41 @@ static void put_cipher(struct wdts_buf *b, uint64_t h)
     out[o++] = '=';
     out[o++] = '=';
     out[o] = '\0';
-    wdts_buf_printf(b, "\"%s~1~\"", out);
-}
-
-static int ends_id(const char *s)
-{
-    size_t n = strlen(s);
-    return n >= 3 && strcmp(s + n - 3, "_id") == 0;
+    PUT(b, "\"");
+    put_lit(b, out, o);
+    PUT(b, "~1~\"");
 }
 
 static void put_plain(struct wdts_buf *b, const struct sbx_gfield *f, uint64_t v)
 {
     switch (f->form) {
     case SBX_GF_INT:
-        wdts_buf_printf(b, "%llu", (unsigned long long)(ends_id(f->name) ? 1 + v % 100000 : v % 100));
+        put_u64(b, f->is_id ? 1 + v % 100000 : v % 100, 1);
         break;
     case SBX_GF_REAL:
-        wdts_buf_printf(b, "%llu.%02llu", (unsigned long long)(v % 100000),
-                        (unsigned long long)((v >> 20) % 100));
+        put_u64(b, v % 100000, 1);
+        PUT(b, ".");
+        put_u64(b, (v >> 20) % 100, 2);
         break;
     case SBX_GF_NUMSTR:
-        wdts_buf_printf(b, "\"%llu.%02llu00\"", (unsigned long long)(v % 100000),
-                        (unsigned long long)((v >> 20) % 100));
+        PUT(b, "\"");
+        put_u64(b, v % 100000, 1);
+        PUT(b, ".");
+        put_u64(b, (v >> 20) % 100, 2);
+        PUT(b, "00\"");
         break;
     case SBX_GF_DIGITS:
-        wdts_buf_printf(b, "\"%llu\"", (unsigned long long)(10000 + v % 90000));
+        PUT(b, "\"");
+        put_u64(b, 10000 + v % 90000, 1);
+        PUT(b, "\"");
         break;
     case SBX_GF_BOOL:
         wdts_buf_append_str(b, (v >> 7) & 1 ? "true" : "false");
         break;
     case SBX_GF_STRING:
-        wdts_buf_append_str(b, "\"");
-        wdts_buf_append_json_str(b, f->name);
-        wdts_buf_printf(b, "-%llu\"", (unsigned long long)(v % 10000));
+        wdts_buf_append_str(b, f->text_json);
+        put_u64(b, v % 10000, 1);
+        PUT(b, "\"");
         break;
     default: /* SBX_GF_NULL, and a time form without a time role (not planned) */
         wdts_buf_append_str(b, "null");
@@ -364,7 +396,7 @@ static void render_field(struct gctx *c, const struct sbx_gfield *f, uint64_t pa
 {
     struct wdts_buf *b = c->b;
     const struct sbx_shop_def *shop = &sbx_shops[c->d.shop];
-    wdts_buf_append_str(b, f->key_json);
+    wdts_buf_append(b, f->key_json, f->key_len);
     switch (f->role) {
     case SBX_GR_PK:
     case SBX_GR_ROW_PK:
@@ -379,15 +411,16 @@ static void render_field(struct gctx *c, const struct sbx_gfield *f, uint64_t pa
             form = SBX_GF_DATETIME;
         else if (c->fmt == SBX_TIMEFMT_EPOCH_MS)
             form = SBX_GF_EPOCH_MS;
-        put_time(b, form, c->change);
+        put_time(b, form, c->change, &c->change_bj);
         return;
     }
     case SBX_GR_CREATED:
     case SBX_GR_TIME:
-        put_time(b, f->form, c->d.created);
+        put_time(b, f->form, c->d.created, &c->created_bj);
         return;
     case SBX_GR_BASIS:
-        put_time(b, f->form, c->d.basis >= 0 && c->d.basis <= c->as_of ? c->d.basis : -1);
+        put_time(b, f->form, c->d.basis >= 0 && c->d.basis <= c->as_of ? c->d.basis : -1,
+                 &c->basis_bj);
         return;
     case SBX_GR_PII: {
         uint64_t h = sbx_hash(c->seed ^ f->salt, c->idx, 0x6e10);
@@ -402,10 +435,10 @@ static void render_field(struct gctx *c, const struct sbx_gfield *f, uint64_t pa
         return;
     }
     case SBX_GR_SHOP_NO:
-        wdts_buf_printf(b, "\"%s\"", shop->shop_no);
-        return;
     case SBX_GR_SHOP_NAME:
-        wdts_buf_printf(b, "\"%s\"", shop->name);
+        PUT(b, "\"");
+        wdts_buf_append_str(b, f->role == SBX_GR_SHOP_NO ? shop->shop_no : shop->name);
+        PUT(b, "\"");
         return;
     case SBX_GR_SHOP_ID:
         wdts_buf_printf(b, f->form == SBX_GF_INT ? "%d" : "\"%d\"", c->d.shop + 1);
@@ -471,6 +504,7 @@ void sbx_gen_render(const struct sbx_gen_report *g, const struct sbx_dataset *ds
     c.b = buf;
     doc_get(g, ds, idx, &c.d);
     c.change = doc_change(&c.d, as_of, &c.version);
+    c.created_bj.t = c.change_bj.t = c.basis_bj.t = -1;
     if (c.change < 0) {
         wdts_buf_append_str(buf, "{}"); /* not created yet at as_of */
         return;

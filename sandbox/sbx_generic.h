@@ -76,6 +76,9 @@ struct sbx_glist;
 struct sbx_gfield {
     char *name;
     char *key_json; /* "\"name\":" ready to append */
+    size_t key_len;
+    char *text_json; /* "\"name-" : the head of a text value */
+    int is_id;       /* the name ends in _id */
     enum sbx_gform form;
     enum sbx_grole role;
     int pk_index;

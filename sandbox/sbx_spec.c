@@ -191,7 +191,14 @@ static void field_init(struct sbx_gfield *gf, const char *name)
     wdts_buf_append_str(&b, "\"");
     wdts_buf_append_json_str(&b, name);
     wdts_buf_append_str(&b, "\":");
+    gf->key_len = b.len;
     gf->key_json = wdts_buf_steal(&b);
+    wdts_buf_init(&b);
+    wdts_buf_append_str(&b, "\"");
+    wdts_buf_append_json_str(&b, name);
+    wdts_buf_append_str(&b, "-");
+    gf->text_json = wdts_buf_steal(&b);
+    gf->is_id = ends_with(name, "_id");
     gf->salt = name_hash(name);
     gf->qimen_blank = name_is(name, qimen_blank_names);
 }
@@ -513,6 +520,7 @@ static void list_free(struct sbx_glist *l)
     for (size_t i = 0; i < l->n_fields; i++) {
         free(l->fields[i].name);
         free(l->fields[i].key_json);
+        free(l->fields[i].text_json);
     }
     free(l->fields);
     free(l->key);
