@@ -287,6 +287,8 @@ static void put_key(struct wdts_buf *b, const struct sbx_gfield *f, uint64_t num
 {
     if (f->form == SBX_GF_INT) {
         put_u64(b, num, 1);
+    } else if (f->form == SBX_GF_BOOL) {
+        wdts_buf_append_str(b, num & 1 ? "true" : "false");
     } else if (f->form == SBX_GF_DIGITS || f->form == SBX_GF_NUMSTR) {
         PUT(b, "\"");
         put_u64(b, num, 1);
@@ -522,10 +524,13 @@ void sbx_gen_pk(const struct sbx_gen_report *g, uint64_t idx, struct wdts_buf *b
         for (size_t i = 0; i < g->row.n_fields; i++)
             if (g->row.fields[i].role == SBX_GR_PK && g->row.fields[i].pk_index == k)
                 f = &g->row.fields[i];
+        if (f != NULL && f->form == SBX_GF_BOOL) {
+            wdts_buf_append_str(buf, num & 1 ? "true" : "false");
+            continue;
+        }
         if (f != NULL && f->form == SBX_GF_STRING)
             key_prefix(buf, f->name);
-        wdts_buf_printf(buf, f != NULL && f->form == SBX_GF_STRING ? "%012llu" : "%llu",
-                        (unsigned long long)num);
+        put_u64(buf, num, f != NULL && f->form == SBX_GF_STRING ? 12 : 1);
     }
 }
 

@@ -216,7 +216,10 @@ static void plan_field(struct build *bd, const struct sbx_glist *list, const jso
     if (list == NULL && (k = in_names(&rep->pk, name)) >= 0) {
         gf->role = SBX_GR_PK;
         gf->pk_index = k;
-        if (form != SBX_GF_INT && form != SBX_GF_DIGITS && form != SBX_GF_STRING)
+        /* a boolean part of a composite key (stock costs' defect) stays boolean: the key's
+         * first part is what makes it unique */
+        if (form != SBX_GF_INT && form != SBX_GF_DIGITS && form != SBX_GF_STRING &&
+            !(form == SBX_GF_BOOL && k > 0))
             gf->form = form == SBX_GF_EPOCH_MS ? SBX_GF_INT
                        : form == SBX_GF_NUMSTR ? SBX_GF_DIGITS
                                                : SBX_GF_STRING;
