@@ -172,6 +172,7 @@ struct call {
     long tenant_idx;
     const struct sbx_method *method;   /* a hand-made method, or NULL and: */
     const struct sbx_gen_report *gen; /* a generated report */
+    int gen_history;                  /* called by its history method: nothing archived */
     json_t *params; /* owned; the business parameters object */
     int has_pager;
     long long page_no; /* 0-based on both routes */
@@ -382,6 +383,17 @@ static void page_close(struct call *c)
     snprintf(c->status, sizeof(c->status), "0");
 }
 
+/* The method names a generated report was called by (its own, or its history method's). */
+static const char *call_direct_name(const struct call *c)
+{
+    return c->gen_history ? c->gen->rep->history_method : c->gen->rep->method;
+}
+
+static const char *call_qimen_name(const struct call *c)
+{
+    return c->gen_history ? c->gen->rep->history_qimen_method : c->gen->rep->qimen_method;
+}
+
 /* A report the generator serves (sbx_generic.h): the same checks and answer as a
  * hand-made method, from the report's plan. */
 static void serve_generic(struct call *c, const char *name)
@@ -416,8 +428,8 @@ static void serve_generic(struct call *c, const char *name)
     }
     const struct sbx_tenant *t = c->tenant;
     struct sbx_dataset ds = {t->seed, t->orders_per_day, t->data_origin};
-    struct sbx_result res;
-    if (sbx_gen_select(g, &ds, c->route, start, end, c->now, &res) != WDTS_OK) {
+    struct sbx_result res = {NULL, 0};
+    if (!c->gen_history && sbx_gen_select(g, &ds, c->route, start, end, c->now, &res) != WDTS_OK) {
         wdt_error(c, 99, "其他错误");
         return;
     }
@@ -440,9 +452,8 @@ static void serve_generic(struct call *c, const char *name)
 static void serve_query(struct call *c)
 {
     const struct sbx_method *m = c->method;
-    const char *direct = m ? m->direct : c->gen->rep->method;
-    const char *name = c->route == SBX_ROUTE_QIMEN ? (m ? m->qimen : c->gen->rep->qimen_method)
-                                                   : direct;
+    const char *direct = m ? m->direct : call_direct_name(c);
+    const char *name = c->route == SBX_ROUTE_QIMEN ? (m ? m->qimen : call_qimen_name(c)) : direct;
 
     if (!sbx_tenant_may_call(c->tenant, direct)) {
         wdt_error(c, 100, "权限不足");
@@ -572,7 +583,7 @@ static void serve_direct(struct call *c)
     const char *mname = sbx_kv_get(q, "method");
     /* Checked after the signature. A generated report is never one the hand-made table
      * serves, unless every report is generated (--generate-all): then it wins. */
-    c->gen = mname ? sbx_reports_find_direct(c->gw->reports, mname) : NULL;
+    c->gen = mname ? sbx_reports_find_direct(c->gw->reports, mname, &c->gen_history) : NULL;
     c->method = mname && c->gen == NULL ? sbx_method_find_direct(mname) : NULL;
     const char *sid = sbx_kv_get(q, "sid");
     c->tenant = sid ? sbx_tenants_find(c->gw->tenants, sid) : NULL;
@@ -749,7 +760,7 @@ static void serve_qimen(struct call *c, const struct sbx_kv *all)
         return;
     }
     const char *mname = sbx_kv_get(all, "method");
-    c->gen = sbx_reports_find_qimen(c->gw->reports, mname);
+    c->gen = sbx_reports_find_qimen(c->gw->reports, mname, &c->gen_history);
     c->method = c->gen == NULL ? sbx_method_find_qimen(mname) : NULL;
     if (c->method == NULL && c->gen == NULL) {
         top_error(c, 22, "Invalid Method", mname);
@@ -879,8 +890,8 @@ static void fault_answer(struct call *c, enum sbx_fault_kind kind)
     case SBX_FAULT_LIARTOTAL:
     case SBX_FAULT_DUPKEY: {
         const char *mname = sbx_kv_get(c->req->query, "method");
-        const struct sbx_gen_report *g = mname ? sbx_reports_find_direct(c->gw->reports, mname)
-                                               : NULL;
+        const struct sbx_gen_report *g =
+            mname ? sbx_reports_find_direct(c->gw->reports, mname, NULL) : NULL;
         const struct sbx_method *m = mname && !g ? sbx_method_find_direct(mname) : NULL;
         const char *lk = m && m->list_key ? m->list_key : g ? g->list_key : "order";
         struct wdts_buf *b = &c->ans->body;
@@ -1014,7 +1025,8 @@ count:;
     char labels[384];
     snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",sid=\"%s\",status=\"%s\"",
              req->route == SBX_ROUTE_QIMEN ? "qimen" : "wdt",
-             c.method ? c.method->direct : c.gen ? c.gen->rep->method : "unknown", c.tenant ? c.tenant->sid : "unknown",
+             c.method ? c.method->direct : c.gen ? call_direct_name(&c) : "unknown",
+             c.tenant ? c.tenant->sid : "unknown",
              c.status[0] ? c.status : "none");
     sbx_metrics_inc(&gw->metrics, SBX_M_CALLS, labels);
     json_decref(c.params);

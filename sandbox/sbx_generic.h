@@ -150,13 +150,18 @@ struct sbx_reports *sbx_reports_new_from_json(const char *catalog_json, const ch
                                               int flags, char *errstr, size_t errstr_size);
 void sbx_reports_destroy(struct sbx_reports *r);
 
-/** @returns the generated report served under a direct method name, or NULL. */
+/**
+ * @returns the generated report served under a direct method name, or NULL. Its catalog
+ *          history (历史) method names it too, with *history set (may be NULL): generated
+ *          documents are never archived, so that method answers every window empty.
+ */
 const struct sbx_gen_report *sbx_reports_find_direct(const struct sbx_reports *r,
-                                                     const char *name);
-/** @returns the generated report whose catalog qimen_method equals name (a scene prefix
- *          before "wdt." allowed, case-insensitive), or NULL. */
+                                                     const char *name, int *history);
+/** @returns the generated report whose catalog qimen_method (or history qimen_method, with
+ *          *history set) equals name (a scene prefix before "wdt." allowed, case-insensitive),
+ *          or NULL. */
 const struct sbx_gen_report *sbx_reports_find_qimen(const struct sbx_reports *r,
-                                                    const char *name);
+                                                    const char *name, int *history);
 /** @returns the generated report of a catalog report name, or NULL (hand-made or unknown). */
 const struct sbx_gen_report *sbx_reports_find_name(const struct sbx_reports *r,
                                                    const char *name);

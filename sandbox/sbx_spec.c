@@ -638,16 +638,23 @@ struct sbx_reports *sbx_reports_new(const char *catalog_path, const char *spec_p
 }
 
 const struct sbx_gen_report *sbx_reports_find_direct(const struct sbx_reports *r,
-                                                     const char *name)
+                                                     const char *name, int *history)
 {
-    for (size_t i = 0; r && i < r->n_gen; i++)
-        if (strcmp(r->gen[i].rep->method, name) == 0)
-            return &r->gen[i];
+    for (int h = 0; h < 2; h++) {
+        for (size_t i = 0; r && i < r->n_gen; i++) {
+            const char *m = h ? r->gen[i].rep->history_method : r->gen[i].rep->method;
+            if (*m && strcmp(m, name) == 0) {
+                if (history)
+                    *history = h;
+                return &r->gen[i];
+            }
+        }
+    }
     return NULL;
 }
 
 const struct sbx_gen_report *sbx_reports_find_qimen(const struct sbx_reports *r,
-                                                    const char *name)
+                                                    const char *name, int *history)
 {
     const char *bare = name;
     if (strncasecmp(bare, "wdt.", 4) != 0) {
@@ -656,9 +663,16 @@ const struct sbx_gen_report *sbx_reports_find_qimen(const struct sbx_reports *r,
             return NULL;
         bare = dot + 1;
     }
-    for (size_t i = 0; r && i < r->n_gen; i++)
-        if (strcasecmp(r->gen[i].rep->qimen_method, bare) == 0)
-            return &r->gen[i];
+    for (int h = 0; h < 2; h++) {
+        for (size_t i = 0; r && i < r->n_gen; i++) {
+            const char *m = h ? r->gen[i].rep->history_qimen_method : r->gen[i].rep->qimen_method;
+            if (*m && strcasecmp(m, bare) == 0) {
+                if (history)
+                    *history = h;
+                return &r->gen[i];
+            }
+        }
+    }
     return NULL;
 }
 

@@ -27,6 +27,12 @@ static int setup(void **state)
             json_object_set_new(json_object_get(r, "params"), "time_type", json_integer(2));
             json_object_set_new(json_object_get(r, "time"), "basis", json_string("paid"));
         }
+        if (strcmp(json_string_value(json_object_get(r, "name")), "purchase_orders") == 0)
+            json_object_set_new(r, "history",
+                                json_pack("{s:s,s:s}", "method",
+                                          "purchase.PurchaseOrder.queryHistoryWithDetail",
+                                          "qimen_method",
+                                          "wdt.purchase.purchaseorder.queryhistorywithdetail"));
     }
     snprintf(catalog_path, sizeof(catalog_path), "%s/catalog.json", dir);
     int rc = json_dump_file(arr, catalog_path, 0);
@@ -166,6 +172,16 @@ static void test_paging_both_routes(void **state)
     expect_truth(got, want, total);
     printf("# purchase_orders: %zu rows in 7-row pages on both routes, as the truth says\n",
            json_array_size(want));
+    /* its history method: the same checks, nothing archived */
+    got = pages(&half, 0, "purchase.PurchaseOrder.queryHistoryWithDetail", NULL, params, "order",
+                "purchase_id", &total);
+    assert_int_equal(json_array_size(got), 0);
+    assert_int_equal(total, 0);
+    json_decref(got);
+    got = pages(&half, 1, NULL, "wdt.purchase.purchaseorder.queryhistorywithdetail", params,
+                "order", "purchase_id", &total);
+    assert_int_equal(json_array_size(got), 0);
+    json_decref(got);
     json_decref(got);
     json_decref(want);
     free(params);

@@ -62,10 +62,10 @@ static void test_every_report_resolves(void **state)
     r = registry(NULL, SBX_REPORTS_GENERATE_ALL);
     assert_int_equal(r->n_gen, wdts_catalog_count(r->cat));
     assert_int_equal(r->n_hand, 0);
-    assert_non_null(sbx_reports_find_direct(r, "sales.TradeQuery.queryWithDetail"));
-    assert_non_null(sbx_reports_find_qimen(r, "3ldsmu02o9.wdt.sales.tradequery.querywithdetail"));
-    assert_non_null(sbx_reports_find_qimen(r, "wdt.wms.stockspec.search"));
-    assert_null(sbx_reports_find_qimen(r, "wdt.wms.stockspec.search2"));
+    assert_non_null(sbx_reports_find_direct(r, "sales.TradeQuery.queryWithDetail", NULL));
+    assert_non_null(sbx_reports_find_qimen(r, "3ldsmu02o9.wdt.sales.tradequery.querywithdetail", NULL));
+    assert_non_null(sbx_reports_find_qimen(r, "wdt.wms.stockspec.search", NULL));
+    assert_null(sbx_reports_find_qimen(r, "wdt.wms.stockspec.search2", NULL));
     const struct sbx_gen_report *g = sbx_reports_find_name(r, "trades");
     assert_string_equal(g->kind_param, "time_type");
     assert_int_equal(g->n_kind_values, 1);
