@@ -398,6 +398,53 @@ static void test_truth(void **state)
     sbx_reports_destroy(r);
 }
 
+/* The catalog's PII fields: plain for 线下/自有商城 shops, the platform's ciphertext for
+ * 淘系/京东, "" otherwise; on Qimen the receiver fields are always "". */
+static void test_pii(void **state)
+{
+    (void)state;
+    struct sbx_reports *r = registry(NULL, SBX_REPORTS_GENERATE_ALL);
+    const struct sbx_gen_report *g = sbx_reports_find_name(r, "trades");
+    const int64_t T = DS.data_origin + 30 * DAY;
+    size_t seen[3] = {0, 0, 0}; /* plain, cipher, empty */
+    for (int route = SBX_ROUTE_WDT; route <= SBX_ROUTE_QIMEN; route++) {
+        struct sbx_result res;
+        assert_int_equal(sbx_gen_select(g, &DS, (enum sbx_route)route, T - 5 * DAY, T, T, &res),
+                         WDTS_OK);
+        for (size_t k = 0; k < res.n; k++) {
+            char *text = render(g, &DS, (enum sbx_route)route, res.hits[k].id, T, SBX_TIMEFMT_DOC);
+            json_t *rec = json_loads(text, 0, NULL);
+            long long plat = json_integer_value(json_object_get(rec, "platform_id"));
+            if (route == SBX_ROUTE_WDT)
+                assert_true(plat != 1 && plat != 39); /* excluded_platforms */
+            for (size_t p = 0; p < g->rep->pii.n; p++) {
+                const char *name = g->rep->pii.v[p];
+                const char *v = json_string_value(json_object_get(rec, name));
+                assert_non_null(v);
+                int qimen_blank = !strncmp(name, "receiver_", 9) || !strcmp(name, "buyer_nick");
+                if (route == SBX_ROUTE_QIMEN && qimen_blank) {
+                    assert_string_equal(v, "");
+                } else if (plat == 0 || plat == 127) {
+                    assert_true(strlen(v) > 0 && v[0] != '~');
+                    seen[0]++;
+                } else if (plat == 1 || plat == 3) {
+                    assert_true(v[0] == '~' && strstr(v, "~1~") != NULL);
+                    seen[1]++;
+                } else {
+                    assert_string_equal(v, "");
+                    seen[2]++;
+                }
+            }
+            json_decref(rec);
+            free(text);
+        }
+        sbx_result_deinit(&res);
+    }
+    assert_true(seen[0] > 0 && seen[1] > 0); /* PDD (39), the one other platform, is excluded */
+    assert_int_equal(seen[2], 0);
+    sbx_reports_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_selection_by_basis),
         cmocka_unit_test(test_change_time_forms),
         cmocka_unit_test(test_truth),
+        cmocka_unit_test(test_pii),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
