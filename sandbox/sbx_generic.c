@@ -19,6 +19,7 @@
 #define G_BDMAX (28800LL + 600) /* the basis time is at most this long after creation */
 #define G_SNAP_STEP 600         /* snapshot rows: one created every 10 minutes from the origin */
 #define G_MAX_DEPTH 4
+#define G_MAX_PER_DAY 2000      /* documents a day at most (orders_per_day 80,000 and above) */
 
 /* ---- the model ------------------------------------------------------------------ */
 
@@ -42,7 +43,7 @@ uint64_t sbx_gen_per_day(const struct sbx_gen_report *g, const struct sbx_datase
     uint64_t n = (uint64_t)(ds->orders_per_day > 0 ? ds->orders_per_day : 0) / 40;
     if (g->snapshot)
         return n < 5 ? 5 : n > 200 ? 200 : n;
-    return n < 3 ? 3 : n > 86400 ? 86400 : n;
+    return n < 3 ? 3 : n > G_MAX_PER_DAY ? G_MAX_PER_DAY : n;
 }
 
 static int64_t slot_width(uint64_t n)
