@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sbx_generic.h"
 #include "sbx_method.h"
 #include "wdts/cfg.h"
 #include "wdts/log.h"
@@ -148,7 +149,8 @@ static const char *const known_keys[] = {
     "archive_horizon", NULL,
 };
 
-static void parse_tenant(json_t *obj, size_t idx, struct sbx_tenant *t, struct problems *p)
+static void parse_tenant(json_t *obj, size_t idx, const struct sbx_reports *reports,
+                         struct sbx_tenant *t, struct problems *p)
 {
     char where[96];
     snprintf(where, sizeof(where), "tenant #%zu", idx + 1);
@@ -199,7 +201,8 @@ static void parse_tenant(json_t *obj, size_t idx, struct sbx_tenant *t, struct p
                     problem(p, "%s: permissions[%zu] must be a string", where, i);
                     continue;
                 }
-                if (sbx_method_find_direct(json_string_value(m)) == NULL)
+                if (sbx_method_find_direct(json_string_value(m)) == NULL &&
+                    sbx_reports_find_direct(reports, json_string_value(m), NULL) == NULL)
                     problem(p, "%s: permissions[%zu]: unknown method \"%s\" (use direct names "
                                "such as sales.TradeQuery.queryWithDetail)",
                             where, i, json_string_value(m));
@@ -270,6 +273,12 @@ static void parse_tenant(json_t *obj, size_t idx, struct sbx_tenant *t, struct p
 wdts_err_t sbx_tenants_load(const char *path, struct sbx_tenants *out, char *errstr,
                             size_t errstr_size)
 {
+    return sbx_tenants_load_for(path, NULL, out, errstr, errstr_size);
+}
+
+wdts_err_t sbx_tenants_load_for(const char *path, const struct sbx_reports *reports,
+                                struct sbx_tenants *out, char *errstr, size_t errstr_size)
+{
     struct problems p = {errstr, errstr_size, 0, 0};
     json_error_t jerr;
     json_t *root = NULL;
@@ -289,7 +298,7 @@ wdts_err_t sbx_tenants_load(const char *path, struct sbx_tenants *out, char *err
     out->n = json_array_size(root);
     out->v = wdts_xcalloc(out->n, sizeof(*out->v));
     for (size_t i = 0; i < out->n; i++)
-        parse_tenant(json_array_get(root, i), i, &out->v[i], &p);
+        parse_tenant(json_array_get(root, i), i, reports, &out->v[i], &p);
 
     for (size_t i = 0; i < out->n; i++) {
         for (size_t j = i + 1; j < out->n; j++) {

@@ -36,6 +36,11 @@ struct sbx_tenants {
 /** Loads a tenants file. @returns WDTS_ERR_CONFIG with every problem listed in errstr. */
 wdts_err_t sbx_tenants_load(const char *path, struct sbx_tenants *out, char *errstr,
                             size_t errstr_size);
+struct sbx_reports;
+/** sbx_tenants_load() whose permissions may also name the methods (and history methods) of
+ *  the reports the registry generates (sbx_generic.h); reports NULL: the hand-made ones only. */
+wdts_err_t sbx_tenants_load_for(const char *path, const struct sbx_reports *reports,
+                                struct sbx_tenants *out, char *errstr, size_t errstr_size);
 /** The built-in demo tenants (see docs in sbx_tenant.c). */
 void sbx_tenants_demo(struct sbx_tenants *out);
 void sbx_tenants_deinit(struct sbx_tenants *tenants);

@@ -104,7 +104,8 @@ static int usage_error(const char *fmt, const char *arg)
     return WDTS_EXIT_USAGE;
 }
 
-static int load_tenants(const char *file, int demo, struct sbx_tenants *tenants)
+static int load_tenants(const char *file, int demo, const struct sbx_reports *reports,
+                        struct sbx_tenants *tenants)
 {
     char errstr[4096];
     if (demo && file)
@@ -115,7 +116,7 @@ static int load_tenants(const char *file, int demo, struct sbx_tenants *tenants)
     }
     if (file == NULL)
         return usage_error("--tenants FILE or --demo is required%s", "");
-    if (sbx_tenants_load(file, tenants, errstr, sizeof(errstr)) != WDTS_OK) {
+    if (sbx_tenants_load_for(file, reports, tenants, errstr, sizeof(errstr)) != WDTS_OK) {
         fprintf(stderr, "wdt-sandbox: invalid tenants file:\n%s\n", errstr);
         return WDTS_EXIT_CONFIG;
     }
@@ -205,7 +206,7 @@ static int run_truth(int argc, char **argv)
         rc = usage_error("truth: --route '%s' must be wdt or qimen", route_s);
     struct sbx_tenants tenants = {NULL, 0};
     if (rc == 0)
-        rc = load_tenants(file, demo, &tenants);
+        rc = load_tenants(file, demo, reports, &tenants);
     if (rc != 0) {
         sbx_reports_destroy(reports);
         return rc;
@@ -387,7 +388,7 @@ static int run_server(int argc, char **argv)
         return rc;
     }
     struct sbx_tenants tenants = {NULL, 0};
-    rc = load_tenants(file, demo, &tenants);
+    rc = load_tenants(file, demo, reports, &tenants);
     if (rc != 0) {
         sbx_faults_deinit(&faults);
         sbx_reports_destroy(reports);
