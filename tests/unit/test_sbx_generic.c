@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sbx_generic.h"
+#include "sbx_tenant.h"
 #include "wdts/catalog.h"
 #include "wdts/mem.h"
 #include "wdts/str.h"
@@ -445,6 +447,52 @@ static void test_pii(void **state)
     sbx_reports_destroy(r);
 }
 
+/* A tenant's permissions may name a generated report's method (and its history method)
+ * only when the registry generates it. */
+static void test_tenant_permissions(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sbx-gen-tenants.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "[{\"sid\":\"s\",\"appkey\":\"k\",\"appsecret\":\"a:b\","
+                       "\"permissions\":[\"purchase.MadeUp.queryWithDetail\"]}]";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    size_t len, slen;
+    const char *ctext = wdts_catalog_embedded(&len);
+    json_t *arr = json_loadb(ctext, len, 0, NULL);
+    json_t *extra = json_deep_copy(json_array_get(arr, 4)); /* purchase_orders */
+    json_object_set_new(extra, "name", json_string("made_up"));
+    json_object_set_new(extra, "method", json_string("purchase.MadeUp.queryWithDetail"));
+    json_object_set_new(extra, "qimen_method", json_string("wdt.purchase.madeup.querywithdetail"));
+    json_array_append_new(arr, extra);
+    char *cat = json_dumps(arr, 0);
+    json_decref(arr);
+    /* a spec that has the made-up method: the purchase orders entry under its name */
+    const char *stext = sbx_spec_embedded(&slen);
+    json_t *spec = json_loadb(stext, slen, 0, NULL);
+    json_t *methods = json_object_get(spec, "methods");
+    json_object_set(methods, "purchase.MadeUp.queryWithDetail",
+                    json_object_get(methods, "purchase.PurchaseOrder.queryWithDetail"));
+    char *spec_text = json_dumps(spec, 0), es[4096];
+    json_decref(spec);
+    struct sbx_reports *r = sbx_reports_new_from_json(cat, spec_text, 0, es, sizeof(es));
+    free(cat);
+    free(spec_text);
+    if (r == NULL)
+        fail_msg("%s", es);
+    assert_int_equal(r->n_gen, 1);
+    struct sbx_tenants ts;
+    assert_int_equal(sbx_tenants_load_for(path, NULL, &ts, es, sizeof(es)), WDTS_ERR_CONFIG);
+    assert_non_null(strstr(es, "unknown method \"purchase.MadeUp.queryWithDetail\""));
+    assert_int_equal(sbx_tenants_load_for(path, r, &ts, es, sizeof(es)), WDTS_OK);
+    assert_true(sbx_tenant_may_call(&ts.v[0], "purchase.MadeUp.queryWithDetail"));
+    sbx_tenants_deinit(&ts);
+    sbx_reports_destroy(r);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_change_time_forms),
         cmocka_unit_test(test_truth),
         cmocka_unit_test(test_pii),
+        cmocka_unit_test(test_tenant_permissions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
