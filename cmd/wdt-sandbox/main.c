@@ -92,8 +92,8 @@ static const char usage_text[] =
     "\n"
     "truth prints one JSON line {\"pk\":…,\"modified\":…} per record of REPORT whose modified\n"
     "time as of T lies in [S, W) (S defaults to the beginning); for a generated report whose\n"
-    "catalog basis is not modified, per document whose basis time lies in [S, W), with its\n"
-    "version (modified) as of T. Times are Unix seconds,\n"
+    "catalog basis is not modified (pay, ship, creation … time), per document whose basis time\n"
+    "lies in [S, W), with its version as of T and \"basis_unix\". Times are Unix seconds,\n"
     "RFC 3339, or \"yyyy-MM-dd HH:mm:ss\" Beijing time.\n";
 
 static int usage_error(const char *fmt, const char *arg)
