@@ -11,10 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sbx_clock.h"
+#include "sbx_gateway.h"
 #include "sbx_generic.h"
 #include "sbx_tenant.h"
 #include "wdts/catalog.h"
 #include "wdts/mem.h"
+#include "wdts/sign.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
 
@@ -493,6 +496,121 @@ static void test_tenant_permissions(void **state)
     unlink(path);
 }
 
+/* A signed direct page of a generated report through the gateway (no HTTP), as of clock T.
+ * @returns the answer's data.order pks as text, or NULL when its status is not 0. */
+static json_t *gateway_page(struct sbx_gateway *gw, int64_t T, const char *method,
+                            const char *params)
+{
+    char ts[32], sign[WDTS_SIGN_MD5_LEN];
+    snprintf(ts, sizeof(ts), "%lld", (long long)(T - WDTS_WDT_EPOCH));
+    char *body = wdts_xasprintf("[%s]", params);
+    struct wdts_param ps[] = {{"sid", "demo-shop"},  {"key", "demo-app"}, {"salt", "demo-salt"},
+                              {"method", method},    {"timestamp", ts},   {"v", "1.0"},
+                              {"page_no", "0"},      {"page_size", "200"}, {"body", body}};
+    size_t n = sizeof(ps) / sizeof(ps[0]);
+    wdts_sign_wdt("demo-secret", ps, n, sign);
+    struct sbx_kv q = {NULL, 0};
+    struct wdts_buf qs;
+    wdts_buf_init(&qs);
+    for (size_t i = 0; i + 1 < n; i++) {
+        wdts_buf_printf(&qs, "%s=", ps[i].key);
+        wdts_buf_append_urlenc(&qs, ps[i].val);
+        wdts_buf_append_str(&qs, "&");
+    }
+    wdts_buf_printf(&qs, "sign=%s", sign);
+    sbx_kv_parse(&q, qs.data, qs.len);
+    struct sbx_request req = {SBX_ROUTE_WDT, &q, body, strlen(body)};
+    struct sbx_answer ans;
+    sbx_answer_init(&ans);
+    sbx_gateway_handle(gw, &req, &ans);
+    sbx_gateway_done(gw, &ans);
+    json_t *j = json_loads(wdts_buf_str(&ans.body), 0, NULL), *out = NULL;
+    if (json_integer_value(json_object_get(j, "status")) == 0 &&
+        json_is_integer(json_object_get(j, "status"))) {
+        out = json_array();
+        size_t i;
+        json_t *row;
+        json_array_foreach(json_object_get(json_object_get(j, "data"), "order"), i, row)
+            json_array_append_new(out, json_sprintf("%lld", (long long)json_integer_value(
+                                                                json_object_get(row, "trade_id"))));
+    } else {
+        fprintf(stderr, "answer: %s\n", wdts_buf_str(&ans.body));
+    }
+    json_decref(j);
+    sbx_answer_deinit(&ans);
+    sbx_kv_deinit(&q);
+    wdts_buf_deinit(&qs);
+    free(body);
+    return out;
+}
+
+static int holds(const json_t *pks, const char *pk)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(pks, i, v) if (strcmp(json_string_value(v), pk) == 0) return 1;
+    return 0;
+}
+
+/* The gateway's --bounds on a generated report: a document paid at b is in [b-600, b] only
+ * when closed, in [b, b+600] unless open. */
+static void test_gateway_bounds(void **state)
+{
+    (void)state;
+    char *cat = paid_catalog();
+    struct sbx_reports *r = registry(cat, SBX_REPORTS_GENERATE_ALL);
+    free(cat);
+    const struct sbx_gen_report *g = sbx_reports_find_name(r, "trades");
+    struct sbx_tenants tenants;
+    sbx_tenants_demo(&tenants);
+    const struct sbx_tenant *t = sbx_tenants_find(&tenants, "demo-shop");
+    struct sbx_dataset ds = {t->seed, t->orders_per_day, t->data_origin};
+    const int64_t T = ds.data_origin + 20 * DAY;
+    struct sbx_result res;
+    assert_int_equal(sbx_gen_select(g, &ds, SBX_ROUTE_WDT, T - 2 * DAY, T - DAY, T, &res), WDTS_OK);
+    assert_true(res.n > 0);
+    int64_t b = sbx_gen_basis_time(g, &ds, res.hits[0].id, T);
+    struct wdts_buf pk;
+    wdts_buf_init(&pk);
+    sbx_gen_pk(g, res.hits[0].id, &pk);
+    sbx_result_deinit(&res);
+    char clock_spec[64], es[256];
+    snprintf(clock_spec, sizeof(clock_spec), "frozen:%lld", (long long)T);
+    struct sbx_clock clock;
+    assert_int_equal(sbx_clock_parse(clock_spec, &clock, es, sizeof(es)), WDTS_OK);
+    char x[WDTS_BJTIME_LEN], y[WDTS_BJTIME_LEN], z[WDTS_BJTIME_LEN];
+    wdts_time_format_beijing(b - 600, x);
+    wdts_time_format_beijing(b, y);
+    wdts_time_format_beijing(b + 600, z);
+    char *before = wdts_xasprintf("{\"start_time\":\"%s\",\"end_time\":\"%s\",\"time_type\":2}", x, y);
+    char *after = wdts_xasprintf("{\"start_time\":\"%s\",\"end_time\":\"%s\",\"time_type\":2}", y, z);
+    static const struct {
+        enum sbx_bounds bounds;
+        int in_before, in_after;
+    } cases[] = {{SBX_BOUNDS_HALF, 0, 1}, {SBX_BOUNDS_CLOSED, 1, 1}, {SBX_BOUNDS_OPEN, 0, 0}};
+    for (size_t i = 0; i < 3; i++) {
+        struct sbx_gateway gw;
+        sbx_gateway_init(&gw, &tenants, &clock, NULL);
+        gw.ts_sandbox_clock = 1;
+        gw.bounds = cases[i].bounds;
+        gw.reports = r;
+        json_t *p1 = gateway_page(&gw, T, "sales.TradeQuery.queryWithDetail", before);
+        json_t *p2 = gateway_page(&gw, T, "sales.TradeQuery.queryWithDetail", after);
+        assert_non_null(p1);
+        assert_non_null(p2);
+        assert_int_equal(holds(p1, wdts_buf_str(&pk)), cases[i].in_before);
+        assert_int_equal(holds(p2, wdts_buf_str(&pk)), cases[i].in_after);
+        json_decref(p1);
+        json_decref(p2);
+        sbx_gateway_deinit(&gw);
+    }
+    free(before);
+    free(after);
+    wdts_buf_deinit(&pk);
+    sbx_tenants_deinit(&tenants);
+    sbx_reports_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_truth),
         cmocka_unit_test(test_pii),
         cmocka_unit_test(test_tenant_permissions),
+        cmocka_unit_test(test_gateway_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
