@@ -408,13 +408,18 @@ static void serve_generic(struct call *c, const char *name)
         return;
     }
     int64_t start = 0, end = 0;
-    if (g->start_param) {
-        if (read_window(c, g->start_param, g->end_param, g->max_span, g->span_text, &start,
-                        &end) != 0)
+    /* the history method takes its own page's window parameters (the catalog's history.time) */
+    const char *sp = g->start_param, *ep = g->end_param;
+    if (c->gen_history && sp && *g->rep->history_time_start) {
+        sp = g->rep->history_time_start;
+        ep = g->rep->history_time_end;
+    }
+    if (sp) {
+        if (read_window(c, sp, ep, g->max_span, g->span_text, &start, &end) != 0)
             return;
         apply_bounds(c, &start, &end);
     }
-    if (g->kind_param) {
+    if (g->kind_param && !c->gen_history) {
         long long v;
         if (read_selector(c, g->kind_param, !g->kind_has_default, g->kind_default, &v) != 0)
             return;
