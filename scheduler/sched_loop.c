@@ -34,6 +34,7 @@ struct sched_metrics {
     struct wdts_metric_series *holder_cur;
     struct wdts_metric_series *
         *wm_lag; /* wdt_sched_watermark_lag_seconds{report}, by catalog index */
+    struct wdts_metric_series **reread; /* wdt_sched_lookback_jobs_total{report}, by index */
 };
 
 struct sched {
@@ -103,12 +104,19 @@ static void metrics_init(struct sched *s, struct wdts_metrics *reg)
         "Per report, the largest time between now and the watermark over the connections "
         "planned in the last complete pass (0 when none).",
         report_lbl, 1, es, sizeof(es));
+    struct wdts_metric *reread = wdts_metrics_counter(
+        reg, "wdt_sched_lookback_jobs_total",
+        "Per report, look-back windows emitted and acknowledged: the periodic re-read of "
+        "lookback_s behind the watermark of a report whose window is not its change time.",
+        report_lbl, 1, es, sizeof(es));
     WDTS_ASSERT(passes && emitted && reemitted && completed && errors && held && units && dur &&
-                s->m.holder && lag);
+                s->m.holder && lag && reread);
     s->m.wm_lag = wdts_xcalloc(wdts_catalog_count(s->cat), sizeof(*s->m.wm_lag));
+    s->m.reread = wdts_xcalloc(wdts_catalog_count(s->cat), sizeof(*s->m.reread));
     for (size_t r = 0; r < wdts_catalog_count(s->cat); r++) {
         const char *v[] = {wdts_catalog_at(s->cat, r)->name};
         s->m.wm_lag[r] = wdts_metrics_series(lag, v);
+        s->m.reread[r] = wdts_metrics_series(reread, v);
     }
     const char *v_ok[] = {"ok"}, *v_nl[] = {"no_lease"}, *v_f[] = {"failed"};
     s->m.passes_ok = wdts_metrics_series(passes, v_ok);
@@ -157,7 +165,7 @@ struct sched *sched_new(const struct wdts_cfg *cfg, const struct sched_opts *opt
     if (s->opts.batch == 0)
         s->opts.batch = 32;
 
-    s->cat = wdts_catalog_new(NULL, errstr, errstr_size);
+    s->cat = wdts_catalog_new(cfg->catalog_path, errstr, errstr_size);
     if (s->cat == NULL)
         goto fail;
 
@@ -197,6 +205,7 @@ void sched_destroy(struct sched *s)
     free(s->win);
     free(s->lag);
     free(s->m.wm_lag);
+    free(s->m.reread);
     free(s);
 }
 
@@ -222,10 +231,14 @@ struct batch {
 
     struct wdts_job *jobs; /* every job of the batch */
     size_t *job_unit;      /* its unit */
-    int *job_new;          /* 1: a new window (else a re-emission) */
+    int *job_new;          /* JOB_NEW, JOB_REREAD (new, not tracked as outstanding), or 0:
+                              a re-emission */
     int *ok;               /* delivered */
     size_t n_jobs, cap_jobs;
 };
+
+#define JOB_NEW 1
+#define JOB_REREAD 2
 
 static void batch_reset(struct batch *b)
 {
@@ -291,6 +304,11 @@ void sched_params_for(const struct wdts_cfg *cfg, const struct wdts_conn *conn,
     p->lag = cfg->scheduler_lag_ms / 1000;
     p->lookback = cfg->scheduler_lookback_ms / 1000;
     p->max_outstanding = cfg->scheduler_max_outstanding;
+    if (!p->snapshot && !wdts_catalog_report_sees_late_changes(rep)) {
+        const struct wdts_conn_report *cr = wdts_conn_report_get(conn, rep->name);
+        p->reread = cr && cr->has_lookback ? cr->lookback_s : rep->lookback;
+        p->reread_every = p->reread > 0 ? cfg->scheduler_lookback_interval_ms / 1000 : 0;
+    }
 }
 
 /* Loads the batch's connections [from, to) of ids and lists their units. */
@@ -480,6 +498,45 @@ static void snapshot_contiguous(const struct sched_unit *u, struct sched_plan_wi
     }
 }
 
+/* The look-back re-read of unit i, when due: its windows join the batch's jobs (not the
+ * outstanding set: they end at the watermark, so they are complete for it at once), and
+ * the unit's new plan state records now as the last re-read, stored only once every new
+ * window of the unit was delivered. A crash before that store re-reads again next pass. */
+static void plan_reread(struct sched *s, struct batch *b, size_t i, int64_t now)
+{
+    struct sched_unit *u = &b->units[i];
+    const struct sched_plan_params *p = &b->params[i];
+    struct sched_plan_reread_result rr;
+    char es[256];
+    size_t cap = (size_t)(p->reread / p->span) + 2;
+    if (cap > s->win_cap) {
+        s->win = wdts_xrealloc(s->win, cap * sizeof(*s->win));
+        s->win_cap = cap;
+    }
+    if (!u->wm.initialized)
+        return;
+    if (sched_plan_reread(p, &b->res[i].state, u->wm.wm, u->wm.origin, now, s->win, cap, &rr, es,
+                          sizeof(es)) != WDTS_OK) {
+        snprintf(b->err[i], sizeof(b->err[i]), "look-back: %.200s", es);
+        return;
+    }
+    if (!rr.due)
+        return;
+    size_t first = b->n_jobs;
+    for (size_t w = 0; w < rr.n; w++) {
+        struct wdts_job *job = batch_add_job(b, i, JOB_REREAD);
+        if (wdts_job_init(job, u->tenant, u->connection, u->report, s->win[w].start,
+                          s->win[w].end, WDTS_JOB_LOOKBACK, 1, now, es, sizeof(es)) != WDTS_OK) {
+            b->n_jobs = first;
+            snprintf(b->err[i], sizeof(b->err[i]), "look-back: %.200s", es);
+            return;
+        }
+    }
+    b->res[i].state.last_lookback = now;
+    WDTS_LOG(INFO, "sched", "%s/%s: look-back re-read of [%lld, %lld) in %zu windows",
+             u->connection, u->report, (long long)rr.start, (long long)rr.end, rr.n);
+}
+
 /* Plans every unit of the batch and lists the jobs (re-emissions first). */
 static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
                              struct sched_pass_stats *st, char *errstr, size_t errstr_size)
@@ -544,8 +601,22 @@ static wdts_err_t batch_plan(struct sched *s, struct batch *b, int64_t now,
                 break;
             }
         }
+        if (b->err[i][0] == '\0' && p->reread > 0)
+            plan_reread(s, b, i, now);
     }
     return WDTS_OK;
+}
+
+/* Counts a delivered look-back window in wdt_sched_lookback_jobs_total{report}. */
+static void note_reread(struct sched *s, const struct sched_unit *u)
+{
+    if (!s->have_metrics)
+        return;
+    for (size_t r = 0; r < wdts_catalog_count(s->cat); r++)
+        if (wdts_catalog_at(s->cat, r) == u->rep) {
+            wdts_metrics_inc(s->m.reread[r]);
+            return;
+        }
 }
 
 /* After delivery: what to store for each unit. A unit's plan state is stored only when
@@ -573,6 +644,12 @@ static wdts_err_t batch_store(struct sched *s, struct batch *b, int64_t now,
                 all_new_ok &= !b->job_new[j];
                 continue;
             }
+            if (b->job_new[j] == JOB_REREAD) {
+                st->emitted[job->kind]++;
+                st->reread_jobs++;
+                note_reread(s, &b->units[i]);
+                continue;
+            }
             adds[k++] = (struct sched_out){job->start, job->end,     job->emitted_at,
                                            job->kind,  job->attempt, 0};
             w->n_add++;
@@ -589,7 +666,9 @@ static wdts_err_t batch_store(struct sched *s, struct batch *b, int64_t now,
         const struct sched_plan_state *a = &b->units[i].plan, *n = &b->res[i].state;
         int changed = a->has_cursor != n->has_cursor || a->cursor != n->cursor ||
                       a->backfill_end != n->backfill_end || a->has_snapshot != n->has_snapshot ||
-                      a->last_snapshot != n->last_snapshot;
+                      a->last_snapshot != n->last_snapshot || a->last_lookback != n->last_lookback;
+        if (n->last_lookback != a->last_lookback && all_new_ok)
+            st->rereads++;
         if (all_new_ok && !b->units[i].load_failed && changed)
             w->plan = n;
         if (b->err[i][0] != '\0') {
@@ -740,10 +819,11 @@ static void log_pass(struct sched *s, const struct sched_pass_stats *st)
     WDTS_LOG(INFO, "sched",
              "pass: %zu connections, %zu reports planned, %zu skipped (blocked or auth_failed), "
              "%zu jobs emitted (backfill %zu, incremental %zu, snapshot %zu, lookback %zu), "
+             "%zu look-back re-reads (%zu windows), "
              "%zu re-emitted, %zu windows completed, %zu errors, %.3f s%s%s",
              st->connections, st->units, st->skipped, total, st->emitted[WDTS_JOB_BACKFILL],
              st->emitted[WDTS_JOB_INCREMENTAL], st->emitted[WDTS_JOB_SNAPSHOT],
-             st->emitted[WDTS_JOB_LOOKBACK], st->reemitted, st->completed, st->errors, st->seconds,
+             st->emitted[WDTS_JOB_LOOKBACK], st->rereads, st->reread_jobs, st->reemitted, st->completed, st->errors, st->seconds,
              st->lease_lost ? "; stopped: lease lost" : "",
              st->stopped ? "; stopped: shutting down" : "");
 }

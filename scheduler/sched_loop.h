@@ -50,6 +50,8 @@ struct sched_pass_stats {
     size_t skipped;     /* auth_failed connections' reports and blocked reports */
     size_t emitted[WDTS_JOB_KIND__COUNT]; /* new windows delivered, by kind */
     size_t reemitted;                     /* expired windows delivered again */
+    size_t rereads;                       /* look-back re-reads emitted (reports re-read) */
+    size_t reread_jobs;                   /* their windows delivered (also in emitted) */
     size_t completed;                     /* outstanding windows found completed */
     size_t errors;                        /* units that failed (stored as their last_error) */
     double seconds;                       /* wall time of the pass */
@@ -86,7 +88,9 @@ int sched_run(struct sched *s, volatile sig_atomic_t *stop);
 /**
  * @brief The planning knobs of one (connection, report): the report's span or interval,
  *        the connection's backfill depth (cfg scheduler.backfill when it has none), and
- *        scheduler.lag, .lookback and .max.outstanding. @owner all borrowed.
+ *        scheduler.lag, .lookback and .max.outstanding, and the look-back re-read: the
+ *        connection's or else the catalog's lookback_s (only when the report's basis does
+ *        not see late changes) every scheduler.lookback.interval. @owner all borrowed.
  */
 void sched_params_for(const struct wdts_cfg *cfg, const struct wdts_conn *conn,
                       const struct wdts_catalog_report *rep, struct sched_plan_params *p);

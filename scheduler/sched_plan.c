@@ -80,6 +80,14 @@ wdts_err_t sched_plan_params_check(const struct sched_plan_params *p, char *errs
                 (long long)p->lookback, (long long)p->step);
         return WDTS_ERR_INVAL;
     }
+    if (p->reread < 0 || p->reread % p->step != 0 || p->reread > year || p->reread_every < 0 ||
+        p->reread_every > year) {
+        wdts_errstr_set(errstr, errstr_size,
+                        "plan: look-back %lld s must be 0 (off) or a positive multiple of the "
+                        "step (%lld s), its interval %lld s at most a year",
+                        (long long)p->reread, (long long)p->step, (long long)p->reread_every);
+        return WDTS_ERR_INVAL;
+    }
     if (!p->snapshot && (p->min_window < 1 || p->min_window > p->span)) {
         wdts_errstr_set(errstr, errstr_size, "plan: min_window %lld s must be in [1, span %lld s]",
                 (long long)p->min_window, (long long)p->span);
@@ -236,5 +244,43 @@ wdts_err_t sched_plan_resync(const struct sched_plan_params *p, int64_t from, in
     res->n = n;
     res->end = end;
     res->next = a;
+    return WDTS_OK;
+}
+
+wdts_err_t sched_plan_reread(const struct sched_plan_params *p, const struct sched_plan_state *st,
+                             int64_t wm, int64_t origin, int64_t now,
+                             struct sched_plan_window *win, size_t cap,
+                             struct sched_plan_reread_result *res, char *errstr,
+                             size_t errstr_size)
+{
+    memset(res, 0, sizeof(*res));
+    wdts_err_t err = sched_plan_params_check(p, errstr, errstr_size);
+    if (err != WDTS_OK)
+        return err;
+    if (p->snapshot || p->reread <= 0 || p->reread_every <= 0 || !st->has_cursor)
+        return WDTS_OK;
+    int64_t last = st->last_lookback > 0 ? st->last_lookback : st->backfill_end;
+    res->next = last + p->reread_every;
+    if (now < res->next || wm <= 0 || wm <= origin)
+        return WDTS_OK;
+    int64_t a = sched_plan_align_down(wm - p->reread, p->step);
+    if (a < origin)
+        a = origin;
+    if (a < WDTS_JOB_MIN_TIME)
+        a = WDTS_JOB_MIN_TIME;
+    if (a >= wm)
+        return WDTS_OK;
+    res->start = a;
+    res->end = wm;
+    res->needed = (size_t)((wm - a + p->span - 1) / p->span);
+    if (res->needed > cap)
+        return WDTS_OK;
+    res->due = 1;
+    res->next = now + p->reread_every;
+    while (a < wm) {
+        int64_t b = min64(a + p->span, wm);
+        win[res->n++] = (struct sched_plan_window){a, b, WDTS_JOB_LOOKBACK};
+        a = b;
+    }
     return WDTS_OK;
 }

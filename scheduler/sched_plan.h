@@ -17,7 +17,12 @@
  *   no cursor --first pass--> cursor = end of the last window planned
  *     windows ending at or before backfill_end are `backfill`, later ones `incremental`;
  *     with lookback K, every incremental window [a, b) brings a `lookback` window [a-K, b-K).
- * Snapshot reports: one `snapshot` window [g - interval, g) per closed interval cell g. */
+ * Snapshot reports: one `snapshot` window [g - interval, g) per closed interval cell g.
+ *
+ * Look-back re-read (sched_plan_reread), for a report whose window is not the change time
+ * (catalog lookback_s): every `reread_every`, the range [watermark - reread, watermark)
+ * (never before the first sync's start) once more, in windows as wide as the span, as
+ * kind `lookback`. They end at the watermark, so they neither move nor hold it. */
 #ifndef SCHED_PLAN_H
 #define SCHED_PLAN_H
 
@@ -44,6 +49,7 @@ struct sched_plan_state {
     int64_t backfill_end;  /* end of the first sync's range: earlier windows are `backfill` */
     int has_snapshot;      /* 0 until the first snapshot was planned */
     int64_t last_snapshot; /* end of the last snapshot window planned */
+    int64_t last_lookback; /* `now` of the last look-back re-read emitted; 0 = never */
 };
 
 /** The knobs of one (connection, report). Fill with sched_plan_params_init(), then adjust. */
@@ -57,6 +63,9 @@ struct sched_plan_params {
     int64_t step;        /* edge granularity, seconds (default 60) */
     int64_t min_window;  /* an incremental tail narrower than this waits (default = step) */
     int max_outstanding; /* bound on windows outstanding (backpressure) */
+    int64_t reread;       /* look-back re-read: seconds behind the watermark (catalog
+                             lookback_s); 0 = off (basis modified, snapshot, or not set) */
+    int64_t reread_every; /* seconds between re-reads (scheduler.lookback.interval); 0 = off */
 };
 
 /** One window to emit: [start, end), Unix seconds. */
@@ -124,6 +133,35 @@ struct sched_plan_resync_result {
 wdts_err_t sched_plan_resync(const struct sched_plan_params *p, int64_t from, int64_t to,
                              int64_t now, struct sched_plan_window *win, size_t cap,
                              struct sched_plan_resync_result *res, char *errstr,
+                             size_t errstr_size);
+
+/** What a look-back decision found. */
+struct sched_plan_reread_result {
+    int due;       /* 1: a re-read is due now; store state.last_lookback = now once emitted */
+    size_t n;      /* windows written (0 when not due, or nothing is behind the watermark) */
+    size_t needed; /* windows the range needs (n < needed: cap was too small, emit none) */
+    int64_t start; /* the range re-read: [start, end) */
+    int64_t end;
+    int64_t next;  /* when the next re-read is due (Unix s); 0 when off */
+};
+
+/**
+ * @brief The look-back decision of one (connection, report): is a re-read due, and which
+ *        windows. Due when reread and reread_every are set, the first sync has a cursor, the
+ *        watermark is past the sync's start, and now - last >= reread_every, where last is
+ *        st->last_lookback or, before the first re-read, the end of the first sync (a re-read
+ *        right after it would fetch what was just fetched). The range is
+ *        [max(wm - reread rounded down to the step, origin), wm), cut from its start into
+ *        windows of at most span seconds (a 7-day range of a 30-day report is one window).
+ * @param wm,origin the watermark and the first sync's start (wdts_wm_state); wm <= 0: none.
+ * @param win,cap the caller's array; when the range needs more than cap windows nothing is
+ *        written (res->needed says how many) and the re-read is not due this time.
+ * @returns WDTS_OK, or WDTS_ERR_INVAL for bad knobs (reason in errstr).
+ */
+wdts_err_t sched_plan_reread(const struct sched_plan_params *p, const struct sched_plan_state *st,
+                             int64_t wm, int64_t origin, int64_t now,
+                             struct sched_plan_window *win, size_t cap,
+                             struct sched_plan_reread_result *res, char *errstr,
                              size_t errstr_size);
 
 /** floor(t to the grid of period seconds from SCHED_PLAN_GRID_ORIGIN). */

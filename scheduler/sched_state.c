@@ -163,12 +163,13 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
     if (u->load_failed)
         goto out;
 
-    /* plan: HMGET cursor backfill_end last_snapshot */
+    /* plan: HMGET cursor backfill_end last_snapshot last_lookback */
     int has_c = 0, has_b = 0, has_s = 0;
     memset(&u->plan, 0, sizeof(u->plan));
     u->plan.cursor = str_ll(wdts_redis_reply_elem(r[0], 0), 0, &has_c);
     u->plan.backfill_end = str_ll(wdts_redis_reply_elem(r[0], 1), 0, &has_b);
     u->plan.last_snapshot = str_ll(wdts_redis_reply_elem(r[0], 2), 0, &has_s);
+    u->plan.last_lookback = str_ll(wdts_redis_reply_elem(r[0], 3), 0, NULL);
     u->plan.has_cursor = has_c && has_b;
     u->plan.has_snapshot = has_s;
 
@@ -293,6 +294,7 @@ wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct
         av_add(&av, "cursor");
         av_add(&av, "backfill_end");
         av_add(&av, "last_snapshot");
+        av_add(&av, "last_lookback");
         if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
             goto broken;
         av_add(&av, "ZRANGE");
@@ -493,6 +495,10 @@ wdts_err_t sched_state_store(struct wdts_redis *redis, const char *prefix,
             if (w->plan->has_snapshot) {
                 av_add(&av, "last_snapshot");
                 av_addll(&av, w->plan->last_snapshot);
+            }
+            if (w->plan->last_lookback > 0) {
+                av_add(&av, "last_lookback");
+                av_addll(&av, w->plan->last_lookback);
             }
             av_add(&av, "updated");
             av_addll(&av, w->now);

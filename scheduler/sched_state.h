@@ -4,8 +4,9 @@
  * It decides nothing: sched.c plans and emits, wdtctl reads. It never logs.
  *
  * Keys (wdts_redis_key() form; wdts_conn_remove() lists them, see wdts/conn.h):
- *   <prefix>plan:<connection>:<report>     HASH cursor, backfill_end, last_snapshot
- *                                          (a missing field = not set yet), updated
+ *   <prefix>plan:<connection>:<report>     HASH cursor, backfill_end, last_snapshot,
+ *                                          last_lookback (a missing field = not set yet),
+ *                                          updated
  *   <prefix>out:<connection>:<report>      ZSET member "start:end" (Unix s, the form of the
  *                                          watermark's done set), score = emitted_at (Unix s)
  *   <prefix>outmeta:<connection>:<report>  HASH "start:end" -> "<kind> <attempt>"

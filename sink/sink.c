@@ -325,7 +325,7 @@ int sink_run(const struct sink_opts *opts)
     s.started_ms = s.last_progress_ms = wdts_time_mono_ms();
     if (opts->http_listen != NULL && metrics_start(&s) != 0)
         goto out;
-    s.cat = wdts_catalog_new(NULL, es, sizeof(es));
+    s.cat = wdts_catalog_new(opts->catalog_path, es, sizeof(es));
     if (s.cat == NULL) {
         WDTS_LOG(ERROR, "sink", "report catalog: %s", es);
         goto out;

@@ -26,6 +26,7 @@ struct sink_opts {
     int batch_max;                       /* most messages in one SQLite transaction */
     int batch_ms;                        /* longest a transaction stays open */
     const char *http_listen;             /* host:port of /metrics /healthz /readyz; NULL: none */
+    const char *catalog_path;            /* report catalog file; NULL: the built-in one */
     volatile sig_atomic_t *stop;         /* set by the caller's SIGTERM/SIGINT handler */
 };
 

@@ -550,7 +550,7 @@ struct wrk *wrk_new(const struct wdts_cfg *cfg, char *errstr, size_t errstr_size
         w->pii_key = w->secret_key;
         w->pii_key_len = sizeof(w->secret_key);
     }
-    if ((w->cat = wdts_catalog_new(NULL, es, sizeof(es))) == NULL) {
+    if ((w->cat = wdts_catalog_new(cfg->catalog_path, es, sizeof(es))) == NULL) {
         snprintf(errstr, errstr_size, "report catalog: %s", es);
         goto fail;
     }

@@ -195,9 +195,10 @@ int main(int argc, char **argv)
         else
             WDTS_LOG(INFO, "sched",
                      "pass: %zu connections, %zu reports planned, %zu skipped, %zu jobs "
-                     "emitted, %zu re-emitted, %zu windows completed, %zu errors, %.3f s",
-                     st.connections, st.units, st.skipped, total, st.reemitted, st.completed,
-                     st.errors, st.seconds);
+                     "emitted, %zu look-back re-reads (%zu windows), %zu re-emitted, %zu "
+                     "windows completed, %zu errors, %.3f s",
+                     st.connections, st.units, st.skipped, total, st.rereads, st.reread_jobs,
+                     st.reemitted, st.completed, st.errors, st.seconds);
         rc = WDTS_EXIT_OK;
         goto out;
     }

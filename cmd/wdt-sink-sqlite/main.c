@@ -198,6 +198,7 @@ int main(int argc, char **argv)
         .ntopics = ntopics,
         .kafka = cfg->kafka,
         .kafka_cnt = cfg->kafka_cnt,
+        .catalog_path = cfg->catalog_path,
         .once_idle_s = (int)once_idle,
         .batch_max = cfg->sink_batch_max,
         .batch_ms = (int)cfg->sink_batch_time_ms,

@@ -18,6 +18,14 @@
  */
 void ctl_warn_secret_arg(const char *sub, const char *opt, const char *file_opt, char *value);
 
+/**
+ * @brief  The report catalog of catalog.path (configuration: WDT_CONFIG_FILE, WDT_CATALOG_PATH),
+ *         or the built-in one; for subcommands that need it before anything else.
+ * @returns the catalog, or NULL after printing why on stderr with sub's name; *rc is then
+ *          the exit code (78 for a bad configuration or catalog file).
+ */
+struct wdts_catalog *ctl_catalog_load(const char *sub, int *rc);
+
 /** `wdtctl call`: one API call (or its --dry-run). */
 int ctl_call_main(int argc, char **argv);
 

@@ -56,6 +56,7 @@ static const char usage_add[] =
     "           [--qimen-app-key K --qimen-app-secret-file F|- | --qimen-platform]\n"
     "           [--gateway URL|production|test] [--reports a,b,...|all] [--backfill 90d]\n"
     "           [--rate R] [--burst N] [--concurrency N] [--pii keep|hash|drop]\n"
+    "           [--lookback REPORT=D,...]\n"
     "\n"
     "Checks the credentials with a real call (the shops list, one row), then each enabled\n"
     "report with the smallest call it accepts, and prints a table: report, method, ok or\n"
@@ -85,6 +86,10 @@ static const char usage_add[] =
     "  --concurrency N          calls in flight to this seller (default 1)\n"
     "  --pii keep|hash|drop     buyer and receiver fields: as returned, HMAC-hashed per\n"
     "                           tenant, or removed (default keep)\n"
+    "  --lookback REPORT=D,...  for a report windowed by a time that never moves (pay, ship,\n"
+    "                           creation time: LATE in wdtctl status), read the last D behind\n"
+    "                           the watermark again every scheduler.lookback.interval, instead\n"
+    "                           of the catalog's lookback_s (e.g. trades_by_pay=14d; 0: never)\n"
     "  --replace                the id exists: replace its settings and credentials (after\n"
     "                           the same checks), keeping its watermarks and plan; its\n"
     "                           auth_failed and blocked states are replaced by this check's\n";
@@ -193,7 +198,7 @@ static int env_init(struct env *env, const char *sub, int need_key)
         }
         env->has_key = 1;
     }
-    env->cat = wdts_catalog_new(NULL, es, sizeof(es));
+    env->cat = wdts_catalog_new(env->cfg->catalog_path, es, sizeof(es));
     if (env->cat == NULL) {
         fprintf(stderr, "wdtctl connection %s: %s\n", sub, es);
         return WDTS_EXIT_FATAL;
@@ -415,8 +420,41 @@ static int parse_reports(struct wdts_conn *conn, const char *list, const struct 
 enum {
     O_TENANT = 256, O_ID, O_APP, O_SID, O_APPKEY, O_APPSECRET, O_APPSECRET_FILE, O_QM_KEY,
     O_QM_SECRET, O_QM_SECRET_FILE, O_QM_PLATFORM, O_GATEWAY, O_REPORTS, O_BACKFILL, O_RATE,
-    O_BURST, O_CONCURRENCY, O_PII, O_REPLACE,
+    O_BURST, O_CONCURRENCY, O_PII, O_REPLACE, O_LOOKBACK,
 };
+
+/* --lookback REPORT=D,...: per enabled report, the look-back depth of this connection. */
+static int parse_lookback(struct wdts_conn *conn, const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char *item = wdts_xstrndup(p, len);
+        char *eq = strchr(item, '=');
+        int64_t ms = -1;
+        if (eq)
+            *eq = '\0';
+        struct wdts_conn_report *r = eq ? wdts_conn_report_get(conn, item) : NULL;
+        if (eq == NULL || wdts_cfg_parse_duration(eq + 1, &ms) != WDTS_OK || ms % 60000 != 0) {
+            int rc = usage_error("add", "--lookback: give REPORT=DURATION in whole minutes "
+                                 "(e.g. trades_by_pay=7d, 0 for none), not '%s'", p);
+            free(item);
+            return rc;
+        }
+        if (r == NULL) {
+            int rc = usage_error("add", "--lookback: %s is not an enabled report of this "
+                                 "connection (--reports)", item);
+            free(item);
+            return rc;
+        }
+        r->has_lookback = 1;
+        r->lookback_s = ms / 1000;
+        free(item);
+        p += len + (comma ? 1 : 0);
+    }
+    return 0;
+}
 
 static int cmd_add(int argc, char **argv)
 {
@@ -439,6 +477,7 @@ static int cmd_add(int argc, char **argv)
         {"burst", required_argument, NULL, O_BURST},
         {"concurrency", required_argument, NULL, O_CONCURRENCY},
         {"pii", required_argument, NULL, O_PII},
+        {"lookback", required_argument, NULL, O_LOOKBACK},
         {"replace", no_argument, NULL, O_REPLACE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -446,7 +485,7 @@ static int cmd_add(int argc, char **argv)
     int replace = 0;
     int64_t created_at = 0;
     const char *app = NULL, *gateway = NULL, *reports = NULL, *backfill = NULL, *rate = NULL,
-               *burst = NULL, *concurrency = NULL, *pii = NULL;
+               *burst = NULL, *concurrency = NULL, *pii = NULL, *lookback = NULL;
     struct wdts_conn *conn = wdts_conn_new();
     struct wdts_conn_probe probe;
     struct wdts_api_creds creds;
@@ -499,6 +538,7 @@ static int cmd_add(int argc, char **argv)
         case O_BURST: burst = optarg; break;
         case O_CONCURRENCY: concurrency = optarg; break;
         case O_PII: pii = optarg; break;
+        case O_LOOKBACK: lookback = optarg; break;
         case O_REPLACE: replace = 1; break;
         case 'h': fputs(usage_add, stdout); rc = -1; break;
         case ':': rc = usage_error("add", "option %s needs a value", argv[optind - 1]); break;
@@ -554,14 +594,13 @@ static int cmd_add(int argc, char **argv)
         goto out;
     }
 
-    /* The catalog is needed to read --reports: it is embedded, so no config yet. */
-    struct wdts_catalog *cat = wdts_catalog_new(NULL, es, sizeof(es));
-    if (cat == NULL) {
-        fprintf(stderr, "wdtctl connection add: %s\n", es);
-        rc = WDTS_EXIT_FATAL;
+    /* The catalog is needed to read --reports (catalog.path, or the built-in one). */
+    struct wdts_catalog *cat = ctl_catalog_load("connection add", &rc);
+    if (cat == NULL)
         goto out;
-    }
     rc = parse_reports(conn, reports, cat);
+    if (rc == 0 && lookback)
+        rc = parse_lookback(conn, lookback);
     if (rc == 0) {
         struct wdts_buf errs;
         wdts_buf_init(&errs);
@@ -819,6 +858,22 @@ static void print_conn(const struct wdts_conn *conn, const struct wdts_catalog *
              conn->concurrency);
     printf("%-14s %s\n", "rate", rate);
     printf("%-14s %s\n", "pii", wdts_conn_pii_name(conn->pii));
+    struct wdts_buf lb;
+    wdts_buf_init(&lb);
+    for (size_t i = 0; i < conn->n_reports; i++) {
+        const struct wdts_conn_report *r = &conn->reports[i];
+        if (!r->has_lookback)
+            continue;
+        if (r->lookback_s % 86400 == 0)
+            wdts_buf_printf(&lb, "%s%s=%lldd", lb.len ? ", " : "", r->name,
+                            (long long)(r->lookback_s / 86400));
+        else
+            wdts_buf_printf(&lb, "%s%s=%lldm", lb.len ? ", " : "", r->name,
+                            (long long)(r->lookback_s / 60));
+    }
+    if (lb.len)
+        printf("%-14s %s (instead of the catalog's lookback_s)\n", "lookback", wdts_buf_str(&lb));
+    wdts_buf_deinit(&lb);
     if (conn->auth_failed) {
         printf("%-14s auth_failed\n", "state");
         print_time(stdout, "  since", conn->auth_since);

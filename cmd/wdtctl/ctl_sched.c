@@ -42,7 +42,10 @@ static const char usage_status[] =
     "Per connection and enabled report: state (ok, backfilling, blocked, auth_failed), the\n"
     "watermark (everything before it is delivered), how far it is behind now, windows\n"
     "outstanding (emitted, not completed) and completed, records delivered (when workers\n"
-    "record them) and the last error with what to do. Reads Redis (WDT_REDIS_URL).\n"
+    "record them), whether a document's later changes arrive (LATE: `seen` when the\n"
+    "report's window is its change time; `missed` when it is not and nothing re-reads it;\n"
+    "otherwise the look-back depth and when the last look-back re-read ran, see\n"
+    "docs/CONSUMERS.md) and the last error with what to do. Reads Redis (WDT_REDIS_URL).\n"
     "Exit: 0, 1 when Redis cannot be read, 64 bad arguments, 69 no such connection,\n"
     "78 bad configuration.\n";
 
@@ -87,7 +90,7 @@ static int env_init(struct ctl_env *env, const char *sub)
         return WDTS_EXIT_CONFIG;
     }
     wdts_buf_deinit(&errs);
-    env->cat = wdts_catalog_new(NULL, es, sizeof(es));
+    env->cat = wdts_catalog_new(env->cfg->catalog_path, es, sizeof(es));
     if (env->cat == NULL) {
         fprintf(stderr, "wdtctl %s: %s\n", sub, es);
         return WDTS_EXIT_FATAL;
@@ -146,14 +149,46 @@ static void join_names(const struct wdts_catalog_names *nm, char *out, size_t si
         len += (size_t)snprintf(out + len, size - len, "%s%s", i ? "+" : "", nm->v[i]);
 }
 
+/* Whether later changes of a unit's documents arrive: "seen" (its window is the change
+ * time), "missed" (not, and no look-back re-reads it) or "lookback"; p from
+ * sched_params_for(). */
+static const char *late_changes(const struct sched_unit *u, const struct sched_plan_params *p)
+{
+    if (u->rep == NULL || wdts_catalog_report_sees_late_changes(u->rep))
+        return "seen";
+    return p->reread > 0 && p->reread_every > 0 ? "lookback" : "missed";
+}
+
 /* ---- reports ----------------------------------------------------------------------- */
+
+struct wdts_catalog *ctl_catalog_load(const char *sub, int *rc)
+{
+    struct wdts_buf errs;
+    struct wdts_cfg *cfg = NULL;
+    char es[1024];
+    wdts_buf_init(&errs);
+    struct wdts_cfg_opts opts = {.envp = environ};
+    if (wdts_cfg_load(&opts, &cfg, &errs) != WDTS_OK) {
+        fprintf(stderr, "wdtctl %s: invalid configuration:\n%s", sub, wdts_buf_str(&errs));
+        wdts_buf_deinit(&errs);
+        *rc = WDTS_EXIT_CONFIG;
+        return NULL;
+    }
+    wdts_buf_deinit(&errs);
+    struct wdts_catalog *cat = wdts_catalog_new(cfg->catalog_path, es, sizeof(es));
+    if (cat == NULL) {
+        fprintf(stderr, "wdtctl %s: %s\n", sub, es);
+        *rc = WDTS_EXIT_CONFIG;
+    }
+    wdts_cfg_destroy(cfg);
+    return cat;
+}
 
 int ctl_reports_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int json = 0, c;
-    char es[512];
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -164,11 +199,10 @@ int ctl_reports_main(int argc, char **argv)
     }
     if (optind < argc)
         return usage_error("reports", "unexpected argument: ", argv[optind]);
-    struct wdts_catalog *cat = wdts_catalog_new(NULL, es, sizeof(es));
-    if (cat == NULL) {
-        fprintf(stderr, "wdtctl reports: %s\n", es);
-        return WDTS_EXIT_FATAL;
-    }
+    int rc = 0;
+    struct wdts_catalog *cat = ctl_catalog_load("reports", &rc);
+    if (cat == NULL)
+        return rc;
     if (json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < wdts_catalog_count(cat); i++) {
@@ -296,8 +330,9 @@ int ctl_status_main(int argc, char **argv)
     }
     int64_t now = wdts_time_now();
     if (!json)
-        printf("%-16s %-18s %-12s %-25s %-9s %5s %9s %9s  %s\n", "CONNECTION", "REPORT", "STATE",
-               "WATERMARK", "BEHIND", "OUT", "COMPLETED", "RECORDS", "LAST ERROR");
+        printf("%-16s %-18s %-12s %-25s %-9s %5s %9s %9s  %-18s %s\n", "CONNECTION", "REPORT",
+               "STATE", "WATERMARK", "BEHIND", "OUT", "COMPLETED", "RECORDS", "LATE",
+               "LAST ERROR");
     for (size_t i = 0; i < n_ids; i++) {
         struct wdts_conn *conn = NULL;
         wdts_err_t err = wdts_conn_load(env.redis, prefix, ids[i], &conn, es, sizeof(es));
@@ -348,6 +383,26 @@ int ctl_status_main(int argc, char **argv)
             }
             if (u[r].records >= 0)
                 snprintf(rec, sizeof(rec), "%lld", u[r].records);
+            struct sched_plan_params p;
+            memset(&p, 0, sizeof(p));
+            if (u[r].rep)
+                sched_params_for(env.cfg, conn, u[r].rep, &p);
+            const char *late = late_changes(&u[r], &p);
+            char late_txt[64], depth[24], ago[24];
+            int64_t last_lb = u[r].plan.last_lookback;
+            snprintf(late_txt, sizeof(late_txt), "%s", late);
+            if (strcmp(late, "lookback") == 0) {
+                if (p.reread % 86400 == 0)
+                    snprintf(depth, sizeof(depth), "%" PRId64 "d", p.reread / 86400);
+                else
+                    fmt_behind(p.reread, depth, sizeof(depth));
+                if (last_lb > 0) {
+                    fmt_behind(now - last_lb, ago, sizeof(ago));
+                    snprintf(late_txt, sizeof(late_txt), "%s, ran %s ago", depth, ago);
+                } else {
+                    snprintf(late_txt, sizeof(late_txt), "%s, not yet", depth);
+                }
+            }
             if (json) {
                 json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "connection", conn->id, "tenant",
                                       conn->tenant, "report", u[r].report, "state", state);
@@ -362,6 +417,12 @@ int ctl_status_main(int argc, char **argv)
                 json_object_set_new(o, "completed", json_integer(completed));
                 json_object_set_new(o, "records",
                                     u[r].records >= 0 ? json_integer(u[r].records) : json_null());
+                json_object_set_new(o, "late_changes", json_string(late));
+                json_object_set_new(o, "lookback_s", json_integer((json_int_t)p.reread));
+                char lb[WDTS_RFC3339_LEN];
+                if (last_lb > 0)
+                    wdts_time_format_rfc3339(last_lb, lb);
+                json_object_set_new(o, "last_lookback", last_lb > 0 ? json_string(lb) : json_null());
                 json_object_set_new(o, "last_error", error ? json_string(error) : json_null());
                 char at[WDTS_RFC3339_LEN];
                 if (error && error == u[r].last_error && u[r].last_error_at > 0) {
@@ -372,8 +433,9 @@ int ctl_status_main(int argc, char **argv)
                 }
                 json_array_append_new(arr, o);
             } else {
-                printf("%-16s %-18s %-12s %-25s %-9s %5lld %9lld %9s  %s\n", conn->id, u[r].report,
-                       state, wm, behind, outstanding, completed, rec, error ? error : "");
+                printf("%-16s %-18s %-12s %-25s %-9s %5lld %9lld %9s  %-18s %s\n", conn->id,
+                       u[r].report, state, wm, behind, outstanding, completed, rec, late_txt,
+                       error ? error : "");
             }
         }
         if (!json && wdts_conn_gateway_plain(conn->gateway))

@@ -15,6 +15,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "wdts/catalog.h"
 #include "wdts/crypto.h"
 #include "wdts/log.h"
 #include "wdts/mem.h"
@@ -134,6 +135,13 @@ static const struct cfg_def cfg_defs[] = {
      OFF(scheduler_lookback_ms), NULL, 0,
      .desc = "Re-plan this much before the plan cursor on every pass, for late data. 0s: off.",
      .min = 0, .max = 30 * DAY_MS},
+    {"scheduler.lookback.interval", "WDT_SCHEDULER_LOOKBACK_INTERVAL", WDTS_CFG_DURATION, "6h",
+     OFF(scheduler_lookback_interval_ms), NULL, 0,
+     .desc = "How often the windows of the last `lookback_s` behind the watermark are read "
+             "again, for each report whose catalog entry sets `lookback_s` (a report whose "
+             "time basis is not its change time, so a later change is not seen by its window; "
+             "docs/CONSUMERS.md). 0s: never.",
+     .min = 0, .max = 30 * DAY_MS},
     {"scheduler.interval", "WDT_SCHEDULER_INTERVAL", WDTS_CFG_DURATION, "30s",
      OFF(scheduler_interval_ms), NULL, 0, .desc = "Time between planning passes.", .min = SECOND_MS,
      .max = DAY_MS},
@@ -231,6 +239,13 @@ static const struct cfg_def cfg_defs[] = {
      OFF(sink_batch_time_ms), NULL, 0,
      .desc = "wdt-sink-sqlite: longest a transaction stays open before it is committed.",
      .min = 1, .max = MINUTE_MS},
+
+    {"catalog.path", "WDT_CATALOG_PATH", WDTS_CFG_STR, NULL, OFF(catalog_path), check_nonempty,
+     0,
+     .desc = "A report catalog (JSON, the form of common/catalog/reports.json) used instead "
+             "of the one built in; every program of a deployment must use the same file. It "
+             "is loaded and checked with the configuration (every problem listed). Unset: the "
+             "built-in catalog."},
 
     {"pii.hash.key", "WDT_PII_HASH_KEY", WDTS_CFG_STR, NULL, OFF(pii_hash_key), check_hash_key,
      WDTS_CFG_SECRET,
@@ -1069,6 +1084,25 @@ static void check_kafka(struct cfg_load *ld)
     rd_kafka_conf_destroy(conf);
 }
 
+/* A catalog file is loaded once here, so a bad one stops every program at start (exit 78)
+ * with all its problems rather than the first job that needs it. */
+static void check_catalog(struct cfg_load *ld)
+{
+    const char *path = ld->cfg->catalog_path;
+    if (path != NULL && *path == '\0') { /* empty = unset: the built-in catalog */
+        free(ld->cfg->catalog_path);
+        ld->cfg->catalog_path = NULL;
+        return;
+    }
+    if (path == NULL)
+        return;
+    char es[900];
+    struct wdts_catalog *cat = wdts_catalog_new(path, es, sizeof(es));
+    if (cat == NULL)
+        load_error(ld, "catalog.path: %s", es);
+    wdts_catalog_destroy(cat);
+}
+
 wdts_err_t wdts_cfg_load(const struct wdts_cfg_opts *opts, struct wdts_cfg **out,
                          struct wdts_buf *errors)
 {
@@ -1111,6 +1145,7 @@ wdts_err_t wdts_cfg_load(const struct wdts_cfg_opts *opts, struct wdts_cfg **out
 
     check_required(&ld, opts->require);
     check_kafka(&ld);
+    check_catalog(&ld);
 
     free(ld.kafka_file_line);
     if (ld.nerr > 0) {

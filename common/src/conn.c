@@ -201,6 +201,19 @@ wdts_err_t wdts_conn_validate(const struct wdts_conn *conn, const struct wdts_ca
         PROBLEM("concurrency: must be from 1 to %d", WDTS_CONN_CONCURRENCY_MAX);
     if ((unsigned)conn->pii > WDTS_CONN_PII_DROP)
         PROBLEM("pii: must be keep, hash or drop");
+    for (size_t i = 0; i < conn->n_reports; i++) {
+        const struct wdts_conn_report *r = &conn->reports[i];
+        if (!r->has_lookback)
+            continue;
+        if (r->lookback_s < 0 || r->lookback_s > WDTS_CONN_LOOKBACK_MAX_S || r->lookback_s % 60)
+            PROBLEM("lookback: %s: give whole minutes from 0 to 366 days (e.g. 7d, 0 for none)",
+                    r->name);
+        const struct wdts_catalog_report *cr = cat ? wdts_catalog_get(cat, r->name) : NULL;
+        if (cr && wdts_catalog_report_sees_late_changes(cr))
+            PROBLEM("lookback: %s is windowed by its change time (%s) and sees later changes "
+                    "without a look-back; remove it from --lookback",
+                    r->name, cr->kind == WDTS_REPORT_SNAPSHOT ? "a snapshot" : "basis modified");
+    }
 #undef PROBLEM
     wdts_buf_deinit(&local);
     return problems ? WDTS_ERR_INVAL : WDTS_OK;
@@ -368,6 +381,17 @@ json_t *wdts_conn_to_json(const struct wdts_conn *conn, enum wdts_conn_json what
         json_array_append_new(reports, json_string(conn->reports[i].name));
     json_object_set_new(o, "reports", reports);
     json_object_set_new(o, "backfill_s", json_integer(conn->backfill_s));
+    json_t *lookback = NULL;
+    for (size_t i = 0; i < conn->n_reports; i++) {
+        if (!conn->reports[i].has_lookback)
+            continue;
+        if (lookback == NULL)
+            lookback = json_object();
+        json_object_set_new(lookback, conn->reports[i].name,
+                            json_integer(conn->reports[i].lookback_s));
+    }
+    if (lookback) /* only when set: a document without it reads in older versions too */
+        json_object_set_new(o, "lookback", lookback);
     json_t *rate = json_object();
     json_object_set_new(rate, "calls_per_s", json_real(conn->rate));
     json_object_set_new(rate, "burst", json_integer(conn->burst));
@@ -515,7 +539,8 @@ wdts_err_t wdts_conn_from_json(const json_t *json, struct wdts_conn **out, char 
     static const char *const known[] = {
         "v",       "tenant",     "id",   "app",        "sid",        "appkey",
         "appsecret", "secret_key_id", "qimen", "gateway", "reports", "backfill_s",
-        "rate",    "pii",        "created_at", "updated_at", "state", "report_state", NULL};
+        "rate",    "pii",        "created_at", "updated_at", "state", "report_state",
+        "lookback", NULL};
     static const char *const q_known[] = {"platform", "app_key", "app_secret", NULL};
     static const char *const r_known[] = {"calls_per_s", "burst", "concurrency", NULL};
     struct reader rd = {errstr, errstr_size, 0};
@@ -571,6 +596,24 @@ wdts_err_t wdts_conn_from_json(const json_t *json, struct wdts_conn **out, char 
         }
     }
     conn->backfill_s = rd_int(&rd, json, "backfill_s", WDTS_CONN_BACKFILL_DEFAULT_S);
+    json_t *lookback = json_object_get(json, "lookback");
+    if (lookback != NULL) {
+        const char *name;
+        json_t *v;
+        if (!json_is_object(lookback))
+            rfail(&rd, "lookback", "an object of report name -> seconds");
+        else
+            json_object_foreach(lookback, name, v)
+            {
+                struct wdts_conn_report *r = wdts_conn_report_get(conn, name);
+                if (r == NULL || !json_is_integer(v)) {
+                    rfail(&rd, "lookback", "seconds (an integer) per enabled report");
+                    break;
+                }
+                r->has_lookback = 1;
+                r->lookback_s = (int64_t)json_integer_value(v);
+            }
+    }
     json_t *rate = json_object_get(json, "rate");
     if (rate != NULL) {
         if (!json_is_object(rate)) {

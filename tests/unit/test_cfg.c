@@ -98,6 +98,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->scheduler_backfill_ms, 90LL * 86400 * 1000);
     assert_int_equal(cfg->scheduler_lag_ms, 5 * 60 * 1000);
     assert_int_equal(cfg->scheduler_lookback_ms, 0);
+    assert_int_equal(cfg->scheduler_lookback_interval_ms, 6 * 3600 * 1000);
+    assert_null(cfg->catalog_path);
     assert_int_equal(cfg->scheduler_interval_ms, 30000);
     assert_int_equal(cfg->scheduler_max_outstanding, 64);
     assert_int_equal(cfg->scheduler_lease_ttl_ms, 15000);
@@ -368,6 +370,55 @@ static void test_durations(void **state)
     wdts_cfg_destroy(cfg);
 }
 
+/* catalog.path: the file is loaded with the configuration, and every problem of a bad one
+ * is a configuration error that names the setting. */
+static void test_catalog_path(void **state)
+{
+    (void)state;
+    char *good = temp_file(
+        "[{\"name\":\"paid\",\"description\":\"d\",\"kind\":\"incremental\","
+        "\"method\":\"sales.TradeQuery.queryWithDetail\","
+        "\"qimen_method\":\"wdt.sales.tradequery.querywithdetail\","
+        "\"time\":{\"start\":\"start_time\",\"end\":\"end_time\",\"basis\":\"paid\","
+        "\"meaning\":\"pay time\"},\"params\":{\"time_type\":2},\"max_span_s\":3600,"
+        "\"page_size\":100,\"max_page_size\":100,\"list_key\":\"order\","
+        "\"pk\":[\"trade_id\"],\"modified\":{\"field\":\"modified\",\"format\":\"datetime\"},"
+        "\"group\":\"sales\",\"lookback_s\":604800}]");
+    char *bad = temp_file("[{\"name\":\"x\"}]");
+    char *env_good = wdts_xasprintf("WDT_CATALOG_PATH=%s", good);
+    char *env_bad = wdts_xasprintf("WDT_CATALOG_PATH=%s", bad);
+    char *envp[] = {env_good, "WDT_SCHEDULER_LOOKBACK_INTERVAL=30m", NULL};
+    struct wdts_cfg *cfg = NULL;
+    struct wdts_buf errs;
+    wdts_buf_init(&errs);
+    if (load(NULL, envp, NULL, 0, &cfg, &errs) != WDTS_OK)
+        fail_msg("a valid catalog refused: %s", wdts_buf_str(&errs));
+    assert_string_equal(cfg->catalog_path, good);
+    assert_int_equal(cfg->scheduler_lookback_interval_ms, 30 * 60 * 1000);
+    wdts_cfg_destroy(cfg);
+
+    char *envb[] = {env_bad, NULL};
+    cfg = NULL;
+    assert_int_equal(load(NULL, envb, NULL, 0, &cfg, &errs), WDTS_ERR_CONFIG);
+    assert_null(cfg);
+    assert_non_null(strstr(wdts_buf_str(&errs), "catalog.path: catalog "));
+    assert_non_null(strstr(wdts_buf_str(&errs), "description"));
+    wdts_buf_reset(&errs);
+    const char *missing[] = {"catalog.path=/nonexistent/reports.json"};
+    assert_int_equal(load(NULL, NULL, missing, 1, &cfg, &errs), WDTS_ERR_CONFIG);
+    assert_non_null(strstr(wdts_buf_str(&errs), "cannot open"));
+    wdts_buf_reset(&errs);
+    const char *empty[] = {"catalog.path="}; /* empty: unset, the built-in catalog */
+    assert_int_equal(load(NULL, NULL, empty, 1, &cfg, &errs), WDTS_OK);
+    assert_null(cfg->catalog_path);
+    wdts_cfg_destroy(cfg);
+    wdts_buf_deinit(&errs);
+    free(env_good);
+    free(env_bad);
+    remove_temp(good);
+    remove_temp(bad);
+}
+
 static void test_bool_and_enum(void **state)
 {
     (void)state;
@@ -553,7 +604,7 @@ static void test_dump_redacts(void **state)
     assert_non_null(strstr(d, "kafka.ssl.key.password = <redacted>  # WDT_KAFKA_SSL_KEY_PASSWORD"));
     assert_non_null(strstr(d, "kafka.sasl.username = alice"));
     /* one line per setting plus one per kafka property */
-    assert_int_equal(count_lines(d), 39 + 3);
+    assert_int_equal(count_lines(d), 41 + 3);
     wdts_cfg_destroy(cfg);
 
     /* nor does an error about a URL show its password */
@@ -686,7 +737,7 @@ static void test_env_names_and_help(void **state)
         free(env);
         rows++;
     }
-    assert_int_equal(rows, 39);
+    assert_int_equal(rows, 41);
     assert_non_null(strstr(wdts_buf_str(&help),
                            "scheduler.backfill           WDT_SCHEDULER_BACKFILL           "
                            "duration 0s..3650d  [default: 90d]"));
@@ -771,6 +822,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_apply_logging),
         cmocka_unit_test(test_env_names_and_help),
         cmocka_unit_test(test_config_md_is_fresh),
+        cmocka_unit_test(test_catalog_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,6 +114,8 @@ static void test_round_trip_full(void **state)
     r->reason = wdts_xstrdup("权限不足");
     r->fix = wdts_xstrdup("add the interface in 开放平台 → 自助对接 → 应用管理");
     r->since = 1700000200;
+    r->has_lookback = 1;
+    r->lookback_s = 14 * 86400;
     conn->auth_failed = 1;
     conn->auth_message = wdts_xstrdup("the appkey or appsecret is wrong (验证失败)");
     conn->auth_since = 1700000300;
@@ -138,6 +140,16 @@ static void test_round_trip_full(void **state)
     assert_true(wdts_conn_report_get(back, "refunds")->blocked);
     assert_string_equal(wdts_conn_report_get(back, "refunds")->reason, "权限不足");
     assert_int_equal(wdts_conn_report_get(back, "refunds")->since, 1700000200);
+    assert_true(wdts_conn_report_get(back, "refunds")->has_lookback);
+    assert_int_equal(wdts_conn_report_get(back, "refunds")->lookback_s, 14 * 86400);
+    assert_false(wdts_conn_report_get(back, "trades")->has_lookback);
+    /* a look-back of a report the connection does not sync is refused */
+    json_t *jl = wdts_conn_to_json(conn, WDTS_CONN_JSON_FULL);
+    json_object_set_new(json_object_get(jl, "lookback"), "goods", json_integer(60));
+    struct wdts_conn *bad = NULL;
+    assert_int_equal(wdts_conn_from_json(jl, &bad, es, sizeof(es)), WDTS_ERR_JSON);
+    assert_non_null(strstr(es, "lookback"));
+    json_decref(jl);
     assert_false(wdts_conn_report_get(back, "trades")->blocked);
     assert_true(back->auth_failed);
     assert_int_equal(back->auth_since, 1700000300);
@@ -368,6 +380,13 @@ static void test_validate(void **state)
     CASE(conn->burst = 0, conn->burst = 1, "burst:");
     CASE(conn->concurrency = 33, conn->concurrency = 1, "concurrency:");
     CASE(conn->backfill_s = -1, conn->backfill_s = 86400, "backfill:");
+    /* a look-back for a report windowed by its change time is refused; the bounds */
+    struct wdts_conn_report *tr = wdts_conn_report_get(conn, "trades");
+    CASE((tr->has_lookback = 1, tr->lookback_s = 7 * 86400), tr->has_lookback = 0,
+         "lookback: trades is windowed by its change time");
+    CASE((tr->has_lookback = 1, tr->lookback_s = 90), tr->has_lookback = 0, "whole minutes");
+    CASE((tr->has_lookback = 1, tr->lookback_s = 400 * 86400), tr->has_lookback = 0,
+         "whole minutes");
     CASE(conn->qimen_platform = 1, conn->qimen_platform = 0, "need app qimen");
     CASE(wdts_conn_add_report(conn, "no_such_report"),
          (free(conn->reports[--conn->n_reports].name)), "no_such_report");

@@ -8,8 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "sched_loop.h"
 #include "sched_plan.h"
 #include "wdts/catalog.h"
+#include "wdts/cfg.h"
+#include "wdts/conn.h"
 #include "wdts/time.h"
 
 #define DAY 86400LL
@@ -310,6 +313,217 @@ static void test_lookback(void **state)
     assert_int_equal(sched_plan_pass(&p, &r1.state, now2, 0, win, CAP, &res, es, sizeof(es)),
                      WDTS_ERR_INVAL);
     assert_non_null(strstr(es, "with lookback"));
+}
+
+static struct sched_plan_reread_result reread(const struct sched_plan_params *p,
+                                              const struct sched_plan_state *st, int64_t wm,
+                                              int64_t origin, int64_t now, size_t cap)
+{
+    struct sched_plan_reread_result res;
+    char es[256] = "";
+    if (sched_plan_reread(p, st, wm, origin, now, win, cap, &res, es, sizeof(es)) != WDTS_OK)
+        fail_msg("sched_plan_reread: %s", es);
+    return res;
+}
+
+/* The look-back re-read: when it is due, which range, how many windows, and that a
+ * decision repeated with the same inputs (a restart before its state was stored) is the
+ * same windows, hence the same job ids. */
+static void test_reread_when_and_what(void **state)
+{
+    (void)state;
+    const int64_t H = 3600;
+    struct sched_plan_params p = hourly();
+    p.span = 30 * DAY - 60; /* a 30-day report, planned a minute narrower */
+    p.reread = 7 * DAY;
+    p.reread_every = 6 * H;
+    struct sched_plan_state st;
+    memset(&st, 0, sizeof(st));
+    const int64_t origin = floor_to(NOW - 90 * DAY, 60), bf_end = floor_to(NOW - 300, 60);
+
+    /* never planned: nothing, whatever the watermark */
+    struct sched_plan_reread_result r = reread(&p, &st, bf_end, origin, NOW + DAY, CAP);
+    assert_false(r.due);
+    assert_int_equal(r.n, 0);
+
+    /* the clock starts at the end of the first sync: not due before an interval after it */
+    st.has_cursor = 1;
+    st.cursor = bf_end;
+    st.backfill_end = bf_end;
+    r = reread(&p, &st, bf_end, origin, bf_end + 6 * H - 1, CAP);
+    assert_false(r.due);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(r.next, bf_end + 6 * H);
+    r = reread(&p, &st, bf_end, origin, bf_end + 6 * H, CAP);
+    assert_true(r.due);
+    /* 7 days of a 30-day report: one window, ending at the watermark */
+    assert_int_equal(r.n, 1);
+    assert_int_equal(win[0].kind, WDTS_JOB_LOOKBACK);
+    assert_int_equal(win[0].start, bf_end - 7 * DAY);
+    assert_int_equal(win[0].end, bf_end);
+    assert_int_equal(r.start, bf_end - 7 * DAY);
+    assert_int_equal(r.end, bf_end);
+    assert_int_equal(r.next, bf_end + 12 * H);
+
+    /* the same inputs again (a restart before the state was stored): the same window */
+    struct sched_plan_window first = win[0];
+    r = reread(&p, &st, bf_end, origin, bf_end + 6 * H, CAP);
+    assert_true(r.due);
+    assert_int_equal(win[0].start, first.start);
+    assert_int_equal(win[0].end, first.end);
+
+    /* after a re-read at T, the next is due at T + interval, behind the watermark of then */
+    const int64_t t = bf_end + 6 * H;
+    st.last_lookback = t;
+    const int64_t wm2 = bf_end + 9 * H;
+    assert_false(reread(&p, &st, wm2, origin, t + 6 * H - 60, CAP).due);
+    r = reread(&p, &st, wm2, origin, t + 6 * H, CAP);
+    assert_true(r.due);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(win[0].start, wm2 - 7 * DAY);
+    assert_int_equal(win[0].end, wm2);
+    /* a scheduler stopped for days re-reads once, not once per missed interval */
+    r = reread(&p, &st, wm2, origin, t + 5 * DAY, CAP);
+    assert_true(r.due);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.next, t + 5 * DAY + 6 * H);
+
+    /* never before the first sync's start */
+    const int64_t young = bf_end - 2 * DAY;
+    r = reread(&p, &st, bf_end, young, t + 6 * H, CAP);
+    assert_true(r.due);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(win[0].start, young);
+    /* a watermark not past the start: nothing to read again, not due */
+    r = reread(&p, &st, young, young, t + 6 * H, CAP);
+    assert_false(r.due);
+    assert_int_equal(r.n, 0);
+    r = reread(&p, &st, 0, young, t + 6 * H, CAP);
+    assert_false(r.due);
+
+    /* a watermark off the step (a split half completed last): the start is on the step,
+     * the end is the watermark itself */
+    r = reread(&p, &st, bf_end + 17, origin, t + 6 * H, CAP);
+    assert_true(r.due);
+    assert_int_equal(win[0].start % 60, ORIGIN % 60);
+    assert_int_equal(win[0].start, floor_to(bf_end + 17 - 7 * DAY, 60));
+    assert_int_equal(win[0].end, bf_end + 17);
+
+    /* off: no depth, no interval, or a snapshot report */
+    struct sched_plan_params q = p;
+    q.reread = 0;
+    assert_false(reread(&q, &st, wm2, origin, t + DAY, CAP).due);
+    q = p;
+    q.reread_every = 0;
+    assert_false(reread(&q, &st, wm2, origin, t + DAY, CAP).due);
+    assert_int_equal(reread(&q, &st, wm2, origin, t + DAY, CAP).next, 0);
+}
+
+static void test_reread_hourly_windows(void **state)
+{
+    (void)state;
+    struct sched_plan_params p = hourly();
+    p.span = 3600 - 60;
+    p.reread = 7 * DAY;
+    p.reread_every = 6 * 3600;
+    struct sched_plan_state st;
+    memset(&st, 0, sizeof(st));
+    st.has_cursor = 1;
+    st.backfill_end = st.cursor = floor_to(NOW - 300, 60);
+    const int64_t wm = st.backfill_end, origin = wm - 90 * DAY;
+    struct sched_plan_reread_result r = reread(&p, &st, wm, origin, wm + 7 * 3600, CAP);
+    assert_true(r.due);
+    /* 7 days in 59-minute windows: ceil(10080 / 59) = 171, tiling the range */
+    assert_int_equal(r.n, 171);
+    assert_int_equal(r.needed, 171);
+    assert_int_equal(win[0].start, wm - 7 * DAY);
+    for (size_t i = 0; i < r.n; i++) {
+        assert_int_equal(win[i].kind, WDTS_JOB_LOOKBACK);
+        assert_true(win[i].end - win[i].start <= p.span);
+        assert_true(win[i].end > win[i].start);
+        if (i > 0)
+            assert_int_equal(win[i].start, win[i - 1].end);
+    }
+    assert_int_equal(win[r.n - 1].end, wm);
+    /* the caller's array too small: nothing written, not due (it sizes it from reread/span) */
+    r = reread(&p, &st, wm, origin, wm + 7 * 3600, 170);
+    assert_false(r.due);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(r.needed, 171);
+    assert_true(r.needed <= (size_t)(p.reread / p.span) + 2);
+
+    /* bad knobs are refused with the reason */
+    char es[256];
+    struct sched_plan_reread_result res;
+    p.reread = 7 * DAY + 30;
+    assert_int_equal(sched_plan_reread(&p, &st, wm, origin, wm + DAY, win, CAP, &res, es,
+                                       sizeof(es)),
+                     WDTS_ERR_INVAL);
+    assert_non_null(strstr(es, "look-back"));
+}
+
+/* Which reports get a look-back, from the catalog, the configuration and the connection. */
+static void test_reread_params(void **state)
+{
+    (void)state;
+    char es[1024];
+#define REP(name, basis, extra)                                                                    \
+    "{\"name\":\"" name "\",\"description\":\"d\",\"kind\":\"incremental\","                       \
+    "\"method\":\"sales.TradeQuery.queryWithDetail\","                                             \
+    "\"qimen_method\":\"wdt.sales.tradequery.querywithdetail\",\"time\":{\"start\":\"start_time\","  \
+    "\"end\":\"end_time\",\"basis\":\"" basis "\",\"meaning\":\"m\"},\"max_span_s\":3600,"          \
+    "\"page_size\":100,\"max_page_size\":100,\"list_key\":\"order\",\"pk\":[\"trade_id\"],"         \
+    "\"modified\":{\"field\":\"modified\",\"format\":\"datetime\"},\"group\":\"sales\"" extra "}"
+    const char *json = "[" REP("by_pay", "paid", ",\"lookback_s\":604800") ","
+        REP("by_pay_none", "paid", "") "," REP("by_mod", "modified", ",\"lookback_s\":600") "]";
+#undef REP
+    struct wdts_catalog *cat = wdts_catalog_new_from_json(json, strlen(json), "test", es, sizeof(es));
+    if (cat == NULL)
+        fail_msg("catalog: %s", es);
+    struct wdts_cfg *cfg = NULL;
+    struct wdts_cfg_opts opts = {0};
+    assert_int_equal(wdts_cfg_load(&opts, &cfg, NULL), WDTS_OK);
+    struct wdts_conn *conn = wdts_conn_new();
+    for (size_t i = 0; i < wdts_catalog_count(cat); i++)
+        wdts_conn_add_report(conn, wdts_catalog_at(cat, i)->name);
+    struct sched_plan_params p;
+
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_pay"), &p);
+    assert_int_equal(p.reread, 7 * DAY);
+    assert_int_equal(p.reread_every, 6 * 3600); /* scheduler.lookback.interval's default */
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_pay_none"), &p);
+    assert_int_equal(p.reread, 0);
+    assert_int_equal(p.reread_every, 0);
+    /* a report windowed by its change time never re-reads, whatever its entry says */
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_mod"), &p);
+    assert_int_equal(p.reread, 0);
+
+    /* the connection's own depth wins over the catalog's, 0 included */
+    wdts_conn_report_get(conn, "by_pay")->has_lookback = 1;
+    wdts_conn_report_get(conn, "by_pay")->lookback_s = 0;
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_pay"), &p);
+    assert_int_equal(p.reread, 0);
+    assert_int_equal(p.reread_every, 0);
+    wdts_conn_report_get(conn, "by_pay_none")->has_lookback = 1;
+    wdts_conn_report_get(conn, "by_pay_none")->lookback_s = 3 * DAY;
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_pay_none"), &p);
+    assert_int_equal(p.reread, 3 * DAY);
+    assert_int_equal(p.reread_every, 6 * 3600);
+
+    /* scheduler.lookback.interval 0s: off everywhere */
+    cfg->scheduler_lookback_interval_ms = 0;
+    sched_params_for(cfg, conn, wdts_catalog_get(cat, "by_pay_none"), &p);
+    assert_int_equal(p.reread_every, 0);
+    struct sched_plan_state st = {.has_cursor = 1, .cursor = NOW, .backfill_end = NOW - DAY};
+    struct sched_plan_reread_result r;
+    assert_int_equal(sched_plan_reread(&p, &st, NOW, NOW - 30 * DAY, NOW + 30 * DAY, win, CAP,
+                                       &r, es, sizeof(es)),
+                     WDTS_OK);
+    assert_false(r.due);
+
+    wdts_conn_destroy(conn);
+    wdts_cfg_destroy(cfg);
+    wdts_catalog_destroy(cat);
 }
 
 static void test_min_window(void **state)
@@ -654,6 +868,9 @@ int main(void)
         cmocka_unit_test(test_outstanding_bound),
         cmocka_unit_test(test_lag),
         cmocka_unit_test(test_lookback),
+        cmocka_unit_test(test_reread_when_and_what),
+        cmocka_unit_test(test_reread_hourly_windows),
+        cmocka_unit_test(test_reread_params),
         cmocka_unit_test(test_min_window),
         cmocka_unit_test(test_snapshot_interval),
         cmocka_unit_test(test_resync),

@@ -58,9 +58,12 @@ struct wdts_cfg {
     char *qimen_app_secret; /* SECRET */
     char *pii_hash_key;     /* SECRET: HMAC key of the `hash` pii policy */
 
+    char *catalog_path; /* report catalog JSON file; NULL: the embedded catalog */
+
     int64_t scheduler_backfill_ms;
     int64_t scheduler_lag_ms;
     int64_t scheduler_lookback_ms;
+    int64_t scheduler_lookback_interval_ms; /* re-read of catalog lookback_s reports; 0 off */
     int64_t scheduler_interval_ms;
     int scheduler_max_outstanding;
     int64_t scheduler_lease_ttl_ms;

@@ -76,6 +76,9 @@ struct wdts_catalog;
 #define WDTS_CONN_BURST_DEFAULT 1
 #define WDTS_CONN_CONCURRENCY_DEFAULT 1
 
+/** Deepest per-connection look-back (`--lookback report=D`). */
+#define WDTS_CONN_LOOKBACK_MAX_S (366LL * 86400)
+
 /** Bounds checked by wdts_conn_validate(). */
 #define WDTS_CONN_BACKFILL_MAX_S (3650LL * 86400)
 #define WDTS_CONN_RATE_MAX 100.0
@@ -101,6 +104,8 @@ struct wdts_conn_report {
     char *reason;     /* blocked: what the API said (e.g. 权限不足); owned, may be NULL */
     char *fix;        /* blocked: what to do; owned, may be NULL */
     int64_t since;    /* blocked: Unix time it was first seen blocked; 0 otherwise */
+    int has_lookback;   /* 1: lookback_s overrides the catalog's lookback_s for this connection */
+    int64_t lookback_s; /* look-back depth (0 = none), a multiple of 60; with has_lookback */
 };
 
 /**
