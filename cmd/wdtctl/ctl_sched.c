@@ -264,7 +264,7 @@ int ctl_reports_main(int argc, char **argv)
         json_decref(arr);
     } else {
         size_t shown = 0;
-        printf("%-22s %-10s %-11s %-9s %-9s %-4s %-46s %-4s %s\n", "REPORT", "GROUP", "KIND",
+        printf("%-25s %-10s %-11s %-9s %-9s %-4s %-46s %-4s %s\n", "REPORT", "GROUP", "KIND",
                "WINDOW", "BASIS", "LATE", "METHOD", "PAGE", "KEY");
         for (size_t i = 0; i < wdts_catalog_count(cat); i++) {
             const struct wdts_catalog_report *r = wdts_catalog_at(cat, i);
@@ -277,7 +277,7 @@ int ctl_reports_main(int argc, char **argv)
             snprintf(win, sizeof(win), "%s%s", r->kind == WDTS_REPORT_SNAPSHOT ? "every " : "",
                      span);
             join_names(&r->pk, pk, sizeof(pk));
-            printf("%-22s %-10s %-11s %-9s %-9s %-4s %-46s %-4d %s\n", r->name, r->group,
+            printf("%-25s %-10s %-11s %-9s %-9s %-4s %-46s %-4d %s\n", r->name, r->group,
                    wdts_report_kind_name(r->kind), win,
                    r->kind == WDTS_REPORT_SNAPSHOT ? "-" : r->time_basis,
                    wdts_catalog_report_sees_late_changes(r) ? "yes" : "no", r->method,
