@@ -245,9 +245,10 @@ static void check_history(const struct wdts_catalog_report *rep, const json_t *m
         problem(pr, rep->name, "history method %s is not in the spec", rep->history_method);
         return;
     }
-    if (strcmp(str(h, "history_of"), rep->method) != 0)
-        problem(pr, rep->name, "history method %s archives %s in the spec, not %s",
-                rep->history_method, str(h, "history_of"), rep->method);
+    const char *of = str(json_object_get(h, "history_of"), "v");
+    if (strcmp(of, rep->method) != 0)
+        problem(pr, rep->name, "history method %s archives '%s' in the spec, not %s",
+                rep->history_method, of, rep->method);
     const char *qm = str(json_object_get(h, "qimen"), "method");
     if (strcmp(rep->history_qimen_method, qm) != 0)
         problem(pr, rep->name, "history qimen_method is %s, the spec says %s",
