@@ -323,7 +323,7 @@ static void test_single_reports_blocked_with_their_fix(void **state)
 {
     (void)state;
     struct wdts_test_run run;
-    add(&run, "perm-shop", "trades,stockouts,raw_trades,stock,stock_changes,shops");
+    add(&run, "perm-shop", "trades,stockouts,raw_trades,report:stock,stock_changes,shops");
     if (run.status != 0 || strstr(run.out, "stored: 3 reports ok, 3 blocked") == NULL)
         fail_msg("exit %d\nstdout: %s\nstderr: %s", run.status, run.out, run.err);
     static const char *const want[] = {
