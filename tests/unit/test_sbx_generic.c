@@ -14,6 +14,7 @@
 #include "sbx_clock.h"
 #include "sbx_gateway.h"
 #include "sbx_generic.h"
+#include "sbx_method.h"
 #include "sbx_tenant.h"
 #include "wdts/catalog.h"
 #include "wdts/mem.h"
@@ -170,8 +171,10 @@ static void key_of(const struct wdts_catalog_names *pk, const json_t *rec, struc
             wdts_buf_printf(out, "%lld", (long long)json_integer_value(v));
         else if (json_is_string(v))
             wdts_buf_append_str(out, json_string_value(v));
+        else if (json_is_boolean(v)) /* stock costs' defect */
+            wdts_buf_append_str(out, json_is_true(v) ? "true" : "false");
         else
-            fail_msg("pk field %s is not an integer or a string", pk->v[i]);
+            fail_msg("pk field %s is not an integer, a string or a boolean", pk->v[i]);
     }
 }
 
@@ -465,6 +468,11 @@ static void test_tenant_permissions(void **state)
     size_t len, slen;
     const char *ctext = wdts_catalog_embedded(&len);
     json_t *arr = json_loadb(ctext, len, 0, NULL);
+    /* the catalog's own generated reports: those the static method table does not serve */
+    size_t n_gen = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        n_gen += sbx_method_find_direct(json_string_value(
+                     json_object_get(json_array_get(arr, i), "method"))) == NULL;
     json_t *extra = json_deep_copy(json_array_get(arr, 4)); /* purchase_orders */
     json_object_set_new(extra, "name", json_string("made_up"));
     json_object_set_new(extra, "method", json_string("purchase.MadeUp.queryWithDetail"));
@@ -485,7 +493,7 @@ static void test_tenant_permissions(void **state)
     free(spec_text);
     if (r == NULL)
         fail_msg("%s", es);
-    assert_int_equal(r->n_gen, 1);
+    assert_int_equal(r->n_gen, n_gen + 1);
     struct sbx_tenants ts;
     assert_int_equal(sbx_tenants_load_for(path, NULL, &ts, es, sizeof(es)), WDTS_ERR_CONFIG);
     assert_non_null(strstr(es, "unknown method \"purchase.MadeUp.queryWithDetail\""));
