@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "sbx_clock.h"
+#include "sbx_conform.h"
 #include "sbx_fault.h"
 #include "sbx_generic.h"
 #include "sbx_method.h"
@@ -561,11 +562,26 @@ static void serve_query(struct call *c)
         b->cap = need;
     }
     page_open(c, res.n, m->list_key, "total_count");
+    /* A history method's rows: the document as its current method renders it, cut to the
+     * archive page's fields and forms (sbx_conform.h). */
+    const json_t *hrow = m->history ? sbx_reports_spec_row(c->gw->reports, m->direct) : NULL;
+    const char *keep = fmt == SBX_TIMEFMT_DOC ? NULL
+                                              : json_string_value(json_object_get(hrow,
+                                                                                  "change_time"));
+    struct wdts_buf one;
+    wdts_buf_init(&one);
     for (size_t i = from; i < to; i++) {
         if (i > from)
             wdts_buf_append(b, ",", 1);
-        sbx_data_render_fmt(&ds, m->entity, c->route, res.hits[i].id, c->now, fmt, b);
+        if (hrow == NULL) {
+            sbx_data_render_fmt(&ds, m->entity, c->route, res.hits[i].id, c->now, fmt, b);
+            continue;
+        }
+        wdts_buf_reset(&one);
+        sbx_data_render_fmt(&ds, m->entity, c->route, res.hits[i].id, c->now, fmt, &one);
+        sbx_conform_row(hrow, keep, wdts_buf_str(&one), one.len, b);
     }
+    wdts_buf_deinit(&one);
     page_close(c);
     if (to > from) {
         size_t seen = b->len / (to - from) + 64;

@@ -125,6 +125,7 @@ struct sbx_gen_report {
 /** Every catalog report resolved (see the top of this file). */
 struct sbx_reports {
     struct wdts_catalog *cat;
+    json_t *spec; /* the API spec, owned */
     struct sbx_gen_report *gen;
     size_t n_gen;
     size_t n_hand;
@@ -162,6 +163,10 @@ const struct sbx_gen_report *sbx_reports_find_direct(const struct sbx_reports *r
  *          or NULL. */
 const struct sbx_gen_report *sbx_reports_find_qimen(const struct sbx_reports *r,
                                                     const char *name, int *history);
+/** @returns the spec's `row` (fields and lists) of a method, or NULL when the spec lacks it.
+ *  Borrowed from the registry. */
+const json_t *sbx_reports_spec_row(const struct sbx_reports *r, const char *method);
+
 /** @returns the generated report of a catalog report name, or NULL (hand-made or unknown). */
 const struct sbx_gen_report *sbx_reports_find_name(const struct sbx_reports *r,
                                                    const char *name);

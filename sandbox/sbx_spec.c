@@ -547,7 +547,15 @@ void sbx_reports_destroy(struct sbx_reports *r)
         gen_free(&r->gen[i]);
     free(r->gen);
     wdts_catalog_destroy(r->cat);
+    json_decref(r->spec);
     free(r);
+}
+
+const json_t *sbx_reports_spec_row(const struct sbx_reports *r, const char *method)
+{
+    if (r == NULL)
+        return NULL;
+    return json_object_get(json_object_get(json_object_get(r->spec, "methods"), method), "row");
 }
 
 static struct sbx_reports *resolve(struct wdts_catalog *cat, const char *spec_json, size_t len,
@@ -585,7 +593,7 @@ static struct sbx_reports *resolve(struct wdts_catalog *cat, const char *spec_js
         }
         build_report(rep, m, &r->gen[r->n_gen++], &pr);
     }
-    json_decref(spec);
+    r->spec = spec;
     if (pr.n > 0) {
         char tail[64];
         snprintf(tail, sizeof(tail), " (%d problem%s)", pr.n, pr.n == 1 ? "" : "s");
