@@ -21,13 +21,14 @@ tenants='[
  {"sid":"chaos-shop-c","appkey":"c-app","appsecret":"c-secret:c-salt",
   "rate_per_min":6000,"concurrency":6,"orders_per_day":500,"seed":33}]'
 # Faults: 5% of calls fail in every transient way, malformed answers among them (status 0
-# without the record list, a status that is no number: never an empty window); from 4 s to
-# 30 s (while the backfill runs, however slowly the workers join) a fifth of the calls
+# without the record list, a status that is no number: never an empty window); from 35 s to
+# 65 s (after the three connections are added, which takes 15-30 s with 45 reports to
+# probe, and while the backfill runs) a fifth of the calls
 # answer "rate limited", which sets the sellers' cooldowns (30 s; calls wait them out, so
 # few more answers follow).
 faults=http5xx=0.015,truncate=0.01,status5=0.006,status99=0.004,hang=0.003,hangtime=15s
 faults+=,nolist=0.005,badstatus=0.004
-faults+=,ratelimit@4s-30s=0.2,seed=7
+faults+=,ratelimit@35s-65s=0.2,seed=7
 export WDT_WORKER_HTTP_TIMEOUT=10s
 
 st_services "$tenants" speed:20 "$faults"
