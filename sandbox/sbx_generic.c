@@ -215,7 +215,8 @@ wdts_err_t sbx_gen_select(const struct sbx_gen_report *g, const struct sbx_datas
         }
         hits[n++] = (struct ghit){t, i, mod};
     }
-    qsort(hits, n, sizeof(*hits), ghit_cmp);
+    if (n > 1)
+        qsort(hits, n, sizeof(*hits), ghit_cmp);
     if (n > 0) {
         out->hits = wdts_xmalloc(n * sizeof(*out->hits));
         for (size_t i = 0; i < n; i++)

@@ -170,6 +170,7 @@ static void test_paging_both_routes(void **state)
     got = pages(&half, 1, NULL, "wdt.purchase.purchaseorder.querywithdetail", params, "order",
                 "purchase_id", &total);
     expect_truth(got, want, total);
+    json_decref(got);
     printf("# purchase_orders: %zu rows in 7-row pages on both routes, as the truth says\n",
            json_array_size(want));
     /* its history method: the same checks, nothing archived */
@@ -181,7 +182,6 @@ static void test_paging_both_routes(void **state)
     got = pages(&half, 1, NULL, "wdt.purchase.purchaseorder.queryhistorywithdetail", params,
                 "order", "purchase_id", &total);
     assert_int_equal(json_array_size(got), 0);
-    json_decref(got);
     json_decref(got);
     json_decref(want);
     free(params);
