@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sbx_data_int.h"
+#include "sbx_truth.h"
 #include "wdts/mem.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
@@ -541,34 +542,25 @@ wdts_err_t sbx_gen_truth_write(const struct sbx_gen_report *g, const struct sbx_
                                int64_t before, FILE *out)
 {
     struct sbx_result res = {NULL, 0};
-    struct wdts_buf line;
+    struct wdts_buf line, pk;
     wdts_buf_init(&line);
+    wdts_buf_init(&pk);
     wdts_err_t err = sbx_gen_select(g, ds, route, since, before, as_of, &res);
     for (size_t i = 0; err == WDTS_OK && i < res.n; i++) {
         int64_t m = res.hits[i].modified;
         if (g->snapshot && (m < since || m >= before))
             continue; /* a snapshot is the whole list; the truth is by change time */
-        char rfc[WDTS_RFC3339_LEN];
-        wdts_time_format_rfc3339(m, rfc);
-        wdts_buf_reset(&line);
-        wdts_buf_append_str(&line, "{\"pk\":\"");
-        struct wdts_buf pk;
-        wdts_buf_init(&pk);
+        wdts_buf_reset(&pk);
         sbx_gen_pk(g, res.hits[i].id, &pk);
-        wdts_buf_append_json_str(&line, wdts_buf_str(&pk));
-        wdts_buf_deinit(&pk);
-        wdts_buf_printf(&line, "\",\"modified\":\"%s\",\"modified_unix\":%lld", rfc,
-                        (long long)m);
-        if (!g->snapshot && g->basis != SBX_GB_MODIFIED)
-            wdts_buf_printf(&line, ",\"basis_unix\":%lld",
-                            (long long)sbx_gen_basis_time(g, ds, res.hits[i].id, as_of));
-        wdts_buf_append_str(&line, "}\n");
-        if (fwrite(line.data, 1, line.len, out) != line.len)
-            err = WDTS_ERR_IO;
+        int64_t basis = !g->snapshot && g->basis != SBX_GB_MODIFIED
+                            ? sbx_gen_basis_time(g, ds, res.hits[i].id, as_of)
+                            : -1;
+        err = sbx_truth_line(out, wdts_buf_str(&pk), m, basis, &line);
     }
     if (err == WDTS_OK && fflush(out) != 0)
         err = WDTS_ERR_IO;
     wdts_buf_deinit(&line);
+    wdts_buf_deinit(&pk);
     sbx_result_deinit(&res);
     return err;
 }

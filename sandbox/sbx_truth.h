@@ -23,6 +23,15 @@
 wdts_err_t sbx_truth_write(const struct sbx_dataset *ds, enum sbx_entity e, enum sbx_route route,
                            int64_t as_of, int64_t since, int64_t before, FILE *out);
 
+/**
+ * @brief Writes one truth line to out: {"pk":…,"modified":RFC3339,"modified_unix":N} plus
+ *        "basis_unix":B when basis >= 0 (a report windowed on another time than its change
+ *        time). line is scratch space.
+ * @returns WDTS_OK, or WDTS_ERR_IO when writing fails.
+ */
+wdts_err_t sbx_truth_line(FILE *out, const char *pk, int64_t modified, int64_t basis,
+                          struct wdts_buf *line);
+
 /** Parses a route name, "wdt" or "qimen" (the truth command's --route). @returns
  *  WDTS_ERR_INVAL otherwise. */
 wdts_err_t sbx_route_parse(const char *name, enum sbx_route *out);
