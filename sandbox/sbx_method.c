@@ -117,16 +117,20 @@ const struct sbx_method *sbx_method_find_direct(const char *name)
     return NULL;
 }
 
-const struct sbx_method *sbx_method_find_qimen(const char *name)
+const char *sbx_method_qimen_bare(const char *name)
 {
     /* A scene prefix ("3ldsmu02o9.") comes before "wdt."; strip anything before it. */
-    const char *bare = name;
-    if (strncasecmp(bare, "wdt.", 4) != 0) {
-        const char *dot = strchr(bare, '.');
-        if (dot == NULL)
-            return NULL;
-        bare = dot + 1;
-    }
+    if (strncasecmp(name, "wdt.", 4) == 0)
+        return name;
+    const char *dot = strchr(name, '.');
+    return dot ? dot + 1 : NULL;
+}
+
+const struct sbx_method *sbx_method_find_qimen(const char *name)
+{
+    const char *bare = sbx_method_qimen_bare(name);
+    if (bare == NULL)
+        return NULL;
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (strcasecmp(methods[i].qimen, bare) == 0)
             return &methods[i];

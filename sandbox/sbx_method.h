@@ -67,6 +67,9 @@ const struct sbx_method *sbx_method_find_qimen(const char *name);
 /** @returns 1 when entity e has a history method in the table (its documents can be
  *  archived), else 0. */
 int sbx_method_entity_has_history(enum sbx_entity e);
+/** @returns name without its Qimen scene prefix (what comes before "wdt."), or NULL when
+ *  name has neither "wdt." nor a prefix. Points into name. */
+const char *sbx_method_qimen_bare(const char *name);
 /** The whole table (for listings and tests). */
 const struct sbx_method *sbx_method_table(size_t *n);
 /**

@@ -664,13 +664,9 @@ const struct sbx_gen_report *sbx_reports_find_direct(const struct sbx_reports *r
 const struct sbx_gen_report *sbx_reports_find_qimen(const struct sbx_reports *r,
                                                     const char *name, int *history)
 {
-    const char *bare = name;
-    if (strncasecmp(bare, "wdt.", 4) != 0) {
-        const char *dot = strchr(bare, '.');
-        if (dot == NULL)
-            return NULL;
-        bare = dot + 1;
-    }
+    const char *bare = sbx_method_qimen_bare(name);
+    if (bare == NULL)
+        return NULL;
     for (int h = 0; h < 2; h++) {
         for (size_t i = 0; r && i < r->n_gen; i++) {
             const char *m = h ? r->gen[i].rep->history_qimen_method : r->gen[i].rep->qimen_method;
