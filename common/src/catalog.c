@@ -17,7 +17,8 @@
 #include "wdts/str.h"
 #include "wdts/time.h"
 
-/* Generated at build time from common/catalog/reports.json (common/catalog/embed.cmake, common/cmake/embed-file.cmake). */
+/* Generated at build time from common/catalog/reports.json (common/catalog/embed.cmake,
+ * common/cmake/embed-file.cmake). */
 extern const unsigned char wdts_catalog_embedded_json[];
 extern const size_t wdts_catalog_embedded_json_len;
 
