@@ -1,5 +1,5 @@
 /* Reports the hand-made model (sbx_method.c, sbx_data*.c) does not cover, served from
- * the official field tables recorded in common/catalog/wdt-api-spec.json.
+ * the official field tables recorded in common/model/catalog/wdt-api-spec.json.
  *
  * sbx_spec.c resolves every report of the catalog at start-up: a report whose method is
  * in the static method table is hand-made (that model takes precedence); any other must

@@ -1,6 +1,6 @@
 /* Resolving the catalog's reports at start-up (see sbx_generic.h): hand-made when the
  * static method table serves the method, else a plan built once from the method's entry
- * in the API spec (common/catalog/wdt-api-spec.json, embedded at build time by
+ * in the API spec (common/model/catalog/wdt-api-spec.json, embedded at build time by
  * sandbox/spec-embed.cmake). Nothing here runs per request. */
 #include "sbx_generic.h"
 
@@ -587,7 +587,7 @@ static struct sbx_reports *resolve(struct wdts_catalog *cat, const char *spec_js
         const json_t *m = json_object_get(methods, rep->method);
         if (m == NULL) {
             prob(&pr, rep->name, "method %s is neither served by the hand-made model nor in the "
-                 "API spec %s: add its entry to the spec (common/catalog/SPEC.md)", rep->method,
+                 "API spec %s: add its entry to the spec (common/model/catalog/SPEC.md)", rep->method,
                  spec_origin);
             continue;
         }
@@ -623,7 +623,7 @@ struct sbx_reports *sbx_reports_new(const char *catalog_path, const char *spec_p
     if (spec_path == NULL) {
         size_t len;
         const char *text = sbx_spec_embedded(&len);
-        return resolve(cat, text, len, "(embedded common/catalog/wdt-api-spec.json)", flags,
+        return resolve(cat, text, len, "(embedded common/model/catalog/wdt-api-spec.json)", flags,
                        errstr, errstr_size);
     }
     FILE *f = fopen(spec_path, "rb");

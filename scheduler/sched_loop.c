@@ -15,6 +15,7 @@
 #include "sched_state.h"
 #include "wdts/catalog.h"
 #include "wdts/cfg.h"
+#include "wdts/cfg_redis.h"
 #include "wdts/conn.h"
 #include "wdts/log.h"
 #include "wdts/lua.h"

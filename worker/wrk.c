@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "wdts/cfg_redis.h"
 #include "wdts/http_server.h"
 #include "wdts/log.h"
 #include "wdts/lua.h"

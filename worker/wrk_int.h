@@ -20,7 +20,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "wdts/api_multi.h"
+#include "wdts/wdt_api_multi.h"
 #include "wdts/catalog.h"
 #include "wdts/cfg.h"
 #include "wdts/conn.h"

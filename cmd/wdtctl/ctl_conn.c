@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "wdts/catalog.h"
 #include "wdts/cfg.h"
+#include "wdts/cfg_redis.h"
 #include "wdts/conn.h"
 #include "wdts/conn_probe.h"
 #include "wdts/crypto.h"

@@ -18,6 +18,7 @@
 #include "sched_plan.h"
 #include "wdts/catalog.h"
 #include "wdts/cfg.h"
+#include "wdts/cfg_redis.h"
 #include "wdts/conn.h"
 #include "wdts/conn_probe.h"
 #include "wdts/crypto.h"

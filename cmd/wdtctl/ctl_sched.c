@@ -19,6 +19,7 @@
 #include "sched_state.h"
 #include "wdts/catalog.h"
 #include "wdts/cfg.h"
+#include "wdts/cfg_redis.h"
 #include "wdts/conn.h"
 #include "wdts/err.h"
 #include "wdts/mem.h"

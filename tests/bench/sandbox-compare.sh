@@ -2,7 +2,7 @@
 # Two builds of wdt-sandbox side by side in one run, with the same scripts:
 #   1. tests/bench/sandbox-bench.sh against each build (calls per on-CPU second);
 #   2. instructions per 100-row trade page in the data module (valgrind callgrind on
-#      tests/bench/sbx_data_bench.c linked with each build's libraries):
+#      tests/bench/sbx_data_bench.c as each build compiled it):
 #        paged   windows paged once each at one clock second, 20,000 orders a day
 #                (what the sandbox does for `trades/100 cold`: a selection per window,
 #                its pages rendered without the row cache)
@@ -16,7 +16,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 before=$(cd "$1" && pwd)
 after=$(cd "${2:-$root/build}" && pwd)
 for b in "$before" "$after"; do
-    for f in bin/wdt-sandbox tests/bench-sbx_load libwdtssandbox.a libwdtscommon.a; do
+    for f in bin/wdt-sandbox tests/bench-sbx_load tests/bench-sbx_data_bench; do
         [[ -e "$b/$f" ]] || { echo "missing $b/$f: build it first" >&2; exit 1; }
     done
 done
@@ -35,9 +35,7 @@ printf '%-8s %14s %14s\n' mode before after
 declare -A ir
 for side in before after; do
     b=${!side}
-    cc -O2 -g -std=gnu11 -I "$root/sandbox" -I "$root/common/include" \
-        "$root/tests/bench/sbx_data_bench.c" "$b/libwdtssandbox.a" "$b/libwdtscommon.a" \
-        -lpthread -o "$tmp/bench-$side"
+    cp "$b/tests/bench-sbx_data_bench" "$tmp/bench-$side"
     for mode in paged cold; do
         if [[ $mode == paged ]]; then args=(warm trades 400 100 20000); else args=(cold trades 400 100 10000); fi
         valgrind --tool=callgrind --callgrind-out-file="$tmp/cg" "$tmp/bench-$side" "${args[@]}" >/dev/null 2>&1

@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
-# Builds and runs the data-set benchmark against the libraries of a build tree.
+# Runs the data-set benchmark (bench-sbx_data_bench) of a build tree.
 #   tests/bench/sbx_data_bench.sh [build-dir]        warm, cold, repeat; trades and stockouts
 #   CALLGRIND=1 tests/bench/sbx_data_bench.sh        also instruction counts per call
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
-[[ -f $build/libwdtssandbox.a ]] || { echo "build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
-bin=$build/tests/sbx_data_bench
-cc -O2 -g -std=gnu11 -Wall -Wextra -I "$root/sandbox" -I "$root/common/include" \
-    "$root/tests/bench/sbx_data_bench.c" "$build/libwdtssandbox.a" "$build/libwdtscommon.a" \
-    -lpthread -o "$bin"
+bin=$build/tests/bench-sbx_data_bench
+[[ -x $bin ]] || { echo "build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
 for mode in warm cold repeat; do
     for entity in trades stockouts; do
         "$bin" "$mode" "$entity" "${CALLS:-20000}" 100 10000

@@ -1,4 +1,4 @@
-/* Fuzz target: the answer classification (common/src/wdt_api_answer.c). Input: byte 0
+/* Fuzz target: the answer classification (common/wdtapi/wdt_api_answer.c). Input: byte 0
  * picks the HTTP status, byte 1 the transport and list-eliding settings, the rest is the
  * body. Whatever the body, the result has a class and kind in range and a bounded
  * message without control characters; the API's text and code are bounded and clean. */

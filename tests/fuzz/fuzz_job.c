@@ -1,4 +1,4 @@
-/* Fuzz target: the job decoder (common/src/job.c). Any bytes: no crash, and a failure
+/* Fuzz target: the job decoder (common/model/job.c). Any bytes: no crash, and a failure
  * says why; a job it accepts encodes to bytes that decode to the same job and encode to
  * the same bytes again. */
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Fuzz target: the strict JSON scanner (common/src/json_scan.c) against jansson. Whatever
+/* Fuzz target: the strict JSON scanner (common/base/json_scan.c) against jansson. Whatever
  * the scanner accepts, jansson accepts; what jansson accepts the scanner accepts too
  * unless the scanner's header calls it unusual (deep nesting, long numbers); the spans
  * wdts_jscan_answer() reports lie in the input and parse to what jansson finds there.

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "src/wdt_api_http.h" /* the event-loop side, private to common/src and its tests */
+#include "wdt_api_http_int.h" /* the event-loop side, private to common/wdtapi and its tests */
 #include "wdts/mem.h"
 #include "wdts/str.h"
 #include "wdts/wdt_api.h"

@@ -131,7 +131,7 @@ static void test_repo_file_matches_embedded(void **state)
     (void)state;
     /* The path override loads the same file the build embedded. */
     char path[1024];
-    snprintf(path, sizeof(path), "%s/common/catalog/reports.json", WDTS_SOURCE_DIR);
+    snprintf(path, sizeof(path), "%s/common/model/catalog/reports.json", WDTS_SOURCE_DIR);
     char es[1024] = "";
     struct wdts_catalog *cat = wdts_catalog_new(path, es, sizeof(es));
     if (cat == NULL)

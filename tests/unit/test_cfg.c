@@ -773,7 +773,7 @@ static void test_config_md_is_fresh(void **state)
     if (committed == NULL || strcmp(committed, wdts_buf_str(&md)) != 0) {
         free(committed);
         wdts_buf_deinit(&md);
-        fail_msg("%s is out of date with the table in common/src/cfg.c; update it with:\n"
+        fail_msg("%s is out of date with the table in common/config/cfg.c; update it with:\n"
                  "  cmake --build build && build/tests/test_cfg --write-config-md %s",
                  path, path);
     }

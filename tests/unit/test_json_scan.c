@@ -1,4 +1,4 @@
-/* The strict JSON scanner (common/src/json_scan.c) and the classification that uses it to
+/* The strict JSON scanner (common/base/json_scan.c) and the classification that uses it to
  * leave a page's record list out of the tree: whatever the scanner accepts, jansson
  * accepts too (tables, every truncation, random mutations), and an answer classified
  * with the list left out gives the same class, status, total and message as in full. */

@@ -53,7 +53,7 @@ static void test_embedded_scripts(void **state)
     }
     /* the embedded bytes are the files' bytes */
     char path[512];
-    snprintf(path, sizeof(path), "%s/common/lua/wm_complete.lua", WDTS_SOURCE_DIR);
+    snprintf(path, sizeof(path), "%s/common/redis/lua/wm_complete.lua", WDTS_SOURCE_DIR);
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     static char file[65536];

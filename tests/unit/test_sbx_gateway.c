@@ -123,7 +123,7 @@ static void test_methods(void **state)
     /* The table agrees with the catalog: every report's direct and Qimen names, the
      * widest window and the hide parameter the catalog sends. */
     char path[1024];
-    snprintf(path, sizeof(path), "%s/common/catalog/reports.json", WDTS_SOURCE_DIR);
+    snprintf(path, sizeof(path), "%s/common/model/catalog/reports.json", WDTS_SOURCE_DIR);
     json_error_t jerr;
     json_t *cat = json_load_file(path, 0, &jerr);
     assert_non_null(cat);

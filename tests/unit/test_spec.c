@@ -1,5 +1,5 @@
-/* The report catalog and the sandbox against the API spec (common/catalog/wdt-api-spec.json,
- * what the official method pages state; common/catalog/SPEC.md). The catalog: every fact
+/* The report catalog and the sandbox against the API spec (common/model/catalog/wdt-api-spec.json,
+ * what the official method pages state; common/model/catalog/SPEC.md). The catalog: every fact
  * the worker acts on (method, Qimen method, window parameters and their basis, span, fixed
  * parameters, list key, primary key, change-time field and the form the pages show it in,
  * detail lists, PII fields, page sizes) must agree. The sandbox: every field of every row it
@@ -26,7 +26,7 @@ static int setup(void **state)
     (void)state;
     char path[1024];
     json_error_t jerr;
-    snprintf(path, sizeof(path), "%s/common/catalog/wdt-api-spec.json", WDTS_SOURCE_DIR);
+    snprintf(path, sizeof(path), "%s/common/model/catalog/wdt-api-spec.json", WDTS_SOURCE_DIR);
     spec = json_load_file(path, 0, &jerr);
     if (spec == NULL)
         fprintf(stderr, "%s:%d: %s\n", path, jerr.line, jerr.text);
