@@ -9,9 +9,8 @@
 #include "sink.h"
 #include "wdts/cfg.h"
 #include "wdts/err.h"
-#include "wdts/log.h"
-#include "wdts/secret.h"
 #include "wdts/mem.h"
+#include "wdts/prog.h"
 #include "wdts/str.h"
 
 extern char **environ;
@@ -20,12 +19,6 @@ extern char **environ;
 #define MAX_SETS 64
 
 static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -74,90 +67,88 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
-int main(int argc, char **argv)
-{
-    char perr[256];
-    /* before any secret is read: no core dump, no ptrace by others */
-    if (wdts_secret_protect_process(perr, sizeof(perr)) != WDTS_OK)
-        fprintf(stderr, "wdt-sink-sqlite: warning: %s\n", perr);
-    const char *db = NULL, *group = NULL, *topics_arg = NULL, *config = NULL, *idle = NULL;
-    const char *http = NULL;
+/* The command line, as given: the values are borrowed from argv. */
+struct sink_args {
+    const char *db, *group, *topics, *config, *http;
     const char *sets[MAX_SETS];
-    size_t nsets = 0;
-    const char *v;
+    size_t nsets;
+    long long once_idle;
+};
 
+/* @returns -1 to go on, or the exit code (after --help, or a usage error printed). */
+static int parse_args(int argc, char **argv, struct sink_args *a)
+{
+    const char *v, *idle = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return WDTS_EXIT_OK;
         }
-        if (strcmp(argv[i], "--help-config") == 0) {
-            struct wdts_buf b;
-            wdts_buf_init(&b);
-            wdts_cfg_help(&b);
-            fputs(wdts_buf_str(&b), stdout);
-            wdts_buf_deinit(&b);
-            return WDTS_EXIT_OK;
-        }
+        if (strcmp(argv[i], "--help-config") == 0)
+            return wdts_prog_help_config();
         if ((v = opt_value(argc, argv, &i, "--db")) != NULL)
-            db = v;
+            a->db = v;
         else if ((v = opt_value(argc, argv, &i, "--group")) != NULL)
-            group = v;
+            a->group = v;
         else if ((v = opt_value(argc, argv, &i, "--topics")) != NULL)
-            topics_arg = v;
+            a->topics = v;
         else if ((v = opt_value(argc, argv, &i, "--once-idle")) != NULL)
             idle = v;
         else if ((v = opt_value(argc, argv, &i, "--http")) != NULL)
-            http = v;
+            a->http = v;
         else if ((v = opt_value(argc, argv, &i, "--config")) != NULL)
-            config = v;
+            a->config = v;
         else if ((v = opt_value(argc, argv, &i, "--set")) != NULL) {
-            if (nsets == MAX_SETS) {
+            if (a->nsets == MAX_SETS) {
                 fprintf(stderr, "wdt-sink-sqlite: at most %d --set options\n", MAX_SETS);
                 return WDTS_EXIT_USAGE;
             }
-            sets[nsets++] = v;
+            a->sets[a->nsets++] = v;
         } else {
             fprintf(stderr, "wdt-sink-sqlite: unknown argument '%s' (see --help)\n", argv[i]);
             return WDTS_EXIT_USAGE;
         }
     }
-    if (group != NULL && *group == '\0') {
+    if (a->group != NULL && *a->group == '\0') {
         fprintf(stderr, "wdt-sink-sqlite: --group wants a consumer group name, not ''\n");
         return WDTS_EXIT_USAGE;
     }
-    long long once_idle = 0;
-    if (idle != NULL && wdts_parse_int(idle, 1, 86400, &once_idle) != WDTS_OK) {
+    if (idle != NULL && wdts_parse_int(idle, 1, 86400, &a->once_idle) != WDTS_OK) {
         fprintf(stderr,
                 "wdt-sink-sqlite: --once-idle wants whole seconds from 1 to 86400, "
                 "not '%s'\n",
                 idle);
         return WDTS_EXIT_USAGE;
     }
+    return -1;
+}
 
-    struct wdts_cfg *cfg = NULL;
-    struct wdts_buf errs;
-    wdts_buf_init(&errs);
-    struct wdts_cfg_opts copts = {
-        .file = config, .envp = environ, .overrides = sets, .overrides_cnt = nsets};
-    if (wdts_cfg_load(&copts, &cfg, &errs) != WDTS_OK) {
-        fputs(wdts_buf_str(&errs), stderr);
-        wdts_buf_deinit(&errs);
-        return WDTS_EXIT_CONFIG;
+/* Splits the comma-separated list in place (no strtok: empty items are errors).
+ * @returns 0, or the exit code after printing why. */
+static int split_topics(char *list, const char **topics, size_t *ntopics)
+{
+    for (char *p = list; p != NULL;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (*p == '\0' || *ntopics == MAX_TOPICS) {
+            fprintf(stderr, "wdt-sink-sqlite: --topics wants 1-%d comma-separated names\n",
+                    MAX_TOPICS);
+            return WDTS_EXIT_USAGE;
+        }
+        topics[(*ntopics)++] = p;
+        p = comma ? comma + 1 : NULL;
     }
-    wdts_buf_deinit(&errs);
-    wdts_log_set_prog("wdt-sink-sqlite");
-    wdts_cfg_apply_logging(cfg);
+    return 0;
+}
 
-    int rc = WDTS_EXIT_CONFIG;
-    char *topics_copy = wdts_xstrdup(topics_arg ? topics_arg : cfg->topic_records);
-    const char *topics[MAX_TOPICS];
-    size_t ntopics = 0;
-    if (db == NULL)
-        db = cfg->sink_db;
+/* The database and Kafka settings the sink cannot start without.
+ * @returns 0, or the exit code after printing why. */
+static int check_settings(const struct wdts_cfg *cfg, const char *db)
+{
     if (db == NULL || *db == '\0') {
         fprintf(stderr, "wdt-sink-sqlite: no database: pass --db PATH (or set WDT_SINK_DB)\n");
-        goto out;
+        return WDTS_EXIT_CONFIG;
     }
     int has_bootstrap = 0;
     for (size_t i = 0; i < cfg->kafka_cnt; i++)
@@ -166,43 +157,47 @@ int main(int argc, char **argv)
         fprintf(stderr, "wdt-sink-sqlite: kafka.bootstrap.servers is not set: set "
                         "WDT_KAFKA_BOOTSTRAP_SERVERS=host:port or --set "
                         "kafka.bootstrap.servers=host:port\n");
-        goto out;
+        return WDTS_EXIT_CONFIG;
     }
-    /* Split the comma-separated list in place (no strtok: empty items are errors). */
-    for (char *p = topics_copy; p != NULL;) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (*p == '\0' || ntopics == MAX_TOPICS) {
-            fprintf(stderr, "wdt-sink-sqlite: --topics wants 1-%d comma-separated names\n",
-                    MAX_TOPICS);
-            rc = WDTS_EXIT_USAGE;
-            goto out;
-        }
-        topics[ntopics++] = p;
-        p = comma ? comma + 1 : NULL;
-    }
+    return 0;
+}
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+int main(int argc, char **argv)
+{
+    wdts_prog_protect("wdt-sink-sqlite");
+    struct sink_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+
+    struct wdts_cfg_opts copts = {
+        .file = a.config, .envp = environ, .overrides = a.sets, .overrides_cnt = a.nsets};
+    struct wdts_cfg *cfg = wdts_prog_cfg_load(&copts, NULL);
+    if (cfg == NULL)
+        return WDTS_EXIT_CONFIG;
+    wdts_prog_logging(cfg, "wdt-sink-sqlite");
+
+    char *topics_copy = wdts_xstrdup(a.topics ? a.topics : cfg->topic_records);
+    const char *topics[MAX_TOPICS];
+    size_t ntopics = 0;
+    const char *db = a.db ? a.db : cfg->sink_db;
+    if ((rc = check_settings(cfg, db)) != 0 ||
+        (rc = split_topics(topics_copy, topics, &ntopics)) != 0)
+        goto out;
+    wdts_prog_on_stop(&stop_flag, 1);
 
     struct sink_opts opts = {
         .db_path = db,
-        .group = group ? group : cfg->sink_group,
+        .group = a.group ? a.group : cfg->sink_group,
         .topics = topics,
         .ntopics = ntopics,
         .kafka = cfg->kafka,
         .kafka_cnt = cfg->kafka_cnt,
         .catalog_path = cfg->catalog_path,
-        .once_idle_s = (int)once_idle,
+        .once_idle_s = (int)a.once_idle,
         .batch_max = cfg->sink_batch_max,
         .batch_ms = (int)cfg->sink_batch_time_ms,
-        .http_listen = http,
+        .http_listen = a.http,
         .stop = &stop_flag,
     };
     rc = sink_run(&opts);

@@ -9,8 +9,7 @@
 #include "wdts/cfg.h"
 #include "wdts/err.h"
 #include "wdts/log.h"
-#include "wdts/secret.h"
-#include "wdts/str.h"
+#include "wdts/prog.h"
 #include "wrk.h"
 
 extern char **environ;
@@ -23,12 +22,6 @@ const char *malloc_conf = "narenas:2,dirty_decay_ms:1000,muzzy_decay_ms:0";
 #endif
 
 static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -50,10 +43,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    char perr[256];
-    /* before any secret is read: no core dump, no ptrace by others */
-    if (wdts_secret_protect_process(perr, sizeof(perr)) != WDTS_OK)
-        fprintf(stderr, "wdt-worker: warning: %s\n", perr);
+    wdts_prog_protect("wdt-worker");
     const char *sets[64];
     size_t nsets = 0;
     const char *file = NULL;
@@ -62,14 +52,8 @@ int main(int argc, char **argv)
             usage(stdout);
             return WDTS_EXIT_OK;
         }
-        if (strcmp(argv[i], "--help-config") == 0) {
-            struct wdts_buf b;
-            wdts_buf_init(&b);
-            wdts_cfg_help(&b);
-            fputs(wdts_buf_str(&b), stdout);
-            wdts_buf_deinit(&b);
-            return WDTS_EXIT_OK;
-        }
+        if (strcmp(argv[i], "--help-config") == 0)
+            return wdts_prog_help_config();
         if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < 64) {
             sets[nsets++] = argv[++i];
             continue;
@@ -89,25 +73,11 @@ int main(int argc, char **argv)
                                  .overrides = sets,
                                  .overrides_cnt = nsets,
                                  .require = require};
-    struct wdts_cfg *cfg = NULL;
-    struct wdts_buf errs;
-    wdts_buf_init(&errs);
-    if (wdts_cfg_load(&opts, &cfg, &errs) != WDTS_OK) {
-        fprintf(stderr, "wdt-worker: invalid configuration:\n%s", wdts_buf_str(&errs));
-        wdts_buf_deinit(&errs);
+    struct wdts_cfg *cfg = wdts_prog_cfg_load(&opts, "wdt-worker");
+    if (cfg == NULL)
         return WDTS_EXIT_CONFIG;
-    }
-    wdts_buf_deinit(&errs);
-    wdts_log_set_prog("wdt-worker");
-    wdts_cfg_apply_logging(cfg);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    wdts_prog_logging(cfg, "wdt-worker");
+    wdts_prog_on_stop(&stop_flag, 1);
 
     char errstr[1024];
     struct wrk *w = wrk_new(cfg, errstr, sizeof(errstr));
