@@ -22,6 +22,7 @@
 #include "wdts/err.h"
 #include "wdts/job.h"
 
+struct wdts_buf;
 struct wdts_cfg;
 struct wdts_conn;
 struct wdts_catalog_report;
@@ -94,6 +95,23 @@ int sched_run(struct sched *s, volatile sig_atomic_t *stop);
  */
 void sched_params_for(const struct wdts_cfg *cfg, const struct wdts_conn *conn,
                       const struct wdts_catalog_report *rep, struct sched_plan_params *p);
+
+/**
+ * @brief Checks the settings only the scheduler reads (planning edges in whole minutes or
+ *        seconds, a job lease of at least 3 intervals), one line per problem appended to errs.
+ * @returns WDTS_OK, or WDTS_ERR_CONFIG (exit with WDTS_EXIT_CONFIG).
+ */
+wdts_err_t sched_cfg_check(const struct wdts_cfg *cfg, struct wdts_buf *errs);
+
+/** Writes the name this process holds the lease under: "host/pid 42". */
+void sched_holder_name(char *out, size_t size);
+
+/**
+ * @brief One pass (`wdt-scheduler --once`), its summary logged in one line.
+ * @returns WDTS_EXIT_OK (also when another scheduler holds the lease: it says so), or
+ *          WDTS_EXIT_FATAL after logging why the pass failed.
+ */
+int sched_run_once(struct sched *s, volatile sig_atomic_t *stop);
 
 /** Releases the lease (when held), flushes and frees. NULL is a no-op. */
 void sched_destroy(struct sched *s);

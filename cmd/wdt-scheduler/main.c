@@ -7,16 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sched_loop.h"
 #include "wdts/cfg.h"
 #include "wdts/err.h"
 #include "wdts/http_server.h"
 #include "wdts/log.h"
-#include "wdts/secret.h"
 #include "wdts/mem.h"
 #include "wdts/metrics.h"
+#include "wdts/prog.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
 
@@ -48,12 +47,6 @@ static const char usage_text[] =
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 static int ready_cb(void *opaque, char *reason, size_t reason_size)
 {
     return sched_ready(opaque, reason, reason_size);
@@ -66,12 +59,18 @@ static int usage_error(const char *msg, const char *arg)
     return WDTS_EXIT_USAGE;
 }
 
-int main(int argc, char **argv)
+/* The command line: the values are borrowed from argv; sets is owned. */
+struct sched_args {
+    const char *file;
+    const char **sets;
+    size_t nsets;
+    int once;
+    struct sched_opts so;
+};
+
+/* @returns -1 to go on, or the exit code (after --help, --version, or a usage error). */
+static int parse_args(int argc, char **argv, struct sched_args *a)
 {
-    char perr[256];
-    /* before any secret is read: no core dump, no ptrace by others */
-    if (wdts_secret_protect_process(perr, sizeof(perr)) != WDTS_OK)
-        fprintf(stderr, "wdt-scheduler: warning: %s\n", perr);
     static const struct option opts[] = {
         {"once", no_argument, NULL, 'o'},
         {"config", required_argument, NULL, 'c'},
@@ -83,123 +82,82 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    struct sched_opts so = {0};
-    const char *file = NULL;
-    const char **sets = wdts_xcalloc((size_t)argc + 1, sizeof(*sets));
-    size_t nsets = 0;
-    int once = 0, c, rc = WDTS_EXIT_FATAL;
+    int c;
+    a->sets = wdts_xcalloc((size_t)argc + 1, sizeof(*a->sets));
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': a->once = 1; break;
+        case 'c': a->file = optarg; break;
+        case 's':
+            if (strchr(optarg, '=') == NULL)
+                return usage_error("--set needs KEY=VALUE, got ", optarg);
+            a->sets[a->nsets++] = optarg;
+            break;
+        case 'n':
+            if (wdts_time_parse_rfc3339(optarg, &a->so.now) != WDTS_OK &&
+                wdts_time_parse_beijing(optarg, &a->so.now) != WDTS_OK)
+                return usage_error("--now: not a time (Unix seconds, RFC 3339 or "
+                                   "\"yyyy-MM-dd HH:mm:ss\" Beijing): ",
+                                   optarg);
+            break;
+        case 'x': a->so.crash_after_emit = 1; break;
+        case 'h': fputs(usage_text, stdout); return WDTS_EXIT_OK;
+        case 'H': return wdts_prog_help_config();
+        case 'V': printf("wdt-scheduler %s\n", WDTS_VERSION); return WDTS_EXIT_OK;
+        default: return usage_error("unknown option", NULL);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument: ", argv[optind]);
+    return -1;
+}
+
+/* The configuration with the scheduler's own checks. @returns NULL after printing why. */
+static struct wdts_cfg *load_cfg(const struct sched_args *a)
+{
+    struct wdts_cfg_opts copts = {
+        .file = a->file, .envp = environ, .overrides = a->sets, .overrides_cnt = a->nsets};
+    struct wdts_cfg *cfg = wdts_prog_cfg_load(&copts, "wdt-scheduler");
+    struct wdts_buf errs;
+    wdts_buf_init(&errs);
+    if (cfg && sched_cfg_check(cfg, &errs) != WDTS_OK) {
+        fprintf(stderr, "wdt-scheduler: invalid configuration:\n%s", wdts_buf_str(&errs));
+        wdts_cfg_destroy(cfg);
+        cfg = NULL;
+    }
+    wdts_buf_deinit(&errs);
+    return cfg;
+}
+
+int main(int argc, char **argv)
+{
+    wdts_prog_protect("wdt-scheduler");
+    struct sched_args a = {0};
     struct wdts_cfg *cfg = NULL;
     struct wdts_metrics *reg = NULL;
     struct wdts_http_server *srv = NULL;
     struct sched *s = NULL;
-    struct wdts_buf errs;
-    char es[1024];
-    wdts_buf_init(&errs);
-
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': once = 1; break;
-        case 'c': file = optarg; break;
-        case 's':
-            if (strchr(optarg, '=') == NULL) {
-                rc = usage_error("--set needs KEY=VALUE, got ", optarg);
-                goto out;
-            }
-            sets[nsets++] = optarg;
-            break;
-        case 'n':
-            if (wdts_time_parse_rfc3339(optarg, &so.now) != WDTS_OK &&
-                wdts_time_parse_beijing(optarg, &so.now) != WDTS_OK) {
-                rc = usage_error("--now: not a time (Unix seconds, RFC 3339 or "
-                                 "\"yyyy-MM-dd HH:mm:ss\" Beijing): ",
-                                 optarg);
-                goto out;
-            }
-            break;
-        case 'x': so.crash_after_emit = 1; break;
-        case 'h':
-            fputs(usage_text, stdout);
-            rc = WDTS_EXIT_OK;
-            goto out;
-        case 'H':
-            wdts_cfg_help(&errs);
-            fputs(wdts_buf_str(&errs), stdout);
-            rc = WDTS_EXIT_OK;
-            goto out;
-        case 'V':
-            printf("wdt-scheduler %s\n", WDTS_VERSION);
-            rc = WDTS_EXIT_OK;
-            goto out;
-        default: rc = usage_error("unknown option", NULL); goto out;
-        }
-    }
-    if (optind < argc) {
-        rc = usage_error("unexpected argument: ", argv[optind]);
+    char es[1024], holder[256];
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
         goto out;
-    }
-
-    struct wdts_cfg_opts copts = {
-        .file = file, .envp = environ, .overrides = sets, .overrides_cnt = nsets};
-    if (wdts_cfg_load(&copts, &cfg, &errs) != WDTS_OK) {
-        fprintf(stderr, "wdt-scheduler: invalid configuration:\n%s", wdts_buf_str(&errs));
+    if ((cfg = load_cfg(&a)) == NULL) {
         rc = WDTS_EXIT_CONFIG;
         goto out;
     }
-    /* planning edges are whole minutes: settings that are not would be silently rounded */
-    wdts_buf_reset(&errs);
-    if (cfg->scheduler_lookback_ms % 60000 != 0)
-        wdts_buf_printf(&errs, "scheduler.lookback: must be whole minutes (e.g. 10m), or 0s\n");
-    if (cfg->scheduler_lag_ms % 1000 != 0)
-        wdts_buf_printf(&errs, "scheduler.lag: must be whole seconds (e.g. 5m)\n");
-    if (cfg->scheduler_backfill_ms % 60000 != 0 || cfg->scheduler_backfill_ms == 0)
-        wdts_buf_printf(&errs, "scheduler.backfill: must be whole minutes and positive "
-                               "(e.g. 90d)\n");
-    if (cfg->scheduler_job_lease_ms < 3 * cfg->scheduler_interval_ms)
-        wdts_buf_printf(&errs, "scheduler.job.lease: must be at least 3 scheduler.interval "
-                               "so a job is not re-emitted while it is still being fetched\n");
-    if (errs.len > 0) {
-        fprintf(stderr, "wdt-scheduler: invalid configuration:\n%s", wdts_buf_str(&errs));
-        rc = WDTS_EXIT_CONFIG;
-        goto out;
-    }
-    wdts_cfg_apply_logging(cfg);
-    wdts_log_set_prog("wdt-scheduler");
+    wdts_prog_logging(cfg, "wdt-scheduler");
+    wdts_prog_on_stop(&stop_flag, 0);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-
-    char host[200] = "localhost", holder[256];
-    gethostname(host, sizeof(host) - 1);
-    snprintf(holder, sizeof(holder), "%.200s/pid %d", host, (int)getpid());
-
+    rc = WDTS_EXIT_FATAL;
+    sched_holder_name(holder, sizeof(holder));
     reg = wdts_metrics_new();
-    s = sched_new(cfg, &so, holder, reg, es, sizeof(es));
+    s = sched_new(cfg, &a.so, holder, reg, es, sizeof(es));
     if (s == NULL) {
         WDTS_LOG(ERROR, "sched", "cannot start: %s", es);
         goto out;
     }
-    if (once) {
-        struct sched_pass_stats st;
-        if (sched_pass(s, &stop_flag, &st, es, sizeof(es)) != WDTS_OK) {
-            WDTS_LOG(ERROR, "sched", "pass failed: %s", es);
-            goto out;
-        }
-        size_t total = 0;
-        for (int k = 0; k < WDTS_JOB_KIND__COUNT; k++)
-            total += st.emitted[k];
-        if (!st.held)
-            WDTS_LOG(INFO, "sched", "not planning: another scheduler holds the lease");
-        else
-            WDTS_LOG(INFO, "sched",
-                     "pass: %zu connections, %zu reports planned, %zu skipped, %zu jobs "
-                     "emitted, %zu look-back re-reads (%zu windows), %zu re-emitted, %zu "
-                     "windows completed, %zu errors, %.3f s",
-                     st.connections, st.units, st.skipped, total, st.rereads, st.reread_jobs,
-                     st.reemitted, st.completed, st.errors, st.seconds);
-        rc = WDTS_EXIT_OK;
+    if (a.once) {
+        rc = sched_run_once(s, &stop_flag);
         goto out;
     }
     srv = wdts_http_server_new(cfg->http_listen, reg, ready_cb, s, es, sizeof(es));
@@ -215,7 +173,6 @@ out:
     sched_destroy(s);
     wdts_metrics_destroy(reg);
     wdts_cfg_destroy(cfg);
-    wdts_buf_deinit(&errs);
-    free(sets);
+    free(a.sets);
     return rc;
 }
