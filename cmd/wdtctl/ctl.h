@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "wdts/crypto.h"
 #include "wdts/err.h"
 #include "wdts/limit.h"
 #include "wdts/lock.h"
@@ -24,12 +25,50 @@ struct wdts_catalog;
 #define CTL_EXIT_PERMISSION 6
 #define CTL_EXIT_BAD_REQUEST 7
 
+/** @returns the exit code of an answer's class (the table above; 0 for ok, 1 for others). */
+int ctl_class_exit(enum wdts_api_class cls);
+
 /**
  * @brief  Warns on stderr that a secret given as the value of opt shows in the process list
  *         (ps, /proc/<pid>/cmdline) and names file_opt, which reads it from a file or stdin;
  *         then overwrites value (the argv string, already copied) to shorten that exposure.
  */
 void ctl_warn_secret_arg(const char *sub, const char *opt, const char *file_opt, char *value);
+
+/** What a subcommand sets up before its work (ctl_env.c). Zeroed by ctl_env_init(), freed
+ *  by ctl_env_deinit() whatever the init returned. */
+struct ctl_env {
+    const char *sub;          /* "status", "connection add", …: names every message; borrowed */
+    struct wdts_cfg *cfg;     /* owned */
+    struct wdts_catalog *cat; /* owned */
+    struct wdts_redis *redis; /* owned; NULL until ctl_env_redis() */
+    unsigned char key[WDTS_CRYPTO_KEY_LEN]; /* secret.key, once has_key; wiped by deinit */
+    int has_key;
+};
+
+/** ctl_env_init() flags: secret.key is required; secret.key, when set, is parsed. */
+#define CTL_ENV_NEED_KEY 1
+#define CTL_ENV_READ_KEY 2
+
+/**
+ * @brief  Loads the configuration from the environment (and, with CTL_ENV_READ_KEY,
+ *         secret.key), then the report catalog.
+ * @returns 0, or the exit code after printing why (78 configuration, 1 catalog).
+ */
+int ctl_env_init(struct ctl_env *env, const char *sub, int flags);
+
+/** Parses secret.key into env->key. @returns 0, or 78 after printing why. */
+int ctl_env_key(struct ctl_env *env);
+
+/**
+ * @brief  Connects to Redis (redis.*). A failure to connect prints
+ *         "wdtctl SUB: FAIL: <reason>HINT".
+ * @returns 0, or the exit code after printing why (78 bad settings, 1 unreachable).
+ */
+int ctl_env_redis(struct ctl_env *env, const char *fail, const char *hint);
+
+/** Frees what env holds and wipes the key. */
+void ctl_env_deinit(struct ctl_env *env);
 
 /**
  * @brief  The report catalog of catalog.path (configuration: WDT_CONFIG_FILE, WDT_CATALOG_PATH),

@@ -205,20 +205,6 @@ static int parse_args(int argc, char **argv, struct call_args *a)
     return 0;
 }
 
-static int class_exit(enum wdts_api_class cls)
-{
-    switch (cls) {
-    case WDTS_API_OK: return WDTS_EXIT_OK;
-    case WDTS_API_TRANSIENT: return CTL_EXIT_TRANSIENT;
-    case WDTS_API_RATE_LIMITED: return CTL_EXIT_RATE_LIMITED;
-    case WDTS_API_CLOCK: return CTL_EXIT_CLOCK;
-    case WDTS_API_AUTH: return CTL_EXIT_AUTH;
-    case WDTS_API_PERMISSION: return CTL_EXIT_PERMISSION;
-    case WDTS_API_BAD_REQUEST: return CTL_EXIT_BAD_REQUEST;
-    default: return WDTS_EXIT_FATAL;
-    }
-}
-
 static void print_result(const struct wdts_api_result *res, const char *raw)
 {
     /* The answer as received when it is JSON; anything else is described by the message. */
@@ -370,7 +356,7 @@ static int run(struct call_args *a)
     raw = raw_len ? wdts_xstrndup(ans, raw_len) : NULL;
     wdts_api_xfer_destroy(xfer);
     print_result(&res, raw);
-    rc = class_exit(res.cls);
+    rc = ctl_class_exit(res.cls);
 out:
     fflush(stdout);
     free(raw);

@@ -18,10 +18,8 @@
 #include "sched_plan.h"
 #include "wdts/catalog.h"
 #include "wdts/cfg.h"
-#include "wdts/cfg_redis.h"
 #include "wdts/conn.h"
 #include "wdts/conn_probe.h"
-#include "wdts/crypto.h"
 #include "wdts/err.h"
 #include "wdts/job.h"
 #include "wdts/mem.h"
@@ -487,53 +485,26 @@ int ctl_plan_main(int argc, char **argv)
     if (!wdts_job_name_valid(cid))
         return usage_error("--connection: not a connection id: ", cid);
 
-    struct wdts_cfg *cfg = NULL;
-    struct wdts_catalog *cat = NULL;
-    struct wdts_redis *redis = NULL;
+    struct ctl_env env;
     struct wdts_conn *conn = NULL;
     struct wdts_api_creds creds;
-    unsigned char key[WDTS_CRYPTO_KEY_LEN];
     unsigned char *sel = NULL;
     struct plan pl;
     memset(&creds, 0, sizeof(creds));
     memset(&pl, 0, sizeof(pl));
-    struct wdts_buf errs;
-    wdts_buf_init(&errs);
-    static const char *const require_key[] = {"secret.key", NULL};
-    struct wdts_cfg_opts copts = {.envp = environ, .require = probe ? require_key : NULL};
-    if (wdts_cfg_load(&copts, &cfg, &errs) != WDTS_OK) {
-        fprintf(stderr, "wdtctl plan: invalid configuration:\n%s", wdts_buf_str(&errs));
-        wdts_buf_deinit(&errs);
-        return WDTS_EXIT_CONFIG;
-    }
-    wdts_buf_deinit(&errs);
-    cat = wdts_catalog_new(cfg->catalog_path, es, sizeof(es));
-    if (cat == NULL) {
-        fprintf(stderr, "wdtctl plan: %s\n", es);
-        rc = WDTS_EXIT_FATAL;
+    if ((rc = ctl_env_init(&env, "plan", probe ? CTL_ENV_NEED_KEY : 0)) != 0)
         goto out;
-    }
+    const struct wdts_cfg *cfg = env.cfg;
     if (reports) {
-        sel = wdts_xcalloc(wdts_catalog_count(cat) + 1, 1);
-        if (wdts_catalog_select(cat, reports, sel, es, sizeof(es)) < 0) {
+        sel = wdts_xcalloc(wdts_catalog_count(env.cat) + 1, 1);
+        if (wdts_catalog_select(env.cat, reports, sel, es, sizeof(es)) < 0) {
             rc = usage_error("--reports: ", es);
             goto out;
         }
     }
-    struct wdts_redis_params params;
-    if (wdts_redis_params_from_cfg(&params, cfg, es, sizeof(es)) != WDTS_OK) {
-        fprintf(stderr, "wdtctl plan: %s\n", es);
-        rc = WDTS_EXIT_CONFIG;
+    if ((rc = ctl_env_redis(&env, "cannot reach Redis", " (set WDT_REDIS_URL)")) != 0)
         goto out;
-    }
-    redis = wdts_redis_new(&params, es, sizeof(es));
-    wdts_crypto_wipe(&params, sizeof(params));
-    if (redis == NULL) {
-        fprintf(stderr, "wdtctl plan: cannot reach Redis: %s (set WDT_REDIS_URL)\n", es);
-        rc = WDTS_EXIT_FATAL;
-        goto out;
-    }
-    wdts_err_t err = wdts_conn_load(redis, cfg->redis_prefix, cid, &conn, es, sizeof(es));
+    wdts_err_t err = wdts_conn_load(env.redis, cfg->redis_prefix, cid, &conn, es, sizeof(es));
     if (err == WDTS_ERR_NOTFOUND) {
         fprintf(stderr, "wdtctl plan: no connection %s (wdtctl connection list shows them)\n",
                 cid);
@@ -545,7 +516,7 @@ int ctl_plan_main(int argc, char **argv)
         rc = WDTS_EXIT_FATAL;
         goto out;
     }
-    if (plan_compute(cfg, cat, conn, sel, wdts_time_now(), &pl, es, sizeof(es)) != 0) {
+    if (plan_compute(cfg, env.cat, conn, sel, wdts_time_now(), &pl, es, sizeof(es)) != 0) {
         fprintf(stderr, "wdtctl plan: %s\n", es);
         rc = WDTS_EXIT_FATAL;
         goto out;
@@ -563,13 +534,9 @@ int ctl_plan_main(int argc, char **argv)
             rc = WDTS_EXIT_FATAL;
             goto out;
         }
-        if (wdts_crypto_key_parse(cfg->secret_key, key, es, sizeof(es)) != WDTS_OK) {
-            fprintf(stderr, "wdtctl plan: secret.key: %s\n", es);
-            rc = WDTS_EXIT_CONFIG;
+        if ((rc = ctl_env_key(&env)) != 0)
             goto out;
-        }
-        err = wdts_conn_open_secrets(conn, key, es, sizeof(es));
-        wdts_crypto_wipe(key, sizeof(key));
+        err = wdts_conn_open_secrets(conn, env.key, es, sizeof(es));
         if (err == WDTS_OK)
             err = wdts_conn_creds(conn, cfg->qimen_app_key, cfg->qimen_app_secret, &creds, es,
                                   sizeof(es));
@@ -579,7 +546,7 @@ int ctl_plan_main(int argc, char **argv)
             goto out;
         }
         struct ctl_limiter lim;
-        ctl_limiter_init(&lim, redis, conn);
+        ctl_limiter_init(&lim, env.redis, conn);
         if (!json)
             fprintf(stderr, "probing %lld windows per report at %s (one-row pages, at most %.4g "
                     "calls/min)...\n", probe, conn->gateway, conn->rate * 60);
@@ -602,8 +569,6 @@ out:
     free(sel);
     wdts_api_creds_deinit(&creds);
     wdts_conn_destroy(conn);
-    wdts_redis_destroy(redis);
-    wdts_catalog_destroy(cat);
-    wdts_cfg_destroy(cfg);
+    ctl_env_deinit(&env);
     return rc;
 }

@@ -19,15 +19,12 @@
 #include "sched_state.h"
 #include "wdts/catalog.h"
 #include "wdts/cfg.h"
-#include "wdts/cfg_redis.h"
 #include "wdts/conn.h"
 #include "wdts/err.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
-
-extern char **environ;
 
 static const char usage_reports[] =
     "usage: wdtctl reports [--group G] [--json]\n"
@@ -75,49 +72,11 @@ static const char usage_resync[] =
 
 #define CTL_EXIT_NOTFOUND 69
 
-/* Config and Redis, as every subcommand that reads state needs them. */
-struct ctl_env {
-    struct wdts_cfg *cfg;
-    struct wdts_redis *redis;
-    struct wdts_catalog *cat;
-};
-
-static void env_deinit(struct ctl_env *env)
-{
-    wdts_redis_destroy(env->redis);
-    wdts_catalog_destroy(env->cat);
-    wdts_cfg_destroy(env->cfg);
-}
-
+/* Config, catalog and Redis, as every subcommand that reads state needs them. */
 static int env_init(struct ctl_env *env, const char *sub)
 {
-    struct wdts_buf errs;
-    char es[512];
-    memset(env, 0, sizeof(*env));
-    wdts_buf_init(&errs);
-    struct wdts_cfg_opts opts = {.envp = environ};
-    if (wdts_cfg_load(&opts, &env->cfg, &errs) != WDTS_OK) {
-        fprintf(stderr, "wdtctl %s: invalid configuration:\n%s", sub, wdts_buf_str(&errs));
-        wdts_buf_deinit(&errs);
-        return WDTS_EXIT_CONFIG;
-    }
-    wdts_buf_deinit(&errs);
-    env->cat = wdts_catalog_new(env->cfg->catalog_path, es, sizeof(es));
-    if (env->cat == NULL) {
-        fprintf(stderr, "wdtctl %s: %s\n", sub, es);
-        return WDTS_EXIT_FATAL;
-    }
-    struct wdts_redis_params params;
-    if (wdts_redis_params_from_cfg(&params, env->cfg, es, sizeof(es)) != WDTS_OK) {
-        fprintf(stderr, "wdtctl %s: %s\n", sub, es);
-        return WDTS_EXIT_CONFIG;
-    }
-    env->redis = wdts_redis_new(&params, es, sizeof(es));
-    if (env->redis == NULL) {
-        fprintf(stderr, "wdtctl %s: cannot reach Redis: %s (set WDT_REDIS_URL)\n", sub, es);
-        return WDTS_EXIT_FATAL;
-    }
-    return 0;
+    int rc = ctl_env_init(env, sub, 0);
+    return rc != 0 ? rc : ctl_env_redis(env, "cannot reach Redis", " (set WDT_REDIS_URL)");
 }
 
 static int usage_error(const char *sub, const char *msg, const char *arg)
@@ -172,29 +131,6 @@ static const char *late_changes(const struct sched_unit *u, const struct sched_p
 }
 
 /* ---- reports ----------------------------------------------------------------------- */
-
-struct wdts_catalog *ctl_catalog_load(const char *sub, int *rc)
-{
-    struct wdts_buf errs;
-    struct wdts_cfg *cfg = NULL;
-    char es[1024];
-    wdts_buf_init(&errs);
-    struct wdts_cfg_opts opts = {.envp = environ};
-    if (wdts_cfg_load(&opts, &cfg, &errs) != WDTS_OK) {
-        fprintf(stderr, "wdtctl %s: invalid configuration:\n%s", sub, wdts_buf_str(&errs));
-        wdts_buf_deinit(&errs);
-        *rc = WDTS_EXIT_CONFIG;
-        return NULL;
-    }
-    wdts_buf_deinit(&errs);
-    struct wdts_catalog *cat = wdts_catalog_new(cfg->catalog_path, es, sizeof(es));
-    if (cat == NULL) {
-        fprintf(stderr, "wdtctl %s: %s\n", sub, es);
-        *rc = WDTS_EXIT_CONFIG;
-    }
-    wdts_cfg_destroy(cfg);
-    return cat;
-}
 
 int ctl_reports_main(int argc, char **argv)
 {
@@ -442,7 +378,7 @@ int ctl_status_main(int argc, char **argv)
 
     struct ctl_env env;
     if ((rc = env_init(&env, "status")) != 0) {
-        env_deinit(&env);
+        ctl_env_deinit(&env);
         return rc;
     }
     const char *prefix = env.cfg->redis_prefix;
@@ -650,7 +586,7 @@ int ctl_status_main(int argc, char **argv)
 out:
     json_decref(arr);
     wdts_conn_ids_free(ids, n_ids);
-    env_deinit(&env);
+    ctl_env_deinit(&env);
     return rc;
 }
 
@@ -773,6 +709,6 @@ int ctl_resync_main(int argc, char **argv)
 out:
     sched_emit_destroy(em, 10000);
     wdts_conn_destroy(conn);
-    env_deinit(&env);
+    ctl_env_deinit(&env);
     return rc;
 }

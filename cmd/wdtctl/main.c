@@ -1,11 +1,11 @@
 /* wdtctl: the admin command line. main() only dispatches to a subcommand; each
- * subcommand lives in its own ctl_*.c file. */
+ * subcommand lives in its own ctl_*.c file, the few helpers they share are here. */
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "wdts/err.h"
-#include "wdts/secret.h"
+#include "wdts/prog.h"
 
 struct ctl_cmd {
     const char *name;
@@ -42,11 +42,23 @@ void ctl_warn_secret_arg(const char *sub, const char *opt, const char *file_opt,
     memset(value, 'x', strlen(value));
 }
 
+int ctl_class_exit(enum wdts_api_class cls)
+{
+    switch (cls) {
+    case WDTS_API_OK: return WDTS_EXIT_OK;
+    case WDTS_API_TRANSIENT: return CTL_EXIT_TRANSIENT;
+    case WDTS_API_RATE_LIMITED: return CTL_EXIT_RATE_LIMITED;
+    case WDTS_API_CLOCK: return CTL_EXIT_CLOCK;
+    case WDTS_API_AUTH: return CTL_EXIT_AUTH;
+    case WDTS_API_PERMISSION: return CTL_EXIT_PERMISSION;
+    case WDTS_API_BAD_REQUEST: return CTL_EXIT_BAD_REQUEST;
+    default: return WDTS_EXIT_FATAL;
+    }
+}
+
 int main(int argc, char **argv)
 {
-    char es[256];
-    if (wdts_secret_protect_process(es, sizeof(es)) != WDTS_OK)
-        fprintf(stderr, "wdtctl: warning: %s\n", es);
+    wdts_prog_protect("wdtctl");
     if (argc < 2) {
         usage(stderr);
         return WDTS_EXIT_USAGE;

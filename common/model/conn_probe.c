@@ -387,3 +387,28 @@ out:
     wdts_api_result_deinit(&res);
     return err;
 }
+
+void wdts_conn_probe_apply(struct wdts_conn *conn, const struct wdts_conn_probe *probe,
+                           int64_t now, struct wdts_conn_probe_counts *counts)
+{
+    memset(counts, 0, sizeof(*counts));
+    for (size_t i = 0; i < probe->n_rows; i++) {
+        const struct wdts_conn_probe_row *row = &probe->rows[i];
+        struct wdts_conn_report *r = wdts_conn_report_get(conn, row->report);
+        counts->ok += row->cls == WDTS_API_OK;
+        counts->blocked += row->cls == WDTS_API_PERMISSION;
+        if (r && row->history_method && row->history_cls == WDTS_API_PERMISSION) {
+            r->history_blocked = 1;
+            r->history_reason = row->history_reason ? wdts_xstrdup(row->history_reason) : NULL;
+            r->history_fix = row->history_fix ? wdts_xstrdup(row->history_fix) : NULL;
+            r->history_since = now;
+            counts->history_refused++;
+        }
+        if (r == NULL || row->cls != WDTS_API_PERMISSION)
+            continue;
+        r->blocked = 1;
+        r->reason = row->reason ? wdts_xstrdup(row->reason) : NULL;
+        r->fix = row->fix ? wdts_xstrdup(row->fix) : NULL;
+        r->since = now;
+    }
+}

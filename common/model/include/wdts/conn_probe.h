@@ -108,6 +108,23 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
 /** Frees the members. NULL-safe. */
 void wdts_conn_probe_deinit(struct wdts_conn_probe *probe);
 
+/** What a check found, counted by wdts_conn_probe_apply(). */
+struct wdts_conn_probe_counts {
+    size_t ok;              /* reports whose method answered */
+    size_t blocked;         /* reports whose method was refused (PERMISSION) */
+    size_t history_refused; /* reports whose history method was refused */
+};
+
+/**
+ * @brief Marks in conn, in memory, what a check of a connection not stored yet found
+ *        (`wdtctl connection add`): a report whose method was refused is blocked, one whose
+ *        history method was refused is history_blocked, each with the reason, the fix and
+ *        since = now. Storing conn is the caller's business.
+ * @owner conn: modified (copies of the reasons); probe borrowed.
+ */
+void wdts_conn_probe_apply(struct wdts_conn *conn, const struct wdts_conn_probe *probe,
+                           int64_t now, struct wdts_conn_probe_counts *counts);
+
 /**
  * @brief The short name of a refusal of the credentials, from the classified answer:
  *        "wrong appkey or appsecret (验证失败)", "unknown sid or wrong gateway (sid is not

@@ -1,0 +1,39 @@
+/* What the `wdtctl connection` subcommands share (ctl_conn*.c): the usage error, the flags
+ * of list/show/remove/check, and the table a check prints row by row. */
+#ifndef WDTCTL_CTL_CONN_H
+#define WDTCTL_CTL_CONN_H
+
+#include "wdts/conn.h"
+#include "wdts/conn_probe.h"
+
+/** Prints "wdtctl connection SUB: <message>" and the --help hint. @returns 64. */
+int ctl_conn_usage_error(const char *sub, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/** The flags of list, show, remove and check; borrowed from argv. */
+struct ctl_conn_args {
+    const char *id, *tenant;
+    int json;
+};
+
+/** Parses the few flags of list/show/remove/check. allowed: "itj" letters of the flags
+ *  this subcommand takes. @returns 0, -1 after --help, or the exit code. */
+int ctl_conn_parse_args(const char *sub, const char *usage, const char *allowed, int argc,
+                        char **argv, struct ctl_conn_args *a);
+
+/** The probe table, printed a row at a time as the checks answer: report, method, ok or
+ *  blocked with reason and fix. */
+struct ctl_conn_table {
+    const struct wdts_conn *before; /* the stored connection (check), or NULL (add) */
+    int header_done;
+};
+
+/** wdts_conn_probe_opts.on_row: prints row under the table's header. opaque: the table. */
+void ctl_conn_print_row(const struct wdts_conn_probe_row *row, void *opaque);
+
+/** `wdtctl connection add`. */
+int ctl_conn_add(int argc, char **argv);
+/** `wdtctl connection check`. */
+int ctl_conn_check(int argc, char **argv);
+
+#endif
