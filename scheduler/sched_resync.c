@@ -8,17 +8,21 @@
 #include <string.h>
 
 #include "sched_emit.h"
+#include "sched_loop.h"
 #include "sched_state.h"
+#include "wdts/catalog.h"
+#include "wdts/cfg.h"
+#include "wdts/conn.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/time.h"
 #include "wdts/watermark.h"
 
-wdts_err_t sched_resync_run(struct wdts_redis *redis, const char *prefix, struct sched_emit *em,
-                            const char *tenant, const char *connection, const char *report,
-                            const struct sched_plan_params *p, int64_t from, int64_t to,
-                            int64_t now, struct sched_resync_result *out, char *errstr,
-                            size_t errstr_size)
+static wdts_err_t resync_emit(struct wdts_redis *redis, const char *prefix, struct sched_emit *em,
+                              const char *tenant, const char *connection, const char *report,
+                              const struct sched_plan_params *p, int64_t from, int64_t to,
+                              int64_t now, struct sched_resync_result *out, char *errstr,
+                              size_t errstr_size)
 {
     struct sched_plan_window *win = NULL;
     struct wdts_job *jobs = NULL;
@@ -131,5 +135,26 @@ out:
     free(jobs);
     free(ok);
     free(adds);
+    return err;
+}
+
+wdts_err_t sched_resync_run(const struct wdts_cfg *cfg, struct wdts_redis *redis,
+                            const struct wdts_conn *conn, const struct wdts_catalog_report *rep,
+                            int64_t from, int64_t to, int64_t now, struct sched_resync_result *out,
+                            char *errstr, size_t errstr_size)
+{
+    char es[512];
+    memset(out, 0, sizeof(*out));
+    struct sched_emit *em = sched_emit_new(cfg->kafka, cfg->kafka_cnt, cfg->topic_jobs, es,
+                                           sizeof(es));
+    if (em == NULL) {
+        snprintf(errstr, errstr_size, "Kafka producer: %s", es);
+        return WDTS_ERR_KAFKA;
+    }
+    struct sched_plan_params p;
+    sched_params_for(cfg, conn, rep, &p);
+    wdts_err_t err = resync_emit(redis, cfg->redis_prefix, em, conn->tenant, conn->id, rep->name,
+                                 &p, from, to, now, out, errstr, errstr_size);
+    sched_emit_destroy(em, 10000);
     return err;
 }

@@ -11,7 +11,6 @@
 #include <jansson.h>
 
 #include "ctl.h"
-#include "sched_emit.h"
 #include "sched_estimate.h"
 #include "sched_loop.h"
 #include "sched_plan.h"
@@ -643,7 +642,6 @@ int ctl_resync_main(int argc, char **argv)
 
     struct ctl_env env;
     struct wdts_conn *conn = NULL;
-    struct sched_emit *em = NULL;
     if ((rc = env_init(&env, "resync")) != 0)
         goto out;
     const char *prefix = env.cfg->redis_prefix;
@@ -681,17 +679,9 @@ int ctl_resync_main(int argc, char **argv)
                 "check succeeds\n",
                 conn->auth_failed ? "the connection" : "the report",
                 conn->auth_failed ? "auth_failed" : "blocked");
-    em = sched_emit_new(env.cfg->kafka, env.cfg->kafka_cnt, env.cfg->topic_jobs, es, sizeof(es));
-    if (em == NULL) {
-        fprintf(stderr, "wdtctl resync: Kafka producer: %s\n", es);
-        rc = WDTS_EXIT_FATAL;
-        goto out;
-    }
-    struct sched_plan_params p;
-    sched_params_for(env.cfg, conn, rep, &p);
     struct sched_resync_result res;
-    err = sched_resync_run(env.redis, prefix, em, conn->tenant, conn->id, rep->name, &p, from, to,
-                           wdts_time_now(), &res, es, sizeof(es));
+    err = sched_resync_run(env.cfg, env.redis, conn, rep, from, to, wdts_time_now(), &res, es,
+                           sizeof(es));
     if (err != WDTS_OK) {
         fprintf(stderr, "wdtctl resync: %s\n", es);
         rc = err == WDTS_ERR_INVAL ? WDTS_EXIT_USAGE : WDTS_EXIT_FATAL;
@@ -707,7 +697,6 @@ int ctl_resync_main(int argc, char **argv)
                : "");
     rc = WDTS_EXIT_OK;
 out:
-    sched_emit_destroy(em, 10000);
     wdts_conn_destroy(conn);
     ctl_env_deinit(&env);
     return rc;

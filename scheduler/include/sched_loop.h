@@ -10,8 +10,8 @@
  * Ownership: caller --owns--> sched --owns--> Redis handle, producer (sched_emit),
  *            catalog, lease; metrics registry borrowed (must outlive the sched).
  * Threads: every sched_* function runs on the caller's thread.
- * (Not called sched.h: scheduler/ is on the include path of everything that links the
- * module, and <pthread.h> includes the system's <sched.h>.) */
+ * (Not called sched.h: scheduler/include is on the include path of everything that links
+ * the module, and <pthread.h> includes the system's <sched.h>.) */
 #ifndef SCHED_LOOP_H
 #define SCHED_LOOP_H
 

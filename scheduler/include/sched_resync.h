@@ -11,11 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sched_plan.h"
 #include "wdts/err.h"
 
+struct wdts_cfg;
+struct wdts_conn;
+struct wdts_catalog_report;
 struct wdts_redis;
-struct sched_emit;
 
 /** What a resync did. */
 struct sched_resync_result {
@@ -25,17 +26,18 @@ struct sched_resync_result {
 };
 
 /**
- * @brief Replans, resets the watermark, emits and records [from, to) of (connection, report).
- * @param p the report's knobs (as the scheduler builds them).
+ * @brief Replans, resets the watermark, emits and records [from, to) of (connection, report),
+ *        with the report's knobs as the scheduler builds them (sched_params_for()) and a
+ *        producer of its own on topic.jobs (flushed before it returns).
  * @owner every pointer borrowed.
  * @returns WDTS_OK; WDTS_ERR_INVAL (a range that is not closed yet, or a report never
  *          planned) or WDTS_ERR_NOTFOUND, with a message that says what to do; a Redis or
- *          Kafka error (errstr says whether the watermark was already moved back).
+ *          Kafka error (errstr says whether the watermark was already moved back; a
+ *          producer that cannot be made says "Kafka producer: …").
  */
-wdts_err_t sched_resync_run(struct wdts_redis *redis, const char *prefix, struct sched_emit *em,
-                            const char *tenant, const char *connection, const char *report,
-                            const struct sched_plan_params *p, int64_t from, int64_t to,
-                            int64_t now, struct sched_resync_result *out, char *errstr,
-                            size_t errstr_size);
+wdts_err_t sched_resync_run(const struct wdts_cfg *cfg, struct wdts_redis *redis,
+                            const struct wdts_conn *conn, const struct wdts_catalog_report *rep,
+                            int64_t from, int64_t to, int64_t now, struct sched_resync_result *out,
+                            char *errstr, size_t errstr_size);
 
 #endif
