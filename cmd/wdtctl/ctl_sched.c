@@ -352,6 +352,215 @@ static void conn_eta_finish(struct conn_eta *c, const struct wdts_conn *conn, in
     c->seconds = sched_est_seconds(c->calls_left, &lim);
 }
 
+/* What one row of status shows of one (connection, report). */
+struct status_row {
+    const char *state, *error, *late;
+    char eta[32];
+    double eta_s; /* -1: not backfilling, or unknown */
+    long long outstanding, completed;
+    char wm[WDTS_RFC3339_LEN], behind[32], rec[24], late_txt[64];
+    struct sched_plan_params p;
+};
+
+static void status_row_of(const struct wdts_cfg *cfg, const struct wdts_conn *conn, size_t r,
+                          const struct sched_unit *u, const struct unit_eta *ue,
+                          const struct conn_eta *ce, int64_t now, struct status_row *row)
+{
+    memset(row, 0, sizeof(*row));
+    row->state = unit_state(conn, &conn->reports[r], u, &row->error);
+    snprintf(row->eta, sizeof(row->eta), "-");
+    row->eta_s = -1;
+    if (ue->backfilling && ue->calls_left >= 0) {
+        struct sched_est_limit lim = {ce->rate, 1, conn->concurrency, 0};
+        row->eta_s = sched_est_seconds(ue->calls_left, &lim);
+        fmt_behind((int64_t)row->eta_s, row->eta, sizeof(row->eta));
+    } else if (ue->backfilling) {
+        snprintf(row->eta, sizeof(row->eta), "unknown");
+    }
+    long long done_now = 0;
+    for (size_t j = 0; j < u->n_out; j++) {
+        if (u->out[j].completed)
+            done_now++;
+        else
+            row->outstanding++;
+    }
+    row->completed = u->completed + done_now;
+    snprintf(row->wm, sizeof(row->wm), "-");
+    snprintf(row->behind, sizeof(row->behind), "-");
+    snprintf(row->rec, sizeof(row->rec), "-");
+    if (u->wm.initialized) {
+        wdts_time_format_rfc3339(u->wm.wm, row->wm);
+        fmt_behind(now - u->wm.wm, row->behind, sizeof(row->behind));
+    }
+    if (u->records >= 0)
+        snprintf(row->rec, sizeof(row->rec), "%lld", u->records);
+    if (u->rep)
+        sched_params_for(cfg, conn, u->rep, &row->p);
+    row->late = late_changes(u, &row->p);
+    snprintf(row->late_txt, sizeof(row->late_txt), "%s", row->late);
+    if (strcmp(row->late, "lookback") == 0) {
+        char depth[24], ago[24];
+        int64_t last_lb = u->plan.last_lookback;
+        if (row->p.reread % 86400 == 0)
+            snprintf(depth, sizeof(depth), "%" PRId64 "d", row->p.reread / 86400);
+        else
+            fmt_behind(row->p.reread, depth, sizeof(depth));
+        if (last_lb > 0) {
+            fmt_behind(now - last_lb, ago, sizeof(ago));
+            snprintf(row->late_txt, sizeof(row->late_txt), "%s, ran %s ago", depth, ago);
+        } else {
+            snprintf(row->late_txt, sizeof(row->late_txt), "%s, not yet", depth);
+        }
+    }
+}
+
+static json_t *status_backfill_json(const struct unit_eta *ue, const struct conn_eta *ce,
+                                    double eta_s)
+{
+    json_t *b = json_object();
+    json_object_set_new(b, "windows_left", json_integer(ue->windows_left));
+    json_object_set_new(b, "calls_per_window",
+                        ue->calls_per_window >= 0 ? json_real(ue->calls_per_window)
+                                                  : json_null());
+    json_object_set_new(b, "calls_left",
+                        ue->calls_left >= 0 ? json_integer((json_int_t)llround(ue->calls_left))
+                                            : json_null());
+    json_object_set_new(b, "eta_s",
+                        eta_s >= 0 ? json_integer((json_int_t)llround(eta_s)) : json_null());
+    json_object_set_new(b, "connection_eta_s", json_integer((json_int_t)llround(ce->seconds)));
+    json_object_set_new(b, "connection_eta_is_lower_bound", json_boolean(ce->unknown > 0));
+    json_object_set_new(b, "calls_per_min", json_real(ce->rate * 60));
+    json_object_set_new(b, "rate_observed", json_boolean(ce->observed));
+    return b;
+}
+
+static json_t *status_row_json(const struct wdts_conn *conn, const struct sched_unit *u,
+                               const struct unit_eta *ue, const struct conn_eta *ce,
+                               const struct status_row *row, int64_t now)
+{
+    int64_t last_lb = u->plan.last_lookback;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "connection", conn->id, "tenant",
+                          conn->tenant, "report", u->report, "state", row->state);
+    json_object_set_new(o, "gateway_plain_http",
+                        json_boolean(wdts_conn_gateway_plain(conn->gateway)));
+    json_object_set_new(o, "watermark", u->wm.initialized ? json_string(row->wm) : json_null());
+    json_object_set_new(o, "behind_s",
+                        u->wm.initialized ? json_integer(now - u->wm.wm) : json_null());
+    json_object_set_new(o, "outstanding", json_integer(row->outstanding));
+    json_object_set_new(o, "completed", json_integer(row->completed));
+    json_object_set_new(o, "records", u->records >= 0 ? json_integer(u->records) : json_null());
+    json_object_set_new(o, "late_changes", json_string(row->late));
+    json_object_set_new(o, "lookback_s", json_integer((json_int_t)row->p.reread));
+    char lb[WDTS_RFC3339_LEN];
+    if (last_lb > 0)
+        wdts_time_format_rfc3339(last_lb, lb);
+    json_object_set_new(o, "last_lookback", last_lb > 0 ? json_string(lb) : json_null());
+    json_object_set_new(o, "last_error", row->error ? json_string(row->error) : json_null());
+    json_object_set_new(o, "backfill",
+                        ue->backfilling ? status_backfill_json(ue, ce, row->eta_s) : json_null());
+    char at[WDTS_RFC3339_LEN];
+    if (row->error && row->error == u->last_error && u->last_error_at > 0) {
+        wdts_time_format_rfc3339(u->last_error_at, at);
+        json_object_set_new(o, "last_error_at", json_string(at));
+    } else {
+        json_object_set_new(o, "last_error_at", json_null());
+    }
+    return o;
+}
+
+/* The line under a backfilling connection's reports: its whole backfill's time. */
+static void status_print_backfill(const struct wdts_conn *conn, const struct conn_eta *ce)
+{
+    char d[64];
+    sched_est_format_duration(ce->seconds, d, sizeof(d));
+    printf("%-16s backfill: %lld windows and %s%.0f calls left; at %.4g calls/min (%s) "
+           "this takes %s%s\n",
+           conn->id, ce->windows_left, ce->unknown ? "at least " : "about ", ce->calls_left,
+           ce->rate * 60, ce->observed ? "seen so far" : "configured",
+           ce->unknown ? "at least " : "", d);
+    if (ce->unknown)
+        printf("%-16s (%d report%s with fewer than %d windows done counted at one call "
+               "per window)\n",
+               "", ce->unknown, ce->unknown == 1 ? "" : "s", SCHED_EST_MIN_WINDOWS_SEEN);
+}
+
+/* The rows of one loaded connection (its units read already), as lines or into arr. */
+static void status_conn_rows(const struct ctl_env *env, const struct wdts_conn *conn,
+                             const struct sched_unit *u, int64_t now, json_t *arr)
+{
+    struct conn_eta ce;
+    memset(&ce, 0, sizeof(ce));
+    struct unit_eta *ue = wdts_xcalloc(conn->n_reports + 1, sizeof(*ue));
+    for (size_t r = 0; r < conn->n_reports; r++) {
+        const char *error = NULL;
+        if (strcmp(unit_state(conn, &conn->reports[r], &u[r], &error), "backfilling") == 0) {
+            unit_eta_of(env->cfg, conn, &u[r], now, &ue[r]);
+            ue[r].backfilling = 1;
+            conn_eta_add(&ce, &u[r], &ue[r]);
+        }
+    }
+    conn_eta_finish(&ce, conn, now);
+    for (size_t r = 0; r < conn->n_reports; r++) {
+        struct status_row row;
+        status_row_of(env->cfg, conn, r, &u[r], &ue[r], &ce, now, &row);
+        if (arr)
+            json_array_append_new(arr, status_row_json(conn, &u[r], &ue[r], &ce, &row, now));
+        else
+            printf("%-16s %-18s %-12s %-25s %-9s %5lld %9lld %9s %-8s  %-18s %s\n", conn->id,
+                   u[r].report, row.state, row.wm, row.behind, row.outstanding, row.completed,
+                   row.rec, row.eta, row.late_txt, row.error ? row.error : "");
+    }
+    if (!arr && ce.backfilling)
+        status_print_backfill(conn, &ce);
+    free(ue);
+}
+
+/* The status of connection id, as lines or into arr. @returns 0 to go on with the next
+ * connection, 1 to stop (*rc says why). */
+static int status_conn(const struct ctl_env *env, const char *id, int only, int64_t now,
+                       json_t *arr, int *rc)
+{
+    const char *prefix = env->cfg->redis_prefix;
+    struct wdts_conn *conn = NULL;
+    char es[512];
+    wdts_err_t err = wdts_conn_load(env->redis, prefix, id, &conn, es, sizeof(es));
+    if (err == WDTS_ERR_NOTFOUND && only) {
+        fprintf(stderr, "wdtctl status: no connection %s (wdtctl connection list shows them)\n",
+                id);
+        *rc = CTL_EXIT_NOTFOUND;
+        return 1;
+    }
+    if (err == WDTS_ERR_NOTFOUND)
+        return 0;
+    if (err != WDTS_OK) {
+        fprintf(stderr, "wdtctl status: connection %s: %s\n", id, es);
+        *rc = WDTS_EXIT_FATAL;
+        return env->redis->err != WDTS_OK;
+    }
+    struct sched_unit *u = wdts_xcalloc(conn->n_reports + 1, sizeof(*u));
+    for (size_t r = 0; r < conn->n_reports; r++) {
+        u[r].tenant = conn->tenant;
+        u[r].connection = conn->id;
+        u[r].report = conn->reports[r].name;
+        u[r].rep = wdts_catalog_get(env->cat, conn->reports[r].name);
+    }
+    err = sched_state_load(env->redis, prefix, u, conn->n_reports, es, sizeof(es));
+    if (err != WDTS_OK) {
+        fprintf(stderr, "wdtctl status: reading %s: %s\n", conn->id, es);
+        *rc = WDTS_EXIT_FATAL;
+    } else {
+        status_conn_rows(env, conn, u, now, arr);
+    }
+    if (!arr && wdts_conn_gateway_plain(conn->gateway))
+        fprintf(stderr, "note: connection %s: %s (%s)\n", conn->id, WDTS_CONN_PLAIN_HTTP_WARNING,
+                conn->gateway);
+    for (size_t r = 0; r < conn->n_reports; r++)
+        sched_unit_deinit(&u[r]);
+    free(u);
+    wdts_conn_destroy(conn);
+    return *rc == WDTS_EXIT_FATAL && env->redis->err != WDTS_OK;
+}
+
 int ctl_status_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"connection", required_argument, NULL, 'c'},
@@ -380,7 +589,6 @@ int ctl_status_main(int argc, char **argv)
         ctl_env_deinit(&env);
         return rc;
     }
-    const char *prefix = env.cfg->redis_prefix;
     char **ids = NULL;
     size_t n_ids = 0;
     json_t *arr = json_array();
@@ -389,7 +597,8 @@ int ctl_status_main(int argc, char **argv)
         ids = wdts_xcalloc(1, sizeof(*ids));
         ids[0] = wdts_xstrdup(only);
         n_ids = 1;
-    } else if (wdts_conn_list(env.redis, prefix, &ids, &n_ids, es, sizeof(es)) != WDTS_OK) {
+    } else if (wdts_conn_list(env.redis, env.cfg->redis_prefix, &ids, &n_ids, es, sizeof(es)) !=
+               WDTS_OK) {
         fprintf(stderr, "wdtctl status: listing connections: %s\n", es);
         rc = WDTS_EXIT_FATAL;
         goto out;
@@ -398,183 +607,10 @@ int ctl_status_main(int argc, char **argv)
     if (!json)
         printf("%-16s %-18s %-12s %-25s %-9s %5s %9s %9s %-8s  %-18s %s\n", "CONNECTION",
                "REPORT", "STATE", "WATERMARK", "BEHIND", "OUT", "COMPLETED", "RECORDS", "ETA",
-               "LATE",
-               "LAST ERROR");
-    for (size_t i = 0; i < n_ids; i++) {
-        struct wdts_conn *conn = NULL;
-        wdts_err_t err = wdts_conn_load(env.redis, prefix, ids[i], &conn, es, sizeof(es));
-        if (err == WDTS_ERR_NOTFOUND && only) {
-            fprintf(stderr,
-                    "wdtctl status: no connection %s (wdtctl connection list shows "
-                    "them)\n",
-                    only);
-            rc = CTL_EXIT_NOTFOUND;
+               "LATE", "LAST ERROR");
+    for (size_t i = 0; i < n_ids; i++)
+        if (status_conn(&env, ids[i], only != NULL, now, json ? arr : NULL, &rc))
             goto out;
-        }
-        if (err == WDTS_ERR_NOTFOUND)
-            continue;
-        if (err != WDTS_OK) {
-            fprintf(stderr, "wdtctl status: connection %s: %s\n", ids[i], es);
-            rc = WDTS_EXIT_FATAL;
-            if (env.redis->err != WDTS_OK)
-                goto out;
-            continue;
-        }
-        struct sched_unit *u = wdts_xcalloc(conn->n_reports + 1, sizeof(*u));
-        for (size_t r = 0; r < conn->n_reports; r++) {
-            u[r].tenant = conn->tenant;
-            u[r].connection = conn->id;
-            u[r].report = conn->reports[r].name;
-            u[r].rep = wdts_catalog_get(env.cat, conn->reports[r].name);
-        }
-        err = sched_state_load(env.redis, prefix, u, conn->n_reports, es, sizeof(es));
-        if (err != WDTS_OK) {
-            fprintf(stderr, "wdtctl status: reading %s: %s\n", conn->id, es);
-            rc = WDTS_EXIT_FATAL;
-        }
-        struct conn_eta ce;
-        memset(&ce, 0, sizeof(ce));
-        struct unit_eta *ue = wdts_xcalloc(conn->n_reports + 1, sizeof(*ue));
-        for (size_t r = 0; err == WDTS_OK && r < conn->n_reports; r++) {
-            const char *error = NULL;
-            if (strcmp(unit_state(conn, &conn->reports[r], &u[r], &error), "backfilling") == 0) {
-                unit_eta_of(env.cfg, conn, &u[r], now, &ue[r]);
-                ue[r].backfilling = 1;
-                conn_eta_add(&ce, &u[r], &ue[r]);
-            }
-        }
-        conn_eta_finish(&ce, conn, now);
-        for (size_t r = 0; err == WDTS_OK && r < conn->n_reports; r++) {
-            const char *error = NULL;
-            const char *state = unit_state(conn, &conn->reports[r], &u[r], &error);
-            char eta[32] = "-";
-            double eta_s = -1;
-            if (ue[r].backfilling && ue[r].calls_left >= 0) {
-                struct sched_est_limit lim = {ce.rate, 1, conn->concurrency, 0};
-                eta_s = sched_est_seconds(ue[r].calls_left, &lim);
-                fmt_behind((int64_t)eta_s, eta, sizeof(eta));
-            } else if (ue[r].backfilling) {
-                snprintf(eta, sizeof(eta), "unknown");
-            }
-            long long outstanding = 0, done_now = 0;
-            for (size_t j = 0; j < u[r].n_out; j++) {
-                if (u[r].out[j].completed)
-                    done_now++;
-                else
-                    outstanding++;
-            }
-            long long completed = u[r].completed + done_now;
-            char wm[WDTS_RFC3339_LEN] = "-", behind[32] = "-", rec[24] = "-";
-            if (u[r].wm.initialized) {
-                wdts_time_format_rfc3339(u[r].wm.wm, wm);
-                fmt_behind(now - u[r].wm.wm, behind, sizeof(behind));
-            }
-            if (u[r].records >= 0)
-                snprintf(rec, sizeof(rec), "%lld", u[r].records);
-            struct sched_plan_params p;
-            memset(&p, 0, sizeof(p));
-            if (u[r].rep)
-                sched_params_for(env.cfg, conn, u[r].rep, &p);
-            const char *late = late_changes(&u[r], &p);
-            char late_txt[64], depth[24], ago[24];
-            int64_t last_lb = u[r].plan.last_lookback;
-            snprintf(late_txt, sizeof(late_txt), "%s", late);
-            if (strcmp(late, "lookback") == 0) {
-                if (p.reread % 86400 == 0)
-                    snprintf(depth, sizeof(depth), "%" PRId64 "d", p.reread / 86400);
-                else
-                    fmt_behind(p.reread, depth, sizeof(depth));
-                if (last_lb > 0) {
-                    fmt_behind(now - last_lb, ago, sizeof(ago));
-                    snprintf(late_txt, sizeof(late_txt), "%s, ran %s ago", depth, ago);
-                } else {
-                    snprintf(late_txt, sizeof(late_txt), "%s, not yet", depth);
-                }
-            }
-            if (json) {
-                json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "connection", conn->id, "tenant",
-                                      conn->tenant, "report", u[r].report, "state", state);
-                json_object_set_new(o, "gateway_plain_http",
-                                    json_boolean(wdts_conn_gateway_plain(conn->gateway)));
-                json_object_set_new(o, "watermark",
-                                    u[r].wm.initialized ? json_string(wm) : json_null());
-                json_object_set_new(o, "behind_s",
-                                    u[r].wm.initialized ? json_integer(now - u[r].wm.wm)
-                                                        : json_null());
-                json_object_set_new(o, "outstanding", json_integer(outstanding));
-                json_object_set_new(o, "completed", json_integer(completed));
-                json_object_set_new(o, "records",
-                                    u[r].records >= 0 ? json_integer(u[r].records) : json_null());
-                json_object_set_new(o, "late_changes", json_string(late));
-                json_object_set_new(o, "lookback_s", json_integer((json_int_t)p.reread));
-                char lb[WDTS_RFC3339_LEN];
-                if (last_lb > 0)
-                    wdts_time_format_rfc3339(last_lb, lb);
-                json_object_set_new(o, "last_lookback", last_lb > 0 ? json_string(lb) : json_null());
-                json_object_set_new(o, "last_error", error ? json_string(error) : json_null());
-                if (ue[r].backfilling) {
-                    json_t *b = json_object();
-                    json_object_set_new(b, "windows_left", json_integer(ue[r].windows_left));
-                    json_object_set_new(b, "calls_per_window",
-                                        ue[r].calls_per_window >= 0
-                                            ? json_real(ue[r].calls_per_window)
-                                            : json_null());
-                    json_object_set_new(b, "calls_left",
-                                        ue[r].calls_left >= 0
-                                            ? json_integer((json_int_t)llround(ue[r].calls_left))
-                                            : json_null());
-                    json_object_set_new(b, "eta_s", eta_s >= 0 ? json_integer((json_int_t)
-                                                                               llround(eta_s))
-                                                               : json_null());
-                    json_object_set_new(b, "connection_eta_s",
-                                        json_integer((json_int_t)llround(ce.seconds)));
-                    json_object_set_new(b, "connection_eta_is_lower_bound",
-                                        json_boolean(ce.unknown > 0));
-                    json_object_set_new(b, "calls_per_min", json_real(ce.rate * 60));
-                    json_object_set_new(b, "rate_observed", json_boolean(ce.observed));
-                    json_object_set_new(o, "backfill", b);
-                } else {
-                    json_object_set_new(o, "backfill", json_null());
-                }
-                char at[WDTS_RFC3339_LEN];
-                if (error && error == u[r].last_error && u[r].last_error_at > 0) {
-                    wdts_time_format_rfc3339(u[r].last_error_at, at);
-                    json_object_set_new(o, "last_error_at", json_string(at));
-                } else {
-                    json_object_set_new(o, "last_error_at", json_null());
-                }
-                json_array_append_new(arr, o);
-            } else {
-                printf("%-16s %-18s %-12s %-25s %-9s %5lld %9lld %9s %-8s  %-18s %s\n",
-                       conn->id, u[r].report, state, wm, behind, outstanding, completed, rec, eta,
-                       late_txt,
-                       error ? error : "");
-            }
-        }
-        if (!json && err == WDTS_OK && ce.backfilling) {
-            char d[64];
-            sched_est_format_duration(ce.seconds, d, sizeof(d));
-            printf("%-16s backfill: %lld windows and %s%.0f calls left; at %.4g calls/min (%s) "
-                   "this takes %s%s\n",
-                   conn->id, ce.windows_left, ce.unknown ? "at least " : "about ", ce.calls_left,
-                   ce.rate * 60, ce.observed ? "seen so far" : "configured",
-                   ce.unknown ? "at least " : "", d);
-            if (ce.unknown)
-                printf("%-16s (%d report%s with fewer than %d windows done counted at one call "
-                       "per window)\n",
-                       "", ce.unknown, ce.unknown == 1 ? "" : "s", SCHED_EST_MIN_WINDOWS_SEEN);
-        }
-        free(ue);
-        if (!json && wdts_conn_gateway_plain(conn->gateway))
-            fprintf(stderr, "note: connection %s: %s (%s)\n", conn->id,
-                    WDTS_CONN_PLAIN_HTTP_WARNING, conn->gateway);
-        for (size_t r = 0; r < conn->n_reports; r++)
-            sched_unit_deinit(&u[r]);
-        free(u);
-        wdts_conn_destroy(conn);
-        if (rc == WDTS_EXIT_FATAL && env.redis->err != WDTS_OK)
-            goto out;
-    }
     if (json) {
         char *text = json_dumps(arr, JSON_INDENT(2));
         puts(text);
