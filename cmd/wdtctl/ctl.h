@@ -67,6 +67,16 @@ int ctl_env_key(struct ctl_env *env);
  */
 int ctl_env_redis(struct ctl_env *env, const char *fail, const char *hint);
 
+/** Exit code of a connection, report or range that does not exist (EX_UNAVAILABLE). */
+#define CTL_EXIT_NOTFOUND 69
+
+/**
+ * @brief  Loads stored connection id (wdts_conn_load()).
+ * @owner  *conn new (wdts_conn_destroy()).
+ * @returns 0, or the exit code after printing why (69 no such connection, 1 Redis).
+ */
+int ctl_conn_load(const struct ctl_env *env, const char *id, struct wdts_conn **conn);
+
 /** Frees what env holds and wipes the key. */
 void ctl_env_deinit(struct ctl_env *env);
 

@@ -227,53 +227,119 @@ static void print_result(const struct wdts_api_result *res, const char *raw)
     printf("message: %s\n", res->message ? res->message : "");
 }
 
+/* The route and the credentials' flags: which app, what is missing, what does not fit.
+ * @returns 0, or the exit code after printing why. */
+static int check_route(const struct call_args *a, enum wdts_api_app *app)
+{
+    enum wdts_top_sign sm;
+    if (a->app && wdts_api_app_parse(a->app, app) != WDTS_OK)
+        return usage_error("--app must be wdt or qimen, not '%s'", a->app);
+    const char *missing = !a->gateway ? "--gateway" : !a->sid ? "--sid" : !a->appkey ? "--appkey"
+                          : !a->appsecret ? "--appsecret" : !a->method ? "--method" : NULL;
+    if (missing)
+        return usage_error("%s is required", missing);
+    if (!wdts_str_has_prefix(a->gateway, "http://") && !wdts_str_has_prefix(a->gateway, "https://"))
+        return usage_error("--gateway must be an http:// or https:// URL, not '%s'", a->gateway);
+    if (a->sign_method && wdts_top_sign_parse(a->sign_method, &sm) != WDTS_OK)
+        return usage_error("unknown --sign-method '%s': use md5, hmac or hmac-sha256",
+                           a->sign_method);
+    if (*app == WDTS_API_APP_WDT && (a->qm_key || a->qm_secret || a->sign_method || a->target ||
+                                     a->qm_prefix))
+        return usage_error("%s", "the Qimen options (--qimen-app-key, --qimen-app-secret, "
+                                 "--sign-method, --target-app-key, --qimen-method-prefix) need "
+                                 "--app qimen");
+    if (*app == WDTS_API_APP_QIMEN && (!a->qm_key || !a->qm_secret))
+        return usage_error("%s", "--app qimen needs --qimen-app-key and --qimen-app-secret (your "
+                                 "Qimen app) besides the WDT sid, appkey and appsecret");
+    return 0;
+}
+
+/* The call itself (method, params, paging, clock) and the transfer's options.
+ * @returns 0, or the exit code after printing why. */
+static int build_call(const struct call_args *a, struct wdts_api_call *call,
+                      struct wdts_api_http_opts *opts)
+{
+    long long v;
+    call->method = a->method;
+    call->params_json = a->params;
+    if (a->page_no && !a->page_size)
+        return usage_error("%s", "--page-no needs --page-size");
+    if (a->calc_total && !a->page_size)
+        return usage_error("%s", "--calc-total needs --page-size (a paged call)");
+    if (a->page_size) {
+        call->paged = 1;
+        call->calc_total = a->calc_total;
+        if (wdts_parse_int(a->page_size, 1, 100000, &call->page_size) != WDTS_OK)
+            return usage_error("--page-size must be a whole number from 1 to 100000, not '%s'",
+                               a->page_size);
+        if (a->page_no && wdts_parse_int(a->page_no, 0, 1000000000, &call->page_no) != WDTS_OK)
+            return usage_error("--page-no must be a whole number from 0 (pages count from 0), "
+                               "not '%s'",
+                               a->page_no);
+    }
+    call->now = wdts_time_now();
+    if (a->timestamp) {
+        if (wdts_parse_int(a->timestamp, WDTS_WDT_EPOCH, 32503680000LL, &v) != WDTS_OK)
+            return usage_error("--timestamp must be Unix seconds after 2012-01-01 (e.g. "
+                               "1700000000), not '%s'",
+                               a->timestamp);
+        call->now = v;
+    }
+    *opts = (struct wdts_api_http_opts){.timeout_ms = 30000, .connection_close = a->conn_close};
+    if (a->timeout) {
+        if (wdts_parse_int(a->timeout, 1, 3600, &v) != WDTS_OK)
+            return usage_error("--timeout must be whole seconds from 1 to 3600, not '%s'",
+                               a->timeout);
+        opts->timeout_ms = (long)v * 1000;
+        if (opts->timeout_ms < 10000)
+            opts->connect_timeout_ms = opts->timeout_ms;
+    }
+    return 0;
+}
+
+/* Sends the request, prints the answer and its class. @returns the class's exit code. */
+static int send_call(const struct call_args *a, enum wdts_api_app app,
+                     const struct wdts_api_creds *creds, struct wdts_api_request *req,
+                     const struct wdts_api_http_opts *opts)
+{
+    struct wdts_api_result res;
+    char es[512];
+    size_t raw_len = 0;
+    struct wdts_api_xfer *xfer = wdts_api_xfer_new(req, opts, es, sizeof(es));
+    if (xfer == NULL) {
+        fprintf(stderr, "wdtctl call: %s\n", es);
+        return WDTS_EXIT_FATAL;
+    }
+    struct wdts_api_ctx ctx = {app, a->method, a->sid, a->appkey, a->gateway};
+    wdts_api_result_init(&res);
+    wdts_api_xfer_perform(xfer);
+    wdts_api_xfer_finish(xfer, &ctx, creds, &res);
+    const char *ans = wdts_api_xfer_answer(xfer, &raw_len);
+    char *raw = raw_len ? wdts_xstrndup(ans, raw_len) : NULL;
+    wdts_api_xfer_destroy(xfer);
+    print_result(&res, raw);
+    int rc = ctl_class_exit(res.cls);
+    free(raw);
+    wdts_api_result_deinit(&res);
+    return rc;
+}
+
 static int run(struct call_args *a)
 {
-    int rc = WDTS_EXIT_USAGE;
+    int rc;
     char es[512];
-    long long v;
     struct wdts_api_creds creds;
     struct wdts_api_call call;
     struct wdts_api_request req;
-    struct wdts_api_result res;
+    struct wdts_api_http_opts opts;
     enum wdts_api_app app = WDTS_API_APP_WDT;
-    enum wdts_top_sign sm;
-    char *raw = NULL;
     memset(&creds, 0, sizeof(creds));
     memset(&call, 0, sizeof(call));
     memset(&req, 0, sizeof(req));
-    wdts_api_result_init(&res);
 
-    if (a->app && wdts_api_app_parse(a->app, &app) != WDTS_OK) {
-        rc = usage_error("--app must be wdt or qimen, not '%s'", a->app);
+    if ((rc = check_route(a, &app)) != 0)
         goto out;
-    }
-    const char *missing = !a->gateway ? "--gateway" : !a->sid ? "--sid" : !a->appkey ? "--appkey"
-                          : !a->appsecret ? "--appsecret" : !a->method ? "--method" : NULL;
-    if (missing) {
-        rc = usage_error("%s is required", missing);
-        goto out;
-    }
-    if (!wdts_str_has_prefix(a->gateway, "http://") && !wdts_str_has_prefix(a->gateway, "https://")) {
-        rc = usage_error("--gateway must be an http:// or https:// URL, not '%s'", a->gateway);
-        goto out;
-    }
-    if (a->sign_method && wdts_top_sign_parse(a->sign_method, &sm) != WDTS_OK) {
-        rc = usage_error("unknown --sign-method '%s': use md5, hmac or hmac-sha256", a->sign_method);
-        goto out;
-    }
-    if (app == WDTS_API_APP_WDT && (a->qm_key || a->qm_secret || a->sign_method || a->target ||
-                                    a->qm_prefix)) {
-        rc = usage_error("%s", "the Qimen options (--qimen-app-key, --qimen-app-secret, "
-                               "--sign-method, --target-app-key, --qimen-method-prefix) need "
-                               "--app qimen");
-        goto out;
-    }
-    if (app == WDTS_API_APP_QIMEN && (!a->qm_key || !a->qm_secret)) {
-        rc = usage_error("%s", "--app qimen needs --qimen-app-key and --qimen-app-secret (your "
-                               "Qimen app) besides the WDT sid, appkey and appsecret");
-        goto out;
-    }
+    rc = WDTS_EXIT_USAGE;
     if (wdts_api_creds_init(&creds, a->sid, a->appkey, a->appsecret, es, sizeof(es)) != WDTS_OK) {
         rc = usage_error("%s", es);
         goto out;
@@ -284,53 +350,8 @@ static int run(struct call_args *a)
         rc = usage_error("%s", es);
         goto out;
     }
-
-    call.method = a->method;
-    call.params_json = a->params;
-    if (a->page_no && !a->page_size) {
-        rc = usage_error("%s", "--page-no needs --page-size");
+    if ((rc = build_call(a, &call, &opts)) != 0)
         goto out;
-    }
-    if (a->calc_total && !a->page_size) {
-        rc = usage_error("%s", "--calc-total needs --page-size (a paged call)");
-        goto out;
-    }
-    if (a->page_size) {
-        call.paged = 1;
-        call.calc_total = a->calc_total;
-        if (wdts_parse_int(a->page_size, 1, 100000, &call.page_size) != WDTS_OK) {
-            rc = usage_error("--page-size must be a whole number from 1 to 100000, not '%s'",
-                             a->page_size);
-            goto out;
-        }
-        if (a->page_no && wdts_parse_int(a->page_no, 0, 1000000000, &call.page_no) != WDTS_OK) {
-            rc = usage_error("--page-no must be a whole number from 0 (pages count from 0), "
-                             "not '%s'",
-                             a->page_no);
-            goto out;
-        }
-    }
-    call.now = wdts_time_now();
-    if (a->timestamp) {
-        if (wdts_parse_int(a->timestamp, WDTS_WDT_EPOCH, 32503680000LL, &v) != WDTS_OK) {
-            rc = usage_error("--timestamp must be Unix seconds after 2012-01-01 (e.g. "
-                             "1700000000), not '%s'",
-                             a->timestamp);
-            goto out;
-        }
-        call.now = v;
-    }
-    struct wdts_api_http_opts opts = {.timeout_ms = 30000, .connection_close = a->conn_close};
-    if (a->timeout) {
-        if (wdts_parse_int(a->timeout, 1, 3600, &v) != WDTS_OK) {
-            rc = usage_error("--timeout must be whole seconds from 1 to 3600, not '%s'", a->timeout);
-            goto out;
-        }
-        opts.timeout_ms = (long)v * 1000;
-        if (opts.timeout_ms < 10000)
-            opts.connect_timeout_ms = opts.timeout_ms;
-    }
-
     if (wdts_api_request_build(&creds, a->gateway, &call, &req, es, sizeof(es)) != WDTS_OK) {
         rc = usage_error("%s", es);
         goto out;
@@ -342,25 +363,9 @@ static int run(struct call_args *a)
         rc = WDTS_EXIT_OK;
         goto out;
     }
-    struct wdts_api_xfer *xfer = wdts_api_xfer_new(&req, &opts, es, sizeof(es));
-    if (xfer == NULL) {
-        fprintf(stderr, "wdtctl call: %s\n", es);
-        rc = WDTS_EXIT_FATAL;
-        goto out;
-    }
-    struct wdts_api_ctx ctx = {app, a->method, a->sid, a->appkey, a->gateway};
-    size_t raw_len = 0;
-    wdts_api_xfer_perform(xfer);
-    wdts_api_xfer_finish(xfer, &ctx, &creds, &res);
-    const char *ans = wdts_api_xfer_answer(xfer, &raw_len);
-    raw = raw_len ? wdts_xstrndup(ans, raw_len) : NULL;
-    wdts_api_xfer_destroy(xfer);
-    print_result(&res, raw);
-    rc = ctl_class_exit(res.cls);
+    rc = send_call(a, app, &creds, &req, &opts);
 out:
     fflush(stdout);
-    free(raw);
-    wdts_api_result_deinit(&res);
     wdts_api_request_deinit(&req);
     wdts_api_creds_deinit(&creds);
     return rc;

@@ -8,6 +8,7 @@
 #include "wdts/catalog.h"
 #include "wdts/cfg.h"
 #include "wdts/cfg_redis.h"
+#include "wdts/conn.h"
 #include "wdts/prog.h"
 #include "wdts/redis.h"
 
@@ -59,6 +60,22 @@ int ctl_env_redis(struct ctl_env *env, const char *fail, const char *hint)
     wdts_crypto_wipe(&params, sizeof(params));
     if (env->redis == NULL) {
         fprintf(stderr, "wdtctl %s: %s: %s%s\n", env->sub, fail, es, hint);
+        return WDTS_EXIT_FATAL;
+    }
+    return 0;
+}
+
+int ctl_conn_load(const struct ctl_env *env, const char *id, struct wdts_conn **conn)
+{
+    char es[512];
+    wdts_err_t err = wdts_conn_load(env->redis, env->cfg->redis_prefix, id, conn, es, sizeof(es));
+    if (err == WDTS_ERR_NOTFOUND) {
+        fprintf(stderr, "wdtctl %s: no connection %s (wdtctl connection list shows them)\n",
+                env->sub, id);
+        return CTL_EXIT_NOTFOUND;
+    }
+    if (err != WDTS_OK) {
+        fprintf(stderr, "wdtctl %s: connection %s: %s\n", env->sub, id, es);
         return WDTS_EXIT_FATAL;
     }
     return 0;

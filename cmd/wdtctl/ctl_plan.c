@@ -57,7 +57,6 @@ static const char usage_plan[] =
     "Reads Redis (WDT_REDIS_URL). Exit: 0, 1 Redis or the gateway failed, 64 bad arguments,\n"
     "69 no such connection, 78 bad configuration.\n";
 
-#define CTL_EXIT_NOTFOUND 69
 
 struct plan_row {
     const struct wdts_catalog_report *rep;
@@ -443,6 +442,45 @@ int ctl_plan_print_for(const struct wdts_cfg *cfg, const struct wdts_catalog *ca
     return rc;
 }
 
+/* --probe: the gateway's record counts of n sample windows per report refine the plan.
+ * @returns 0, or the exit code after printing why. */
+static int plan_probe(struct ctl_env *env, struct wdts_conn *conn, struct plan *pl, int n,
+                      int json)
+{
+    struct wdts_api_creds creds;
+    char es[1024];
+    int rc;
+    if (conn->auth_failed) {
+        fprintf(stderr, "wdtctl plan: connection %s is auth_failed: the probe cannot call "
+                "the gateway until wdtctl connection check --id %s succeeds\n", conn->id,
+                conn->id);
+        return WDTS_EXIT_FATAL;
+    }
+    if ((rc = ctl_env_key(env)) != 0)
+        return rc;
+    memset(&creds, 0, sizeof(creds));
+    wdts_err_t err = wdts_conn_open_secrets(conn, env->key, es, sizeof(es));
+    if (err == WDTS_OK)
+        err = wdts_conn_creds(conn, env->cfg->qimen_app_key, env->cfg->qimen_app_secret, &creds,
+                              es, sizeof(es));
+    if (err != WDTS_OK) {
+        fprintf(stderr, "wdtctl plan: connection %s: %s\n", conn->id, es);
+        wdts_api_creds_deinit(&creds);
+        return err == WDTS_ERR_CONFIG ? WDTS_EXIT_CONFIG : WDTS_EXIT_FATAL;
+    }
+    struct ctl_limiter lim;
+    ctl_limiter_init(&lim, env->redis, conn);
+    if (!json)
+        fprintf(stderr, "probing %d windows per report at %s (one-row pages, at most %.4g "
+                "calls/min)...\n", n, conn->gateway, conn->rate * 60);
+    for (size_t i = 0; i < pl->n; i++)
+        if (!pl->rows[i].blocked)
+            probe_row(env->cfg, pl, &pl->rows[i], n, &creds, &lim);
+    pl->probed = 1;
+    wdts_api_creds_deinit(&creds);
+    return 0;
+}
+
 static int usage_error(const char *msg, const char *arg)
 {
     fprintf(stderr, "wdtctl plan: %s%s\nRun 'wdtctl plan --help' for usage.\n", msg,
@@ -487,10 +525,8 @@ int ctl_plan_main(int argc, char **argv)
 
     struct ctl_env env;
     struct wdts_conn *conn = NULL;
-    struct wdts_api_creds creds;
     unsigned char *sel = NULL;
     struct plan pl;
-    memset(&creds, 0, sizeof(creds));
     memset(&pl, 0, sizeof(pl));
     if ((rc = ctl_env_init(&env, "plan", probe ? CTL_ENV_NEED_KEY : 0)) != 0)
         goto out;
@@ -504,18 +540,8 @@ int ctl_plan_main(int argc, char **argv)
     }
     if ((rc = ctl_env_redis(&env, "cannot reach Redis", " (set WDT_REDIS_URL)")) != 0)
         goto out;
-    wdts_err_t err = wdts_conn_load(env.redis, cfg->redis_prefix, cid, &conn, es, sizeof(es));
-    if (err == WDTS_ERR_NOTFOUND) {
-        fprintf(stderr, "wdtctl plan: no connection %s (wdtctl connection list shows them)\n",
-                cid);
-        rc = CTL_EXIT_NOTFOUND;
+    if ((rc = ctl_conn_load(&env, cid, &conn)) != 0)
         goto out;
-    }
-    if (err != WDTS_OK) {
-        fprintf(stderr, "wdtctl plan: connection %s: %s\n", cid, es);
-        rc = WDTS_EXIT_FATAL;
-        goto out;
-    }
     if (plan_compute(cfg, env.cat, conn, sel, wdts_time_now(), &pl, es, sizeof(es)) != 0) {
         fprintf(stderr, "wdtctl plan: %s\n", es);
         rc = WDTS_EXIT_FATAL;
@@ -527,34 +553,8 @@ int ctl_plan_main(int argc, char **argv)
         rc = WDTS_EXIT_USAGE;
         goto out;
     }
-    if (probe) {
-        if (conn->auth_failed) {
-            fprintf(stderr, "wdtctl plan: connection %s is auth_failed: the probe cannot call "
-                    "the gateway until wdtctl connection check --id %s succeeds\n", cid, cid);
-            rc = WDTS_EXIT_FATAL;
-            goto out;
-        }
-        if ((rc = ctl_env_key(&env)) != 0)
-            goto out;
-        err = wdts_conn_open_secrets(conn, env.key, es, sizeof(es));
-        if (err == WDTS_OK)
-            err = wdts_conn_creds(conn, cfg->qimen_app_key, cfg->qimen_app_secret, &creds, es,
-                                  sizeof(es));
-        if (err != WDTS_OK) {
-            fprintf(stderr, "wdtctl plan: connection %s: %s\n", cid, es);
-            rc = err == WDTS_ERR_CONFIG ? WDTS_EXIT_CONFIG : WDTS_EXIT_FATAL;
-            goto out;
-        }
-        struct ctl_limiter lim;
-        ctl_limiter_init(&lim, env.redis, conn);
-        if (!json)
-            fprintf(stderr, "probing %lld windows per report at %s (one-row pages, at most %.4g "
-                    "calls/min)...\n", probe, conn->gateway, conn->rate * 60);
-        for (size_t i = 0; i < pl.n; i++)
-            if (!pl.rows[i].blocked)
-                probe_row(cfg, &pl, &pl.rows[i], (int)probe, &creds, &lim);
-        pl.probed = 1;
-    }
+    if (probe && (rc = plan_probe(&env, conn, &pl, (int)probe, json)) != 0)
+        goto out;
     if (json) {
         json_t *o = plan_json(&pl);
         char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -567,7 +567,6 @@ int ctl_plan_main(int argc, char **argv)
 out:
     free(pl.rows);
     free(sel);
-    wdts_api_creds_deinit(&creds);
     wdts_conn_destroy(conn);
     ctl_env_deinit(&env);
     return rc;

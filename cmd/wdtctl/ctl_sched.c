@@ -69,8 +69,6 @@ static const char usage_resync[] =
     "Exit: 0 emitted, 1 Redis or Kafka failed, 64 bad arguments, 69 unknown connection or\n"
     "report, 78 bad configuration.\n";
 
-#define CTL_EXIT_NOTFOUND 69
-
 /* Config, catalog and Redis, as every subcommand that reads state needs them. */
 static int env_init(struct ctl_env *env, const char *sub)
 {
@@ -634,7 +632,14 @@ static int parse_time_arg(const char *s, int64_t *out)
                : -1;
 }
 
-int ctl_resync_main(int argc, char **argv)
+/* The arguments of resync; borrowed from argv. */
+struct resync_args {
+    const char *cid, *report;
+    int64_t from, to;
+};
+
+/* @returns -1 to go on, or the exit code (after --help or a usage error). */
+static int resync_parse_args(int argc, char **argv, struct resync_args *a)
 {
     static const struct option opts[] = {{"connection", required_argument, NULL, 'c'},
                                          {"report", required_argument, NULL, 'r'},
@@ -642,14 +647,13 @@ int ctl_resync_main(int argc, char **argv)
                                          {"to", required_argument, NULL, 't'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *cid = NULL, *report = NULL, *from_s = NULL, *to_s = NULL;
-    int c, rc;
-    char es[1024];
+    const char *from_s = NULL, *to_s = NULL;
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': cid = optarg; break;
-        case 'r': report = optarg; break;
+        case 'c': a->cid = optarg; break;
+        case 'r': a->report = optarg; break;
         case 'f': from_s = optarg; break;
         case 't': to_s = optarg; break;
         case 'h': fputs(usage_resync, stdout); return WDTS_EXIT_OK;
@@ -658,56 +662,43 @@ int ctl_resync_main(int argc, char **argv)
     }
     if (optind < argc)
         return usage_error("resync", "unexpected argument: ", argv[optind]);
-    if (!cid || !report || !from_s || !to_s)
+    if (!a->cid || !a->report || !from_s || !to_s)
         return usage_error("resync", "--connection, --report, --from and --to are required", NULL);
-    int64_t from, to;
-    if (parse_time_arg(from_s, &from) != 0)
+    if (parse_time_arg(from_s, &a->from) != 0)
         return usage_error("resync",
                            "--from: not a time (RFC 3339, \"yyyy-MM-dd HH:mm:ss\" Beijing, or "
                            "Unix seconds): ",
                            from_s);
-    if (parse_time_arg(to_s, &to) != 0)
+    if (parse_time_arg(to_s, &a->to) != 0)
         return usage_error("resync",
                            "--to: not a time (RFC 3339, \"yyyy-MM-dd HH:mm:ss\" Beijing, or "
                            "Unix seconds): ",
                            to_s);
-    if (from >= to)
+    if (a->from >= a->to)
         return usage_error("resync", "--from must be before --to", NULL);
-    if (!wdts_job_name_valid(cid))
-        return usage_error("resync", "--connection: not a connection id: ", cid);
+    if (!wdts_job_name_valid(a->cid))
+        return usage_error("resync", "--connection: not a connection id: ", a->cid);
+    return -1;
+}
 
-    struct ctl_env env;
-    struct wdts_conn *conn = NULL;
-    if ((rc = env_init(&env, "resync")) != 0)
-        goto out;
-    const char *prefix = env.cfg->redis_prefix;
-    wdts_err_t err = wdts_conn_load(env.redis, prefix, cid, &conn, es, sizeof(es));
-    if (err == WDTS_ERR_NOTFOUND) {
-        fprintf(stderr, "wdtctl resync: no connection %s (wdtctl connection list shows them)\n",
-                cid);
-        rc = CTL_EXIT_NOTFOUND;
-        goto out;
-    }
-    if (err != WDTS_OK) {
-        fprintf(stderr, "wdtctl resync: connection %s: %s\n", cid, es);
-        rc = WDTS_EXIT_FATAL;
-        goto out;
-    }
-    const struct wdts_catalog_report *rep = wdts_catalog_get(env.cat, report);
-    if (rep == NULL) {
+/* The report to re-sync: in the catalog and enabled for the connection (a warning when
+ * its jobs will wait). @returns 0, or the exit code after printing why. */
+static int resync_report(const struct ctl_env *env, const struct wdts_conn *conn,
+                         const char *report, const struct wdts_catalog_report **rep)
+{
+    *rep = wdts_catalog_get(env->cat, report);
+    if (*rep == NULL) {
         fprintf(stderr, "wdtctl resync: no report %s in the catalog (wdtctl reports lists them)\n",
                 report);
-        rc = CTL_EXIT_NOTFOUND;
-        goto out;
+        return CTL_EXIT_NOTFOUND;
     }
     const struct wdts_conn_report *cr = wdts_conn_report_get(conn, report);
     if (cr == NULL) {
         fprintf(stderr,
                 "wdtctl resync: report %s is not enabled for connection %s (enable it first; "
                 "wdtctl connection show --id %s lists its reports)\n",
-                report, cid, cid);
-        rc = CTL_EXIT_NOTFOUND;
-        goto out;
+                report, conn->id, conn->id);
+        return CTL_EXIT_NOTFOUND;
     }
     if (conn->auth_failed || cr->blocked)
         fprintf(stderr,
@@ -715,20 +706,37 @@ int ctl_resync_main(int argc, char **argv)
                 "check succeeds\n",
                 conn->auth_failed ? "the connection" : "the report",
                 conn->auth_failed ? "auth_failed" : "blocked");
+    return 0;
+}
+
+int ctl_resync_main(int argc, char **argv)
+{
+    struct resync_args a = {0};
+    char es[1024];
+    int rc = resync_parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+
+    struct ctl_env env;
+    struct wdts_conn *conn = NULL;
+    const struct wdts_catalog_report *rep = NULL;
+    if ((rc = env_init(&env, "resync")) != 0 || (rc = ctl_conn_load(&env, a.cid, &conn)) != 0 ||
+        (rc = resync_report(&env, conn, a.report, &rep)) != 0)
+        goto out;
     struct sched_resync_result res;
-    err = sched_resync_run(env.cfg, env.redis, conn, rep, from, to, wdts_time_now(), &res, es,
-                           sizeof(es));
+    wdts_err_t err = sched_resync_run(env.cfg, env.redis, conn, rep, a.from, a.to,
+                                      wdts_time_now(), &res, es, sizeof(es));
     if (err != WDTS_OK) {
         fprintf(stderr, "wdtctl resync: %s\n", es);
         rc = err == WDTS_ERR_INVAL ? WDTS_EXIT_USAGE : WDTS_EXIT_FATAL;
         goto out;
     }
-    char a[WDTS_RFC3339_LEN], b[WDTS_RFC3339_LEN];
-    wdts_time_format_rfc3339(res.start, a);
-    wdts_time_format_rfc3339(res.end, b);
-    printf("resync of %s/%s: %zu windows emitted covering [%s, %s)%s\n", cid, rep->name, res.n, a,
-           b,
-           res.end < to && rep->kind != WDTS_REPORT_SNAPSHOT
+    char from[WDTS_RFC3339_LEN], to[WDTS_RFC3339_LEN];
+    wdts_time_format_rfc3339(res.start, from);
+    wdts_time_format_rfc3339(res.end, to);
+    printf("resync of %s/%s: %zu windows emitted covering [%s, %s)%s\n", a.cid, rep->name, res.n,
+           from, to,
+           res.end < a.to && rep->kind != WDTS_REPORT_SNAPSHOT
                ? " (the rest is not closed yet; the scheduler will plan it)"
                : "");
     rc = WDTS_EXIT_OK;
