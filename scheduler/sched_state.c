@@ -145,36 +145,23 @@ static void mark_covered(struct sched_unit *u, const struct wdts_redis_reply *r)
     free(done);
 }
 
-/* Reads the replies of the first round for unit u. */
-static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
+/* plan: HMGET cursor backfill_end last_snapshot last_lookback */
+static void parse_plan(struct sched_unit *u, const struct wdts_redis_reply *r)
 {
-    struct wdts_redis_reply *r[5] = {NULL};
-    wdts_err_t err = WDTS_OK, e;
-    char es[256];
-    for (int i = 0; i < 5; i++) {
-        e = wdts_redis_pipeline_read(redis, &r[i]);
-        if (e != WDTS_OK && redis->err != WDTS_OK) {
-            err = e; /* the connection broke: every later read fails too */
-            goto out;
-        }
-        if (e != WDTS_OK && !u->load_failed)
-            unit_fail(u, "reading the plan state", redis->errstr);
-    }
-    if (u->load_failed)
-        goto out;
-
-    /* plan: HMGET cursor backfill_end last_snapshot last_lookback */
     int has_c = 0, has_b = 0, has_s = 0;
     memset(&u->plan, 0, sizeof(u->plan));
-    u->plan.cursor = str_ll(wdts_redis_reply_elem(r[0], 0), 0, &has_c);
-    u->plan.backfill_end = str_ll(wdts_redis_reply_elem(r[0], 1), 0, &has_b);
-    u->plan.last_snapshot = str_ll(wdts_redis_reply_elem(r[0], 2), 0, &has_s);
-    u->plan.last_lookback = str_ll(wdts_redis_reply_elem(r[0], 3), 0, NULL);
+    u->plan.cursor = str_ll(wdts_redis_reply_elem(r, 0), 0, &has_c);
+    u->plan.backfill_end = str_ll(wdts_redis_reply_elem(r, 1), 0, &has_b);
+    u->plan.last_snapshot = str_ll(wdts_redis_reply_elem(r, 2), 0, &has_s);
+    u->plan.last_lookback = str_ll(wdts_redis_reply_elem(r, 3), 0, NULL);
     u->plan.has_cursor = has_c && has_b;
     u->plan.has_snapshot = has_s;
+}
 
-    /* out: ZRANGE WITHSCORES → member, score, member, score, … */
-    size_t cnt = wdts_redis_reply_count(r[1]) / 2;
+/* out: ZRANGE WITHSCORES → member, score, member, score, … (sorted by start) */
+static void parse_out(struct sched_unit *u, const struct wdts_redis_reply *r)
+{
+    size_t cnt = wdts_redis_reply_count(r) / 2;
     if (cnt > u->cap_out) {
         u->out = wdts_xrealloc(u->out, cnt * sizeof(*u->out));
         u->cap_out = cnt;
@@ -182,8 +169,8 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
     u->n_out = 0;
     for (size_t i = 0; i < cnt; i++) {
         struct sched_out *o = &u->out[u->n_out];
-        const char *m = wdts_redis_reply_str(wdts_redis_reply_elem(r[1], 2 * i), NULL);
-        const char *sc = wdts_redis_reply_str(wdts_redis_reply_elem(r[1], 2 * i + 1), NULL);
+        const char *m = wdts_redis_reply_str(wdts_redis_reply_elem(r, 2 * i), NULL);
+        const char *sc = wdts_redis_reply_str(wdts_redis_reply_elem(r, 2 * i + 1), NULL);
         if (parse_member(m, &o->start, &o->end) != 0 || sc == NULL)
             continue; /* not ours: ignore rather than fail the report */
         o->emitted_at = (int64_t)strtod(sc, NULL);
@@ -194,13 +181,16 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
     }
     if (u->n_out > 1) /* out is NULL while empty: qsort and bsearch must not see it */
         qsort(u->out, u->n_out, sizeof(*u->out), cmp_out);
+}
 
-    /* outmeta: HGETALL → member, "kind attempt", … */
-    size_t nm = wdts_redis_reply_count(r[2]) / 2;
+/* outmeta: HGETALL → member, "kind attempt", … onto the windows of parse_out() */
+static void parse_outmeta(struct sched_unit *u, const struct wdts_redis_reply *r)
+{
+    size_t nm = wdts_redis_reply_count(r) / 2;
     for (size_t i = 0; i < nm; i++) {
         int64_t s, en;
-        const char *m = wdts_redis_reply_str(wdts_redis_reply_elem(r[2], 2 * i), NULL);
-        const char *v = wdts_redis_reply_str(wdts_redis_reply_elem(r[2], 2 * i + 1), NULL);
+        const char *m = wdts_redis_reply_str(wdts_redis_reply_elem(r, 2 * i), NULL);
+        const char *v = wdts_redis_reply_str(wdts_redis_reply_elem(r, 2 * i + 1), NULL);
         if (parse_member(m, &s, &en) != 0 || v == NULL)
             continue;
         char kind[24];
@@ -218,31 +208,54 @@ static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
         if (attempt >= 1 && attempt <= WDTS_JOB_MAX_ATTEMPT)
             o->attempt = attempt;
     }
+}
 
-    /* watermark */
+/* stat: HMGET emitted reemitted completed records last_error last_error_at calls windows
+ * first_done_at calls_made calls_expected windows_started first_call_at */
+static void parse_stat(struct sched_unit *u, const struct wdts_redis_reply *r)
+{
+    int has_rec = 0;
+    u->emitted = str_ll(wdts_redis_reply_elem(r, 0), 0, NULL);
+    u->reemitted = str_ll(wdts_redis_reply_elem(r, 1), 0, NULL);
+    u->completed = str_ll(wdts_redis_reply_elem(r, 2), 0, NULL);
+    u->records = str_ll(wdts_redis_reply_elem(r, 3), -1, &has_rec);
+    const char *le = wdts_redis_reply_str(wdts_redis_reply_elem(r, 4), NULL);
+    wdts_strlcpy(u->last_error, le ? le : "", sizeof(u->last_error));
+    u->last_error_at = str_ll(wdts_redis_reply_elem(r, 5), 0, NULL);
+    u->calls = str_ll(wdts_redis_reply_elem(r, 6), 0, NULL);
+    u->windows_done = str_ll(wdts_redis_reply_elem(r, 7), 0, NULL);
+    u->first_done_at = str_ll(wdts_redis_reply_elem(r, 8), 0, NULL);
+    u->calls_made = str_ll(wdts_redis_reply_elem(r, 9), 0, NULL);
+    u->calls_expected = str_ll(wdts_redis_reply_elem(r, 10), 0, NULL);
+    u->windows_started = str_ll(wdts_redis_reply_elem(r, 11), 0, NULL);
+    u->first_call_at = str_ll(wdts_redis_reply_elem(r, 12), 0, NULL);
+}
+
+/* Reads the replies of the first round for unit u. */
+static wdts_err_t read_round1(struct wdts_redis *redis, struct sched_unit *u)
+{
+    struct wdts_redis_reply *r[5] = {NULL};
+    wdts_err_t err = WDTS_OK, e;
+    char es[256];
+    for (int i = 0; i < 5; i++) {
+        e = wdts_redis_pipeline_read(redis, &r[i]);
+        if (e != WDTS_OK && redis->err != WDTS_OK) {
+            err = e; /* the connection broke: every later read fails too */
+            goto out;
+        }
+        if (e != WDTS_OK && !u->load_failed)
+            unit_fail(u, "reading the plan state", redis->errstr);
+    }
+    if (u->load_failed)
+        goto out;
+    parse_plan(u, r[0]);
+    parse_out(u, r[1]);
+    parse_outmeta(u, r[2]);
     if (wdts_wm_get_parse(r[3], &u->wm, es, sizeof(es)) != WDTS_OK) {
         unit_fail(u, "reading the watermark", es);
         goto out;
     }
-
-    /* stat: HMGET emitted reemitted completed records last_error last_error_at calls windows
-     * first_done_at calls_made calls_expected windows_started first_call_at */
-    int has_rec = 0;
-    u->emitted = str_ll(wdts_redis_reply_elem(r[4], 0), 0, NULL);
-    u->reemitted = str_ll(wdts_redis_reply_elem(r[4], 1), 0, NULL);
-    u->completed = str_ll(wdts_redis_reply_elem(r[4], 2), 0, NULL);
-    u->records = str_ll(wdts_redis_reply_elem(r[4], 3), -1, &has_rec);
-    const char *le = wdts_redis_reply_str(wdts_redis_reply_elem(r[4], 4), NULL);
-    wdts_strlcpy(u->last_error, le ? le : "", sizeof(u->last_error));
-    u->last_error_at = str_ll(wdts_redis_reply_elem(r[4], 5), 0, NULL);
-    u->calls = str_ll(wdts_redis_reply_elem(r[4], 6), 0, NULL);
-    u->windows_done = str_ll(wdts_redis_reply_elem(r[4], 7), 0, NULL);
-    u->first_done_at = str_ll(wdts_redis_reply_elem(r[4], 8), 0, NULL);
-    u->calls_made = str_ll(wdts_redis_reply_elem(r[4], 9), 0, NULL);
-    u->calls_expected = str_ll(wdts_redis_reply_elem(r[4], 10), 0, NULL);
-    u->windows_started = str_ll(wdts_redis_reply_elem(r[4], 11), 0, NULL);
-    u->first_call_at = str_ll(wdts_redis_reply_elem(r[4], 12), 0, NULL);
-
+    parse_stat(u, r[4]);
     /* windows the watermark passed are completed */
     for (size_t i = 0; i < u->n_out; i++)
         if (u->wm.initialized && u->out[i].end <= u->wm.wm)
@@ -274,6 +287,110 @@ static void drain(struct wdts_redis *redis, int queued)
         wdts_redis_pipeline_read(redis, NULL);
 }
 
+/* Queues the first round of unit u: plan, out, outmeta, the watermark (wm_get) and stat.
+ * @returns WDTS_OK, or the error that stopped it (reason in errstr for a bad name). */
+static wdts_err_t queue_round1(struct wdts_redis *redis, const char *prefix, struct sched_unit *u,
+                               struct wdts_buf *key, struct wdts_lua_call *call, struct argvec *av,
+                               int *queued, char *errstr, size_t errstr_size)
+{
+    static const char *const stat_fields[] = {
+        "emitted", "reemitted", "completed", "records", "last_error", "last_error_at", "calls",
+        "windows", "first_done_at", "calls_made", "calls_expected", "windows_started",
+        "first_call_at"};
+    wdts_err_t err;
+    u->load_failed = 0;
+    u->last_error[0] = '\0';
+    av_add(av, "HMGET");
+    av_add(av, sched_state_key(key, prefix, "plan", u->connection, u->report));
+    av_add(av, "cursor");
+    av_add(av, "backfill_end");
+    av_add(av, "last_snapshot");
+    av_add(av, "last_lookback");
+    if ((err = av_send(redis, av, queued)) != WDTS_OK)
+        return err;
+    av_add(av, "ZRANGE");
+    av_add(av, sched_state_key(key, prefix, "out", u->connection, u->report));
+    av_add(av, "0");
+    av_add(av, "-1");
+    av_add(av, "WITHSCORES");
+    if ((err = av_send(redis, av, queued)) != WDTS_OK)
+        return err;
+    av_add(av, "HGETALL");
+    av_add(av, sched_state_key(key, prefix, "outmeta", u->connection, u->report));
+    if ((err = av_send(redis, av, queued)) != WDTS_OK)
+        return err;
+    struct wdts_wm_id id = {u->connection, u->report};
+    char es[256];
+    if (wdts_wm_get_build(call, prefix, &id, es, sizeof(es)) != WDTS_OK) {
+        snprintf(errstr, errstr_size, "%s", es);
+        return WDTS_ERR_INVAL; /* names were checked by the caller: a programming error */
+    }
+    err = send_call(redis, call, av, queued);
+    wdts_lua_call_deinit(call); /* the next build starts afresh */
+    if (err != WDTS_OK)
+        return err;
+    av_add(av, "HMGET");
+    av_add(av, sched_state_key(key, prefix, "stat", u->connection, u->report));
+    for (size_t f = 0; f < sizeof(stat_fields) / sizeof(stat_fields[0]); f++)
+        av_add(av, stat_fields[f]);
+    return av_send(redis, av, queued);
+}
+
+/* The last end of u's windows not known to be completed; 0 when there is none. */
+static int64_t open_end(const struct sched_unit *u)
+{
+    int64_t maxend = 0;
+    for (size_t j = 0; j < u->n_out; j++)
+        if (!u->out[j].completed && u->out[j].end > maxend)
+            maxend = u->out[j].end;
+    return maxend;
+}
+
+/* Round 2: windows beyond the watermark are completed when the done set covers them
+ * (a worker's window, or what a resync kept as one synthetic range). Queues, per unit with
+ * an open window, the done windows that start before its last open end. */
+static wdts_err_t queue_round2(struct wdts_redis *redis, const char *prefix, struct sched_unit *u,
+                               size_t n, struct wdts_buf *key, struct argvec *av, int *queued)
+{
+    wdts_err_t err;
+    for (size_t i = 0; i < n; i++) {
+        int64_t maxend = u[i].load_failed ? 0 : open_end(&u[i]);
+        if (maxend == 0)
+            continue;
+        struct wdts_wm_id id = {u[i].connection, u[i].report};
+        char lim[32];
+        snprintf(lim, sizeof(lim), "(%" PRId64, maxend);
+        av_add(av, "ZRANGEBYSCORE");
+        av_add(av, wdts_wm_key(key, prefix, &id, WDTS_WM_KEY_DONE));
+        av_add(av, "-inf");
+        av_add(av, lim);
+        if ((err = av_send(redis, av, queued)) != WDTS_OK)
+            return err;
+    }
+    return WDTS_OK;
+}
+
+/* Reads round 2's replies in queue_round2()'s order. @returns WDTS_OK, or the error of a
+ * broken connection (a failed read of one unit fails only that unit). */
+static wdts_err_t read_round2(struct wdts_redis *redis, struct sched_unit *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (u[i].load_failed || open_end(&u[i]) == 0)
+            continue;
+        struct wdts_redis_reply *r = NULL;
+        wdts_err_t err = wdts_redis_pipeline_read(redis, &r);
+        if (err != WDTS_OK && redis->err != WDTS_OK)
+            return err;
+        if (err != WDTS_OK) {
+            unit_fail(&u[i], "reading the completed windows", redis->errstr);
+            continue;
+        }
+        mark_covered(&u[i], r);
+        wdts_redis_reply_free(r);
+    }
+    return WDTS_OK;
+}
+
 wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct sched_unit *u,
                             size_t n, char *errstr, size_t errstr_size)
 {
@@ -293,108 +410,20 @@ wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct
         snprintf(errstr, errstr_size, "loading wm_get: %s", redis->errstr);
         goto out;
     }
-
-    for (size_t i = 0; i < n; i++) {
-        u[i].load_failed = 0;
-        u[i].last_error[0] = '\0';
-        av_add(&av, "HMGET");
-        av_add(&av, sched_state_key(&key, prefix, "plan", u[i].connection, u[i].report));
-        av_add(&av, "cursor");
-        av_add(&av, "backfill_end");
-        av_add(&av, "last_snapshot");
-        av_add(&av, "last_lookback");
-        if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
+    for (size_t i = 0; i < n; i++)
+        if ((err = queue_round1(redis, prefix, &u[i], &key, &call, &av, &queued, errstr,
+                                errstr_size)) != WDTS_OK)
             goto broken;
-        av_add(&av, "ZRANGE");
-        av_add(&av, sched_state_key(&key, prefix, "out", u[i].connection, u[i].report));
-        av_add(&av, "0");
-        av_add(&av, "-1");
-        av_add(&av, "WITHSCORES");
-        if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-            goto broken;
-        av_add(&av, "HGETALL");
-        av_add(&av, sched_state_key(&key, prefix, "outmeta", u[i].connection, u[i].report));
-        if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-            goto broken;
-        struct wdts_wm_id id = {u[i].connection, u[i].report};
-        char es[256];
-        if (wdts_wm_get_build(&call, prefix, &id, es, sizeof(es)) != WDTS_OK) {
-            snprintf(errstr, errstr_size, "%s", es);
-            err = WDTS_ERR_INVAL; /* names were checked by the caller: a programming error */
-            goto broken;
-        }
-        err = send_call(redis, &call, &av, &queued);
-        wdts_lua_call_deinit(&call); /* the next build starts afresh */
-        if (err != WDTS_OK)
-            goto broken;
-        av_add(&av, "HMGET");
-        av_add(&av, sched_state_key(&key, prefix, "stat", u[i].connection, u[i].report));
-        av_add(&av, "emitted");
-        av_add(&av, "reemitted");
-        av_add(&av, "completed");
-        av_add(&av, "records");
-        av_add(&av, "last_error");
-        av_add(&av, "last_error_at");
-        av_add(&av, "calls");
-        av_add(&av, "windows");
-        av_add(&av, "first_done_at");
-        av_add(&av, "calls_made");
-        av_add(&av, "calls_expected");
-        av_add(&av, "windows_started");
-        av_add(&av, "first_call_at");
-        if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-            goto broken;
-    }
     for (size_t i = 0; i < n; i++) {
         if ((err = read_round1(redis, &u[i])) != WDTS_OK)
             goto broken_read;
         queued -= 5;
     }
-
-    /* Round 2: windows beyond the watermark are completed when the done set covers them
-     * (a worker's window, or what a resync kept as one synthetic range). Read the done
-     * windows that start before the last outstanding end. */
     queued = 0;
-    for (size_t i = 0; i < n; i++) {
-        int64_t maxend = 0;
-        if (u[i].load_failed)
-            continue;
-        for (size_t j = 0; j < u[i].n_out; j++)
-            if (!u[i].out[j].completed && u[i].out[j].end > maxend)
-                maxend = u[i].out[j].end;
-        if (maxend == 0)
-            continue;
-        struct wdts_wm_id id = {u[i].connection, u[i].report};
-        char lim[32];
-        snprintf(lim, sizeof(lim), "(%" PRId64, maxend);
-        av_add(&av, "ZRANGEBYSCORE");
-        av_add(&av, wdts_wm_key(&key, prefix, &id, WDTS_WM_KEY_DONE));
-        av_add(&av, "-inf");
-        av_add(&av, lim);
-        if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-            goto broken;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int any = 0;
-        if (u[i].load_failed)
-            continue;
-        for (size_t j = 0; j < u[i].n_out; j++)
-            any |= !u[i].out[j].completed;
-        if (!any)
-            continue;
-        struct wdts_redis_reply *r = NULL;
-        err = wdts_redis_pipeline_read(redis, &r);
-        queued--;
-        if (err != WDTS_OK && redis->err != WDTS_OK)
-            goto broken_read;
-        if (err != WDTS_OK) {
-            unit_fail(&u[i], "reading the completed windows", redis->errstr);
-            err = WDTS_OK;
-            continue;
-        }
-        mark_covered(&u[i], r);
-        wdts_redis_reply_free(r);
-    }
+    if ((err = queue_round2(redis, prefix, u, n, &key, &av, &queued)) != WDTS_OK)
+        goto broken;
+    if ((err = read_round2(redis, u, n)) != WDTS_OK)
+        goto broken_read;
     goto out;
 
 broken:
@@ -411,126 +440,161 @@ out:
     return err;
 }
 
+/* The keys of one unit that a store writes. */
+struct unit_keys {
+    struct wdts_buf plan, out, meta, stat;
+};
+
+/* Adds "start:end" of every window of out[0..n) (with only_completed, of the completed). */
+static void av_add_members(struct argvec *av, const struct sched_out *out, size_t n,
+                           int only_completed)
+{
+    char m[SCHED_MEMBER_LEN];
+    for (size_t j = 0; j < n; j++) {
+        if (only_completed && !out[j].completed)
+            continue;
+        sched_state_member(out[j].start, out[j].end, m);
+        av_add(av, m);
+    }
+}
+
+/* Sends one HINCRBY of a stat field. */
+static wdts_err_t send_incr(struct wdts_redis *redis, const struct wdts_buf *skey,
+                            const char *field, long long by, struct argvec *av, int *queued)
+{
+    av_add(av, "HINCRBY");
+    av_add(av, wdts_buf_str(skey));
+    av_add(av, field);
+    av_addll(av, by);
+    return av_send(redis, av, queued);
+}
+
+/* The windows delivered now: into out (score emitted_at) and outmeta, counted. */
+static wdts_err_t queue_added(struct wdts_redis *redis, const struct sched_state_update *w,
+                              const struct unit_keys *k, struct argvec *av, int *queued)
+{
+    char m[SCHED_MEMBER_LEN], meta[48];
+    wdts_err_t err;
+    av_add(av, "ZADD");
+    av_add(av, wdts_buf_str(&k->out));
+    for (size_t j = 0; j < w->n_add; j++) {
+        sched_state_member(w->add[j].start, w->add[j].end, m);
+        av_addll(av, w->add[j].emitted_at);
+        av_add(av, m);
+    }
+    if ((err = av_send(redis, av, queued)) != WDTS_OK)
+        return err;
+    av_add(av, "HSET");
+    av_add(av, wdts_buf_str(&k->meta));
+    for (size_t j = 0; j < w->n_add; j++) {
+        sched_state_member(w->add[j].start, w->add[j].end, m);
+        snprintf(meta, sizeof(meta), "%s %d", wdts_job_kind_name(w->add[j].kind),
+                 w->add[j].attempt);
+        av_add(av, m);
+        av_add(av, meta);
+    }
+    if ((err = av_send(redis, av, queued)) != WDTS_OK ||
+        (err = send_incr(redis, &k->stat, "emitted", (long long)(w->n_add - w->n_reemitted), av,
+                         queued)) != WDTS_OK)
+        return err;
+    if (w->n_reemitted > 0)
+        return send_incr(redis, &k->stat, "reemitted", (long long)w->n_reemitted, av, queued);
+    return WDTS_OK;
+}
+
+/* The windows found completed: out of out and outmeta, counted. */
+static wdts_err_t queue_completed(struct wdts_redis *redis, const struct sched_unit *u,
+                                  size_t ndone, const struct unit_keys *k, struct argvec *av,
+                                  int *queued)
+{
+    wdts_err_t err;
+    av_add(av, "ZREM");
+    av_add(av, wdts_buf_str(&k->out));
+    av_add_members(av, u->out, u->n_out, 1);
+    if ((err = av_send(redis, av, queued)) != WDTS_OK)
+        return err;
+    av_add(av, "HDEL");
+    av_add(av, wdts_buf_str(&k->meta));
+    av_add_members(av, u->out, u->n_out, 1);
+    if ((err = av_send(redis, av, queued)) != WDTS_OK)
+        return err;
+    return send_incr(redis, &k->stat, "completed", (long long)ndone, av, queued);
+}
+
+/* The new plan state (only the fields that are set). */
+static wdts_err_t queue_plan(struct wdts_redis *redis, const struct sched_plan_state *plan,
+                             int64_t now, const struct unit_keys *k, struct argvec *av,
+                             int *queued)
+{
+    av_add(av, "HSET");
+    av_add(av, wdts_buf_str(&k->plan));
+    if (plan->has_cursor) {
+        av_add(av, "cursor");
+        av_addll(av, plan->cursor);
+        av_add(av, "backfill_end");
+        av_addll(av, plan->backfill_end);
+    }
+    if (plan->has_snapshot) {
+        av_add(av, "last_snapshot");
+        av_addll(av, plan->last_snapshot);
+    }
+    if (plan->last_lookback > 0) {
+        av_add(av, "last_lookback");
+        av_addll(av, plan->last_lookback);
+    }
+    av_add(av, "updated");
+    av_addll(av, now);
+    return av_send(redis, av, queued);
+}
+
+/* Queues every write of one update, in the order sched_state_store() promises. */
+static wdts_err_t queue_update(struct wdts_redis *redis, const char *prefix,
+                               const struct sched_state_update *w, struct unit_keys *k,
+                               struct argvec *av, int *queued)
+{
+    const struct sched_unit *u = w->unit;
+    wdts_err_t err;
+    sched_state_key(&k->plan, prefix, "plan", u->connection, u->report);
+    sched_state_key(&k->out, prefix, "out", u->connection, u->report);
+    sched_state_key(&k->meta, prefix, "outmeta", u->connection, u->report);
+    sched_state_key(&k->stat, prefix, "stat", u->connection, u->report);
+    if (w->n_add > 0 && (err = queue_added(redis, w, k, av, queued)) != WDTS_OK)
+        return err;
+    size_t ndone = 0;
+    for (size_t j = 0; w->drop_completed && j < u->n_out; j++)
+        ndone += u->out[j].completed;
+    if (ndone > 0 && (err = queue_completed(redis, u, ndone, k, av, queued)) != WDTS_OK)
+        return err;
+    if (w->plan != NULL && (err = queue_plan(redis, w->plan, w->now, k, av, queued)) != WDTS_OK)
+        return err;
+    if (w->error != NULL) {
+        av_add(av, "HSET");
+        av_add(av, wdts_buf_str(&k->stat));
+        av_add(av, "last_error");
+        av_add(av, w->error);
+        av_add(av, "last_error_at");
+        av_addll(av, w->now);
+        return av_send(redis, av, queued);
+    }
+    return WDTS_OK;
+}
+
 wdts_err_t sched_state_store(struct wdts_redis *redis, const char *prefix,
                              const struct sched_state_update *upd, size_t n, char *errstr,
                              size_t errstr_size)
 {
     struct argvec av = {0};
-    struct wdts_buf key, okey, mkey, skey;
+    struct unit_keys k;
     wdts_err_t err = WDTS_OK, first = WDTS_OK;
     int queued = 0;
-    char m[SCHED_MEMBER_LEN], meta[48];
-    wdts_buf_init(&key);
-    wdts_buf_init(&okey);
-    wdts_buf_init(&mkey);
-    wdts_buf_init(&skey);
+    wdts_buf_init(&k.plan);
+    wdts_buf_init(&k.out);
+    wdts_buf_init(&k.meta);
+    wdts_buf_init(&k.stat);
 
-    for (size_t i = 0; i < n; i++) {
-        const struct sched_state_update *w = &upd[i];
-        const struct sched_unit *u = w->unit;
-        sched_state_key(&okey, prefix, "out", u->connection, u->report);
-        sched_state_key(&mkey, prefix, "outmeta", u->connection, u->report);
-        sched_state_key(&skey, prefix, "stat", u->connection, u->report);
-        if (w->n_add > 0) {
-            av_add(&av, "ZADD");
-            av_add(&av, wdts_buf_str(&okey));
-            for (size_t j = 0; j < w->n_add; j++) {
-                sched_state_member(w->add[j].start, w->add[j].end, m);
-                av_addll(&av, w->add[j].emitted_at);
-                av_add(&av, m);
-            }
-            if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-                goto broken;
-            av_add(&av, "HSET");
-            av_add(&av, wdts_buf_str(&mkey));
-            for (size_t j = 0; j < w->n_add; j++) {
-                sched_state_member(w->add[j].start, w->add[j].end, m);
-                snprintf(meta, sizeof(meta), "%s %d", wdts_job_kind_name(w->add[j].kind),
-                         w->add[j].attempt);
-                av_add(&av, m);
-                av_add(&av, meta);
-            }
-            if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-                goto broken;
-            av_add(&av, "HINCRBY");
-            av_add(&av, wdts_buf_str(&skey));
-            av_add(&av, "emitted");
-            av_addll(&av, (long long)(w->n_add - w->n_reemitted));
-            if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-                goto broken;
-            if (w->n_reemitted > 0) {
-                av_add(&av, "HINCRBY");
-                av_add(&av, wdts_buf_str(&skey));
-                av_add(&av, "reemitted");
-                av_addll(&av, (long long)w->n_reemitted);
-                if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-                    goto broken;
-            }
-        }
-        size_t ndone = 0;
-        for (size_t j = 0; w->drop_completed && j < u->n_out; j++)
-            ndone += u->out[j].completed;
-        if (ndone > 0) {
-            av_add(&av, "ZREM");
-            av_add(&av, wdts_buf_str(&okey));
-            for (size_t j = 0; j < u->n_out; j++) {
-                if (!u->out[j].completed)
-                    continue;
-                sched_state_member(u->out[j].start, u->out[j].end, m);
-                av_add(&av, m);
-            }
-            if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-                goto broken;
-            av_add(&av, "HDEL");
-            av_add(&av, wdts_buf_str(&mkey));
-            for (size_t j = 0; j < u->n_out; j++) {
-                if (!u->out[j].completed)
-                    continue;
-                sched_state_member(u->out[j].start, u->out[j].end, m);
-                av_add(&av, m);
-            }
-            if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-                goto broken;
-            av_add(&av, "HINCRBY");
-            av_add(&av, wdts_buf_str(&skey));
-            av_add(&av, "completed");
-            av_addll(&av, (long long)ndone);
-            if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-                goto broken;
-        }
-        if (w->plan != NULL) {
-            av_add(&av, "HSET");
-            av_add(&av, sched_state_key(&key, prefix, "plan", u->connection, u->report));
-            if (w->plan->has_cursor) {
-                av_add(&av, "cursor");
-                av_addll(&av, w->plan->cursor);
-                av_add(&av, "backfill_end");
-                av_addll(&av, w->plan->backfill_end);
-            }
-            if (w->plan->has_snapshot) {
-                av_add(&av, "last_snapshot");
-                av_addll(&av, w->plan->last_snapshot);
-            }
-            if (w->plan->last_lookback > 0) {
-                av_add(&av, "last_lookback");
-                av_addll(&av, w->plan->last_lookback);
-            }
-            av_add(&av, "updated");
-            av_addll(&av, w->now);
-            if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-                goto broken;
-        }
-        if (w->error != NULL) {
-            av_add(&av, "HSET");
-            av_add(&av, wdts_buf_str(&skey));
-            av_add(&av, "last_error");
-            av_add(&av, w->error);
-            av_add(&av, "last_error_at");
-            av_addll(&av, w->now);
-            if ((err = av_send(redis, &av, &queued)) != WDTS_OK)
-                goto broken;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        if ((err = queue_update(redis, prefix, &upd[i], &k, &av, &queued)) != WDTS_OK)
+            goto broken;
     while (queued > 0) {
         err = wdts_redis_pipeline_read(redis, NULL);
         queued--;
@@ -548,9 +612,9 @@ broken:
     drain(redis, queued);
 out:
     av_free(&av);
-    wdts_buf_deinit(&key);
-    wdts_buf_deinit(&okey);
-    wdts_buf_deinit(&mkey);
-    wdts_buf_deinit(&skey);
+    wdts_buf_deinit(&k.plan);
+    wdts_buf_deinit(&k.out);
+    wdts_buf_deinit(&k.meta);
+    wdts_buf_deinit(&k.stat);
     return err;
 }
