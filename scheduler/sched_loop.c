@@ -686,25 +686,17 @@ static wdts_err_t batch_store(struct sched *s, struct batch *b, int64_t now,
     return err;
 }
 
-wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched_pass_stats *st,
-                      char *errstr, size_t errstr_size)
+/* Reconnects Redis when broken and renews (or takes) the lease; st->held says whether
+ * this replica plans. @returns WDTS_OK, or the Redis error that stopped the pass. */
+static wdts_err_t pass_lease(struct sched *s, struct sched_pass_stats *st, char *errstr,
+                             size_t errstr_size)
 {
-    char **ids = NULL;
-    size_t n_ids = 0;
-    struct batch b;
-    wdts_err_t err = WDTS_OK;
     char es[512];
-    int64_t t0 = wdts_time_mono_ms();
-    int64_t now = s->opts.now > 0 ? s->opts.now : wdts_time_now();
-    memset(st, 0, sizeof(*st));
-    memset(&b, 0, sizeof(b));
-
     if (s->redis->err != WDTS_OK && wdts_redis_reconnect(s->redis) != WDTS_OK) {
         snprintf(errstr, errstr_size, "redis: %s", s->redis->errstr);
         snprintf(s->why_not_ready, sizeof(s->why_not_ready), "redis: %.100s", s->redis->errstr);
         s->ready = 0;
-        err = s->redis->err;
-        goto out;
+        return s->redis->err;
     }
     es[0] = '\0';
     int was_held = s->lease.held;
@@ -715,12 +707,92 @@ wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched
                  s->lease.seen.holder[0] ? s->lease.seen.holder : "nobody");
     if (es[0] != '\0' && !st->held) {
         snprintf(errstr, errstr_size, "lease: %s", es);
-        err = WDTS_ERR_REDIS;
-        goto out;
+        return WDTS_ERR_REDIS;
     }
     /* Redis answered and the producer exists: ready, also as a standby replica */
     s->ready = 1;
-    if (!st->held)
+    return WDTS_OK;
+}
+
+/* One batch, connections ids[from, to): read, plan, check the lease, emit, store. Sets
+ * st->lease_lost when the lease went (nothing emitted). @returns WDTS_OK, or the error
+ * that stops the pass. */
+static wdts_err_t pass_batch(struct sched *s, struct batch *b, char **ids, size_t from,
+                             size_t to, int64_t now, struct sched_pass_stats *st, char *errstr,
+                             size_t errstr_size)
+{
+    char es[512], es2[512];
+    wdts_err_t err;
+    batch_reset(b);
+    if ((err = batch_load(s, b, ids, from, to, st, errstr, errstr_size)) != WDTS_OK)
+        return err;
+    if (b->n_units == 0)
+        return WDTS_OK;
+    if ((err = sched_state_load(s->redis, s->cfg->redis_prefix, b->units, b->n_units, errstr,
+                                errstr_size)) != WDTS_OK ||
+        (err = batch_plan(s, b, now, st, errstr, errstr_size)) != WDTS_OK)
+        return err;
+    st->units += b->n_units;
+    /* the last word before emitting: stop at once when the lease is gone */
+    es[0] = '\0';
+    if (!sched_lease_tick(&s->lease, 0, es, sizeof(es))) {
+        st->lease_lost = 1;
+        metrics_lease(s);
+        WDTS_LOG(WARN, "sched", "lease lost during a pass; stopped emitting (%s)",
+                 es[0] ? es : "another replica holds it");
+        return WDTS_OK;
+    }
+    const char *kafka_error = NULL;
+    if (b->n_jobs > 0 &&
+        sched_emit_jobs(s->emit, b->jobs, b->n_jobs, b->ok, es, sizeof(es)) != WDTS_OK)
+        kafka_error = es;
+    if (s->opts.crash_after_emit) {
+        WDTS_LOG(WARN, "sched", "test aid: exiting after emitting %zu jobs, before storing",
+                 b->n_jobs);
+        _exit(SCHED_CRASH_EXIT);
+    }
+    if ((err = batch_store(s, b, now, kafka_error, st, es2, sizeof(es2))) != WDTS_OK)
+        snprintf(errstr, errstr_size, "%s", es2);
+    return err;
+}
+
+/* A pass's counters into the metrics (the lag gauges only from a complete pass). */
+static void pass_metrics(struct sched *s, const struct sched_pass_stats *st, wdts_err_t err)
+{
+    if (!s->have_metrics)
+        return;
+    wdts_metrics_inc(err != WDTS_OK ? s->m.passes_failed
+                     : st->held     ? s->m.passes_ok
+                                    : s->m.passes_no_lease);
+    if (st->held) {
+        for (int k = 0; k < WDTS_JOB_KIND__COUNT; k++)
+            wdts_metrics_add(s->m.emitted[k], (double)st->emitted[k]);
+        wdts_metrics_add(s->m.reemitted, (double)st->reemitted);
+        wdts_metrics_add(s->m.completed, (double)st->completed);
+        wdts_metrics_add(s->m.errors, (double)st->errors);
+        wdts_metrics_set(s->m.units, (double)st->units);
+        wdts_metrics_observe(s->m.duration, st->seconds);
+    }
+    /* the lag gauges only from a pass that saw every connection */
+    if (st->held && err == WDTS_OK && !st->stopped && !st->lease_lost)
+        for (size_t r = 0; r < wdts_catalog_count(s->cat); r++)
+            wdts_metrics_set(s->m.wm_lag[r], s->lag[r] > 0 ? (double)s->lag[r] : 0.0);
+}
+
+wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched_pass_stats *st,
+                      char *errstr, size_t errstr_size)
+{
+    char **ids = NULL;
+    size_t n_ids = 0;
+    struct batch b;
+    wdts_err_t err;
+    char es[512];
+    int64_t t0 = wdts_time_mono_ms();
+    int64_t now = s->opts.now > 0 ? s->opts.now : wdts_time_now();
+    memset(st, 0, sizeof(*st));
+    memset(&b, 0, sizeof(b));
+
+    if ((err = pass_lease(s, st, errstr, errstr_size)) != WDTS_OK || !st->held)
         goto out;
     for (size_t r = 0; r < wdts_catalog_count(s->cat); r++)
         s->lag[r] = -1;
@@ -729,45 +801,14 @@ wdts_err_t sched_pass(struct sched *s, volatile sig_atomic_t *stop, struct sched
         snprintf(errstr, errstr_size, "listing connections: %s", es);
         goto out;
     }
-    for (size_t from = 0; from < n_ids; from += s->opts.batch) {
+    for (size_t from = 0; from < n_ids && !st->lease_lost; from += s->opts.batch) {
         if (stop && *stop) {
             st->stopped = 1;
             break;
         }
         size_t to = from + s->opts.batch < n_ids ? from + s->opts.batch : n_ids;
-        batch_reset(&b);
-        if ((err = batch_load(s, &b, ids, from, to, st, errstr, errstr_size)) != WDTS_OK)
+        if ((err = pass_batch(s, &b, ids, from, to, now, st, errstr, errstr_size)) != WDTS_OK)
             goto out;
-        if (b.n_units == 0)
-            continue;
-        if ((err = sched_state_load(s->redis, s->cfg->redis_prefix, b.units, b.n_units, errstr,
-                                    errstr_size)) != WDTS_OK)
-            goto out;
-        if ((err = batch_plan(s, &b, now, st, errstr, errstr_size)) != WDTS_OK)
-            goto out;
-        st->units += b.n_units;
-        /* the last word before emitting: stop at once when the lease is gone */
-        if (!sched_lease_tick(&s->lease, 0, es, sizeof(es))) {
-            st->lease_lost = 1;
-            metrics_lease(s);
-            WDTS_LOG(WARN, "sched", "lease lost during a pass; stopped emitting (%s)",
-                     es[0] ? es : "another replica holds it");
-            goto out;
-        }
-        const char *kafka_error = NULL;
-        if (b.n_jobs > 0 &&
-            sched_emit_jobs(s->emit, b.jobs, b.n_jobs, b.ok, es, sizeof(es)) != WDTS_OK)
-            kafka_error = es;
-        if (s->opts.crash_after_emit) {
-            WDTS_LOG(WARN, "sched", "test aid: exiting after emitting %zu jobs, before storing",
-                     b.n_jobs);
-            _exit(SCHED_CRASH_EXIT);
-        }
-        char es2[512];
-        if ((err = batch_store(s, &b, now, kafka_error, st, es2, sizeof(es2))) != WDTS_OK) {
-            snprintf(errstr, errstr_size, "%s", es2);
-            goto out;
-        }
     }
 out:
     batch_free(&b);
@@ -777,24 +818,7 @@ out:
         s->ready = 0;
         snprintf(s->why_not_ready, sizeof(s->why_not_ready), "redis: %.100s", s->redis->errstr);
     }
-    if (s->have_metrics) {
-        wdts_metrics_inc(err != WDTS_OK ? s->m.passes_failed
-                         : st->held     ? s->m.passes_ok
-                                        : s->m.passes_no_lease);
-        if (st->held) {
-            for (int k = 0; k < WDTS_JOB_KIND__COUNT; k++)
-                wdts_metrics_add(s->m.emitted[k], (double)st->emitted[k]);
-            wdts_metrics_add(s->m.reemitted, (double)st->reemitted);
-            wdts_metrics_add(s->m.completed, (double)st->completed);
-            wdts_metrics_add(s->m.errors, (double)st->errors);
-            wdts_metrics_set(s->m.units, (double)st->units);
-            wdts_metrics_observe(s->m.duration, st->seconds);
-        }
-        /* the lag gauges only from a pass that saw every connection */
-        if (st->held && err == WDTS_OK && !st->stopped && !st->lease_lost)
-            for (size_t r = 0; r < wdts_catalog_count(s->cat); r++)
-                wdts_metrics_set(s->m.wm_lag[r], s->lag[r] > 0 ? (double)s->lag[r] : 0.0);
-    }
+    pass_metrics(s, st, err);
     return err;
 }
 

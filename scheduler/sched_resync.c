@@ -18,91 +18,83 @@
 #include "wdts/time.h"
 #include "wdts/watermark.h"
 
-static wdts_err_t resync_emit(struct wdts_redis *redis, const char *prefix, struct sched_emit *em,
-                              const char *tenant, const char *connection, const char *report,
-                              const struct sched_plan_params *p, int64_t from, int64_t to,
-                              int64_t now, struct sched_resync_result *out, char *errstr,
-                              size_t errstr_size)
+/* Reads u's plan state; a report never planned is refused (its first sync fetches the
+ * range anyway, and a reset before it would move its start). */
+static wdts_err_t resync_check_planned(struct wdts_redis *redis, const char *prefix,
+                                       struct sched_unit *u, const struct sched_plan_params *p,
+                                       char *errstr, size_t errstr_size)
 {
-    struct sched_plan_window *win = NULL;
-    struct wdts_job *jobs = NULL;
-    struct sched_out *adds = NULL;
-    int *ok = NULL;
-    size_t n = 0, cap = 0;
-    wdts_err_t err;
     char es[512];
-    memset(out, 0, sizeof(*out));
-
-    /* never planned? */
-    struct sched_unit u;
-    memset(&u, 0, sizeof(u));
-    u.tenant = tenant;
-    u.connection = connection;
-    u.report = report;
-    err = sched_state_load(redis, prefix, &u, 1, es, sizeof(es));
-    if (err == WDTS_OK && u.load_failed) {
-        snprintf(es, sizeof(es), "%s", u.last_error);
+    wdts_err_t err = sched_state_load(redis, prefix, u, 1, es, sizeof(es));
+    if (err == WDTS_OK && u->load_failed) {
+        snprintf(es, sizeof(es), "%s", u->last_error);
         err = WDTS_ERR_REDIS;
     }
     if (err != WDTS_OK) {
         snprintf(errstr, errstr_size, "reading the plan state: %s", es);
-        goto out;
+        return err;
     }
-    if ((p->snapshot && !u.plan.has_snapshot) || (!p->snapshot && !u.plan.has_cursor) ||
-        !u.wm.initialized) {
+    if ((p->snapshot && !u->plan.has_snapshot) || (!p->snapshot && !u->plan.has_cursor) ||
+        !u->wm.initialized) {
         snprintf(errstr, errstr_size,
                  "%s of %s has not been planned yet: its first sync will fetch the range; run "
                  "the resync after the scheduler's first pass (wdtctl status shows it)",
-                 report, connection);
-        err = WDTS_ERR_INVAL;
-        goto out;
+                 u->report, u->connection);
+        return WDTS_ERR_INVAL;
     }
+    return WDTS_OK;
+}
 
-    /* the windows, in chunks on the planning grid */
+/* The windows of [from, to), in chunks on the planning grid. @owner *win new (free()). */
+static wdts_err_t resync_windows(const struct sched_plan_params *p, int64_t from, int64_t to,
+                                 int64_t now, struct sched_plan_window **win, size_t *n,
+                                 struct sched_resync_result *out, char *errstr,
+                                 size_t errstr_size)
+{
+    size_t cap = 0;
     int64_t a = from;
+    char es[512];
+    *n = 0;
     for (;;) {
         struct sched_plan_resync_result rr;
-        if (cap - n < 1024) {
+        if (cap - *n < 1024) {
             cap = cap ? cap * 2 : 2048;
-            win = wdts_xrealloc(win, cap * sizeof(*win));
+            *win = wdts_xrealloc(*win, cap * sizeof(**win));
         }
-        err = sched_plan_resync(p, a, to, now, win + n, cap - n, &rr, es, sizeof(es));
+        wdts_err_t err = sched_plan_resync(p, a, to, now, *win + *n, cap - *n, &rr, es, sizeof(es));
         if (err != WDTS_OK) {
             snprintf(errstr, errstr_size, "%s", es);
-            goto out;
+            return err;
         }
-        n += rr.n;
+        *n += rr.n;
         out->end = rr.end;
         if (rr.n == 0 || rr.next >= rr.end || p->snapshot)
             break;
         a = rr.next;
     }
-    if (n == 0) {
+    if (*n == 0) {
         snprintf(errstr, errstr_size, "resync: nothing to emit in the range");
-        err = WDTS_ERR_INVAL;
-        goto out;
+        return WDTS_ERR_INVAL;
     }
-    out->start = win[0].start;
-    out->end = win[n - 1].end;
+    out->start = (*win)[0].start;
+    out->end = (*win)[*n - 1].end;
+    return WDTS_OK;
+}
 
-    /* snapshots have no range to rewind: only the latest list can be fetched */
-    if (!p->snapshot) {
-        struct wdts_wm_id id = {connection, report};
-        struct wdts_wm_state wm;
-        err = wdts_wm_reset(redis, &id, out->start, out->end, &wm, es, sizeof(es));
-        if (err != WDTS_OK) {
-            snprintf(errstr, errstr_size, "moving the watermark back: %s (nothing was emitted)",
-                     es);
-            goto out;
-        }
-    }
-
-    jobs = wdts_xcalloc(n, sizeof(*jobs));
-    ok = wdts_xcalloc(n, sizeof(*ok));
-    adds = wdts_xcalloc(n, sizeof(*adds));
+/* Emits the windows as resync jobs and records those Kafka acknowledged as outstanding. */
+static wdts_err_t resync_send(struct wdts_redis *redis, const char *prefix, struct sched_emit *em,
+                              struct sched_unit *u, const struct sched_plan_window *win, size_t n,
+                              int64_t now, struct sched_resync_result *out, char *errstr,
+                              size_t errstr_size)
+{
+    struct wdts_job *jobs = wdts_xcalloc(n, sizeof(*jobs));
+    int *ok = wdts_xcalloc(n, sizeof(*ok));
+    struct sched_out *adds = wdts_xcalloc(n, sizeof(*adds));
+    char es[512], es2[512];
+    wdts_err_t err = WDTS_OK;
     for (size_t i = 0; i < n; i++) {
-        err = wdts_job_init(&jobs[i], tenant, connection, report, win[i].start, win[i].end,
-                            WDTS_JOB_RESYNC, 1, now, es, sizeof(es));
+        err = wdts_job_init(&jobs[i], u->tenant, u->connection, u->report, win[i].start,
+                            win[i].end, WDTS_JOB_RESYNC, 1, now, es, sizeof(es));
         if (err != WDTS_OK) {
             snprintf(errstr, errstr_size, "resync: %s", es);
             goto out;
@@ -114,8 +106,7 @@ static wdts_err_t resync_emit(struct wdts_redis *redis, const char *prefix, stru
         if (ok[i])
             adds[k++] = (struct sched_out){jobs[i].start, jobs[i].end, now, WDTS_JOB_RESYNC, 1, 0};
     out->n = k;
-    struct sched_state_update upd = {.unit = &u, .add = adds, .n_add = k, .now = now};
-    char es2[512];
+    struct sched_state_update upd = {.unit = u, .add = adds, .n_add = k, .now = now};
     wdts_err_t serr = sched_state_store(redis, prefix, &upd, 1, es2, sizeof(es2));
     if (err != WDTS_OK) {
         snprintf(errstr, errstr_size,
@@ -130,11 +121,46 @@ static wdts_err_t resync_emit(struct wdts_redis *redis, const char *prefix, stru
         err = serr;
     }
 out:
-    sched_unit_deinit(&u);
-    free(win);
     free(jobs);
     free(ok);
     free(adds);
+    return err;
+}
+
+static wdts_err_t resync_emit(struct wdts_redis *redis, const char *prefix, struct sched_emit *em,
+                              const char *tenant, const char *connection, const char *report,
+                              const struct sched_plan_params *p, int64_t from, int64_t to,
+                              int64_t now, struct sched_resync_result *out, char *errstr,
+                              size_t errstr_size)
+{
+    struct sched_plan_window *win = NULL;
+    size_t n = 0;
+    wdts_err_t err;
+    char es[512];
+    struct sched_unit u;
+    memset(out, 0, sizeof(*out));
+    memset(&u, 0, sizeof(u));
+    u.tenant = tenant;
+    u.connection = connection;
+    u.report = report;
+    if ((err = resync_check_planned(redis, prefix, &u, p, errstr, errstr_size)) != WDTS_OK ||
+        (err = resync_windows(p, from, to, now, &win, &n, out, errstr, errstr_size)) != WDTS_OK)
+        goto out;
+    /* snapshots have no range to rewind: only the latest list can be fetched */
+    if (!p->snapshot) {
+        struct wdts_wm_id id = {connection, report};
+        struct wdts_wm_state wm;
+        err = wdts_wm_reset(redis, &id, out->start, out->end, &wm, es, sizeof(es));
+        if (err != WDTS_OK) {
+            snprintf(errstr, errstr_size, "moving the watermark back: %s (nothing was emitted)",
+                     es);
+            goto out;
+        }
+    }
+    err = resync_send(redis, prefix, em, &u, win, n, now, out, errstr, errstr_size);
+out:
+    sched_unit_deinit(&u);
+    free(win);
     return err;
 }
 

@@ -411,17 +411,189 @@ static int lk_parse_kafka_err(const char *s, rd_kafka_resp_err_t *err)
 #define LK_MAX_WORDS 5
 #define LK_MAX_INJECT 100
 
-/* Runs one control line and logs its answer ("CMD: ok ..." or "CMD: error: ..."). */
-static void lk_command(struct lk *lk, char *line)
+/* create TOPIC PARTITIONS [RF] */
+static void lk_cmd_create(struct lk *lk, const char *cmd, char **w, int n)
 {
-    char *w[LK_MAX_WORDS + 1];
-    int n = 0;
-    char *save = NULL;
+    (void)cmd;
     char errstr[512];
-    char *tok;
+    rd_kafka_resp_err_t err;
+    int parts, rf;
+    if (n < 3 || n > 4) {
+        WDTS_LOG(WARN, "kafka", "create: error: usage: create TOPIC PARTITIONS [RF]");
+        return;
+    }
+    if (lk_topic_check(lk, w[1], w[2], n == 4 ? w[3] : NULL, &parts, &rf, errstr,
+                       sizeof(errstr)) != 0) {
+        WDTS_LOG(WARN, "kafka", "create %s: error: %s", w[1], errstr);
+        return;
+    }
+    if (lk_topic_find(lk, w[1])) {
+        WDTS_LOG(WARN, "kafka", "create %s: error: the topic already exists", w[1]);
+        return;
+    }
+    err = rd_kafka_mock_topic_create(lk->mc, w[1], parts, rf);
+    if (err) {
+        WDTS_LOG(WARN, "kafka", "create %s: error: %s", w[1], rd_kafka_err2str(err));
+        return;
+    }
+    lk_topic_add(lk, w[1], parts, rf);
+    WDTS_LOG(INFO, "kafka", "create %s: ok, %d partitions (replication factor %d asked; %s)",
+             w[1], parts, rf, lk_rf_note(lk));
+}
+
+/* down|up BROKER_ID|all */
+static void lk_cmd_up_down(struct lk *lk, const char *cmd, char **w, int n)
+{
+    char errstr[512];
+    rd_kafka_resp_err_t err;
+    int32_t id;
+    int down = cmd[0] == 'd';
+    if (n != 2) {
+        WDTS_LOG(WARN, "kafka", "%s: error: usage: %s BROKER_ID|all", cmd, cmd);
+        return;
+    }
+    if (lk_parse_broker(lk, w[1], &id, errstr, sizeof(errstr)) != 0) {
+        WDTS_LOG(WARN, "kafka", "%s: error: %s", cmd, errstr);
+        return;
+    }
+    err = down ? rd_kafka_mock_broker_set_down(lk->mc, id)
+               : rd_kafka_mock_broker_set_up(lk->mc, id);
+    if (err) {
+        WDTS_LOG(WARN, "kafka", "%s %s: error: %s", cmd, w[1], rd_kafka_err2str(err));
+        return;
+    }
+    WDTS_LOG(INFO, "kafka", "%s %s: ok, %s %s", cmd, w[1],
+             id < 0 ? "every broker" : "the broker",
+             down ? "refuses connections (its partitions keep it as leader)"
+                  : "accepts connections");
+}
+
+/* rtt BROKER_ID|all MS */
+static void lk_cmd_rtt(struct lk *lk, const char *cmd, char **w, int n)
+{
+    (void)cmd;
+    char errstr[512];
     rd_kafka_resp_err_t err;
     int32_t id;
     long long v;
+    if (n != 3) {
+        WDTS_LOG(WARN, "kafka", "rtt: error: usage: rtt BROKER_ID|all MS");
+        return;
+    }
+    if (lk_parse_broker(lk, w[1], &id, errstr, sizeof(errstr)) != 0) {
+        WDTS_LOG(WARN, "kafka", "rtt: error: %s", errstr);
+        return;
+    }
+    if (wdts_parse_int(w[2], 0, 600000, &v) != WDTS_OK) {
+        WDTS_LOG(WARN, "kafka", "rtt: error: bad delay '%s': use 0 to 600000 ms", w[2]);
+        return;
+    }
+    err = rd_kafka_mock_broker_set_rtt(lk->mc, id, (int)v);
+    if (err) {
+        WDTS_LOG(WARN, "kafka", "rtt %s: error: %s", w[1], rd_kafka_err2str(err));
+        return;
+    }
+    WDTS_LOG(INFO, "kafka", "rtt %s %lld: ok", w[1], v);
+}
+
+/* leader TOPIC PARTITION BROKER_ID */
+static void lk_cmd_leader(struct lk *lk, const char *cmd, char **w, int n)
+{
+    (void)cmd;
+    char errstr[512];
+    rd_kafka_resp_err_t err;
+    int32_t id;
+    long long v;
+    if (n != 4) {
+        WDTS_LOG(WARN, "kafka", "leader: error: usage: leader TOPIC PARTITION BROKER_ID");
+        return;
+    }
+    /* The mock would auto-create an unknown topic here, so only ours are allowed. */
+    struct lk_topic *t = lk_topic_find(lk, w[1]);
+    if (t == NULL) {
+        WDTS_LOG(WARN, "kafka",
+                 "leader %s: error: unknown topic; only topics made with --topic or "
+                 "'create' can be changed",
+                 w[1]);
+        return;
+    }
+    if (wdts_parse_int(w[2], 0, t->partitions - 1, &v) != WDTS_OK) {
+        WDTS_LOG(WARN, "kafka", "leader %s: error: bad partition '%s': use 0 to %d", w[1],
+                 w[2], t->partitions - 1);
+        return;
+    }
+    if (lk_parse_broker(lk, w[3], &id, errstr, sizeof(errstr)) != 0 || id < 0) {
+        WDTS_LOG(WARN, "kafka", "leader %s: error: bad broker id '%s': use 1 to %d", w[1],
+                 w[3], lk->brokers);
+        return;
+    }
+    err = rd_kafka_mock_partition_set_leader(lk->mc, w[1], (int32_t)v, id);
+    if (err) {
+        WDTS_LOG(WARN, "kafka", "leader %s %lld: error: %s", w[1], v, rd_kafka_err2str(err));
+        return;
+    }
+    WDTS_LOG(INFO, "kafka", "leader %s %lld %d: ok", w[1], v, (int)id);
+}
+
+/* error REQUEST ERROR [COUNT] | clear REQUEST */
+static void lk_cmd_error_clear(struct lk *lk, const char *cmd, char **w, int n)
+{
+    int16_t api;
+    int inject = cmd[0] == 'e';
+    rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    long long cnt = 1;
+    if ((inject && (n < 3 || n > 4)) || (!inject && n != 2)) {
+        WDTS_LOG(WARN, "kafka", "%s: error: usage: %s", cmd,
+                 inject ? "error REQUEST ERROR [COUNT]" : "clear REQUEST");
+        return;
+    }
+    if (lk_parse_api_key(w[1], &api) != 0) {
+        WDTS_LOG(WARN, "kafka",
+                 "%s: error: unknown request type '%s': use a name (Produce, Fetch, "
+                 "OffsetCommit, JoinGroup, Heartbeat, SyncGroup, ...) or its ApiKey number",
+                 cmd, w[1]);
+        return;
+    }
+    if (!inject) {
+        rd_kafka_mock_clear_request_errors(lk->mc, api);
+        WDTS_LOG(INFO, "kafka", "clear %s: ok", w[1]);
+        return;
+    }
+    if (lk_parse_kafka_err(w[2], &kerr) != 0) {
+        WDTS_LOG(WARN, "kafka",
+                 "error: error: unknown error '%s': use a librdkafka error name without "
+                 "RD_KAFKA_RESP_ERR_ (REBALANCE_IN_PROGRESS, _TRANSPORT) or its number",
+                 w[2]);
+        return;
+    }
+    if (n == 4 && wdts_parse_int(w[3], 1, LK_MAX_INJECT, &cnt) != WDTS_OK) {
+        WDTS_LOG(WARN, "kafka", "error: error: bad count '%s': use 1 to %d", w[3],
+                 LK_MAX_INJECT);
+        return;
+    }
+    rd_kafka_resp_err_t errs[LK_MAX_INJECT];
+    for (long long i = 0; i < cnt; i++)
+        errs[i] = kerr;
+    rd_kafka_mock_push_request_errors_array(lk->mc, api, (size_t)cnt, errs);
+    WDTS_LOG(INFO, "kafka", "error %s %s %lld: ok, the next %lld %s requests fail with %s",
+             w[1], w[2], cnt, cnt, w[1], rd_kafka_err2name(kerr));
+}
+
+/* Runs one control line and logs its answer ("CMD: ok ..." or "CMD: error: ..."). */
+static void lk_command(struct lk *lk, char *line)
+{
+    static const struct {
+        const char *name;
+        void (*run)(struct lk *lk, const char *cmd, char **w, int n);
+    } cmds[] = {
+        {"create", lk_cmd_create}, {"down", lk_cmd_up_down},  {"up", lk_cmd_up_down},
+        {"rtt", lk_cmd_rtt},       {"leader", lk_cmd_leader}, {"error", lk_cmd_error_clear},
+        {"clear", lk_cmd_error_clear},
+    };
+    char *w[LK_MAX_WORDS + 1];
+    int n = 0;
+    char *save = NULL;
+    char *tok;
 
     for (tok = strtok_r(line, " \t\r", &save); tok && n <= LK_MAX_WORDS;
          tok = strtok_r(NULL, " \t\r", &save))
@@ -429,146 +601,17 @@ static void lk_command(struct lk *lk, char *line)
     if (n == 0 || w[0][0] == '#')
         return;
     const char *cmd = w[0];
-
-    if (strcmp(cmd, "create") == 0) {
-        int parts, rf;
-        if (n < 3 || n > 4) {
-            WDTS_LOG(WARN, "kafka", "create: error: usage: create TOPIC PARTITIONS [RF]");
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(cmd, cmds[i].name) == 0) {
+            cmds[i].run(lk, cmd, w, n);
             return;
         }
-        if (lk_topic_check(lk, w[1], w[2], n == 4 ? w[3] : NULL, &parts, &rf, errstr,
-                           sizeof(errstr)) != 0) {
-            WDTS_LOG(WARN, "kafka", "create %s: error: %s", w[1], errstr);
-            return;
-        }
-        if (lk_topic_find(lk, w[1])) {
-            WDTS_LOG(WARN, "kafka", "create %s: error: the topic already exists", w[1]);
-            return;
-        }
-        err = rd_kafka_mock_topic_create(lk->mc, w[1], parts, rf);
-        if (err) {
-            WDTS_LOG(WARN, "kafka", "create %s: error: %s", w[1], rd_kafka_err2str(err));
-            return;
-        }
-        lk_topic_add(lk, w[1], parts, rf);
-        WDTS_LOG(INFO, "kafka", "create %s: ok, %d partitions (replication factor %d asked; %s)",
-                 w[1], parts, rf, lk_rf_note(lk));
-    } else if (strcmp(cmd, "down") == 0 || strcmp(cmd, "up") == 0) {
-        int down = cmd[0] == 'd';
-        if (n != 2) {
-            WDTS_LOG(WARN, "kafka", "%s: error: usage: %s BROKER_ID|all", cmd, cmd);
-            return;
-        }
-        if (lk_parse_broker(lk, w[1], &id, errstr, sizeof(errstr)) != 0) {
-            WDTS_LOG(WARN, "kafka", "%s: error: %s", cmd, errstr);
-            return;
-        }
-        err = down ? rd_kafka_mock_broker_set_down(lk->mc, id)
-                   : rd_kafka_mock_broker_set_up(lk->mc, id);
-        if (err) {
-            WDTS_LOG(WARN, "kafka", "%s %s: error: %s", cmd, w[1], rd_kafka_err2str(err));
-            return;
-        }
-        WDTS_LOG(INFO, "kafka", "%s %s: ok, %s %s", cmd, w[1],
-                 id < 0 ? "every broker" : "the broker",
-                 down ? "refuses connections (its partitions keep it as leader)"
-                      : "accepts connections");
-    } else if (strcmp(cmd, "rtt") == 0) {
-        if (n != 3) {
-            WDTS_LOG(WARN, "kafka", "rtt: error: usage: rtt BROKER_ID|all MS");
-            return;
-        }
-        if (lk_parse_broker(lk, w[1], &id, errstr, sizeof(errstr)) != 0) {
-            WDTS_LOG(WARN, "kafka", "rtt: error: %s", errstr);
-            return;
-        }
-        if (wdts_parse_int(w[2], 0, 600000, &v) != WDTS_OK) {
-            WDTS_LOG(WARN, "kafka", "rtt: error: bad delay '%s': use 0 to 600000 ms", w[2]);
-            return;
-        }
-        err = rd_kafka_mock_broker_set_rtt(lk->mc, id, (int)v);
-        if (err) {
-            WDTS_LOG(WARN, "kafka", "rtt %s: error: %s", w[1], rd_kafka_err2str(err));
-            return;
-        }
-        WDTS_LOG(INFO, "kafka", "rtt %s %lld: ok", w[1], v);
-    } else if (strcmp(cmd, "leader") == 0) {
-        if (n != 4) {
-            WDTS_LOG(WARN, "kafka", "leader: error: usage: leader TOPIC PARTITION BROKER_ID");
-            return;
-        }
-        /* The mock would auto-create an unknown topic here, so only ours are allowed. */
-        struct lk_topic *t = lk_topic_find(lk, w[1]);
-        if (t == NULL) {
-            WDTS_LOG(WARN, "kafka",
-                     "leader %s: error: unknown topic; only topics made with --topic or "
-                     "'create' can be changed",
-                     w[1]);
-            return;
-        }
-        if (wdts_parse_int(w[2], 0, t->partitions - 1, &v) != WDTS_OK) {
-            WDTS_LOG(WARN, "kafka", "leader %s: error: bad partition '%s': use 0 to %d", w[1],
-                     w[2], t->partitions - 1);
-            return;
-        }
-        if (lk_parse_broker(lk, w[3], &id, errstr, sizeof(errstr)) != 0 || id < 0) {
-            WDTS_LOG(WARN, "kafka", "leader %s: error: bad broker id '%s': use 1 to %d", w[1],
-                     w[3], lk->brokers);
-            return;
-        }
-        err = rd_kafka_mock_partition_set_leader(lk->mc, w[1], (int32_t)v, id);
-        if (err) {
-            WDTS_LOG(WARN, "kafka", "leader %s %lld: error: %s", w[1], v, rd_kafka_err2str(err));
-            return;
-        }
-        WDTS_LOG(INFO, "kafka", "leader %s %lld %d: ok", w[1], v, (int)id);
-    } else if (strcmp(cmd, "error") == 0 || strcmp(cmd, "clear") == 0) {
-        int16_t api;
-        int inject = cmd[0] == 'e';
-        rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-        long long cnt = 1;
-        if ((inject && (n < 3 || n > 4)) || (!inject && n != 2)) {
-            WDTS_LOG(WARN, "kafka", "%s: error: usage: %s", cmd,
-                     inject ? "error REQUEST ERROR [COUNT]" : "clear REQUEST");
-            return;
-        }
-        if (lk_parse_api_key(w[1], &api) != 0) {
-            WDTS_LOG(WARN, "kafka",
-                     "%s: error: unknown request type '%s': use a name (Produce, Fetch, "
-                     "OffsetCommit, JoinGroup, Heartbeat, SyncGroup, ...) or its ApiKey number",
-                     cmd, w[1]);
-            return;
-        }
-        if (!inject) {
-            rd_kafka_mock_clear_request_errors(lk->mc, api);
-            WDTS_LOG(INFO, "kafka", "clear %s: ok", w[1]);
-            return;
-        }
-        if (lk_parse_kafka_err(w[2], &kerr) != 0) {
-            WDTS_LOG(WARN, "kafka",
-                     "error: error: unknown error '%s': use a librdkafka error name without "
-                     "RD_KAFKA_RESP_ERR_ (REBALANCE_IN_PROGRESS, _TRANSPORT) or its number",
-                     w[2]);
-            return;
-        }
-        if (n == 4 && wdts_parse_int(w[3], 1, LK_MAX_INJECT, &cnt) != WDTS_OK) {
-            WDTS_LOG(WARN, "kafka", "error: error: bad count '%s': use 1 to %d", w[3],
-                     LK_MAX_INJECT);
-            return;
-        }
-        rd_kafka_resp_err_t errs[LK_MAX_INJECT];
-        for (long long i = 0; i < cnt; i++)
-            errs[i] = kerr;
-        rd_kafka_mock_push_request_errors_array(lk->mc, api, (size_t)cnt, errs);
-        WDTS_LOG(INFO, "kafka", "error %s %s %lld: ok, the next %lld %s requests fail with %s",
-                 w[1], w[2], cnt, cnt, w[1], rd_kafka_err2name(kerr));
-    } else {
-        WDTS_LOG(WARN, "kafka",
-                 "unknown command '%s': use create TOPIC PARTITIONS [RF] | down ID | up ID | "
-                 "rtt ID MS | leader TOPIC PARTITION ID | error REQUEST ERROR [COUNT] | "
-                 "clear REQUEST",
-                 cmd);
     }
+    WDTS_LOG(WARN, "kafka",
+             "unknown command '%s': use create TOPIC PARTITIONS [RF] | down ID | up ID | "
+             "rtt ID MS | leader TOPIC PARTITION ID | error REQUEST ERROR [COUNT] | "
+             "clear REQUEST",
+             cmd);
 }
 
 /* Reads what is available on the FIFO and runs every complete line. */
@@ -602,13 +645,93 @@ static void lk_read_control(struct lk *lk)
     }
 }
 
+/* SIGTERM and SIGINT, blocked before any librdkafka thread exists so every thread
+ * inherits the mask and the signals are only ever taken from the returned signalfd.
+ * @returns the signalfd, or -1 after logging why. */
+static int lk_signals(void)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0) {
+        WDTS_LOG(ERROR, "kafka", "sigprocmask: %s", strerror(errno));
+        return -1;
+    }
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0)
+        WDTS_LOG(ERROR, "kafka", "signalfd: %s", strerror(errno));
+    return sfd;
+}
+
+/* The mock cluster and the topics of --topic. @returns WDTS_EXIT_OK, or the exit code
+ * after saying why. */
+static int lk_start(struct lk *lk)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, lk_rd_log);
+    if (lk->debug &&
+        rd_kafka_conf_set(conf, "debug", lk->debug, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "wdt-localkafka: --debug '%s': %s\n", lk->debug, errstr);
+        return WDTS_EXIT_USAGE;
+    }
+    /* The handle only anchors the cluster (it never produces); it takes conf. */
+    lk->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (lk->rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        WDTS_LOG(ERROR, "kafka", "cannot create the librdkafka handle: %s", errstr);
+        return WDTS_EXIT_FATAL;
+    }
+    lk->mc = rd_kafka_mock_cluster_new(lk->rk, lk->brokers);
+    if (lk->mc == NULL) {
+        WDTS_LOG(ERROR, "kafka", "cannot start the mock cluster of %d brokers", lk->brokers);
+        return WDTS_EXIT_FATAL;
+    }
+    for (size_t i = 0; i < lk->ntopics; i++) {
+        struct lk_topic *t = &lk->topics[i];
+        rd_kafka_resp_err_t err =
+            rd_kafka_mock_topic_create(lk->mc, t->name, t->partitions, t->rf);
+        if (err) {
+            WDTS_LOG(ERROR, "kafka", "cannot create topic %s: %s", t->name,
+                     rd_kafka_err2str(err));
+            return WDTS_EXIT_FATAL;
+        }
+    }
+    return WDTS_EXIT_OK;
+}
+
+/* Serves the control FIFO until SIGTERM or SIGINT. @returns the exit code. */
+static int lk_serve(struct lk *lk, int sfd)
+{
+    for (;;) {
+        struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {lk->ctl_fd, POLLIN, 0}};
+        int r = poll(pfd, lk->ctl_fd >= 0 ? 2 : 1, -1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            WDTS_LOG(ERROR, "kafka", "poll: %s", strerror(errno));
+            return WDTS_EXIT_FATAL;
+        }
+        if (pfd[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                WDTS_LOG(INFO, "kafka", "%s: stopping",
+                         si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+                return WDTS_EXIT_OK;
+            }
+        }
+        if (lk->ctl_fd >= 0 && (pfd[1].revents & POLLIN))
+            lk_read_control(lk);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct lk lk = {.brokers = 3, .ctl_fd = -1};
     int rc = WDTS_EXIT_FATAL;
     int sfd = -1;
-    char errstr[512];
-    sigset_t mask;
 
     lk_parse_args(&lk, argc, argv);
     wdts_log_set_prog("wdt-localkafka");
@@ -616,53 +739,10 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
 
-    /* Blocked before any librdkafka thread exists, so every thread inherits the mask
-     * and the signals are only ever taken from the signalfd below. */
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0) {
-        WDTS_LOG(ERROR, "kafka", "sigprocmask: %s", strerror(errno));
-        goto out;
-    }
-    sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0) {
-        WDTS_LOG(ERROR, "kafka", "signalfd: %s", strerror(errno));
-        goto out;
-    }
-    if (lk.ctlpath && lk_open_control(&lk) != 0)
-        goto out;
-
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, lk_rd_log);
-    if (lk.debug &&
-        rd_kafka_conf_set(conf, "debug", lk.debug, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(conf);
-        fprintf(stderr, "wdt-localkafka: --debug '%s': %s\n", lk.debug, errstr);
-        rc = WDTS_EXIT_USAGE;
-        goto out;
-    }
-    /* The handle only anchors the cluster (it never produces); it takes conf. */
-    lk.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (lk.rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        WDTS_LOG(ERROR, "kafka", "cannot create the librdkafka handle: %s", errstr);
-        goto out;
-    }
-    lk.mc = rd_kafka_mock_cluster_new(lk.rk, lk.brokers);
-    if (lk.mc == NULL) {
-        WDTS_LOG(ERROR, "kafka", "cannot start the mock cluster of %d brokers", lk.brokers);
-        goto out;
-    }
-    for (size_t i = 0; i < lk.ntopics; i++) {
-        struct lk_topic *t = &lk.topics[i];
-        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(lk.mc, t->name, t->partitions, t->rf);
-        if (err) {
-            WDTS_LOG(ERROR, "kafka", "cannot create topic %s: %s", t->name, rd_kafka_err2str(err));
-            goto out;
-        }
-    }
-
+    if ((sfd = lk_signals()) < 0 || (lk.ctlpath && lk_open_control(&lk) != 0) ||
+        (rc = lk_start(&lk)) != WDTS_EXIT_OK)
+        goto out; /* rc: 1, or 64 for a bad --debug */
+    rc = WDTS_EXIT_FATAL;
     const char *boot = rd_kafka_mock_cluster_bootstraps(lk.mc);
     if (lk.bootfile && lk_write_bootfile(lk.bootfile, boot) != 0)
         goto out;
@@ -672,29 +752,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < lk.ntopics; i++)
         WDTS_LOG(INFO, "kafka", "topic %s: %d partitions (replication factor %d asked; %s)",
                  lk.topics[i].name, lk.topics[i].partitions, lk.topics[i].rf, lk_rf_note(&lk));
-
-    for (;;) {
-        struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {lk.ctl_fd, POLLIN, 0}};
-        int r = poll(pfd, lk.ctl_fd >= 0 ? 2 : 1, -1);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            WDTS_LOG(ERROR, "kafka", "poll: %s", strerror(errno));
-            goto out;
-        }
-        if (pfd[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                WDTS_LOG(INFO, "kafka", "%s: stopping",
-                         si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-                rc = WDTS_EXIT_OK;
-                break;
-            }
-        }
-        if (lk.ctl_fd >= 0 && (pfd[1].revents & POLLIN))
-            lk_read_control(&lk);
-    }
-
+    rc = lk_serve(&lk, sfd);
 out:
     if (lk.mc)
         rd_kafka_mock_cluster_destroy(lk.mc);
