@@ -267,7 +267,84 @@ static int write_port_file(const char *path, const char *host, int port)
     return 0;
 }
 
-static int run_server(int argc, char **argv)
+/* The server's command line; strings borrowed from argv. */
+struct server_args {
+    const char *listen, *file, *clock_s, *faults_s, *port_file, *catalog, *spec;
+    char host[256];
+    int port;
+    long long threads, ts_skew;
+    int demo, ts_sandbox, qimen_total_absent, generate_all;
+    enum sbx_bounds bounds;
+    enum sbx_timefmt timefmt;
+    struct sbx_archive archive;
+};
+
+/* The options of how answers look: clocks, bounds, time format, Qimen totals.
+ * @returns 0, or the exit code after printing why. */
+static int parse_answer_opt(int c, const char *arg, struct server_args *a)
+{
+    switch (c) {
+    case 'C':
+        if (strcmp(arg, "real") != 0 && strcmp(arg, "sandbox") != 0)
+            return usage_error("--timestamp-clock '%s' must be real or sandbox", arg);
+        a->ts_sandbox = strcmp(arg, "sandbox") == 0;
+        return 0;
+    case 'S':
+        if (wdts_parse_int(arg, -86400LL * 3650, 86400LL * 3650, &a->ts_skew) != WDTS_OK)
+            return usage_error("--timestamp-skew '%s' must be an integer of seconds", arg);
+        return 0;
+    case 'B':
+        if (sbx_bounds_parse(arg, &a->bounds) != WDTS_OK)
+            return usage_error("--bounds '%s' must be closed, half or open", arg);
+        return 0;
+    case 'F':
+        if (sbx_timefmt_parse(arg, &a->timefmt) != WDTS_OK)
+            return usage_error("--time-format '%s' must be doc, datetime or epoch_ms", arg);
+        return 0;
+    default: /* 'Q' */
+        if (strcmp(arg, "present") != 0 && strcmp(arg, "absent") != 0)
+            return usage_error("--qimen-total '%s' must be present or absent", arg);
+        a->qimen_total_absent = strcmp(arg, "absent") == 0;
+        return 0;
+    }
+}
+
+/* The archive options. @returns 0, or the exit code after printing why. */
+static int parse_archive_opt(int c, const char *arg, struct sbx_archive *archive)
+{
+    int64_t ms = 0;
+    switch (c) {
+    case 'H':
+        if (strcmp(arg, "off") == 0)
+            archive->horizon = 0;
+        else if (wdts_cfg_parse_duration(arg, &ms) == WDTS_OK && ms >= 1000)
+            archive->horizon = ms / 1000;
+        else
+            return usage_error("--archive-horizon '%s' must be a duration such as 90d or 2d, "
+                               "or off", arg);
+        return 0;
+    case 'A':
+        if (strcmp(arg, "modified") != 0 && strcmp(arg, "created") != 0)
+            return usage_error("--archive-by '%s' must be modified or created", arg);
+        archive->by = strcmp(arg, "created") == 0 ? SBX_ARCHIVE_BY_CREATED
+                                                  : SBX_ARCHIVE_BY_MODIFIED;
+        return 0;
+    case 'L':
+        if (strcmp(arg, "return") != 0 && strcmp(arg, "stay") != 0)
+            return usage_error("--archive-late '%s' must be return or stay", arg);
+        archive->late = strcmp(arg, "stay") == 0 ? SBX_ARCHIVE_LATE_STAY
+                                                 : SBX_ARCHIVE_LATE_RETURN;
+        return 0;
+    default: /* 'R' */
+        if (sbx_method_parse_archive_reports(arg, &archive->only) != 0)
+            return usage_error("--archive-reports '%s' must list trades, stockouts, refunds, "
+                               "raw_trades or refund_stockins, comma-separated", arg);
+        return 0;
+    }
+}
+
+/* @returns -1 to go on, or the exit code (after --help or a usage error). */
+static int parse_server_args(int argc, char **argv, struct server_args *a)
 {
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},  {"tenants", required_argument, NULL, 't'},
@@ -288,107 +365,103 @@ static int run_server(int argc, char **argv)
         {"generate-all", no_argument, NULL, 'G'},
         {NULL, 0, NULL, 0},
     };
-    const char *listen = NULL, *file = NULL, *clock_s = "real", *faults_s = NULL;
-    const char *port_file = NULL, *catalog = NULL, *spec = NULL;
-    long long threads = 2, ts_skew = 0;
-    int demo = 0, ts_sandbox = 0, qimen_total_absent = 0, generate_all = 0, c;
-    enum sbx_bounds bounds = SBX_BOUNDS_HALF;
-    enum sbx_timefmt timefmt = SBX_TIMEFMT_DOC;
-    struct sbx_archive archive = {0, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_RETURN, 0};
+    int c, rc;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'l': listen = optarg; break;
-        case 't': file = optarg; break;
-        case 'd': demo = 1; break;
-        case 'c': clock_s = optarg; break;
-        case 'f': faults_s = optarg; break;
-        case 'p': port_file = optarg; break;
+        case 'l': a->listen = optarg; break;
+        case 't': a->file = optarg; break;
+        case 'd': a->demo = 1; break;
+        case 'c': a->clock_s = optarg; break;
+        case 'f': a->faults_s = optarg; break;
+        case 'p': a->port_file = optarg; break;
         case 'T':
-            if (wdts_parse_int(optarg, 1, 64, &threads) != WDTS_OK)
+            if (wdts_parse_int(optarg, 1, 64, &a->threads) != WDTS_OK)
                 return usage_error("--threads '%s' must be an integer from 1 to 64", optarg);
             break;
-        case 'C':
-            if (strcmp(optarg, "real") != 0 && strcmp(optarg, "sandbox") != 0)
-                return usage_error("--timestamp-clock '%s' must be real or sandbox", optarg);
-            ts_sandbox = strcmp(optarg, "sandbox") == 0;
+        case 'C': case 'S': case 'B': case 'F': case 'Q':
+            if ((rc = parse_answer_opt(c, optarg, a)) != 0)
+                return rc;
             break;
-        case 'S':
-            if (wdts_parse_int(optarg, -86400LL * 3650, 86400LL * 3650, &ts_skew) != WDTS_OK)
-                return usage_error("--timestamp-skew '%s' must be an integer of seconds", optarg);
+        case 'H': case 'A': case 'L': case 'R':
+            if ((rc = parse_archive_opt(c, optarg, &a->archive)) != 0)
+                return rc;
             break;
-        case 'B':
-            if (sbx_bounds_parse(optarg, &bounds) != WDTS_OK)
-                return usage_error("--bounds '%s' must be closed, half or open", optarg);
-            break;
-        case 'F':
-            if (sbx_timefmt_parse(optarg, &timefmt) != WDTS_OK)
-                return usage_error("--time-format '%s' must be doc, datetime or epoch_ms", optarg);
-            break;
-        case 'Q':
-            if (strcmp(optarg, "present") != 0 && strcmp(optarg, "absent") != 0)
-                return usage_error("--qimen-total '%s' must be present or absent", optarg);
-            qimen_total_absent = strcmp(optarg, "absent") == 0;
-            break;
-        case 'H': {
-            int64_t ms = 0;
-            if (strcmp(optarg, "off") == 0)
-                archive.horizon = 0;
-            else if (wdts_cfg_parse_duration(optarg, &ms) == WDTS_OK && ms >= 1000)
-                archive.horizon = ms / 1000;
-            else
-                return usage_error("--archive-horizon '%s' must be a duration such as 90d or 2d, "
-                                   "or off", optarg);
-            break;
-        }
-        case 'A':
-            if (strcmp(optarg, "modified") != 0 && strcmp(optarg, "created") != 0)
-                return usage_error("--archive-by '%s' must be modified or created", optarg);
-            archive.by = strcmp(optarg, "created") == 0 ? SBX_ARCHIVE_BY_CREATED
-                                                        : SBX_ARCHIVE_BY_MODIFIED;
-            break;
-        case 'L':
-            if (strcmp(optarg, "return") != 0 && strcmp(optarg, "stay") != 0)
-                return usage_error("--archive-late '%s' must be return or stay", optarg);
-            archive.late = strcmp(optarg, "stay") == 0 ? SBX_ARCHIVE_LATE_STAY
-                                                       : SBX_ARCHIVE_LATE_RETURN;
-            break;
-        case 'R':
-            if (sbx_method_parse_archive_reports(optarg, &archive.only) != 0)
-                return usage_error("--archive-reports '%s' must list trades, stockouts, refunds, "
-                                   "raw_trades or refund_stockins, comma-separated", optarg);
-            break;
-        case 'K': catalog = optarg; break;
-        case 'P': spec = optarg; break;
-        case 'G': generate_all = 1; break;
+        case 'K': a->catalog = optarg; break;
+        case 'P': a->spec = optarg; break;
+        case 'G': a->generate_all = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: return usage_error("unknown option%s", "");
         }
     }
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
-    char host[256];
-    int port = 0;
-    if (listen == NULL)
+    if (a->listen == NULL)
         return usage_error("--listen HOST:PORT is required (e.g. 127.0.0.1:0)%s", "");
-    if (parse_listen(listen, host, sizeof(host), &port) != 0)
-        return usage_error("--listen '%s' must be HOST:PORT with a port from 0 to 65535", listen);
+    if (parse_listen(a->listen, a->host, sizeof(a->host), &a->port) != 0)
+        return usage_error("--listen '%s' must be HOST:PORT with a port from 0 to 65535",
+                           a->listen);
+    return -1;
+}
+
+/* Serves until SIGTERM or SIGINT (blocked by the caller in sigs). @returns the exit code. */
+static int serve(const struct server_args *a, struct sbx_gateway *gw, size_t n_tenants,
+                 const struct sbx_reports *reports, sigset_t *sigs)
+{
+    char errstr[1024];
+    struct sbx_server_cfg cfg = {a->host, a->port, (int)a->threads, gw};
+    struct sbx_server *srv = sbx_server_new(&cfg, errstr, sizeof(errstr));
+    if (srv == NULL) {
+        fprintf(stderr, "wdt-sandbox: %s\n", errstr);
+        return WDTS_EXIT_FATAL;
+    }
+    int bound = sbx_server_port(srv);
+    if (a->port_file && write_port_file(a->port_file, a->host, bound) != 0) {
+        fprintf(stderr, "wdt-sandbox: cannot write --port-file %s: %s\n", a->port_file,
+                strerror(errno));
+        sbx_server_destroy(srv);
+        return WDTS_EXIT_FATAL;
+    }
+    printf("wdt-sandbox listening on http://%s%s%s:%d (%zu tenants, clock %s, faults %s, "
+           "%zu reports: %zu hand-made, %zu generated from the API spec)\n",
+           strchr(a->host, ':') ? "[" : "", a->host, strchr(a->host, ':') ? "]" : "", bound,
+           n_tenants, a->clock_s, a->faults_s ? a->faults_s : "none",
+           reports->n_hand + reports->n_gen, reports->n_hand, reports->n_gen);
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(sigs, &sig);
+    WDTS_LOG(INFO, "http", "signal %d: stopping", sig);
+    sbx_server_destroy(srv);
+    return 0;
+}
+
+static int run_server(int argc, char **argv)
+{
+    struct server_args a = {.clock_s = "real",
+                            .threads = 2,
+                            .bounds = SBX_BOUNDS_HALF,
+                            .timefmt = SBX_TIMEFMT_DOC,
+                            .archive = {0, SBX_ARCHIVE_BY_MODIFIED, SBX_ARCHIVE_LATE_RETURN, 0}};
+    int rc = parse_server_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
 
     char errstr[1024];
     struct sbx_clock clock;
-    if (sbx_clock_parse(clock_s, &clock, errstr, sizeof(errstr)) != WDTS_OK)
+    if (sbx_clock_parse(a.clock_s, &clock, errstr, sizeof(errstr)) != WDTS_OK)
         return usage_error("%s", errstr);
     struct sbx_faults faults;
-    if (sbx_faults_parse(faults_s, &faults, errstr, sizeof(errstr)) != WDTS_OK)
+    if (sbx_faults_parse(a.faults_s, &faults, errstr, sizeof(errstr)) != WDTS_OK)
         return usage_error("%s", errstr);
 
     struct sbx_reports *reports = NULL;
-    int rc = load_reports(catalog, spec, generate_all, &reports);
+    rc = load_reports(a.catalog, a.spec, a.generate_all, &reports);
     if (rc != 0) {
         sbx_faults_deinit(&faults);
         return rc;
     }
     struct sbx_tenants tenants = {NULL, 0};
-    rc = load_tenants(file, demo, reports, &tenants);
+    rc = load_tenants(a.file, a.demo, reports, &tenants);
     if (rc != 0) {
         sbx_faults_deinit(&faults);
         sbx_reports_destroy(reports);
@@ -410,38 +483,14 @@ static int run_server(int argc, char **argv)
 
     struct sbx_gateway gw;
     sbx_gateway_init(&gw, &tenants, &clock, &faults);
-    gw.ts_sandbox_clock = ts_sandbox;
-    gw.ts_skew_s = ts_skew;
-    gw.bounds = bounds;
-    gw.timefmt = timefmt;
-    gw.qimen_total_absent = qimen_total_absent;
-    gw.archive = archive;
+    gw.ts_sandbox_clock = a.ts_sandbox;
+    gw.ts_skew_s = a.ts_skew;
+    gw.bounds = a.bounds;
+    gw.timefmt = a.timefmt;
+    gw.qimen_total_absent = a.qimen_total_absent;
+    gw.archive = a.archive;
     gw.reports = reports;
-    struct sbx_server_cfg cfg = {host, port, (int)threads, &gw};
-    struct sbx_server *srv = sbx_server_new(&cfg, errstr, sizeof(errstr));
-    if (srv == NULL) {
-        fprintf(stderr, "wdt-sandbox: %s\n", errstr);
-        rc = WDTS_EXIT_FATAL;
-        goto out;
-    }
-    int bound = sbx_server_port(srv);
-    if (port_file && write_port_file(port_file, host, bound) != 0) {
-        fprintf(stderr, "wdt-sandbox: cannot write --port-file %s: %s\n", port_file, strerror(errno));
-        rc = WDTS_EXIT_FATAL;
-        goto out;
-    }
-    printf("wdt-sandbox listening on http://%s%s%s:%d (%zu tenants, clock %s, faults %s, "
-           "%zu reports: %zu hand-made, %zu generated from the API spec)\n",
-           strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", bound, tenants.n,
-           clock_s, faults_s ? faults_s : "none", reports->n_hand + reports->n_gen,
-           reports->n_hand, reports->n_gen);
-    fflush(stdout);
-
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    WDTS_LOG(INFO, "http", "signal %d: stopping", sig);
-out:
-    sbx_server_destroy(srv);
+    rc = serve(&a, &gw, tenants.n, reports, &sigs);
     sbx_gateway_deinit(&gw);
     sbx_tenants_deinit(&tenants);
     sbx_faults_deinit(&faults);
