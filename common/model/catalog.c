@@ -385,6 +385,64 @@ static void parse_lookback(json_t *e, struct wdts_catalog_report *rep, int kind_
     rep->lookback = get_seconds(e, "lookback_s", MAX_SPAN_LIMIT, pr, entry);
 }
 
+/* kind: incremental or snapshot. @returns 1 when known (without a kind, the checks that
+ * depend on it would only add noise). */
+static int parse_kind(json_t *e, struct wdts_catalog_report *rep, struct problems *pr,
+                      const char *entry)
+{
+    const char *kind = get_string(e, "kind", 0, 1, pr, entry);
+    if (strcmp(kind, "incremental") == 0) {
+        rep->kind = WDTS_REPORT_INCREMENTAL;
+        return 1;
+    }
+    if (strcmp(kind, "snapshot") == 0) {
+        rep->kind = WDTS_REPORT_SNAPSHOT;
+        return 1;
+    }
+    if (*kind)
+        problem(pr, entry, "'kind' must be \"incremental\" or \"snapshot\" (got '%s')", kind);
+    return 0;
+}
+
+/* The widest window of an incremental report, or the interval of a snapshot one. */
+static void parse_window(json_t *e, struct wdts_catalog_report *rep, struct problems *pr,
+                         const char *entry)
+{
+    if (rep->kind == WDTS_REPORT_INCREMENTAL) {
+        rep->max_span = get_seconds(e, "max_span_s", MAX_SPAN_LIMIT, pr, entry);
+        if (json_object_get(e, "snapshot_interval_s"))
+            problem(pr, entry, "'snapshot_interval_s' is only for snapshot reports");
+    } else {
+        rep->snapshot_interval =
+            get_seconds(e, "snapshot_interval_s", MAX_INTERVAL_LIMIT, pr, entry);
+        if (json_object_get(e, "max_span_s"))
+            problem(pr, entry, "'max_span_s' is only for incremental reports");
+    }
+}
+
+/* page_size within max_page_size, both in [1, MAX_PAGE_SIZE_LIMIT]. */
+static void parse_page_size(json_t *e, struct wdts_catalog_report *rep, struct problems *pr,
+                            const char *entry)
+{
+    json_t *ps = json_object_get(e, "page_size");
+    json_t *mps = json_object_get(e, "max_page_size");
+    if (!json_is_integer(mps) || json_integer_value(mps) < 1 ||
+        json_integer_value(mps) > MAX_PAGE_SIZE_LIMIT) {
+        problem(pr, entry, "'max_page_size' must be an integer in [1, %d]", MAX_PAGE_SIZE_LIMIT);
+    } else {
+        rep->max_page_size = (int)json_integer_value(mps);
+    }
+    if (!json_is_integer(ps) || json_integer_value(ps) < 1 ||
+        json_integer_value(ps) > MAX_PAGE_SIZE_LIMIT) {
+        problem(pr, entry, "'page_size' must be an integer in [1, %d]", MAX_PAGE_SIZE_LIMIT);
+    } else {
+        rep->page_size = (int)json_integer_value(ps);
+        if (rep->max_page_size && rep->page_size > rep->max_page_size)
+            problem(pr, entry, "'page_size' %d is larger than 'max_page_size' %d", rep->page_size,
+                    rep->max_page_size);
+    }
+}
+
 /* Fills rep from entry e; every problem goes to pr under the entry's name. */
 static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep, struct problems *pr)
 {
@@ -421,17 +479,7 @@ static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep, 
     }
 
     rep->description = get_string(e, "description", 0, 1, pr, entry);
-    const char *kind = get_string(e, "kind", 0, 1, pr, entry);
-    int kind_ok = 1; /* without a kind, the checks that depend on it would only add noise */
-    if (strcmp(kind, "incremental") == 0) {
-        rep->kind = WDTS_REPORT_INCREMENTAL;
-    } else if (strcmp(kind, "snapshot") == 0) {
-        rep->kind = WDTS_REPORT_SNAPSHOT;
-    } else {
-        kind_ok = 0;
-        if (*kind)
-            problem(pr, entry, "'kind' must be \"incremental\" or \"snapshot\" (got '%s')", kind);
-    }
+    int kind_ok = parse_kind(e, rep, pr, entry);
 
     rep->method = get_string(e, "method", 0, 1, pr, entry);
     if (*rep->method && !is_method(rep->method))
@@ -442,36 +490,9 @@ static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep, 
     parse_time(e, rep, kind_ok, pr, entry);
     parse_params(e, rep, pr, entry);
 
-    if (!kind_ok) {
-        /* nothing: the span or interval is checked once the kind is fixed */
-    } else if (rep->kind == WDTS_REPORT_INCREMENTAL) {
-        rep->max_span = get_seconds(e, "max_span_s", MAX_SPAN_LIMIT, pr, entry);
-        if (json_object_get(e, "snapshot_interval_s"))
-            problem(pr, entry, "'snapshot_interval_s' is only for snapshot reports");
-    } else {
-        rep->snapshot_interval =
-            get_seconds(e, "snapshot_interval_s", MAX_INTERVAL_LIMIT, pr, entry);
-        if (json_object_get(e, "max_span_s"))
-            problem(pr, entry, "'max_span_s' is only for incremental reports");
-    }
-
-    json_t *ps = json_object_get(e, "page_size");
-    json_t *mps = json_object_get(e, "max_page_size");
-    if (!json_is_integer(mps) || json_integer_value(mps) < 1 ||
-        json_integer_value(mps) > MAX_PAGE_SIZE_LIMIT) {
-        problem(pr, entry, "'max_page_size' must be an integer in [1, %d]", MAX_PAGE_SIZE_LIMIT);
-    } else {
-        rep->max_page_size = (int)json_integer_value(mps);
-    }
-    if (!json_is_integer(ps) || json_integer_value(ps) < 1 ||
-        json_integer_value(ps) > MAX_PAGE_SIZE_LIMIT) {
-        problem(pr, entry, "'page_size' must be an integer in [1, %d]", MAX_PAGE_SIZE_LIMIT);
-    } else {
-        rep->page_size = (int)json_integer_value(ps);
-        if (rep->max_page_size && rep->page_size > rep->max_page_size)
-            problem(pr, entry, "'page_size' %d is larger than 'max_page_size' %d", rep->page_size,
-                    rep->max_page_size);
-    }
+    if (kind_ok) /* else the span or interval is checked once the kind is fixed */
+        parse_window(e, rep, pr, entry);
+    parse_page_size(e, rep, pr, entry);
 
     rep->list_key = get_string(e, "list_key", 0, 1, pr, entry);
     get_names(e, "pk", 0, 1, &rep->pk, pr, entry);

@@ -584,6 +584,91 @@ static void read_state(struct reader *rd, const json_t *o, struct wdts_conn *con
     }
 }
 
+/* "qimen": the connection's own Qimen app or the platform's (absent or null: none). */
+static void read_qimen(struct reader *rd, const json_t *json, struct wdts_conn *conn)
+{
+    static const char *const q_known[] = {"platform", "app_key", "app_secret", NULL};
+    json_t *q = json_object_get(json, "qimen");
+    if (q == NULL || json_is_null(q))
+        return;
+    if (!json_is_object(q)) {
+        rfail(rd, "qimen", "an object");
+        return;
+    }
+    rknown(rd, q, "qimen.", q_known);
+    json_t *p = json_object_get(q, "platform");
+    if (p && !json_is_boolean(p))
+        rfail(rd, "qimen.platform", "true or false");
+    conn->qimen_platform = json_is_true(p);
+    conn->qimen_app_key = rd_str(rd, q, "app_key", 0);
+    conn->qimen_app_secret_sealed = rd_str(rd, q, "app_secret", 0);
+}
+
+/* "reports": the enabled report names. */
+static void read_reports(struct reader *rd, const json_t *json, struct wdts_conn *conn)
+{
+    json_t *reports = json_object_get(json, "reports");
+    size_t i;
+    json_t *v;
+    if (!json_is_array(reports)) {
+        rfail(rd, "reports", "an array of report names");
+        return;
+    }
+    json_array_foreach(reports, i, v)
+    {
+        if (!json_is_string(v)) {
+            rfail(rd, "reports", "an array of report names");
+            return;
+        }
+        wdts_conn_add_report(conn, json_string_value(v));
+    }
+}
+
+/* "lookback": report name -> seconds, for enabled reports only (optional). */
+static void read_lookback(struct reader *rd, const json_t *json, struct wdts_conn *conn)
+{
+    json_t *lookback = json_object_get(json, "lookback");
+    const char *name;
+    json_t *v;
+    if (lookback == NULL)
+        return;
+    if (!json_is_object(lookback)) {
+        rfail(rd, "lookback", "an object of report name -> seconds");
+        return;
+    }
+    json_object_foreach(lookback, name, v)
+    {
+        struct wdts_conn_report *r = wdts_conn_report_get(conn, name);
+        if (r == NULL || !json_is_integer(v)) {
+            rfail(rd, "lookback", "seconds (an integer) per enabled report");
+            return;
+        }
+        r->has_lookback = 1;
+        r->lookback_s = (int64_t)json_integer_value(v);
+    }
+}
+
+/* "rate": calls_per_s, burst, concurrency (optional; defaults). */
+static void read_rate(struct reader *rd, const json_t *json, struct wdts_conn *conn)
+{
+    static const char *const r_known[] = {"calls_per_s", "burst", "concurrency", NULL};
+    json_t *rate = json_object_get(json, "rate");
+    if (rate == NULL)
+        return;
+    if (!json_is_object(rate)) {
+        rfail(rd, "rate", "an object");
+        return;
+    }
+    rknown(rd, rate, "rate.", r_known);
+    json_t *cps = json_object_get(rate, "calls_per_s");
+    if (cps && !json_is_number(cps))
+        rfail(rd, "rate.calls_per_s", "a number");
+    else if (cps)
+        conn->rate = json_number_value(cps);
+    conn->burst = (int)rd_int(rd, rate, "burst", WDTS_CONN_BURST_DEFAULT);
+    conn->concurrency = (int)rd_int(rd, rate, "concurrency", WDTS_CONN_CONCURRENCY_DEFAULT);
+}
+
 wdts_err_t wdts_conn_from_json(const json_t *json, struct wdts_conn **out, char *errstr,
                                size_t errstr_size)
 {
@@ -592,8 +677,6 @@ wdts_err_t wdts_conn_from_json(const json_t *json, struct wdts_conn **out, char 
         "appsecret", "secret_key_id", "qimen", "gateway", "reports", "backfill_s",
         "rate",    "pii",        "created_at", "updated_at", "state", "report_state",
         "lookback", "archive_horizon_s", "archive_read", NULL};
-    static const char *const q_known[] = {"platform", "app_key", "app_secret", NULL};
-    static const char *const r_known[] = {"calls_per_s", "burst", "concurrency", NULL};
     struct reader rd = {errstr, errstr_size, 0};
     struct wdts_conn *conn = NULL;
     *out = NULL;
@@ -616,70 +699,12 @@ wdts_err_t wdts_conn_from_json(const json_t *json, struct wdts_conn **out, char 
     conn->sid = rd_str(&rd, json, "sid", 1);
     conn->appkey = rd_str(&rd, json, "appkey", 1);
     conn->appsecret_sealed = rd_str(&rd, json, "appsecret", 0);
-    json_t *q = json_object_get(json, "qimen");
-    if (q && !json_is_null(q)) {
-        if (!json_is_object(q)) {
-            rfail(&rd, "qimen", "an object");
-        } else {
-            rknown(&rd, q, "qimen.", q_known);
-            json_t *p = json_object_get(q, "platform");
-            if (p && !json_is_boolean(p))
-                rfail(&rd, "qimen.platform", "true or false");
-            conn->qimen_platform = json_is_true(p);
-            conn->qimen_app_key = rd_str(&rd, q, "app_key", 0);
-            conn->qimen_app_secret_sealed = rd_str(&rd, q, "app_secret", 0);
-        }
-    }
+    read_qimen(&rd, json, conn);
     conn->gateway = rd_str(&rd, json, "gateway", 1);
-    json_t *reports = json_object_get(json, "reports");
-    if (!json_is_array(reports)) {
-        rfail(&rd, "reports", "an array of report names");
-    } else {
-        size_t i;
-        json_t *v;
-        json_array_foreach(reports, i, v)
-        {
-            if (!json_is_string(v)) {
-                rfail(&rd, "reports", "an array of report names");
-                break;
-            }
-            wdts_conn_add_report(conn, json_string_value(v));
-        }
-    }
+    read_reports(&rd, json, conn);
     conn->backfill_s = rd_int(&rd, json, "backfill_s", WDTS_CONN_BACKFILL_DEFAULT_S);
-    json_t *lookback = json_object_get(json, "lookback");
-    if (lookback != NULL) {
-        const char *name;
-        json_t *v;
-        if (!json_is_object(lookback))
-            rfail(&rd, "lookback", "an object of report name -> seconds");
-        else
-            json_object_foreach(lookback, name, v)
-            {
-                struct wdts_conn_report *r = wdts_conn_report_get(conn, name);
-                if (r == NULL || !json_is_integer(v)) {
-                    rfail(&rd, "lookback", "seconds (an integer) per enabled report");
-                    break;
-                }
-                r->has_lookback = 1;
-                r->lookback_s = (int64_t)json_integer_value(v);
-            }
-    }
-    json_t *rate = json_object_get(json, "rate");
-    if (rate != NULL) {
-        if (!json_is_object(rate)) {
-            rfail(&rd, "rate", "an object");
-        } else {
-            rknown(&rd, rate, "rate.", r_known);
-            json_t *cps = json_object_get(rate, "calls_per_s");
-            if (cps && !json_is_number(cps))
-                rfail(&rd, "rate.calls_per_s", "a number");
-            else if (cps)
-                conn->rate = json_number_value(cps);
-            conn->burst = (int)rd_int(&rd, rate, "burst", WDTS_CONN_BURST_DEFAULT);
-            conn->concurrency = (int)rd_int(&rd, rate, "concurrency", WDTS_CONN_CONCURRENCY_DEFAULT);
-        }
-    }
+    read_lookback(&rd, json, conn);
+    read_rate(&rd, json, conn);
     char *pii = rd_str(&rd, json, "pii", 0);
     if (pii && wdts_conn_pii_parse(pii, &conn->pii) != WDTS_OK)
         rfail(&rd, "pii", "keep, hash or drop");

@@ -213,6 +213,116 @@ static const char *get_str(json_t *root, const char *field, char *errstr, size_t
     return s;
 }
 
+/* Every field of the contract is there and no other. */
+static wdts_err_t check_field_names(json_t *root, char *errstr, size_t errstr_size)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach (root, key, val) {
+        size_t i = 0;
+        while (i < N_JOB_FIELDS && strcmp(key, job_fields[i]) != 0)
+            i++;
+        if (i == N_JOB_FIELDS && strcmp(key, split_fields[0]) != 0 &&
+            strcmp(key, split_fields[1]) != 0) {
+            wdts_errstr_set(errstr, errstr_size, "job: unknown field '%.64s' (contract v%d)", key,
+                    WDTS_JOB_VERSION);
+            return WDTS_ERR_INVAL;
+        }
+    }
+    for (size_t i = 0; i < N_JOB_FIELDS; i++) {
+        if (json_object_get(root, job_fields[i]) == NULL) {
+            wdts_errstr_set(errstr, errstr_size, "job: field '%s' is missing", job_fields[i]);
+            return WDTS_ERR_INVAL;
+        }
+    }
+    return WDTS_OK;
+}
+
+/* v, tenant, connection, report, the times, kind and attempt into tmp. */
+static wdts_err_t read_fields(json_t *root, struct wdts_job *tmp, char *errstr,
+                              size_t errstr_size)
+{
+    long long n;
+    if (get_int(root, "v", 0, 1000000, &n, errstr, errstr_size) != WDTS_OK)
+        return WDTS_ERR_INVAL;
+    if (n != WDTS_JOB_VERSION) {
+        wdts_errstr_set(errstr, errstr_size,
+                "job: field 'v': version %lld is not supported (this build speaks %d)", n,
+                WDTS_JOB_VERSION);
+        return WDTS_ERR_INVAL;
+    }
+    tmp->v = (int)n;
+    const char *tenant = get_str(root, "tenant", errstr, errstr_size);
+    if (tenant == NULL || copy_name(tmp->tenant, tenant, "tenant", errstr, errstr_size) != WDTS_OK)
+        return WDTS_ERR_INVAL;
+    const char *conn = get_str(root, "connection", errstr, errstr_size);
+    if (conn == NULL ||
+        copy_name(tmp->connection, conn, "connection", errstr, errstr_size) != WDTS_OK)
+        return WDTS_ERR_INVAL;
+    const char *report = get_str(root, "report", errstr, errstr_size);
+    if (report == NULL || copy_name(tmp->report, report, "report", errstr, errstr_size) != WDTS_OK)
+        return WDTS_ERR_INVAL;
+    if (get_time(root, "start", &tmp->start, errstr, errstr_size) != WDTS_OK ||
+        get_time(root, "end", &tmp->end, errstr, errstr_size) != WDTS_OK ||
+        get_time(root, "emitted_at", &tmp->emitted_at, errstr, errstr_size) != WDTS_OK)
+        return WDTS_ERR_INVAL;
+    const char *kind = get_str(root, "kind", errstr, errstr_size);
+    if (kind == NULL)
+        return WDTS_ERR_INVAL;
+    if (wdts_job_kind_parse(kind, &tmp->kind) != WDTS_OK) {
+        wdts_errstr_set(errstr, errstr_size,
+                "job: field 'kind': unknown kind '%.32s' (backfill, incremental, snapshot, resync, "
+                "lookback)",
+                kind);
+        return WDTS_ERR_INVAL;
+    }
+    if (get_int(root, "attempt", 1, WDTS_JOB_MAX_ATTEMPT, &n, errstr, errstr_size) != WDTS_OK)
+        return WDTS_ERR_INVAL;
+    tmp->attempt = (int)n;
+    return WDTS_OK;
+}
+
+/* split_depth and parent_total: both or neither (then parent_total is -1). */
+static wdts_err_t read_split(json_t *root, struct wdts_job *tmp, char *errstr, size_t errstr_size)
+{
+    long long n;
+    tmp->parent_total = -1;
+    int splits = (json_object_get(root, split_fields[0]) != NULL) +
+                 (json_object_get(root, split_fields[1]) != NULL);
+    if (splits == 1) {
+        wdts_errstr_set(errstr, errstr_size, "job: fields 'split_depth' and 'parent_total' come "
+                        "together");
+        return WDTS_ERR_INVAL;
+    }
+    if (splits == 2) {
+        if (get_int(root, "split_depth", 1, WDTS_JOB_MAX_SPLIT_DEPTH, &n, errstr, errstr_size) !=
+            WDTS_OK)
+            return WDTS_ERR_INVAL;
+        tmp->split_depth = (int)n;
+        if (get_int(root, "parent_total", -1, 9000000000000000000LL, &tmp->parent_total, errstr,
+                    errstr_size) != WDTS_OK)
+            return WDTS_ERR_INVAL;
+    }
+    return WDTS_OK;
+}
+
+/* job_id is the one the fields make. */
+static wdts_err_t check_job_id(json_t *root, struct wdts_job *tmp, char *errstr,
+                               size_t errstr_size)
+{
+    const char *id = get_str(root, "job_id", errstr, errstr_size);
+    if (id == NULL)
+        return WDTS_ERR_INVAL;
+    wdts_job_id_format(tmp->connection, tmp->report, tmp->start, tmp->end, tmp->job_id,
+                       sizeof(tmp->job_id));
+    if (strcmp(id, tmp->job_id) != 0) {
+        wdts_errstr_set(errstr, errstr_size,
+                "job: field 'job_id': '%.200s' does not match its fields ('%s')", id, tmp->job_id);
+        return WDTS_ERR_INVAL;
+    }
+    return WDTS_OK;
+}
+
 wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, char *errstr,
                            size_t errstr_size)
 {
@@ -229,93 +339,13 @@ wdts_err_t wdts_job_decode(const void *buf, size_t len, struct wdts_job *job, ch
         wdts_errstr_set(errstr, errstr_size, "job: must be a JSON object");
         goto out;
     }
-    const char *key;
-    json_t *val;
-    json_object_foreach (root, key, val) {
-        size_t i = 0;
-        while (i < N_JOB_FIELDS && strcmp(key, job_fields[i]) != 0)
-            i++;
-        if (i == N_JOB_FIELDS && strcmp(key, split_fields[0]) != 0 &&
-            strcmp(key, split_fields[1]) != 0) {
-            wdts_errstr_set(errstr, errstr_size, "job: unknown field '%.64s' (contract v%d)", key,
-                    WDTS_JOB_VERSION);
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < N_JOB_FIELDS; i++) {
-        if (json_object_get(root, job_fields[i]) == NULL) {
-            wdts_errstr_set(errstr, errstr_size, "job: field '%s' is missing", job_fields[i]);
-            goto out;
-        }
-    }
-
     memset(&tmp, 0, sizeof(tmp));
-    long long n;
-    if (get_int(root, "v", 0, 1000000, &n, errstr, errstr_size) != WDTS_OK)
+    if (check_field_names(root, errstr, errstr_size) != WDTS_OK ||
+        read_fields(root, &tmp, errstr, errstr_size) != WDTS_OK ||
+        read_split(root, &tmp, errstr, errstr_size) != WDTS_OK ||
+        check_values(&tmp, errstr, errstr_size) != WDTS_OK ||
+        check_job_id(root, &tmp, errstr, errstr_size) != WDTS_OK)
         goto out;
-    if (n != WDTS_JOB_VERSION) {
-        wdts_errstr_set(errstr, errstr_size,
-                "job: field 'v': version %lld is not supported (this build speaks %d)", n,
-                WDTS_JOB_VERSION);
-        goto out;
-    }
-    tmp.v = (int)n;
-    const char *tenant = get_str(root, "tenant", errstr, errstr_size);
-    if (tenant == NULL || copy_name(tmp.tenant, tenant, "tenant", errstr, errstr_size) != WDTS_OK)
-        goto out;
-    const char *conn = get_str(root, "connection", errstr, errstr_size);
-    if (conn == NULL ||
-        copy_name(tmp.connection, conn, "connection", errstr, errstr_size) != WDTS_OK)
-        goto out;
-    const char *report = get_str(root, "report", errstr, errstr_size);
-    if (report == NULL || copy_name(tmp.report, report, "report", errstr, errstr_size) != WDTS_OK)
-        goto out;
-    if (get_time(root, "start", &tmp.start, errstr, errstr_size) != WDTS_OK ||
-        get_time(root, "end", &tmp.end, errstr, errstr_size) != WDTS_OK ||
-        get_time(root, "emitted_at", &tmp.emitted_at, errstr, errstr_size) != WDTS_OK)
-        goto out;
-    const char *kind = get_str(root, "kind", errstr, errstr_size);
-    if (kind == NULL)
-        goto out;
-    if (wdts_job_kind_parse(kind, &tmp.kind) != WDTS_OK) {
-        wdts_errstr_set(errstr, errstr_size,
-                "job: field 'kind': unknown kind '%.32s' (backfill, incremental, snapshot, resync, "
-                "lookback)",
-                kind);
-        goto out;
-    }
-    if (get_int(root, "attempt", 1, WDTS_JOB_MAX_ATTEMPT, &n, errstr, errstr_size) != WDTS_OK)
-        goto out;
-    tmp.attempt = (int)n;
-    tmp.parent_total = -1;
-    int splits = (json_object_get(root, split_fields[0]) != NULL) +
-                 (json_object_get(root, split_fields[1]) != NULL);
-    if (splits == 1) {
-        wdts_errstr_set(errstr, errstr_size, "job: fields 'split_depth' and 'parent_total' come "
-                        "together");
-        goto out;
-    }
-    if (splits == 2) {
-        if (get_int(root, "split_depth", 1, WDTS_JOB_MAX_SPLIT_DEPTH, &n, errstr, errstr_size) !=
-            WDTS_OK)
-            goto out;
-        tmp.split_depth = (int)n;
-        if (get_int(root, "parent_total", -1, 9000000000000000000LL, &tmp.parent_total, errstr,
-                    errstr_size) != WDTS_OK)
-            goto out;
-    }
-    if (check_values(&tmp, errstr, errstr_size) != WDTS_OK)
-        goto out;
-    const char *id = get_str(root, "job_id", errstr, errstr_size);
-    if (id == NULL)
-        goto out;
-    wdts_job_id_format(tmp.connection, tmp.report, tmp.start, tmp.end, tmp.job_id,
-                       sizeof(tmp.job_id));
-    if (strcmp(id, tmp.job_id) != 0) {
-        wdts_errstr_set(errstr, errstr_size,
-                "job: field 'job_id': '%.200s' does not match its fields ('%s')", id, tmp.job_id);
-        goto out;
-    }
     *job = tmp;
     err = WDTS_OK;
 out:

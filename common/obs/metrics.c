@@ -298,29 +298,14 @@ static struct wdts_metric_series *series_new(struct wdts_metric *m, const char *
     return s;
 }
 
-static struct wdts_metric *metric_register(struct wdts_metrics *reg, enum metric_type type,
-                                           const char *name, const char *help,
-                                           const char *const *label_names, size_t nlabels,
-                                           const double *bounds, size_t nbounds, char *errstr,
-                                           size_t errstr_size)
+/* Label names: valid, not "le" on a histogram, not given twice. @returns 0, or -1 with
+ * the reason in errstr. */
+static int check_labels(const char *name, enum metric_type type, const char *const *label_names,
+                        size_t nlabels, char *errstr, size_t errstr_size)
 {
-    struct wdts_metric *m = NULL;
-    struct wdts_buf hb;
-    wdts_buf_init(&hb);
-    if (reg == NULL) {
-        snprintf(errstr, errstr_size, "metric %s: no registry", name ? name : "(null)");
-        goto fail;
-    }
-    if (!valid_metric_name(name)) {
-        snprintf(errstr, errstr_size,
-                 "metric name '%s' is invalid: use letters, digits, '_' and ':', not starting "
-                 "with a digit",
-                 name ? name : "(null)");
-        goto fail;
-    }
     if (nlabels > 0 && label_names == NULL) {
         snprintf(errstr, errstr_size, "metric %s: %zu labels but no label names", name, nlabels);
-        goto fail;
+        return -1;
     }
     for (size_t i = 0; i < nlabels; i++) {
         if (!valid_label_name(label_names[i])) {
@@ -328,45 +313,62 @@ static struct wdts_metric *metric_register(struct wdts_metrics *reg, enum metric
                      "metric %s: label name '%s' is invalid: use letters, digits and '_', not "
                      "starting with a digit or \"__\"",
                      name, label_names[i] ? label_names[i] : "(null)");
-            goto fail;
+            return -1;
         }
         if (type == METRIC_HISTOGRAM && strcmp(label_names[i], "le") == 0) {
             snprintf(errstr, errstr_size, "metric %s: label name 'le' is reserved for histogram "
                                           "buckets", name);
-            goto fail;
+            return -1;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(label_names[i], label_names[j]) == 0) {
                 snprintf(errstr, errstr_size, "metric %s: label name '%s' given twice", name,
                          label_names[i]);
-                goto fail;
+                return -1;
             }
         }
     }
-    if (type == METRIC_HISTOGRAM) {
-        if (nbounds > 0 && bounds == NULL) {
-            snprintf(errstr, errstr_size, "metric %s: %zu buckets but no bounds", name, nbounds);
-            goto fail;
-        }
-        if (nbounds > 0 && isinf(bounds[nbounds - 1]) && bounds[nbounds - 1] > 0)
-            nbounds--; /* +Inf is always there */
-        for (size_t i = 0; i < nbounds; i++) {
-            if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1]))) {
-                snprintf(errstr, errstr_size,
-                         "metric %s: bucket bounds must be finite and strictly increasing "
-                         "(bound %zu is not)",
-                         name, i);
-                goto fail;
-            }
-        }
-    }
+    return 0;
+}
 
-    m = wdts_xcalloc(1, sizeof(*m));
+/* A histogram's bucket bounds: finite and strictly increasing; a last +Inf is dropped
+ * from *nbounds (it is always there). @returns 0, or -1 with the reason in errstr. */
+static int check_bounds(const char *name, const double *bounds, size_t *nbounds, char *errstr,
+                        size_t errstr_size)
+{
+    if (*nbounds > 0 && bounds == NULL) {
+        snprintf(errstr, errstr_size, "metric %s: %zu buckets but no bounds", name, *nbounds);
+        return -1;
+    }
+    if (*nbounds > 0 && isinf(bounds[*nbounds - 1]) && bounds[*nbounds - 1] > 0)
+        (*nbounds)--; /* +Inf is always there */
+    for (size_t i = 0; i < *nbounds; i++) {
+        if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1]))) {
+            snprintf(errstr, errstr_size,
+                     "metric %s: bucket bounds must be finite and strictly increasing "
+                     "(bound %zu is not)",
+                     name, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A new family from checked arguments, not registered yet. */
+static struct wdts_metric *metric_new(struct wdts_metrics *reg, enum metric_type type,
+                                      const char *name, const char *help,
+                                      const char *const *label_names, size_t nlabels,
+                                      const double *bounds, size_t nbounds)
+{
+    struct wdts_metric *m = wdts_xcalloc(1, sizeof(*m));
+    struct wdts_buf hb;
+    wdts_buf_init(&hb);
     m->reg = reg;
     m->type = type;
     m->name = wdts_xstrdup(name);
     append_escaped(&hb, help ? help : "", 0);
     m->help = hb.data ? wdts_buf_steal(&hb) : wdts_xstrdup("");
+    wdts_buf_deinit(&hb);
     m->nlabels = nlabels;
     if (nlabels > 0) {
         m->label_names = wdts_xcalloc(nlabels, sizeof(*m->label_names));
@@ -384,6 +386,32 @@ static struct wdts_metric *metric_register(struct wdts_metrics *reg, enum metric
             m->bound_text[i] = wdts_xstrdup(t);
         }
     }
+    return m;
+}
+
+static struct wdts_metric *metric_register(struct wdts_metrics *reg, enum metric_type type,
+                                           const char *name, const char *help,
+                                           const char *const *label_names, size_t nlabels,
+                                           const double *bounds, size_t nbounds, char *errstr,
+                                           size_t errstr_size)
+{
+    if (reg == NULL) {
+        snprintf(errstr, errstr_size, "metric %s: no registry", name ? name : "(null)");
+        return NULL;
+    }
+    if (!valid_metric_name(name)) {
+        snprintf(errstr, errstr_size,
+                 "metric name '%s' is invalid: use letters, digits, '_' and ':', not starting "
+                 "with a digit",
+                 name ? name : "(null)");
+        return NULL;
+    }
+    if (check_labels(name, type, label_names, nlabels, errstr, errstr_size) != 0 ||
+        (type == METRIC_HISTOGRAM &&
+         check_bounds(name, bounds, &nbounds, errstr, errstr_size) != 0))
+        return NULL;
+    struct wdts_metric *m =
+        metric_new(reg, type, name, help, label_names, nlabels, bounds, nbounds);
 
     pthread_mutex_lock(&reg->lock);
     for (struct wdts_metric *o = reg->head; o; o = o->next) {
@@ -391,7 +419,8 @@ static struct wdts_metric *metric_register(struct wdts_metrics *reg, enum metric
             pthread_mutex_unlock(&reg->lock);
             snprintf(errstr, errstr_size, "metric %s: the name clashes with the %s %s registered "
                                           "before", name, type_name(o->type), o->name);
-            goto fail;
+            metric_free(m);
+            return NULL;
         }
     }
     /* A family without labels has exactly one series; create it now so it renders as 0. */
@@ -406,11 +435,6 @@ static struct wdts_metric *metric_register(struct wdts_metrics *reg, enum metric
     reg->tail = m;
     pthread_mutex_unlock(&reg->lock);
     return m;
-
-fail:
-    metric_free(m);
-    wdts_buf_deinit(&hb);
-    return NULL;
 }
 
 struct wdts_metric *wdts_metrics_counter(struct wdts_metrics *reg, const char *name,
