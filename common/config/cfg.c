@@ -608,12 +608,108 @@ static void append_url_redacted(struct wdts_buf *out, const char *val)
  * "/etc/wdt.conf:3", …) and starts every error message. Values of SECRET settings are
  * never repeated in messages.
  */
+/* The parsers of parse_value(), one per type: each stores val into cfg or reports why not
+ * (shown is how the value may be printed). @returns 0 when stored, -1 after load_error(). */
+static int parse_str(struct cfg_load *ld, const struct cfg_def *def, const char *val,
+                     const char *src, const char *shown)
+{
+    char why[256];
+    char **p = field(ld->cfg, def);
+    if (*val == '\0' && def->def == NULL) {
+        /* optional setting given as "": unset, as if never given (k8s empty values) */
+        free(*p);
+        *p = NULL;
+        return 0;
+    }
+    if (def->check && def->check(val, why, sizeof(why)) != 0) {
+        load_error(ld, "%s: %s %s (%s)", src, shown, why, def->key);
+        return -1;
+    }
+    free(*p);
+    *p = wdts_xstrdup(val);
+    return 0;
+}
+
+static int parse_int_value(struct cfg_load *ld, const struct cfg_def *def, const char *val,
+                           const char *src, const char *shown)
+{
+    long long v;
+    /* strtoll would also take leading blanks and '+': keep the form strict */
+    const char *digits = val[0] == '-' ? val + 1 : val;
+    int digit0 = isdigit((unsigned char)digits[0]);
+    if (!digit0 || wdts_parse_int(val, LLONG_MIN, LLONG_MAX, &v) != WDTS_OK) {
+        load_error(ld, "%s: %s is not an integer; use an integer from %lld to %lld (%s)", src,
+                   shown, def->min, def->max, def->key);
+        return -1;
+    }
+    if (v < def->min || v > def->max) {
+        load_error(ld, "%s: %s is out of range; use an integer from %lld to %lld (%s)", src,
+                   shown, def->min, def->max, def->key);
+        return -1;
+    }
+    *(int *)field(ld->cfg, def) = (int)v;
+    return 0;
+}
+
+static int parse_bool_value(struct cfg_load *ld, const struct cfg_def *def, const char *val,
+                            const char *src, const char *shown)
+{
+    int v;
+    if (wdts_cfg_parse_bool(val, &v) != WDTS_OK) {
+        load_error(ld, "%s: %s is not a boolean; use true or false (%s)", src, shown, def->key);
+        return -1;
+    }
+    *(int *)field(ld->cfg, def) = v;
+    return 0;
+}
+
+static int parse_duration_value(struct cfg_load *ld, const struct cfg_def *def, const char *val,
+                                const char *src, const char *shown)
+{
+    int64_t v;
+    if (wdts_cfg_parse_duration(val, &v) != WDTS_OK) {
+        load_error(ld,
+                   "%s: %s is not a duration; use a number with a unit ms, s, m, h or d, "
+                   "e.g. 250ms, 30s, 5m, 2h, 90d (%s)",
+                   src, shown, def->key);
+        return -1;
+    }
+    if (v < def->min || v > def->max) {
+        char lo[32], hi[32];
+        format_duration(def->min, lo, sizeof(lo));
+        format_duration(def->max, hi, sizeof(hi));
+        load_error(ld, "%s: %s is out of range; use a duration from %s to %s (%s)", src, shown,
+                   lo, hi, def->key);
+        return -1;
+    }
+    *(int64_t *)field(ld->cfg, def) = v;
+    return 0;
+}
+
+static int parse_enum_value(struct cfg_load *ld, const struct cfg_def *def, const char *val,
+                            const char *src, const char *shown)
+{
+    for (size_t i = 0; def->words[i]; i++) {
+        if (strcasecmp(val, def->words[i]) == 0) {
+            *(int *)field(ld->cfg, def) = (int)i;
+            return 0;
+        }
+    }
+    struct wdts_buf words;
+    wdts_buf_init(&words);
+    describe_words(def->words, ", ", &words);
+    load_error(ld, "%s: %s is not allowed; use one of %s (%s)", src, shown, wdts_buf_str(&words),
+               def->key);
+    wdts_buf_deinit(&words);
+    return -1;
+}
+
 static void parse_value(struct cfg_load *ld, const struct cfg_def *def, const char *val,
                         const char *src)
 {
-    struct wdts_cfg *cfg = ld->cfg;
     int secret = (def->flags & WDTS_CFG_SECRET) != 0;
     char shown[160];
+    int rc = -1;
     if (secret) {
         snprintf(shown, sizeof(shown), "the value");
     } else {
@@ -624,91 +720,15 @@ static void parse_value(struct cfg_load *ld, const struct cfg_def *def, const ch
         snprintf(shown, sizeof(shown), "\"%s\"", wdts_buf_str(&tmp));
         wdts_buf_deinit(&tmp);
     }
-
     switch (def->type) {
-    case WDTS_CFG_STR: {
-        char why[256];
-        char **p = field(cfg, def);
-        if (*val == '\0' && def->def == NULL) {
-            /* optional setting given as "": unset, as if never given (k8s empty values) */
-            free(*p);
-            *p = NULL;
-            break;
-        }
-        if (def->check && def->check(val, why, sizeof(why)) != 0) {
-            load_error(ld, "%s: %s %s (%s)", src, shown, why, def->key);
-            return;
-        }
-        free(*p);
-        *p = wdts_xstrdup(val);
-        break;
+    case WDTS_CFG_STR: rc = parse_str(ld, def, val, src, shown); break;
+    case WDTS_CFG_INT: rc = parse_int_value(ld, def, val, src, shown); break;
+    case WDTS_CFG_BOOL: rc = parse_bool_value(ld, def, val, src, shown); break;
+    case WDTS_CFG_DURATION: rc = parse_duration_value(ld, def, val, src, shown); break;
+    case WDTS_CFG_ENUM: rc = parse_enum_value(ld, def, val, src, shown); break;
     }
-    case WDTS_CFG_INT: {
-        long long v;
-        /* strtoll would also take leading blanks and '+': keep the form strict */
-        const char *digits = val[0] == '-' ? val + 1 : val;
-        int digit0 = isdigit((unsigned char)digits[0]);
-        if (!digit0 || wdts_parse_int(val, LLONG_MIN, LLONG_MAX, &v) != WDTS_OK) {
-            load_error(ld, "%s: %s is not an integer; use an integer from %lld to %lld (%s)", src,
-                       shown, def->min, def->max, def->key);
-            return;
-        }
-        if (v < def->min || v > def->max) {
-            load_error(ld, "%s: %s is out of range; use an integer from %lld to %lld (%s)", src,
-                       shown, def->min, def->max, def->key);
-            return;
-        }
-        *(int *)field(cfg, def) = (int)v;
-        break;
-    }
-    case WDTS_CFG_BOOL: {
-        int v;
-        if (wdts_cfg_parse_bool(val, &v) != WDTS_OK) {
-            load_error(ld, "%s: %s is not a boolean; use true or false (%s)", src, shown,
-                       def->key);
-            return;
-        }
-        *(int *)field(cfg, def) = v;
-        break;
-    }
-    case WDTS_CFG_DURATION: {
-        int64_t v;
-        if (wdts_cfg_parse_duration(val, &v) != WDTS_OK) {
-            load_error(ld,
-                       "%s: %s is not a duration; use a number with a unit ms, s, m, h or d, "
-                       "e.g. 250ms, 30s, 5m, 2h, 90d (%s)",
-                       src, shown, def->key);
-            return;
-        }
-        if (v < def->min || v > def->max) {
-            char lo[32], hi[32];
-            format_duration(def->min, lo, sizeof(lo));
-            format_duration(def->max, hi, sizeof(hi));
-            load_error(ld, "%s: %s is out of range; use a duration from %s to %s (%s)", src, shown,
-                       lo, hi, def->key);
-            return;
-        }
-        *(int64_t *)field(cfg, def) = v;
-        break;
-    }
-    case WDTS_CFG_ENUM: {
-        for (size_t i = 0; def->words[i]; i++) {
-            if (strcasecmp(val, def->words[i]) == 0) {
-                *(int *)field(cfg, def) = (int)i;
-                set_source(cfg, def, src);
-                return;
-            }
-        }
-        struct wdts_buf words;
-        wdts_buf_init(&words);
-        describe_words(def->words, ", ", &words);
-        load_error(ld, "%s: %s is not allowed; use one of %s (%s)", src, shown,
-                   wdts_buf_str(&words), def->key);
-        wdts_buf_deinit(&words);
-        return;
-    }
-    }
-    set_source(cfg, def, src);
+    if (rc == 0)
+        set_source(ld->cfg, def, src);
 }
 
 static void set_value(struct cfg_load *ld, const struct cfg_def *def, const char *val,

@@ -263,6 +263,92 @@ static wdts_err_t probe_history(struct prober *pr, const struct wdts_catalog_rep
     return WDTS_OK;
 }
 
+static void prober_init(struct prober *pr, const struct wdts_conn *conn,
+                        const struct wdts_api_creds *creds, const struct wdts_conn_probe_opts *opts,
+                        struct wdts_conn_probe *out)
+{
+    memset(pr, 0, sizeof(*pr));
+    pr->conn = conn;
+    pr->creds = creds;
+    pr->out = out;
+    if (opts)
+        pr->opts = *opts;
+    if (pr->opts.attempts <= 0)
+        pr->opts.attempts = 3;
+    if (pr->opts.backoff_ms <= 0)
+        pr->opts.backoff_ms = 500;
+    if (pr->opts.timeout_ms <= 0)
+        pr->opts.timeout_ms = 15000;
+    if (pr->opts.lag_s <= 0)
+        pr->opts.lag_s = 300;
+    pr->http.timeout_ms = pr->opts.timeout_ms;
+    pr->http.connect_timeout_ms = pr->opts.timeout_ms < 10000 ? pr->opts.timeout_ms : 10000;
+    pr->http.connection_close = 1; /* calls of several sellers may share this process */
+    pr->interval_ms = conn->rate > 0 ? (int64_t)(1000.0 / conn->rate) : 1000;
+}
+
+/* The smallest paged call (one row) of a method with params (taken: freed here). */
+static wdts_err_t probe_call(struct prober *pr, const char *method, const char *qimen_method,
+                             char *params, struct wdts_api_result *res, char *errstr,
+                             size_t errstr_size)
+{
+    struct wdts_api_call call = {0};
+    call.method = method;
+    call.qimen_method = qimen_method;
+    call.params_json = params;
+    call.paged = 1;
+    call.page_size = 1;
+    wdts_err_t err = call_with_retries(pr, &call, res, errstr, errstr_size);
+    free(params);
+    return err;
+}
+
+/* A refusal's words in row: the API's message and what to do (nothing for ok). */
+static void row_set_answer(struct wdts_conn_probe_row *row, enum wdts_api_class cls,
+                           const char *reason, const char *fix)
+{
+    row->cls = cls;
+    if (cls != WDTS_API_OK) {
+        row->reason = reason ? wdts_xstrdup(reason) : NULL;
+        row->fix = wdts_xstrdup(fix ? fix : wdts_api_class_name(cls));
+    }
+}
+
+/* Report r's own check into row (and its history method's, when it answers ok). Sets
+ * *stop when the answer is about the whole connection or persists (then the check ends).
+ * @returns WDTS_OK, or what stops the check (the row is left out when never checked). */
+static wdts_err_t probe_report(struct prober *pr, const struct wdts_catalog_report *r,
+                               struct wdts_conn_probe_row *row, struct wdts_api_result *res,
+                               int *stop, char *errstr, size_t errstr_size)
+{
+    wdts_err_t err = probe_call(pr, r->method, r->qimen_method,
+                                probe_params(r, 0, wdts_time_now(), pr->opts.lag_s), res, errstr,
+                                errstr_size);
+    if (err != WDTS_OK) {
+        pr->out->n_rows--; /* never checked */
+        return stop_admission(pr->out, err, errstr);
+    }
+    row_set_answer(row, res->cls, res->api_message, res->message);
+    if (res->cls == WDTS_API_OK && r->history_method[0] &&
+        (err = probe_history(pr, r, row, res, errstr, errstr_size)) != WDTS_OK) {
+        err = stop_admission(pr->out, err, errstr);
+        if (pr->opts.on_row)
+            pr->opts.on_row(row, pr->opts.opaque);
+        return err;
+    }
+    if (pr->opts.on_row)
+        pr->opts.on_row(row, pr->opts.opaque);
+    if (res->cls == WDTS_API_OK || res->cls == WDTS_API_PERMISSION ||
+        res->cls == WDTS_API_BAD_REQUEST)
+        return WDTS_OK;
+    /* About the whole connection, or persistent: stop here. */
+    char *where = wdts_xasprintf(" (checking report %s)", row->report);
+    set_stop(pr, res, where);
+    free(where);
+    *stop = 1;
+    return WDTS_OK;
+}
+
 wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_api_creds *creds,
                                const struct wdts_catalog *cat,
                                const struct wdts_conn_probe_opts *opts,
@@ -270,41 +356,23 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
 {
     struct prober pr;
     struct wdts_api_result res;
-    char *params = NULL, *cred_reason = NULL, *cred_fix = NULL;
+    char *cred_reason = NULL, *cred_fix = NULL;
     enum wdts_api_class cred_cls;
     wdts_err_t err = WDTS_OK;
+    int stop = 0;
     memset(out, 0, sizeof(*out));
-    memset(&pr, 0, sizeof(pr));
     wdts_api_result_init(&res);
-    pr.conn = conn;
-    pr.creds = creds;
-    pr.out = out;
-    if (opts)
-        pr.opts = *opts;
-    if (pr.opts.attempts <= 0)
-        pr.opts.attempts = 3;
-    if (pr.opts.backoff_ms <= 0)
-        pr.opts.backoff_ms = 500;
-    if (pr.opts.timeout_ms <= 0)
-        pr.opts.timeout_ms = 15000;
-    if (pr.opts.lag_s <= 0)
-        pr.opts.lag_s = 300;
-    pr.http.timeout_ms = pr.opts.timeout_ms;
-    pr.http.connect_timeout_ms = pr.opts.timeout_ms < 10000 ? pr.opts.timeout_ms : 10000;
-    pr.http.connection_close = 1; /* calls of several sellers may share this process */
-    pr.interval_ms = conn->rate > 0 ? (int64_t)(1000.0 / conn->rate) : 1000;
+    prober_init(&pr, conn, creds, opts, out);
 
     /* 1. The credentials: the shops snapshot, one row. A refusal of the method itself
      *    (权限不足) still proves the signature, sid and IP were accepted. */
     const struct wdts_catalog_report *shops = wdts_catalog_get(cat, PROBE_CREDENTIALS_REPORT);
-    struct wdts_api_call call = {0};
-    call.method = shops ? shops->method : PROBE_CREDENTIALS_METHOD;
-    call.qimen_method = shops ? shops->qimen_method : NULL;
-    params = shops ? probe_params(shops, 0, wdts_time_now(), pr.opts.lag_s) : wdts_xstrdup("{}");
-    call.params_json = params;
-    call.paged = 1;
-    call.page_size = 1;
-    if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK) {
+    err = probe_call(&pr, shops ? shops->method : PROBE_CREDENTIALS_METHOD,
+                     shops ? shops->qimen_method : NULL,
+                     shops ? probe_params(shops, 0, wdts_time_now(), pr.opts.lag_s)
+                           : wdts_xstrdup("{}"),
+                     &res, errstr, errstr_size);
+    if (err != WDTS_OK) {
         err = stop_admission(out, err, errstr);
         goto out;
     }
@@ -322,7 +390,7 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
 
     /* 2. Each enabled report: its own method, the smallest call it accepts. */
     out->rows = wdts_xcalloc(conn->n_reports ? conn->n_reports : 1, sizeof(*out->rows));
-    for (size_t i = 0; i < conn->n_reports; i++) {
+    for (size_t i = 0; i < conn->n_reports && !stop; i++) {
         const struct wdts_catalog_report *r = wdts_catalog_get(cat, conn->reports[i].name);
         if (r == NULL) {
             snprintf(errstr, errstr_size, "report '%s' is not in the report catalog (wdtctl "
@@ -335,53 +403,15 @@ wdts_err_t wdts_conn_probe_run(const struct wdts_conn *conn, const struct wdts_a
         struct wdts_api_call named = {.method = r->method, .qimen_method = r->qimen_method};
         row->method = wdts_api_wire_method(pr.creds, &named);
         if (shops && r == shops) {
-            row->cls = cred_cls;
-            if (cred_cls != WDTS_API_OK) {
-                row->reason = cred_reason ? wdts_xstrdup(cred_reason) : NULL;
-                row->fix = wdts_xstrdup(cred_fix ? cred_fix : wdts_api_class_name(cred_cls));
-            }
+            row_set_answer(row, cred_cls, cred_reason, cred_fix);
             if (pr.opts.on_row)
                 pr.opts.on_row(row, pr.opts.opaque);
             continue;
         }
-        free(params);
-        params = probe_params(r, 0, wdts_time_now(), pr.opts.lag_s);
-        memset(&call, 0, sizeof(call));
-        call.method = r->method;
-        call.qimen_method = r->qimen_method;
-        call.params_json = params;
-        call.paged = 1;
-        call.page_size = 1;
-        if ((err = call_with_retries(&pr, &call, &res, errstr, errstr_size)) != WDTS_OK) {
-            out->n_rows--; /* never checked */
-            err = stop_admission(out, err, errstr);
+        if ((err = probe_report(&pr, r, row, &res, &stop, errstr, errstr_size)) != WDTS_OK)
             goto out;
-        }
-        row->cls = res.cls;
-        if (res.cls != WDTS_API_OK) {
-            row->reason = res.api_message ? wdts_xstrdup(res.api_message) : NULL;
-            row->fix = wdts_xstrdup(res.message ? res.message : wdts_api_class_name(res.cls));
-        }
-        if (res.cls == WDTS_API_OK && r->history_method[0] &&
-            (err = probe_history(&pr, r, row, &res, errstr, errstr_size)) != WDTS_OK) {
-            err = stop_admission(out, err, errstr);
-            if (pr.opts.on_row)
-                pr.opts.on_row(row, pr.opts.opaque);
-            goto out;
-        }
-        if (pr.opts.on_row)
-            pr.opts.on_row(row, pr.opts.opaque);
-        if (res.cls == WDTS_API_OK || res.cls == WDTS_API_PERMISSION ||
-            res.cls == WDTS_API_BAD_REQUEST)
-            continue;
-        /* About the whole connection, or persistent: stop here. */
-        char *where = wdts_xasprintf(" (checking report %s)", row->report);
-        set_stop(&pr, &res, where);
-        free(where);
-        goto out;
     }
 out:
-    free(params);
     free(cred_reason);
     free(cred_fix);
     wdts_api_result_deinit(&res);
