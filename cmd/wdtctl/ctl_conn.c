@@ -93,9 +93,15 @@ static void print_json(json_t *j)
     free(s);
 }
 
-void ctl_conn_print_row(const struct wdts_conn_probe_row *row, void *opaque)
+/* The probe table, printed a row at a time as the checks answer. */
+struct table {
+    const struct wdts_conn *before; /* the stored connection (check), or NULL (add) */
+    int header_done;
+};
+
+static void print_row(const struct wdts_conn_probe_row *row, void *opaque)
 {
-    struct ctl_conn_table *t = opaque;
+    struct table *t = opaque;
     const struct wdts_conn_report *was = t->before ? wdts_conn_report_get(t->before, row->report)
                                                    : NULL;
     if (!t->header_done) {
@@ -125,6 +131,19 @@ void ctl_conn_print_row(const struct wdts_conn_probe_row *row, void *opaque)
         }
     }
     fflush(stdout);
+}
+
+wdts_err_t ctl_conn_probe(const struct ctl_env *env, const struct wdts_conn *conn,
+                          const struct wdts_conn *before, const struct wdts_api_creds *creds,
+                          struct wdts_conn_probe *probe, char *errstr, size_t errstr_size)
+{
+    struct table table = {before, 0};
+    struct ctl_limiter lim;
+    ctl_limiter_init(&lim, env->redis, conn);
+    struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table,
+                                         .admit = ctl_limiter_admit, .done = ctl_limiter_done,
+                                         .limit_opaque = &lim};
+    return wdts_conn_probe_run(conn, creds, env->cat, &popts, probe, errstr, errstr_size);
 }
 
 /* ---- list, show, remove ------------------------------------------------------------ */

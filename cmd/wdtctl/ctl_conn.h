@@ -21,15 +21,18 @@ struct ctl_conn_args {
 int ctl_conn_parse_args(const char *sub, const char *usage, const char *allowed, int argc,
                         char **argv, struct ctl_conn_args *a);
 
-/** The probe table, printed a row at a time as the checks answer: report, method, ok or
- *  blocked with reason and fix. */
-struct ctl_conn_table {
-    const struct wdts_conn *before; /* the stored connection (check), or NULL (add) */
-    int header_done;
-};
+struct ctl_env;
 
-/** wdts_conn_probe_opts.on_row: prints row under the table's header. opaque: the table. */
-void ctl_conn_print_row(const struct wdts_conn_probe_row *row, void *opaque);
+/**
+ * @brief  Runs the checks of conn (wdts_conn_probe_run()) within the seller's call budget,
+ *         printing the table (report, method, ok or blocked with reason and fix) a row at a
+ *         time as the checks answer.
+ * @param  before the stored connection (check: a row says what was blocked before), or NULL.
+ * @owner  all borrowed; probe filled as by wdts_conn_probe_run().
+ */
+wdts_err_t ctl_conn_probe(const struct ctl_env *env, const struct wdts_conn *conn,
+                          const struct wdts_conn *before, const struct wdts_api_creds *creds,
+                          struct wdts_conn_probe *probe, char *errstr, size_t errstr_size);
 
 /** `wdtctl connection add`. */
 int ctl_conn_add(int argc, char **argv);

@@ -395,13 +395,7 @@ static int add_probe(const struct ctl_env *env, const struct wdts_conn *conn,
     printf("checking connection %s (tenant %s, app %s, sid %s) at %s\n", conn->id, conn->tenant,
            wdts_api_app_name(conn->app), conn->sid, conn->gateway);
     fflush(stdout);
-    struct ctl_conn_table table = {NULL, 0};
-    struct ctl_limiter lim;
-    ctl_limiter_init(&lim, env->redis, conn);
-    struct wdts_conn_probe_opts popts = {.on_row = ctl_conn_print_row, .opaque = &table,
-                                         .admit = ctl_limiter_admit, .done = ctl_limiter_done,
-                                         .limit_opaque = &lim};
-    if (wdts_conn_probe_run(conn, creds, env->cat, &popts, probe, es, sizeof(es)) != WDTS_OK) {
+    if (ctl_conn_probe(env, conn, NULL, creds, probe, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection add: %s\n", es);
         return WDTS_EXIT_FATAL;
     }

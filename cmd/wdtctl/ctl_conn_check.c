@@ -153,13 +153,7 @@ static int check_one(const struct ctl_env *env, const char *id)
     fflush(stdout);
     /* Rows are printed as they come; the credentials verdict goes before them only when
      * the credentials fail (then no row is checked). */
-    struct ctl_conn_table table = {conn, 0};
-    struct ctl_limiter lim;
-    ctl_limiter_init(&lim, env->redis, conn);
-    struct wdts_conn_probe_opts popts = {.on_row = ctl_conn_print_row, .opaque = &table,
-                                         .admit = ctl_limiter_admit, .done = ctl_limiter_done,
-                                         .limit_opaque = &lim};
-    if (wdts_conn_probe_run(conn, &creds, env->cat, &popts, &probe, es, sizeof(es)) != WDTS_OK) {
+    if (ctl_conn_probe(env, conn, conn, &creds, &probe, es, sizeof(es)) != WDTS_OK) {
         fprintf(stderr, "wdtctl connection check: %s\n", es);
         rc = WDTS_EXIT_FATAL;
         goto out;
