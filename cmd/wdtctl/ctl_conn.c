@@ -1,7 +1,8 @@
 /* `wdtctl connection add|list|show|remove|check`: wiring of the connection model
  * (wdts/conn.h) and its live checks (wdts/conn_probe.h) to flags, config, Redis and the
- * terminal: the dispatcher, list, show and remove here; add (ctl_conn_add.c) checks the
- * credentials and every enabled report with real calls before anything is stored; check
+ * terminal: list, show and remove, and what every subcommand of connection shares (the
+ * usage error, the flags, the checks' table); add (ctl_conn_add.c) checks the credentials
+ * and every enabled report with real calls before anything is stored; check
  * (ctl_conn_check.c) re-runs the checks and moves stored state both ways.
  * Secrets come from flags or files, are sealed before they reach Redis and are never
  * printed: list and show have no secret to print, not even sealed. */
@@ -22,26 +23,6 @@
 #include "wdts/mem.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
-
-static const char usage_main[] =
-    "usage: wdtctl connection <add|list|show|remove|check> [options]\n"
-    "       wdtctl connection <subcommand> --help\n"
-    "\n"
-    "Connections are the authorised WDT apps of tenants, stored in Redis with their secrets\n"
-    "encrypted under secret.key (WDT_SECRET_KEY or WDT_SECRET_KEY_FILE).\n"
-    "\n"
-    "  add     check credentials and report permissions with real calls, then store\n"
-    "  list    the stored connections (no secrets)\n"
-    "  show    one connection and the state of each report (no secrets)\n"
-    "  remove  delete a connection and all its state\n"
-    "  check   re-check credentials and permissions; unblock what works again\n"
-    "\n"
-    "Config (environment): WDT_REDIS_URL, WDT_REDIS_PREFIX, WDT_SECRET_KEY[_FILE],\n"
-    "WDT_QIMEN_APP_KEY / WDT_QIMEN_APP_SECRET[_FILE] for platform-provided Qimen apps.\n"
-    "Exit codes: 0 ok, 1 failure, 2 gateway unreachable, 3 rate limited, 4 clock skew,\n"
-    "5 credentials refused, 6 no report permitted, 7 not a WDT gateway, 64 bad command line,\n"
-    "78 bad config.\n";
-
 
 static const char usage_list[] =
     "usage: wdtctl connection list [--tenant T] [--json]\n"
@@ -194,7 +175,7 @@ static size_t n_blocked_of(const struct wdts_conn *conn)
     return n;
 }
 
-static int cmd_list(int argc, char **argv)
+int ctl_conn_list(int argc, char **argv)
 {
     struct ctl_conn_args a;
     struct ctl_env env;
@@ -336,7 +317,7 @@ static void print_conn(const struct wdts_conn *conn, const struct wdts_catalog *
     }
 }
 
-static int cmd_show(int argc, char **argv)
+int ctl_conn_show(int argc, char **argv)
 {
     struct ctl_conn_args a;
     struct ctl_env env;
@@ -368,7 +349,7 @@ out:
     return rc;
 }
 
-static int cmd_remove(int argc, char **argv)
+int ctl_conn_remove(int argc, char **argv)
 {
     struct ctl_conn_args a;
     struct ctl_env env;
@@ -399,29 +380,4 @@ static int cmd_remove(int argc, char **argv)
 out:
     ctl_env_deinit(&env);
     return rc;
-}
-int ctl_conn_main(int argc, char **argv)
-{
-    static const struct {
-        const char *name;
-        int (*run)(int, char **);
-    } subs[] = {
-        {"add", ctl_conn_add},       {"list", cmd_list},   {"show", cmd_show},
-        {"remove", cmd_remove}, {"check", ctl_conn_check},
-    };
-    if (argc < 2) {
-        fputs(usage_main, stderr);
-        return WDTS_EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        fputs(usage_main, stdout);
-        return WDTS_EXIT_OK;
-    }
-    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-        if (strcmp(argv[1], subs[i].name) == 0)
-            return subs[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "wdtctl connection: unknown subcommand '%s'\n\n", argv[1]);
-    fputs(usage_main, stderr);
-    return WDTS_EXIT_USAGE;
 }

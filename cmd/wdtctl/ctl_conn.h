@@ -34,6 +34,10 @@ wdts_err_t ctl_conn_probe(const struct ctl_env *env, const struct wdts_conn *con
                           const struct wdts_conn *before, const struct wdts_api_creds *creds,
                           struct wdts_conn_probe *probe, char *errstr, size_t errstr_size);
 
+/** `wdtctl connection list`, `show`, `remove` (ctl_conn.c). */
+int ctl_conn_list(int argc, char **argv);
+int ctl_conn_show(int argc, char **argv);
+int ctl_conn_remove(int argc, char **argv);
 /** `wdtctl connection add`. */
 int ctl_conn_add(int argc, char **argv);
 /** `wdtctl connection check`. */

@@ -1,5 +1,5 @@
 /* wdtctl: the admin command line. main() only dispatches to a subcommand; each
- * subcommand lives in its own ctl_*.c file, the few helpers they share are here. */
+ * subcommand lives in its own ctl_*.c file. */
 #include <stdio.h>
 #include <string.h>
 
@@ -30,30 +30,6 @@ static void usage(FILE *out)
                  "commands:\n");
     for (size_t i = 0; i < N_CMDS; i++)
         fprintf(out, "  %-12s %s\n", cmds[i].name, cmds[i].summary);
-}
-
-void ctl_warn_secret_arg(const char *sub, const char *opt, const char *file_opt, char *value)
-{
-    fprintf(stderr,
-            "wdtctl %s: WARNING: %s puts the secret in the process list (ps, /proc/PID/cmdline) "
-            "and the shell history, where other users and programs can read it; use %s PATH, "
-            "or %s - to read it from standard input. %s will be removed.\n",
-            sub, opt, file_opt, file_opt, opt);
-    memset(value, 'x', strlen(value));
-}
-
-int ctl_class_exit(enum wdts_api_class cls)
-{
-    switch (cls) {
-    case WDTS_API_OK: return WDTS_EXIT_OK;
-    case WDTS_API_TRANSIENT: return CTL_EXIT_TRANSIENT;
-    case WDTS_API_RATE_LIMITED: return CTL_EXIT_RATE_LIMITED;
-    case WDTS_API_CLOCK: return CTL_EXIT_CLOCK;
-    case WDTS_API_AUTH: return CTL_EXIT_AUTH;
-    case WDTS_API_PERMISSION: return CTL_EXIT_PERMISSION;
-    case WDTS_API_BAD_REQUEST: return CTL_EXIT_BAD_REQUEST;
-    default: return WDTS_EXIT_FATAL;
-    }
 }
 
 int main(int argc, char **argv)
