@@ -11,6 +11,7 @@ paths outside common/, scheduler/, worker/, sandbox/, sink/ and cmd/ are ignored
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -135,6 +136,9 @@ def check_edges(tree):
         allowed = ALLOWED.get(kind_of(unit), [])
         for line, name, target in tree.includes[f]:
             if target is None:
+                errors.append('%s:%d: includes "%s", which is no tracked header the check can '
+                              'place; fix: include it by the path the build uses ("wdts/x.h", '
+                              'or a header of its own folder)' % (f, line, name))
                 continue
             tunit = unit_of(target)
             if tunit == unit:
@@ -395,7 +399,9 @@ def main():
     e, k = check_cycles(check_source_cycles(tree), 'file', fix, matched)
     errors += e
     notes += k
-    if args.build:
+    if args.build and not shutil.which('nm'):
+        notes.append('symbol check: skipped (no nm)')
+    elif args.build:
         graph, note = symbol_graph(args.root, args.build, set(tree.files))
         notes.append('symbol check: ' + note)
         e, k = check_cycles(graph, 'symbol', fix, matched)

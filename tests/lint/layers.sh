@@ -27,8 +27,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 copy=$tmp/tree
 mkdir "$copy"
-git ls-files -z -- "${dirs[@]}" | grep -zE '\.[ch]$|(^|/)CMakeLists\.txt$' |
-    xargs -0 cp --parents -t "$copy"
+printf '%s\0' "${files[@]}" | xargs -0 cp --parents -t "$copy"
 if ! check "$copy" >"$tmp/clean.out"; then
     echo "self-test FAILED: the unchanged copy of the tree does not pass:"
     cat "$tmp/clean.out"
@@ -71,11 +70,12 @@ echo "self-test, violations planted: FAIL (as required), with:"
 grep '^error: ' "$tmp/planted.out" | sed 's/^/    /'
 
 # -- the real tree ------------------------------------------------------------------------
+is_build_of_root() { grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$root" "$1/CMakeCache.txt" 2>/dev/null; }
 build=${WDTS_BUILD_DIR:-}
 if [[ -z "$build" ]]; then
     d=$start_dir
-    while [[ "$d" != / && ! -f "$d/CMakeCache.txt" ]]; do d=$(dirname "$d"); done
-    if [[ -f "$d/CMakeCache.txt" ]]; then build=$d; elif [[ -d build ]]; then build=$root/build; fi
+    while [[ "$d" != / ]] && ! is_build_of_root "$d"; do d=$(dirname "$d"); done
+    if is_build_of_root "$d"; then build=$d; elif is_build_of_root build; then build=$root/build; fi
 fi
 echo
 echo "the tree ($root):"
