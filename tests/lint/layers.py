@@ -218,8 +218,14 @@ def check_include_cycles(tree):
 
 # Declarations and definitions, read from the sources with comments, strings and preprocessor
 # lines removed: a top-level "name(" ending in ';' declares, one ending in '{' defines.
-STRIP_RE = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|'
-                      r'^[ \t]*#(?:[^\n]*\\\n)*[^\n]*', re.S | re.M)
+COMMENT_STRING_RE = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|'
+                               r"'(?:\\.|[^'\\\n])*'", re.S)
+PREPROCESSOR_RE = re.compile(r'^[ \t]*#(?:[^\n]*\\\n)*[^\n]*', re.M)
+
+
+def strip(text):
+    """The code of a source file: comments, strings and preprocessor lines blanked."""
+    return PREPROCESSOR_RE.sub(' ', COMMENT_STRING_RE.sub(' ', text))
 CALL_RE = re.compile(r'\b([A-Za-z_]\w*)\s*\(')
 NOT_FUNCTIONS = {'sizeof', '__attribute__', 'typeof', '__typeof__', 'alignof', '_Alignof',
                  '_Static_assert', 'static_assert', 'defined'}
@@ -227,7 +233,7 @@ NOT_FUNCTIONS = {'sizeof', '__attribute__', 'typeof', '__typeof__', 'alignof', '
 
 def top_level_functions(text):
     """{name: 'decl' or 'def'} of the non-static functions declared or defined at file scope."""
-    text = STRIP_RE.sub(' ', text)
+    text = strip(text)
     out = {}
     depth = 0
     stmt_start = 0
@@ -271,7 +277,7 @@ def check_source_cycles(tree):
             text = fh.read()
         funcs = top_level_functions(text)
         if f.endswith('.c'):
-            used[f] = set(re.findall(r'\w+', STRIP_RE.sub(' ', text)))
+            used[f] = set(re.findall(r'\w+', strip(text)))
             for name, what in funcs.items():
                 if what == 'def':
                     defined_in.setdefault(name, set()).add(f)
