@@ -19,7 +19,7 @@ mapfile -t files < <(git ls-files -- "${dirs[@]}" | grep -E '\.[ch]$|(^|/)CMakeL
 check() { # check TREE [BUILD]: prints the checker's report, returns its status
     local build_opt=()
     [[ -n "${2:-}" ]] && build_opt=(--build "$2")
-    printf '%s\n' "${files[@]}" | python3 "$checker" --root "$1" "${build_opt[@]}"
+    printf '%s\n' "${files[@]}" | python3 -B "$checker" --root "$1" "${build_opt[@]}"
 }
 
 # -- self-test --------------------------------------------------------------------------
