@@ -152,8 +152,8 @@ def check_edges(tree):
             where = '%s:%d: includes "%s"' % (f, line, name)
             if is_private(target, tunit, tree.has_include_dir):
                 errors.append('%s (%s, private to %s): a private header is for its own unit '
-                              'only; fix: use (or add to) a public header of %s'
-                              % (where, target, tunit, tunit))
+                              'only (%s -> %s); fix: use (or add to) a public header of %s'
+                              % (where, target, tunit, unit, tunit, tunit))
             elif kind_of(unit) in MODULES and tunit in MODULES:
                 errors.append('%s (%s): a module never includes another module (%s -> %s); '
                               'fix: move the shared code into a common layer both link, or '
