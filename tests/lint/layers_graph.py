@@ -68,28 +68,30 @@ def strip(text):
     return PREPROCESSOR_RE.sub(' ', COMMENT_STRING_RE.sub(' ', text))
 
 
+BRACE_SEMI_RE = re.compile(r'[{};]')
 CALL_RE = re.compile(r'\b([A-Za-z_]\w*)\s*\(')
 NOT_FUNCTIONS = {'sizeof', '__attribute__', 'typeof', '__typeof__', 'alignof', '_Alignof',
                  '_Static_assert', 'static_assert', 'defined'}
 
 
-def top_level_functions(text):
-    """{name: 'decl' or 'def'} of the non-static functions declared or defined at file scope."""
-    text = strip(text)
+def top_level_functions(code):
+    """{name: 'decl' or 'def'} of the non-static functions declared or defined at file scope
+    of code (a source file after strip())."""
     out = {}
     depth = 0
     stmt_start = 0
-    for i, ch in enumerate(text):
+    for m in BRACE_SEMI_RE.finditer(code):
+        ch, i = m.group(), m.start()
         if ch == '{':
             if depth == 0:
-                note_statement(text[stmt_start:i], 'def', out)
+                note_statement(code[stmt_start:i], 'def', out)
             depth += 1
         elif ch == '}':
             depth -= 1
             if depth == 0:
                 stmt_start = i + 1
-        elif ch == ';' and depth == 0:
-            note_statement(text[stmt_start:i], 'decl', out)
+        elif depth == 0:
+            note_statement(code[stmt_start:i], 'decl', out)
             stmt_start = i + 1
     return out
 
@@ -116,10 +118,10 @@ def source_graph(root, files, includes):
     defined_in, declared, used = {}, {}, {}
     for f in files:
         with open(os.path.join(root, f), encoding='utf-8', errors='replace') as fh:
-            text = fh.read()
-        funcs = top_level_functions(text)
+            code = strip(fh.read())
+        funcs = top_level_functions(code)
         if f.endswith('.c'):
-            used[f] = set(re.findall(r'\w+', strip(text)))
+            used[f] = set(re.findall(r'\w+', code))
             for name, what in funcs.items():
                 if what == 'def':
                     defined_in.setdefault(name, set()).add(f)
