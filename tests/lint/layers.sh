@@ -70,7 +70,9 @@ echo "self-test, violations planted: FAIL (as required), with:"
 grep '^error: ' "$tmp/planted.out" | sed 's/^/    /'
 
 # -- the real tree ------------------------------------------------------------------------
-is_build_of_root() { grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$root" "$1/CMakeCache.txt" 2>/dev/null; }
+is_build_of_root() {
+    grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$root" "$1/CMakeCache.txt" 2>/dev/null
+}
 build=${WDTS_BUILD_DIR:-}
 if [[ -z "$build" ]]; then
     d=$start_dir
