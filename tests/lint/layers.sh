@@ -15,11 +15,12 @@ checker=$root/tests/lint/layers.py
 cd "$root"
 dirs=(common scheduler worker sandbox sink cmd)
 mapfile -t files < <(git ls-files -- "${dirs[@]}" | grep -E '\.[ch]$|(^|/)CMakeLists\.txt$')
+planted=() # files the self-test adds to its copy
 
 check() { # check TREE [BUILD]: prints the checker's report, returns its status
     local build_opt=()
     [[ -n "${2:-}" ]] && build_opt=(--build "$2")
-    printf '%s\n' "${files[@]}" | python3 -B "$checker" --root "$1" "${build_opt[@]}"
+    printf '%s\n' "${files[@]}" "${planted[@]}" | python3 -B "$checker" --root "$1" "${build_opt[@]}"
 }
 
 # -- self-test --------------------------------------------------------------------------
@@ -35,24 +36,38 @@ if ! check "$copy" >"$tmp/clean.out"; then
 fi
 echo "self-test, nothing planted: PASS (as required)"
 
+# The planted violations go into whatever files the tree has now, so renames do not break this.
+first() { # first REGEX [EXCEPT]: the first checked file matching REGEX and not EXCEPT
+    local hit
+    hit=$(printf '%s\n' "${files[@]}" | grep -E "$1" | grep -vE "${2:-^$}" | head -1 || true)
+    [[ -n "$hit" ]] || { echo "self-test FAILED: no file matches $1 to plant into"; exit 1; }
+    echo "$hit"
+}
 plant() { # plant FILE INCLUDE: appends the #include, prints "FILE:LINE"
     printf '#include "%s"\n' "$2" >>"$copy/$1"
     echo "$1:$(wc -l <"$copy/$1")"
 }
-up=$(plant common/base/str.c wdts/cfg.h)
-cross=$(plant scheduler/sched_plan.c wrk.h)
-private=$(plant cmd/wdt-worker/main.c wrk_int.h)
-plant sandbox/sbx_clock.c sbx_truth.h >/dev/null
-plant sandbox/sbx_truth.c sbx_clock.h >/dev/null
-printf '\nvoid sbx_truth_planted(void) { sbx_clock_planted(); }\n' >>"$copy/sandbox/sbx_truth.c"
-printf '\nvoid sbx_clock_planted(void) { sbx_truth_planted(); }\n' >>"$copy/sandbox/sbx_clock.c"
-printf '\nvoid sbx_clock_planted(void);\n' >>"$copy/sandbox/sbx_clock.h"
-printf '\nvoid sbx_truth_planted(void);\n' >>"$copy/sandbox/sbx_truth.h"
+planted=()
+cfg_h=$(first '^common/config/include/wdts/[^/]+\.h$')
+up=$(plant "$(first '^common/base/[^/]+\.c$')" "${cfg_h#common/config/include/}")
+wrk_h=$(first '^worker/(include/)?[^/]+\.h$' '_int\.h$')
+wrk_h_name=${wrk_h#worker/include/}
+wrk_h_name=${wrk_h_name#worker/}
+cross=$(plant "$(first '^scheduler/[^/]+\.c$')" "$wrk_h_name")
+int_h=$(first '^(common|scheduler|worker|sandbox|sink)/.*_int\.h$')
+private=$(plant "$(first '^cmd/[^/]+/[^/]+\.c$')" "$(basename "$int_h")")
+for side in a:b b:a; do # two new files of the scheduler that call each other
+    me=${side%:*} other=${side#*:}
+    printf 'void planted_%s(void);\n' "$me" >"$copy/scheduler/planted_$me.h"
+    printf '#include "planted_%s.h"\nvoid planted_%s(void) { planted_%s(); }\n' \
+        "$other" "$me" "$other" >"$copy/scheduler/planted_$me.c"
+    planted+=("scheduler/planted_$me.h" "scheduler/planted_$me.c")
+done
 expected=(
-    "$up: includes \"wdts/cfg.h\" (config): base may include only base"
-    "$cross: includes \"wrk.h\" (worker): a module never includes another module"
-    "$private: includes \"wrk_int.h\" (worker/wrk_int.h, private to worker)"
-    "file cycle: sandbox/sbx_clock.c <-> sandbox/sbx_truth.c"
+    "$up: includes \"${cfg_h#common/config/include/}\" (config): base may include only base"
+    "$cross: includes \"$wrk_h_name\" (worker): a module never includes another module"
+    "$private: includes \"$(basename "$int_h")\" ($int_h, private to"
+    "file cycle: scheduler/planted_a.c <-> scheduler/planted_b.c"
 )
 if check "$copy" >"$tmp/planted.out"; then
     echo "self-test FAILED: the check passes a tree with planted violations:"
@@ -68,6 +83,8 @@ for msg in "${expected[@]}"; do
 done
 echo "self-test, violations planted: FAIL (as required), with:"
 grep '^error: ' "$tmp/planted.out" | sed 's/^/    /'
+
+planted=()
 
 # -- the real tree ------------------------------------------------------------------------
 is_build_of_root() {
