@@ -40,22 +40,24 @@ echo "self-test, nothing planted: PASS (as required)"
 first() { # first REGEX [EXCEPT]: the first checked file matching REGEX and not EXCEPT
     local hit
     hit=$(printf '%s\n' "${files[@]}" | grep -E "$1" | grep -vE "${2:-^$}" | head -1 || true)
-    [[ -n "$hit" ]] || { echo "self-test FAILED: no file matches $1 to plant into"; exit 1; }
+    [[ -n "$hit" ]] || { echo "self-test FAILED: no file matches $1 to plant into" >&2; exit 1; }
     echo "$hit"
 }
 plant() { # plant FILE INCLUDE: appends the #include, prints "FILE:LINE"
     printf '#include "%s"\n' "$2" >>"$copy/$1"
     echo "$1:$(wc -l <"$copy/$1")"
 }
-planted=()
+base_c=$(first '^common/base/[^/]+\.c$')
 cfg_h=$(first '^common/config/include/wdts/[^/]+\.h$')
-up=$(plant "$(first '^common/base/[^/]+\.c$')" "${cfg_h#common/config/include/}")
+sched_c=$(first '^scheduler/[^/]+\.c$')
 wrk_h=$(first '^worker/(include/)?[^/]+\.h$' '_int\.h$')
+cmd_c=$(first '^cmd/[^/]+/[^/]+\.c$')
+int_h=$(first '^(common|scheduler|worker|sandbox|sink)/.*_int\.h$')
 wrk_h_name=${wrk_h#worker/include/}
 wrk_h_name=${wrk_h_name#worker/}
-cross=$(plant "$(first '^scheduler/[^/]+\.c$')" "$wrk_h_name")
-int_h=$(first '^(common|scheduler|worker|sandbox|sink)/.*_int\.h$')
-private=$(plant "$(first '^cmd/[^/]+/[^/]+\.c$')" "$(basename "$int_h")")
+up=$(plant "$base_c" "${cfg_h#common/config/include/}")
+cross=$(plant "$sched_c" "$wrk_h_name")
+private=$(plant "$cmd_c" "$(basename "$int_h")")
 for side in a:b b:a; do # two new files of the scheduler that call each other
     me=${side%:*} other=${side#*:}
     printf 'void planted_%s(void);\n' "$me" >"$copy/scheduler/planted_$me.h"
@@ -83,7 +85,6 @@ for msg in "${expected[@]}"; do
 done
 echo "self-test, violations planted: FAIL (as required), with:"
 grep '^error: ' "$tmp/planted.out" | sed 's/^/    /'
-
 planted=()
 
 # -- the real tree ------------------------------------------------------------------------
