@@ -395,7 +395,7 @@ enum pii_field {
     PII_ID_CARD,
 };
 
-/* Keys the Qimen route never provides (reference §6; receiver_telno is its receiver_phone). */
+/* Keys the Qimen route never provides (docs/API.md §6; receiver_telno is its receiver_phone). */
 static int qimen_hidden(const char *keylit, size_t keylen)
 {
     static const char *const keys[] = {
@@ -489,7 +489,7 @@ static void w_pii_plain(struct w *w, const struct person *ps, enum pii_field f)
     }
 }
 
-/* ,"key":"value" for a privacy field, by route and platform (reference §8, §6). */
+/* ,"key":"value" for a privacy field, by route and platform (docs/API.md §8, §6). */
 static void kpii(struct w *w, const char *keylit, size_t keylen, const struct person *ps,
                  enum pii_field f, enum sbx_route route, int platform_id)
 {

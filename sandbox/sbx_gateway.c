@@ -2,7 +2,7 @@
  * flagship gateway makes them: sid, version, timestamp, signature, method,
  * permission, limits, body, pager, window; and for Qimen the TOP checks first
  * (app key, timestamp, signature, target, method), then the WDT ones inside
- * `response`. Messages are the gateway's own (reference §4.2, §6.3); where the
+ * `response`. Messages are the gateway's own (docs/API.md §4.2, §6.3); where the
  * reference gives none, the message says plainly what is wrong. */
 #include "sbx_gateway.h"
 
@@ -23,8 +23,8 @@
 #include "wdts/sign.h"
 #include "wdts/time.h"
 
-#define SBX_WDT_SKEW_S 120  /* flagship timestamp tolerance (reference §2) */
-#define SBX_TOP_SKEW_S 600  /* TOP timestamp tolerance (reference §6) */
+#define SBX_WDT_SKEW_S 120  /* flagship timestamp tolerance (docs/API.md §2) */
+#define SBX_TOP_SKEW_S 600  /* TOP timestamp tolerance (docs/API.md §6) */
 #define SBX_QIMEN_TARGET "21363512"
 #define SBX_MAX_PAGE_SIZE 100000
 
@@ -826,7 +826,7 @@ static void serve_qimen(struct call *c, const struct sbx_kv *all)
     wdts_err_t e2 = wdts_sign_qimen_wdt(c->tenant->secret, mname, app_params, n,
                                         WDTS_QIMEN_NULL_EMPTY, s2, es, sizeof(es));
     free(app_params);
-    /* Both helpers' null conventions are in use (reference §6.1); accept either. */
+    /* Both helpers' null conventions are in use (docs/API.md §6.1); accept either. */
     if (e1 != WDTS_OK || e2 != WDTS_OK || (strcmp(s1, wsign) != 0 && strcmp(s2, wsign) != 0)) {
         wdt_error(c, 1, "验证失败");
         return;

@@ -1,5 +1,5 @@
 /* The method table (see sbx_method.h): one row per query method the sandbox
- * serves, as reference §5 describes it. Adding a report is adding a row here and
+ * serves, as docs/API.md §5 describes it. Adding a report is adding a row here and
  * an entity in the data module. Approximations are said next to the row. */
 #include "sbx_method.h"
 
@@ -38,7 +38,7 @@ static const struct sbx_method methods[] = {
     {"wms.stockin.Purchase.queryWithDetail", "wdt.wms.stockin.purchase.querywithdetail", 1,
      SBX_E_PURCHASE_STOCKIN, "start_time", "end_time", NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1,
      D30, "30天", "order", SBX_PAGE_REQUIRED, NULL, 0, NULL, NULL, 0},
-    /* The Qimen scene names the stock query wdt.wms.stockspec.search (reference §6, the
+    /* The Qimen scene names the stock query wdt.wms.stockspec.search (docs/API.md §6, the
      * official SDK's request class); there is no Qimen name for search2. */
     {"wms.StockSpec.search2", "wdt.wms.stockspec.search", 1, SBX_E_STOCK, "start_time", "end_time",
      NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, D30, "30天", "detail_list", SBX_PAGE_REQUIRED,
@@ -90,7 +90,7 @@ static const struct sbx_method methods[] = {
     {"setting.Logistics.queryLogistics", "wdt.setting.logistics.querylogistics", 1, SBX_E_LOGISTICS,
      NULL, NULL, NULL, 0, 0, {{0, SBX_TIME_MODIFIED}}, 1, 0, NULL, "details", SBX_PAGE_OPTIONAL,
      NULL, 0, NULL, "hide_delete", 0},
-    /* The server clock (reference §2): data = the sandbox clock in Unix seconds. */
+    /* The server clock (docs/API.md §2): data = the sandbox clock in Unix seconds. */
     {"system.Core.now", "wdt.system.core.now", 0, SBX_E_TRADE, NULL, NULL, NULL, 0, 0,
      {{0, SBX_TIME_MODIFIED}}, 1, 0, NULL, NULL, SBX_PAGE_NONE, NULL, 0, NULL, NULL, 0},
 };

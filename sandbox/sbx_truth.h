@@ -1,6 +1,6 @@
 /* The truth: what should have arrived downstream. For a report, a route and a
  * moment T, the pk and `modified` of every record whose modified as of T lies in
- * [since, before): the set the invariant of DESIGN.md §6 requires once the
+ * [since, before): the set the invariant of docs/DESIGN.md §6 requires once the
  * watermark has reached `before`. Output only; it knows nothing of Kafka. */
 #ifndef SBX_TRUTH_H
 #define SBX_TRUTH_H

@@ -1,4 +1,4 @@
-/* Decoding of what arrives on the records topic (DESIGN.md §2): record envelopes and
+/* Decoding of what arrives on the records topic (docs/DESIGN.md §2): record envelopes and
  * window markers, each checked against the contract, or a reject with the reason.
  * Pure: no Kafka, no SQLite, no clock, so unit tests reach every rule. It does not
  * decide what to store; sink_db.c does, with sink_msg_version_cmp() for the order of

@@ -1,6 +1,6 @@
 /* One job's state machine (see wrk_int.h): window lock with renewal and fencing token,
  * the shared limiter per (gateway, sid, appkey), the API call on the curl multi, paging
- * in the order of DESIGN.md §3, records and the window marker to Kafka, the watermark
+ * in the order of docs/DESIGN.md §3, records and the window marker to Kafka, the watermark
  * after every delivery report, and the error classes. Every wait is a loop timer or a
  * callback: nothing here blocks, except the rare connection marks (auth, permission). */
 #include <stdio.h>

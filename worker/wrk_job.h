@@ -3,7 +3,7 @@
  * and their dedupe set, the pii policy, record envelopes, window markers, dead letters,
  * splitting a window and retry backoff. Nothing here talks to Kafka, Redis or HTTP.
  *
- * Wire forms written here (DESIGN.md §2; consumers read worker/README.md):
+ * Wire forms written here (docs/DESIGN.md §2; consumers read worker/README.md):
  *   record  key "connection:report:pk", headers report, tenant, schema=wdt.record.v1
  *   marker  key "connection:report#window:start:end", headers report, tenant,
  *           schema=wdt.window.v1; body {"v":1,"type":"window",…}
@@ -59,7 +59,7 @@ char *wrk_job_params(const struct wdts_catalog_report *rep, const struct wdts_jo
 int64_t wrk_job_request_span(const struct wdts_job *job);
 
 /**
- * @brief The paging order of DESIGN.md §3: step 0 is page 0 (with calc_total); when there
+ * @brief The paging order of docs/DESIGN.md §3: step 0 is page 0 (with calc_total); when there
  *        are npages > 1 pages, steps 1..npages-1 are pages npages-1 down to 1 and step
  *        npages is page 0 again.
  * @returns the page of step, or -1 once the window is done.

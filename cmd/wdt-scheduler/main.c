@@ -1,5 +1,5 @@
 /* wdt-scheduler: plans the windows of every connection and emits them as jobs on
- * wdt.jobs (DESIGN.md §3). Wiring only: arguments → config → logging → signals →
+ * wdt.jobs (docs/DESIGN.md §3). Wiring only: arguments → config → logging → signals →
  * metrics/health HTTP → sched_run() (or one pass with --once). The logic is in
  * scheduler/sched*.c. */
 #include <getopt.h>

@@ -240,7 +240,7 @@ static void check_fixed_params(json_t *p, const char *field, const char *start, 
     const char *key;
     json_t *val;
     json_object_foreach (p, key, val) {
-        /* Nulls and floats are signed differently by different Qimen helpers (reference §6.1). */
+        /* Nulls and floats are signed differently by different Qimen helpers (docs/API.md §6.1). */
         if (!json_is_string(val) && !json_is_integer(val) && !json_is_boolean(val))
             problem(pr, entry, "'%s.%s' must be a string, an integer or a boolean", field, key);
         if ((*start && strcmp(key, start) == 0) || (*end && strcmp(key, end) == 0))

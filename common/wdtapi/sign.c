@@ -57,7 +57,7 @@ void wdts_sign_wdt(const char *secret, const struct wdts_param *params, size_t n
     free(sorted);
 }
 
-/* Appends the flattened form of a JSON value (reference §6.1 step 3). */
+/* Appends the flattened form of a JSON value (docs/API.md §6.1 step 3). */
 static void flatten_json(struct wdts_buf *s, json_t *v, enum wdts_qimen_null null_mode);
 
 static int key_cmp(const void *a, const void *b)

@@ -1,6 +1,6 @@
 /* Answer parsing and THE classification (see wdt_api.h): transport failures, HTTP
  * statuses, the direct envelope {"status":…}, the Qimen envelope {"response":{…}} and
- * the TOP error envelope become one class of DESIGN.md §3 with a message that says
+ * the TOP error envelope become one class of docs/DESIGN.md §3 with a message that says
  * what to do. The rules are tables, so a newly seen message is one more row. */
 #include "wdts/wdt_api.h"
 
@@ -33,7 +33,7 @@ const char *wdts_api_kind_name(enum wdts_api_kind kind)
 #define ANY_STATUS (-1000000LL)
 #define NO_WDT_STATUS (-1000001LL) /* matches only the rows that hold for any status */
 
-/* One rule of the direct (and embedded WDT) error table, reference §4.2. The message
+/* One rule of the direct (and embedded WDT) error table, docs/API.md §4.2. The message
  * template may hold {method} {sid} {appkey} {gateway} {msg} (the API's own message). */
 struct rule {
     long long status;   /* ANY_STATUS: any */
@@ -148,7 +148,7 @@ static const struct rule wdt_rules[] = {
      "documentation"},
 };
 
-/* TOP platform codes (reference §6.3), for Qimen/TOP failures without a WDT status. */
+/* TOP platform codes (docs/API.md §6.3), for Qimen/TOP failures without a WDT status. */
 struct top_rule {
     long long code;
     enum wdts_api_class cls;

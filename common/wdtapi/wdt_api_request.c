@@ -213,7 +213,7 @@ char *wdts_api_wire_method(const struct wdts_api_creds *creds, const struct wdts
 }
 
 /* Removes null and empty ("", [], {}) members, recursively: how a null is signed differs
- * between WDT's own Qimen helpers (reference §6.1), so such fields are never sent. */
+ * between WDT's own Qimen helpers (docs/API.md §6.1), so such fields are never sent. */
 static void drop_empty(json_t *v)
 {
     if (json_is_object(v)) {

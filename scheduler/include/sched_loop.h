@@ -1,4 +1,4 @@
-/* wdt-scheduler's life cycle (DESIGN.md §3): every scheduler.interval, while this
+/* wdt-scheduler's life cycle (docs/DESIGN.md §3): every scheduler.interval, while this
  * process holds the Redis lease, one planning pass over every connection (not
  * auth_failed) × enabled, not-blocked report: read the stored plan state and the
  * outstanding windows, drop the ones the watermark says are completed, re-emit those

@@ -1,4 +1,4 @@
-/* Planning as a pure function (DESIGN.md §3): for one (connection, report), the
+/* Planning as a pure function (docs/DESIGN.md §3): for one (connection, report), the
  * stored plan state + now + the report's limits → the windows to emit and the new
  * state. No I/O and no clock: every input is an argument, so unit tests reach
  * every edge. Storing the state (Redis) and emitting the jobs (Kafka) is the

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The truth check of the end-to-end and chaos tests (DESIGN.md §6).
+"""The truth check of the end-to-end and chaos tests (docs/DESIGN.md §6).
 
 For each connection x report: after the watermark reached W at sandbox time T, every
 record whose `modified` as of T lies before W (and at or after the first sync's start) is

@@ -3,7 +3,7 @@
 # without the refunds interface) x every report of the catalog, synced from wdt-sandbox
 # (clock 20x faster than real time) through wdt-scheduler, two wdt-workers and the local
 # Kafka into wdt-sink-sqlite, then checked against `wdt-sandbox truth` with the invariant
-# of DESIGN.md §6. Prints records checked, missing (must be 0) and duplicates.
+# of docs/DESIGN.md §6. Prints records checked, missing (must be 0) and duplicates.
 # Starts its own Redis, local Kafka and sandbox; about 2-4 minutes on 2 cores.
 set -euo pipefail
 ST_DIR=$(mktemp -d /tmp/wdts-e2e.XXXXXX)

@@ -43,7 +43,7 @@ static void test_window(void **state)
     json_t *m = wt_marker(&rd, job.job_id);
     wt_reader_poll(&rd, 1000);
 
-    /* the records of the job: distinct pks, envelopes as in DESIGN.md §2 */
+    /* the records of the job: distinct pks, envelopes as in docs/DESIGN.md §2 */
     size_t nrec = 0;
     int hashed = 0;
     for (size_t i = 0; i < rd.n; i++) {

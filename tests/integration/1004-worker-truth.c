@@ -1,4 +1,4 @@
-/* The invariant of DESIGN.md §6 for a multi-tenant run with the sandbox clock running
+/* The invariant of docs/DESIGN.md §6 for a multi-tenant run with the sandbox clock running
  * 60 times faster than real time (records change, and leave their windows, while they are
  * paged): three connections, four hourly windows each, two worker processes sharing the
  * jobs (at most 4 in flight each, so consumption pauses and resumes). Once every window

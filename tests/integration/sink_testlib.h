@@ -1,5 +1,5 @@
 /* Helpers of the wdt-sink-sqlite tests (12NN): build record envelopes and window
- * markers by the contract (DESIGN.md §2, docs/schemas/), produce them to a topic of the
+ * markers by the contract (docs/DESIGN.md §2, docs/schemas/), produce them to a topic of the
  * test's own, start the sink, and read its SQLite file with the sqlite3 C API.
  * Header-only (static functions) so each test stays one file plus this. */
 #ifndef SINK_TESTLIB_H

@@ -83,7 +83,7 @@ static void test_every_promised_report(void **state)
         expect_qimen_form(rep);
     }
 
-    /* The facts of reference §5 the planner and the worker depend on. */
+    /* The facts of docs/API.md §5 the planner and the worker depend on. */
     const struct wdts_catalog_report *t = wdts_catalog_get(cat, "trades");
     assert_string_equal(t->method, "sales.TradeQuery.queryWithDetail");
     assert_string_equal(t->qimen_method, "wdt.sales.tradequery.querywithdetail");

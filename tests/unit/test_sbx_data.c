@@ -1004,7 +1004,7 @@ static void test_selection_matches_brute_force(void **state)
 
 /* What the sandbox exists to show: while the clock runs, paging a window forwards
  * misses rows that shift onto pages already read; the last page backwards plus a
- * final page 0 misses none (DESIGN.md §3). Missed = in the window as of the end of
+ * final page 0 misses none (docs/DESIGN.md §3). Missed = in the window as of the end of
  * the scan but never seen. */
 static size_t page_scan(const struct sbx_dataset *ds, int64_t s, int64_t e, int64_t t0,
                         int backwards, size_t page, int64_t secs_per_call)

@@ -1,4 +1,4 @@
-/* The signature reference vectors V1–V3 of ../shared/reference/wdt-openapi.md. */
+/* The signature reference vectors V1–V3 of docs/API.md. */
 #include "wdts_test.h"
 
 #include <string.h>
@@ -90,7 +90,7 @@ static void test_qimen_method_without_wdt_is_refused(void **state)
 static void test_top_sign_methods(void **state)
 {
     (void)state;
-    /* No reference vector exists for the outer sign (reference §6.2). These values are
+    /* No reference vector exists for the outer sign (docs/API.md §6.2). These values are
      * the algorithm computed independently with md5sum and openssl dgst -hmac over the
      * sorted string, e.g. printf 'Sapp_keyKmethodwdt.xsign_methodmd5S' | md5sum. The
      * empty value and "sign" are left out; sign_method is itself signed. */

@@ -6,7 +6,7 @@
 static void test_wdt_timestamp_offset(void **state)
 {
     (void)state;
-    /* reference §2: Unix 1700000000 → 374652800 */
+    /* docs/API.md §2: Unix 1700000000 → 374652800 */
     assert_int_equal(wdts_time_wdt_timestamp(1700000000), 374652800);
     char bj[WDTS_BJTIME_LEN];
     wdts_time_format_beijing(WDTS_WDT_EPOCH, bj);

@@ -1,6 +1,6 @@
 /* The API client without a network: credentials, request building (V1/V2 exactly, the
  * Qimen layout and its V3 wdt_sign, URL encoding), and the classification of every class
- * with the real messages of reference §4.2 and §6.3, transport failures included. */
+ * with the real messages of docs/API.md §4.2 and §6.3, transport failures included. */
 #include "wdts_test.h"
 
 #include <stdlib.h>
@@ -292,7 +292,7 @@ static void test_build_url_encodes_values(void **state)
     assert_int_equal(wdts_api_request_build(&c, "http://h/openapi", &call, &req, es, sizeof(es)),
                      WDTS_OK);
     assert_non_null(strstr(req.url, "?sid=sid%201&key=a%20b%26c%3Dd%2F%C3%A9%2B&salt=salt%3F%23&"));
-    assert_non_null(strstr(req.url, "&timestamp=374652800&")); /* reference §2 example */
+    assert_non_null(strstr(req.url, "&timestamp=374652800&")); /* docs/API.md §2 example */
     /* Non-ASCII is posted as raw UTF-8 and signed over those bytes, raw values in the sign. */
     assert_string_equal(req.body, "[{\"shop_no\":\"店铺01\"}]");
     struct wdts_param p[] = {
@@ -458,7 +458,7 @@ static void test_qimen_layout_and_v3_wdt_sign(void **state)
     assert_form(req.url, "format", "json");
     assert_form(req.url, "v", "2.0");
     assert_form(req.body, "datetime", "2020-09-17 19:22:26");
-    /* Null and empty fields are never sent (reference §6.1); the pager is 1-based. */
+    /* Null and empty fields are never sent (docs/API.md §6.1); the pager is 1-based. */
     assert_form(req.body, "params", "{\"start_date\":\"2020-08-23 00:00:00\",\"end_date\":"
                                     "\"2020-09-20 00:00:00\",\"warehouse_no\":\"1001\"}");
     assert_form(req.body, "pager", "{\"page_size\":10,\"page_no\":1}");
@@ -621,7 +621,7 @@ static const struct ccase direct_cases[] = {
     {200, "{\"status\":100,\"message\":\"something new\"}", WDTS_API_BAD_REQUEST, 0, "something new"},
     {200, "{\"status\":12345,\"message\":\"never seen\"}", WDTS_API_TRANSIENT, 0, "12345: never seen"},
     {200, "{\"status\":100}", WDTS_API_BAD_REQUEST, 0, "no message"},
-    /* Qimen envelopes (reference §6.3). */
+    /* Qimen envelopes (docs/API.md §6.3). */
     {200, "{\"response\":{\"status\":0,\"message\":\"\",\"data\":{\"total_count\":3,\"order\":[]}}}",
      WDTS_API_OK, 0, "ok"},
     {200, "{\"wdt_sales_tradequery_querywithdetail_response\":{\"status\":\"0\",\"data\":{}}}",

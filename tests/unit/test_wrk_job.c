@@ -1,5 +1,5 @@
 /* The worker's pure decisions (worker/wrk_job.c): job checks against the catalog, request
- * parameters, the paging order of DESIGN.md §3, primary keys and the dedupe set, the pii
+ * parameters, the paging order of docs/DESIGN.md §3, primary keys and the dedupe set, the pii
  * policies at any depth, the record, marker and dead-letter wire forms, splitting and the
  * backoff. No network. */
 #include "wdts_test.h"

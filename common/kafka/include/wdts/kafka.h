@@ -3,7 +3,7 @@
  * see opaque handles, plain message views and wdts_err_t. This module does not
  * decide retries or log errors for the caller (except librdkafka's own log lines,
  * which go to WDTS_LOG with comp "kafka"). Transactions are not offered: the
- * local Kafka only goes through their motions (DESIGN.md §3).
+ * local Kafka only goes through their motions (docs/DESIGN.md §3).
  *
  * Ownership and threads:
  *   caller --owns--> wdts_kafka_producer --queues--> messages (copied at produce)

@@ -1,4 +1,4 @@
-/* Connections (DESIGN.md §2): one authorised WDT app of one tenant, its credentials,
+/* Connections (docs/DESIGN.md §2): one authorised WDT app of one tenant, its credentials,
  * enabled reports, gateway, backfill depth, rate limits and pii policy, plus the state
  * the workers and `wdtctl connection check` keep (auth_failed, blocked reports).
  * This module is the model (JSON, validation, sealing) and its Redis store; the live
@@ -58,7 +58,7 @@ struct wdts_catalog;
 #define WDTS_CONN_VERSION_V1 1
 #define WDTS_CONN_VERSION 2
 
-/** Production gateways (reference §1, §6) and the test gateways, per route. Both
+/** Production gateways (docs/API.md §1, §6) and the test gateways, per route. Both
  *  production gateways are https (the docs print http, which would send sid, appkey,
  *  salt, signatures and buyers' data in clear); the WDT test gateway is only known as
  *  plain http, so it is kept and warned about (wdts_conn_gateway_plain()). */
@@ -72,7 +72,7 @@ struct wdts_catalog;
     "the gateway is plain http: sid, appkey, signatures and the sellers' data cross the "      \
     "network unencrypted; use an https:// gateway unless this is a local test"
 
-/** Defaults: 90 days of backfill; conservative limits (reference §4.3: serial, ≤1 call/s). */
+/** Defaults: 90 days of backfill; conservative limits (docs/API.md §4.3: serial, ≤1 call/s). */
 #define WDTS_CONN_BACKFILL_DEFAULT_S (90LL * 86400)
 #define WDTS_CONN_RATE_DEFAULT 1.0
 #define WDTS_CONN_BURST_DEFAULT 1
@@ -92,7 +92,7 @@ struct wdts_catalog;
 #define WDTS_CONN_BURST_MAX 100
 #define WDTS_CONN_CONCURRENCY_MAX 32
 
-/** What the worker does with the catalog's pii fields of a record (DESIGN.md §3 Privacy). */
+/** What the worker does with the catalog's pii fields of a record (docs/DESIGN.md §3 Privacy). */
 enum wdts_conn_pii {
     WDTS_CONN_PII_KEEP = 0,
     WDTS_CONN_PII_HASH, /* keyed HMAC-SHA256 per tenant (wdts_pii_hash) */

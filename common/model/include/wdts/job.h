@@ -1,4 +1,4 @@
-/* The job contract (DESIGN.md §2): one job = one connection × one report × one
+/* The job contract (docs/DESIGN.md §2): one job = one connection × one report × one
  * half-open time window [start, end), carried as JSON on topic wdt.jobs with key
  * "connection:report". The scheduler encodes, the worker decodes; the decoder is
  * strict so a malformed job is dead-lettered with a reason instead of fetched.

@@ -1,5 +1,5 @@
 /* Request signatures of the WDT flagship API and of its Qimen route, exactly as
- * ../shared/reference/wdt-openapi.md §3 and §6 describe them. Pure functions: no
+ * docs/API.md §3 and §6 describe them. Pure functions: no
  * I/O, no allocation visible to the caller. Used by the API client to sign and by
  * wdt-sandbox to verify. */
 #ifndef WDTS_SIGN_H
@@ -25,7 +25,7 @@
 void wdts_sign_wdt(const char *secret, const struct wdts_param *params, size_t n,
                    char out[WDTS_SIGN_MD5_LEN]);
 
-/** How a JSON null inside a flattened Qimen value is signed (reference §6.1 step 3). */
+/** How a JSON null inside a flattened Qimen value is signed (docs/API.md §6.1 step 3). */
 enum wdts_qimen_null {
     WDTS_QIMEN_NULL_SKIP = 0, /* the Java helper: the key is left out (V3: 1f5e87bb…) */
     WDTS_QIMEN_NULL_EMPTY,    /* the PHP helper: the key with an empty value (V3: a58f06cb…) */

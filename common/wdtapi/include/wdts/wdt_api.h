@@ -1,6 +1,6 @@
-/* The WDT flagship API client and its Qimen route (../shared/reference/wdt-openapi.md):
+/* The WDT flagship API client and its Qimen route (docs/API.md):
  * credentials, pure request building (no I/O, caller-supplied clock), answer parsing and
- * the one classification of every outcome into the error classes of DESIGN.md §3, and a
+ * the one classification of every outcome into the error classes of docs/DESIGN.md §3, and a
  * libcurl transport (a blocking call, or a prepared transfer for an event loop).
  * Not here: paging strategy, rate limiting, retries (the worker decides those).
  *
@@ -21,10 +21,10 @@
 #include "wdts/json_scan.h"
 #include "wdts/sign.h"
 
-/** WDT's own app on Qimen: the fixed `target_app_key` (reference §6). */
+/** WDT's own app on Qimen: the fixed `target_app_key` (docs/API.md §6). */
 #define WDTS_API_QIMEN_TARGET_APP_KEY "21363512"
 
-/** Which route a connection uses (DESIGN.md §2 "app"). */
+/** Which route a connection uses (docs/DESIGN.md §2 "app"). */
 enum wdts_api_app {
     WDTS_API_APP_WDT = 0, /* direct flagship gateway (旺店通自定义应用) */
     WDTS_API_APP_QIMEN,   /* Qimen custom scene (奇门自定义应用) */
@@ -114,7 +114,7 @@ struct wdts_api_request {
  * @brief Builds the signed request for a call on creds->app's route. Pure: no I/O, no clock.
  *        Direct: query sid,key,salt,method,timestamp,v,sign[,page_size,page_no,calc_total],
  *        body `[<params compact>]` signed as those exact bytes (tokens kept as written, only
- *        whitespace between them removed). Qimen: reference §6; null and empty ("", [], {})
+ *        whitespace between them removed). Qimen: docs/API.md §6; null and empty ("", [], {})
  *        members of params are dropped, because WDT's own helpers sign them differently
  *        (§6.1); 0 and false are kept, they carry meaning (e.g. status_type=0).
  * @param gateway the gateway URL (may already carry a query string).
@@ -145,7 +145,7 @@ char *wdts_api_qimen_method(const char *direct_method, const char *prefix);
  *  @owner new string; free() it. */
 char *wdts_api_wire_method(const struct wdts_api_creds *creds, const struct wdts_api_call *call);
 
-/** The classes of DESIGN.md §3 "Errors": what the caller does next. */
+/** The classes of docs/DESIGN.md §3 "Errors": what the caller does next. */
 enum wdts_api_class {
     WDTS_API_OK = 0,
     WDTS_API_TRANSIENT,    /* retry with capped backoff */
@@ -279,7 +279,7 @@ void wdts_api_result_redact(struct wdts_api_result *res, const char *const *secr
 struct wdts_api_http_opts {
     long timeout_ms;         /* whole transfer; default 30000 */
     long connect_timeout_ms; /* default 10000 */
-    int connection_close;    /* 1: send `Connection: close` (multi-seller mode, reference §1) */
+    int connection_close;    /* 1: send `Connection: close` (multi-seller mode, docs/API.md §1) */
     size_t max_answer_bytes; /* default 64 MiB; a bigger answer is cut and classified */
 };
 
