@@ -52,11 +52,6 @@ ALLOWED = {
 KNOWN_CYCLES = [
     {'sandbox/sbx_data.c', 'sandbox/sbx_data_render.c'},
     {'worker/wrk.c', 'worker/wrk_exec.c', 'worker/wrk_commit.c'},
-    # wdtctl: main.c defines ctl_warn_secret_arg() for ctl_call.c and ctl_conn.c, and calls
-    # their *_main(); ctl_conn.c (the call limiter) and ctl_plan.c (ctl_plan_print_for) call
-    # each other.
-    {'cmd/wdtctl/main.c', 'cmd/wdtctl/ctl_call.c', 'cmd/wdtctl/ctl_conn.c',
-     'cmd/wdtctl/ctl_plan.c'},
 ]
 
 CHECKED_DIRS = ('common/', 'cmd/') + tuple(m + '/' for m in MODULES)
