@@ -78,7 +78,6 @@ static const char usage_add[] =
     "                           the same checks), keeping its watermarks and plan; its\n"
     "                           auth_failed and blocked states are replaced by this check's\n";
 
-
 static void set_secret(char **dst, char *val)
 {
     if (*dst)
@@ -166,7 +165,6 @@ static int parse_lookback(struct wdts_conn *conn, const char *list)
     }
     return 0;
 }
-
 
 /* The flags that are not fields of the connection itself; borrowed from argv. */
 struct add_args {

@@ -21,8 +21,6 @@ static const char usage_check[] =
     "table per connection. Exit code: 0 when every connection's credentials work (blocked\n"
     "reports included), else the code of the worst problem (see wdtctl connection --help).\n";
 
-
-
 /* Loads a stored connection with its secrets open (a v1 document is rewritten as v2 on the
  * way) and its API credentials. @returns 0 or the exit code after printing why. */
 static int check_open(const struct ctl_env *env, const char *id, struct wdts_conn **conn,

@@ -25,7 +25,6 @@ static const char usage_main[] =
     "5 credentials refused, 6 no report permitted, 7 not a WDT gateway, 64 bad command line,\n"
     "78 bad config.\n";
 
-
 int ctl_conn_main(int argc, char **argv)
 {
     static const struct {

@@ -28,8 +28,6 @@
 #include "wdts/time.h"
 #include "wrk_job.h"
 
-extern char **environ;
-
 #define PLAN_PROBE_MAX 50
 
 static const char usage_plan[] =
@@ -56,7 +54,6 @@ static const char usage_plan[] =
     "\n"
     "Reads Redis (WDT_REDIS_URL). Exit: 0, 1 Redis or the gateway failed, 64 bad arguments,\n"
     "69 no such connection, 78 bad configuration.\n";
-
 
 struct plan_row {
     const struct wdts_catalog_report *rep;
