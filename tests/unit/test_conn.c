@@ -563,6 +563,48 @@ static void test_creds_from_connection(void **state)
     wdts_conn_destroy(conn);
 }
 
+/* add's check marks a new connection in memory: refused reports blocked, refused history
+ * methods history_blocked, each with its words and time; the others untouched. */
+static void test_probe_apply_marks_refusals(void **state)
+{
+    (void)state;
+    struct wdts_conn *conn = wdts_conn_new();
+    wdts_conn_add_report(conn, "trades");
+    wdts_conn_add_report(conn, "refunds");
+    wdts_conn_add_report(conn, "stock");
+    struct wdts_conn_probe_row rows[4];
+    memset(rows, 0, sizeof(rows));
+    rows[0] = (struct wdts_conn_probe_row){.report = "trades",
+                                           .cls = WDTS_API_OK,
+                                           .history_method = "h",
+                                           .history_cls = WDTS_API_PERMISSION,
+                                           .history_reason = "权限不足",
+                                           .history_fix = "approve"};
+    rows[1] = (struct wdts_conn_probe_row){.report = "refunds", .cls = WDTS_API_PERMISSION,
+                                           .reason = "权限不足", .fix = "approve it"};
+    rows[2] = (struct wdts_conn_probe_row){.report = "stock", .cls = WDTS_API_BAD_REQUEST,
+                                           .fix = "bad"};
+    rows[3] = (struct wdts_conn_probe_row){.report = "not-enabled", .cls = WDTS_API_PERMISSION};
+    struct wdts_conn_probe probe = {.cls = WDTS_API_OK, .rows = rows, .n_rows = 4};
+    struct wdts_conn_probe_counts n;
+    wdts_conn_probe_apply(conn, &probe, 1700000000, &n);
+    assert_int_equal(n.ok, 1);
+    assert_int_equal(n.blocked, 2);
+    assert_int_equal(n.history_refused, 1);
+    const struct wdts_conn_report *t = wdts_conn_report_get(conn, "trades");
+    assert_false(t->blocked);
+    assert_true(t->history_blocked);
+    assert_string_equal(t->history_fix, "approve");
+    assert_int_equal(t->history_since, 1700000000);
+    const struct wdts_conn_report *r = wdts_conn_report_get(conn, "refunds");
+    assert_true(r->blocked);
+    assert_string_equal(r->reason, "权限不足");
+    assert_string_equal(r->fix, "approve it");
+    assert_int_equal(r->since, 1700000000);
+    assert_false(wdts_conn_report_get(conn, "stock")->blocked);
+    wdts_conn_destroy(conn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_from_json_rejects),
         cmocka_unit_test(test_probe_what_names_each_refusal),
         cmocka_unit_test(test_creds_from_connection),
+        cmocka_unit_test(test_probe_apply_marks_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
