@@ -8,8 +8,8 @@
 # not transient, nothing was pruned by the local Kafka. Bounded to 10 minutes.
 set -euo pipefail
 ST_DIR=$(mktemp -d /tmp/wdts-chaos.XXXXXX)
-# shellcheck source=tests/e2e/stack.sh
-source "$(dirname "$0")/../e2e/stack.sh"
+# shellcheck source=tests/lib/stack.sh
+source "$(dirname "$0")/../lib/stack.sh"
 
 st_begin # WDTS_E2E_KEEP=1 keeps $ST_DIR (logs, sink.db) after a pass too
 budget_end=$((SECONDS + 570)) # the whole run, checks included, stays under 10 minutes

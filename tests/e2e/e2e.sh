@@ -7,8 +7,8 @@
 # Starts its own Redis, local Kafka and sandbox; about 2-4 minutes on 2 cores.
 set -euo pipefail
 ST_DIR=$(mktemp -d /tmp/wdts-e2e.XXXXXX)
-# shellcheck source=tests/e2e/stack.sh
-source "$(dirname "$0")/stack.sh"
+# shellcheck source=tests/lib/stack.sh
+source "$(dirname "$0")/../lib/stack.sh"
 
 st_begin # WDTS_E2E_KEEP=1 keeps $ST_DIR (logs, sink.db) after a pass too
 

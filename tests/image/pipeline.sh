@@ -3,7 +3,7 @@
 # scheduler, two workers and the sink run from the image as its pods do (read-only root,
 # an emptyDir-like tmpfs on /tmp, the image's non-root user, no capabilities, the secret
 # key mounted read-only, --network host); Redis, the local Kafka and wdt-sandbox run on the
-# host (tests/e2e/stack.sh). Two sellers sync two days of backfill from the sandbox; a worker
+# host (tests/lib/stack.sh). Two sellers sync two days of backfill from the sandbox; a worker
 # container gets SIGTERM mid-sync and must exit 0 within the worker Deployment's
 # terminationGracePeriodSeconds; then the truth check of tests/e2e/check.py (0 missing).
 set -euo pipefail
@@ -11,8 +11,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 img_require_image
 ST_DIR=$(mktemp -d /tmp/wdts-image-e2e.XXXXXX)
-# shellcheck source=tests/e2e/stack.sh
-source "$WDTS_ROOT/tests/e2e/stack.sh"
+# shellcheck source=tests/lib/stack.sh
+source "$WDTS_ROOT/tests/lib/stack.sh"
 st_begin # WDTS_E2E_KEEP=1 keeps $ST_DIR (logs, sink.db) after a pass too
 trap 'st_end; img_cleanup' EXIT
 uid=10001

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# The whole pipeline for tests/e2e/e2e.sh and tests/chaos/chaos.sh: its own Redis (AOF,
-# fsync always), its own local Kafka, wdt-sandbox with a sped-up clock, connections added
-# through `wdtctl connection add`, wdt-scheduler, two wdt-workers and wdt-sink-sqlite.
+# The whole pipeline for the tests that run it (tests/e2e/e2e.sh, tests/chaos/chaos.sh,
+# tests/image/pipeline.sh, tests/bench/first-sync-bench.sh): its own Redis (AOF, fsync
+# always), its own local Kafka, wdt-sandbox with a sped-up clock, connections added through
+# `wdtctl connection add`, wdt-scheduler, two wdt-workers and wdt-sink-sqlite.
 # Source it after setting ST_DIR; every process it starts is stopped by st_stop_all.
 
 # shellcheck source=deploy/local/lib.sh
@@ -197,7 +198,7 @@ print(json.dumps([json.loads(l) for l in open(sys.argv[1]) if l.strip()]))' \
     st_dump wdt.jobs '%p %o\n' "$ST_DIR/jobs.offsets"
     st_dump wdt.jobs '%s\n' "$ST_DIR/jobs.jsonl"
     st_dump wdt.dlq '%s\n' "$ST_DIR/dlq.jsonl"
-    python3 "$(dirname "${BASH_SOURCE[0]}")/check.py" --status "$ST_DIR/status-final.json" \
+    python3 "$WDTS_ROOT/tests/e2e/check.py" --status "$ST_DIR/status-final.json" \
         --catalog "$ST_DIR/catalog.json" --conns "$ST_DIR/conns.json" \
         --tenants "$ST_DIR/tenants.json" --sandbox "$ST_BIN/wdt-sandbox" \
         --db "$ST_DIR/sink.db" --redis-port "$ST_REDIS_PORT" \
