@@ -39,22 +39,6 @@ st_log "3 connections added"
 st_pipeline
 start=$SECONDS
 
-# restart_redis: SIGKILL, then the same port and directory (the AOF is replayed).
-restart_redis() {
-    local old=$WDTS_REDIS_PID i
-    kill -9 "$old"
-    wait "$old" 2>/dev/null || true
-    sleep 1
-    redis-server --port "$ST_REDIS_PORT" --bind 127.0.0.1 --dir "$ST_DIR/redis" --save '' \
-        --appendonly yes --appendfsync always --daemonize no \
-        --logfile "$ST_DIR/redis/redis.log" &
-    WDTS_REDIS_PID=$!
-    for i in "${!ST_PIDS[@]}"; do
-        [[ ${ST_PIDS[i]} == "$old" ]] && ST_PIDS[i]=$WDTS_REDIS_PID
-    done
-    wdts_wait_for redis-cli -p "$ST_REDIS_PORT" ping || st_fail "redis did not come back"
-}
-
 kills=0 redis_done=0 broker=0 slot=1
 while ((SECONDS - start < 75)); do
     t=$((SECONDS - start))
@@ -68,7 +52,7 @@ while ((SECONDS - start < 75)); do
         slot=$((3 - slot))
     fi
     if ((t >= 25 && redis_done == 0)); then
-        restart_redis
+        st_restart_redis
         redis_done=1
         st_log "redis killed (SIGKILL) and restarted from its AOF"
     fi

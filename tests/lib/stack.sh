@@ -15,6 +15,7 @@ ST_SCHED_PID=
 ST_SINK_PID=
 ST_SBX_PID=
 ST_T0=$(date +%s)
+ST_REDIS_ARGS=(--appendonly yes --appendfsync always)
 
 st_log() { printf '[%4ds] %s\n' $(($(date +%s) - ST_T0)) "$*"; }
 st_fail() {
@@ -29,7 +30,7 @@ st_services() {
     local tenants=$1 clock=$2 faults=$3
     mkdir -p "$ST_DIR/logs"
     printf '%s\n' "$tenants" >"$ST_DIR/tenants.json"
-    wdts_start_redis "$ST_DIR/redis" --appendonly yes --appendfsync always || st_fail "redis"
+    wdts_start_redis "$ST_DIR/redis" "${ST_REDIS_ARGS[@]}" || st_fail "redis"
     ST_PIDS+=("$WDTS_REDIS_PID")
     ST_REDIS_PORT=$WDTS_REDIS_PORT
     # about 1 KB per record: 128 partitions hold 640 MB before the 5 MB pruning starts
@@ -48,11 +49,7 @@ st_services() {
     wdts_wait_for test -s "$ST_DIR/sbx.port" || st_fail "wdt-sandbox did not start"
     ST_SBX=http://$(cat "$ST_DIR/sbx.port")
 
-    export WDT_REDIS_URL=redis://127.0.0.1:$ST_REDIS_PORT/0
-    export WDT_KAFKA_BOOTSTRAP_SERVERS=$WDTS_KAFKA_BOOTSTRAP
-    export WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_FORMAT=text
-    openssl rand -hex 32 >"$ST_DIR/secret.key"
-    export WDT_SECRET_KEY_FILE=$ST_DIR/secret.key
+    wdts_export_env "$ST_DIR/secret.key"
     st_log "redis $WDT_REDIS_URL, kafka $WDT_KAFKA_BOOTSTRAP_SERVERS, sandbox $ST_SBX" \
         "($clock${WDTS_E2E_SANDBOX:+, $WDTS_E2E_SANDBOX})"
 }
@@ -145,16 +142,19 @@ st_wait_synced() {
 }
 
 # st_stop PID: SIGTERM, then wait (SIGKILL after 30 s).
-st_stop() {
-    local pid=$1
-    [[ -n "$pid" ]] || return 0
-    kill "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 300); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
+st_stop() { WDTS_STOP_S=30 wdts_stop "$1"; }
+
+# st_restart_redis: SIGKILL, then the same port and directory (the AOF is replayed).
+st_restart_redis() {
+    local old=$WDTS_REDIS_PID i
+    kill -9 "$old"
+    wait "$old" 2>/dev/null || true
+    sleep 1
+    wdts_redis_server "$ST_DIR/redis" "$ST_REDIS_PORT" "${ST_REDIS_ARGS[@]}"
+    for i in "${!ST_PIDS[@]}"; do
+        [[ ${ST_PIDS[i]} == "$old" ]] && ST_PIDS[i]=$WDTS_REDIS_PID
     done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    wdts_wait_for wdts_redis_ready "$ST_REDIS_PORT" "$WDTS_REDIS_PID" || st_fail "redis did not come back"
 }
 
 # st_sink_drain: once the producers are stopped, waits until the sink has applied every
