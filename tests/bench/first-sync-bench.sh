@@ -28,10 +28,9 @@ PROBE=${PROBE:-8}
 ORDERS=${ORDERS:-3000}
 WORKERS=${WORKERS:-1}
 CONCURRENCY=${CONCURRENCY:-2}
-ST_DIR=$(mktemp -d /tmp/wdts-first-sync.XXXXXX)
 # shellcheck source=tests/lib/stack.sh
 source "$WDTS_ROOT/tests/lib/stack.sh"
-st_begin
+st_begin first-sync
 
 tenants='[{"sid":"fs-shop","appkey":"fs-app","appsecret":"fs-secret:fs-salt",
   "rate_per_min":'$RATE',"concurrency":'$CONCURRENCY',"orders_per_day":'$ORDERS',"seed":31}]'

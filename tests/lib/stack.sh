@@ -3,7 +3,7 @@
 # tests/image/pipeline.sh, tests/bench/first-sync-bench.sh): its own Redis (AOF, fsync
 # always), its own local Kafka, wdt-sandbox with a sped-up clock, connections added through
 # `wdtctl connection add`, wdt-scheduler, two wdt-workers and wdt-sink-sqlite.
-# Source it after setting ST_DIR; every process it starts is stopped by st_stop_all.
+# Source it, then call st_begin; every process it starts is stopped by st_stop_all.
 
 # shellcheck source=deploy/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../deploy/local/lib.sh"
@@ -14,6 +14,7 @@ ST_WORKER_PIDS=() # by worker slot
 ST_SCHED_PID=
 ST_SINK_PID=
 ST_SBX_PID=
+ST_AS_OF= # the sandbox time the check holds the sink to (st_settle)
 ST_T0=$(date +%s)
 ST_REDIS_ARGS=(--appendonly yes --appendfsync always)
 
@@ -157,6 +158,35 @@ st_restart_redis() {
     wdts_wait_for wdts_redis_ready "$ST_REDIS_PORT" "$WDTS_REDIS_PID" || st_fail "redis did not come back"
 }
 
+# st_outstanding: the number of windows emitted and not done yet, over every report.
+st_outstanding() {
+    "$ST_BIN/wdtctl" status --json | python3 -c '
+import json, sys
+print(sum(r["outstanding"] for r in json.load(sys.stdin)))'
+}
+
+# st_settle LIMIT_S: the end of a sync: stops the scheduler, waits (at most LIMIT_S s)
+# until no window is outstanding, writes the watermarks to status-final.json and then the
+# sandbox's clock to ST_AS_OF, stops the workers and drains the sink.
+st_settle() {
+    local limit=$1 out slot
+    st_log "every report synced; stopping the scheduler and letting the workers finish"
+    st_stop "$ST_SCHED_PID"
+    for _ in $(seq 1 "$limit"); do
+        out=$(st_outstanding)
+        [[ $out == 0 ]] && break
+        sleep 1
+    done
+    [[ $out == 0 ]] || st_fail "$out windows still outstanding $limit s after the scheduler stopped"
+    # W first, then T: the invariant holds for any T after the watermark reached W.
+    "$ST_BIN/wdtctl" status --json >"$ST_DIR/status-final.json"
+    ST_AS_OF=$(st_sandbox_clock)
+    [[ -n "$ST_AS_OF" ]] || st_fail "no clock from the sandbox"
+    st_log "watermarks read; sandbox time $ST_AS_OF, $((ST_AS_OF - $(date +%s))) s ahead of real time"
+    for slot in 1 2; do st_stop "${ST_WORKER_PIDS[slot]}"; done
+    st_sink_drain
+}
+
 # st_sink_drain: once the producers are stopped, waits until the sink has applied every
 # message of the records topic (records + markers + rejects, counted in sink_stats), at
 # most 180 s, then stops it (SIGTERM commits).
@@ -187,8 +217,10 @@ st_dump() {
         st_fail "kcat could not read $1"
 }
 
-# st_check [check.py options]: the truth check against the sink DB and the topics.
+# st_check [check.py options]: the truth check against the sink DB and the topics, as of
+# ST_AS_OF (st_settle).
 st_check() {
+    st_log "sink drained; checking against the truth"
     "$ST_BIN/wdtctl" reports --json >"$ST_DIR/catalog.json"
     python3 -c '
 import json, sys
@@ -204,7 +236,7 @@ print(json.dumps([json.loads(l) for l in open(sys.argv[1]) if l.strip()]))' \
         --db "$ST_DIR/sink.db" --redis-port "$ST_REDIS_PORT" \
         --records-offsets "$ST_DIR/records.offsets" --jobs-offsets "$ST_DIR/jobs.offsets" \
         --jobs-dump "$ST_DIR/jobs.jsonl" --dlq-dump "$ST_DIR/dlq.jsonl" \
-        --worker-logs "$ST_DIR/logs/worker-*.log" "$@"
+        --worker-logs "$ST_DIR/logs/worker-*.log" --as-of "$ST_AS_OF" "$@"
 }
 
 # st_stop_all: every process started here, newest first.
@@ -226,10 +258,12 @@ st_logs_tail() {
     done
 }
 
-# st_begin: the start of a pipeline test. On exit the stack is stopped; $ST_DIR is kept
-# after a failure (or with WDTS_E2E_KEEP=1) and removed after a pass. Fails at once when
-# a program is not built.
+# st_begin NAME: the start of a pipeline test, its state in a new $ST_DIR
+# (/tmp/wdts-NAME.XXXXXX). On exit the stack is stopped; $ST_DIR is kept after a failure
+# (or with WDTS_E2E_KEEP=1) and removed after a pass. Fails at once when a program is not
+# built.
 st_begin() {
+    ST_DIR=$(mktemp -d "/tmp/wdts-$1.XXXXXX")
     trap st_end EXIT
     trap 'exit 130' INT TERM
     local p
