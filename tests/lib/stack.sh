@@ -2,7 +2,9 @@
 # The whole pipeline for the tests that run it (tests/e2e/e2e.sh, tests/chaos/chaos.sh,
 # tests/image/pipeline.sh, tests/bench/first-sync-bench.sh): its own Redis (AOF, fsync
 # always), its own local Kafka, wdt-sandbox with a sped-up clock, connections added through
-# `wdtctl connection add`, wdt-scheduler, two wdt-workers and wdt-sink-sqlite.
+# `wdtctl connection add`, wdt-scheduler, two wdt-workers and wdt-sink-sqlite; and for
+# tests/e2e/demo.sh, which runs deploy/local/demo.sh, the state directory, the logs shown
+# after a failure and the clean-up on exit.
 # Source it, then call st_begin; every process it starts is stopped by st_stop_all.
 
 # shellcheck source=deploy/local/lib.sh
@@ -15,6 +17,7 @@ ST_SCHED_PID=
 ST_SINK_PID=
 ST_SBX_PID=
 ST_AS_OF= # the sandbox time the check holds the sink to (st_settle)
+ST_TAIL_LINES=15 # of each log, shown after a failure
 ST_T0=$(date +%s)
 ST_REDIS_ARGS=(--appendonly yes --appendfsync always)
 
@@ -29,7 +32,6 @@ st_fail() {
 # behaviours that the official pages leave open).
 st_services() {
     local tenants=$1 clock=$2 faults=$3
-    mkdir -p "$ST_DIR/logs"
     printf '%s\n' "$tenants" >"$ST_DIR/tenants.json"
     wdts_start_redis "$ST_DIR/redis" "${ST_REDIS_ARGS[@]}" || st_fail "redis"
     ST_PIDS+=("$WDTS_REDIS_PID")
@@ -253,17 +255,18 @@ st_logs_tail() {
     local f
     for f in "$ST_DIR"/logs/*.log "$ST_DIR"/redis/redis.log "$ST_DIR"/kafka/kafka.log; do
         [[ -f "$f" ]] || continue
-        echo "---- $f (last 15 lines)"
-        tail -n 15 "$f"
+        echo "---- $f (last $ST_TAIL_LINES lines)"
+        tail -n "$ST_TAIL_LINES" "$f"
     done
 }
 
 # st_begin NAME: the start of a pipeline test, its state in a new $ST_DIR
-# (/tmp/wdts-NAME.XXXXXX). On exit the stack is stopped; $ST_DIR is kept after a failure
+# (/tmp/wdts-NAME.XXXXXX, logs in $ST_DIR/logs). On exit the stack is stopped; $ST_DIR is kept after a failure
 # (or with WDTS_E2E_KEEP=1) and removed after a pass. Fails at once when a program is not
 # built.
 st_begin() {
     ST_DIR=$(mktemp -d "/tmp/wdts-$1.XXXXXX")
+    mkdir "$ST_DIR/logs"
     trap st_end EXIT
     trap 'exit 130' INT TERM
     local p
