@@ -107,11 +107,7 @@ wdts_wait_for test -s "$state/sandbox.port" || {
 }
 sandbox=http://$(cat "$state/sandbox.port")
 
-[[ -s "$state/secret.key" ]] || (umask 077 && openssl rand -hex 32 >"$state/secret.key")
-export WDT_REDIS_URL=redis://127.0.0.1:$WDTS_REDIS_PORT/0
-export WDT_KAFKA_BOOTSTRAP_SERVERS=$WDTS_KAFKA_BOOTSTRAP
-export WDT_SECRET_KEY_FILE=$state/secret.key
-export WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_FORMAT=text
+wdts_export_env "$state/secret.key"
 echo "redis $WDT_REDIS_URL (data in $state/redis), kafka $WDT_KAFKA_BOOTSTRAP_SERVERS, sandbox $sandbox" >&2
 
 say "Connections: wdtctl connection add checks the credentials and every report"

@@ -76,6 +76,17 @@ wdts_redis_ready() {
     return 1
 }
 
+# wdts_redis_server DIR PORT [extra redis-server args]: redis-server in the background on
+# 127.0.0.1:PORT with its files in DIR (no snapshot, no AOF unless the extra args ask for
+# it); sets WDTS_REDIS_PID.
+wdts_redis_server() {
+    local dir=$1 port=$2
+    shift 2
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
+        --appendonly no --daemonize no --logfile "$dir/redis.log" "$@" &
+    WDTS_REDIS_PID=$!
+}
+
 # wdts_start_redis DIR [extra redis-server args]: starts redis-server on a free
 # port with its files in DIR; sets WDTS_REDIS_PORT and WDTS_REDIS_PID. Another
 # program may take the free port first: then it tries again on another one.
@@ -85,9 +96,7 @@ wdts_start_redis() {
     mkdir -p "$dir"
     for attempt in 1 2 3 4 5; do
         WDTS_REDIS_PORT=$(wdts_free_port)
-        redis-server --port "$WDTS_REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --save '' \
-            --appendonly no --daemonize no --logfile "$dir/redis.log" "$@" &
-        WDTS_REDIS_PID=$!
+        wdts_redis_server "$dir" "$WDTS_REDIS_PORT" "$@"
         wdts_wait_for wdts_redis_ready "$WDTS_REDIS_PORT" "$WDTS_REDIS_PID" && return 0
         kill "$WDTS_REDIS_PID" 2>/dev/null || true
         wait "$WDTS_REDIS_PID" 2>/dev/null || true
@@ -124,13 +133,25 @@ wdts_start_kafka() {
     WDTS_KAFKA_BOOTSTRAP=$(cat "$dir/kafka.boot")
 }
 
-# Stops the processes whose pids are given, waiting up to 10 s for each.
+# wdts_export_env KEY_FILE: the settings of the programs for the Redis and the local Kafka
+# started here: their addresses, the secret key in KEY_FILE (made when missing), the HTTP
+# endpoint on a free port, logs as text.
+wdts_export_env() {
+    [[ -s "$1" ]] || (umask 077 && openssl rand -hex 32 >"$1")
+    export WDT_REDIS_URL=redis://127.0.0.1:$WDTS_REDIS_PORT/0
+    export WDT_KAFKA_BOOTSTRAP_SERVERS=$WDTS_KAFKA_BOOTSTRAP
+    export WDT_SECRET_KEY_FILE=$1
+    export WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_FORMAT=text
+}
+
+# Stops the processes whose pids are given: SIGTERM, then SIGKILL after $WDTS_STOP_S
+# seconds (default 10) for each.
 wdts_stop() {
     local pid
     for pid in "$@"; do
         [[ -n "$pid" ]] || continue
         kill "$pid" 2>/dev/null || continue
-        for _ in $(seq 1 100); do
+        for _ in $(seq 1 $((${WDTS_STOP_S:-10} * 10))); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done

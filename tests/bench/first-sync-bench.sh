@@ -12,7 +12,7 @@
 #   4. at about a third of the run, `wdtctl status --json`'s backfill ETA against the
 #      time the run then still took.
 # Targets: wall time within 10 % of the estimate, quota used >= 0.95, no rate-limit answer.
-# It starts its own Redis, local Kafka and wdt-sandbox (tests/e2e/stack.sh) and removes
+# It starts its own Redis, local Kafka and wdt-sandbox (tests/lib/stack.sh) and removes
 # them after. Not part of tests/run.sh.
 #
 #   tests/bench/first-sync-bench.sh         build/ must be built (cmake --build build)
@@ -28,10 +28,9 @@ PROBE=${PROBE:-8}
 ORDERS=${ORDERS:-3000}
 WORKERS=${WORKERS:-1}
 CONCURRENCY=${CONCURRENCY:-2}
-ST_DIR=$(mktemp -d /tmp/wdts-first-sync.XXXXXX)
-# shellcheck source=tests/e2e/stack.sh
-source "$WDTS_ROOT/tests/e2e/stack.sh"
-st_begin
+# shellcheck source=tests/lib/stack.sh
+source "$WDTS_ROOT/tests/lib/stack.sh"
+st_begin first-sync
 
 tenants='[{"sid":"fs-shop","appkey":"fs-app","appsecret":"fs-secret:fs-salt",
   "rate_per_min":'$RATE',"concurrency":'$CONCURRENCY',"orders_per_day":'$ORDERS',"seed":31}]'

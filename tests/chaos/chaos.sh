@@ -7,11 +7,10 @@
 # downstream (missing must be 0), every job is done or dead-lettered for a reason that is
 # not transient, nothing was pruned by the local Kafka. Bounded to 10 minutes.
 set -euo pipefail
-ST_DIR=$(mktemp -d /tmp/wdts-chaos.XXXXXX)
-# shellcheck source=tests/e2e/stack.sh
-source "$(dirname "$0")/../e2e/stack.sh"
+# shellcheck source=tests/lib/stack.sh
+source "$(dirname "$0")/../lib/stack.sh"
 
-st_begin # WDTS_E2E_KEEP=1 keeps $ST_DIR (logs, sink.db) after a pass too
+st_begin chaos # WDTS_E2E_KEEP=1 keeps $ST_DIR (logs, sink.db) after a pass too
 budget_end=$((SECONDS + 570)) # the whole run, checks included, stays under 10 minutes
 
 tenants='[
@@ -39,22 +38,6 @@ st_log "3 connections added"
 st_pipeline
 start=$SECONDS
 
-# restart_redis: SIGKILL, then the same port and directory (the AOF is replayed).
-restart_redis() {
-    local old=$WDTS_REDIS_PID i
-    kill -9 "$old"
-    wait "$old" 2>/dev/null || true
-    sleep 1
-    redis-server --port "$ST_REDIS_PORT" --bind 127.0.0.1 --dir "$ST_DIR/redis" --save '' \
-        --appendonly yes --appendfsync always --daemonize no \
-        --logfile "$ST_DIR/redis/redis.log" &
-    WDTS_REDIS_PID=$!
-    for i in "${!ST_PIDS[@]}"; do
-        [[ ${ST_PIDS[i]} == "$old" ]] && ST_PIDS[i]=$WDTS_REDIS_PID
-    done
-    wdts_wait_for redis-cli -p "$ST_REDIS_PORT" ping || st_fail "redis did not come back"
-}
-
 kills=0 redis_done=0 broker=0 slot=1
 while ((SECONDS - start < 75)); do
     t=$((SECONDS - start))
@@ -68,7 +51,7 @@ while ((SECONDS - start < 75)); do
         slot=$((3 - slot))
     fi
     if ((t >= 25 && redis_done == 0)); then
-        restart_redis
+        st_restart_redis
         redis_done=1
         st_log "redis killed (SIGKILL) and restarted from its AOF"
     fi
@@ -90,24 +73,7 @@ grep -q "down 2: ok" "$ST_DIR/kafka/kafka.log" || st_fail "the broker did not go
 grep -q "up 2: ok" "$ST_DIR/kafka/kafka.log" || st_fail "the broker did not come back up"
 
 st_wait_synced $((budget_end - SECONDS - 150)) || st_fail "the sync did not finish in time"
-st_log "every report synced; stopping the scheduler and letting the workers finish"
-st_stop "$ST_SCHED_PID"
-out=
-for _ in $(seq 1 90); do
-    out=$("$ST_BIN/wdtctl" status --json | python3 -c '
-import json, sys
-print(sum(r["outstanding"] for r in json.load(sys.stdin)))')
-    [[ $out == 0 ]] && break
-    sleep 1
-done
-[[ $out == 0 ]] || st_fail "$out windows still outstanding 90 s after the scheduler stopped"
-
-"$ST_BIN/wdtctl" status --json >"$ST_DIR/status-final.json"
-as_of=$(st_sandbox_clock)
-[[ -n "$as_of" ]] || st_fail "no clock from the sandbox"
-st_log "watermarks read; sandbox time $as_of, $((as_of - $(date +%s))) s ahead of real time"
-for s in 1 2; do st_stop "${ST_WORKER_PIDS[s]}"; done
-st_sink_drain
+st_settle 90
 curl -sf "$ST_SBX/metrics" >"$ST_DIR/sandbox.metrics" || st_fail "no metrics from the sandbox"
 grep '^wdt_sandbox_faults_injected_total\|^wdt_sandbox_limit_answers_total' "$ST_DIR/sandbox.metrics"
 for kind in http5xx truncate hang nolist badstatus; do
@@ -116,6 +82,5 @@ for kind in http5xx truncate hang nolist badstatus; do
 done
 grep -q 'limit="fault"} [1-9]' "$ST_DIR/sandbox.metrics" ||
     st_fail "the sandbox gave no rate-limit answer: the run did not test what it claims"
-st_log "sink drained; checking against the truth"
-st_check --as-of "$as_of"
+st_check
 st_log "chaos passed in $SECONDS s"

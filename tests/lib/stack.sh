@@ -1,8 +1,11 @@
 # shellcheck shell=bash
-# The whole pipeline for tests/e2e/e2e.sh and tests/chaos/chaos.sh: its own Redis (AOF,
-# fsync always), its own local Kafka, wdt-sandbox with a sped-up clock, connections added
-# through `wdtctl connection add`, wdt-scheduler, two wdt-workers and wdt-sink-sqlite.
-# Source it after setting ST_DIR; every process it starts is stopped by st_stop_all.
+# The whole pipeline for the tests that run it (tests/e2e/e2e.sh, tests/chaos/chaos.sh,
+# tests/image/pipeline.sh, tests/bench/first-sync-bench.sh): its own Redis (AOF, fsync
+# always), its own local Kafka, wdt-sandbox with a sped-up clock, connections added through
+# `wdtctl connection add`, wdt-scheduler, two wdt-workers and wdt-sink-sqlite; and for
+# tests/e2e/demo.sh, which runs deploy/local/demo.sh, the state directory, the logs shown
+# after a failure and the clean-up on exit.
+# Source it, then call st_begin; every process it starts is stopped by st_stop_all.
 
 # shellcheck source=deploy/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../deploy/local/lib.sh"
@@ -13,7 +16,10 @@ ST_WORKER_PIDS=() # by worker slot
 ST_SCHED_PID=
 ST_SINK_PID=
 ST_SBX_PID=
+ST_AS_OF= # the sandbox time the check holds the sink to (st_settle)
+ST_TAIL_LINES=15 # of each log, shown after a failure
 ST_T0=$(date +%s)
+ST_REDIS_ARGS=(--appendonly yes --appendfsync always)
 
 st_log() { printf '[%4ds] %s\n' $(($(date +%s) - ST_T0)) "$*"; }
 st_fail() {
@@ -26,9 +32,8 @@ st_fail() {
 # behaviours that the official pages leave open).
 st_services() {
     local tenants=$1 clock=$2 faults=$3
-    mkdir -p "$ST_DIR/logs"
     printf '%s\n' "$tenants" >"$ST_DIR/tenants.json"
-    wdts_start_redis "$ST_DIR/redis" --appendonly yes --appendfsync always || st_fail "redis"
+    wdts_start_redis "$ST_DIR/redis" "${ST_REDIS_ARGS[@]}" || st_fail "redis"
     ST_PIDS+=("$WDTS_REDIS_PID")
     ST_REDIS_PORT=$WDTS_REDIS_PORT
     # about 1 KB per record: 128 partitions hold 640 MB before the 5 MB pruning starts
@@ -47,11 +52,7 @@ st_services() {
     wdts_wait_for test -s "$ST_DIR/sbx.port" || st_fail "wdt-sandbox did not start"
     ST_SBX=http://$(cat "$ST_DIR/sbx.port")
 
-    export WDT_REDIS_URL=redis://127.0.0.1:$ST_REDIS_PORT/0
-    export WDT_KAFKA_BOOTSTRAP_SERVERS=$WDTS_KAFKA_BOOTSTRAP
-    export WDT_HTTP_LISTEN=127.0.0.1:0 WDT_LOG_FORMAT=text
-    openssl rand -hex 32 >"$ST_DIR/secret.key"
-    export WDT_SECRET_KEY_FILE=$ST_DIR/secret.key
+    wdts_export_env "$ST_DIR/secret.key"
     st_log "redis $WDT_REDIS_URL, kafka $WDT_KAFKA_BOOTSTRAP_SERVERS, sandbox $ST_SBX" \
         "($clock${WDTS_E2E_SANDBOX:+, $WDTS_E2E_SANDBOX})"
 }
@@ -144,16 +145,48 @@ st_wait_synced() {
 }
 
 # st_stop PID: SIGTERM, then wait (SIGKILL after 30 s).
-st_stop() {
-    local pid=$1
-    [[ -n "$pid" ]] || return 0
-    kill "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 300); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
+st_stop() { WDTS_STOP_S=30 wdts_stop "$1"; }
+
+# st_restart_redis: SIGKILL, then the same port and directory (the AOF is replayed).
+st_restart_redis() {
+    local old=$WDTS_REDIS_PID i
+    kill -9 "$old"
+    wait "$old" 2>/dev/null || true
+    sleep 1
+    wdts_redis_server "$ST_DIR/redis" "$ST_REDIS_PORT" "${ST_REDIS_ARGS[@]}"
+    for i in "${!ST_PIDS[@]}"; do
+        [[ ${ST_PIDS[i]} == "$old" ]] && ST_PIDS[i]=$WDTS_REDIS_PID
     done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    wdts_wait_for wdts_redis_ready "$ST_REDIS_PORT" "$WDTS_REDIS_PID" || st_fail "redis did not come back"
+}
+
+# st_outstanding: the number of windows emitted and not done yet, over every report.
+st_outstanding() {
+    "$ST_BIN/wdtctl" status --json | python3 -c '
+import json, sys
+print(sum(r["outstanding"] for r in json.load(sys.stdin)))'
+}
+
+# st_settle LIMIT_S: the end of a sync: stops the scheduler, waits (at most LIMIT_S s)
+# until no window is outstanding, writes the watermarks to status-final.json and then the
+# sandbox's clock to ST_AS_OF, stops the workers and drains the sink.
+st_settle() {
+    local limit=$1 out slot
+    st_log "every report synced; stopping the scheduler and letting the workers finish"
+    st_stop "$ST_SCHED_PID"
+    for _ in $(seq 1 "$limit"); do
+        out=$(st_outstanding)
+        [[ $out == 0 ]] && break
+        sleep 1
+    done
+    [[ $out == 0 ]] || st_fail "$out windows still outstanding $limit s after the scheduler stopped"
+    # W first, then T: the invariant holds for any T after the watermark reached W.
+    "$ST_BIN/wdtctl" status --json >"$ST_DIR/status-final.json"
+    ST_AS_OF=$(st_sandbox_clock)
+    [[ -n "$ST_AS_OF" ]] || st_fail "no clock from the sandbox"
+    st_log "watermarks read; sandbox time $ST_AS_OF, $((ST_AS_OF - $(date +%s))) s ahead of real time"
+    for slot in 1 2; do st_stop "${ST_WORKER_PIDS[slot]}"; done
+    st_sink_drain
 }
 
 # st_sink_drain: once the producers are stopped, waits until the sink has applied every
@@ -186,8 +219,10 @@ st_dump() {
         st_fail "kcat could not read $1"
 }
 
-# st_check [check.py options]: the truth check against the sink DB and the topics.
+# st_check [check.py options]: the truth check against the sink DB and the topics, as of
+# ST_AS_OF (st_settle).
 st_check() {
+    st_log "sink drained; checking against the truth"
     "$ST_BIN/wdtctl" reports --json >"$ST_DIR/catalog.json"
     python3 -c '
 import json, sys
@@ -197,13 +232,13 @@ print(json.dumps([json.loads(l) for l in open(sys.argv[1]) if l.strip()]))' \
     st_dump wdt.jobs '%p %o\n' "$ST_DIR/jobs.offsets"
     st_dump wdt.jobs '%s\n' "$ST_DIR/jobs.jsonl"
     st_dump wdt.dlq '%s\n' "$ST_DIR/dlq.jsonl"
-    python3 "$(dirname "${BASH_SOURCE[0]}")/check.py" --status "$ST_DIR/status-final.json" \
+    python3 "$WDTS_ROOT/tests/e2e/check.py" --status "$ST_DIR/status-final.json" \
         --catalog "$ST_DIR/catalog.json" --conns "$ST_DIR/conns.json" \
         --tenants "$ST_DIR/tenants.json" --sandbox "$ST_BIN/wdt-sandbox" \
         --db "$ST_DIR/sink.db" --redis-port "$ST_REDIS_PORT" \
         --records-offsets "$ST_DIR/records.offsets" --jobs-offsets "$ST_DIR/jobs.offsets" \
         --jobs-dump "$ST_DIR/jobs.jsonl" --dlq-dump "$ST_DIR/dlq.jsonl" \
-        --worker-logs "$ST_DIR/logs/worker-*.log" "$@"
+        --worker-logs "$ST_DIR/logs/worker-*.log" --as-of "$ST_AS_OF" "$@"
 }
 
 # st_stop_all: every process started here, newest first.
@@ -220,15 +255,18 @@ st_logs_tail() {
     local f
     for f in "$ST_DIR"/logs/*.log "$ST_DIR"/redis/redis.log "$ST_DIR"/kafka/kafka.log; do
         [[ -f "$f" ]] || continue
-        echo "---- $f (last 15 lines)"
-        tail -n 15 "$f"
+        echo "---- $f (last $ST_TAIL_LINES lines)"
+        tail -n "$ST_TAIL_LINES" "$f"
     done
 }
 
-# st_begin: the start of a pipeline test. On exit the stack is stopped; $ST_DIR is kept
-# after a failure (or with WDTS_E2E_KEEP=1) and removed after a pass. Fails at once when
-# a program is not built.
+# st_begin NAME: the start of a pipeline test, its state in a new $ST_DIR
+# (/tmp/wdts-NAME.XXXXXX, logs in $ST_DIR/logs). On exit the stack is stopped; $ST_DIR is kept after a failure
+# (or with WDTS_E2E_KEEP=1) and removed after a pass. Fails at once when a program is not
+# built.
 st_begin() {
+    ST_DIR=$(mktemp -d "/tmp/wdts-$1.XXXXXX")
+    mkdir "$ST_DIR/logs"
     trap st_end EXIT
     trap 'exit 130' INT TERM
     local p
