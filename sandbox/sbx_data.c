@@ -5,7 +5,7 @@
  * answered by visiting only the creation-time ranges that can reach the window.
  * Results are kept in bounded caches (exact: keyed by every input, and brought
  * forward by the events since when the clock has moved). Rendering, and its row
- * cache, are in sbx_data_render.c. */
+ * cache, are in sbx_data_render.c; sbx_data_cache.c reports and empties both caches. */
 #include "sbx_data.h"
 
 #include <pthread.h>
@@ -172,6 +172,17 @@ static inline int pct16(uint64_t h, int shift)
 /* Percent of trades cancelled before payment, and of shipped trades refunded. */
 #define CANCEL_PCT 4
 #define REFUND_PCT 8
+
+const struct sbx_shop_def sbx_shops[SBX_N_SHOPS] = {
+    {"S001", "线下门店", 0, 0},
+    {"S002", "官方商城", 127, 0},
+    {"S003", "淘宝C店", 1, 1},
+    {"S004", "天猫旗舰店", 1, 2},
+    {"S005", "京东旗舰店", 3, 0},
+    {"S006", "拼多多专营店", 39, 0},
+    {"S007", "微信小程序商城", 127, 0},
+    {"S008", "京东自营店", 3, 1},
+};
 
 /* Shop mix in percent, by index into sbx_shops. */
 static const int shop_weights[SBX_N_SHOPS] = {8, 12, 18, 14, 18, 14, 10, 6};
@@ -1289,7 +1300,7 @@ int64_t sbx_stock_modified(const struct sbx_dataset *ds, uint64_t id, int64_t t)
     return v;
 }
 
-void sbx_data_cache_stats(struct sbx_cache_stats *st)
+void sbx_select_cache_stats(struct sbx_cache_stats *st)
 {
     memset(st, 0, sizeof(*st));
     pthread_mutex_lock(&cache_lock);
@@ -1310,14 +1321,9 @@ void sbx_data_cache_stats(struct sbx_cache_stats *st)
     st->visited = __atomic_load_n(&visited_total, __ATOMIC_RELAXED);
     st->max_bytes = SEL_MAX_ROWS_TOTAL * sizeof(struct row) +
                     STOCK_CACHE_SLOTS * STOCK_SLOTS(128) * sizeof(int64_t);
-    size_t re, rb, rmax;
-    sbx_render_cache_stats(&re, &rb, &rmax);
-    st->entries += re;
-    st->bytes += rb;
-    st->max_bytes += rmax;
 }
 
-void sbx_data_cache_clear(void)
+void sbx_select_cache_clear(void)
 {
     pthread_mutex_lock(&cache_lock);
     for (int i = 0; i < SEL_SLOTS; i++) {
@@ -1330,7 +1336,6 @@ void sbx_data_cache_clear(void)
         memset(&stock_cache[i], 0, sizeof(stock_cache[i]));
     }
     pthread_mutex_unlock(&cache_lock);
-    sbx_render_cache_clear();
 }
 
 /* ---------------------------------------------------------------- catalog selection */

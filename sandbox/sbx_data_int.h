@@ -1,5 +1,6 @@
-/* Internals shared by the data-set files (sbx_data.c: model and selection,
- * sbx_data_render.c: JSON). Not a public interface: the gateway uses sbx_data.h.
+/* Internals shared by the data-set files (sbx_data.c: model and selection;
+ * sbx_data_render.c: JSON, using the model; sbx_data_cache.c: both files' caches as one).
+ * Not a public interface: the gateway uses sbx_data.h.
  * Everything here is a pure function of (dataset, index, time); nothing is
  * stored per tenant. */
 #ifndef SBX_DATA_INT_H
@@ -144,7 +145,10 @@ struct sbx_cache_stats {
 void sbx_data_cache_stats(struct sbx_cache_stats *st);
 /** Empties the caches (tests: prove results do not depend on them). */
 void sbx_data_cache_clear(void);
-/** The rendered-row cache of sbx_data_render.c (folded into the two above). */
+/** The selection and stock caches of sbx_data.c, and the rendered-row cache of
+ * sbx_data_render.c: sbx_data_cache.c folds them into the two above. */
+void sbx_select_cache_stats(struct sbx_cache_stats *st);
+void sbx_select_cache_clear(void);
 void sbx_render_cache_stats(size_t *entries, size_t *bytes, size_t *max_bytes);
 void sbx_render_cache_clear(void);
 
