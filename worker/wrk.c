@@ -1,8 +1,9 @@
 /* The worker's lifecycle and consume loop (see wrk.h): setup of every client, the loop
  * that polls the consumer and producer between event-loop iterations, backpressure by
- * pausing the consumer at worker.max.inflight, the connection cache, the gateway clocks,
- * metrics and readiness, and the shutdown sequence. One job's steps are in wrk_exec.c,
- * offsets and dead letters in wrk_commit.c. */
+ * pausing the consumer at worker.max.inflight, readiness, and the shutdown sequence. One
+ * job's steps are in wrk_exec.c, offsets and dead letters in wrk_commit.c; what they share
+ * in wrk_conns.c (connection cache), wrk_clock.c (gateway clocks), wrk_produce.c and
+ * wrk_metrics.c. */
 #include "wrk.h"
 
 #include <stdio.h>
@@ -18,7 +19,6 @@
 #include "wdts/time.h"
 #include "wrk_int.h"
 
-#define CONN_CACHE_MS 15000     /* a connection is reloaded this often (picks up wdtctl changes) */
 #define COMMIT_EVERY_MS 1000
 #define LAG_EVERY_MS 15000
 #define LOOP_WAIT_MS 10         /* the consumer and producer have no descriptor: poll them */
@@ -26,208 +26,6 @@
 #define SHUTDOWN_MARGIN_MS 3000 /* kept for abandoning, committing and leaving the group */
 
 static struct wdts_param *kafka_props(const struct wdts_cfg *cfg, int consumer, size_t *n);
-
-/* ---- connections ------------------------------------------------------------------ */
-
-static void conn_free(struct wrk_conn *c)
-{
-    wdts_api_creds_deinit(&c->creds);
-    wdts_conn_destroy(c->conn);
-    free(c->id);
-    free(c);
-}
-
-void wrk_conn_unref(struct wrk *w, struct wrk_conn *c)
-{
-    (void)w;
-    if (--c->refs == 0)
-        conn_free(c);
-}
-
-/* Drops id from the cache (jobs holding it keep their reference). */
-void wrk_conn_invalidate(struct wrk *w, const char *id)
-{
-    for (struct wrk_conn **pp = &w->conns; *pp; pp = &(*pp)->next) {
-        if (strcmp((*pp)->id, id) == 0) {
-            struct wrk_conn *c = *pp;
-            *pp = c->next;
-            wrk_conn_unref(w, c);
-            return;
-        }
-    }
-}
-
-/* Builds a cache entry from a stored connection: opens the secrets and the credentials.
- * err/why: how the load went (WDTS_ERR_NOTFOUND, WDTS_ERR_JSON: an unusable entry). */
-static struct wrk_conn *conn_make(struct wrk *w, const char *id, struct wdts_conn *cn,
-                                  wdts_err_t err, const char *why)
-{
-    char es[400];
-    struct wrk_conn *c = wdts_xcalloc(1, sizeof(*c));
-    c->id = wdts_xstrdup(id);
-    c->loaded_ms = wdts_time_mono_ms();
-    c->refs = 1; /* the cache's */
-    c->conn = cn;
-    if (err != WDTS_OK) {
-        c->error_code = err;
-        snprintf(c->error, sizeof(c->error), "%s", why);
-        return c;
-    }
-    if (wdts_conn_open_secrets(cn, w->secret_key, es, sizeof(es)) != WDTS_OK) {
-        snprintf(c->error, sizeof(c->error), "connection %s: its secrets cannot be opened: %s",
-                 id, es);
-        return c;
-    }
-    if (wdts_api_creds_init(&c->creds, cn->sid, cn->appkey, cn->appsecret, es, sizeof(es)) !=
-        WDTS_OK) {
-        snprintf(c->error, sizeof(c->error), "connection %s: %s", id, es);
-        return c;
-    }
-    if (cn->app == WDTS_API_APP_QIMEN) {
-        const char *k = cn->qimen_platform ? w->cfg->qimen_app_key : cn->qimen_app_key;
-        const char *sec = cn->qimen_platform ? w->cfg->qimen_app_secret : cn->qimen_app_secret;
-        if (k == NULL || sec == NULL) {
-            snprintf(c->error, sizeof(c->error),
-                     "connection %s uses the platform-provided Qimen app, but qimen.app.key / "
-                     "qimen.app.secret are not configured on the workers; set them",
-                     id);
-            return c;
-        }
-        if (wdts_api_creds_set_qimen(&c->creds, k, sec, NULL, NULL, NULL, es, sizeof(es)) !=
-            WDTS_OK) {
-            snprintf(c->error, sizeof(c->error), "connection %s: %s", id, es);
-            return c;
-        }
-    }
-    c->usable = 1;
-    return c;
-}
-
-static void load_free(struct wrk *w, struct wrk_conn_load *ld)
-{
-    for (struct wrk_conn_load **pp = &w->loads; *pp; pp = &(*pp)->next)
-        if (*pp == ld) {
-            *pp = ld->next;
-            break;
-        }
-    free(ld->id);
-    free(ld->doc);
-    free(ld->waiters);
-    free(ld);
-}
-
-/* Both replies are in (or one is lost): cache the connection, wake the waiters. */
-static void load_done(struct wrk_conn_load *ld, const struct wdts_redis_reply *state)
-{
-    struct wrk *w = ld->w;
-    struct wrk_conn *c = NULL;
-    if (!w->tearing_down && !ld->failed) {
-        char es[400];
-        struct wdts_conn *cn = NULL;
-        wdts_err_t err = wdts_conn_load_parse(ld->id, ld->doc, ld->doc_len, state, &cn, es,
-                                              sizeof(es));
-        c = conn_make(w, ld->id, cn, err, es);
-        wrk_conn_invalidate(w, ld->id);
-        c->next = w->conns;
-        w->conns = c;
-    } else if (!w->tearing_down) {
-        WDTS_LOG(WARN, "wrk", "loading connection %s: %s", ld->id, ld->error);
-    }
-    for (size_t i = 0; i < ld->n; i++) {
-        struct wrk_exec *e = ld->waiters[i];
-        if (c)
-            c->refs++;
-        if (!w->tearing_down)
-            wrk_exec_conn_ready(e, c);
-        else if (c)
-            wrk_conn_unref(w, c);
-        wrk_exec_unref(e);
-    }
-    load_free(w, ld);
-}
-
-static void load_failed(struct wrk_conn_load *ld, const struct wdts_redis_reply *reply,
-                        const char *err)
-{
-    ld->failed = 1;
-    snprintf(ld->error, sizeof(ld->error), "%s",
-             reply ? wdts_redis_reply_str(reply, NULL) : (err ? err : "no reply"));
-}
-
-static void on_conn_doc(const struct wdts_redis_reply *reply, const char *err, void *opaque)
-{
-    struct wrk_conn_load *ld = opaque;
-    if (reply == NULL || wdts_redis_reply_type(reply) == WDTS_REDIS_ERROR) {
-        load_failed(ld, reply, err);
-    } else {
-        size_t len = 0;
-        const char *text = wdts_redis_reply_str(reply, &len);
-        if (text) {
-            ld->doc = wdts_xstrndup(text, len);
-            ld->doc_len = len;
-        }
-    }
-    if (!ld->expect_state) { /* HGETALL could not be sent */
-        ld->failed = 1;
-        load_done(ld, NULL);
-    }
-}
-
-static void on_conn_state(const struct wdts_redis_reply *reply, const char *err, void *opaque)
-{
-    struct wrk_conn_load *ld = opaque;
-    if (reply == NULL || wdts_redis_reply_type(reply) == WDTS_REDIS_ERROR)
-        load_failed(ld, reply, err);
-    load_done(ld, reply);
-}
-
-/* Gets the connection for e: from the cache when fresh, else by a non-blocking load that
- * e (and any other job asking meanwhile) waits for. Answers through wrk_exec_conn_ready(). */
-void wrk_conn_request(struct wrk *w, const char *id, struct wrk_exec *e)
-{
-    int64_t now = wdts_time_mono_ms();
-    for (struct wrk_conn *c = w->conns; c; c = c->next) {
-        if (strcmp(c->id, id) == 0 && now - c->loaded_ms < CONN_CACHE_MS) {
-            c->refs++;
-            wrk_exec_conn_ready(e, c);
-            return;
-        }
-    }
-    struct wrk_conn_load *ld;
-    for (ld = w->loads; ld; ld = ld->next)
-        if (strcmp(ld->id, id) == 0)
-            break;
-    int fresh = ld == NULL;
-    if (fresh) {
-        ld = wdts_xcalloc(1, sizeof(*ld));
-        ld->w = w;
-        ld->id = wdts_xstrdup(id);
-        ld->next = w->loads;
-        w->loads = ld;
-    }
-    if (ld->n == ld->cap) {
-        ld->cap = ld->cap ? ld->cap * 2 : 4;
-        ld->waiters = wdts_xrealloc(ld->waiters, ld->cap * sizeof(*ld->waiters));
-    }
-    ld->waiters[ld->n++] = e;
-    e->refs++;
-    if (!fresh)
-        return;
-    struct wdts_buf dk, sk;
-    wdts_buf_init(&dk);
-    wdts_buf_init(&sk);
-    wdts_conn_load_keys(w->prefix, id, &dk, &sk);
-    const char *get[] = {"GET", wdts_buf_str(&dk)};
-    const char *hall[] = {"HGETALL", wdts_buf_str(&sk)};
-    if (wdts_redis_async_command(w->ra, 2, get, on_conn_doc, ld) != WDTS_OK) {
-        load_failed(ld, NULL, "no Redis connection");
-        load_done(ld, NULL);
-    } else if (wdts_redis_async_command(w->ra, 2, hall, on_conn_state, ld) == WDTS_OK) {
-        ld->expect_state = 1;
-    } /* else on_conn_doc finishes it as failed */
-    wdts_buf_deinit(&dk);
-    wdts_buf_deinit(&sk);
-}
 
 /* Lag of the group on the jobs topic, from a thread with a consumer handle of its own that
  * never subscribes: its queries block that thread, never the event loop. */
@@ -263,98 +61,7 @@ static void *lag_main(void *opaque)
     return NULL;
 }
 
-/* ---- gateway clocks --------------------------------------------------------------- */
-
-static struct wrk_clock *clock_get(struct wrk *w, const char *gateway)
-{
-    for (struct wrk_clock *k = w->clocks; k; k = k->next)
-        if (strcmp(k->gateway, gateway) == 0)
-            return k;
-    struct wrk_clock *k = wdts_xcalloc(1, sizeof(*k));
-    k->gateway = wdts_xstrdup(gateway);
-    k->rate = 1.0;
-    k->next = w->clocks;
-    w->clocks = k;
-    return k;
-}
-
-int64_t wrk_clock_now(struct wrk *w, const char *gateway)
-{
-    struct wrk_clock *k = clock_get(w, gateway);
-    if (!k->synced)
-        return wdts_time_now();
-    int64_t ms = k->anchor_gw + (int64_t)((double)(wdts_time_mono_ms() - k->anchor_mono) * k->rate);
-    return ms / 1000;
-}
-
-/* After a timestamp error: from now on, sign with the gateway's clock as its Date headers
- * tell it (offset, and the rate when two readings are far enough apart: a simulator may
- * run its clock faster than real time). */
-void wrk_clock_resync(struct wrk *w, const char *gateway, int64_t date_s)
-{
-    struct wrk_clock *k = clock_get(w, gateway);
-    int64_t mono = wdts_time_mono_ms();
-    if (!k->synced) {
-        k->synced = 1;
-        k->rate_mono = mono;
-        k->rate_gw = date_s * 1000 + 500;
-        WDTS_LOG(WARN, "wrk", "gateway %s: clock resynced: it is %lld s ahead of this machine",
-                 gateway, (long long)(date_s - wdts_time_now()));
-    }
-    wrk_clock_observe(w, gateway, date_s);
-}
-
-void wrk_clock_observe(struct wrk *w, const char *gateway, int64_t date_s)
-{
-    struct wrk_clock *k = clock_get(w, gateway);
-    if (!k->synced)
-        return;
-    int64_t mono = wdts_time_mono_ms();
-    k->anchor_mono = mono;
-    k->anchor_gw = date_s * 1000 + 500; /* Date has whole seconds */
-    if (mono - k->rate_mono >= 5000) {
-        double r = (double)(k->anchor_gw - k->rate_gw) / (double)(mono - k->rate_mono);
-        if (r > 0.5 && r < 10000)
-            k->rate = r;
-        k->rate_mono = mono;
-        k->rate_gw = k->anchor_gw;
-    }
-}
-
 /* ---- Kafka ------------------------------------------------------------------------ */
-
-wdts_err_t wrk_produce(struct wrk *w, const char *topic, const char *key, size_t key_len,
-                       const char *value, size_t value_len, const struct wdts_param *hdrs,
-                       size_t nhdrs, void *opaque)
-{
-    struct wdts_kafka_out out = {
-        .topic = topic,
-        .partition = WDTS_KAFKA_PARTITION_ANY,
-        .key = key,
-        .key_len = key_len,
-        .value = value,
-        .value_len = value_len,
-        .headers = hdrs,
-        .header_cnt = nhdrs,
-        .opaque = opaque,
-    };
-    int64_t blocked_since = 0;
-    for (int tries = 0;; tries++) {
-        wdts_err_t err = wdts_kafka_produce(w->prod, &out);
-        if (err != WDTS_ERR_AGAIN || tries >= 100) {
-            if (blocked_since)
-                wdts_metrics_add(w->m.queue_full_s,
-                                 (double)(wdts_time_mono_ms() - blocked_since) / 1000.0);
-            if (err != WDTS_OK)
-                WDTS_LOG(ERROR, "kafka", "produce to %s: %s", topic,
-                         wdts_kafka_producer_errstr(w->prod));
-            return err;
-        }
-        if (!blocked_since)
-            blocked_since = wdts_time_mono_ms();
-        wdts_kafka_producer_poll(w->prod, 10); /* the local queue is full: let it drain */
-    }
-}
 
 static void on_dr(const struct wdts_kafka_dr *dr, void *cb_opaque)
 {
@@ -364,21 +71,6 @@ static void on_dr(const struct wdts_kafka_dr *dr, void *cb_opaque)
 }
 
 static void backpressure(struct wrk *w);
-
-/* Jobs in flight by state, for /metrics (walks the list: once a second). */
-static void count_states(struct wrk *w)
-{
-    static const char *const names[] = {"new", "conn", "lock", "permit", "http", "deliver",
-                                        "marker", "wm", "split", "dead", "finished"};
-    double n[sizeof(names) / sizeof(names[0])] = {0};
-    for (struct wrk_exec *e = w->jobs; e; e = e->next)
-        if (!e->finished && (size_t)e->st < sizeof(names) / sizeof(names[0]))
-            n[e->st]++;
-    for (size_t i = 0; i + 1 < sizeof(names) / sizeof(names[0]); i++) {
-        const char *v[] = {names[i]};
-        wdts_metrics_set(wdts_metrics_series(w->m.states, v), n[i]);
-    }
-}
 
 static void on_rebalance(enum wdts_kafka_rebalance ev, const struct wdts_kafka_tp *tps,
                          size_t n, void *opaque)
@@ -393,12 +85,6 @@ static void on_rebalance(enum wdts_kafka_rebalance ev, const struct wdts_kafka_t
         WDTS_LOG(INFO, "wrk", "revoked %zu partitions (%zu held)", n, w->nparts);
     }
     __atomic_store_n(&w->ready_assigned, w->nparts > 0, __ATOMIC_RELAXED);
-}
-
-void wrk_job_outcome(struct wrk *w, const char *outcome)
-{
-    const char *v[] = {outcome};
-    wdts_metrics_inc(wdts_metrics_series(w->m.jobs, v));
 }
 
 static int ready_cb(void *opaque, char *reason, size_t reason_size)
@@ -420,94 +106,6 @@ static int ready_cb(void *opaque, char *reason, size_t reason_size)
 }
 
 /* ---- setup ------------------------------------------------------------------------ */
-
-static struct wdts_metric *must(struct wdts_metric *m)
-{
-    WDTS_ASSERT(m != NULL);
-    return m;
-}
-
-static void metrics_init(struct wrk *w)
-{
-    char es[256];
-    static const char *const outcome[] = {"outcome"};
-    static const char *const cls[] = {"class"};
-    w->reg = wdts_metrics_new();
-    w->m.jobs = must(wdts_metrics_counter(w->reg, "wdt_worker_jobs_total",
-                                          "Jobs by outcome (done, split, dead_letter, stale, "
-                                          "lock_lost, abandoned).",
-                                          outcome, 1, es, sizeof(es)));
-    w->m.calls = must(wdts_metrics_counter(w->reg, "wdt_worker_api_calls_total",
-                                           "API calls by error class (ok, transient, "
-                                           "rate_limited, clock, auth, permission, bad_request).",
-                                           cls, 1, es, sizeof(es)));
-    w->m.dlq = must(wdts_metrics_counter(w->reg, "wdt_worker_dead_letters_total",
-                                         "Jobs dead-lettered, by error class.", cls, 1, es,
-                                         sizeof(es)));
-    static const char *const state[] = {"state"};
-    w->m.states = must(wdts_metrics_gauge(w->reg, "wdt_worker_jobs_by_state",
-                                          "Jobs in flight by what they wait for (conn, lock, "
-                                          "permit, http, deliver, marker, wm, split, dead).",
-                                          state, 1, es, sizeof(es)));
-    static const char *const reason[] = {"reason"};
-    w->m.waits = must(wdts_metrics_counter(w->reg, "wdt_worker_limiter_waits_total",
-                                           "Limiter answers to wait, by reason (cooldown, "
-                                           "concurrency, rate).",
-                                           reason, 1, es, sizeof(es)));
-    w->m.wait_s = wdts_metrics_series(
-        must(wdts_metrics_counter(w->reg, "wdt_worker_ratelimit_wait_seconds_total",
-                                  "Time jobs waited for the shared rate limiter, summed.", NULL, 0,
-                                  es, sizeof(es))),
-        NULL);
-    w->m.records = wdts_metrics_series(
-        must(wdts_metrics_counter(w->reg, "wdt_worker_records_total",
-                                  "Record envelopes produced.", NULL, 0, es, sizeof(es))),
-        NULL);
-    w->m.bytes = wdts_metrics_series(
-        must(wdts_metrics_counter(w->reg, "wdt_worker_record_bytes_total",
-                                  "Bytes of record envelopes produced.", NULL, 0, es, sizeof(es))),
-        NULL);
-    w->m.queue_full_s = wdts_metrics_series(
-        must(wdts_metrics_counter(w->reg, "wdt_worker_produce_blocked_seconds_total",
-                                  "Time the event loop waited for room in the producer's full "
-                                  "local queue (Kafka acknowledging slower than pages arrive).",
-                                  NULL, 0, es, sizeof(es))),
-        NULL);
-    w->m.dups = wdts_metrics_series(
-        must(wdts_metrics_counter(w->reg, "wdt_worker_duplicates_total",
-                                  "Records seen twice within a job (dropped by pk).", NULL, 0, es,
-                                  sizeof(es))),
-        NULL);
-    w->m.hist_records = wdts_metrics_series(
-        must(wdts_metrics_counter(w->reg, "wdt_worker_history_records_total",
-                                  "Records first seen in a window's history (历史) pass.", NULL,
-                                  0, es, sizeof(es))),
-        NULL);
-    w->m.hist_skipped = wdts_metrics_series(
-        must(wdts_metrics_counter(w->reg, "wdt_worker_history_skipped_total",
-                                  "Recent windows finished from the normal method alone because "
-                                  "the app may not call the history (历史) method.", NULL, 0, es,
-                                  sizeof(es))),
-        NULL);
-    w->m.pages = wdts_metrics_series(
-        must(wdts_metrics_counter(w->reg, "wdt_worker_pages_total", "Pages fetched.", NULL, 0,
-                                  es, sizeof(es))),
-        NULL);
-    w->m.inflight = wdts_metrics_series(
-        must(wdts_metrics_gauge(w->reg, "wdt_worker_inflight_jobs", "Jobs in flight.", NULL, 0,
-                                es, sizeof(es))),
-        NULL);
-    w->m.loop_lag = wdts_metrics_series(
-        must(wdts_metrics_gauge(w->reg, "wdt_worker_loop_lag_seconds",
-                                "Most a timer of the event loop fired late in the last second.",
-                                NULL, 0, es, sizeof(es))),
-        NULL);
-    w->m.lag = wdts_metrics_series(
-        must(wdts_metrics_gauge(w->reg, "wdt_worker_consumer_lag",
-                                "Jobs not yet committed by the group, all partitions.", NULL, 0,
-                                es, sizeof(es))),
-        NULL);
-}
 
 /* kafka.* properties for a client, plus what the worker needs by default. */
 static struct wdts_param *kafka_props(const struct wdts_cfg *cfg, int consumer, size_t *n)
@@ -549,7 +147,7 @@ struct wrk *wrk_new(const struct wdts_cfg *cfg, char *errstr, size_t errstr_size
     w->rnd = (unsigned)getpid() ^ (unsigned)wdts_time_mono_ms();
     w->lock_ttl_ms = cfg->worker_lock_ttl_ms;
     wdts_strlcpy(w->prefix, cfg->redis_prefix, sizeof(w->prefix));
-    metrics_init(w);
+    wrk_metrics_init(w);
 
     if (cfg->secret_key == NULL || wdts_crypto_key_parse(cfg->secret_key, w->secret_key, es,
                                                          sizeof(es)) != WDTS_OK) {
@@ -698,7 +296,7 @@ int wrk_run(struct wrk *w, volatile sig_atomic_t *stop)
         __atomic_store_n(&w->ready_redis, wdts_redis_async_connected(w->ra), __ATOMIC_RELAXED);
         if (now - last_commit >= COMMIT_EVERY_MS) {
             wdts_metrics_set(w->m.loop_lag, wdts_loop_take_max_late_ms(w->loop) / 1000.0);
-            count_states(w);
+            wrk_metrics_count_states(w);
             wrk_commit_flush(w);
             last_commit = now;
         }
@@ -737,25 +335,14 @@ void wrk_destroy(struct wrk *w)
     wdts_kafka_producer_destroy(w->prod);
     wdts_kafka_consumer_destroy(w->cons);
     wdts_redis_async_destroy(w->ra); /* pending loads finish (as failed) here */
-    while (w->loads)
-        load_free(w, w->loads);
     while (w->jobs)
         wrk_exec_free(w->jobs);
     wrk_lq_destroy_all(w);
     wrk_pkset_deinit(&w->hist_logged);
     wdts_api_multi_destroy(w->multi);
     wdts_loop_destroy(w->loop);
-    while (w->conns) {
-        struct wrk_conn *c = w->conns;
-        w->conns = c->next;
-        wrk_conn_unref(w, c);
-    }
-    while (w->clocks) {
-        struct wrk_clock *k = w->clocks;
-        w->clocks = k->next;
-        free(k->gateway);
-        free(k);
-    }
+    wrk_conns_clear(w); /* pending loads finished (as failed) with the async client */
+    wrk_clocks_clear(w);
     wrk_commit_clear(w);
     wdts_redis_destroy(w->redis);
     wdts_catalog_destroy(w->cat);

@@ -186,7 +186,7 @@ static void finish(struct wrk_exec *e, const char *outcome)
     }
     w->inflight--;
     wdts_metrics_set(w->m.inflight, w->inflight);
-    wrk_job_outcome(w, outcome);
+    wrk_metrics_job_outcome(w, outcome);
     WDTS_LOG(INFO, "wrk", "job %s %s: %lld records, %lld pages, %lld calls, %lld duplicates",
              e->job.job_id[0] ? e->job.job_id : "(undecoded)", outcome, e->records, e->pages,
              e->calls, e->dups);
@@ -249,7 +249,7 @@ void wrk_exec_abandon(struct wrk_exec *e)
         e->locked = 0;
     }
     w->inflight--;
-    wrk_job_outcome(w, "abandoned");
+    wrk_metrics_job_outcome(w, "abandoned");
     WDTS_LOG(INFO, "wrk", "job %s abandoned at shutdown (offset %lld not committed)",
              e->job.job_id, (long long)e->offset);
 }
@@ -257,6 +257,7 @@ void wrk_exec_abandon(struct wrk_exec *e)
 /* ---- start: decode, starts, connection, lock --------------------------------------- */
 
 static void count_start(struct wrk_exec *e);
+static void conn_request(struct wrk_exec *e);
 
 /* <prefix>starts:<job_id>: how many times the job was begun without finishing. */
 static const char *starts_key(struct wdts_buf *key, const struct wrk_exec *e)
@@ -292,7 +293,7 @@ static void on_starts(const struct wdts_redis_reply *reply, const char *err, voi
         dead(e, "poison", msg);
     } else {
         e->st = WRK_ST_CONN;
-        wrk_conn_request(w, e->job.connection, e);
+        conn_request(e);
     }
     wrk_exec_unref(e);
 }
@@ -333,10 +334,12 @@ static void conn_retry(void *opaque)
 {
     struct wrk_exec *e = opaque;
     e->timer = 0;
-    wrk_conn_request(e->w, e->job.connection, e);
+    conn_request(e);
 }
 
-void wrk_exec_conn_ready(struct wrk_exec *e, struct wrk_conn *wc)
+/* The connection of e is loaded (wc holds a reference for e), or could not be read from
+ * Redis right now (wc NULL: e retries). */
+static void conn_ready(struct wrk_exec *e, struct wrk_conn *wc)
 {
     struct wrk *w = e->w;
     char es[512];
@@ -397,6 +400,21 @@ void wrk_exec_conn_ready(struct wrk_exec *e, struct wrk_conn *wc)
         return;
     }
     lock_acquire(e);
+}
+
+/* Called once per conn_request(), with the reference on e it took. */
+static void on_conn(void *opaque, struct wrk_conn *wc)
+{
+    struct wrk_exec *e = opaque;
+    conn_ready(e, wc);
+    wrk_exec_unref(e);
+}
+
+/* Asks the connection cache for e's connection; e is held until the answer. */
+static void conn_request(struct wrk_exec *e)
+{
+    e->refs++;
+    wrk_conn_request(e->w, e->job.connection, on_conn, e);
 }
 
 static void renew_timer(void *opaque);

@@ -1,6 +1,9 @@
-/* The inside of the worker, shared by wrk.c (loop, consumer, producer, connections,
- * metrics), wrk_exec.c (one job's state machine) and wrk_commit.c (offsets, dead
- * letters). Not a public interface.
+/* The inside of the worker, shared by wrk.c (lifecycle, loop, consumer), wrk_exec.c (one
+ * job's state machine), wrk_commit.c (offsets, dead letters) and what they use:
+ * wrk_conns.c (connection cache), wrk_clock.c (gateway clocks), wrk_produce.c,
+ * wrk_metrics.c. Not a public interface. Calls go one way, wrk.c → wrk_exec.c →
+ * wrk_commit.c, and those three use the four below them, which call none of them (the
+ * connection cache answers a job through a callback).
  *
  * A job (struct wrk_exec) exists from the moment its message is consumed until its
  * offset is settled (finished: done, split or dead-lettered; or abandoned):
@@ -36,6 +39,8 @@
 #include "wrk_job.h"
 
 struct wrk;
+struct wrk_clock;
+struct wrk_conn_load;
 struct wrk_exec;
 struct wrk_lq;
 
@@ -52,32 +57,6 @@ struct wrk_conn {
     wdts_err_t error_code;        /* WDTS_ERR_NOTFOUND when the connection does not exist */
     int64_t loaded_ms;            /* monotonic */
     int refs;                     /* jobs holding it, plus 1 while it is in the cache */
-};
-
-/** A connection being loaded from Redis (GET + HGETALL, non-blocking) and the jobs
- *  waiting for it (each holds a reference on its job). */
-struct wrk_conn_load {
-    struct wrk_conn_load *next;
-    struct wrk *w;
-    char *id;
-    struct wrk_exec **waiters;
-    size_t n, cap;
-    char *doc; /* the GET reply's text; NULL for nil */
-    size_t doc_len;
-    int failed;       /* a reply was missing (connection broke) or an error */
-    int expect_state; /* 1 once HGETALL was sent */
-    char error[256];
-};
-
-/** The estimated clock of one gateway (resynced after a timestamp error). */
-struct wrk_clock {
-    struct wrk_clock *next;
-    char *gateway;
-    int synced;          /* 0: use this machine's clock */
-    int64_t anchor_mono; /* monotonic ms of the last Date seen */
-    int64_t anchor_gw;   /* the gateway's time then, ms */
-    int64_t rate_mono, rate_gw; /* an older anchor, for the rate */
-    double rate;         /* gateway ms per local ms (1 for a real gateway) */
 };
 
 /** One assigned partition of wdt.jobs: which offsets are consumed but not finished. */
@@ -218,24 +197,38 @@ struct wrk {
     } m;
 };
 
-/* wrk.c */
-void wrk_conn_request(struct wrk *w, const char *id, struct wrk_exec *e);
+/* wrk_conns.c */
+/** Gets connection id: from the cache when fresh, else by a non-blocking load that every
+ *  job asking meanwhile waits for. ready(opaque, c) is called once, maybe before this
+ *  returns: c holds a reference for the caller (wrk_conn_unref()), or is NULL when the
+ *  connection could not be read from Redis right now or the worker is tearing down. */
+void wrk_conn_request(struct wrk *w, const char *id,
+                      void (*ready)(void *opaque, struct wrk_conn *c), void *opaque);
 void wrk_conn_unref(struct wrk *w, struct wrk_conn *c);
+/** Drops id from the cache (jobs holding it keep their reference). */
 void wrk_conn_invalidate(struct wrk *w, const char *id);
+/** Frees the cache and the loads still pending (teardown). */
+void wrk_conns_clear(struct wrk *w);
+
+/* wrk_clock.c */
 int64_t wrk_clock_now(struct wrk *w, const char *gateway);
 void wrk_clock_resync(struct wrk *w, const char *gateway, int64_t date_s);
 void wrk_clock_observe(struct wrk *w, const char *gateway, int64_t date_s);
+void wrk_clocks_clear(struct wrk *w);
+
+/* wrk_produce.c */
 wdts_err_t wrk_produce(struct wrk *w, const char *topic, const char *key, size_t key_len,
                        const char *value, size_t value_len, const struct wdts_param *hdrs,
                        size_t nhdrs, void *opaque);
-void wrk_job_outcome(struct wrk *w, const char *outcome);
+
+/* wrk_metrics.c */
+void wrk_metrics_init(struct wrk *w);
+void wrk_metrics_count_states(struct wrk *w);
+void wrk_metrics_job_outcome(struct wrk *w, const char *outcome);
 
 /* wrk_exec.c */
 struct wrk_exec *wrk_exec_new(struct wrk *w, const struct wdts_kafka_msg *msg);
 void wrk_exec_start(struct wrk_exec *e);
-/** The connection of e is loaded (c holds a reference for e), or could not be read from
- *  Redis right now (c NULL: e retries). */
-void wrk_exec_conn_ready(struct wrk_exec *e, struct wrk_conn *c);
 void wrk_exec_on_dr(struct wrk_dr *dr, const struct wdts_kafka_dr *rep);
 void wrk_exec_abandon(struct wrk_exec *e);
 void wrk_exec_unref(struct wrk_exec *e);
