@@ -886,6 +886,73 @@ static void split(struct wrk_exec *e, const char *why, long long total)
     try_finish(e);
 }
 
+/* Parses record span sp of raw (its bytes were checked strictly, so this cannot fail but
+ * for memory). @returns the record (owned), or NULL after dead-lettering the job. */
+static json_t *parse_record(struct wrk_exec *e, const char *raw, const struct wdts_jscan_item *sp)
+{
+    json_error_t jerr;
+    json_t *rec = json_loadb(raw + sp->off, sp->len, JSON_DECODE_ANY, &jerr);
+    if (rec == NULL) {
+        char es[256];
+        snprintf(es, sizeof(es), "a record of %s could not be read: %s", e->rep->name, jerr.text);
+        dead(e, "bad_answer", es);
+    }
+    return rec;
+}
+
+/* The pk of one record into pk: read from its bytes (sp, when elided) when they are plain,
+ * else from the record (*rec, parsed here into *owned when there is none yet).
+ * @returns 0, or -1 after dead-lettering the job (*owned freed). */
+static int record_pk(struct wrk_exec *e, const char *raw, const struct wdts_jscan_item *sp,
+                     int elided, json_t **rec, json_t **owned, struct wdts_buf *pk)
+{
+    char es[256];
+    int twice = elided ? wrk_job_pk_twice(e->rep, sp) : -1;
+    if (twice >= 0) {
+        /* its key would come from one occurrence, a reader's data from the other */
+        snprintf(es, sizeof(es), "a record of %s has its pk member '%s' more than once",
+                 e->rep->name, e->rep->pk.v[twice]);
+        dead(e, "bad_answer", es);
+        return -1;
+    }
+    if (elided && wrk_job_pk_item(e->rep, raw, sp, pk) == 0)
+        return 0;
+    if (*rec == NULL && (*rec = *owned = parse_record(e, raw, sp)) == NULL)
+        return -1;
+    if (wrk_job_pk(e->rep, *rec, pk, es, sizeof(es)) != WDTS_OK) {
+        json_decref(*owned);
+        *owned = NULL;
+        dead(e, "bad_answer", es);
+        return -1;
+    }
+    return 0;
+}
+
+/* Queues one record envelope to the records topic; when it cannot be queued, the window is
+ * fetched again (dr_failed). */
+static void send_record(struct wrk_exec *e, const struct wdts_buf *key, const struct wdts_buf *val)
+{
+    struct wrk *w = e->w;
+    struct wdts_param hdrs[] = {{"report", e->job.report},
+                                {"tenant", e->job.tenant},
+                                {"schema", WRK_SCHEMA_RECORD}};
+    e->outstanding++;
+    e->refs++;
+    if (wrk_produce(w, w->cfg->topic_records, wdts_buf_str(key), key->len, wdts_buf_str(val),
+                    val->len, hdrs, 3, &e->dr[WRK_DR_RECORD]) != WDTS_OK) {
+        e->outstanding--;
+        e->refs--;
+        e->dr_failed = 1;
+        snprintf(e->dr_error, sizeof(e->dr_error), "a record could not be queued");
+        return;
+    }
+    e->records++;
+    wdts_metrics_inc(w->m.records);
+    if (e->pass)
+        wdts_metrics_inc(w->m.hist_records);
+    wdts_metrics_add(w->m.bytes, (double)val->len);
+}
+
 /* Produces the records of one page. raw/spans: the answer's bytes and each record's span
  * in them (when they match the list one for one), so that the envelope carries the record
  * exactly as the API sent it, without serialising it again. With elided, list is empty
@@ -900,77 +967,36 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
     struct wrk_envctx ctx = {&e->job, source_name(e), wdts_time_now()};
     struct wdts_buf *pk = &w->pbuf[0], *key = &w->pbuf[1], *val = &w->pbuf[2];
     struct wdts_buf *pre = &w->pbuf[3], *post = &w->pbuf[4];
-    struct wdts_param hdrs[] = {{"report", e->job.report},
-                                {"tenant", e->job.tenant},
-                                {"schema", WRK_SCHEMA_RECORD}};
-    char es[256];
     size_t n = elided ? nspans : json_array_size(list);
     int as_sent = as_sent_ok && spans != NULL && nspans == n;
-    int rc = 0;
     wrk_job_envelope_head(pre, post, &ctx);
     for (size_t i = 0; i < n; i++) {
         json_t *rec = elided ? NULL : json_array_get(list, i), *owned = NULL;
-        int twice = elided ? wrk_job_pk_twice(e->rep, &spans[i]) : -1;
-        if (twice >= 0) {
-            /* its key would come from one occurrence, a reader's data from the other */
-            snprintf(es, sizeof(es), "a record of %s has its pk member '%s' more than once",
-                     e->rep->name, e->rep->pk.v[twice]);
-            dead(e, "bad_answer", es);
-            rc = -1;
-            break;
-        }
-        if (!elided || wrk_job_pk_item(e->rep, raw, &spans[i], pk) != 0) {
-            if (rec == NULL) {
-                json_error_t jerr;
-                rec = owned = json_loadb(raw + spans[i].off, spans[i].len, JSON_DECODE_ANY, &jerr);
-                if (rec == NULL) { /* cannot happen: the bytes were checked strictly */
-                    snprintf(es, sizeof(es), "a record of %s could not be read: %s", e->rep->name,
-                             jerr.text);
-                    dead(e, "bad_answer", es);
-                    rc = -1;
-                    break;
-                }
-            }
-            if (wrk_job_pk(e->rep, rec, pk, es, sizeof(es)) != WDTS_OK) {
-                json_decref(owned);
-                dead(e, "bad_answer", es);
-                rc = -1;
-                break;
-            }
-        }
+        const struct wdts_jscan_item *sp = spans ? &spans[i] : NULL;
+        if (record_pk(e, raw, sp, elided, &rec, &owned, pk) != 0)
+            return -1;
         /* a record with an escaped key is sent as jansson reads it (its members cannot be
          * told from the bytes, so its pk came from that parse) */
-        int rec_as_sent = as_sent && !(elided && spans[i].mcount[0] < 0);
+        int rec_as_sent = as_sent && !(elided && sp->mcount[0] < 0);
         if (!wrk_pkset_add(&e->seen, wdts_buf_str(pk))) {
             json_decref(owned);
             e->dups++;
             wdts_metrics_inc(w->m.dups);
             continue;
         }
-        if (!rec_as_sent && rec == NULL) {
-            json_error_t jerr;
-            rec = owned = json_loadb(raw + spans[i].off, spans[i].len, JSON_DECODE_ANY, &jerr);
-            if (rec == NULL) {
-                snprintf(es, sizeof(es), "a record of %s could not be read: %s", e->rep->name,
-                         jerr.text);
-                dead(e, "bad_answer", es);
-                rc = -1;
-                break;
-            }
-        }
+        if (!rec_as_sent && rec == NULL && (rec = owned = parse_record(e, raw, sp)) == NULL)
+            return -1;
         if (!rec_as_sent && wrk_job_pii(rec, &e->rep->pii, e->conn->conn->pii, w->pii_key,
-                                    w->pii_key_len, e->job.tenant) != WDTS_OK) {
+                                        w->pii_key_len, e->job.tenant) != WDTS_OK) {
             json_decref(owned);
             dead(e, "internal", "pii hashing failed (OpenSSL)");
-            rc = -1;
-            break;
+            return -1;
         }
         wdts_buf_reset(key);
         wdts_buf_reset(val);
         wrk_job_record_key(key, &e->job, wdts_buf_str(pk));
         if (rec_as_sent) {
-            wrk_job_envelope_join(val, pre, post, wdts_buf_str(pk), raw + spans[i].off,
-                                  spans[i].len);
+            wrk_job_envelope_join(val, pre, post, wdts_buf_str(pk), raw + sp->off, sp->len);
         } else {
             char *d = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
             wrk_job_envelope_join(val, pre, post, wdts_buf_str(pk), d ? d : "null",
@@ -978,23 +1004,9 @@ static int produce_page(struct wrk_exec *e, json_t *list, const char *raw,
             free(d);
         }
         json_decref(owned);
-        e->outstanding++;
-        e->refs++;
-        if (wrk_produce(w, w->cfg->topic_records, wdts_buf_str(key), key->len, wdts_buf_str(val),
-                        val->len, hdrs, 3, &e->dr[WRK_DR_RECORD]) != WDTS_OK) {
-            e->outstanding--;
-            e->refs--;
-            e->dr_failed = 1;
-            snprintf(e->dr_error, sizeof(e->dr_error), "a record could not be queued");
-            continue;
-        }
-        e->records++;
-        wdts_metrics_inc(w->m.records);
-        if (e->pass)
-            wdts_metrics_inc(w->m.hist_records);
-        wdts_metrics_add(w->m.bytes, (double)val->len);
+        send_record(e, key, val);
     }
-    return rc;
+    return 0;
 }
 
 static void retry_later(struct wrk_exec *e, const char *cls, const char *message)
@@ -1014,6 +1026,232 @@ static void retry_later(struct wrk_exec *e, const char *cls, const char *message
     e->timer = wdts_loop_timer_add(w->loop, d, permit_timer, e);
 }
 
+/* The first page's total is over worker.max.records.per.job: the window is split in
+ * halves, or dead-lettered when a half's total did not shrink. @returns 1 when it was. */
+static int first_total_too_big(struct wrk_exec *e, const struct wdts_api_result *res)
+{
+    struct wrk *w = e->w;
+    long long first_total = res->has_total ? res->total_count : -1;
+    if (e->pass)
+        e->hc.total = first_total;
+    else
+        e->api_total = first_total;
+    if (first_total <= w->cfg->worker_max_records_per_job)
+        return 0;
+    char why[600];
+    if (!wrk_job_total_shrinks(&e->job, res->has_total, res->total_count)) {
+        snprintf(why, sizeof(why), "the gateway gave total_count %lld for [%lld, "
+                 "%lld), a half of a window it gave %lld: a total that does not "
+                 "shrink when its window is halved is not believable, so it is not "
+                 "split again (if every record really is in this half, raise "
+                 "worker.max.records.per.job and resync the window)",
+                 first_total, (long long)e->job.start, (long long)e->job.end,
+                 e->job.parent_total);
+        dead(e, "bad_answer", why);
+        return 1;
+    }
+    snprintf(why, sizeof(why), "total_count %lld of %s exceeds "
+             "worker.max.records.per.job %d", first_total, pass_method(e),
+             w->cfg->worker_max_records_per_job);
+    split(e, why, first_total);
+    return 1;
+}
+
+/* No total: the full pages read forward reach worker.max.records.per.job, so the window
+ * is split in halves. @returns 1 when it was. */
+static int forward_pages_too_many(struct wrk_exec *e, const struct wdts_api_result *res,
+                                  size_t nrec)
+{
+    struct wrk *w = e->w;
+    if (!wrk_pager_forward(&e->pg, res->has_total))
+        return 0;
+    long long seen = (e->pg.page + 1) * (long long)e->rep->page_size;
+    if (nrec < (size_t)e->rep->page_size || seen < w->cfg->worker_max_records_per_job)
+        return 0;
+    char why[200];
+    snprintf(why, sizeof(why), "the answers carry no total_count and %lld full pages "
+             "reach worker.max.records.per.job %d", e->pg.page + 1,
+             w->cfg->worker_max_records_per_job);
+    split(e, why, -1);
+    return 1;
+}
+
+/* The history pass's total changed while it was paged (rr says what to do): read it again
+ * now, or later (the job waits, or is dead-lettered after worker.max.attempts such waits).
+ * @returns 1 when the job does not go on now. */
+static int hist_total_changed(struct wrk_exec *e, enum wrk_hist_reread rr,
+                              const struct wdts_api_result *res)
+{
+    struct wrk *w = e->w;
+    char why[300];
+    snprintf(why, sizeof(why), "%s gave total_count %lld, then %lld while it was paged "
+             "(documents were archived or changed meanwhile)", pass_method(e),
+             e->hc.total, res->total_count);
+    if (rr == WRK_HIST_RETRY_LATER) {
+        /* the records read so far are out; the history pass starts again later */
+        e->hist_rereads = 0;
+        wrk_pager_start(&e->pg);
+        if (++e->hist_retries >= w->cfg->worker_max_attempts) {
+            char msg[600];
+            snprintf(msg, sizeof(msg), "gave up after %d x %d reads of the history "
+                     "pass: %s; resync the window once the gateway's archiving is "
+                     "done", e->hist_retries, WRK_HIST_MAX_REREADS + 1, why);
+            dead(e, "transient", msg);
+            return 1;
+        }
+        int64_t d = wrk_job_backoff_ms(e->hist_retries, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
+                                       w->rnd++ * 2654435761u);
+        WDTS_LOG(INFO, "wrk", "job %s: %s, %d times: reading it again in %lld ms",
+                 e->job.job_id, why, WRK_HIST_MAX_REREADS + 1, (long long)d);
+        e->st = WRK_ST_PERMIT;
+        e->timer = wdts_loop_timer_add(w->loop, d, permit_timer, e);
+        return 1;
+    }
+    WDTS_LOG(INFO, "wrk", "job %s: %s: reading it again", e->job.job_id, why);
+    e->hist_rereads++;
+    wrk_pager_start(&e->pg);
+    return 0;
+}
+
+/* A page answered: checked, bounded (split when the window is too big), its records
+ * produced, the pager moved on, then the next step. */
+static void on_page(struct wrk_exec *e, struct wdts_api_xfer *xfer,
+                    const struct wdts_api_result *res)
+{
+    struct wrk *w = e->w;
+    json_t *list = res->data ? json_object_get(res->data, e->rep->list_key) : NULL;
+    char bad[300];
+    if (wrk_job_answer_check(e->rep, res->data, e->pg.calls == 0, res->has_total,
+                             res->total_count, bad, sizeof(bad)) != 0) {
+        retry_later(e, "bad_answer", bad);
+        return;
+    }
+    if (json_is_null(list))
+        list = NULL; /* an empty window, as answer_check allowed */
+    size_t alen = 0;
+    const char *answer = wdts_api_xfer_answer(xfer, &alen);
+    struct wdts_jscan_item *spans = NULL;
+    size_t nspans = 0;
+    int elided = res->list_elided && list != NULL;
+    if (elided) {
+        spans = res->list.items;
+        nspans = res->list.n;
+    }
+    size_t nrec = elided ? nspans : json_array_size(list);
+    if (nrec > (size_t)e->rep->page_size) { /* the elided walk stops before this */
+        char why[200];
+        snprintf(why, sizeof(why), "data.%s holds %zu records, more than the page_size %d "
+                 "asked for", e->rep->list_key, nrec, e->rep->page_size);
+        retry_later(e, "bad_answer", why);
+        return;
+    }
+    if (e->pg.calls == 0 && first_total_too_big(e, res))
+        return;
+    if (forward_pages_too_many(e, res, nrec))
+        return;
+    e->pages++;
+    if (e->pass)
+        e->hc.pages++;
+    e->attempts = 0; /* worker.max.attempts bounds failures in a row */
+    wdts_metrics_inc(w->m.pages);
+    /* Records go out as sent unless the pii policy changes them, and only from an
+     * elided list: an answer parsed in full (one the strict walk did not take) is
+     * serialised from jansson's tree, so its pk and data come from the same parse. */
+    int as_sent_ok = e->conn->conn->pii == WDTS_CONN_PII_KEEP || e->rep->pii.n == 0;
+    int prc = list ? produce_page(e, list, answer, spans, nspans, elided, as_sent_ok) : 0;
+    if (prc != 0)
+        return;
+    int first = e->pg.calls == 0;
+    enum wrk_hist_reread rr = WRK_HIST_GO_ON;
+    if (e->pass && e->pg.calls > 0)
+        rr = wrk_job_hist_reread(e->hc.total, res->has_total, res->total_count,
+                                 e->hist_rereads);
+    wrk_pager_next(&e->pg, res->has_total, res->total_count, nrec, e->rep->page_size);
+    if (e->pg.has_total)
+        count_progress(e, first);
+    if (rr != WRK_HIST_GO_ON && hist_total_changed(e, rr, res))
+        return;
+    next_step(e);
+}
+
+/* The blocking client marks connections: reconnect it first when it broke. */
+static void redis_reconnect_if_broken(struct wrk *w)
+{
+    if (w->redis->err != WDTS_OK && wdts_redis_reconnect(w->redis) != WDTS_OK)
+        WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
+}
+
+/* The credentials were refused: the connection is marked auth_failed, the job dead. */
+static void auth_refused(struct wrk_exec *e, const struct wdts_api_result *res)
+{
+    struct wrk *w = e->w;
+    struct wrk_conn *c = e->conn;
+    char es[256];
+    redis_reconnect_if_broken(w);
+    if (wdts_conn_mark_auth(w->redis, w->prefix, c->conn->id, res->message, wdts_time_now(),
+                            es, sizeof(es)) != WDTS_OK)
+        WDTS_LOG(WARN, "wrk", "connection %s: marking auth_failed: %s", c->conn->id, es);
+    wrk_conn_invalidate(w, c->conn->id);
+    dead(e, "auth", res->message);
+}
+
+/* The app may not call the history method: marked on the connection; the report itself
+ * goes on, and a recent window is finished from the normal method (else dead-lettered). */
+static void history_refused(struct wrk_exec *e, const struct wdts_api_result *res)
+{
+    struct wrk *w = e->w;
+    struct wrk_conn *c = e->conn;
+    char es[256];
+    const char *why = res->api_message ? res->api_message : res->message;
+    char hfix[600];
+    snprintf(hfix, sizeof(hfix), "add the interface %s in 开放平台 → 自助对接 → 应用管理 "
+             "and have it approved for sid %s, then run wdtctl connection check --id %s; "
+             "until then windows older than the archive horizon fail",
+             e->rep->history_method, c->conn->sid, c->conn->id);
+    redis_reconnect_if_broken(w);
+    if (wdts_conn_mark_history(w->redis, w->prefix, c->conn->id, e->job.report, why, hfix,
+                               wdts_time_now(), es, sizeof(es)) != WDTS_OK)
+        WDTS_LOG(WARN, "wrk", "connection %s: marking the history method of %s refused: "
+                 "%s", c->conn->id, e->job.report, es);
+    wrk_conn_invalidate(w, c->conn->id);
+    e->hist = wrk_job_hist_plan(e->rep, &e->job, c->conn->archive_read,
+                                c->conn->archive_horizon_s, 1,
+                                wrk_clock_now(w, c->conn->gateway));
+    if (e->hist == WRK_HIST_FAIL) {
+        char msg[1500];
+        wrk_job_hist_refused_msg(msg, sizeof(msg), e->rep, &e->job, c->conn, why);
+        dead(e, "permission", msg);
+        return;
+    }
+    hist_skip(e, why);
+    e->pg.page = -1; /* the window is done from the normal method */
+    next_step(e);
+}
+
+/* The app may not call the report's method: the report is marked blocked on the
+ * connection, the job dead. */
+static void report_refused(struct wrk_exec *e, const struct wdts_api_result *res)
+{
+    struct wrk *w = e->w;
+    struct wrk_conn *c = e->conn;
+    char es[256], fix[512];
+    redis_reconnect_if_broken(w);
+    snprintf(fix, sizeof(fix), "add the interface %s in 开放平台 → 自助对接 → 应用管理 and have "
+             "it approved for sid %s, then run wdtctl connection check %s", e->rep->method,
+             c->conn->sid, c->conn->id);
+    if (wdts_conn_mark_report(w->redis, w->prefix, c->conn->id, e->job.report,
+                              res->api_message ? res->api_message : res->message, fix,
+                              wdts_time_now(), es, sizeof(es)) != WDTS_OK)
+        WDTS_LOG(WARN, "wrk", "connection %s: marking %s blocked: %s", c->conn->id,
+                 e->job.report, es);
+    wrk_conn_invalidate(w, c->conn->id);
+    char msg[1200];
+    snprintf(msg, sizeof(msg), "%s; %s", res->message, fix);
+    dead(e, "permission", msg);
+}
+
+/* A call finished: the limiter and the gateway's clock learn from it, then its error class
+ * decides the job's next step. */
 static void on_http(struct wdts_api_xfer *xfer, void *opaque)
 {
     struct wrk_exec *e = opaque;
@@ -1037,123 +1275,9 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
         wrk_clock_observe(w, c->conn->gateway, date);
 
     switch (res.cls) {
-    case WDTS_API_OK: {
-        json_t *list = res.data ? json_object_get(res.data, e->rep->list_key) : NULL;
-        char bad[300];
-        if (wrk_job_answer_check(e->rep, res.data, e->pg.calls == 0, res.has_total,
-                                 res.total_count, bad, sizeof(bad)) != 0) {
-            retry_later(e, "bad_answer", bad);
-            break;
-        }
-        if (json_is_null(list))
-            list = NULL; /* an empty window, as answer_check allowed */
-        size_t alen = 0;
-        const char *answer = wdts_api_xfer_answer(xfer, &alen);
-        struct wdts_jscan_item *spans = NULL;
-        size_t nspans = 0;
-        int elided = res.list_elided && list != NULL;
-        if (elided) {
-            spans = res.list.items;
-            nspans = res.list.n;
-        }
-        size_t nrec = elided ? nspans : json_array_size(list);
-        if (nrec > (size_t)e->rep->page_size) { /* the elided walk stops before this */
-            char why[200];
-            snprintf(why, sizeof(why), "data.%s holds %zu records, more than the page_size %d "
-                     "asked for", e->rep->list_key, nrec, e->rep->page_size);
-            retry_later(e, "bad_answer", why);
-            break;
-        }
-        if (e->pg.calls == 0) {
-            long long first_total = res.has_total ? res.total_count : -1;
-            if (e->pass)
-                e->hc.total = first_total;
-            else
-                e->api_total = first_total;
-            if (first_total > w->cfg->worker_max_records_per_job) {
-                char why[600];
-                if (!wrk_job_total_shrinks(&e->job, res.has_total, res.total_count)) {
-                    snprintf(why, sizeof(why), "the gateway gave total_count %lld for [%lld, "
-                             "%lld), a half of a window it gave %lld: a total that does not "
-                             "shrink when its window is halved is not believable, so it is not "
-                             "split again (if every record really is in this half, raise "
-                             "worker.max.records.per.job and resync the window)",
-                             first_total, (long long)e->job.start, (long long)e->job.end,
-                             e->job.parent_total);
-                    dead(e, "bad_answer", why);
-                    break;
-                }
-                snprintf(why, sizeof(why), "total_count %lld of %s exceeds "
-                         "worker.max.records.per.job %d", first_total, pass_method(e),
-                         w->cfg->worker_max_records_per_job);
-                split(e, why, first_total);
-                break;
-            }
-        }
-        if (wrk_pager_forward(&e->pg, res.has_total)) {
-            /* no total: the pages read forward bound the window's size instead */
-            long long seen = (e->pg.page + 1) * (long long)e->rep->page_size;
-            if (nrec >= (size_t)e->rep->page_size && seen >= w->cfg->worker_max_records_per_job) {
-                char why[200];
-                snprintf(why, sizeof(why), "the answers carry no total_count and %lld full pages "
-                         "reach worker.max.records.per.job %d", e->pg.page + 1,
-                         w->cfg->worker_max_records_per_job);
-                split(e, why, -1);
-                break;
-            }
-        }
-        e->pages++;
-        if (e->pass)
-            e->hc.pages++;
-        e->attempts = 0; /* worker.max.attempts bounds failures in a row */
-        wdts_metrics_inc(w->m.pages);
-        /* Records go out as sent unless the pii policy changes them, and only from an
-         * elided list: an answer parsed in full (one the strict walk did not take) is
-         * serialised from jansson's tree, so its pk and data come from the same parse. */
-        int as_sent_ok = e->conn->conn->pii == WDTS_CONN_PII_KEEP || e->rep->pii.n == 0;
-        int prc = list ? produce_page(e, list, answer, spans, nspans, elided, as_sent_ok) : 0;
-        if (prc != 0)
-            break;
-        int first = e->pg.calls == 0;
-        enum wrk_hist_reread rr = WRK_HIST_GO_ON;
-        if (e->pass && e->pg.calls > 0)
-            rr = wrk_job_hist_reread(e->hc.total, res.has_total, res.total_count,
-                                     e->hist_rereads);
-        wrk_pager_next(&e->pg, res.has_total, res.total_count, nrec, e->rep->page_size);
-        if (e->pg.has_total)
-            count_progress(e, first);
-        if (rr != WRK_HIST_GO_ON) {
-            char why[300];
-            snprintf(why, sizeof(why), "%s gave total_count %lld, then %lld while it was paged "
-                     "(documents were archived or changed meanwhile)", pass_method(e),
-                     e->hc.total, res.total_count);
-            if (rr == WRK_HIST_RETRY_LATER) {
-                /* the records read so far are out; the history pass starts again later */
-                e->hist_rereads = 0;
-                wrk_pager_start(&e->pg);
-                if (++e->hist_retries >= w->cfg->worker_max_attempts) {
-                    char msg[600];
-                    snprintf(msg, sizeof(msg), "gave up after %d x %d reads of the history "
-                             "pass: %s; resync the window once the gateway's archiving is "
-                             "done", e->hist_retries, WRK_HIST_MAX_REREADS + 1, why);
-                    dead(e, "transient", msg);
-                    break;
-                }
-                int64_t d = wrk_job_backoff_ms(e->hist_retries, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
-                                               w->rnd++ * 2654435761u);
-                WDTS_LOG(INFO, "wrk", "job %s: %s, %d times: reading it again in %lld ms",
-                         e->job.job_id, why, WRK_HIST_MAX_REREADS + 1, (long long)d);
-                e->st = WRK_ST_PERMIT;
-                e->timer = wdts_loop_timer_add(w->loop, d, permit_timer, e);
-                break;
-            }
-            WDTS_LOG(INFO, "wrk", "job %s: %s: reading it again", e->job.job_id, why);
-            e->hist_rereads++;
-            wrk_pager_start(&e->pg);
-        }
-        next_step(e);
+    case WDTS_API_OK:
+        on_page(e, xfer, &res);
         break;
-    }
     case WDTS_API_TRANSIENT:
         retry_later(e, res.kind == WDTS_API_KIND_BAD_ANSWER ? "bad_answer" : "transient",
                     res.message);
@@ -1177,63 +1301,15 @@ static void on_http(struct wdts_api_xfer *xfer, void *opaque)
             retry_later(e, "clock", res.message);
         }
         break;
-    case WDTS_API_AUTH: {
-        char es[256];
-        if (w->redis->err != WDTS_OK && wdts_redis_reconnect(w->redis) != WDTS_OK)
-            WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
-        if (wdts_conn_mark_auth(w->redis, w->prefix, c->conn->id, res.message, wdts_time_now(),
-                                es, sizeof(es)) != WDTS_OK)
-            WDTS_LOG(WARN, "wrk", "connection %s: marking auth_failed: %s", c->conn->id, es);
-        wrk_conn_invalidate(w, c->conn->id);
-        dead(e, "auth", res.message);
+    case WDTS_API_AUTH:
+        auth_refused(e, &res);
         break;
-    }
-    case WDTS_API_PERMISSION: {
-        char es[256], fix[512];
-        if (e->pass) { /* the history method: the report itself goes on */
-            const char *why = res.api_message ? res.api_message : res.message;
-            char hfix[600];
-            snprintf(hfix, sizeof(hfix), "add the interface %s in 开放平台 → 自助对接 → 应用管理 "
-                     "and have it approved for sid %s, then run wdtctl connection check --id %s; "
-                     "until then windows older than the archive horizon fail",
-                     e->rep->history_method, c->conn->sid, c->conn->id);
-            if (w->redis->err != WDTS_OK && wdts_redis_reconnect(w->redis) != WDTS_OK)
-                WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
-            if (wdts_conn_mark_history(w->redis, w->prefix, c->conn->id, e->job.report, why, hfix,
-                                       wdts_time_now(), es, sizeof(es)) != WDTS_OK)
-                WDTS_LOG(WARN, "wrk", "connection %s: marking the history method of %s refused: "
-                         "%s", c->conn->id, e->job.report, es);
-            wrk_conn_invalidate(w, c->conn->id);
-            e->hist = wrk_job_hist_plan(e->rep, &e->job, c->conn->archive_read,
-                                        c->conn->archive_horizon_s, 1,
-                                        wrk_clock_now(w, c->conn->gateway));
-            if (e->hist == WRK_HIST_FAIL) {
-                char msg[1500];
-                wrk_job_hist_refused_msg(msg, sizeof(msg), e->rep, &e->job, c->conn, why);
-                dead(e, "permission", msg);
-                break;
-            }
-            hist_skip(e, why);
-            e->pg.page = -1; /* the window is done from the normal method */
-            next_step(e);
-            break;
-        }
-        if (w->redis->err != WDTS_OK && wdts_redis_reconnect(w->redis) != WDTS_OK)
-            WDTS_LOG(WARN, "redis", "reconnect: %s", w->redis->errstr);
-        snprintf(fix, sizeof(fix), "add the interface %s in 开放平台 → 自助对接 → 应用管理 and have "
-                 "it approved for sid %s, then run wdtctl connection check %s", e->rep->method,
-                 c->conn->sid, c->conn->id);
-        if (wdts_conn_mark_report(w->redis, w->prefix, c->conn->id, e->job.report,
-                                  res.api_message ? res.api_message : res.message, fix,
-                                  wdts_time_now(), es, sizeof(es)) != WDTS_OK)
-            WDTS_LOG(WARN, "wrk", "connection %s: marking %s blocked: %s", c->conn->id,
-                     e->job.report, es);
-        wrk_conn_invalidate(w, c->conn->id);
-        char msg[1200];
-        snprintf(msg, sizeof(msg), "%s; %s", res.message, fix);
-        dead(e, "permission", msg);
+    case WDTS_API_PERMISSION:
+        if (e->pass) /* the history method: the report itself goes on */
+            history_refused(e, &res);
+        else
+            report_refused(e, &res);
         break;
-    }
     case WDTS_API_BAD_REQUEST:
         if (res.kind == WDTS_API_KIND_WINDOW_TOO_WIDE)
             split(e, res.message, -1);
