@@ -670,6 +670,50 @@ static int version_of(const int64_t *times, int n, int64_t t)
     return k;
 }
 
+/* One detail line of a trade (rs: its refund_status; paid: whether it is paid as of t). */
+static void render_trade_line(const struct sbx_dataset *ds, const struct tview *v, int i, int rs,
+                              int paid, struct w *w)
+{
+    const struct sbx_trade_life *l = &v->l;
+    int plat = v->shop->platform_id;
+    const struct sbx_line *ln = &l->lines[i];
+    int refunded = rs && i == l->refund_line;
+    int64_t share = line_share(v, i);
+    W(w, "{\"rec_id\":");
+    w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)i + 1);
+    KU(w, "trade_id", l->n + 1);
+    KI(w, "platform_id", plat);
+    w_line_goods(w, ds, ln);
+    W(w, ",\"spec_code\":\"\",\"src_oid\":\"");
+    w_src_tid(w, v);
+    W(w, "-");
+    w_u64(w, (uint64_t)i + 1);
+    W(w, "\",\"src_tid\":\"");
+    w_src_tid(w, v);
+    W(w, "\",\"gift_type\":0");
+    KI(w, "refund_status", refunded ? 2 : 0);
+    W(w, ",\"guarantee_mode\":1");
+    KQ(w, "num", ln->num);
+    KQ(w, "actual_num", refunded ? 0 : ln->num);
+    KM(w, "price", ln->price);
+    KM(w, "order_price", ln->price);
+    KM(w, "discount", ln->price * ln->num - share);
+    KM(w, "share_price", ln->num ? share / ln->num : 0);
+    KM(w, "share_amount", share);
+    KM(w, "share_post_price", i == 0 ? v->post_amount : 0);
+    KM(w, "paid", paid ? share + (i == 0 ? v->post_amount : 0) : 0);
+    KM(w, "weight", 35 * ln->num);
+    W(w, ",\"remark\":\"\",\"created\":");
+    w_raw(w, v->cms, v->cms_len);
+    if (refunded) {
+        KMS(w, "modified", l->refund);
+    } else {
+        KEY(w, "modified");
+        w_raw(w, v->cms, v->cms_len);
+    }
+    W(w, "}");
+}
+
 static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, const struct tview *v,
                          int64_t t, struct w *w)
 {
@@ -759,44 +803,9 @@ static void render_trade(const struct sbx_dataset *ds, enum sbx_route route, con
     KI(w, "version_id", version_of(evs, 7, t));
     W(w, ",\"detail_list\":[");
     for (int i = 0; i < l->n_lines; i++) {
-        const struct sbx_line *ln = &l->lines[i];
-        int refunded = rs && i == l->refund_line;
-        int64_t share = line_share(v, i);
         if (i)
             W(w, ",");
-        W(w, "{\"rec_id\":");
-        w_u64(w, l->n * SBX_MAX_LINES + (uint64_t)i + 1);
-        KU(w, "trade_id", l->n + 1);
-        KI(w, "platform_id", plat);
-        w_line_goods(w, ds, ln);
-        W(w, ",\"spec_code\":\"\",\"src_oid\":\"");
-        w_src_tid(w, v);
-        W(w, "-");
-        w_u64(w, (uint64_t)i + 1);
-        W(w, "\",\"src_tid\":\"");
-        w_src_tid(w, v);
-        W(w, "\",\"gift_type\":0");
-        KI(w, "refund_status", refunded ? 2 : 0);
-        W(w, ",\"guarantee_mode\":1");
-        KQ(w, "num", ln->num);
-        KQ(w, "actual_num", refunded ? 0 : ln->num);
-        KM(w, "price", ln->price);
-        KM(w, "order_price", ln->price);
-        KM(w, "discount", ln->price * ln->num - share);
-        KM(w, "share_price", ln->num ? share / ln->num : 0);
-        KM(w, "share_amount", share);
-        KM(w, "share_post_price", i == 0 ? v->post_amount : 0);
-        KM(w, "paid", paid ? share + (i == 0 ? v->post_amount : 0) : 0);
-        KM(w, "weight", 35 * ln->num);
-        W(w, ",\"remark\":\"\",\"created\":");
-        w_raw(w, v->cms, v->cms_len);
-        if (refunded) {
-            KMS(w, "modified", l->refund);
-        } else {
-            KEY(w, "modified");
-            w_raw(w, v->cms, v->cms_len);
-        }
-        W(w, "}");
+        render_trade_line(ds, v, i, rs, paid, w);
     }
     W(w, "]}");
 }

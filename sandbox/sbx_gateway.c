@@ -453,85 +453,84 @@ static void serve_generic(struct call *c, const char *name)
     sbx_result_deinit(&res);
 }
 
-/* The checks both routes share once the caller is authenticated: permission,
- * limits, pager, window; then the page itself. */
-static void serve_query(struct call *c)
+/* Permission, then the tenant's limits (a slot held until the answer is sent).
+ * @returns 0, or -1 after answering an error. */
+static int admit(struct call *c, const char *direct)
 {
-    const struct sbx_method *m = c->method;
-    const char *direct = m ? m->direct : call_direct_name(c);
-    const char *name = c->route == SBX_ROUTE_QIMEN ? (m ? m->qimen : call_qimen_name(c)) : direct;
-
     if (!sbx_tenant_may_call(c->tenant, direct)) {
         wdt_error(c, 100, "权限不足");
-        return;
+        return -1;
     }
     switch (sbx_limits_acquire(&c->gw->limits, (size_t)c->tenant_idx, wdts_time_mono_ms())) {
     case SBX_LIMIT_CONCURRENCY:
         count_limit(c, "concurrency");
         wdt_error(c, 100, MSG_CONC);
-        return;
+        return -1;
     case SBX_LIMIT_RATE:
         count_limit(c, "rate");
         wdt_error(c, 100, MSG_RATE);
-        return;
+        return -1;
     case SBX_LIMIT_OK:
         c->ans->slot = c->tenant_idx;
         break;
     }
-    if (m == NULL) {
-        serve_generic(c, name);
-        return;
-    }
+    return 0;
+}
 
-    if (!m->is_data) { /* system.Core.now */
-        wdts_buf_reset(&c->ans->body);
-        body_open(c);
-        wdts_buf_printf(&c->ans->body, "{\"status\":0,\"data\":%lld}", (long long)c->now);
-        body_close(c);
-        snprintf(c->status, sizeof(c->status), "0");
-        return;
-    }
-    if (m->paging == SBX_PAGE_REQUIRED && !c->has_pager) {
-        wdt_error(c, 100, "此方法仅支持分页查询：%s", name);
-        return;
-    }
+/* system.Core.now: the sandbox's clock. */
+static void serve_now(struct call *c)
+{
+    wdts_buf_reset(&c->ans->body);
+    body_open(c);
+    wdts_buf_printf(&c->ans->body, "{\"status\":0,\"data\":%lld}", (long long)c->now);
+    body_close(c);
+    snprintf(c->status, sizeof(c->status), "0");
+}
 
-    int64_t start = 0, end = 0;
+/* The window of a query (bounded as the gateway reads it) and the narrowing parameter
+ * that allows a wider one. @returns 0, or -1 after answering an error. */
+static int query_window(struct call *c, const struct sbx_method *m, int64_t *start, int64_t *end,
+                        const char **narrow)
+{
     if (m->start_param &&
-        read_window(c, m->start_param, m->end_param, m->max_span, m->span_text, &start, &end) != 0)
-        return;
-    const char *narrow = NULL;
+        read_window(c, m->start_param, m->end_param, m->max_span, m->span_text, start, end) != 0)
+        return -1;
     if (m->narrow_param) {
         json_t *nv = json_object_get(c->params, m->narrow_param);
         if (json_is_string(nv) && json_string_length(nv) > 0)
-            narrow = json_string_value(nv);
-        if (narrow == NULL && end - start > m->narrow_span) {
+            *narrow = json_string_value(nv);
+        if (*narrow == NULL && *end - *start > m->narrow_span) {
             wdt_error(c, 100, "您的查询时间过宽,%s", m->narrow_text);
-            return;
+            return -1;
         }
     }
-    apply_bounds(c, &start, &end);
+    apply_bounds(c, start, end);
+    return 0;
+}
 
-    enum sbx_timekind kind = SBX_TIME_MODIFIED;
-    if (m->kind_param) {
-        long long v;
-        if (read_selector(c, m->kind_param, m->kind_required, m->kind_default, &v) != 0)
-            return;
-        if (sbx_method_timekind(m, (int)v, &kind) != 0) {
-            wdt_error(c, 100, "参数错误: %s 不支持取值 %lld", m->kind_param, v);
-            return;
-        }
-    } else {
-        kind = m->choices[0].kind;
+/* Which time of a record the window selects on. @returns 0, or -1 after answering an error. */
+static int query_timekind(struct call *c, const struct sbx_method *m, enum sbx_timekind *kind)
+{
+    if (!m->kind_param) {
+        *kind = m->choices[0].kind;
+        return 0;
     }
+    long long v;
+    if (read_selector(c, m->kind_param, m->kind_required, m->kind_default, &v) != 0)
+        return -1;
+    if (sbx_method_timekind(m, (int)v, kind) != 0) {
+        wdt_error(c, 100, "参数错误: %s 不支持取值 %lld", m->kind_param, v);
+        return -1;
+    }
+    return 0;
+}
 
+/* Drops from res what the query does not show: other specs (narrow), deleted records
+ * unless asked for, and the archive's split between a method and its history method. */
+static void query_filter(struct call *c, const struct sbx_method *m, const struct sbx_dataset *ds,
+                         const char *narrow, struct sbx_result *res)
+{
     const struct sbx_tenant *t = c->tenant;
-    struct sbx_dataset ds = {t->seed, t->orders_per_day, t->data_origin};
-    struct sbx_result res;
-    if (sbx_data_select(&ds, m->entity, c->route, kind, start, end, c->now, &res) != WDTS_OK) {
-        wdt_error(c, 99, "其他错误");
-        return;
-    }
     struct sbx_archive arch = c->gw->archive;
     if (t->archive_horizon >= 0)
         arch.horizon = t->archive_horizon;
@@ -542,12 +541,19 @@ static void serve_query(struct call *c)
     if (m->hide_param)
         filter.show_deleted = shows_hidden(json_object_get(c->params, m->hide_param));
     if (!filter.show_deleted || filter.spec_no || filter.archive)
-        sbx_result_filter(&ds, m->entity, c->now, &filter, &res);
+        sbx_result_filter(ds, m->entity, c->now, &filter, res);
     if (m->history && filter.archive == NULL)
-        res.n = 0; /* nothing is archived */
+        res->n = 0; /* nothing is archived */
+}
+
+/* The page of res the pager asks for, rendered into the answer's body. */
+static void render_page(struct call *c, const struct sbx_method *m, const struct sbx_dataset *ds,
+                        const struct sbx_result *res)
+{
+    const struct sbx_tenant *t = c->tenant;
     enum sbx_timefmt fmt = t->time_format >= 0 ? (enum sbx_timefmt)t->time_format : c->gw->timefmt;
     size_t from, to;
-    page_range(c, res.n, &from, &to);
+    page_range(c, res->n, &from, &to);
     struct wdts_buf *b = &c->ans->body;
     wdts_buf_reset(b);
     /* Size the body once from the bytes per row seen so far: a 100-row page of trades
@@ -561,7 +567,7 @@ static void serve_query(struct call *c)
             b->data[0] = '\0';
         b->cap = need;
     }
-    page_open(c, res.n, m->list_key, "total_count");
+    page_open(c, res->n, m->list_key, "total_count");
     /* A history method's rows: the document as its current method renders it, cut to the
      * archive page's fields and forms (sbx_conform.h). */
     const json_t *hrow = m->history ? sbx_reports_spec_row(c->gw->reports, m->direct) : NULL;
@@ -574,11 +580,11 @@ static void serve_query(struct call *c)
         if (i > from)
             wdts_buf_append(b, ",", 1);
         if (hrow == NULL) {
-            sbx_data_render_fmt(&ds, m->entity, c->route, res.hits[i].id, c->now, fmt, b);
+            sbx_data_render_fmt(ds, m->entity, c->route, res->hits[i].id, c->now, fmt, b);
             continue;
         }
         wdts_buf_reset(&one);
-        sbx_data_render_fmt(&ds, m->entity, c->route, res.hits[i].id, c->now, fmt, &one);
+        sbx_data_render_fmt(ds, m->entity, c->route, res->hits[i].id, c->now, fmt, &one);
         sbx_conform_row(hrow, keep, wdts_buf_str(&one), one.len, b);
     }
     wdts_buf_deinit(&one);
@@ -588,6 +594,45 @@ static void serve_query(struct call *c)
         if (seen > per_row)
             __atomic_store_n(&row_bytes[m->entity], seen, __ATOMIC_RELAXED);
     }
+}
+
+/* The checks both routes share once the caller is authenticated: permission,
+ * limits, pager, window; then the page itself. */
+static void serve_query(struct call *c)
+{
+    const struct sbx_method *m = c->method;
+    const char *direct = m ? m->direct : call_direct_name(c);
+    const char *name = c->route == SBX_ROUTE_QIMEN ? (m ? m->qimen : call_qimen_name(c)) : direct;
+
+    if (admit(c, direct) != 0)
+        return;
+    if (m == NULL) {
+        serve_generic(c, name);
+        return;
+    }
+    if (!m->is_data) { /* system.Core.now */
+        serve_now(c);
+        return;
+    }
+    if (m->paging == SBX_PAGE_REQUIRED && !c->has_pager) {
+        wdt_error(c, 100, "此方法仅支持分页查询：%s", name);
+        return;
+    }
+    int64_t start = 0, end = 0;
+    const char *narrow = NULL;
+    enum sbx_timekind kind = SBX_TIME_MODIFIED;
+    if (query_window(c, m, &start, &end, &narrow) != 0 || query_timekind(c, m, &kind) != 0)
+        return;
+
+    const struct sbx_tenant *t = c->tenant;
+    struct sbx_dataset ds = {t->seed, t->orders_per_day, t->data_origin};
+    struct sbx_result res;
+    if (sbx_data_select(&ds, m->entity, c->route, kind, start, end, c->now, &res) != WDTS_OK) {
+        wdt_error(c, 99, "其他错误");
+        return;
+    }
+    query_filter(c, m, &ds, narrow, &res);
+    render_page(c, m, &ds, &res);
     sbx_result_deinit(&res);
 }
 
@@ -597,6 +642,97 @@ static long tenant_index(const struct sbx_tenants *ts, const struct sbx_tenant *
 }
 
 /* ---- direct: POST /openapi ------------------------------------------------- */
+
+/* The signature covers every query parameter but sign, plus the raw body.
+ * @returns 0, or -1 after answering an error. */
+static int direct_signed(struct call *c, const struct sbx_kv *q)
+{
+    const char *sign = sbx_kv_get(q, "sign");
+    const char *key = sbx_kv_get(q, "key");
+    const char *salt = sbx_kv_get(q, "salt");
+    if (sign == NULL || key == NULL || salt == NULL || strcmp(key, c->tenant->appkey) != 0 ||
+        strcmp(salt, c->tenant->salt) != 0 || memchr(c->req->body, '\0', c->req->body_len)) {
+        wdt_error(c, 1, "验证失败");
+        return -1;
+    }
+    struct wdts_param *set = wdts_xmalloc((q->n + 1) * sizeof(*set));
+    size_t n = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        if (strcmp(q->v[i].key, "sign") == 0)
+            continue;
+        /* A repeated key is signed once, with the value the gateway reads (the last). */
+        if (sbx_kv_get(q, q->v[i].key) != q->v[i].val)
+            continue;
+        set[n++] = q->v[i];
+    }
+    set[n].key = "body";
+    set[n].val = c->req->body;
+    n++;
+    char want[WDTS_SIGN_MD5_LEN];
+    wdts_sign_wdt(c->tenant->secret, set, n, want);
+    free(set);
+    if (strcmp(want, sign) != 0) {
+        wdt_error(c, 1, "验证失败");
+        return -1;
+    }
+    return 0;
+}
+
+/* The body: a JSON array of positional arguments; query methods take one object, which
+ * becomes c->params. @returns 0, or -1 after answering an error. */
+static int direct_params(struct call *c)
+{
+    json_error_t jerr;
+    json_t *args = c->req->body_len ? json_loadb(c->req->body, c->req->body_len, 0, &jerr) : json_array();
+    if (args == NULL || !json_is_array(args)) {
+        json_decref(args);
+        wdt_error(c, 1, "参数错误");
+        return -1;
+    }
+    if (json_array_size(args) > 1) {
+        json_decref(args);
+        wdt_error(c, 1, "参数个数错误");
+        return -1;
+    }
+    json_t *p0 = json_array_get(args, 0);
+    if (p0 != NULL && !json_is_object(p0)) {
+        json_decref(args);
+        wdt_error(c, 1, "argument type mismatch");
+        return -1;
+    }
+    c->params = p0 ? json_incref(p0) : json_object();
+    json_decref(args);
+    return 0;
+}
+
+/* page_no, page_size (both or neither; page_no from 0) and calc_total.
+ * @returns 0, or -1 after answering an error. */
+static int direct_pager(struct call *c, const struct sbx_kv *q, const char *mname)
+{
+    const char *pn = sbx_kv_get(q, "page_no"), *ps = sbx_kv_get(q, "page_size");
+    const char *ct = sbx_kv_get(q, "calc_total");
+    if (pn || ps) {
+        if (pn == NULL || ps == NULL) {
+            wdt_error(c, 100, "此方法仅支持分页查询：%s", mname);
+            return -1;
+        }
+        if (parse_java_int(pn, &c->page_no) != 0) {
+            wdt_error(c, 1, "For input string: \"%s\"", pn);
+            return -1;
+        }
+        if (parse_java_int(ps, &c->page_size) != 0) {
+            wdt_error(c, 1, "For input string: \"%s\"", ps);
+            return -1;
+        }
+        if (c->page_no < 0 || c->page_size < 1 || c->page_size > SBX_MAX_PAGE_SIZE) {
+            wdt_error(c, 100, "参数错误: page_no 从0开始, page_size 取 1-%d", SBX_MAX_PAGE_SIZE);
+            return -1;
+        }
+        c->has_pager = 1;
+    }
+    c->calc_total = ct != NULL && strcmp(ct, "1") == 0;
+    return 0;
+}
 
 static void serve_direct(struct call *c)
 {
@@ -630,35 +766,8 @@ static void serve_direct(struct call *c)
         return;
     }
 
-    /* The signature covers every query parameter but sign, plus the raw body. */
-    const char *sign = sbx_kv_get(q, "sign");
-    const char *key = sbx_kv_get(q, "key");
-    const char *salt = sbx_kv_get(q, "salt");
-    if (sign == NULL || key == NULL || salt == NULL || strcmp(key, c->tenant->appkey) != 0 ||
-        strcmp(salt, c->tenant->salt) != 0 || memchr(c->req->body, '\0', c->req->body_len)) {
-        wdt_error(c, 1, "验证失败");
+    if (direct_signed(c, q) != 0)
         return;
-    }
-    struct wdts_param *set = wdts_xmalloc((q->n + 1) * sizeof(*set));
-    size_t n = 0;
-    for (size_t i = 0; i < q->n; i++) {
-        if (strcmp(q->v[i].key, "sign") == 0)
-            continue;
-        /* A repeated key is signed once, with the value the gateway reads (the last). */
-        if (sbx_kv_get(q, q->v[i].key) != q->v[i].val)
-            continue;
-        set[n++] = q->v[i];
-    }
-    set[n].key = "body";
-    set[n].val = c->req->body;
-    n++;
-    char want[WDTS_SIGN_MD5_LEN];
-    wdts_sign_wdt(c->tenant->secret, set, n, want);
-    free(set);
-    if (strcmp(want, sign) != 0) {
-        wdt_error(c, 1, "验证失败");
-        return;
-    }
 
     if (c->method == NULL && c->gen == NULL) {
         wdt_error(c, 100, "接口不存在：%s (the sandbox serves the query methods of the catalog)",
@@ -666,50 +775,8 @@ static void serve_direct(struct call *c)
         return;
     }
 
-    /* The body: a JSON array of positional arguments; query methods take one object. */
-    json_error_t jerr;
-    json_t *args = c->req->body_len ? json_loadb(c->req->body, c->req->body_len, 0, &jerr) : json_array();
-    if (args == NULL || !json_is_array(args)) {
-        json_decref(args);
-        wdt_error(c, 1, "参数错误");
+    if (direct_params(c) != 0 || direct_pager(c, q, mname) != 0)
         return;
-    }
-    if (json_array_size(args) > 1) {
-        json_decref(args);
-        wdt_error(c, 1, "参数个数错误");
-        return;
-    }
-    json_t *p0 = json_array_get(args, 0);
-    if (p0 != NULL && !json_is_object(p0)) {
-        json_decref(args);
-        wdt_error(c, 1, "argument type mismatch");
-        return;
-    }
-    c->params = p0 ? json_incref(p0) : json_object();
-    json_decref(args);
-
-    const char *pn = sbx_kv_get(q, "page_no"), *ps = sbx_kv_get(q, "page_size");
-    const char *ct = sbx_kv_get(q, "calc_total");
-    if (pn || ps) {
-        if (pn == NULL || ps == NULL) {
-            wdt_error(c, 100, "此方法仅支持分页查询：%s", mname);
-            return;
-        }
-        if (parse_java_int(pn, &c->page_no) != 0) {
-            wdt_error(c, 1, "For input string: \"%s\"", pn);
-            return;
-        }
-        if (parse_java_int(ps, &c->page_size) != 0) {
-            wdt_error(c, 1, "For input string: \"%s\"", ps);
-            return;
-        }
-        if (c->page_no < 0 || c->page_size < 1 || c->page_size > SBX_MAX_PAGE_SIZE) {
-            wdt_error(c, 100, "参数错误: page_no 从0开始, page_size 取 1-%d", SBX_MAX_PAGE_SIZE);
-            return;
-        }
-        c->has_pager = 1;
-    }
-    c->calc_total = ct != NULL && strcmp(ct, "1") == 0;
     serve_query(c);
 }
 
@@ -723,7 +790,9 @@ static const struct sbx_tenant *qimen_app(const struct sbx_tenants *ts, const ch
     return NULL;
 }
 
-static void serve_qimen(struct call *c, const struct sbx_kv *all)
+/* The TOP gateway's checks: system parameters, app, timestamp, signature, version,
+ * target app. @returns the tenant whose Qimen app calls, or NULL after answering an error. */
+static const struct sbx_tenant *qimen_top_checked(struct call *c, const struct sbx_kv *all)
 {
     static const struct {
         const char *key;
@@ -738,74 +807,73 @@ static void serve_qimen(struct call *c, const struct sbx_kv *all)
         const char *val = sbx_kv_get(all, required[i].key);
         if (val == NULL || *val == '\0') {
             top_error(c, required[i].code, required[i].msg, required[i].key);
-            return;
+            return NULL;
         }
     }
     const char *app_key = sbx_kv_get(all, "app_key");
     const struct sbx_tenant *app = qimen_app(c->gw->tenants, app_key);
     if (app == NULL) {
         top_error(c, 29, "Invalid App Key", NULL);
-        return;
+        return NULL;
     }
     int64_t tsv = 0;
     if (wdts_time_parse_beijing(sbx_kv_get(all, "timestamp"), &tsv) != WDTS_OK ||
         skew(tsv, c->ts_now) > SBX_TOP_SKEW_S) {
         top_error(c, 31, "Invalid Timestamp",
                   "timestamp must be yyyy-MM-dd HH:mm:ss GMT+8 within 10 minutes of the server");
-        return;
+        return NULL;
     }
     const char *sm = sbx_kv_get(all, "sign_method");
     enum wdts_top_sign method = WDTS_TOP_SIGN_MD5;
     if (sm && *sm && wdts_top_sign_parse(sm, &method) != WDTS_OK) {
         top_error(c, 41, "Invalid Arguments", "sign_method must be md5, hmac or hmac-sha256");
-        return;
+        return NULL;
     }
     char want[WDTS_SIGN_TOP_LEN];
     wdts_sign_top(method, app->qimen_app_secret, all->v, all->n, want);
     if (strcasecmp(want, sbx_kv_get(all, "sign")) != 0) {
         top_error(c, 25, "Invalid signature", NULL);
-        return;
+        return NULL;
     }
     const char *v = sbx_kv_get(all, "v");
     if (strcmp(v, "2.0") != 0) {
         top_error(c, 33, "Invalid Version", "v must be 2.0");
-        return;
+        return NULL;
     }
     const char *target = sbx_kv_get(all, "target_app_key");
     if (target == NULL || *target == '\0') {
         top_error(c, 40, "Missing Required Arguments", "target_app_key");
-        return;
+        return NULL;
     }
     if (strcmp(target, SBX_QIMEN_TARGET) != 0) {
         top_error(c, 41, "Invalid Arguments", "target_app_key must be 21363512");
-        return;
+        return NULL;
     }
-    const char *mname = sbx_kv_get(all, "method");
-    c->gen = sbx_reports_find_qimen(c->gw->reports, mname, &c->gen_history);
-    c->method = c->gen == NULL ? sbx_method_find_qimen(mname) : NULL;
-    if (c->method == NULL && c->gen == NULL) {
-        top_error(c, 22, "Invalid Method", mname);
-        return;
-    }
+    return app;
+}
 
-    /* Inside the scene: the WDT checks, answered in "response". */
+/* Inside the scene: the WDT checks (tenant, its Qimen app, wdt_sign, datetime), answered
+ * in "response". @returns 0, or -1 after answering an error. */
+static int qimen_wdt_checked(struct call *c, const struct sbx_kv *all, const char *mname,
+                             const char *app_key)
+{
     const char *sid = sbx_kv_get(all, "wdt3_customer_id");
     c->tenant = sid ? sbx_tenants_find(c->gw->tenants, sid) : NULL;
     if (c->tenant == NULL) {
         wdt_error(c, 1, "sid is not exists");
-        return;
+        return -1;
     }
     c->tenant_idx = tenant_index(c->gw->tenants, c->tenant);
     if (c->tenant->qimen_app_key == NULL || strcmp(c->tenant->qimen_app_key, app_key) != 0) {
         wdt_error(c, 1, "app auth fail");
-        return;
+        return -1;
     }
     const char *wkey = sbx_kv_get(all, "wdt_appkey"), *wsalt = sbx_kv_get(all, "wdt_salt");
     const char *wsign = sbx_kv_get(all, "wdt_sign");
     if (wkey == NULL || wsalt == NULL || wsign == NULL || strcmp(wkey, c->tenant->appkey) != 0 ||
         strcmp(wsalt, c->tenant->salt) != 0) {
         wdt_error(c, 1, "验证失败");
-        return;
+        return -1;
     }
     /* wdt_sign covers the app parameters only: drop the TOP system parameters. */
     static const char *const top_keys[] = {"method", "app_key", "target_app_key", "timestamp",
@@ -829,25 +897,31 @@ static void serve_qimen(struct call *c, const struct sbx_kv *all)
     /* Both helpers' null conventions are in use (docs/API.md §6.1); accept either. */
     if (e1 != WDTS_OK || e2 != WDTS_OK || (strcmp(s1, wsign) != 0 && strcmp(s2, wsign) != 0)) {
         wdt_error(c, 1, "验证失败");
-        return;
+        return -1;
     }
     const char *dt = sbx_kv_get(all, "datetime");
     int64_t dtv = 0;
     if (dt == NULL || wdts_time_parse_beijing(dt, &dtv) != WDTS_OK) {
         wdt_error(c, 1, "Unparseable date: %s", dt ? dt : "");
-        return;
+        return -1;
     }
     if (skew(dtv, c->ts_now) > SBX_WDT_SKEW_S) {
         wdt_error(c, 7, "时间戳错误");
-        return;
+        return -1;
     }
+    return 0;
+}
 
+/* params (a JSON object, into c->params) and pager ({"page_no": from 1, "page_size"}).
+ * @returns 0, or -1 after answering an error. */
+static int qimen_params(struct call *c, const struct sbx_kv *all)
+{
     const char *params = sbx_kv_get(all, "params");
     json_error_t jerr;
     c->params = params && *params ? json_loads(params, 0, &jerr) : json_object();
     if (c->params == NULL || !json_is_object(c->params)) {
         wdt_error(c, 1, "参数错误");
-        return;
+        return -1;
     }
     const char *pager = sbx_kv_get(all, "pager");
     if (pager && *pager) {
@@ -860,17 +934,34 @@ static void serve_qimen(struct call *c, const struct sbx_kv *all)
         json_decref(pj);
         if (!ok) {
             wdt_error(c, 1, "参数错误");
-            return;
+            return -1;
         }
         if (ps < 1 || ps > SBX_MAX_PAGE_SIZE || pn < 0) {
             wdt_error(c, 100, "参数错误: page_no 从1开始, page_size 取 1-%d", SBX_MAX_PAGE_SIZE);
-            return;
+            return -1;
         }
         /* Qimen pages count from 1; 0 is read as the first page, as one client assumes. */
         c->page_no = pn > 0 ? pn - 1 : 0;
         c->page_size = ps;
         c->has_pager = 1;
     }
+    return 0;
+}
+
+static void serve_qimen(struct call *c, const struct sbx_kv *all)
+{
+    if (qimen_top_checked(c, all) == NULL)
+        return;
+    const char *mname = sbx_kv_get(all, "method");
+    c->gen = sbx_reports_find_qimen(c->gw->reports, mname, &c->gen_history);
+    c->method = c->gen == NULL ? sbx_method_find_qimen(mname) : NULL;
+    if (c->method == NULL && c->gen == NULL) {
+        top_error(c, 22, "Invalid Method", mname);
+        return;
+    }
+    if (qimen_wdt_checked(c, all, mname, sbx_kv_get(all, "app_key")) != 0 ||
+        qimen_params(c, all) != 0)
+        return;
     serve_query(c);
 }
 

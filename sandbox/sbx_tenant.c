@@ -149,19 +149,9 @@ static const char *const known_keys[] = {
     "archive_horizon", NULL,
 };
 
-static void parse_tenant(json_t *obj, size_t idx, const struct sbx_reports *reports,
-                         struct sbx_tenant *t, struct problems *p)
+/* Reports the members of a tenant that are not known_keys. */
+static void check_known_keys(json_t *obj, const char *where, struct problems *p)
 {
-    char where[96];
-    snprintf(where, sizeof(where), "tenant #%zu", idx + 1);
-    if (!json_is_object(obj)) {
-        problem(p, "%s: must be a JSON object", where);
-        return;
-    }
-    t->sid = get_str(obj, "sid", 1, where, p);
-    if (t->sid)
-        snprintf(where, sizeof(where), "tenant #%zu (sid \"%.32s\")", idx + 1, t->sid);
-
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
@@ -173,21 +163,12 @@ static void parse_tenant(json_t *obj, size_t idx, const struct sbx_reports *repo
                        "qimen_app_secret, permissions, rate_per_min, concurrency, orders_per_day, "
                        "seed, data_origin, time_format, archive_horizon)", where, k);
     }
+}
 
-    if (t->sid && !plain_id(t->sid))
-        problem(p, "%s: \"sid\" may hold letters, digits, '.', '_' and '-' only", where);
-    t->appkey = get_str(obj, "appkey", 1, where, p);
-    if (t->appkey && !plain_id(t->appkey))
-        problem(p, "%s: \"appkey\" may hold letters, digits, '.', '_' and '-' only", where);
-    t->appsecret = get_str(obj, "appsecret", 1, where, p);
-    if (t->appsecret && split_secret(t) != 0)
-        problem(p, "%s: \"appsecret\" must have the form \"secret:salt\" with both parts non-empty",
-                where);
-    t->qimen_app_key = get_str(obj, "qimen_app_key", 0, where, p);
-    t->qimen_app_secret = get_str(obj, "qimen_app_secret", 0, where, p);
-    if ((t->qimen_app_key == NULL) != (t->qimen_app_secret == NULL))
-        problem(p, "%s: give both \"qimen_app_key\" and \"qimen_app_secret\", or neither", where);
-
+/* "permissions": direct method names the hand-made table or the generated reports serve. */
+static void parse_permissions(json_t *obj, const struct sbx_reports *reports, const char *where,
+                              struct sbx_tenant *t, struct problems *p)
+{
     json_t *perms = json_object_get(obj, "permissions");
     if (perms != NULL && !json_is_null(perms)) {
         if (!json_is_array(perms)) {
@@ -210,21 +191,11 @@ static void parse_tenant(json_t *obj, size_t idx, const struct sbx_reports *repo
             }
         }
     }
+}
 
-    t->rate_per_min = get_int(obj, "rate_per_min", 0, 1000000, 0, where, p);
-    t->concurrency = get_int(obj, "concurrency", 0, 100000, 0, where, p);
-    t->orders_per_day =
-        get_int(obj, "orders_per_day", 1, 1000000, SBX_TENANT_DEFAULT_ORDERS, where, p);
-
-    json_t *seed = json_object_get(obj, "seed");
-    if (seed == NULL || json_is_null(seed)) {
-        t->seed = t->sid ? seed_from_sid(t->sid) : 0;
-    } else if (json_is_integer(seed) && json_integer_value(seed) >= 0) {
-        t->seed = (uint64_t)json_integer_value(seed);
-    } else {
-        problem(p, "%s: \"seed\" must be a non-negative integer", where);
-    }
-
+static void parse_data_origin(json_t *obj, const char *where, struct sbx_tenant *t,
+                              struct problems *p)
+{
     json_t *origin = json_object_get(obj, "data_origin");
     t->data_origin = SBX_TENANT_DEFAULT_ORIGIN;
     if (origin != NULL && !json_is_null(origin)) {
@@ -241,7 +212,11 @@ static void parse_tenant(json_t *obj, size_t idx, const struct sbx_reports *repo
                     where);
         }
     }
+}
 
+static void parse_time_format(json_t *obj, const char *where, struct sbx_tenant *t,
+                              struct problems *p)
+{
     json_t *tf = json_object_get(obj, "time_format");
     enum sbx_timefmt fmt;
     t->time_format = -1;
@@ -252,7 +227,11 @@ static void parse_tenant(json_t *obj, size_t idx, const struct sbx_reports *repo
             problem(p, "%s: \"time_format\" must be \"doc\", \"datetime\" or \"epoch_ms\"",
                     where);
     }
+}
 
+static void parse_archive_horizon(json_t *obj, const char *where, struct sbx_tenant *t,
+                                  struct problems *p)
+{
     json_t *ah = json_object_get(obj, "archive_horizon");
     t->archive_horizon = -1;
     if (ah != NULL && !json_is_null(ah)) {
@@ -268,6 +247,56 @@ static void parse_tenant(json_t *obj, size_t idx, const struct sbx_reports *repo
             problem(p, "%s: \"archive_horizon\" must be a duration such as \"2d\", seconds, or "
                        "\"off\"", where);
     }
+}
+
+static void parse_tenant(json_t *obj, size_t idx, const struct sbx_reports *reports,
+                         struct sbx_tenant *t, struct problems *p)
+{
+    char where[96];
+    snprintf(where, sizeof(where), "tenant #%zu", idx + 1);
+    if (!json_is_object(obj)) {
+        problem(p, "%s: must be a JSON object", where);
+        return;
+    }
+    t->sid = get_str(obj, "sid", 1, where, p);
+    if (t->sid)
+        snprintf(where, sizeof(where), "tenant #%zu (sid \"%.32s\")", idx + 1, t->sid);
+
+    check_known_keys(obj, where, p);
+
+    if (t->sid && !plain_id(t->sid))
+        problem(p, "%s: \"sid\" may hold letters, digits, '.', '_' and '-' only", where);
+    t->appkey = get_str(obj, "appkey", 1, where, p);
+    if (t->appkey && !plain_id(t->appkey))
+        problem(p, "%s: \"appkey\" may hold letters, digits, '.', '_' and '-' only", where);
+    t->appsecret = get_str(obj, "appsecret", 1, where, p);
+    if (t->appsecret && split_secret(t) != 0)
+        problem(p, "%s: \"appsecret\" must have the form \"secret:salt\" with both parts non-empty",
+                where);
+    t->qimen_app_key = get_str(obj, "qimen_app_key", 0, where, p);
+    t->qimen_app_secret = get_str(obj, "qimen_app_secret", 0, where, p);
+    if ((t->qimen_app_key == NULL) != (t->qimen_app_secret == NULL))
+        problem(p, "%s: give both \"qimen_app_key\" and \"qimen_app_secret\", or neither", where);
+
+    parse_permissions(obj, reports, where, t, p);
+
+    t->rate_per_min = get_int(obj, "rate_per_min", 0, 1000000, 0, where, p);
+    t->concurrency = get_int(obj, "concurrency", 0, 100000, 0, where, p);
+    t->orders_per_day =
+        get_int(obj, "orders_per_day", 1, 1000000, SBX_TENANT_DEFAULT_ORDERS, where, p);
+
+    json_t *seed = json_object_get(obj, "seed");
+    if (seed == NULL || json_is_null(seed)) {
+        t->seed = t->sid ? seed_from_sid(t->sid) : 0;
+    } else if (json_is_integer(seed) && json_integer_value(seed) >= 0) {
+        t->seed = (uint64_t)json_integer_value(seed);
+    } else {
+        problem(p, "%s: \"seed\" must be a non-negative integer", where);
+    }
+
+    parse_data_origin(obj, where, t, p);
+    parse_time_format(obj, where, t, p);
+    parse_archive_horizon(obj, where, t, p);
 }
 
 wdts_err_t sbx_tenants_load(const char *path, struct sbx_tenants *out, char *errstr,
