@@ -1,5 +1,5 @@
-/* Rows of a hand-made history method, cut to its own page (see sbx_conform.h). */
-#include "sbx_conform.h"
+/* Rows of a hand-made history method, cut to its own page (see sbx_conform_int.h). */
+#include "sbx_conform_int.h"
 
 #include <stdint.h>
 #include <stdlib.h>

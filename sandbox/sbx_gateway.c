@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "sbx_clock.h"
-#include "sbx_conform.h"
+#include "sbx_conform_int.h"
 #include "sbx_fault.h"
 #include "sbx_generic.h"
 #include "sbx_method.h"
@@ -569,7 +569,7 @@ static void render_page(struct call *c, const struct sbx_method *m, const struct
     }
     page_open(c, res->n, m->list_key, "total_count");
     /* A history method's rows: the document as its current method renders it, cut to the
-     * archive page's fields and forms (sbx_conform.h). */
+     * archive page's fields and forms (sbx_conform_int.h). */
     const json_t *hrow = m->history ? sbx_reports_spec_row(c->gw->reports, m->direct) : NULL;
     const char *keep = fmt == SBX_TIMEFMT_DOC ? NULL
                                               : json_string_value(json_object_get(hrow,

@@ -13,7 +13,8 @@ for h in $(git ls-files -- 'common/*/include/wdts/*.h' 'common/*/*_int.h' 'sandb
     printf '#include "%s"\n' "$root/$h" >"$tmp/t.c"
     # shellcheck disable=SC2086 # word splitting of the flag lists is meant
     if ! cc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsyntax-only $layer_includes \
-        -Isandbox -Iworker -Ischeduler -Ischeduler/include -Isink -Isink/include $cflags "$tmp/t.c" 2>"$tmp/err"; then
+        -Isandbox/include -Iworker/include -Ischeduler -Ischeduler/include -Isink -Isink/include \
+        $cflags "$tmp/t.c" 2>"$tmp/err"; then
         echo "$h does not compile on its own:"
         cat "$tmp/err"
         fail=1

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sbx_conform.h"
+#include "sbx_conform_int.h"
 #include "sbx_data.h"
 #include "sbx_generic.h"
 #include "sbx_method.h"

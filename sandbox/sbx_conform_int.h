@@ -3,9 +3,9 @@
  * in other forms (the refund archive's times as datetimes, not epoch milliseconds). This
  * module cuts such a row to the fields of the archive page's tables, nested lists too, and
  * writes each in the form the page's example shows. It knows nothing of HTTP or of the
- * data set. */
-#ifndef SBX_CONFORM_H
-#define SBX_CONFORM_H
+ * data set. Private to the sandbox (the gateway uses it; tests/unit/test_spec.c tests it). */
+#ifndef SBX_CONFORM_INT_H
+#define SBX_CONFORM_INT_H
 
 #include <stddef.h>
 
