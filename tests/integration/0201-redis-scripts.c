@@ -3,6 +3,7 @@
  * errors and compile errors as clear messages, and scripts returning arrays. SCRIPT
  * FLUSH and restarts are in 0203, on a server of its own. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,17 @@
  * is refused with 验证失败; every other check answers with the gateway's status
  * and message; direct pages count from 0 and calc_total=1 returns total_count.
  * The clock is frozen so that the data set holds still. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
+#include "wdts_test_http.h"
 
 static struct sbx_proc sbx;
 static int64_t T; /* the frozen sandbox time */

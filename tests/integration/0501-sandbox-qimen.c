@@ -2,7 +2,15 @@
  * accepted with md5, hmac and hmac-sha256 and refused (TOP code 25) when one
  * character changes; the other TOP errors come in the TOP form and the WDT ones
  * inside "response"; Qimen pages count from 1. Clock frozen. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 static struct sbx_proc sbx;
 static int64_t T;

@@ -3,7 +3,16 @@
  * last one backwards plus a final page 0 misses no record that the truth
  * (`wdt-sandbox truth`, as of the end of the scan) says is in the window, while
  * paging forwards misses some. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"busy-shop\",\"appkey\":\"bk\",\"appsecret\":\"bs:bsalt\","                        \
@@ -24,7 +33,7 @@ static int setup(void **state)
     if (mkdtemp(dir) == NULL)
         return -1;
     static char path[512];
-    snprintf(path, sizeof(path), "%s", write_file(dir, "tenants.json", TENANTS));
+    snprintf(path, sizeof(path), "%s", wdts_test_write_file(dir, "tenants.json", TENANTS));
     tenants_path = path;
     /* Ten sandbox minutes per real second; every answer takes 20 ms, so a scan of
      * ~40 pages spans several sandbox minutes in which dozens of trades change. */
@@ -117,7 +126,7 @@ static void truth_now(struct idset *truth)
     snprintf(asof, sizeof(asof), "%lld", (long long)sbx_clock(&sbx));
     snprintf(since, sizeof(since), "%lld", (long long)(T0 - 3600));
     snprintf(before, sizeof(before), "%lld", (long long)T0);
-    char *bin = wdts_xstrdup(sbx_bin("wdt-sandbox"));
+    char *bin = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
     char *argv[] = {bin, "truth", "--tenants", (char *)tenants_path, "--sid", "busy-shop",
                     "--report", "trades", "--as-of", asof, "--since", since, "--before", before,
                     "--route", "wdt", NULL};

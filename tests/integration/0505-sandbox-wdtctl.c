@@ -4,7 +4,18 @@
  * refuses it; and every refusal the sandbox gives reaches the client as the
  * error class it stands for (auth, clock, permission, bad request, rate-limited,
  * transient). */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
+#include "wdts_test_http.h"
 
 static struct sbx_proc sbx;
 static int64_t T;
@@ -46,7 +57,7 @@ static void ctl(struct wdts_test_run *run, const char *app, const char *gateway,
 {
     const char *argv[48];
     size_t n = 0;
-    char *bin = wdts_xstrdup(sbx_bin("wdtctl"));
+    char *bin = wdts_xstrdup(wdts_test_bin("wdtctl"));
     argv[n++] = bin;
     argv[n++] = "call";
     argv[n++] = "--app";

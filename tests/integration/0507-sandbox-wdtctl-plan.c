@@ -6,11 +6,18 @@
  * total_count on sample windows (exactly that many calls, seen in the sandbox's metrics)
  * and its calls follow the worker's paging; `wdtctl status` agrees on the windows left
  * and says the time is unknown before any window is done; `wdtctl reports --group`. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
 
+#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "wdts/crypto.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts_test.h"
 
 #define MAX_ARGS 40
 
@@ -33,7 +40,7 @@ static int setup(void **state)
     snprintf(dir, sizeof(dir), "/tmp/plan-test.XXXXXX");
     if (mkdtemp(dir) == NULL)
         return -1;
-    const char *tenants = write_file(
+    const char *tenants = wdts_test_write_file(
         dir, "tenants.json",
         "[{\"sid\":\"plan-shop\",\"appkey\":\"plan-app\",\"appsecret\":\"plan-secret:plan-salt\","
         "\"rate_per_min\":6000,\"orders_per_day\":2000,\"seed\":7}]");
@@ -58,7 +65,7 @@ static void ctlv(struct wdts_test_run *run, const char *const *args, const char 
 {
     char *argv[MAX_ARGS];
     int n = 0;
-    argv[n++] = wdts_xstrdup(sbx_bin("wdtctl"));
+    argv[n++] = wdts_xstrdup(wdts_test_bin("wdtctl"));
     for (size_t i = 0; args[i] && n < MAX_ARGS - 1; i++)
         argv[n++] = wdts_xstrdup(args[i]);
     argv[n] = NULL;

@@ -5,6 +5,7 @@
  * Also: a fractional rate, hints that are exact for a lone client, and a retried request
  * (same slot token) that is not charged twice. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <signal.h>
 #include <stdint.h>

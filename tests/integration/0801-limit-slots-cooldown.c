@@ -5,6 +5,7 @@
  * stops at the cap, answers of calls that began before the cooldown do not escalate it,
  * a streak of successes resets it, and the cooldown is checked before anything else. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -6,6 +6,7 @@
  * a redis-server of that test's own: a flush of the shared one would fail other tests'
  * scripts mid-call); and processes racing for one lock never hold it together. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <ctype.h>
 #include <signal.h>

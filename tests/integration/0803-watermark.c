@@ -4,6 +4,7 @@
  * split windows, fencing records cleaned as the watermark passes, re-sync resets, and
  * argument errors. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>

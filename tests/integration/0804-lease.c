@@ -3,6 +3,7 @@
  * only, takeover with a higher epoch after a holder is killed and its lease expires,
  * and processes racing for the lease never holding it together. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -8,12 +8,21 @@
  * auth_failed when its secret stops working and ok again after; remove deletes every key
  * of the connection and nothing else. The sandbox is restarted on the same port with
  * another tenants file to change permissions and secrets, as a seller would. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "wdts/catalog.h"
 #include "wdts/crypto.h"
+#include "wdts/mem.h"
 #include "wdts/redis.h"
+#include "wdts/str.h"
 #include "wdts/watermark.h"
+#include "wdts_test.h"
 
 #define SECRET_A "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 #define SALT_A "salt-of-a"

@@ -3,7 +3,16 @@
  * connection:report:pk with the pii fields hashed, then the window marker with the counts;
  * the calls made are ceil(n / page_size) + 1; nothing the truth lists is missing; the
  * watermark moves to the window's end; the job's offset is committed; SIGTERM exits 0. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"wk-shop\",\"appkey\":\"wk-app\",\"appsecret\":\"wk-secret:wk-salt\","            \

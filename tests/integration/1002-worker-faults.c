@@ -6,7 +6,14 @@
  * then retry. Every window still completes with
  * nothing missing against the truth, the calls are counted by class on /metrics, and
  * /healthz and /readyz answer. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"flaky-shop\",\"appkey\":\"fk-app\",\"appsecret\":\"fk-secret:fk-salt\","         \

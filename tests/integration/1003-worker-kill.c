@@ -2,7 +2,15 @@
  * so the group hands it to a second worker, which waits for the dead worker's window lock
  * to expire, fetches the window and completes it: nothing the truth lists is missing, the
  * watermark reaches the window's end and the job's offset ends committed. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"kill-shop\",\"appkey\":\"kl-app\",\"appsecret\":\"kl-secret:kl-salt\","          \

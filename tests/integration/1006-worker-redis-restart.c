@@ -3,7 +3,18 @@
  * that were in flight (limiter, lock renewal) are retried, the scripts are loaded again
  * (EVAL after NOSCRIPT), and the window completes: marker, watermark, nothing missing
  * against the truth, the worker still running. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wdts/redis.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 
 #define TENANTS                                                                                    \

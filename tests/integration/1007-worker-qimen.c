@@ -5,7 +5,16 @@
  * against answers that carry total_count, and against a gateway whose answers carry none
  * and whose window bounds are both exclusive (neither is documented): the pages are read
  * forward while full, then back to page 0, and still nothing is missing. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"qm-shop\",\"appkey\":\"qm-app\",\"appsecret\":\"qm-secret:qm-salt\","            \

@@ -15,9 +15,19 @@
  *    `permission` naming the method and the fix, the connection shows it refused, and a
  *    recent window completes from the normal method (counted in
  *    wdt_worker_history_skipped_total). */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
 
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "wdts/conn.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define DAY 86400LL
 

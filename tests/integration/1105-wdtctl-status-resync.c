@@ -3,12 +3,17 @@
  * do), watermark, windows outstanding and completed; wdtctl resync emits a range as kind
  * `resync` on the planning grid and moves the watermark back to its start; wdtctl
  * reports lists the catalog; bad arguments get their own message and exit code. */
-#include "sched_testlib.h"
+#include "wdts_test_sched.h"
 
 #include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "wdts/catalog.h"
+#include "wdts/conn.h"
 #include "wdts/time.h"
 #include "wdts/watermark.h"
+#include "wdts_test.h"
 
 #define T1 1795659453LL /* 2026-11-26 10:17:33 +08:00 */
 

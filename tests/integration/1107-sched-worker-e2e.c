@@ -4,12 +4,22 @@
  * the scheduler emitted, the watermark reaches the end of the backfill, and the next
  * scheduler pass finds them completed: none of them outstanding (at most the minute the
  * clock added since), nothing re-emitted, and `wdtctl status` says ok. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
 
 #include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "sched_state.h"
+#include "wdts/conn.h"
+#include "wdts/mem.h"
+#include "wdts/redis.h"
+#include "wdts/str.h"
 #include "wdts/watermark.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"e2e-shop\",\"appkey\":\"e2e-app\",\"appsecret\":\"e2e-secret:e2e-salt\","         \

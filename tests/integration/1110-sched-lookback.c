@@ -17,13 +17,24 @@
  * the last look-back ran. Last, `wdtctl connection add --lookback` gives the connection
  * depths of its own (refusing a bad duration or a report it does not sync), which `connection
  * show`, `status` and the next pass use. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
 
 #include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "sched_state.h"
+#include "wdts/catalog.h"
+#include "wdts/conn.h"
+#include "wdts/mem.h"
+#include "wdts/redis.h"
+#include "wdts/str.h"
 #include "wdts/time.h"
 #include "wdts/watermark.h"
+#include "wdts_test.h"
 
 #define SID "lb-shop"
 #define TENANTS                                                                                    \
@@ -444,7 +455,7 @@ static void test_lookback(void **state)
 
     /* a connection's own depth (`wdtctl connection add --lookback`) replaces the catalog's */
     setenv("WDT_SECRET_KEY", WT_KEY_HEX, 1);
-    char *secret = wdts_xasprintf("%s", write_file(t.dir, "secret.txt", "lb-secret:lb-salt"));
+    char *secret = wdts_xasprintf("%s", wdts_test_write_file(t.dir, "secret.txt", "lb-secret:lb-salt"));
     const char *reports = LB "," NOLB;
     char *out = NULL;
     const char *bad1[] = {"connection", "add", "--tenant", "t1", "--id", "c1", "--app", "wdt",

@@ -6,11 +6,21 @@
  * SQLite has applied). */
 #include "wdts_test.h"
 
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "sink_testlib.h"
+#include "wdts/kafka.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts_test_kafka.h"
+#include "wdts_test_sink.h"
 
 #define N 6000 /* keys; each gets two versions, so 2N messages */
 #define PARTS 8
@@ -38,7 +48,7 @@ static void test_kill_restart(void **state)
     snprintf(log_path, sizeof(log_path), "%s/sink.log", dir);
     st_create_topic(topic, PARTS);
 
-    struct wdts_kafka_producer *prod = st_producer(brokers);
+    struct wdts_kafka_producer *prod = wdts_test_kafka_producer(brokers, "20");
     struct wdts_buf b, k;
     wdts_buf_init(&b);
     wdts_buf_init(&k);
@@ -60,7 +70,7 @@ static void test_kill_restart(void **state)
     }
     assert_int_equal(wdts_kafka_producer_flush(prod, 120000), WDTS_OK);
     wdts_kafka_producer_destroy(prod);
-    int parts = st_partitions(brokers, topic);
+    int parts = wdts_test_kafka_partitions(brokers, topic);
 
     /* Small transactions, so the kill lands between many commits. */
     const char *extra[] = {"--set", "sink.batch.max=100", NULL};
@@ -77,18 +87,18 @@ static void test_kill_restart(void **state)
             break;
     }
     assert_int_equal(kill(pid, SIGKILL), 0);
-    assert_int_equal(st_wait(pid, 30), 128 + SIGKILL);
+    assert_int_equal(wdts_test_wait_exit(pid, 30), 128 + SIGKILL);
 
     sqlite3 *db = st_db_open(db_path);
     int64_t in_sqlite = applied(db);
     sqlite3_close(db);
-    int64_t committed = st_committed_sum(brokers, group, topic, parts);
+    int64_t committed = wdts_test_kafka_committed_sum(brokers, group, topic, parts);
     fprintf(stderr,
             "killed with %" PRId64 " of %d messages applied in SQLite, %" PRId64
             " covered by committed offsets\n",
             in_sqlite, 2 * N, committed);
     if (in_sqlite >= 2 * N)
-        st_dump_log(log_path);
+        wdts_test_dump_file(log_path);
     assert_true(in_sqlite < 2 * N); /* the kill came mid-run */
     assert_true(in_sqlite > 0);
     assert_true(committed <= in_sqlite); /* never an offset past SQLite */
@@ -96,11 +106,11 @@ static void test_kill_restart(void **state)
     /* Restart: it resumes from the committed offsets and finishes. */
     const char *extra2[] = {"--once-idle", "3", NULL};
     pid = st_sink_start(brokers, db_path, group, topic, log_path, extra2);
-    int rc = st_wait(pid, 300);
+    int rc = wdts_test_wait_exit(pid, 300);
     if (rc != 0) {
         if (rc < 0)
             kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        st_dump_log(log_path);
+        wdts_test_dump_file(log_path);
     }
     assert_int_equal(rc, 0);
 
@@ -130,7 +140,7 @@ static void test_kill_restart(void **state)
     /* What was applied but not committed came again: exactly that many
      * re-upserts. */
     assert_int_equal(dups + stale, in_sqlite - committed);
-    assert_int_equal(st_committed_sum(brokers, group, topic, parts), 2 * N);
+    assert_int_equal(wdts_test_kafka_committed_sum(brokers, group, topic, parts), 2 * N);
 
     wdts_buf_deinit(&b);
     wdts_buf_deinit(&k);

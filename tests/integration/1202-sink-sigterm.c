@@ -4,11 +4,20 @@
  * topic with no re-upsert at all (no duplicate, nothing stale). */
 #include "wdts_test.h"
 
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "sink_testlib.h"
+#include "wdts/kafka.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts_test_kafka.h"
+#include "wdts_test_sink.h"
 
 #define N 8000
 #define PARTS 8
@@ -113,7 +122,7 @@ static void test_sigterm(void **state)
     snprintf(log_path, sizeof(log_path), "%s/sink.log", dir);
     st_create_topic(topic, PARTS);
 
-    struct wdts_kafka_producer *prod = st_producer(brokers);
+    struct wdts_kafka_producer *prod = wdts_test_kafka_producer(brokers, "20");
     struct wdts_buf b, k;
     wdts_buf_init(&b);
     wdts_buf_init(&k);
@@ -130,7 +139,7 @@ static void test_sigterm(void **state)
     }
     assert_int_equal(wdts_kafka_producer_flush(prod, 120000), WDTS_OK);
     wdts_kafka_producer_destroy(prod);
-    int parts = st_partitions(brokers, topic);
+    int parts = wdts_test_kafka_partitions(brokers, topic);
 
     /* Long transactions (up to 10 s): SIGTERM finds one open and must commit it.
      */
@@ -150,7 +159,7 @@ static void test_sigterm(void **state)
     }
     unsigned port = http_port(log_path);
     if (port == 0)
-        st_dump_log(log_path);
+        wdts_test_dump_file(log_path);
     assert_true(port > 0);
     struct wdts_buf body;
     wdts_buf_init(&body);
@@ -166,12 +175,12 @@ static void test_sigterm(void **state)
 
     int64_t t_term = wdts_time_mono_ms();
     assert_int_equal(kill(pid, SIGTERM), 0);
-    int rc = st_wait(pid, 60);
+    int rc = wdts_test_wait_exit(pid, 60);
     int64_t stop_ms = wdts_time_mono_ms() - t_term;
     if (rc != 0) {
         if (rc < 0)
             kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        st_dump_log(log_path);
+        wdts_test_dump_file(log_path);
     }
     assert_int_equal(rc, 0);
     assert_true(log_has(log_path, "revoked")); /* it left the group */
@@ -180,7 +189,7 @@ static void test_sigterm(void **state)
     sqlite3 *db = st_db_open(db_path);
     int64_t in_sqlite = applied(db);
     sqlite3_close(db);
-    int64_t committed = st_committed_sum(brokers, group, topic, parts);
+    int64_t committed = wdts_test_kafka_committed_sum(brokers, group, topic, parts);
     fprintf(stderr,
             "SIGTERM: exit 0 in %" PRId64 " ms with %" PRId64 " of %d applied, %" PRId64
             " committed\n",
@@ -190,11 +199,11 @@ static void test_sigterm(void **state)
 
     const char *extra2[] = {"--once-idle", "3", NULL};
     pid = st_sink_start(brokers, db_path, group, topic, log_path, extra2);
-    rc = st_wait(pid, 300);
+    rc = wdts_test_wait_exit(pid, 300);
     if (rc != 0) {
         if (rc < 0)
             kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        st_dump_log(log_path);
+        wdts_test_dump_file(log_path);
     }
     assert_int_equal(rc, 0);
     db = st_db_open(db_path);
@@ -207,7 +216,7 @@ static void test_sigterm(void **state)
                             NULL),
                      0);
     sqlite3_close(db);
-    assert_int_equal(st_committed_sum(brokers, group, topic, parts), N);
+    assert_int_equal(wdts_test_kafka_committed_sum(brokers, group, topic, parts), N);
 
     wdts_buf_deinit(&b);
     wdts_buf_deinit(&k);

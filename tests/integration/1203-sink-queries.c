@@ -5,11 +5,17 @@
  * refunds. Every answer is checked row by row. */
 #include "wdts_test.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
-#include "sink_testlib.h"
+#include "wdts/kafka.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts_test_kafka.h"
+#include "wdts_test_sink.h"
 
 static const char *brokers;
 
@@ -99,7 +105,7 @@ static void test_queries(void **state)
     snprintf(db_path, sizeof(db_path), "%s/sink.db", dir);
     snprintf(log_path, sizeof(log_path), "%s/sink.log", dir);
     st_create_topic(c.topic, 4);
-    c.prod = st_producer(brokers);
+    c.prod = wdts_test_kafka_producer(brokers, "20");
 
     char *t;
     t = trade("JY1", "Shop A", "2026-03-01 09:00:00", "100.00",
@@ -141,11 +147,11 @@ static void test_queries(void **state)
 
     const char *extra[] = {"--once-idle", "3", NULL};
     pid_t pid = st_sink_start(brokers, db_path, group, c.topic, log_path, extra);
-    int rc = st_wait(pid, 240);
+    int rc = wdts_test_wait_exit(pid, 240);
     if (rc != 0) {
         if (rc < 0)
             kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        st_dump_log(log_path);
+        wdts_test_dump_file(log_path);
     }
     assert_int_equal(rc, 0);
 

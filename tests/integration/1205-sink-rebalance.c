@@ -9,12 +9,20 @@
  * one (harmless re-upserts, which is what at-least-once allows). */
 #include "wdts_test.h"
 
+#include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "sink_testlib.h"
+#include "wdts/kafka.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts_test_kafka.h"
+#include "wdts_test_sink.h"
 
 #define TOTAL 24000
 #define PARTS 16
@@ -142,7 +150,7 @@ static void test_rebalance(void **state)
            wdts_time_mono_ms() < deadline)
         usleep(100 * 1000);
     if (!log_has(log_a, "after committing the open transaction"))
-        st_dump_log(log_a);
+        wdts_test_dump_file(log_a);
     assert_true(log_has(log_a, "after committing the open transaction"));
     int64_t at_revoke = applied(db_a, "records");
     fprintf(stderr, "A committed %" PRId64 " records at the revoke (%d produced so far)\n",
@@ -156,17 +164,17 @@ static void test_rebalance(void **state)
     /* One after the other: A leaves, B takes all partitions back and settles, then B goes.
      * (Stopped together, each one's commit could meet the other's rebalance.) */
     assert_int_equal(kill(a, SIGTERM), 0);
-    int rc_a = st_wait(a, 60);
+    int rc_a = wdts_test_wait_exit(a, 60);
     deadline = wdts_time_mono_ms() + 90000;
     while (!log_has(log_b, "partitions (16 held)") && wdts_time_mono_ms() < deadline)
         usleep(100 * 1000);
     assert_true(log_has(log_b, "partitions (16 held)"));
     sleep(3);
     assert_int_equal(kill(b, SIGTERM), 0);
-    int rc_b = st_wait(b, 60);
+    int rc_b = wdts_test_wait_exit(b, 60);
     if (rc_a != 0 || rc_b != 0) {
-        st_dump_log(log_a);
-        st_dump_log(log_b);
+        wdts_test_dump_file(log_a);
+        wdts_test_dump_file(log_b);
     }
     assert_int_equal(rc_a, 0);
     assert_int_equal(rc_b, 0);
@@ -190,7 +198,7 @@ static void test_rebalance(void **state)
         TOTAL);
     sqlite3_close(db);
     assert_true(ra + rb >= TOTAL);
-    assert_int_equal(st_committed_sum(brokers, group, fd.topic, PARTS), TOTAL);
+    assert_int_equal(wdts_test_kafka_committed_sum(brokers, group, fd.topic, PARTS), TOTAL);
 
     char *rm = wdts_xasprintf("rm -rf '%s'", dir);
     assert_int_equal(system(rm), 0);
