@@ -312,28 +312,9 @@ static void test_processes_respect_slots(void **state)
     assert_true(most >= 1 && most <= SLOTS);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    char e[256] = "";
-    redis = wdts_redis_new(&params, e, sizeof(e));
-    if (redis == NULL) {
-        fprintf(stderr, "connect: %s\n", e);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    wdts_redis_destroy(redis);
-    return 0;
-}
-
 int main(void)
 {
-    wdts_test_redis_params(&params);
+    wdts_test_redis_group(&params, &redis);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slots_released_by_token),
         cmocka_unit_test(test_killed_holder_slots_expire),
@@ -341,5 +322,6 @@ int main(void)
         cmocka_unit_test(test_burst_of_answers_escalates_once),
         cmocka_unit_test(test_processes_respect_slots),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, wdts_test_redis_group_setup,
+                                  wdts_test_redis_group_teardown);
 }
