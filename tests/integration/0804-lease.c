@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "wdts/lease.h"
@@ -21,13 +20,6 @@
 static struct wdts_redis_params params;
 static struct wdts_redis *redis;
 static char es[512];
-
-static void sleep_ms(long long ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 static struct wdts_lease_state acquire(const char *name, const char *holder, const char *tok,
                                        long long ttl)
@@ -127,7 +119,7 @@ static void test_takeover_after_kill(void **state)
         if (st.ttl_ms < 0 || st.ttl_ms > 500)
             fail_msg("holder doomed has %lld ms left", st.ttl_ms);
         refused++;
-        sleep_ms(st.ttl_ms); /* the answer says how long to wait */
+        wdts_test_sleep_ms(st.ttl_ms); /* the answer says how long to wait */
         assert_true(wdts_time_mono_ms() - t0 < 10000);
     }
     assert_true(st.epoch > doomed_epoch);
@@ -183,7 +175,7 @@ static void test_processes_never_share(void **state)
             if (!st.held) {
                 if (strcmp(st.holder, me) == 0)
                     _exit(4); /* told someone else holds it, but named us */
-                sleep_ms(1);
+                wdts_test_sleep_ms(1);
                 continue;
             }
             const char *incr[2] = {"INCR", holders};
@@ -191,7 +183,7 @@ static void test_processes_never_share(void **state)
             if (wdts_redis_command_int(r, 2, incr, NULL, &n) || n != 1)
                 _exit(3);
             held++;
-            sleep_ms(2);
+            wdts_test_sleep_ms(2);
             if (wdts_redis_command_int(r, 2, decr, NULL, &n) || n != 0)
                 _exit(3);
             if (wdts_lease_release(r, "sched-race", tok, &rel, e, sizeof(e)) || rel != 1) {
