@@ -8,12 +8,9 @@
 #include "wdts_test.h"
 
 #include <inttypes.h>
-#include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "wdts/kafka.h"
 #include "wdts/mem.h"
@@ -59,12 +56,7 @@ static int run_sink(struct ctx *c)
 {
     const char *extra[] = {"--once-idle", "3", NULL};
     pid_t pid = st_sink_start(brokers, c->db, c->group, c->topic, c->log, extra);
-    int rc = wdts_test_wait_exit(pid, 240);
-    if (rc != 0) {
-        if (rc < 0)
-            kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        wdts_test_dump_file(c->log);
-    }
+    int rc = st_sink_wait(pid, 240, c->log);
     return rc;
 }
 
@@ -275,9 +267,7 @@ static void test_upsert_rules(void **state)
 
     wdts_kafka_producer_destroy(c.prod);
     wdts_buf_deinit(&b);
-    char *rm = wdts_xasprintf("rm -rf '%s'", c.dir);
-    assert_int_equal(system(rm), 0);
-    free(rm);
+    wdts_test_rmtree(c.dir);
 }
 
 static void expect_exit(const char *const *args, int want, const char *needle)

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "wdts/time.h"
 #include "wdts_test.h"
@@ -104,12 +103,7 @@ static void test_worker_to_sink(void **state)
     snprintf(group, sizeof(group), "%ssink", t.prefix);
     const char *extra[] = {"--once-idle", "3", NULL};
     pid_t pid = st_sink_start(t.brokers, db_path, group, t.t_records, log_path, extra);
-    int rc = wdts_test_wait_exit(pid, 240);
-    if (rc != 0) {
-        if (rc < 0)
-            kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        wdts_test_dump_file(log_path);
-    }
+    int rc = st_sink_wait(pid, 240, log_path);
     assert_int_equal(rc, 0);
 
     sqlite3 *db = st_db_open(db_path);
