@@ -6,6 +6,7 @@
  * The same responder checks that what is sent is exactly what --dry-run printed, and
  * serves many prepared transfers in flight at once on one curl multi loop. */
 #include "wdts_test.h"
+#include "wdts_test_http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -52,13 +53,8 @@ static struct {
     char *path, *content_type, *sign, *body, *connection;
 } seen;
 
-static struct MHD_Daemon *mhd;
-static unsigned short mhd_port;
+static struct wdts_test_responder *responder;
 static char big_body[300000];
-
-struct upload {
-    struct wdts_buf body;
-};
 
 static void set_seen(char **dst, const char *v)
 {
@@ -77,25 +73,11 @@ static ssize_t cut_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls)
+/* The responder's answer: fixed bytes per path, after noting what was sent. */
+static struct MHD_Response *answer(void *opaque, struct MHD_Connection *conn, const char *url,
+                                   const char *body, unsigned *status)
 {
-    (void)cls;
-    (void)method;
-    (void)version;
-    struct upload *up = *req_cls;
-    if (up == NULL) {
-        up = wdts_xcalloc(1, sizeof(*up));
-        wdts_buf_init(&up->body);
-        *req_cls = up;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        wdts_buf_append(&up->body, upload_data, *upload_data_size);
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
+    (void)opaque;
     pthread_mutex_lock(&seen_lock);
     set_seen(&seen.path, url);
     set_seen(&seen.content_type,
@@ -103,58 +85,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     set_seen(&seen.connection,
              MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION));
     set_seen(&seen.sign, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sign"));
-    set_seen(&seen.body, wdts_buf_str(&up->body));
+    set_seen(&seen.body, body);
     pthread_mutex_unlock(&seen_lock);
 
     struct MHD_Response *resp = NULL;
-    unsigned status = 404;
+    *status = 404;
     if (strcmp(url, "/slow") == 0) {
         sleep(3);
-        status = 200;
+        *status = 200;
         resp = MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
     } else if (strcmp(url, "/cut") == 0) {
-        status = 200;
+        *status = 200;
         resp = MHD_create_response_from_callback(200, 64, cut_reader, NULL, NULL);
     } else if (strcmp(url, "/big") == 0) {
-        status = 200;
+        *status = 200;
         resp = MHD_create_response_from_buffer(strlen(big_body), big_body, MHD_RESPMEM_PERSISTENT);
     }
     for (size_t i = 0; resp == NULL && i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strcmp(url, routes[i].path) == 0) {
-            status = routes[i].status;
+            *status = routes[i].status;
             resp = MHD_create_response_from_buffer(strlen(routes[i].body), (void *)routes[i].body,
                                                    MHD_RESPMEM_PERSISTENT);
         }
     }
     if (resp == NULL)
         resp = MHD_create_response_from_buffer(9, (void *)"not found", MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    struct upload *up = *req_cls;
-    if (up) {
-        wdts_buf_deinit(&up->body);
-        free(up);
-    }
-    *req_cls = NULL;
+    return resp;
 }
 
 static int start_responder(void **state)
 {
     (void)state;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = 0; /* a free port */
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     /* A valid JSON answer far above a 1 KiB cap. */
     struct wdts_buf b;
     wdts_buf_init(&b);
@@ -165,22 +126,14 @@ static int start_responder(void **state)
     wdts_strlcpy(big_body, wdts_buf_str(&b), sizeof(big_body));
     wdts_buf_deinit(&b);
 
-    mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                           NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-    if (mhd == NULL) {
-        fprintf(stderr, "cannot start libmicrohttpd on 127.0.0.1\n");
-        return -1;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
-    mhd_port = info ? info->port : 0;
-    return mhd_port ? 0 : -1;
+    responder = wdts_test_responder_start(answer, NULL);
+    return responder ? 0 : -1;
 }
 
 static int stop_responder(void **state)
 {
     (void)state;
-    MHD_stop_daemon(mhd);
+    wdts_test_responder_stop(responder);
     free(seen.path);
     free(seen.content_type);
     free(seen.sign);
@@ -193,7 +146,7 @@ static int stop_responder(void **state)
 
 static char *url_of(const char *path)
 {
-    return wdts_xasprintf("http://127.0.0.1:%u%s", (unsigned)mhd_port, path);
+    return wdts_xasprintf("http://127.0.0.1:%u%s", (unsigned)wdts_test_responder_port(responder), path);
 }
 
 /* Runs wdtctl with the given arguments (NULL-terminated); checks no secret leaks. */
