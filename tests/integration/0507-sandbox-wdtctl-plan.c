@@ -14,12 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wdts/crypto.h"
 #include "wdts/mem.h"
 #include "wdts/str.h"
 #include "wdts_test.h"
-
-#define MAX_ARGS 40
+#include "wdts_test_redis.h"
 
 static struct sbx_proc sbx;
 static char dir[256], gw[128], prefix[80];
@@ -27,16 +25,8 @@ static char dir[256], gw[128], prefix[80];
 static int setup(void **state)
 {
     (void)state;
-    const char *url = wdts_test_require_env("WDT_TEST_REDIS_URL");
-    snprintf(prefix, sizeof(prefix), "%splan:", wdts_test_prefix());
-    unsigned char key[WDTS_CRYPTO_KEY_LEN];
-    char hex[2 * WDTS_CRYPTO_KEY_LEN + 1];
-    if (wdts_crypto_random(key, sizeof(key)) != WDTS_OK)
+    if (wdts_test_store_env("plan", prefix, sizeof(prefix)) != 0)
         return -1;
-    wdts_hex_lower(key, sizeof(key), hex);
-    setenv("WDT_REDIS_URL", url, 1);
-    setenv("WDT_REDIS_PREFIX", prefix, 1);
-    setenv("WDT_SECRET_KEY", hex, 1);
     snprintf(dir, sizeof(dir), "/tmp/plan-test.XXXXXX");
     if (mkdtemp(dir) == NULL)
         return -1;
@@ -63,15 +53,7 @@ static int teardown(void **state)
 
 static void ctlv(struct wdts_test_run *run, const char *const *args, const char *stdin_text)
 {
-    char *argv[MAX_ARGS];
-    int n = 0;
-    argv[n++] = wdts_xstrdup(wdts_test_bin("wdtctl"));
-    for (size_t i = 0; args[i] && n < MAX_ARGS - 1; i++)
-        argv[n++] = wdts_xstrdup(args[i]);
-    argv[n] = NULL;
-    assert_int_equal(wdts_test_run(argv, stdin_text, 120, run), 0);
-    for (int i = 0; i < n; i++)
-        free(argv[i]);
+    wdts_test_run_bin("wdtctl", args, stdin_text, 120, run);
 }
 
 #define CTL(run, ...) ctlv((run), (const char *const[]){__VA_ARGS__, NULL}, NULL)

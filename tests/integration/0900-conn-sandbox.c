@@ -17,12 +17,12 @@
 #include <unistd.h>
 
 #include "wdts/catalog.h"
-#include "wdts/crypto.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/str.h"
 #include "wdts/watermark.h"
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #define SECRET_A "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 #define SALT_A "salt-of-a"
@@ -31,7 +31,6 @@
 #define QM_SECRET "qimen-app-secret-5a5a5a5a"
 #define PLATFORM_SECRET "platform-qimen-secret-77"
 #define REFUNDS_METHOD "aftersales.refund.Refund.search"
-#define MAX_ARGS 48
 
 static struct sbx_proc sbx, sbx_skewed;
 static char dir[256], gw[128], gw_qimen[128], gw_skewed[128], prefix[80];
@@ -112,15 +111,7 @@ static void assert_no_secret(const char *what, const char *text)
 
 static void ctlv_in(struct wdts_test_run *run, const char *const *args, const char *stdin_text)
 {
-    char *argv[MAX_ARGS];
-    int n = 0;
-    argv[n++] = wdts_xstrdup(wdts_test_bin("wdtctl"));
-    for (size_t i = 0; args[i] && n < MAX_ARGS - 1; i++)
-        argv[n++] = wdts_xstrdup(args[i]);
-    argv[n] = NULL;
-    assert_int_equal(wdts_test_run(argv, stdin_text, 120, run), 0);
-    for (int i = 0; i < n; i++)
-        free(argv[i]);
+    wdts_test_run_bin("wdtctl", args, stdin_text, 120, run);
     assert_no_secret("stdout", run->out);
     assert_no_secret("stderr", run->err);
 }
@@ -250,23 +241,12 @@ static int setup(void **state)
 {
     (void)state;
     char es[512];
-    const char *url = wdts_test_require_env("WDT_TEST_REDIS_URL");
-    snprintf(prefix, sizeof(prefix), "%sconn:", wdts_test_prefix());
-    unsigned char key[WDTS_CRYPTO_KEY_LEN];
-    char hex[2 * WDTS_CRYPTO_KEY_LEN + 1];
-    if (wdts_crypto_random(key, sizeof(key)) != WDTS_OK)
+    if (wdts_test_store_env("conn", prefix, sizeof(prefix)) != 0)
         return -1;
-    wdts_hex_lower(key, sizeof(key), hex);
-    setenv("WDT_REDIS_URL", url, 1);
-    setenv("WDT_REDIS_PREFIX", prefix, 1);
-    setenv("WDT_SECRET_KEY", hex, 1);
     unsetenv("WDT_QIMEN_APP_KEY");
     unsetenv("WDT_QIMEN_APP_SECRET");
 
-    struct wdts_redis_params params;
-    wdts_redis_params_init(&params);
-    if (wdts_redis_params_from_url(&params, url, es, sizeof(es)) != WDTS_OK ||
-        (redis = wdts_redis_new(&params, es, sizeof(es))) == NULL) {
+    if ((redis = wdts_test_redis_connect(NULL, NULL, es, sizeof(es))) == NULL) {
         fprintf(stderr, "redis: %s\n", es);
         return -1;
     }
