@@ -8,7 +8,6 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "wdts/mem.h"
 #include "wdts/time.h"
@@ -122,29 +121,13 @@ static size_t fetch(int page, int calc_total, struct idset *seen, long long *tot
 /* The truth as of the sandbox clock now: the pks whose modified lies in the window. */
 static void truth_now(struct idset *truth)
 {
-    char asof[32], since[32], before[32];
-    snprintf(asof, sizeof(asof), "%lld", (long long)sbx_clock(&sbx));
-    snprintf(since, sizeof(since), "%lld", (long long)(T0 - 3600));
-    snprintf(before, sizeof(before), "%lld", (long long)T0);
-    char *bin = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
-    char *argv[] = {bin, "truth", "--tenants", (char *)tenants_path, "--sid", "busy-shop",
-                    "--report", "trades", "--as-of", asof, "--since", since, "--before", before,
-                    "--route", "wdt", NULL};
-    struct wdts_test_run run;
-    assert_int_equal(wdts_test_run(argv, NULL, 60, &run), 0);
-    if (run.status != 0)
-        fail_msg("truth failed (%d): %s", run.status, run.err);
-    for (char *line = run.out, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        json_t *j = json_loads(line, 0, NULL);
-        assert_non_null(j);
-        idset_add(truth, strtoll(json_string_value(json_object_get(j, "pk")), NULL, 10));
-        json_decref(j);
-    }
-    wdts_test_run_free(&run);
-    free(bin);
+    json_t *all = sbx_truth(tenants_path, "busy-shop", "trades", "wdt", sbx_clock(&sbx), T0 - 3600,
+                            T0);
+    for (size_t i = 0; i < json_array_size(all); i++)
+        idset_add(truth,
+                  strtoll(json_string_value(json_object_get(json_array_get(all, i), "pk")), NULL,
+                          10));
+    json_decref(all);
 }
 
 static size_t missing(const struct idset *truth, const struct idset *seen)

@@ -10,7 +10,6 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "wdts/time.h"
@@ -86,12 +85,7 @@ static void run_qimen(const char *conn, const char *const *sandbox_args, int wit
 
     char **pks = NULL;
     size_t n = wt_truth_route(tenants, "qm-shop", "trades", "qimen", as_of, start, end, &pks);
-    size_t missing = 0;
-    for (size_t i = 0; i < n; i++) {
-        missing += !wt_has_pk(&rd, conn, "trades", pks[i]);
-        free(pks[i]);
-    }
-    free(pks);
+    size_t missing = wt_missing(&rd, conn, "trades", pks, n);
     printf("# truth (qimen route): %zu records, %zu missing\n", n, missing);
     assert_true(n > 100);
     assert_int_equal(missing, 0);

@@ -14,11 +14,9 @@
 #include <unistd.h>
 
 #include "sched_state.h"
-#include "wdts/conn.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/str.h"
-#include "wdts/watermark.h"
 #include "wdts_test.h"
 
 #define TENANTS                                                                                    \
@@ -39,11 +37,10 @@ static char *hget(struct wt *t, const char *kind, const char *field)
 static void run_once(void)
 {
     struct wdts_test_run run;
-    char *argv[] = {wdts_xstrdup(wdts_test_bin("wdt-scheduler")), "--once", NULL};
-    assert_int_equal(wdts_test_run(argv, NULL, 120, &run), 0);
-    if (run.status != 0 || strstr(run.out, "pass:") == NULL)
+    const char *args[] = {"--once", NULL};
+    if (wdts_test_run_bin("wdt-scheduler", args, NULL, 120, &run) != 0 ||
+        strstr(run.out, "pass:") == NULL)
         fail_msg("wdt-scheduler --once: %d\n%s%s", run.status, run.out, run.err);
-    free(argv[0]);
     wdts_test_run_free(&run);
 }
 
@@ -135,10 +132,8 @@ static void test_e2e(void **state)
     wdts_buf_deinit(&key);
 
     struct wdts_test_run run;
-    char *argv[] = {wdts_xstrdup(wdts_test_bin("wdtctl")), "status", "--json", NULL};
-    assert_int_equal(wdts_test_run(argv, NULL, 60, &run), 0);
-    free(argv[0]);
-    if (run.status != 0)
+    const char *args[] = {"status", "--json", NULL};
+    if (wdts_test_run_bin("wdtctl", args, NULL, 60, &run) != 0)
         fail_msg("wdtctl status: %d\n%s%s", run.status, run.out, run.err);
     json_t *arr = json_loads(run.out, 0, NULL);
     assert_non_null(arr);
