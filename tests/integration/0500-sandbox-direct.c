@@ -21,12 +21,8 @@ static int64_t T; /* the frozen sandbox time */
 static int setup(void **state)
 {
     (void)state;
-    T = wdts_time_now() / 60 * 60;
-    char clock[64];
-    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)T);
     /* Requests are signed with the frozen sandbox time. */
-    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
-    if (sbx_start(&sbx, args) != 0)
+    if (sbx_start_demo_frozen(&sbx, &T) != 0)
         return -1;
     return 0;
 }

@@ -18,12 +18,8 @@ static int64_t T;
 static int setup(void **state)
 {
     (void)state;
-    T = wdts_time_now() / 60 * 60;
-    char clock[64];
-    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)T);
     /* Requests are signed with the frozen sandbox time. */
-    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
-    return sbx_start(&sbx, args) == 0 ? 0 : -1;
+    return sbx_start_demo_frozen(&sbx, &T) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -24,12 +24,8 @@ static char gw_direct[128], gw_qimen[128], ts[32], params[160], wide[160], refun
 static int setup(void **state)
 {
     (void)state;
-    T = wdts_time_now() / 60 * 60;
-    char clock[64];
-    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)T);
     /* Requests are signed with the frozen sandbox time. */
-    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
-    if (sbx_start(&sbx, args) != 0)
+    if (sbx_start_demo_frozen(&sbx, &T) != 0)
         return -1;
     snprintf(gw_direct, sizeof(gw_direct), "%s/openapi", sbx.base);
     snprintf(gw_qimen, sizeof(gw_qimen), "%s/router/qm", sbx.base);

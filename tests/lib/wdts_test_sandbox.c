@@ -75,6 +75,15 @@ int sbx_start(struct sbx_proc *p, const char *const *args)
     return -1;
 }
 
+int sbx_start_demo_frozen(struct sbx_proc *p, int64_t *frozen)
+{
+    *frozen = wdts_time_now() / 60 * 60;
+    char clock[64];
+    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)*frozen);
+    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
+    return sbx_start(p, args);
+}
+
 int sbx_stop(struct sbx_proc *p, int timeout_ms)
 {
     int rc = -1, st = 0;

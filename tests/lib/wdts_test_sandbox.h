@@ -30,6 +30,11 @@ struct sbx_proc {
  * @returns 0, or -1 when it exited before listening (its output is in its log). */
 int sbx_start(struct sbx_proc *p, const char *const *args);
 
+/* sbx_start() of the demo tenants (--demo) with the clock frozen at now, to the minute
+ * (*frozen gets it), and the requests' timestamps checked against that clock.
+ * @returns 0, or -1 as sbx_start(). */
+int sbx_start_demo_frozen(struct sbx_proc *p, int64_t *frozen);
+
 /* Removes a test directory and the files the tests put in it (no subdirectories). */
 void sbx_rmdir(const char *dir);
 
