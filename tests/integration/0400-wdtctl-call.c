@@ -146,7 +146,8 @@ static int stop_responder(void **state)
 
 static char *url_of(const char *path)
 {
-    return wdts_xasprintf("http://127.0.0.1:%u%s", (unsigned)wdts_test_responder_port(responder), path);
+    return wdts_xasprintf("http://127.0.0.1:%u%s", (unsigned)wdts_test_responder_port(responder),
+                          path);
 }
 
 /* Runs wdtctl with the given arguments (NULL-terminated); checks no secret leaks. */
@@ -174,21 +175,11 @@ static void ctl(struct wdts_test_run *run, ...)
 #define DIRECT(gw) "call", "--app", "wdt", "--gateway", (gw), "--sid", "seller42", "--appkey", \
                    "appkey7", "--appsecret", V1_APPSECRET
 
-static void expect(struct wdts_test_run *run, int status, const char *out_has, const char *err_has)
-{
-    if (run->status != status || (out_has && strstr(run->out, out_has) == NULL) ||
-        (err_has && strstr(run->err, err_has) == NULL))
-        fail_msg("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant stdout with: %s\nwant stderr "
-                 "with: %s",
-                 run->status, status, run->out, run->err, out_has ? out_has : "-",
-                 err_has ? err_has : "-");
-}
-
 /* ---- tests -------------------------------------------------------------------- */
 
 static json_t *dry_run_json(struct wdts_test_run *run)
 {
-    expect(run, 0, "{\"http_method\":\"POST\"", NULL);
+    wdts_test_expect_run(run, 0, "{\"http_method\":\"POST\"", NULL);
     json_error_t jerr;
     json_t *j = json_loads(run->out, 0, &jerr);
     if (j == NULL)
@@ -317,7 +308,7 @@ static void test_secrets_from_stdin_and_files(void **state)
                               qm_path, "--method", "wms.StockSpec.queryChangeHistory",
                               "--timestamp", "1600341746", "--dry-run", NULL};
     ctl_stdin(&run, "secret:salt", qm_files);
-    expect(&run, 0, "{\"http_method\":\"POST\"", NULL);
+    wdts_test_expect_run(&run, 0, "{\"http_method\":\"POST\"", NULL);
     assert_string_equal(run.err, "");
     char *from_files = wdts_xstrdup(run.out);
     wdts_test_run_free(&run);
@@ -327,8 +318,8 @@ static void test_secrets_from_stdin_and_files(void **state)
                              QM_SECRET, "--method", "wms.StockSpec.queryChangeHistory",
                              "--timestamp", "1600341746", "--dry-run", NULL};
     ctl_stdin(&run, NULL, qm_args);
-    expect(&run, 0, NULL, "WARNING: --appsecret puts the secret in the process list");
-    expect(&run, 0, NULL, "use --qimen-app-secret-file PATH");
+    wdts_test_expect_run(&run, 0, NULL, "WARNING: --appsecret puts the secret in the process list");
+    wdts_test_expect_run(&run, 0, NULL, "use --qimen-app-secret-file PATH");
     assert_string_equal(run.out, from_files);
     free(from_files);
     wdts_test_run_free(&run);
@@ -339,7 +330,7 @@ static void test_secrets_from_stdin_and_files(void **state)
                           "--qimen-app-key", "k2", "--qimen-app-secret-file", "-", "--method",
                           "a.B.c", "--dry-run", NULL};
     ctl_stdin(&run, "a:b\n", both);
-    expect(&run, 64, NULL, "only one secret can be read from standard input");
+    wdts_test_expect_run(&run, 64, NULL, "only one secret can be read from standard input");
     wdts_test_run_free(&run);
 
     /* an empty secret file is named, not sent */
@@ -347,7 +338,7 @@ static void test_secrets_from_stdin_and_files(void **state)
                            "--appkey", "k", "--appsecret-file", "-", "--method", "a.B.c",
                            "--dry-run", NULL};
     ctl_stdin(&run, "\n", empty);
-    expect(&run, 64, NULL, "standard input is empty");
+    wdts_test_expect_run(&run, 64, NULL, "standard input is empty");
     wdts_test_run_free(&run);
     unlink(qm_path);
 }
@@ -376,7 +367,7 @@ static void test_bad_inputs_exit_64(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char **a = cases[i].a;
         ctl(&run, DIRECT(gw), a[0], a[1], a[2], a[3], a[4], NULL);
-        expect(&run, 64, NULL, cases[i].err_has);
+        wdts_test_expect_run(&run, 64, NULL, cases[i].err_has);
         assert_string_equal(run.out, "");
         wdts_test_run_free(&run);
     }
@@ -384,47 +375,49 @@ static void test_bad_inputs_exit_64(void **state)
     /* A secret without ':' — the message names the form, never the value. */
     ctl(&run, "call", "--gateway", gw, "--sid", "s", "--appkey", "k", "--appsecret", V1_SECRET,
         "--method", "a.B.c", NULL);
-    expect(&run, 64, NULL, "the WDT appsecret has the form secret:salt");
+    wdts_test_expect_run(&run, 64, NULL, "the WDT appsecret has the form secret:salt");
     wdts_test_run_free(&run);
 
     /* Unknown sign method on Qimen. */
     ctl(&run, "call", "--app", "qimen", "--gateway", gw, "--sid", "s", "--appkey", "k",
         "--appsecret", "a:b", "--qimen-app-key", "k2", "--qimen-app-secret", QM_SECRET,
         "--sign-method", "sha1", "--method", "a.B.c", NULL);
-    expect(&run, 64, NULL, "unknown --sign-method 'sha1': use md5, hmac or hmac-sha256");
+    wdts_test_expect_run(&run, 64, NULL,
+                         "unknown --sign-method 'sha1': use md5, hmac or hmac-sha256");
     wdts_test_run_free(&run);
 
     /* Qimen without the Qimen credentials. */
     ctl(&run, "call", "--app", "qimen", "--gateway", gw, "--sid", "s", "--appkey", "k",
         "--appsecret", "a:b", "--method", "a.B.c", NULL);
-    expect(&run, 64, NULL, "--app qimen needs --qimen-app-key and --qimen-app-secret");
+    wdts_test_expect_run(&run, 64, NULL,
+                         "--app qimen needs --qimen-app-key and --qimen-app-secret");
     wdts_test_run_free(&run);
 
     /* Qimen takes an object, not positional arguments. */
     ctl(&run, "call", "--app", "qimen", "--gateway", gw, "--sid", "s", "--appkey", "k",
         "--appsecret", "a:b", "--qimen-app-key", "k2", "--qimen-app-secret", QM_SECRET, "--method",
         "a.B.c", "--params", "[1]", NULL);
-    expect(&run, 64, NULL, "one JSON object");
+    wdts_test_expect_run(&run, 64, NULL, "one JSON object");
     wdts_test_run_free(&run);
 
     ctl(&run, "call", "--app", "erp", "--gateway", gw, NULL);
-    expect(&run, 64, NULL, "--app must be wdt or qimen");
+    wdts_test_expect_run(&run, 64, NULL, "--app must be wdt or qimen");
     wdts_test_run_free(&run);
     ctl(&run, DIRECT("ftp://127.0.0.1/openapi"), "--method", "a.B.c", NULL);
-    expect(&run, 64, NULL, "http:// or https://");
+    wdts_test_expect_run(&run, 64, NULL, "http:// or https://");
     wdts_test_run_free(&run);
     ctl(&run, "nosuchcommand", NULL);
-    expect(&run, 64, NULL, "unknown command");
+    wdts_test_expect_run(&run, 64, NULL, "unknown command");
     wdts_test_run_free(&run);
     ctl(&run, NULL);
-    expect(&run, 64, NULL, "usage: wdtctl");
+    wdts_test_expect_run(&run, 64, NULL, "usage: wdtctl");
     wdts_test_run_free(&run);
 
     ctl(&run, "call", "--help", NULL);
-    expect(&run, 0, "Exit codes: 0 ok, 2 transient", NULL);
+    wdts_test_expect_run(&run, 0, "Exit codes: 0 ok, 2 transient", NULL);
     wdts_test_run_free(&run);
     ctl(&run, "--help", NULL);
-    expect(&run, 0, "call", NULL);
+    wdts_test_expect_run(&run, 0, "call", NULL);
     wdts_test_run_free(&run);
 }
 
@@ -449,7 +442,7 @@ static void test_unreachable_gateway_is_transient(void **state)
     struct wdts_test_run run;
     char *gw = wdts_xasprintf("http://127.0.0.1:%u/openapi", (unsigned)closed_port());
     ctl(&run, DIRECT(gw), "--method", "sales.TradeQuery.queryWithDetail", "--timeout", "10", NULL);
-    expect(&run, 2, "class: transient", NULL);
+    wdts_test_expect_run(&run, 2, "class: transient", NULL);
     assert_non_null(strstr(run.out, "message: could not get an answer from the gateway"));
     assert_non_null(strstr(run.out, "check the gateway URL and the network"));
     wdts_test_run_free(&run);
@@ -491,7 +484,7 @@ static void test_answers_are_classified(void **state)
         call_path(&run, cases[i].path);
         for (int k = 0; k < 3; k++)
             if (cases[i].out_has[k])
-                expect(&run, cases[i].status, cases[i].out_has[k], NULL);
+                wdts_test_expect_run(&run, cases[i].status, cases[i].out_has[k], NULL);
         /* Not JSON, or cut short: the raw bytes are not echoed as if they were the answer. */
         if (cases[i].status == 2)
             assert_null(strstr(run.out, "{\"status\":0,\"data\":{\"total_count\":5"));
@@ -501,7 +494,7 @@ static void test_answers_are_classified(void **state)
     /* A gateway slower than --timeout. */
     char *gw = url_of("/slow");
     ctl(&run, DIRECT(gw), "--method", "a.B.c", "--timeout", "1", NULL);
-    expect(&run, 2, "class: transient", "");
+    wdts_test_expect_run(&run, 2, "class: transient", "");
     assert_non_null(strstr(run.out, "no complete answer from the gateway"));
     wdts_test_run_free(&run);
     free(gw);
@@ -520,7 +513,7 @@ static void test_sent_bytes_equal_dry_run(void **state)
     ctl(&run, DIRECT(gw), "--method", "sales.TradeQuery.queryWithDetail", "--params", params,
         "--page-size", "50", "--page-no", "3", "--timestamp", "1700000000", "--connection-close",
         NULL);
-    expect(&run, 0, "class: ok", NULL);
+    wdts_test_expect_run(&run, 0, "class: ok", NULL);
     wdts_test_run_free(&run);
     pthread_mutex_lock(&seen_lock);
     assert_string_equal(seen.path, "/ok");
@@ -546,7 +539,7 @@ static void test_sent_bytes_equal_dry_run(void **state)
     ctl(&run, "call", "--app", "qimen", "--gateway", gw, "--sid", "wdtapi3", "--appkey", "k",
         "--appsecret", V1_APPSECRET, "--qimen-app-key", "23456789", "--qimen-app-secret", QM_SECRET,
         "--method", "sales.TradeQuery.queryWithDetail", "--timestamp", "1700000000", NULL);
-    expect(&run, 5, "class: auth", NULL);
+    wdts_test_expect_run(&run, 5, "class: auth", NULL);
     assert_non_null(strstr(run.out, "Qimen app_secret"));
     wdts_test_run_free(&run);
     pthread_mutex_lock(&seen_lock);
@@ -560,7 +553,7 @@ static void test_sent_bytes_equal_dry_run(void **state)
     ctl(&run, "call", "--app", "qimen", "--gateway", gw, "--sid", "wdtapi3", "--appkey", "k",
         "--appsecret", V1_APPSECRET, "--qimen-app-key", "23456789", "--qimen-app-secret", QM_SECRET,
         "--method", "sales.TradeQuery.queryWithDetail", "--page-size", "20", NULL);
-    expect(&run, 0, "class: ok", NULL);
+    wdts_test_expect_run(&run, 0, "class: ok", NULL);
     assert_non_null(strstr(run.out, "total_count: 2"));
     wdts_test_run_free(&run);
     free(gw);

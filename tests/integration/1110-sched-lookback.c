@@ -427,7 +427,8 @@ static void test_lookback(void **state)
 
     /* a connection's own depth (`wdtctl connection add --lookback`) replaces the catalog's */
     setenv("WDT_SECRET_KEY", WT_KEY_HEX, 1);
-    char *secret = wdts_xasprintf("%s", wdts_test_write_file(t.dir, "secret.txt", "lb-secret:lb-salt"));
+    char *secret =
+        wdts_xasprintf("%s", wdts_test_write_file(t.dir, "secret.txt", "lb-secret:lb-salt"));
     const char *reports = LB "," NOLB;
     char *out = NULL;
     const char *bad1[] = {"connection", "add", "--tenant", "t1", "--id", "c1", "--app", "wdt",

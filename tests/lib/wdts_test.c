@@ -158,6 +158,17 @@ void wdts_test_run_free(struct wdts_test_run *run)
     run->out = run->err = NULL;
 }
 
+void wdts_test_expect_run(const struct wdts_test_run *run, int status, const char *out_has,
+                          const char *err_has)
+{
+    if (run->status != status || (out_has && strstr(run->out, out_has) == NULL) ||
+        (err_has && strstr(run->err, err_has) == NULL))
+        fail_msg("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant stdout with: %s\nwant stderr "
+                 "with: %s",
+                 run->status, status, run->out, run->err, out_has ? out_has : "-",
+                 err_has ? err_has : "-");
+}
+
 int wdts_test_run_bin(const char *name, const char *const *args, const char *stdin_text,
                       int timeout_s, struct wdts_test_run *run)
 {

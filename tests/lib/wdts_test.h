@@ -34,6 +34,10 @@ struct wdts_test_run {
 int wdts_test_run(char *const argv[], const char *stdin_text, int timeout_s,
                   struct wdts_test_run *run);
 void wdts_test_run_free(struct wdts_test_run *run);
+/** Fails the test unless run exited with status and its stdout holds out_has and its
+ * stderr err_has (each NULL: anything); the message shows both outputs. */
+void wdts_test_expect_run(const struct wdts_test_run *run, int status, const char *out_has,
+                          const char *err_has);
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
 int wdts_test_unused_port(void);
