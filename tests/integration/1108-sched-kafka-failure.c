@@ -28,7 +28,7 @@ static void test_kafka_failure(void **state)
     st_setup(&env, "4096");
     char spec[160];
     snprintf(spec, sizeof(spec), "%s:3", env.topic);
-    wdts_test_own_kafka_start(&k, spec);
+    assert_int_equal(wdts_test_own_kafka_start(&k, 1, spec), 0);
     env.brokers = k.boot;
     setenv("WDT_KAFKA_BOOTSTRAP_SERVERS", k.boot, 1);
     setenv("WDT_KAFKA_MESSAGE_TIMEOUT_MS", "5000", 1);

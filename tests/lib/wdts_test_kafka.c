@@ -78,41 +78,54 @@ int wdts_test_kafka_partitions(const char *brokers, const char *topic)
     return n;
 }
 
-void wdts_test_own_kafka_start(struct wdts_test_own_kafka *k, const char *topic_spec)
+int wdts_test_own_kafka_start(struct wdts_test_own_kafka *k, int brokers, const char *topic_spec)
 {
     memset(k, 0, sizeof(*k));
-    snprintf(k->dir, sizeof(k->dir), "/tmp/wdts-sched-kafka.XXXXXX");
-    assert_non_null(mkdtemp(k->dir));
-    char boot_path[160];
+    snprintf(k->dir, sizeof(k->dir), "/tmp/wdts-own-kafka.XXXXXX");
+    if (mkdtemp(k->dir) == NULL)
+        return -1;
+    char boot_path[160], nbrokers[16];
     snprintf(boot_path, sizeof(boot_path), "%s/boot", k->dir);
     snprintf(k->ctl, sizeof(k->ctl), "%s/ctl", k->dir);
     snprintf(k->log, sizeof(k->log), "%s/log", k->dir);
+    snprintf(nbrokers, sizeof(nbrokers), "%d", brokers);
     char *bin = wdts_xstrdup(wdts_test_bin("wdt-localkafka"));
     k->pid = fork();
-    assert_true(k->pid >= 0);
+    if (k->pid < 0) {
+        free(bin);
+        return -1;
+    }
     if (k->pid == 0) {
         int fd = open(k->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        char *argv[] = {
-            bin,       "--brokers", "1",    "--topic", (char *)topic_spec, "--bootstrap-file",
-            boot_path, "--control", k->ctl, NULL};
+        char *argv[] = {bin,       "--brokers", nbrokers, "--topic", (char *)topic_spec,
+                        "--bootstrap-file", boot_path, "--control", k->ctl, NULL};
         execv(bin, argv);
         _exit(127);
     }
-    free(bin);
     for (int i = 0; i < 400; i++) {
         char *b = wdts_test_slurp(boot_path);
         b[strcspn(b, "\n")] = '\0';
         wdts_strlcpy(k->boot, b, sizeof(k->boot));
         free(b);
-        if (k->boot[0])
-            return;
+        if (k->boot[0]) {
+            free(bin);
+            return 0;
+        }
+        if (waitpid(k->pid, NULL, WNOHANG) == k->pid) {
+            k->pid = 0;
+            fprintf(stderr, "wdt-localkafka (%s) exited at start\n", bin);
+            free(bin);
+            return -1;
+        }
         usleep(50 * 1000);
     }
-    fail_msg("the own wdt-localkafka wrote no bootstrap file");
+    fprintf(stderr, "wdt-localkafka wrote no bootstrap file in 20 s\n");
+    free(bin);
+    return -1;
 }
 
 void wdts_test_own_kafka_control(struct wdts_test_own_kafka *k, const char *line,
@@ -123,16 +136,23 @@ void wdts_test_own_kafka_control(struct wdts_test_own_kafka *k, const char *line
         fail_msg("no answer '%s' to '%s'", answer, line);
 }
 
-void wdts_test_own_kafka_stop(struct wdts_test_own_kafka *k)
+int wdts_test_own_kafka_stop(struct wdts_test_own_kafka *k)
 {
+    int rc = -1;
     if (k->pid > 0) {
         kill(k->pid, SIGTERM);
-        if (wdts_test_wait_exit(k->pid, 20) < 0) {
+        rc = wdts_test_wait_exit(k->pid, 20);
+        if (rc < 0) {
             kill(k->pid, SIGKILL);
             waitpid(k->pid, NULL, 0);
         }
         k->pid = 0;
     }
+    char path[160];
+    snprintf(path, sizeof(path), "%s/boot", k->dir);
+    unlink(path);
+    unlink(k->ctl);
     unlink(k->log);
     rmdir(k->dir);
+    return rc;
 }

@@ -32,12 +32,14 @@ struct wdts_test_own_kafka {
     char ctl[128], log[128];
 };
 
-/** Starts it with one topic ("name:partitions") and waits for its bootstrap file. */
-void wdts_test_own_kafka_start(struct wdts_test_own_kafka *k, const char *topic_spec);
+/** Starts it with brokers brokers and one topic ("name:partitions") and waits (20 s at
+ * most) for its bootstrap file. @returns 0, or -1 with the reason on stderr. */
+int wdts_test_own_kafka_start(struct wdts_test_own_kafka *k, int brokers, const char *topic_spec);
 /** Sends a control line and waits for its answer in the log. */
 void wdts_test_own_kafka_control(struct wdts_test_own_kafka *k, const char *line,
                                  const char *answer);
-/** Stops it (SIGTERM, SIGKILL after 20 s) and removes its directory. */
-void wdts_test_own_kafka_stop(struct wdts_test_own_kafka *k);
+/** Stops it (SIGTERM, SIGKILL after 20 s) and removes its directory.
+ * @returns its exit status (128 + signal), or -1 when it had to be killed or never ran. */
+int wdts_test_own_kafka_stop(struct wdts_test_own_kafka *k);
 
 #endif
