@@ -121,8 +121,8 @@ static size_t fetch(int page, int calc_total, struct idset *seen, long long *tot
 /* The truth as of the sandbox clock now: the pks whose modified lies in the window. */
 static void truth_now(struct idset *truth)
 {
-    json_t *all = sbx_truth(tenants_path, "busy-shop", "trades", "wdt", sbx_clock(&sbx), T0 - 3600,
-                            T0);
+    const char *source[] = {"--tenants", tenants_path, NULL};
+    json_t *all = sbx_truth(source, "busy-shop", "trades", "wdt", sbx_clock(&sbx), T0 - 3600, T0);
     for (size_t i = 0; i < json_array_size(all); i++)
         idset_add(truth,
                   strtoll(json_string_value(json_object_get(json_array_get(all, i), "pk")), NULL,

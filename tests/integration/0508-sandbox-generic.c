@@ -79,30 +79,8 @@ static char *window(const char *sp, const char *ep, int64_t a, int64_t b, const 
 /* The truth lines of report for [since, before) as of T, as a JSON array. */
 static json_t *truth(const char *report, const char *route, int64_t since, int64_t before)
 {
-    char asof[32], s[32], b[32];
-    snprintf(asof, sizeof(asof), "%lld", (long long)T);
-    snprintf(s, sizeof(s), "%lld", (long long)since);
-    snprintf(b, sizeof(b), "%lld", (long long)before);
-    char *bin = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
-    char *argv[] = {bin, "truth", "--demo", "--sid", DEMO_SID, "--report", (char *)report,
-                    "--as-of", asof, "--since", s, "--before", b, "--route", (char *)route,
-                    "--generate-all", "--catalog", catalog_path, NULL};
-    struct wdts_test_run run;
-    assert_int_equal(wdts_test_run(argv, NULL, 60, &run), 0);
-    if (run.status != 0)
-        fail_msg("truth failed (%d): %s", run.status, run.err);
-    json_t *out = json_array();
-    for (char *line = run.out, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        json_t *j = json_loads(line, 0, NULL);
-        assert_non_null(j);
-        json_array_append_new(out, j);
-    }
-    wdts_test_run_free(&run);
-    free(bin);
-    return out;
+    const char *source[] = {"--demo", "--generate-all", "--catalog", catalog_path, NULL};
+    return sbx_truth(source, DEMO_SID, report, route, T, since, before);
 }
 
 /* Pages of 7 until a short one, on one route; the pks in order and the first total. */

@@ -225,7 +225,8 @@ static size_t markers_before(const struct wt_reader *rd, size_t from, const char
 /* The sandbox's truth as of as_of: pk -> modified, every trade of the direct route. */
 static void truth_versions(const char *tenants, int64_t as_of, struct versions *v)
 {
-    json_t *all = sbx_truth(tenants, SID, "trades", "wdt", as_of, 0, as_of + 1);
+    const char *source[] = {"--tenants", tenants, NULL};
+    json_t *all = sbx_truth(source, SID, "trades", "wdt", as_of, 0, as_of + 1);
     for (size_t i = 0; i < json_array_size(all); i++) {
         json_t *j = json_array_get(all, i);
         versions_add(v, json_string_value(json_object_get(j, "pk")),

@@ -117,15 +117,19 @@ out:
     return rc;
 }
 
-json_t *sbx_truth(const char *tenants_path, const char *sid, const char *report,
+json_t *sbx_truth(const char *const *source, const char *sid, const char *report,
                   const char *route, int64_t as_of, int64_t since, int64_t before)
 {
     char a[32], s[32], b[32];
     snprintf(a, sizeof(a), "%lld", (long long)as_of);
     snprintf(s, sizeof(s), "%lld", (long long)since);
     snprintf(b, sizeof(b), "%lld", (long long)before);
-    const char *args[] = {"truth", "--tenants", tenants_path, "--sid", sid, "--report", report,
-                          "--as-of", a, "--since", s, "--before", b, "--route", route, NULL};
+    const char *args[32] = {"truth",   "--sid", sid,        "--report", report, "--as-of", a,
+                            "--since", s,       "--before", b,          "--route", route};
+    size_t n = 13;
+    for (size_t i = 0; source[i] && n < 31; i++)
+        args[n++] = source[i];
+    args[n] = NULL;
     struct wdts_test_run run;
     if (wdts_test_run_bin("wdt-sandbox", args, NULL, 120, &run) != 0)
         fail_msg("truth failed (%d): %s", run.status, run.err);

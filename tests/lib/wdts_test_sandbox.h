@@ -42,11 +42,12 @@ void sbx_rmdir(const char *dir);
  * when it took over timeout_ms (its log is then printed). */
 int sbx_stop(struct sbx_proc *p, int timeout_ms);
 
-/* `wdt-sandbox truth` on a tenants file: the records of sid's report on route ("wdt" |
- * "qimen") whose modified time, as of as_of, lies in [since, before), one JSON object each
- * ({"pk", "modified_unix", ...}). Fails the test when it does not answer.
+/* `wdt-sandbox truth` of the tenants that source names (its arguments, NULL-terminated:
+ * {"--tenants", path, NULL} or {"--demo", ..., NULL}): the records of sid's report on
+ * route ("wdt" | "qimen") whose modified time, as of as_of, lies in [since, before), one
+ * JSON object each ({"pk", "modified_unix", ...}). Fails the test when it does not answer.
  * @owner new: json_decref(). */
-json_t *sbx_truth(const char *tenants_path, const char *sid, const char *report,
+json_t *sbx_truth(const char *const *source, const char *sid, const char *report,
                   const char *route, int64_t as_of, int64_t since, int64_t before);
 
 /* The sandbox clock, from GET /healthz (Unix seconds). */

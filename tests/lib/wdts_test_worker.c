@@ -378,7 +378,8 @@ size_t wt_truth_route(const char *tenants_path, const char *sid, const char *rep
                       const char *route, int64_t as_of, int64_t since, int64_t before,
                       char ***pks)
 {
-    json_t *all = sbx_truth(tenants_path, sid, report, route, as_of, since, before);
+    const char *source[] = {"--tenants", tenants_path, NULL};
+    json_t *all = sbx_truth(source, sid, report, route, as_of, since, before);
     size_t n = json_array_size(all);
     *pks = wdts_xcalloc(n + 1, sizeof(char *));
     for (size_t i = 0; i < n; i++)
