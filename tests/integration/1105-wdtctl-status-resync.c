@@ -26,15 +26,8 @@ static int ctl(struct wdts_test_run *run, const char *const *args)
 /* The status row of (connection, report) from `wdtctl status --json`. @owner new ref. */
 static json_t *status_row(const char *connection, const char *report)
 {
-    struct wdts_test_run run;
     const char *args[] = {"status", "--json", NULL};
-    if (ctl(&run, args) != 0)
-        fail_msg("wdtctl status --json failed: %s", run.err);
-    json_error_t jerr;
-    json_t *arr = json_loads(run.out, 0, &jerr);
-    if (arr == NULL)
-        fail_msg("status --json is not JSON: %s\n%s", jerr.text, run.out);
-    wdts_test_run_free(&run);
+    json_t *arr = wdts_test_run_json("wdtctl", args, 300);
     json_t *found = NULL, *o;
     size_t i;
     json_array_foreach(arr, i, o)

@@ -131,12 +131,8 @@ static void test_e2e(void **state)
     wdts_redis_reply_free(r);
     wdts_buf_deinit(&key);
 
-    struct wdts_test_run run;
     const char *args[] = {"status", "--json", NULL};
-    if (wdts_test_run_bin("wdtctl", args, NULL, 60, &run) != 0)
-        fail_msg("wdtctl status: %d\n%s%s", run.status, run.out, run.err);
-    json_t *arr = json_loads(run.out, 0, NULL);
-    assert_non_null(arr);
+    json_t *arr = wdts_test_run_json("wdtctl", args, 60);
     assert_int_equal(json_array_size(arr), 1);
     json_t *row = json_array_get(arr, 0);
     assert_string_equal(json_string_value(json_object_get(row, "state")), "ok");
@@ -145,10 +141,9 @@ static void test_e2e(void **state)
     /* the worker counts each window's records once, at its first completion */
     json_t *records = json_object_get(row, "records");
     if (!json_is_integer(records) || json_integer_value(records) <= 0)
-        fail_msg("wdtctl status shows no records delivered:\n%s", run.out);
+        fail_msg("wdtctl status shows no records delivered:\n%s", json_dumps(arr, 0));
     printf("# status: %lld records delivered\n", (long long)json_integer_value(records));
     json_decref(arr);
-    wdts_test_run_free(&run);
 
     assert_int_equal(wt_worker_stop(&wk, SIGTERM, 30000, NULL), 0);
     assert_int_equal(sbx_stop(&sbx, 10000), 0);

@@ -248,14 +248,8 @@ static json_t *status_row(json_t *arr, const char *report)
 
 static json_t *status_json(void)
 {
-    struct wdts_test_run run;
     const char *args[] = {"status", "--json", NULL};
-    if (wdts_test_run_bin("wdtctl", args, NULL, 60, &run) != 0)
-        fail_msg("wdtctl status: %d\n%s%s", run.status, run.out, run.err);
-    json_t *arr = json_loads(run.out, 0, NULL);
-    assert_non_null(arr);
-    wdts_test_run_free(&run);
-    return arr;
+    return wdts_test_run_json("wdtctl", args, 60);
 }
 
 /* wdtctl with args (NULL-terminated); returns its exit status, output in *out (freed by

@@ -2,6 +2,7 @@
 #include "wdts_test.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -182,6 +183,19 @@ int wdts_test_run_bin(const char *name, const char *const *args, const char *std
     free(argv[0]);
     assert_int_equal(rc, 0);
     return run->status;
+}
+
+struct json_t *wdts_test_run_json(const char *name, const char *const *args, int timeout_s)
+{
+    struct wdts_test_run run;
+    if (wdts_test_run_bin(name, args, NULL, timeout_s, &run) != 0)
+        fail_msg("%s: exit %d\n%s%s", name, run.status, run.out, run.err);
+    json_error_t jerr;
+    json_t *j = json_loads(run.out, 0, &jerr);
+    if (j == NULL)
+        fail_msg("%s: stdout is not JSON: %s\n%s", name, jerr.text, run.out);
+    wdts_test_run_free(&run);
+    return j;
 }
 
 void wdts_test_sleep_ms(long long ms)

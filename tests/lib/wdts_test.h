@@ -58,6 +58,13 @@ int wdts_test_run_bin(const char *name, const char *const *args, const char *std
 
 /** Sleeps ms milliseconds (through signals). */
 void wdts_test_sleep_ms(long long ms);
+struct json_t;
+/**
+ * Runs the built program name with args (as wdts_test_run_bin()); fails the test unless
+ * it exits 0 with JSON on stdout. @returns the parsed stdout; @owner new: json_decref().
+ */
+struct json_t *wdts_test_run_json(const char *name, const char *const *args, int timeout_s);
+
 /** Waits at most timeout_s for the child pid. @returns its status (128+sig), or -1. */
 int wdts_test_wait_exit(pid_t pid, int timeout_s);
 /** Kills pid at exit unless it has been reaped by then (a failed test skips its stops). */
