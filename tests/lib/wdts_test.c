@@ -2,8 +2,8 @@
 #include "wdts_test.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>

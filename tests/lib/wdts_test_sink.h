@@ -1,6 +1,6 @@
 /* The sink fixture (tests 12NN): record envelopes and window markers built by the
- * contract (docs/schemas/), produced to a topic of the test's own, wdt-sink-sqlite started
- * on it, and its SQLite file read with the sqlite3 C API. */
+ * contract (docs/DESIGN.md §2, docs/schemas/), produced to a topic of the test's own,
+ * wdt-sink-sqlite started on it, and its SQLite file read with the sqlite3 C API. */
 #ifndef WDTS_TEST_SINK_H
 #define WDTS_TEST_SINK_H
 
