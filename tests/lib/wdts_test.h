@@ -45,7 +45,8 @@ int wdts_test_unused_port(void);
 /** Removes a test's temporary directory tree. */
 void wdts_test_rmtree(const char *dir);
 
-/** Path of a built program: WDTS_BIN_DIR "/" name (static buffer). */
+/** Path of a built program: $WDTS_BIN_DIR/name, else in the build tree the library was
+ * built in (so a plain ctest run from any directory finds it). Static buffer. */
 const char *wdts_test_bin(const char *name);
 
 /**
