@@ -2,6 +2,7 @@
  * type, binary-safe arguments, error replies that leave the handle usable, pipelining
  * (1000 INCRs), and SELECT of another db. Keys live under a prefix unique to the run. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>

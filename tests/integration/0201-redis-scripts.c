@@ -3,6 +3,7 @@
  * errors and compile errors as clear messages, and scripts returning arrays. SCRIPT
  * FLUSH and restarts are in 0203, on a server of its own. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,33 +171,15 @@ static void test_script_errors(void **state)
     wdts_redis_script_destroy(syntax);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    char es[256] = "";
-    redis = wdts_redis_new(&params, es, sizeof(es));
-    if (redis == NULL) {
-        fprintf(stderr, "connect: %s\n", es);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    wdts_redis_destroy(redis);
-    return 0;
-}
-
 int main(void)
 {
-    wdts_test_redis_params(&params);
+    wdts_test_redis_group(&params, &redis);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lock_and_release_by_token),
         cmocka_unit_test(test_unknown_script_is_loaded),
         cmocka_unit_test(test_script_returning_array),
         cmocka_unit_test(test_script_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, wdts_test_redis_group_setup,
+                                  wdts_test_redis_group_teardown);
 }

@@ -3,6 +3,7 @@
  * command timeout that breaks the handle (sticky) until wdts_redis_reconnect(). Wrong
  * and missing passwords need a server with one: see 0203. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
  * timeout, then reconnects to once it runs again; an async client with a wrong password
  * sees its AUTH refused (said, not ignored) and its commands fail. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -6,6 +6,7 @@
  * The same responder checks that what is sent is exactly what --dry-run printed, and
  * serves many prepared transfers in flight at once on one curl multi loop. */
 #include "wdts_test.h"
+#include "wdts_test_http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -52,13 +53,8 @@ static struct {
     char *path, *content_type, *sign, *body, *connection;
 } seen;
 
-static struct MHD_Daemon *mhd;
-static unsigned short mhd_port;
+static struct wdts_test_responder *responder;
 static char big_body[300000];
-
-struct upload {
-    struct wdts_buf body;
-};
 
 static void set_seen(char **dst, const char *v)
 {
@@ -77,25 +73,11 @@ static ssize_t cut_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls)
+/* The responder's answer: fixed bytes per path, after noting what was sent. */
+static struct MHD_Response *answer(void *opaque, struct MHD_Connection *conn, const char *url,
+                                   const char *body, unsigned *status)
 {
-    (void)cls;
-    (void)method;
-    (void)version;
-    struct upload *up = *req_cls;
-    if (up == NULL) {
-        up = wdts_xcalloc(1, sizeof(*up));
-        wdts_buf_init(&up->body);
-        *req_cls = up;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        wdts_buf_append(&up->body, upload_data, *upload_data_size);
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
+    (void)opaque;
     pthread_mutex_lock(&seen_lock);
     set_seen(&seen.path, url);
     set_seen(&seen.content_type,
@@ -103,58 +85,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     set_seen(&seen.connection,
              MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION));
     set_seen(&seen.sign, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sign"));
-    set_seen(&seen.body, wdts_buf_str(&up->body));
+    set_seen(&seen.body, body);
     pthread_mutex_unlock(&seen_lock);
 
     struct MHD_Response *resp = NULL;
-    unsigned status = 404;
+    *status = 404;
     if (strcmp(url, "/slow") == 0) {
         sleep(3);
-        status = 200;
+        *status = 200;
         resp = MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
     } else if (strcmp(url, "/cut") == 0) {
-        status = 200;
+        *status = 200;
         resp = MHD_create_response_from_callback(200, 64, cut_reader, NULL, NULL);
     } else if (strcmp(url, "/big") == 0) {
-        status = 200;
+        *status = 200;
         resp = MHD_create_response_from_buffer(strlen(big_body), big_body, MHD_RESPMEM_PERSISTENT);
     }
     for (size_t i = 0; resp == NULL && i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strcmp(url, routes[i].path) == 0) {
-            status = routes[i].status;
+            *status = routes[i].status;
             resp = MHD_create_response_from_buffer(strlen(routes[i].body), (void *)routes[i].body,
                                                    MHD_RESPMEM_PERSISTENT);
         }
     }
     if (resp == NULL)
         resp = MHD_create_response_from_buffer(9, (void *)"not found", MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    struct upload *up = *req_cls;
-    if (up) {
-        wdts_buf_deinit(&up->body);
-        free(up);
-    }
-    *req_cls = NULL;
+    return resp;
 }
 
 static int start_responder(void **state)
 {
     (void)state;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = 0; /* a free port */
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     /* A valid JSON answer far above a 1 KiB cap. */
     struct wdts_buf b;
     wdts_buf_init(&b);
@@ -165,22 +126,14 @@ static int start_responder(void **state)
     wdts_strlcpy(big_body, wdts_buf_str(&b), sizeof(big_body));
     wdts_buf_deinit(&b);
 
-    mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                           NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-    if (mhd == NULL) {
-        fprintf(stderr, "cannot start libmicrohttpd on 127.0.0.1\n");
-        return -1;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
-    mhd_port = info ? info->port : 0;
-    return mhd_port ? 0 : -1;
+    responder = wdts_test_responder_start(answer, NULL);
+    return responder ? 0 : -1;
 }
 
 static int stop_responder(void **state)
 {
     (void)state;
-    MHD_stop_daemon(mhd);
+    wdts_test_responder_stop(responder);
     free(seen.path);
     free(seen.content_type);
     free(seen.sign);
@@ -193,7 +146,8 @@ static int stop_responder(void **state)
 
 static char *url_of(const char *path)
 {
-    return wdts_xasprintf("http://127.0.0.1:%u%s", (unsigned)mhd_port, path);
+    return wdts_xasprintf("http://127.0.0.1:%u%s", (unsigned)wdts_test_responder_port(responder),
+                          path);
 }
 
 /* Runs wdtctl with the given arguments (NULL-terminated); checks no secret leaks. */
@@ -221,21 +175,11 @@ static void ctl(struct wdts_test_run *run, ...)
 #define DIRECT(gw) "call", "--app", "wdt", "--gateway", (gw), "--sid", "seller42", "--appkey", \
                    "appkey7", "--appsecret", V1_APPSECRET
 
-static void expect(struct wdts_test_run *run, int status, const char *out_has, const char *err_has)
-{
-    if (run->status != status || (out_has && strstr(run->out, out_has) == NULL) ||
-        (err_has && strstr(run->err, err_has) == NULL))
-        fail_msg("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant stdout with: %s\nwant stderr "
-                 "with: %s",
-                 run->status, status, run->out, run->err, out_has ? out_has : "-",
-                 err_has ? err_has : "-");
-}
-
 /* ---- tests -------------------------------------------------------------------- */
 
 static json_t *dry_run_json(struct wdts_test_run *run)
 {
-    expect(run, 0, "{\"http_method\":\"POST\"", NULL);
+    wdts_test_expect_run(run, 0, "{\"http_method\":\"POST\"", NULL);
     json_error_t jerr;
     json_t *j = json_loads(run->out, 0, &jerr);
     if (j == NULL)
@@ -364,7 +308,7 @@ static void test_secrets_from_stdin_and_files(void **state)
                               qm_path, "--method", "wms.StockSpec.queryChangeHistory",
                               "--timestamp", "1600341746", "--dry-run", NULL};
     ctl_stdin(&run, "secret:salt", qm_files);
-    expect(&run, 0, "{\"http_method\":\"POST\"", NULL);
+    wdts_test_expect_run(&run, 0, "{\"http_method\":\"POST\"", NULL);
     assert_string_equal(run.err, "");
     char *from_files = wdts_xstrdup(run.out);
     wdts_test_run_free(&run);
@@ -374,8 +318,8 @@ static void test_secrets_from_stdin_and_files(void **state)
                              QM_SECRET, "--method", "wms.StockSpec.queryChangeHistory",
                              "--timestamp", "1600341746", "--dry-run", NULL};
     ctl_stdin(&run, NULL, qm_args);
-    expect(&run, 0, NULL, "WARNING: --appsecret puts the secret in the process list");
-    expect(&run, 0, NULL, "use --qimen-app-secret-file PATH");
+    wdts_test_expect_run(&run, 0, NULL, "WARNING: --appsecret puts the secret in the process list");
+    wdts_test_expect_run(&run, 0, NULL, "use --qimen-app-secret-file PATH");
     assert_string_equal(run.out, from_files);
     free(from_files);
     wdts_test_run_free(&run);
@@ -386,7 +330,7 @@ static void test_secrets_from_stdin_and_files(void **state)
                           "--qimen-app-key", "k2", "--qimen-app-secret-file", "-", "--method",
                           "a.B.c", "--dry-run", NULL};
     ctl_stdin(&run, "a:b\n", both);
-    expect(&run, 64, NULL, "only one secret can be read from standard input");
+    wdts_test_expect_run(&run, 64, NULL, "only one secret can be read from standard input");
     wdts_test_run_free(&run);
 
     /* an empty secret file is named, not sent */
@@ -394,7 +338,7 @@ static void test_secrets_from_stdin_and_files(void **state)
                            "--appkey", "k", "--appsecret-file", "-", "--method", "a.B.c",
                            "--dry-run", NULL};
     ctl_stdin(&run, "\n", empty);
-    expect(&run, 64, NULL, "standard input is empty");
+    wdts_test_expect_run(&run, 64, NULL, "standard input is empty");
     wdts_test_run_free(&run);
     unlink(qm_path);
 }
@@ -423,7 +367,7 @@ static void test_bad_inputs_exit_64(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char **a = cases[i].a;
         ctl(&run, DIRECT(gw), a[0], a[1], a[2], a[3], a[4], NULL);
-        expect(&run, 64, NULL, cases[i].err_has);
+        wdts_test_expect_run(&run, 64, NULL, cases[i].err_has);
         assert_string_equal(run.out, "");
         wdts_test_run_free(&run);
     }
@@ -431,47 +375,49 @@ static void test_bad_inputs_exit_64(void **state)
     /* A secret without ':' — the message names the form, never the value. */
     ctl(&run, "call", "--gateway", gw, "--sid", "s", "--appkey", "k", "--appsecret", V1_SECRET,
         "--method", "a.B.c", NULL);
-    expect(&run, 64, NULL, "the WDT appsecret has the form secret:salt");
+    wdts_test_expect_run(&run, 64, NULL, "the WDT appsecret has the form secret:salt");
     wdts_test_run_free(&run);
 
     /* Unknown sign method on Qimen. */
     ctl(&run, "call", "--app", "qimen", "--gateway", gw, "--sid", "s", "--appkey", "k",
         "--appsecret", "a:b", "--qimen-app-key", "k2", "--qimen-app-secret", QM_SECRET,
         "--sign-method", "sha1", "--method", "a.B.c", NULL);
-    expect(&run, 64, NULL, "unknown --sign-method 'sha1': use md5, hmac or hmac-sha256");
+    wdts_test_expect_run(&run, 64, NULL,
+                         "unknown --sign-method 'sha1': use md5, hmac or hmac-sha256");
     wdts_test_run_free(&run);
 
     /* Qimen without the Qimen credentials. */
     ctl(&run, "call", "--app", "qimen", "--gateway", gw, "--sid", "s", "--appkey", "k",
         "--appsecret", "a:b", "--method", "a.B.c", NULL);
-    expect(&run, 64, NULL, "--app qimen needs --qimen-app-key and --qimen-app-secret");
+    wdts_test_expect_run(&run, 64, NULL,
+                         "--app qimen needs --qimen-app-key and --qimen-app-secret");
     wdts_test_run_free(&run);
 
     /* Qimen takes an object, not positional arguments. */
     ctl(&run, "call", "--app", "qimen", "--gateway", gw, "--sid", "s", "--appkey", "k",
         "--appsecret", "a:b", "--qimen-app-key", "k2", "--qimen-app-secret", QM_SECRET, "--method",
         "a.B.c", "--params", "[1]", NULL);
-    expect(&run, 64, NULL, "one JSON object");
+    wdts_test_expect_run(&run, 64, NULL, "one JSON object");
     wdts_test_run_free(&run);
 
     ctl(&run, "call", "--app", "erp", "--gateway", gw, NULL);
-    expect(&run, 64, NULL, "--app must be wdt or qimen");
+    wdts_test_expect_run(&run, 64, NULL, "--app must be wdt or qimen");
     wdts_test_run_free(&run);
     ctl(&run, DIRECT("ftp://127.0.0.1/openapi"), "--method", "a.B.c", NULL);
-    expect(&run, 64, NULL, "http:// or https://");
+    wdts_test_expect_run(&run, 64, NULL, "http:// or https://");
     wdts_test_run_free(&run);
     ctl(&run, "nosuchcommand", NULL);
-    expect(&run, 64, NULL, "unknown command");
+    wdts_test_expect_run(&run, 64, NULL, "unknown command");
     wdts_test_run_free(&run);
     ctl(&run, NULL);
-    expect(&run, 64, NULL, "usage: wdtctl");
+    wdts_test_expect_run(&run, 64, NULL, "usage: wdtctl");
     wdts_test_run_free(&run);
 
     ctl(&run, "call", "--help", NULL);
-    expect(&run, 0, "Exit codes: 0 ok, 2 transient", NULL);
+    wdts_test_expect_run(&run, 0, "Exit codes: 0 ok, 2 transient", NULL);
     wdts_test_run_free(&run);
     ctl(&run, "--help", NULL);
-    expect(&run, 0, "call", NULL);
+    wdts_test_expect_run(&run, 0, "call", NULL);
     wdts_test_run_free(&run);
 }
 
@@ -496,7 +442,7 @@ static void test_unreachable_gateway_is_transient(void **state)
     struct wdts_test_run run;
     char *gw = wdts_xasprintf("http://127.0.0.1:%u/openapi", (unsigned)closed_port());
     ctl(&run, DIRECT(gw), "--method", "sales.TradeQuery.queryWithDetail", "--timeout", "10", NULL);
-    expect(&run, 2, "class: transient", NULL);
+    wdts_test_expect_run(&run, 2, "class: transient", NULL);
     assert_non_null(strstr(run.out, "message: could not get an answer from the gateway"));
     assert_non_null(strstr(run.out, "check the gateway URL and the network"));
     wdts_test_run_free(&run);
@@ -538,7 +484,7 @@ static void test_answers_are_classified(void **state)
         call_path(&run, cases[i].path);
         for (int k = 0; k < 3; k++)
             if (cases[i].out_has[k])
-                expect(&run, cases[i].status, cases[i].out_has[k], NULL);
+                wdts_test_expect_run(&run, cases[i].status, cases[i].out_has[k], NULL);
         /* Not JSON, or cut short: the raw bytes are not echoed as if they were the answer. */
         if (cases[i].status == 2)
             assert_null(strstr(run.out, "{\"status\":0,\"data\":{\"total_count\":5"));
@@ -548,7 +494,7 @@ static void test_answers_are_classified(void **state)
     /* A gateway slower than --timeout. */
     char *gw = url_of("/slow");
     ctl(&run, DIRECT(gw), "--method", "a.B.c", "--timeout", "1", NULL);
-    expect(&run, 2, "class: transient", "");
+    wdts_test_expect_run(&run, 2, "class: transient", "");
     assert_non_null(strstr(run.out, "no complete answer from the gateway"));
     wdts_test_run_free(&run);
     free(gw);
@@ -567,7 +513,7 @@ static void test_sent_bytes_equal_dry_run(void **state)
     ctl(&run, DIRECT(gw), "--method", "sales.TradeQuery.queryWithDetail", "--params", params,
         "--page-size", "50", "--page-no", "3", "--timestamp", "1700000000", "--connection-close",
         NULL);
-    expect(&run, 0, "class: ok", NULL);
+    wdts_test_expect_run(&run, 0, "class: ok", NULL);
     wdts_test_run_free(&run);
     pthread_mutex_lock(&seen_lock);
     assert_string_equal(seen.path, "/ok");
@@ -593,7 +539,7 @@ static void test_sent_bytes_equal_dry_run(void **state)
     ctl(&run, "call", "--app", "qimen", "--gateway", gw, "--sid", "wdtapi3", "--appkey", "k",
         "--appsecret", V1_APPSECRET, "--qimen-app-key", "23456789", "--qimen-app-secret", QM_SECRET,
         "--method", "sales.TradeQuery.queryWithDetail", "--timestamp", "1700000000", NULL);
-    expect(&run, 5, "class: auth", NULL);
+    wdts_test_expect_run(&run, 5, "class: auth", NULL);
     assert_non_null(strstr(run.out, "Qimen app_secret"));
     wdts_test_run_free(&run);
     pthread_mutex_lock(&seen_lock);
@@ -607,7 +553,7 @@ static void test_sent_bytes_equal_dry_run(void **state)
     ctl(&run, "call", "--app", "qimen", "--gateway", gw, "--sid", "wdtapi3", "--appkey", "k",
         "--appsecret", V1_APPSECRET, "--qimen-app-key", "23456789", "--qimen-app-secret", QM_SECRET,
         "--method", "sales.TradeQuery.queryWithDetail", "--page-size", "20", NULL);
-    expect(&run, 0, "class: ok", NULL);
+    wdts_test_expect_run(&run, 0, "class: ok", NULL);
     assert_non_null(strstr(run.out, "total_count: 2"));
     wdts_test_run_free(&run);
     free(gw);

@@ -3,7 +3,17 @@
  * is refused with 验证失败; every other check answers with the gateway's status
  * and message; direct pages count from 0 and calc_total=1 returns total_count.
  * The clock is frozen so that the data set holds still. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
+#include "wdts_test_http.h"
 
 static struct sbx_proc sbx;
 static int64_t T; /* the frozen sandbox time */
@@ -11,12 +21,8 @@ static int64_t T; /* the frozen sandbox time */
 static int setup(void **state)
 {
     (void)state;
-    T = wdts_time_now() / 60 * 60;
-    char clock[64];
-    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)T);
     /* Requests are signed with the frozen sandbox time. */
-    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
-    if (sbx_start(&sbx, args) != 0)
+    if (sbx_start_demo_frozen(&sbx, &T) != 0)
         return -1;
     return 0;
 }

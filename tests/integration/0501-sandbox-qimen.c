@@ -2,7 +2,15 @@
  * accepted with md5, hmac and hmac-sha256 and refused (TOP code 25) when one
  * character changes; the other TOP errors come in the TOP form and the WDT ones
  * inside "response"; Qimen pages count from 1. Clock frozen. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 static struct sbx_proc sbx;
 static int64_t T;
@@ -10,12 +18,8 @@ static int64_t T;
 static int setup(void **state)
 {
     (void)state;
-    T = wdts_time_now() / 60 * 60;
-    char clock[64];
-    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)T);
     /* Requests are signed with the frozen sandbox time. */
-    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
-    return sbx_start(&sbx, args) == 0 ? 0 : -1;
+    return sbx_start_demo_frozen(&sbx, &T) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -4,7 +4,16 @@
  * calls at once); a tenants file with problems is refused with all of them. */
 #include <pthread.h>
 
-#include "sbx_testlib.h"
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
+#include "wdts_test_http.h"
+#include "wdts_test_sandbox.h"
 
 static struct sbx_proc sbx;
 static char dir[256];
@@ -20,7 +29,7 @@ static int setup(void **state)
     snprintf(dir, sizeof(dir), "/tmp/sbx-limits.XXXXXX");
     if (mkdtemp(dir) == NULL)
         return -1;
-    const char *path = write_file(dir, "tenants.json", TENANTS);
+    const char *path = wdts_test_write_file(dir, "tenants.json", TENANTS);
     /* Every answer waits 600 ms, so calls overlap; one HTTP thread serves them all. */
     const char *args[] = {"--tenants", path, "--faults", "latency=600ms", "--threads", "1", NULL};
     return sbx_start(&sbx, args) == 0 ? 0 : -1;
@@ -150,13 +159,13 @@ static void test_delay_does_not_block(void **state)
 static void test_bad_tenants_file(void **state)
 {
     (void)state;
-    const char *path = write_file(dir, "bad.json",
+    const char *path = wdts_test_write_file(dir, "bad.json",
                                   "[{\"sid\":\"a\",\"appkey\":\"k\",\"appsecret\":\"nosalt\","
                                   "\"rate_per_min\":-1,\"permissions\":[\"no.such.Method\"],"
                                   "\"colour\":\"red\"},{\"sid\":\"a\",\"appsecret\":\"s:t\","
                                   "\"qimen_app_key\":\"q\"},{\"sid\":\"bad\\\"sid\",\"appkey\":\"k\","
                                   "\"appsecret\":\"s:t\"}]");
-    char *argv[] = {(char *)sbx_bin("wdt-sandbox"), "--listen", "127.0.0.1:0", "--tenants",
+    char *argv[] = {(char *)wdts_test_bin("wdt-sandbox"), "--listen", "127.0.0.1:0", "--tenants",
                     (char *)path, NULL};
     char *bin = wdts_xstrdup(argv[0]);
     argv[0] = bin;

@@ -1,7 +1,16 @@
 /* wdt-sandbox faults appear as configured: HTTP 502, status 4/5/99, rate-limit
  * answers, truncated bodies, hangs past the client timeout (and a stop that does
  * not wait for them), probabilities and schedules; each is counted on /metrics. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
+#include "wdts_test_http.h"
 
 static int start_with(struct sbx_proc *p, const char *faults)
 {

@@ -3,7 +3,15 @@
  * last one backwards plus a final page 0 misses no record that the truth
  * (`wdt-sandbox truth`, as of the end of the scan) says is in the window, while
  * paging forwards misses some. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"busy-shop\",\"appkey\":\"bk\",\"appsecret\":\"bs:bsalt\","                        \
@@ -24,7 +32,7 @@ static int setup(void **state)
     if (mkdtemp(dir) == NULL)
         return -1;
     static char path[512];
-    snprintf(path, sizeof(path), "%s", write_file(dir, "tenants.json", TENANTS));
+    snprintf(path, sizeof(path), "%s", wdts_test_write_file(dir, "tenants.json", TENANTS));
     tenants_path = path;
     /* Ten sandbox minutes per real second; every answer takes 20 ms, so a scan of
      * ~40 pages spans several sandbox minutes in which dozens of trades change. */
@@ -113,29 +121,13 @@ static size_t fetch(int page, int calc_total, struct idset *seen, long long *tot
 /* The truth as of the sandbox clock now: the pks whose modified lies in the window. */
 static void truth_now(struct idset *truth)
 {
-    char asof[32], since[32], before[32];
-    snprintf(asof, sizeof(asof), "%lld", (long long)sbx_clock(&sbx));
-    snprintf(since, sizeof(since), "%lld", (long long)(T0 - 3600));
-    snprintf(before, sizeof(before), "%lld", (long long)T0);
-    char *bin = wdts_xstrdup(sbx_bin("wdt-sandbox"));
-    char *argv[] = {bin, "truth", "--tenants", (char *)tenants_path, "--sid", "busy-shop",
-                    "--report", "trades", "--as-of", asof, "--since", since, "--before", before,
-                    "--route", "wdt", NULL};
-    struct wdts_test_run run;
-    assert_int_equal(wdts_test_run(argv, NULL, 60, &run), 0);
-    if (run.status != 0)
-        fail_msg("truth failed (%d): %s", run.status, run.err);
-    for (char *line = run.out, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        json_t *j = json_loads(line, 0, NULL);
-        assert_non_null(j);
-        idset_add(truth, strtoll(json_string_value(json_object_get(j, "pk")), NULL, 10));
-        json_decref(j);
-    }
-    wdts_test_run_free(&run);
-    free(bin);
+    const char *source[] = {"--tenants", tenants_path, NULL};
+    json_t *all = sbx_truth(source, "busy-shop", "trades", "wdt", sbx_clock(&sbx), T0 - 3600, T0);
+    for (size_t i = 0; i < json_array_size(all); i++)
+        idset_add(truth,
+                  strtoll(json_string_value(json_object_get(json_array_get(all, i), "pk")), NULL,
+                          10));
+    json_decref(all);
 }
 
 static size_t missing(const struct idset *truth, const struct idset *seen)

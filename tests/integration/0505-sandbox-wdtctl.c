@@ -4,7 +4,18 @@
  * refuses it; and every refusal the sandbox gives reaches the client as the
  * error class it stands for (auth, clock, permission, bad request, rate-limited,
  * transient). */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
+#include "wdts_test_http.h"
 
 static struct sbx_proc sbx;
 static int64_t T;
@@ -13,12 +24,8 @@ static char gw_direct[128], gw_qimen[128], ts[32], params[160], wide[160], refun
 static int setup(void **state)
 {
     (void)state;
-    T = wdts_time_now() / 60 * 60;
-    char clock[64];
-    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)T);
     /* Requests are signed with the frozen sandbox time. */
-    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
-    if (sbx_start(&sbx, args) != 0)
+    if (sbx_start_demo_frozen(&sbx, &T) != 0)
         return -1;
     snprintf(gw_direct, sizeof(gw_direct), "%s/openapi", sbx.base);
     snprintf(gw_qimen, sizeof(gw_qimen), "%s/router/qm", sbx.base);
@@ -46,7 +53,7 @@ static void ctl(struct wdts_test_run *run, const char *app, const char *gateway,
 {
     const char *argv[48];
     size_t n = 0;
-    char *bin = wdts_xstrdup(sbx_bin("wdtctl"));
+    char *bin = wdts_xstrdup(wdts_test_bin("wdtctl"));
     argv[n++] = bin;
     argv[n++] = "call";
     argv[n++] = "--app";

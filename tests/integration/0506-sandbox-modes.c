@@ -5,7 +5,15 @@
  * rule without spec_no and their rec_id, deleted goods, suites and warehouses and
  * disabled carriers only with the hide parameter off, and the Qimen method names.
  * Three sandboxes with the same frozen clock and data set. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 static struct sbx_proc half, closed, open_; /* --bounds half (doc, total), closed, open */
 static int64_t T;

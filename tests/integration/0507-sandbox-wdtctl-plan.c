@@ -6,13 +6,18 @@
  * total_count on sample windows (exactly that many calls, seen in the sandbox's metrics)
  * and its calls follow the worker's paging; `wdtctl status` agrees on the windows left
  * and says the time is unknown before any window is done; `wdtctl reports --group`. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
 
+#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "wdts/crypto.h"
-
-#define MAX_ARGS 40
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 static struct sbx_proc sbx;
 static char dir[256], gw[128], prefix[80];
@@ -20,20 +25,12 @@ static char dir[256], gw[128], prefix[80];
 static int setup(void **state)
 {
     (void)state;
-    const char *url = wdts_test_require_env("WDT_TEST_REDIS_URL");
-    snprintf(prefix, sizeof(prefix), "%splan:", wdts_test_prefix());
-    unsigned char key[WDTS_CRYPTO_KEY_LEN];
-    char hex[2 * WDTS_CRYPTO_KEY_LEN + 1];
-    if (wdts_crypto_random(key, sizeof(key)) != WDTS_OK)
+    if (wdts_test_store_env("plan", prefix, sizeof(prefix)) != 0)
         return -1;
-    wdts_hex_lower(key, sizeof(key), hex);
-    setenv("WDT_REDIS_URL", url, 1);
-    setenv("WDT_REDIS_PREFIX", prefix, 1);
-    setenv("WDT_SECRET_KEY", hex, 1);
     snprintf(dir, sizeof(dir), "/tmp/plan-test.XXXXXX");
     if (mkdtemp(dir) == NULL)
         return -1;
-    const char *tenants = write_file(
+    const char *tenants = wdts_test_write_file(
         dir, "tenants.json",
         "[{\"sid\":\"plan-shop\",\"appkey\":\"plan-app\",\"appsecret\":\"plan-secret:plan-salt\","
         "\"rate_per_min\":6000,\"orders_per_day\":2000,\"seed\":7}]");
@@ -56,28 +53,10 @@ static int teardown(void **state)
 
 static void ctlv(struct wdts_test_run *run, const char *const *args, const char *stdin_text)
 {
-    char *argv[MAX_ARGS];
-    int n = 0;
-    argv[n++] = wdts_xstrdup(sbx_bin("wdtctl"));
-    for (size_t i = 0; args[i] && n < MAX_ARGS - 1; i++)
-        argv[n++] = wdts_xstrdup(args[i]);
-    argv[n] = NULL;
-    assert_int_equal(wdts_test_run(argv, stdin_text, 120, run), 0);
-    for (int i = 0; i < n; i++)
-        free(argv[i]);
+    wdts_test_run_bin("wdtctl", args, stdin_text, 120, run);
 }
 
 #define CTL(run, ...) ctlv((run), (const char *const[]){__VA_ARGS__, NULL}, NULL)
-
-static void expect(struct wdts_test_run *run, int status, const char *out_has, const char *err_has)
-{
-    if (run->status != status || (out_has && strstr(run->out, out_has) == NULL) ||
-        (err_has && strstr(run->err, err_has) == NULL))
-        fail_msg("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant stdout with: %s\nwant stderr "
-                 "with: %s",
-                 run->status, status, run->out, run->err, out_has ? out_has : "-",
-                 err_has ? err_has : "-");
-}
 
 static void add(struct wdts_test_run *run, const char *id, const char *reports)
 {
@@ -142,7 +121,7 @@ static void test_groups(void **state)
     (void)state;
     struct wdts_test_run run;
     add(&run, "p-bad", "sales,nosuch");
-    expect(&run, 64, NULL, "unknown report or group 'nosuch'");
+    wdts_test_expect_run(&run, 64, NULL, "unknown report or group 'nosuch'");
     assert_non_null(strstr(run.err, "aftersales ("));
     assert_non_null(strstr(run.err, "trades"));
     wdts_test_run_free(&run);
@@ -151,7 +130,7 @@ static void test_groups(void **state)
     wdts_test_run_free(&run);
 
     CTL(&run, "reports", "--group", "sales");
-    expect(&run, 0, "trades", NULL);
+    wdts_test_expect_run(&run, 0, "trades", NULL);
     assert_non_null(strstr(run.out, "raw_trades"));
     assert_null(strstr(run.out, "stockouts"));
     assert_non_null(strstr(run.out, "of group sales"));
@@ -166,7 +145,7 @@ static void test_groups(void **state)
     json_decref(j);
     wdts_test_run_free(&run);
     CTL(&run, "reports", "--group", "bogus");
-    expect(&run, 64, NULL, "--group must be one of");
+    wdts_test_expect_run(&run, 64, NULL, "--group must be one of");
     wdts_test_run_free(&run);
 }
 
@@ -176,14 +155,14 @@ static void test_add_plan_probe_status(void **state)
     struct wdts_test_run run;
     /* a group and a report of another group, mixed */
     add(&run, "p1", "sales,stock_changes");
-    expect(&run, 0, "first sync of connection p1", NULL);
+    wdts_test_expect_run(&run, 0, "first sync of connection p1", NULL);
     assert_non_null(strstr(run.out, "least: "));
     assert_non_null(strstr(run.out, "at 120 calls/min this takes about"));
     assert_null(strstr(run.out, "stockouts"));
     wdts_test_run_free(&run);
 
     CTL(&run, "connection", "show", "--id", "p1", "--json");
-    expect(&run, 0, "stock_changes", NULL);
+    wdts_test_expect_run(&run, 0, "stock_changes", NULL);
     assert_non_null(strstr(run.out, "raw_trades"));
     assert_null(strstr(run.out, "stockouts"));
     wdts_test_run_free(&run);
@@ -191,7 +170,7 @@ static void test_add_plan_probe_status(void **state)
     /* the estimate without calls */
     int64_t before = metric_value(&sbx, "wdt_sandbox_calls_total", "plan-shop");
     CTL(&run, "plan", "--connection", "p1", "--json");
-    expect(&run, 0, "\"least_calls\"", NULL);
+    wdts_test_expect_run(&run, 0, "\"least_calls\"", NULL);
     assert_int_equal(metric_value(&sbx, "wdt_sandbox_calls_total", "plan-shop"), before);
     json_t *p = parse(run.out);
     assert_false(json_is_true(json_object_get(p, "probed")));
@@ -225,7 +204,7 @@ static void test_add_plan_probe_status(void **state)
     /* the probe: 3 windows per report, exactly that many calls (one for a one-window report) */
     before = metric_value(&sbx, "wdt_sandbox_calls_total", "plan-shop");
     CTL(&run, "plan", "--connection", "p1", "--probe", "3", "--json");
-    expect(&run, 0, "\"probed\": true", NULL);
+    wdts_test_expect_run(&run, 0, "\"probed\": true", NULL);
     long long after = metric_value(&sbx, "wdt_sandbox_calls_total", "plan-shop");
     p = parse(run.out);
     long long samples = 0;
@@ -251,7 +230,7 @@ static void test_add_plan_probe_status(void **state)
     wdts_test_run_free(&run);
 
     CTL(&run, "plan", "--connection", "p1", "--probe", "2");
-    expect(&run, 0, "with the pages the probe saw: ", NULL);
+    wdts_test_expect_run(&run, 0, "with the pages the probe saw: ", NULL);
     assert_non_null(strstr(run.out, "SAMPLED"));
     wdts_test_run_free(&run);
 
@@ -261,10 +240,10 @@ static void test_add_plan_probe_status(void **state)
                          "--gateway", gw, "--reports", "trades", "--backfill", "1d",
                          "--archive-read", "off", NULL};
     ctlv(&run, off, "plan-secret:plan-salt\n");
-    expect(&run, 0, "archive read off", NULL);
+    wdts_test_expect_run(&run, 0, "archive read off", NULL);
     wdts_test_run_free(&run);
     CTL(&run, "plan", "--connection", "p-off", "--json");
-    expect(&run, 0, NULL, NULL);
+    wdts_test_expect_run(&run, 0, NULL, NULL);
     p = parse(run.out);
     assert_int_equal(iget(row_of(p, "trades"), "archive_windows"), 0);
     assert_int_equal(iget(row_of(p, "trades"), "least_calls"), trades);
@@ -273,7 +252,7 @@ static void test_add_plan_probe_status(void **state)
 
     /* a selection of the connection's reports */
     CTL(&run, "plan", "--connection", "p1", "--reports", "stock", "--json");
-    expect(&run, 0, NULL, NULL);
+    wdts_test_expect_run(&run, 0, NULL, NULL);
     p = parse(run.out);
     assert_int_equal(json_array_size(json_object_get(p, "reports")), 1);
     assert_int_equal(iget(row_of(p, "stock_changes"), "windows"), trades);
@@ -282,7 +261,7 @@ static void test_add_plan_probe_status(void **state)
 
     /* status: nothing planned yet, every window is left and the time is unknown */
     CTL(&run, "status", "--connection", "p1", "--json");
-    expect(&run, 0, NULL, NULL);
+    wdts_test_expect_run(&run, 0, NULL, NULL);
     json_t *st = parse(run.out);
     json_array_foreach(st, i, r) {
         assert_string_equal(json_string_value(json_object_get(r, "state")), "backfilling");
@@ -297,7 +276,7 @@ static void test_add_plan_probe_status(void **state)
     json_decref(st);
     wdts_test_run_free(&run);
     CTL(&run, "status", "--connection", "p1");
-    expect(&run, 0, "unknown", NULL);
+    wdts_test_expect_run(&run, 0, "unknown", NULL);
     assert_non_null(strstr(run.out, "backfill: "));
     assert_non_null(strstr(run.out, "at least"));
     wdts_test_run_free(&run);
@@ -308,25 +287,25 @@ static void test_errors(void **state)
     (void)state;
     struct wdts_test_run run;
     CTL(&run, "plan", "--help");
-    expect(&run, 0, "--probe N", NULL);
+    wdts_test_expect_run(&run, 0, "--probe N", NULL);
     wdts_test_run_free(&run);
     CTL(&run, "plan");
-    expect(&run, 64, NULL, "--connection is required");
+    wdts_test_expect_run(&run, 64, NULL, "--connection is required");
     wdts_test_run_free(&run);
     CTL(&run, "plan", "--connection", "nope");
-    expect(&run, 69, NULL, "no connection nope");
+    wdts_test_expect_run(&run, 69, NULL, "no connection nope");
     wdts_test_run_free(&run);
     CTL(&run, "plan", "--connection", "p1", "--probe", "0");
-    expect(&run, 64, NULL, "--probe must be");
+    wdts_test_expect_run(&run, 64, NULL, "--probe must be");
     wdts_test_run_free(&run);
     CTL(&run, "plan", "--connection", "p1", "--reports", "stockz");
-    expect(&run, 64, NULL, "unknown report or group 'stockz'");
+    wdts_test_expect_run(&run, 64, NULL, "unknown report or group 'stockz'");
     wdts_test_run_free(&run);
     CTL(&run, "plan", "--connection", "p1", "--reports", "aftersales");
-    expect(&run, 64, NULL, "none of the reports selected");
+    wdts_test_expect_run(&run, 64, NULL, "none of the reports selected");
     wdts_test_run_free(&run);
     CTL(&run, "--help");
-    expect(&run, 0, "plan", NULL);
+    wdts_test_expect_run(&run, 0, "plan", NULL);
     wdts_test_run_free(&run);
 }
 

@@ -4,8 +4,18 @@
  * pages hold exactly what `wdt-sandbox truth` lists (with the same flags), total_count
  * counts it; the selector, the span, the page size and the window's bounds are checked as
  * for the hand-made methods; a catalog report without a spec entry stops the start. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "wdts/catalog.h"
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 static struct sbx_proc half, closed;
 static int64_t T;
@@ -69,30 +79,8 @@ static char *window(const char *sp, const char *ep, int64_t a, int64_t b, const 
 /* The truth lines of report for [since, before) as of T, as a JSON array. */
 static json_t *truth(const char *report, const char *route, int64_t since, int64_t before)
 {
-    char asof[32], s[32], b[32];
-    snprintf(asof, sizeof(asof), "%lld", (long long)T);
-    snprintf(s, sizeof(s), "%lld", (long long)since);
-    snprintf(b, sizeof(b), "%lld", (long long)before);
-    char *bin = wdts_xstrdup(sbx_bin("wdt-sandbox"));
-    char *argv[] = {bin, "truth", "--demo", "--sid", DEMO_SID, "--report", (char *)report,
-                    "--as-of", asof, "--since", s, "--before", b, "--route", (char *)route,
-                    "--generate-all", "--catalog", catalog_path, NULL};
-    struct wdts_test_run run;
-    assert_int_equal(wdts_test_run(argv, NULL, 60, &run), 0);
-    if (run.status != 0)
-        fail_msg("truth failed (%d): %s", run.status, run.err);
-    json_t *out = json_array();
-    for (char *line = run.out, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        json_t *j = json_loads(line, 0, NULL);
-        assert_non_null(j);
-        json_array_append_new(out, j);
-    }
-    wdts_test_run_free(&run);
-    free(bin);
-    return out;
+    const char *source[] = {"--demo", "--generate-all", "--catalog", catalog_path, NULL};
+    return sbx_truth(source, DEMO_SID, report, route, T, since, before);
 }
 
 /* Pages of 7 until a short one, on one route; the pks in order and the first total. */
@@ -339,7 +327,7 @@ static void test_missing_spec_entry(void **state)
     snprintf(path, sizeof(path), "%s/bad-catalog.json", dir);
     assert_int_equal(json_dump_file(arr, path, 0), 0);
     json_decref(arr);
-    char *bin = wdts_xstrdup(sbx_bin("wdt-sandbox"));
+    char *bin = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
     char *argv[] = {bin, "--listen", "127.0.0.1:0", "--demo", "--catalog", path, NULL};
     struct wdts_test_run run;
     assert_int_equal(wdts_test_run(argv, NULL, 30, &run), 0);

@@ -5,6 +5,7 @@
  * Also: a fractional rate, hints that are exact for a lone client, and a retried request
  * (same slot token) that is not charged twice. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "wdts/limit.h"
@@ -23,13 +23,6 @@
 static struct wdts_redis_params params;
 static struct wdts_redis *redis;
 static char es[512];
-
-static void sleep_ms(long long ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 /* One client process: for run_ms, ask; on go write the grant's Redis time to fd and
  * finish the call at once; on wait sleep exactly the hint. Exits 0, or 1 on an error. */
@@ -66,7 +59,7 @@ static void client(int fd, const struct wdts_limit_id *id, const struct wdts_lim
             if (st.reason != WDTS_LIMIT_RATE || st.wait_ms < 1 ||
                 st.wait_ms > wdts_limit_interval_us(cfg->rate) / 1000 + 1)
                 (*hint_bad)++;
-            sleep_ms(st.wait_ms);
+            wdts_test_sleep_ms(st.wait_ms);
         }
     }
     wdts_redis_destroy(r);
@@ -183,7 +176,7 @@ static void test_hints_are_exact_for_one_client(void **state)
             assert_true(st.wait_ms >= 1 && st.wait_ms <= 250);
             assert_true(st.wait_ms * 1000 >= 250000 - (st.now_us - last_us));
             waits++;
-            sleep_ms(st.wait_ms);
+            wdts_test_sleep_ms(st.wait_ms);
             assert_int_equal(wdts_limit_try_start(redis, &id, &cfg, tok, &st, es, sizeof(es)),
                              WDTS_OK);
             assert_int_equal(st.go, 1); /* after sleeping the hint, it goes */
@@ -250,28 +243,9 @@ static void test_bad_config_is_refused(void **state)
     assert_non_null(strstr(es, "token"));
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    char e[256] = "";
-    redis = wdts_redis_new(&params, e, sizeof(e));
-    if (redis == NULL) {
-        fprintf(stderr, "connect: %s\n", e);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    wdts_redis_destroy(redis);
-    return 0;
-}
-
 int main(void)
 {
-    wdts_test_redis_params(&params);
+    wdts_test_redis_group(&params, &redis);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_processes),
         cmocka_unit_test(test_fractional_rate),
@@ -279,5 +253,6 @@ int main(void)
         cmocka_unit_test(test_retry_is_not_charged_twice),
         cmocka_unit_test(test_bad_config_is_refused),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, wdts_test_redis_group_setup,
+                                  wdts_test_redis_group_teardown);
 }

@@ -5,13 +5,13 @@
  * stops at the cap, answers of calls that began before the cooldown do not escalate it,
  * a streak of successes resets it, and the cooldown is checked before anything else. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "wdts/limit.h"
@@ -21,13 +21,6 @@
 static struct wdts_redis_params params;
 static struct wdts_redis *redis;
 static char es[512];
-
-static void sleep_ms(long long ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 static struct wdts_limit_start try_start(const struct wdts_limit_id *id,
                                          const struct wdts_limit_cfg *cfg, const char *tok)
@@ -121,7 +114,7 @@ static void test_killed_holder_slots_expire(void **state)
     assert_int_equal(st.reason, WDTS_LIMIT_CONCURRENCY);
     assert_true(st.wait_ms >= 1 && st.wait_ms <= 3000);
     /* the hint is when the first dead slot expires: after it the call goes */
-    sleep_ms(st.wait_ms);
+    wdts_test_sleep_ms(st.wait_ms);
     st = try_start(&id, &cfg, "live");
     assert_int_equal(st.go, 1);
     int64_t waited = wdts_time_mono_ms() - t0;
@@ -144,7 +137,7 @@ static struct wdts_limit_start wait_out_cooldown(const struct wdts_limit_id *id,
     }
     assert_int_equal(st.reason, WDTS_LIMIT_COOLDOWN);
     assert_true(st.wait_ms >= 1 && st.wait_ms <= dur_ms);
-    sleep_ms(st.wait_ms);
+    wdts_test_sleep_ms(st.wait_ms);
     st = try_start(id, cfg, "t");
     assert_int_equal(st.go, 1);
     return st;
@@ -268,7 +261,7 @@ static void test_processes_respect_slots(void **state)
             if (!st.go) {
                 if (st.reason != WDTS_LIMIT_CONCURRENCY)
                     _exit(1);
-                sleep_ms(st.wait_ms);
+                wdts_test_sleep_ms(st.wait_ms);
                 continue;
             }
             const char *incr[2] = {"INCR", holders};
@@ -280,7 +273,7 @@ static void test_processes_respect_slots(void **state)
             if (n > most)
                 most = (int)n;
             calls++;
-            sleep_ms(3);
+            wdts_test_sleep_ms(3);
             if (wdts_redis_command_int(r, 2, decr, NULL, &n) ||
                 wdts_limit_finish(r, &id, &cfg, tok, st.now_us, WDTS_LIMIT_OUTCOME_OK, &fin, e,
                                   sizeof(e)) ||
@@ -311,28 +304,9 @@ static void test_processes_respect_slots(void **state)
     assert_true(most >= 1 && most <= SLOTS);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    char e[256] = "";
-    redis = wdts_redis_new(&params, e, sizeof(e));
-    if (redis == NULL) {
-        fprintf(stderr, "connect: %s\n", e);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    wdts_redis_destroy(redis);
-    return 0;
-}
-
 int main(void)
 {
-    wdts_test_redis_params(&params);
+    wdts_test_redis_group(&params, &redis);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slots_released_by_token),
         cmocka_unit_test(test_killed_holder_slots_expire),
@@ -340,5 +314,6 @@ int main(void)
         cmocka_unit_test(test_burst_of_answers_escalates_once),
         cmocka_unit_test(test_processes_respect_slots),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, wdts_test_redis_group_setup,
+                                  wdts_test_redis_group_teardown);
 }

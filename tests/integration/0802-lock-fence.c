@@ -6,6 +6,7 @@
  * a redis-server of that test's own: a flush of the shared one would fail other tests'
  * scripts mid-call); and processes racing for one lock never hold it together. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "wdts/lock.h"
@@ -24,13 +24,6 @@
 static struct wdts_redis_params params;
 static struct wdts_redis *redis;
 static char es[512];
-
-static void sleep_ms(long long ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 static struct wdts_lock_grant acquire(const struct wdts_wm_id *id, long long s, long long e,
                                       const char *tok, long long ttl)
@@ -110,7 +103,7 @@ static void test_stale_holder_is_fenced(void **state)
     /* A takes the window with a short lock, then pauses past its expiry */
     struct wdts_lock_grant a = acquire(&id, 1000, 2000, "holder-a", 200);
     assert_int_equal(a.acquired, 1);
-    sleep_ms(400);
+    wdts_test_sleep_ms(400);
     /* B (a redelivered copy of the job) takes it over */
     struct wdts_lock_grant b = acquire(&id, 1000, 2000, "holder-b", 30000);
     assert_int_equal(b.acquired, 1);
@@ -136,7 +129,7 @@ static void test_stale_holder_is_fenced(void **state)
 
     /* a lock that expired but that nobody took: its holder's data still counts */
     struct wdts_lock_grant c = acquire(&id, 2000, 3000, "holder-c", 100);
-    sleep_ms(250);
+    wdts_test_sleep_ms(250);
     assert_int_equal(wdts_wm_complete(redis, &id, 2000, 3000, c.fence, 0, &r, es, sizeof(es)),
                      WDTS_OK);
     assert_int_equal(r.status, WDTS_WM_ADVANCED);
@@ -249,7 +242,7 @@ static void test_processes_never_share(void **state)
                 wdts_lock_acquire(r, &id, 0, 60, tok, 5000, &g, e, sizeof(e)))
                 _exit(1);
             if (!g.acquired) {
-                sleep_ms(1);
+                wdts_test_sleep_ms(1);
                 continue;
             }
             const char *incr[2] = {"INCR", holders};
@@ -258,7 +251,7 @@ static void test_processes_never_share(void **state)
                 _exit(3); /* two holders at once */
             if (write(fds[p][1], &g.fence, sizeof(g.fence)) != (ssize_t)sizeof(g.fence))
                 _exit(1);
-            sleep_ms(2);
+            wdts_test_sleep_ms(2);
             if (wdts_redis_command_int(r, 2, decr, NULL, &n) || n != 0)
                 _exit(3);
             if (wdts_lock_release(r, &id, 0, 60, tok, &rel, e, sizeof(e)) || rel != 1)
@@ -304,28 +297,9 @@ static void test_bad_arguments(void **state)
     assert_non_null(strstr(es, "ttl_ms"));
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    char e[256] = "";
-    redis = wdts_redis_new(&params, e, sizeof(e));
-    if (redis == NULL) {
-        fprintf(stderr, "connect: %s\n", e);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    wdts_redis_destroy(redis);
-    return 0;
-}
-
 int main(void)
 {
-    wdts_test_redis_params(&params);
+    wdts_test_redis_group(&params, &redis);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_exclusive_renew_release),
@@ -335,5 +309,6 @@ int main(void)
         cmocka_unit_test(test_processes_never_share),
         cmocka_unit_test(test_bad_arguments),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, wdts_test_redis_group_setup,
+                                  wdts_test_redis_group_teardown);
 }

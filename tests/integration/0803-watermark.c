@@ -4,6 +4,7 @@
  * split windows, fencing records cleaned as the watermark passes, re-sync resets, and
  * argument errors. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,28 +353,9 @@ static void test_bad_arguments(void **state)
     assert_int_equal(redis->err, WDTS_OK);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    char e[256] = "";
-    redis = wdts_redis_new(&params, e, sizeof(e));
-    if (redis == NULL) {
-        fprintf(stderr, "connect: %s\n", e);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    wdts_redis_destroy(redis);
-    return 0;
-}
-
 int main(void)
 {
-    wdts_test_redis_params(&params);
+    wdts_test_redis_group(&params, &redis);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_once_and_uninit),
         cmocka_unit_test(test_in_and_out_of_order),
@@ -383,5 +365,6 @@ int main(void)
         cmocka_unit_test(test_reset_for_resync),
         cmocka_unit_test(test_bad_arguments),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, wdts_test_redis_group_setup,
+                                  wdts_test_redis_group_teardown);
 }

@@ -3,13 +3,13 @@
  * only, takeover with a higher epoch after a holder is killed and its lease expires,
  * and processes racing for the lease never holding it together. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "wdts/lease.h"
@@ -20,13 +20,6 @@
 static struct wdts_redis_params params;
 static struct wdts_redis *redis;
 static char es[512];
-
-static void sleep_ms(long long ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 static struct wdts_lease_state acquire(const char *name, const char *holder, const char *tok,
                                        long long ttl)
@@ -126,7 +119,7 @@ static void test_takeover_after_kill(void **state)
         if (st.ttl_ms < 0 || st.ttl_ms > 500)
             fail_msg("holder doomed has %lld ms left", st.ttl_ms);
         refused++;
-        sleep_ms(st.ttl_ms); /* the answer says how long to wait */
+        wdts_test_sleep_ms(st.ttl_ms); /* the answer says how long to wait */
         assert_true(wdts_time_mono_ms() - t0 < 10000);
     }
     assert_true(st.epoch > doomed_epoch);
@@ -182,7 +175,7 @@ static void test_processes_never_share(void **state)
             if (!st.held) {
                 if (strcmp(st.holder, me) == 0)
                     _exit(4); /* told someone else holds it, but named us */
-                sleep_ms(1);
+                wdts_test_sleep_ms(1);
                 continue;
             }
             const char *incr[2] = {"INCR", holders};
@@ -190,7 +183,7 @@ static void test_processes_never_share(void **state)
             if (wdts_redis_command_int(r, 2, incr, NULL, &n) || n != 1)
                 _exit(3);
             held++;
-            sleep_ms(2);
+            wdts_test_sleep_ms(2);
             if (wdts_redis_command_int(r, 2, decr, NULL, &n) || n != 0)
                 _exit(3);
             if (wdts_lease_release(r, "sched-race", tok, &rel, e, sizeof(e)) || rel != 1) {
@@ -239,33 +232,15 @@ static void test_bad_arguments(void **state)
                      WDTS_ERR_INVAL);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    char e[256] = "";
-    redis = wdts_redis_new(&params, e, sizeof(e));
-    if (redis == NULL) {
-        fprintf(stderr, "connect: %s\n", e);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    wdts_redis_destroy(redis);
-    return 0;
-}
-
 int main(void)
 {
-    wdts_test_redis_params(&params);
+    wdts_test_redis_group(&params, &redis);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_holder),
         cmocka_unit_test(test_takeover_after_kill),
         cmocka_unit_test(test_processes_never_share),
         cmocka_unit_test(test_bad_arguments),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, wdts_test_redis_group_setup,
+                                  wdts_test_redis_group_teardown);
 }

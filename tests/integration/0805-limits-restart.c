@@ -5,6 +5,7 @@
  * After a restart that lost the data, nothing is guessed: the watermark reports
  * "uninit", while new fencing tokens and lease epochs are still above the old ones. */
 #include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #include <errno.h>
 #include <signal.h>

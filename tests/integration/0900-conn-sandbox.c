@@ -8,12 +8,21 @@
  * auth_failed when its secret stops working and ok again after; remove deletes every key
  * of the connection and nothing else. The sandbox is restarted on the same port with
  * another tenants file to change permissions and secrets, as a seller would. */
-#include "sbx_testlib.h"
+#include "wdts_test_sandbox.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "wdts/catalog.h"
-#include "wdts/crypto.h"
+#include "wdts/mem.h"
 #include "wdts/redis.h"
+#include "wdts/str.h"
 #include "wdts/watermark.h"
+#include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #define SECRET_A "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 #define SALT_A "salt-of-a"
@@ -22,7 +31,6 @@
 #define QM_SECRET "qimen-app-secret-5a5a5a5a"
 #define PLATFORM_SECRET "platform-qimen-secret-77"
 #define REFUNDS_METHOD "aftersales.refund.Refund.search"
-#define MAX_ARGS 48
 
 static struct sbx_proc sbx, sbx_skewed;
 static char dir[256], gw[128], gw_qimen[128], gw_skewed[128], prefix[80];
@@ -103,15 +111,7 @@ static void assert_no_secret(const char *what, const char *text)
 
 static void ctlv_in(struct wdts_test_run *run, const char *const *args, const char *stdin_text)
 {
-    char *argv[MAX_ARGS];
-    int n = 0;
-    argv[n++] = wdts_xstrdup(wdts_test_bin("wdtctl"));
-    for (size_t i = 0; args[i] && n < MAX_ARGS - 1; i++)
-        argv[n++] = wdts_xstrdup(args[i]);
-    argv[n] = NULL;
-    assert_int_equal(wdts_test_run(argv, stdin_text, 120, run), 0);
-    for (int i = 0; i < n; i++)
-        free(argv[i]);
+    wdts_test_run_bin("wdtctl", args, stdin_text, 120, run);
     assert_no_secret("stdout", run->out);
     assert_no_secret("stderr", run->err);
 }
@@ -122,16 +122,6 @@ static void ctlv(struct wdts_test_run *run, const char *const *args)
 }
 
 #define CTL(run, ...) ctlv((run), (const char *const[]){__VA_ARGS__, NULL})
-
-static void expect(struct wdts_test_run *run, int status, const char *out_has, const char *err_has)
-{
-    if (run->status != status || (out_has && strstr(run->out, out_has) == NULL) ||
-        (err_has && strstr(run->err, err_has) == NULL))
-        fail_msg("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant stdout with: %s\nwant stderr "
-                 "with: %s",
-                 run->status, status, run->out, run->err, out_has ? out_has : "-",
-                 err_has ? err_has : "-");
-}
 
 /* ---- Redis ------------------------------------------------------------------------- */
 
@@ -241,23 +231,12 @@ static int setup(void **state)
 {
     (void)state;
     char es[512];
-    const char *url = wdts_test_require_env("WDT_TEST_REDIS_URL");
-    snprintf(prefix, sizeof(prefix), "%sconn:", wdts_test_prefix());
-    unsigned char key[WDTS_CRYPTO_KEY_LEN];
-    char hex[2 * WDTS_CRYPTO_KEY_LEN + 1];
-    if (wdts_crypto_random(key, sizeof(key)) != WDTS_OK)
+    if (wdts_test_store_env("conn", prefix, sizeof(prefix)) != 0)
         return -1;
-    wdts_hex_lower(key, sizeof(key), hex);
-    setenv("WDT_REDIS_URL", url, 1);
-    setenv("WDT_REDIS_PREFIX", prefix, 1);
-    setenv("WDT_SECRET_KEY", hex, 1);
     unsetenv("WDT_QIMEN_APP_KEY");
     unsetenv("WDT_QIMEN_APP_SECRET");
 
-    struct wdts_redis_params params;
-    wdts_redis_params_init(&params);
-    if (wdts_redis_params_from_url(&params, url, es, sizeof(es)) != WDTS_OK ||
-        (redis = wdts_redis_new(&params, es, sizeof(es))) == NULL) {
+    if ((redis = wdts_test_redis_connect(NULL, NULL, es, sizeof(es))) == NULL) {
         fprintf(stderr, "redis: %s\n", es);
         return -1;
     }
@@ -303,53 +282,53 @@ static void test_usage_and_config_errors(void **state)
     (void)state;
     struct wdts_test_run run;
     CTL(&run, "connection", "--help");
-    expect(&run, 0, "add", NULL);
+    wdts_test_expect_run(&run, 0, "add", NULL);
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--help");
-    expect(&run, 0, "--appsecret-file", NULL);
+    wdts_test_expect_run(&run, 0, "--appsecret-file", NULL);
     wdts_test_run_free(&run);
     static const char *const subs[] = {"list", "show", "remove", "check"};
     for (size_t i = 0; i < 4; i++) {
         CTL(&run, "connection", subs[i], "--help");
-        expect(&run, 0, "usage: wdtctl connection", NULL);
+        wdts_test_expect_run(&run, 0, "usage: wdtctl connection", NULL);
         wdts_test_run_free(&run);
         CTL(&run, "connection", subs[i], "--bogus");
-        expect(&run, 64, NULL, "unknown option '--bogus'");
+        wdts_test_expect_run(&run, 64, NULL, "unknown option '--bogus'");
         wdts_test_run_free(&run);
     }
     CTL(&run, "connection", "frobnicate");
-    expect(&run, 64, NULL, "unknown subcommand");
+    wdts_test_expect_run(&run, 64, NULL, "unknown subcommand");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "t", "--id", "x", "--app", "wdt", "--appkey", "k",
         "--appsecret", "s:t");
-    expect(&run, 64, NULL, "--sid is required");
+    wdts_test_expect_run(&run, 64, NULL, "--sid is required");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "t", "--id", "x", "--app", "erp", "--sid", "s",
         "--appkey", "k", "--appsecret", "s:t");
-    expect(&run, 64, NULL, "--app must be wdt or qimen");
+    wdts_test_expect_run(&run, 64, NULL, "--app must be wdt or qimen");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "t", "--id", "x", "--app", "qimen", "--sid", "s",
         "--appkey", "k", "--appsecret", "s:t");
-    expect(&run, 64, NULL, "needs a Qimen app");
+    wdts_test_expect_run(&run, 64, NULL, "needs a Qimen app");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "t", "--id", "x", "--app", "wdt", "--sid", "s",
         "--appkey", "k", "--appsecret", "s:t", "--reports", "trades,nope");
-    expect(&run, 64, NULL, "unknown report or group 'nope'");
+    wdts_test_expect_run(&run, 64, NULL, "unknown report or group 'nope'");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "t", "--id", "x", "--app", "wdt", "--sid", "s",
         "--appkey", "k", "--appsecret", "nocolon");
-    expect(&run, 64, NULL, "secret:salt");
+    wdts_test_expect_run(&run, 64, NULL, "secret:salt");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "t", "--id", "x:y", "--app", "wdt", "--sid", "s",
         "--appkey", "k", "--appsecret", "s:t", "--rate", "0", "--pii", "keep");
-    expect(&run, 64, NULL, "--rate must be");
+    wdts_test_expect_run(&run, 64, NULL, "--rate must be");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "t", "--id", "x:y", "--app", "wdt", "--sid", "s",
         "--appkey", "k", "--appsecret", "s:t");
-    expect(&run, 64, NULL, "id:");
+    wdts_test_expect_run(&run, 64, NULL, "id:");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "show");
-    expect(&run, 64, NULL, "--id is required");
+    wdts_test_expect_run(&run, 64, NULL, "--id is required");
     wdts_test_run_free(&run);
 
     /* Config: add and check need the secret key; a malformed one is named. */
@@ -357,17 +336,17 @@ static void test_usage_and_config_errors(void **state)
     unsetenv("WDT_SECRET_KEY");
     CTL(&run, "connection", "add", "--tenant", "t", "--id", "x", "--app", "wdt", "--sid", "s",
         "--appkey", "k", "--appsecret", "s:t", "--gateway", gw);
-    expect(&run, 78, NULL, "secret.key");
+    wdts_test_expect_run(&run, 78, NULL, "secret.key");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "check");
-    expect(&run, 78, NULL, "secret.key");
+    wdts_test_expect_run(&run, 78, NULL, "secret.key");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "list"); /* no secret needed to list */
-    expect(&run, 0, "ID", NULL);
+    wdts_test_expect_run(&run, 0, "ID", NULL);
     wdts_test_run_free(&run);
     setenv("WDT_SECRET_KEY", "not-a-key", 1);
     CTL(&run, "connection", "list");
-    expect(&run, 78, NULL, "secret.key");
+    wdts_test_expect_run(&run, 78, NULL, "secret.key");
     wdts_test_run_free(&run);
     /* The key from a mounted file: accepted (check then only misses the connection). */
     char path[320];
@@ -379,7 +358,7 @@ static void test_usage_and_config_errors(void **state)
     unsetenv("WDT_SECRET_KEY");
     setenv("WDT_SECRET_KEY_FILE", path, 1);
     CTL(&run, "connection", "check", "--id", "nobody");
-    expect(&run, 1, NULL, "no connection with id nobody");
+    wdts_test_expect_run(&run, 1, NULL, "no connection with id nobody");
     wdts_test_run_free(&run);
     unsetenv("WDT_SECRET_KEY_FILE");
     setenv("WDT_SECRET_KEY", keep, 1);
@@ -411,7 +390,7 @@ static void test_add_good_credentials(void **state)
              n - 1);
     snprintf(refused, sizeof(refused), "%zu reports may not call their history (历史) method",
              with_history);
-    expect(&run, 0, stored,
+    wdts_test_expect_run(&run, 0, stored,
            "warning: connection acme-wdt: the gateway is plain http");
     /* The table: every report with its method, refunds blocked with its reason and fix. */
     assert_non_null(strstr(run.out, "REPORT"));
@@ -449,12 +428,12 @@ static void test_add_good_credentials(void **state)
     /* The same id again: refused before any call, nothing changes. */
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
         "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw);
-    expect(&run, 1, NULL, "--replace");
+    wdts_test_expect_run(&run, 1, NULL, "--replace");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "other", "--id", "acme-wdt", "--app", "wdt", "--sid",
         "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw,
         "--replace");
-    expect(&run, 1, NULL, "keeps its tenant");
+    wdts_test_expect_run(&run, 1, NULL, "keeps its tenant");
     wdts_test_run_free(&run);
 }
 
@@ -470,7 +449,7 @@ static void test_add_qimen(void **state)
                                   "--qimen-app-secret-file", "-", "--gateway", gw_qimen, "--rate",
                                   "50", "--reports", "trades,refunds,shops", NULL},
             QM_SECRET "\n");
-    expect(&run, 0, "connection acme-tb stored: 3 reports ok, 0 blocked", NULL);
+    wdts_test_expect_run(&run, 0, "connection acme-tb stored: 3 reports ok, 0 blocked", NULL);
     assert_non_null(strstr(run.out, "wdt.sales.tradequery.querywithdetail"));
     wdts_test_run_free(&run);
 
@@ -478,7 +457,7 @@ static void test_add_qimen(void **state)
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-tb2", "--app", "qimen",
         "--sid", "conn-p", "--appkey", "key-p", "--appsecret", "p-secret:p-salt",
         "--qimen-platform", "--gateway", gw_qimen, "--rate", "50", "--reports", "trades");
-    expect(&run, 78, NULL, "WDT_QIMEN_APP_KEY");
+    wdts_test_expect_run(&run, 78, NULL, "WDT_QIMEN_APP_KEY");
     wdts_test_run_free(&run);
     assert_nothing_stored("acme-tb2");
     setenv("WDT_QIMEN_APP_KEY", "platform-key", 1);
@@ -486,10 +465,10 @@ static void test_add_qimen(void **state)
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-tb2", "--app", "qimen",
         "--sid", "conn-p", "--appkey", "key-p", "--appsecret", "p-secret:p-salt",
         "--qimen-platform", "--gateway", gw_qimen, "--rate", "50", "--reports", "trades");
-    expect(&run, 0, "connection acme-tb2 stored: 1 report ok", NULL);
+    wdts_test_expect_run(&run, 0, "connection acme-tb2 stored: 1 report ok", NULL);
     wdts_test_run_free(&run);
     CTL(&run, "connection", "show", "--id", "acme-tb2");
-    expect(&run, 0, "platform-provided", NULL);
+    wdts_test_expect_run(&run, 0, "platform-provided", NULL);
     assert_non_null(strstr(run.out, "transport      plain http (unencrypted)"));
     wdts_test_run_free(&run);
     unsetenv("WDT_QIMEN_APP_KEY");
@@ -592,7 +571,7 @@ static void test_list_show_and_redis_hold_no_secret(void **state)
     assert_non_null(sealed);
 
     CTL(&run, "connection", "list");
-    expect(&run, 0, "acme-wdt", NULL);
+    wdts_test_expect_run(&run, 0, "acme-wdt", NULL);
     assert_non_null(strstr(run.out, "acme-tb"));
     char ok_of[32];
     snprintf(ok_of, sizeof(ok_of), "%zu/%zu", wdts_catalog_count(cat) - 1,
@@ -602,7 +581,7 @@ static void test_list_show_and_redis_hold_no_secret(void **state)
     wdts_test_run_free(&run);
 
     CTL(&run, "connection", "list", "--json");
-    expect(&run, 0, NULL, NULL);
+    wdts_test_expect_run(&run, 0, NULL, NULL);
     json_t *arr = json_loads(run.out, 0, NULL);
     assert_true(json_is_array(arr));
     assert_int_equal(json_array_size(arr), 3);
@@ -613,11 +592,11 @@ static void test_list_show_and_redis_hold_no_secret(void **state)
     wdts_test_run_free(&run);
 
     CTL(&run, "connection", "list", "--tenant", "nobody", "--json");
-    expect(&run, 0, "[]", NULL);
+    wdts_test_expect_run(&run, 0, "[]", NULL);
     wdts_test_run_free(&run);
 
     CTL(&run, "connection", "show", "--id", "acme-wdt");
-    expect(&run, 0, "(stored encrypted)", NULL);
+    wdts_test_expect_run(&run, 0, "(stored encrypted)", NULL);
     assert_non_null(strstr(run.out, "blocked: 权限不足"));
     assert_non_null(strstr(run.out, "pii            hash"));
     assert_non_null(strstr(run.out, "archive        horizon 60d, read old"));
@@ -626,7 +605,7 @@ static void test_list_show_and_redis_hold_no_secret(void **state)
     wdts_test_run_free(&run);
 
     CTL(&run, "connection", "show", "--id", "acme-wdt", "--json");
-    expect(&run, 0, NULL, NULL);
+    wdts_test_expect_run(&run, 0, NULL, NULL);
     json_t *one = json_loads(run.out, 0, NULL);
     assert_non_null(one);
     assert_string_equal(json_string_value(json_object_get(
@@ -638,7 +617,7 @@ static void test_list_show_and_redis_hold_no_secret(void **state)
     wdts_test_run_free(&run);
 
     CTL(&run, "connection", "show", "--id", "nobody");
-    expect(&run, 1, NULL, "no connection with id nobody");
+    wdts_test_expect_run(&run, 1, NULL, "no connection with id nobody");
     wdts_test_run_free(&run);
     json_decref(j);
     free(sealed_json);
@@ -653,7 +632,7 @@ static void test_check_unblocks_and_tracks_auth(void **state)
 
     /* Nothing changed: still blocked. */
     CTL(&run, "connection", "check", "--id", "acme-wdt");
-    expect(&run, 0, "credentials ok", NULL);
+    wdts_test_expect_run(&run, 0, "credentials ok", NULL);
     assert_non_null(strstr(run.out, "0 reports returned to service, 1 blocked"));
     wdts_test_run_free(&run);
     assert_int_equal(hexists(st, "report:refunds"), 1);
@@ -662,7 +641,7 @@ static void test_check_unblocks_and_tracks_auth(void **state)
     /* The seller gets the interface approved: check returns refunds to service. */
     restart_sandbox(1, SECRET_A);
     CTL(&run, "connection", "check", "--id", "acme-wdt");
-    expect(&run, 0, "returned to service", NULL);
+    wdts_test_expect_run(&run, 0, "returned to service", NULL);
     assert_non_null(strstr(run.out, "1 report returned to service, 0 blocked"));
     /* and the history methods approved with it are allowed again */
     assert_non_null(strstr(run.out, "trades: its history method is allowed again"));
@@ -670,19 +649,19 @@ static void test_check_unblocks_and_tracks_auth(void **state)
     assert_int_equal(hexists(st, "report:refunds"), 0);
     assert_int_equal(hexists(st, "history:trades"), 0);
     CTL(&run, "connection", "show", "--id", "acme-wdt");
-    expect(&run, 0, NULL, NULL);
+    wdts_test_expect_run(&run, 0, NULL, NULL);
     assert_null(strstr(run.out, "blocked"));
     wdts_test_run_free(&run);
 
     /* The secret is regenerated on the open platform: auth_failed, with what to do. */
     restart_sandbox(1, "ffffffffffffffffffffffffffffffff");
     CTL(&run, "connection", "check", "--id", "acme-wdt");
-    expect(&run, 5, "marked auth_failed", NULL);
+    wdts_test_expect_run(&run, 5, "marked auth_failed", NULL);
     assert_non_null(strstr(run.out, "验证失败"));
     wdts_test_run_free(&run);
     assert_int_equal(hexists(st, "auth"), 1);
     CTL(&run, "connection", "list");
-    expect(&run, 0, "auth_failed", NULL);
+    wdts_test_expect_run(&run, 0, "auth_failed", NULL);
     wdts_test_run_free(&run);
 
     /* The user stores the new secret with --replace: checked, stored, sync state kept. */
@@ -695,35 +674,36 @@ static void test_check_unblocks_and_tracks_auth(void **state)
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
         "conn-a", "--appkey", "key-a", "--appsecret", "ffffffffffffffffffffffffffffffff:" SALT_A,
         "--gateway", gw, "--rate", "50", "--reports", "trades,refunds", "--replace");
-    expect(&run, 0, "connection acme-wdt replaced (its sync state is kept): 2 reports ok", NULL);
+    wdts_test_expect_run(
+        &run, 0, "connection acme-wdt replaced (its sync state is kept): 2 reports ok", NULL);
     wdts_test_run_free(&run);
     assert_int_equal(hexists(st, "auth"), 0);
     assert_int_equal(hexists(wm, "wm"), 1);
     wdts_buf_deinit(&wmb);
     CTL(&run, "connection", "show", "--id", "acme-wdt");
-    expect(&run, 0, "state          ok", NULL);
+    wdts_test_expect_run(&run, 0, "state          ok", NULL);
     wdts_test_run_free(&run);
 
     /* The old secret works again (e.g. the new one was revoked): check marks it auth_failed,
      * add --replace with the old one puts it back, and a refusal is blocked again. */
     restart_sandbox(0, SECRET_A);
     CTL(&run, "connection", "check", "--id", "acme-wdt");
-    expect(&run, 5, "marked auth_failed", NULL);
+    wdts_test_expect_run(&run, 5, "marked auth_failed", NULL);
     wdts_test_run_free(&run);
     CTL(&run, "connection", "add", "--tenant", "acme", "--id", "acme-wdt", "--app", "wdt", "--sid",
         "conn-a", "--appkey", "key-a", "--appsecret", SECRET_A ":" SALT_A, "--gateway", gw,
         "--rate", "50", "--replace");
-    expect(&run, 0, "replaced", NULL);
+    wdts_test_expect_run(&run, 0, "replaced", NULL);
     wdts_test_run_free(&run);
     restart_sandbox(1, "ffffffffffffffffffffffffffffffff");
     CTL(&run, "connection", "check", "--id", "acme-wdt");
-    expect(&run, 5, "marked auth_failed", NULL);
+    wdts_test_expect_run(&run, 5, "marked auth_failed", NULL);
     wdts_test_run_free(&run);
 
     /* The secret works again (e.g. re-authorised): ok, and a new refusal is blocked again. */
     restart_sandbox(0, SECRET_A);
     CTL(&run, "connection", "check", "--id", "acme-wdt");
-    expect(&run, 0, "credentials work again", NULL);
+    wdts_test_expect_run(&run, 0, "credentials work again", NULL);
     assert_non_null(strstr(run.out, "0 reports returned to service, 1 blocked"));
     wdts_test_run_free(&run);
     assert_int_equal(hexists(st, "auth"), 0);
@@ -733,14 +713,14 @@ static void test_check_unblocks_and_tracks_auth(void **state)
     setenv("WDT_QIMEN_APP_KEY", "platform-key", 1);
     setenv("WDT_QIMEN_APP_SECRET", PLATFORM_SECRET, 1);
     CTL(&run, "connection", "check");
-    expect(&run, 0, "connection acme-tb ", NULL);
+    wdts_test_expect_run(&run, 0, "connection acme-tb ", NULL);
     assert_non_null(strstr(run.out, "connection acme-wdt "));
     assert_non_null(strstr(run.out, "connection acme-tb2 "));
     wdts_test_run_free(&run);
     unsetenv("WDT_QIMEN_APP_KEY");
     unsetenv("WDT_QIMEN_APP_SECRET");
     CTL(&run, "connection", "check", "--id", "acme-tb2");
-    expect(&run, 78, NULL, "WDT_QIMEN_APP_KEY");
+    wdts_test_expect_run(&run, 78, NULL, "WDT_QIMEN_APP_KEY");
     wdts_test_run_free(&run);
     free(st);
 }
@@ -767,7 +747,7 @@ static void test_remove_cleans_up(void **state)
     assert_int_equal(wdts_redis_command(redis, 3, c3, NULL, NULL), WDTS_OK);
 
     CTL(&run, "connection", "remove", "--id", "acme-wdt");
-    expect(&run, 0, "connection acme-wdt removed (4 keys deleted)", NULL);
+    wdts_test_expect_run(&run, 0, "connection acme-wdt removed (4 keys deleted)", NULL);
     wdts_test_run_free(&run);
     assert_nothing_stored("acme-wdt");
     long long v = 0;
@@ -776,17 +756,17 @@ static void test_remove_cleans_up(void **state)
     assert_int_equal(v, 1);
 
     CTL(&run, "connection", "remove", "--id", "acme-wdt");
-    expect(&run, 1, NULL, "no connection with id acme-wdt");
+    wdts_test_expect_run(&run, 1, NULL, "no connection with id acme-wdt");
     wdts_test_run_free(&run);
     CTL(&run, "connection", "list");
-    expect(&run, 0, "acme-tb", NULL);
+    wdts_test_expect_run(&run, 0, "acme-tb", NULL);
     assert_null(strstr(run.out, "acme-wdt "));
     wdts_test_run_free(&run);
     CTL(&run, "connection", "remove", "--id", "acme-tb");
-    expect(&run, 0, "removed", NULL);
+    wdts_test_expect_run(&run, 0, "removed", NULL);
     wdts_test_run_free(&run);
     CTL(&run, "connection", "remove", "--id", "acme-tb2");
-    expect(&run, 0, "removed", NULL);
+    wdts_test_expect_run(&run, 0, "removed", NULL);
     wdts_test_run_free(&run);
     const char *del[] = {"DEL", other};
     assert_int_equal(wdts_redis_command(redis, 2, del, NULL, NULL), WDTS_OK);

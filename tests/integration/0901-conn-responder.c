@@ -7,17 +7,15 @@
  * single reports (权限不足, ERP warehouse rights, Qimen-only methods) while the others
  * work, and `check` through an outage (state kept) and an IP refusal (auth_failed). */
 #include "wdts_test.h"
+#include "wdts_test_http.h"
+#include "wdts_test_redis.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
-#include "wdts/crypto.h"
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/sign.h"
@@ -27,17 +25,13 @@
 #define RSALT "r-salt"
 #define MAX_ARGS 48
 
-static struct MHD_Daemon *mhd;
+static struct wdts_test_responder *responder;
 static char gw[128], prefix[80];
 static struct wdts_redis *redis;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int flaky_calls, total_calls, bad_signatures;
 /* What "toggle-shop" answers: 0 ok, 1 HTTP 503, 2 ip限制. */
 static int toggle_mode;
-
-struct upload {
-    struct wdts_buf body;
-};
 
 struct args {
     struct wdts_param v[32];
@@ -117,34 +111,20 @@ static const char *answer(const char *sid, const char *method, unsigned *http)
     return "{\"status\":1,\"message\":\"sid is not exists\"}";
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls)
+/* The gateway: checks the flagship signature, then answers by sid and method. */
+static struct MHD_Response *on_request(void *opaque, struct MHD_Connection *conn,
+                                       const char *url, const char *body, unsigned *status)
 {
-    (void)cls;
+    (void)opaque;
     (void)url;
-    (void)method;
-    (void)version;
-    struct upload *up = *req_cls;
-    if (up == NULL) {
-        up = wdts_xcalloc(1, sizeof(*up));
-        wdts_buf_init(&up->body);
-        *req_cls = up;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        wdts_buf_append(&up->body, upload_data, *upload_data_size);
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
     struct args a;
     memset(&a, 0, sizeof(a));
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect, &a);
-    a.v[a.n++] = (struct wdts_param){"body", wdts_buf_str(&up->body)};
+    a.v[a.n++] = (struct wdts_param){"body", body};
     char want[WDTS_SIGN_MD5_LEN];
     wdts_sign_wdt(RSECRET, a.v, a.n, want);
-    const char *body;
-    unsigned http = 200;
+    const char *text;
+    *status = 200;
     pthread_mutex_lock(&lock);
     total_calls++;
     pthread_mutex_unlock(&lock);
@@ -152,71 +132,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_lock(&lock);
         bad_signatures++;
         pthread_mutex_unlock(&lock);
-        body = "{\"status\":1,\"message\":\"验证失败\"}";
+        text = "{\"status\":1,\"message\":\"验证失败\"}";
     } else {
-        body = answer(a.sid ? a.sid : "", a.method ? a.method : "", &http);
+        text = answer(a.sid ? a.sid : "", a.method ? a.method : "", status);
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ret = MHD_queue_response(conn, http, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    struct upload *up = *req_cls;
-    if (up) {
-        wdts_buf_deinit(&up->body);
-        free(up);
-    }
-    *req_cls = NULL;
+    return MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
 }
 
 static int setup(void **state)
 {
     (void)state;
     char es[256];
-    const char *url = wdts_test_require_env("WDT_TEST_REDIS_URL");
-    snprintf(prefix, sizeof(prefix), "%sresp:", wdts_test_prefix());
-    unsigned char key[WDTS_CRYPTO_KEY_LEN];
-    char hex[2 * WDTS_CRYPTO_KEY_LEN + 1];
-    if (wdts_crypto_random(key, sizeof(key)) != WDTS_OK)
+    if (wdts_test_store_env("resp", prefix, sizeof(prefix)) != 0)
         return -1;
-    wdts_hex_lower(key, sizeof(key), hex);
-    setenv("WDT_REDIS_URL", url, 1);
-    setenv("WDT_REDIS_PREFIX", prefix, 1);
-    setenv("WDT_SECRET_KEY", hex, 1);
-    struct wdts_redis_params params;
-    wdts_redis_params_init(&params);
-    if (wdts_redis_params_from_url(&params, url, es, sizeof(es)) != WDTS_OK ||
-        (redis = wdts_redis_new(&params, es, sizeof(es))) == NULL)
+    if ((redis = wdts_test_redis_connect(NULL, NULL, es, sizeof(es))) == NULL)
         return -1;
-
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                           NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-    if (mhd == NULL)
+    if ((responder = wdts_test_responder_start(on_request, NULL)) == NULL)
         return -1;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
-    if (info == NULL || info->port == 0)
-        return -1;
-    snprintf(gw, sizeof(gw), "http://127.0.0.1:%u/openapi", (unsigned)info->port);
+    snprintf(gw, sizeof(gw), "http://127.0.0.1:%u/openapi",
+             (unsigned)wdts_test_responder_port(responder));
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    MHD_stop_daemon(mhd);
+    wdts_test_responder_stop(responder);
     wdts_redis_destroy(redis);
     return 0;
 }

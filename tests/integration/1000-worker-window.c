@@ -3,7 +3,15 @@
  * connection:report:pk with the pii fields hashed, then the window marker with the counts;
  * the calls made are ceil(n / page_size) + 1; nothing the truth lists is missing; the
  * watermark moves to the window's end; the job's offset is committed; SIGTERM exits 0. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"wk-shop\",\"appkey\":\"wk-app\",\"appsecret\":\"wk-secret:wk-salt\","            \
@@ -84,12 +92,7 @@ static void test_window(void **state)
     /* the truth: nothing missing */
     char **pks = NULL;
     size_t ntruth = wt_truth(tenants_path, "wk-shop", "trades", as_of, start, end, &pks);
-    size_t missing = 0;
-    for (size_t i = 0; i < ntruth; i++) {
-        missing += !wt_has_pk(&rd, "c1", "trades", pks[i]);
-        free(pks[i]);
-    }
-    free(pks);
+    size_t missing = wt_missing(&rd, "c1", "trades", pks, ntruth);
     printf("# truth: %zu records, %zu missing\n", ntruth, missing);
     assert_true(ntruth > 100);
     assert_int_equal(missing, 0);

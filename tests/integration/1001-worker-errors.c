@@ -6,7 +6,17 @@
  * window wider than the API allows is split in halves, and so is one whose total_count
  * exceeds worker.max.records.per.job (twice over); every message of the jobs topic,
  * including the halves, ends committed, and the watermarks reach the windows' ends. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wdts/catalog.h"
+#include "wdts/redis.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 static struct wdts_catalog *cat;
 

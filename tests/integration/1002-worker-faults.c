@@ -6,7 +6,13 @@
  * then retry. Every window still completes with
  * nothing missing against the truth, the calls are counted by class on /metrics, and
  * /healthz and /readyz answer. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"flaky-shop\",\"appkey\":\"fk-app\",\"appsecret\":\"fk-secret:fk-salt\","         \
@@ -77,12 +83,7 @@ static void test_faults(void **state)
 
     char **pks = NULL;
     size_t n = wt_truth(tenants, "flaky-shop", "trades", as_of, start, start + NJOBS * WT_WINDOW, &pks);
-    size_t missing = 0;
-    for (size_t i = 0; i < n; i++) {
-        missing += !wt_has_pk(&rd, "cf", "trades", pks[i]);
-        free(pks[i]);
-    }
-    free(pks);
+    size_t missing = wt_missing(&rd, "cf", "trades", pks, n);
     printf("# truth: %zu records, %zu missing\n", n, missing);
     assert_true(n > 0);
     assert_int_equal(missing, 0);

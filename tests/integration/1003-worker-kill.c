@@ -2,7 +2,13 @@
  * so the group hands it to a second worker, which waits for the dead worker's window lock
  * to expire, fetches the window and completes it: nothing the truth lists is missing, the
  * watermark reaches the window's end and the job's offset ends committed. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"kill-shop\",\"appkey\":\"kl-app\",\"appsecret\":\"kl-secret:kl-salt\","          \
@@ -34,13 +40,7 @@ static void test_kill(void **state)
     wt_emit(&t, "tk", "ck", "trades", start, end, &job);
 
     /* wait for the first records of the window, then kill the worker */
-    size_t seen = 0;
-    int64_t t0 = wdts_time_mono_ms();
-    while (seen == 0 && wdts_time_mono_ms() - t0 < 60000) {
-        wt_reader_poll(&rd, 200);
-        for (size_t i = 0; i < rd.n; i++)
-            seen += strcmp(rd.v[i].job_id, job.job_id) == 0;
-    }
+    size_t seen = wt_wait_job_records(&rd, job.job_id, 60000);
     assert_true(seen > 0);
     assert_null(wt_marker(&rd, job.job_id));
     assert_int_equal(wt_worker_stop(&a, SIGKILL, 5000, NULL), 128 + SIGKILL);
@@ -60,12 +60,7 @@ static void test_kill(void **state)
 
     char **pks = NULL;
     size_t n = wt_truth(tenants, "kill-shop", "trades", as_of, start, end, &pks);
-    size_t missing = 0;
-    for (size_t i = 0; i < n; i++) {
-        missing += !wt_has_pk(&rd, "ck", "trades", pks[i]);
-        free(pks[i]);
-    }
-    free(pks);
+    size_t missing = wt_missing(&rd, "ck", "trades", pks, n);
     printf("# truth: %zu records, %zu missing; %zu messages before the kill, %zu after\n", n,
            missing, before, rd.n - before);
     assert_true(n > 100);

@@ -5,7 +5,17 @@
  * is complete and the watermark of each connection has reached W, every record whose
  * modified as of that moment lies in [origin, W) is present downstream in that version or
  * a later one. Duplicates are counted and reported, not failed. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/mem.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define NCONN 3
 #define NWIN 4

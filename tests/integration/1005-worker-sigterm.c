@@ -2,7 +2,20 @@
  * stops taking jobs, exits 0 within worker.shutdown.timeout (25 s), releases the window
  * lock of the unfinished job and does not commit its offset, while the job that did
  * finish before the signal stays committed. A config error exits 78 listing every error. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wdts/mem.h"
+#include "wdts/redis.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts/watermark.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"st-shop\",\"appkey\":\"st-app\",\"appsecret\":\"st-secret:st-salt\","            \
@@ -15,7 +28,7 @@ static void test_sigterm(void **state)
     struct sbx_proc fast, hung;
     wt_init(&t, 4, 8);
     char tenants[512];
-    snprintf(tenants, sizeof(tenants), "%s", write_file(t.dir, "tenants.json", TENANTS));
+    snprintf(tenants, sizeof(tenants), "%s", wdts_test_write_file(t.dir, "tenants.json", TENANTS));
     const char *a1[] = {"--tenants", tenants, NULL};
     const char *a2[] = {"--tenants", tenants, "--faults", "hang=1.0,hangtime=120s", NULL};
     assert_int_equal(wt_sbx_start(&fast, a1), 0);

@@ -3,8 +3,17 @@
  * that were in flight (limiter, lock renewal) are retried, the scripts are loaded again
  * (EVAL after NOSCRIPT), and the window completes: marker, watermark, nothing missing
  * against the truth, the worker still running. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
 
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "wdts/redis.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
+#include "wdts_test_redis.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"rr-shop\",\"appkey\":\"rr-app\",\"appsecret\":\"rr-secret:rr-salt\","            \
@@ -52,13 +61,7 @@ static void test_redis_restart(void **state)
     struct wdts_job job;
     wt_emit(&t, "tr", "cr", "trades", start, end, &job);
 
-    size_t seen = 0;
-    int64_t t0 = wdts_time_mono_ms();
-    while (seen == 0 && wdts_time_mono_ms() - t0 < 60000) {
-        wt_reader_poll(&rd, 200);
-        for (size_t i = 0; i < rd.n; i++)
-            seen += strcmp(rd.v[i].job_id, job.job_id) == 0;
-    }
+    size_t seen = wt_wait_job_records(&rd, job.job_id, 60000);
     assert_true(seen > 0);
     /* Redis dies mid-window and comes back 2 s later from its AOF */
     wdts_redis_destroy(t.redis);
@@ -68,10 +71,7 @@ static void test_redis_restart(void **state)
     sleep(2);
     redis_start();
     char es[256];
-    struct wdts_redis_params rp;
-    wdts_redis_params_init(&rp);
-    assert_int_equal(wdts_redis_params_from_url(&rp, url, es, sizeof(es)), WDTS_OK);
-    t.redis = wdts_redis_new(&rp, es, sizeof(es));
+    t.redis = wdts_test_redis_connect(url, NULL, es, sizeof(es));
     assert_non_null(t.redis);
 
     const char *ids[] = {job.job_id};
@@ -84,12 +84,7 @@ static void test_redis_restart(void **state)
     assert_true(wt_log_has(&wk, "connection lost") || wt_log_has(&wk, "connect to"));
     char **pks = NULL;
     size_t n = wt_truth(tenants, "rr-shop", "trades", as_of, start, end, &pks);
-    size_t missing = 0;
-    for (size_t i = 0; i < n; i++) {
-        missing += !wt_has_pk(&rd, "cr", "trades", pks[i]);
-        free(pks[i]);
-    }
-    free(pks);
+    size_t missing = wt_missing(&rd, "cr", "trades", pks, n);
     printf("# truth: %zu records, %zu missing\n", n, missing);
     assert_true(n > 100);
     assert_int_equal(missing, 0);

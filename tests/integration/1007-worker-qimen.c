@@ -5,7 +5,15 @@
  * against answers that carry total_count, and against a gateway whose answers carry none
  * and whose window bounds are both exclusive (neither is documented): the pages are read
  * forward while full, then back to page 0, and still nothing is missing. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"qm-shop\",\"appkey\":\"qm-app\",\"appsecret\":\"qm-secret:qm-salt\","            \
@@ -77,12 +85,7 @@ static void run_qimen(const char *conn, const char *const *sandbox_args, int wit
 
     char **pks = NULL;
     size_t n = wt_truth_route(tenants, "qm-shop", "trades", "qimen", as_of, start, end, &pks);
-    size_t missing = 0;
-    for (size_t i = 0; i < n; i++) {
-        missing += !wt_has_pk(&rd, conn, "trades", pks[i]);
-        free(pks[i]);
-    }
-    free(pks);
+    size_t missing = wt_missing(&rd, conn, "trades", pks, n);
     printf("# truth (qimen route): %zu records, %zu missing\n", n, missing);
     assert_true(n > 100);
     assert_int_equal(missing, 0);

@@ -3,7 +3,14 @@
  * calls; with `close` every call sends Connection: close on a connection of its own (the
  * official SDK's multi-seller mode), so it accepts at least one connection per call. Both
  * complete their windows. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"cx-shop\",\"appkey\":\"cx-app\",\"appsecret\":\"cx-secret:cx-salt\","            \

@@ -7,7 +7,19 @@
  *    two halves, each dead-lettered because its total did not shrink;
  *  - a job whose workers die while they hold it (kill -9, twice) is dead-lettered as
  *    poison by the third worker (worker.max.starts 2), without another call. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wdts/redis.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"evil-shop\",\"appkey\":\"ev-app\",\"appsecret\":\"ev-secret:ev-salt\","          \
@@ -45,7 +57,7 @@ static long vm_hwm_kb(pid_t pid)
     long kb = -1;
     while (f && fgets(line, sizeof(line), f))
         if (strncmp(line, "VmHWM:", 6) == 0)
-            kb = atoi_safe(line + 6 + strspn(line + 6, " \t"));
+            kb = strtol(line + 6, NULL, 10);
     if (f)
         fclose(f);
     return kb;

@@ -15,9 +15,17 @@
  *    `permission` naming the method and the fix, the connection shows it refused, and a
  *    recent window completes from the normal method (counted in
  *    wdt_worker_history_skipped_total). */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
 
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define DAY 86400LL
 
@@ -43,14 +51,9 @@ static size_t count_missing(const struct wt_reader *rd, const char *tenants, con
                             size_t *total)
 {
     char **pks = NULL;
-    size_t n = wt_truth(tenants, "ar-shop", report, as_of, start, end, &pks), missing = 0;
-    for (size_t i = 0; i < n; i++) {
-        missing += !wt_has_pk(rd, conn, report, pks[i]);
-        free(pks[i]);
-    }
-    free(pks);
+    size_t n = wt_truth(tenants, "ar-shop", report, as_of, start, end, &pks);
     *total = n;
-    return missing;
+    return wt_missing(rd, conn, report, pks, n);
 }
 
 static void test_archive(void **state)

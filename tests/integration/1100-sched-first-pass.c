@@ -8,7 +8,13 @@
  * is set to a day: nothing is re-emitted; 1104 tests re-emission.) Every job decodes strictly, with
  * its key and attempt 1.
  */
-#include "sched_testlib.h"
+#include "wdts_test_sched.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wdts/catalog.h"
+#include "wdts_test.h"
 
 /* 2026-11-26 10:17:33 +08:00: not on a minute, so the rounding of edges is exercised. */
 #define T1 1795659453LL

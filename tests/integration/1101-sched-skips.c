@@ -2,7 +2,13 @@
  * refunds (blocked), c2 is auth_failed. One pass emits trades of c1 only; once c1's
  * refunds is unblocked and c2 is ok again (what `wdtctl connection check` does), the next
  * pass plans them from their own first sync. */
-#include "sched_testlib.h"
+#include "wdts_test_sched.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/conn.h"
+#include "wdts_test.h"
 
 #define T1 1795659453LL
 

@@ -3,7 +3,15 @@
  * it holds it. On SIGTERM A releases the lease and exits 0; then B --once plans at once
  * (without waiting for the lease to expire) exactly the two hours A did not. A answers
  * /readyz and /healthz with 200. */
-#include "sched_testlib.h"
+#include "wdts_test_sched.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wdts_test.h"
 
 #define T1 1795659453LL
 
@@ -24,14 +32,14 @@ static void test_lease(void **state)
     snprintf(nows, sizeof(nows), "%lld", T1);
     const char *a_args[] = {"--now", nows, NULL};
     pid_t a = st_spawn(log, a_args);
-    if (!st_wait_log(log, "pass:", 60)) {
-        char *s = st_slurp(log);
+    if (!wdts_test_wait_file_has(log, "pass:", 60)) {
+        char *s = wdts_test_slurp(log);
         kill(a, SIGKILL);
         fail_msg("scheduler A made no pass:\n%s", s);
     }
 
     /* A's metrics say it holds the lease */
-    char *alog = st_slurp(log);
+    char *alog = wdts_test_slurp(log);
     const char *p = strstr(alog, "/metrics on port ");
     assert_non_null(p);
     long port = strtol(p + strlen("/metrics on port "), NULL, 10);
@@ -82,12 +90,12 @@ static void test_lease(void **state)
 
     /* SIGTERM: A releases the lease and exits 0 */
     kill(a, SIGTERM);
-    int st = st_wait_exit(a, 60);
+    int st = wdts_test_wait_exit(a, 60);
     if (st != 0) {
-        char *s = st_slurp(log);
+        char *s = wdts_test_slurp(log);
         fail_msg("A exited %d on SIGTERM:\n%s", st, s);
     }
-    assert_int_equal(st_wait_log(log, "lease released", 1), 1);
+    assert_int_equal(wdts_test_wait_file_has(log, "lease released", 1), 1);
     unlink(log);
 
     /* now B plans the two hours */

@@ -3,7 +3,17 @@
  * plan state and the outstanding set are written. A restart plans nothing until the dead
  * holder's lease expires (4 s here); then the next pass emits the same ids again
  * (each exactly twice now, covering the backfill exactly), and a third pass adds nothing. */
-#include "sched_testlib.h"
+#include "wdts_test_sched.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wdts/redis.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define T1 1795659453LL
 

@@ -3,9 +3,14 @@
  * so they wait in its done set) leave the outstanding set and make room for as many new
  * ones; a window not completed within scheduler.job.lease (15 min) is emitted again with
  * attempt + 1 and its kind kept, once per lease. */
-#include "sched_testlib.h"
+#include "wdts_test_sched.h"
 
+#include <stdlib.h>
+
+#include "wdts/redis.h"
+#include "wdts/str.h"
 #include "wdts/watermark.h"
+#include "wdts_test.h"
 
 #define T1 1795659453LL
 

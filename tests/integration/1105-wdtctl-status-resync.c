@@ -3,12 +3,17 @@
  * do), watermark, windows outstanding and completed; wdtctl resync emits a range as kind
  * `resync` on the planning grid and moves the watermark back to its start; wdtctl
  * reports lists the catalog; bad arguments get their own message and exit code. */
-#include "sched_testlib.h"
+#include "wdts_test_sched.h"
 
 #include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "wdts/catalog.h"
+#include "wdts/conn.h"
 #include "wdts/time.h"
 #include "wdts/watermark.h"
+#include "wdts_test.h"
 
 #define T1 1795659453LL /* 2026-11-26 10:17:33 +08:00 */
 
@@ -21,15 +26,8 @@ static int ctl(struct wdts_test_run *run, const char *const *args)
 /* The status row of (connection, report) from `wdtctl status --json`. @owner new ref. */
 static json_t *status_row(const char *connection, const char *report)
 {
-    struct wdts_test_run run;
     const char *args[] = {"status", "--json", NULL};
-    if (ctl(&run, args) != 0)
-        fail_msg("wdtctl status --json failed: %s", run.err);
-    json_error_t jerr;
-    json_t *arr = json_loads(run.out, 0, &jerr);
-    if (arr == NULL)
-        fail_msg("status --json is not JSON: %s\n%s", jerr.text, run.out);
-    wdts_test_run_free(&run);
+    json_t *arr = wdts_test_run_json("wdtctl", args, 300);
     json_t *found = NULL, *o;
     size_t i;
     json_array_foreach(arr, i, o)

@@ -4,12 +4,20 @@
  * the scheduler emitted, the watermark reaches the end of the backfill, and the next
  * scheduler pass finds them completed: none of them outstanding (at most the minute the
  * clock added since), nothing re-emitted, and `wdtctl status` says ok. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
 
 #include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "sched_state.h"
-#include "wdts/watermark.h"
+#include "wdts/mem.h"
+#include "wdts/redis.h"
+#include "wdts/str.h"
+#include "wdts_test.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"e2e-shop\",\"appkey\":\"e2e-app\",\"appsecret\":\"e2e-secret:e2e-salt\","         \
@@ -29,11 +37,10 @@ static char *hget(struct wt *t, const char *kind, const char *field)
 static void run_once(void)
 {
     struct wdts_test_run run;
-    char *argv[] = {wdts_xstrdup(wdts_test_bin("wdt-scheduler")), "--once", NULL};
-    assert_int_equal(wdts_test_run(argv, NULL, 120, &run), 0);
-    if (run.status != 0 || strstr(run.out, "pass:") == NULL)
+    const char *args[] = {"--once", NULL};
+    if (wdts_test_run_bin("wdt-scheduler", args, NULL, 120, &run) != 0 ||
+        strstr(run.out, "pass:") == NULL)
         fail_msg("wdt-scheduler --once: %d\n%s%s", run.status, run.out, run.err);
-    free(argv[0]);
     wdts_test_run_free(&run);
 }
 
@@ -124,14 +131,8 @@ static void test_e2e(void **state)
     wdts_redis_reply_free(r);
     wdts_buf_deinit(&key);
 
-    struct wdts_test_run run;
-    char *argv[] = {wdts_xstrdup(wdts_test_bin("wdtctl")), "status", "--json", NULL};
-    assert_int_equal(wdts_test_run(argv, NULL, 60, &run), 0);
-    free(argv[0]);
-    if (run.status != 0)
-        fail_msg("wdtctl status: %d\n%s%s", run.status, run.out, run.err);
-    json_t *arr = json_loads(run.out, 0, NULL);
-    assert_non_null(arr);
+    const char *args[] = {"status", "--json", NULL};
+    json_t *arr = wdts_test_run_json("wdtctl", args, 60);
     assert_int_equal(json_array_size(arr), 1);
     json_t *row = json_array_get(arr, 0);
     assert_string_equal(json_string_value(json_object_get(row, "state")), "ok");
@@ -140,10 +141,9 @@ static void test_e2e(void **state)
     /* the worker counts each window's records once, at its first completion */
     json_t *records = json_object_get(row, "records");
     if (!json_is_integer(records) || json_integer_value(records) <= 0)
-        fail_msg("wdtctl status shows no records delivered:\n%s", run.out);
+        fail_msg("wdtctl status shows no records delivered:\n%s", json_dumps(arr, 0));
     printf("# status: %lld records delivered\n", (long long)json_integer_value(records));
     json_decref(arr);
-    wdts_test_run_free(&run);
 
     assert_int_equal(wt_worker_stop(&wk, SIGTERM, 30000, NULL), 0);
     assert_int_equal(sbx_stop(&sbx, 10000), 0);

@@ -3,9 +3,17 @@
  * report's last_error (wdtctl status shows it), stores no plan cursor and no outstanding
  * window, and exits 0 (one report's failure is not the scheduler's); once Kafka works
  * again the next pass emits the same windows, covering the backfill exactly once. */
-#include "sched_testlib.h"
+#include "wdts_test_sched.h"
 
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/redis.h"
+#include "wdts/str.h"
+#include "wdts_test.h"
+#include "wdts_test_kafka.h"
 
 #define T1 1795659453LL
 
@@ -13,14 +21,14 @@ static void test_kafka_failure(void **state)
 {
     (void)state;
     struct st_env env;
-    struct st_kafka k;
+    struct wdts_test_own_kafka k;
     struct st_jobs all;
     struct wdts_buf key;
     wdts_buf_init(&key);
     st_setup(&env, "4096");
     char spec[160];
     snprintf(spec, sizeof(spec), "%s:3", env.topic);
-    st_kafka_start(&k, spec);
+    assert_int_equal(wdts_test_own_kafka_start(&k, 1, spec), 0);
     env.brokers = k.boot;
     setenv("WDT_KAFKA_BOOTSTRAP_SERVERS", k.boot, 1);
     setenv("WDT_KAFKA_MESSAGE_TIMEOUT_MS", "5000", 1);
@@ -28,7 +36,7 @@ static void test_kafka_failure(void **state)
     static const char *const r1[] = {"trades", NULL};
     st_add_conn(&env, "acme", "c1", r1, 86400);
 
-    st_kafka_control(&k, "error Produce TOPIC_AUTHORIZATION_FAILED 100",
+    wdts_test_own_kafka_control(&k, "error Produce TOPIC_AUTHORIZATION_FAILED 100",
                      "error Produce TOPIC_AUTHORIZATION_FAILED 100: ok");
     st_once(T1, NULL);
     char *v = NULL;
@@ -49,11 +57,8 @@ static void test_kafka_failure(void **state)
     free(v);
 
     /* wdtctl status shows it */
-    struct wdts_test_run run;
     const char *args[] = {"status", "--json", NULL};
-    assert_int_equal(st_run("wdtctl", &run, args), 0);
-    json_t *arr = json_loads(run.out, 0, NULL);
-    assert_non_null(arr);
+    json_t *arr = wdts_test_run_json("wdtctl", args, 300);
     const char *le = json_string_value(json_object_get(json_array_get(arr, 0), "last_error"));
     assert_non_null(le);
     assert_non_null(strstr(le, "emitting"));
@@ -61,10 +66,9 @@ static void test_kafka_failure(void **state)
     assert_non_null(at); /* the pass's time: T1 in Beijing time */
     assert_string_equal(at, "2026-11-26T10:17:33+08:00");
     json_decref(arr);
-    wdts_test_run_free(&run);
 
     /* Kafka works again: the same windows, exactly once on the topic */
-    st_kafka_control(&k, "clear Produce", "clear Produce: ok");
+    wdts_test_own_kafka_control(&k, "clear Produce", "clear Produce: ok");
     st_once(T1, NULL);
     st_consume(&env, &all);
     size_t n;
@@ -77,7 +81,7 @@ static void test_kafka_failure(void **state)
     assert_int_equal(wdts_redis_command_int(env.redis, 2, zc, NULL, &card), WDTS_OK);
     assert_int_equal(card, (long long)all.n);
     st_jobs_free(&all);
-    st_kafka_stop(&k);
+    wdts_test_own_kafka_stop(&k);
     wdts_buf_deinit(&key);
     st_teardown(&env);
 }

@@ -3,11 +3,21 @@
  * a network partition). A notices at its next renewal, says so, shows
  * wdt_sched_lease_held 0, and a connection added meanwhile is not planned. Once the other
  * holder releases the lease, A takes it back and plans the new connection. */
-#include "sched_testlib.h"
+#include "wdts_test_sched.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "wdts/lease.h"
 #include "wdts/lock.h"
 #include "wdts/lua.h"
+#include "wdts/redis.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts_test.h"
 
 #define T1 1795659453LL
 
@@ -38,9 +48,9 @@ static void test_lease_lost(void **state)
     snprintf(nows, sizeof(nows), "%lld", T1);
     const char *a_args[] = {"--now", nows, NULL};
     pid_t a = st_spawn(log, a_args);
-    if (!st_wait_log(log, "pass:", 60)) {
+    if (!wdts_test_wait_file_has(log, "pass:", 60)) {
         kill(a, SIGKILL);
-        fail_msg("A made no pass:\n%s", st_slurp(log));
+        fail_msg("A made no pass:\n%s", wdts_test_slurp(log));
     }
 
     /* the lease is taken from under A */
@@ -54,12 +64,12 @@ static void test_lease_lost(void **state)
         wdts_lease_acquire(env.redis, "scheduler", "intruder", token, 60000, &ls, es, sizeof(es)),
         WDTS_OK);
     assert_int_equal(ls.held, 1);
-    if (!st_wait_log(log, "lease lost", 30)) {
+    if (!wdts_test_wait_file_has(log, "lease lost", 30)) {
         kill(a, SIGKILL);
-        fail_msg("A did not notice it lost the lease:\n%s", st_slurp(log));
+        fail_msg("A did not notice it lost the lease:\n%s", wdts_test_slurp(log));
     }
 
-    char *alog = st_slurp(log);
+    char *alog = wdts_test_slurp(log);
     const char *p = strstr(alog, "/metrics on port ");
     assert_non_null(p);
     char url[80];
@@ -97,10 +107,10 @@ static void test_lease_lost(void **state)
     }
     if (n2 == 0) {
         kill(a, SIGKILL);
-        fail_msg("A did not take the lease back:\n%s", st_slurp(log));
+        fail_msg("A did not take the lease back:\n%s", wdts_test_slurp(log));
     }
     kill(a, SIGTERM);
-    assert_int_equal(st_wait_exit(a, 60), 0);
+    assert_int_equal(wdts_test_wait_exit(a, 60), 0);
     unlink(log);
     wdts_buf_deinit(&key);
     st_teardown(&env);

@@ -17,13 +17,22 @@
  * the last look-back ran. Last, `wdtctl connection add --lookback` gives the connection
  * depths of its own (refusing a bad duration or a report it does not sync), which `connection
  * show`, `status` and the next pass use. */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
 
 #include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "sched_state.h"
+#include "wdts/catalog.h"
+#include "wdts/mem.h"
+#include "wdts/redis.h"
+#include "wdts/str.h"
 #include "wdts/time.h"
-#include "wdts/watermark.h"
+#include "wdts_test.h"
 
 #define SID "lb-shop"
 #define TENANTS                                                                                    \
@@ -114,11 +123,10 @@ static char *sched_once(int64_t now)
 {
     char nows[32];
     snprintf(nows, sizeof(nows), "%lld", (long long)now);
-    char *argv[] = {wdts_xstrdup(wdts_test_bin("wdt-scheduler")), "--once", "--now", nows, NULL};
+    const char *args[] = {"--once", "--now", nows, NULL};
     struct wdts_test_run run;
-    assert_int_equal(wdts_test_run(argv, NULL, 120, &run), 0);
-    free(argv[0]);
-    if (run.status != 0 || strstr(run.out, "pass:") == NULL)
+    if (wdts_test_run_bin("wdt-scheduler", args, NULL, 120, &run) != 0 ||
+        strstr(run.out, "pass:") == NULL)
         fail_msg("wdt-scheduler --once: %d\n%s%s", run.status, run.out, run.err);
     char *out = wdts_xasprintf("%s%s", run.out, run.err);
     wdts_test_run_free(&run);
@@ -217,29 +225,14 @@ static size_t markers_before(const struct wt_reader *rd, size_t from, const char
 /* The sandbox's truth as of as_of: pk -> modified, every trade of the direct route. */
 static void truth_versions(const char *tenants, int64_t as_of, struct versions *v)
 {
-    char a[32], b[32];
-    snprintf(a, sizeof(a), "%lld", (long long)as_of);
-    snprintf(b, sizeof(b), "%lld", (long long)as_of + 1);
-    char *bin = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
-    char *argv[] = {bin,   "truth",   "--tenants", (char *)tenants, "--sid", SID, "--report",
-                    "trades", "--as-of", a, "--since", "0", "--before", b, "--route", "wdt",
-                    NULL};
-    struct wdts_test_run run;
-    assert_int_equal(wdts_test_run(argv, NULL, 120, &run), 0);
-    if (run.status != 0)
-        fail_msg("truth failed (%d): %s", run.status, run.err);
-    for (char *line = run.out, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        json_t *j = json_loads(line, 0, NULL);
-        assert_non_null(j);
+    const char *source[] = {"--tenants", tenants, NULL};
+    json_t *all = sbx_truth(source, SID, "trades", "wdt", as_of, 0, as_of + 1);
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *j = json_array_get(all, i);
         versions_add(v, json_string_value(json_object_get(j, "pk")),
                      json_integer_value(json_object_get(j, "modified_unix")));
-        json_decref(j);
     }
-    wdts_test_run_free(&run);
-    free(bin);
+    json_decref(all);
 }
 
 static json_t *status_row(json_t *arr, const char *report)
@@ -255,31 +248,16 @@ static json_t *status_row(json_t *arr, const char *report)
 
 static json_t *status_json(void)
 {
-    struct wdts_test_run run;
-    char *argv[] = {wdts_xstrdup(wdts_test_bin("wdtctl")), "status", "--json", NULL};
-    assert_int_equal(wdts_test_run(argv, NULL, 60, &run), 0);
-    free(argv[0]);
-    if (run.status != 0)
-        fail_msg("wdtctl status: %d\n%s%s", run.status, run.out, run.err);
-    json_t *arr = json_loads(run.out, 0, NULL);
-    assert_non_null(arr);
-    wdts_test_run_free(&run);
-    return arr;
+    const char *args[] = {"status", "--json", NULL};
+    return wdts_test_run_json("wdtctl", args, 60);
 }
 
 /* wdtctl with args (NULL-terminated); returns its exit status, output in *out (freed by
  * the caller). */
 static int ctl(char **out, const char *const *args)
 {
-    char *argv[40];
-    size_t n = 0;
-    argv[n++] = wdts_xstrdup(wdts_test_bin("wdtctl"));
-    for (size_t i = 0; args[i] && n < 39; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
     struct wdts_test_run run;
-    assert_int_equal(wdts_test_run(argv, NULL, 120, &run), 0);
-    free(argv[0]);
+    wdts_test_run_bin("wdtctl", args, NULL, 120, &run);
     *out = wdts_xasprintf("%s%s", run.out, run.err);
     int st = run.status;
     wdts_test_run_free(&run);
@@ -444,7 +422,8 @@ static void test_lookback(void **state)
 
     /* a connection's own depth (`wdtctl connection add --lookback`) replaces the catalog's */
     setenv("WDT_SECRET_KEY", WT_KEY_HEX, 1);
-    char *secret = wdts_xasprintf("%s", write_file(t.dir, "secret.txt", "lb-secret:lb-salt"));
+    char *secret =
+        wdts_xasprintf("%s", wdts_test_write_file(t.dir, "secret.txt", "lb-secret:lb-salt"));
     const char *reports = LB "," NOLB;
     char *out = NULL;
     const char *bad1[] = {"connection", "add", "--tenant", "t1", "--id", "c1", "--app", "wdt",

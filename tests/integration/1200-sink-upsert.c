@@ -7,11 +7,17 @@
  * errors. Topic, group and names carry this run's prefix. */
 #include "wdts_test.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sink_testlib.h"
+#include "wdts/kafka.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts_test_kafka.h"
+#include "wdts_test_sink.h"
 
 static const char *brokers;
 
@@ -50,12 +56,7 @@ static int run_sink(struct ctx *c)
 {
     const char *extra[] = {"--once-idle", "3", NULL};
     pid_t pid = st_sink_start(brokers, c->db, c->group, c->topic, c->log, extra);
-    int rc = st_wait(pid, 240);
-    if (rc != 0) {
-        if (rc < 0)
-            kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        st_dump_log(c->log);
-    }
+    int rc = st_sink_wait(pid, 240, c->log);
     return rc;
 }
 
@@ -83,7 +84,7 @@ static void test_upsert_rules(void **state)
     snprintf(c.db, sizeof(c.db), "%s/sink.db", c.dir);
     snprintf(c.log, sizeof(c.log), "%s/sink.log", c.dir);
     st_create_topic(c.topic, 6);
-    c.prod = st_producer(brokers);
+    c.prod = wdts_test_kafka_producer(brokers, "20");
 
     /* A: arrives v2, v3, v1 → v3 stays; v1 is stale. */
     rec(&c, c.c1, "trades", "A", "2026-03-01 10:20:00", E1);
@@ -239,8 +240,8 @@ static void test_upsert_rules(void **state)
         free(like);
     }
     sqlite3_close(db);
-    int parts = st_partitions(brokers, c.topic);
-    assert_int_equal(st_committed_sum(brokers, c.group, c.topic, parts), c.produced);
+    int parts = wdts_test_kafka_partitions(brokers, c.topic);
+    assert_int_equal(wdts_test_kafka_committed_sum(brokers, c.group, c.topic, parts), c.produced);
 
     /* Second run, same group: only the new messages are applied. */
     rec(&c, c.c1, "trades", "A", "2026-03-01 10:40:00", E1);
@@ -262,13 +263,11 @@ static void test_upsert_rules(void **state)
     st_text(db, sql, "A", text, sizeof(text));
     assert_string_equal(text, "2026-03-01 10:40:00");
     sqlite3_close(db);
-    assert_int_equal(st_committed_sum(brokers, c.group, c.topic, parts), c.produced);
+    assert_int_equal(wdts_test_kafka_committed_sum(brokers, c.group, c.topic, parts), c.produced);
 
     wdts_kafka_producer_destroy(c.prod);
     wdts_buf_deinit(&b);
-    char *rm = wdts_xasprintf("rm -rf '%s'", c.dir);
-    assert_int_equal(system(rm), 0);
-    free(rm);
+    wdts_test_rmtree(c.dir);
 }
 
 static void expect_exit(const char *const *args, int want, const char *needle)

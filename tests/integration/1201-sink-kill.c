@@ -6,39 +6,29 @@
  * SQLite has applied). */
 #include "wdts_test.h"
 
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <unistd.h>
 
-#include "sink_testlib.h"
+#include "wdts/kafka.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts_test_kafka.h"
+#include "wdts_test_sink.h"
 
 #define N 6000 /* keys; each gets two versions, so 2N messages */
 #define PARTS 8
 
 static const char *brokers;
 
-static int64_t applied(sqlite3 *db)
-{
-    int64_t n =
-        st_int(db, "SELECT sum(records) + sum(markers) + sum(rejected) FROM sink_stats", NULL);
-    return n < 0 ? 0 : n;
-}
-
 static void test_kill_restart(void **state)
 {
     (void)state;
-    const char *p = wdts_test_prefix();
-    char topic[96], group[96], conn[96], dir[256], db_path[300], log_path[300];
-    snprintf(topic, sizeof(topic), "%srecords", p);
-    snprintf(group, sizeof(group), "%ssink", p);
-    snprintf(conn, sizeof(conn), "%sc1", p);
-    snprintf(dir, sizeof(dir), "/tmp/wdts-%skill-XXXXXX", p);
-    assert_non_null(mkdtemp(dir));
-    snprintf(db_path, sizeof(db_path), "%s/sink.db", dir);
-    snprintf(log_path, sizeof(log_path), "%s/sink.log", dir);
-    st_create_topic(topic, PARTS);
+    struct st_case c;
+    st_case_init(&c, "kill", PARTS);
 
-    struct wdts_kafka_producer *prod = st_producer(brokers);
+    struct wdts_kafka_producer *prod = wdts_test_kafka_producer(brokers, "20");
     struct wdts_buf b, k;
     wdts_buf_init(&b);
     wdts_buf_init(&k);
@@ -48,66 +38,61 @@ static void test_kill_restart(void **state)
             snprintf(pk, sizeof(pk), "%d", i);
             wdts_buf_reset(&b);
             wdts_buf_reset(&k);
-            st_record(&b, "t1", conn, "trades", pk,
+            st_record(&b, "t1", c.conn, "trades", pk,
                       v == 0 ? "2026-03-01 10:10:00" : "2026-03-01 10:50:00",
                       "2026-03-01T11:05:00+08:00",
                       "\"paid\":\"12.50\",\"shop_name\":\"shop\",\"pad\":\".........."
                       "......\"");
-            wdts_buf_printf(&k, "%s:trades:%s", conn, pk);
-            st_produce(prod, topic, wdts_buf_str(&k), wdts_buf_str(&b), "trades", "t1",
+            wdts_buf_printf(&k, "%s:trades:%s", c.conn, pk);
+            st_produce(prod, c.topic, wdts_buf_str(&k), wdts_buf_str(&b), "trades", "t1",
                        "wdt.record.v1");
         }
     }
     assert_int_equal(wdts_kafka_producer_flush(prod, 120000), WDTS_OK);
     wdts_kafka_producer_destroy(prod);
-    int parts = st_partitions(brokers, topic);
+    int parts = wdts_test_kafka_partitions(brokers, c.topic);
 
     /* Small transactions, so the kill lands between many commits. */
     const char *extra[] = {"--set", "sink.batch.max=100", NULL};
-    pid_t pid = st_sink_start(brokers, db_path, group, topic, log_path, extra);
+    pid_t pid = st_sink_start(brokers, c.db, c.group, c.topic, c.log, extra);
     int64_t deadline = wdts_time_mono_ms() + 180000, seen = 0;
     while (wdts_time_mono_ms() < deadline) {
         usleep(20 * 1000);
-        if (access(db_path, F_OK) != 0)
+        if (access(c.db, F_OK) != 0)
             continue;
-        sqlite3 *db = st_db_open(db_path);
-        seen = applied(db);
+        sqlite3 *db = st_db_open(c.db);
+        seen = st_applied(db);
         sqlite3_close(db);
         if (seen >= 2 * N / 5)
             break;
     }
     assert_int_equal(kill(pid, SIGKILL), 0);
-    assert_int_equal(st_wait(pid, 30), 128 + SIGKILL);
+    assert_int_equal(wdts_test_wait_exit(pid, 30), 128 + SIGKILL);
 
-    sqlite3 *db = st_db_open(db_path);
-    int64_t in_sqlite = applied(db);
+    sqlite3 *db = st_db_open(c.db);
+    int64_t in_sqlite = st_applied(db);
     sqlite3_close(db);
-    int64_t committed = st_committed_sum(brokers, group, topic, parts);
+    int64_t committed = wdts_test_kafka_committed_sum(brokers, c.group, c.topic, parts);
     fprintf(stderr,
             "killed with %" PRId64 " of %d messages applied in SQLite, %" PRId64
             " covered by committed offsets\n",
             in_sqlite, 2 * N, committed);
     if (in_sqlite >= 2 * N)
-        st_dump_log(log_path);
+        wdts_test_dump_file(c.log);
     assert_true(in_sqlite < 2 * N); /* the kill came mid-run */
     assert_true(in_sqlite > 0);
     assert_true(committed <= in_sqlite); /* never an offset past SQLite */
 
     /* Restart: it resumes from the committed offsets and finishes. */
     const char *extra2[] = {"--once-idle", "3", NULL};
-    pid = st_sink_start(brokers, db_path, group, topic, log_path, extra2);
-    int rc = st_wait(pid, 300);
-    if (rc != 0) {
-        if (rc < 0)
-            kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        st_dump_log(log_path);
-    }
+    pid = st_sink_start(brokers, c.db, c.group, c.topic, c.log, extra2);
+    int rc = st_sink_wait(pid, 300, c.log);
     assert_int_equal(rc, 0);
 
-    db = st_db_open(db_path);
+    db = st_db_open(c.db);
     char sql[256];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM trades WHERE connection = ?1");
-    assert_int_equal(st_int(db, sql, conn), N);
+    assert_int_equal(st_int(db, sql, c.conn), N);
     /* Every key in its latest version, replaced exactly once. */
     assert_int_equal(st_int(db,
                             "SELECT count(*) FROM trades WHERE json_extract(data, '$.modified') "
@@ -130,13 +115,11 @@ static void test_kill_restart(void **state)
     /* What was applied but not committed came again: exactly that many
      * re-upserts. */
     assert_int_equal(dups + stale, in_sqlite - committed);
-    assert_int_equal(st_committed_sum(brokers, group, topic, parts), 2 * N);
+    assert_int_equal(wdts_test_kafka_committed_sum(brokers, c.group, c.topic, parts), 2 * N);
 
     wdts_buf_deinit(&b);
     wdts_buf_deinit(&k);
-    char *rm = wdts_xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(rm), 0);
-    free(rm);
+    st_case_deinit(&c);
 }
 
 int main(void)

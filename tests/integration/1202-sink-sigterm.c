@@ -4,68 +4,30 @@
  * topic with no re-upsert at all (no duplicate, nothing stale). */
 #include "wdts_test.h"
 
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "sink_testlib.h"
+#include "wdts/kafka.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts_test_kafka.h"
+#include "wdts_test_sink.h"
 
 #define N 8000
 #define PARTS 8
 
 static const char *brokers;
 
-static int64_t applied(sqlite3 *db)
-{
-    int64_t n =
-        st_int(db, "SELECT sum(records) + sum(markers) + sum(rejected) FROM sink_stats", NULL);
-    return n < 0 ? 0 : n;
-}
-
-static int log_has(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    char line[2048];
-    int found = 0;
-    if (f == NULL)
-        return 0;
-    while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
-/* The port the sink logged for --http 127.0.0.1:0, or 0. */
-static unsigned http_port(const char *log_path)
-{
-    FILE *f = fopen(log_path, "r");
-    char line[2048];
-    unsigned port = 0;
-    if (f == NULL)
-        return 0;
-    while (port == 0 && fgets(line, sizeof(line), f)) {
-        const char *p = strstr(line, "/readyz on port ");
-        long long v;
-        char num[16];
-        if (p == NULL)
-            continue;
-        p += strlen("/readyz on port ");
-        size_t n = strspn(p, "0123456789");
-        if (n == 0 || n >= sizeof(num))
-            continue;
-        memcpy(num, p, n);
-        num[n] = '\0';
-        if (wdts_parse_int(num, 1, 65535, &v) == WDTS_OK)
-            port = (unsigned)v;
-    }
-    fclose(f);
-    return port;
-}
-
 /* GET http://127.0.0.1:port/path with the curl program; the body, or "" on failure. */
-static void http_get(unsigned port, const char *path, struct wdts_buf *out)
+static void http_get(int port, const char *path, struct wdts_buf *out)
 {
-    char *cmd = wdts_xasprintf("curl -s --max-time 10 http://127.0.0.1:%u%s", port, path);
+    char *cmd = wdts_xasprintf("curl -s --max-time 10 http://127.0.0.1:%d%s", port, path);
     FILE *p = popen(cmd, "r");
     char chunk[4096];
     size_t r;
@@ -102,18 +64,10 @@ static long long metric(const char *scrape, const char *series)
 static void test_sigterm(void **state)
 {
     (void)state;
-    const char *p = wdts_test_prefix();
-    char topic[96], group[96], conn[96], dir[256], db_path[300], log_path[300];
-    snprintf(topic, sizeof(topic), "%srecords", p);
-    snprintf(group, sizeof(group), "%ssink", p);
-    snprintf(conn, sizeof(conn), "%sc1", p);
-    snprintf(dir, sizeof(dir), "/tmp/wdts-%sterm-XXXXXX", p);
-    assert_non_null(mkdtemp(dir));
-    snprintf(db_path, sizeof(db_path), "%s/sink.db", dir);
-    snprintf(log_path, sizeof(log_path), "%s/sink.log", dir);
-    st_create_topic(topic, PARTS);
+    struct st_case c;
+    st_case_init(&c, "term", PARTS);
 
-    struct wdts_kafka_producer *prod = st_producer(brokers);
+    struct wdts_kafka_producer *prod = wdts_test_kafka_producer(brokers, "20");
     struct wdts_buf b, k;
     wdts_buf_init(&b);
     wdts_buf_init(&k);
@@ -122,35 +76,35 @@ static void test_sigterm(void **state)
         snprintf(pk, sizeof(pk), "%d", i);
         wdts_buf_reset(&b);
         wdts_buf_reset(&k);
-        st_record(&b, "t1", conn, "stockouts", pk, "2026-03-01 10:10:00",
+        st_record(&b, "t1", c.conn, "stockouts", pk, "2026-03-01 10:10:00",
                   "2026-03-01T11:05:00+08:00", "\"goods_count\":\"3\"");
-        wdts_buf_printf(&k, "%s:stockouts:%s", conn, pk);
-        st_produce(prod, topic, wdts_buf_str(&k), wdts_buf_str(&b), "stockouts", "t1",
+        wdts_buf_printf(&k, "%s:stockouts:%s", c.conn, pk);
+        st_produce(prod, c.topic, wdts_buf_str(&k), wdts_buf_str(&b), "stockouts", "t1",
                    "wdt.record.v1");
     }
     assert_int_equal(wdts_kafka_producer_flush(prod, 120000), WDTS_OK);
     wdts_kafka_producer_destroy(prod);
-    int parts = st_partitions(brokers, topic);
+    int parts = wdts_test_kafka_partitions(brokers, c.topic);
 
     /* Long transactions (up to 10 s): SIGTERM finds one open and must commit it.
      */
     const char *extra[] = {"--set",  "sink.batch.max=700", "--set", "sink.batch.time=10s",
                            "--http", "127.0.0.1:0",        NULL};
-    pid_t pid = st_sink_start(brokers, db_path, group, topic, log_path, extra);
+    pid_t pid = st_sink_start(brokers, c.db, c.group, c.topic, c.log, extra);
     int64_t deadline = wdts_time_mono_ms() + 180000;
     while (wdts_time_mono_ms() < deadline) {
         usleep(20 * 1000);
-        if (access(db_path, F_OK) != 0)
+        if (access(c.db, F_OK) != 0)
             continue;
-        sqlite3 *db = st_db_open(db_path);
-        int64_t seen = applied(db);
+        sqlite3 *db = st_db_open(c.db);
+        int64_t seen = st_applied(db);
         sqlite3_close(db);
         if (seen >= N / 5)
             break;
     }
-    unsigned port = http_port(log_path);
-    if (port == 0)
-        st_dump_log(log_path);
+    int port = wdts_test_logged_port(c.log, 0);
+    if (port <= 0)
+        wdts_test_dump_file(c.log);
     assert_true(port > 0);
     struct wdts_buf body;
     wdts_buf_init(&body);
@@ -166,21 +120,21 @@ static void test_sigterm(void **state)
 
     int64_t t_term = wdts_time_mono_ms();
     assert_int_equal(kill(pid, SIGTERM), 0);
-    int rc = st_wait(pid, 60);
+    int rc = wdts_test_wait_exit(pid, 60);
     int64_t stop_ms = wdts_time_mono_ms() - t_term;
     if (rc != 0) {
         if (rc < 0)
             kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        st_dump_log(log_path);
+        wdts_test_dump_file(c.log);
     }
     assert_int_equal(rc, 0);
-    assert_true(log_has(log_path, "revoked")); /* it left the group */
-    assert_true(log_has(log_path, "stopped:"));
+    assert_true(wdts_test_file_has(c.log, "revoked")); /* it left the group */
+    assert_true(wdts_test_file_has(c.log, "stopped:"));
 
-    sqlite3 *db = st_db_open(db_path);
-    int64_t in_sqlite = applied(db);
+    sqlite3 *db = st_db_open(c.db);
+    int64_t in_sqlite = st_applied(db);
     sqlite3_close(db);
-    int64_t committed = st_committed_sum(brokers, group, topic, parts);
+    int64_t committed = wdts_test_kafka_committed_sum(brokers, c.group, c.topic, parts);
     fprintf(stderr,
             "SIGTERM: exit 0 in %" PRId64 " ms with %" PRId64 " of %d applied, %" PRId64
             " committed\n",
@@ -189,16 +143,11 @@ static void test_sigterm(void **state)
     assert_int_equal(committed, in_sqlite); /* exactly: nothing applied is left uncommitted */
 
     const char *extra2[] = {"--once-idle", "3", NULL};
-    pid = st_sink_start(brokers, db_path, group, topic, log_path, extra2);
-    rc = st_wait(pid, 300);
-    if (rc != 0) {
-        if (rc < 0)
-            kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        st_dump_log(log_path);
-    }
+    pid = st_sink_start(brokers, c.db, c.group, c.topic, c.log, extra2);
+    rc = st_sink_wait(pid, 300, c.log);
     assert_int_equal(rc, 0);
-    db = st_db_open(db_path);
-    assert_int_equal(st_int(db, "SELECT count(*) FROM stockouts WHERE connection = ?1", conn), N);
+    db = st_db_open(c.db);
+    assert_int_equal(st_int(db, "SELECT count(*) FROM stockouts WHERE connection = ?1", c.conn), N);
     assert_int_equal(st_int(db, "SELECT records FROM sink_stats WHERE report = 'stockouts'", NULL),
                      N);
     assert_int_equal(st_int(db,
@@ -207,13 +156,11 @@ static void test_sigterm(void **state)
                             NULL),
                      0);
     sqlite3_close(db);
-    assert_int_equal(st_committed_sum(brokers, group, topic, parts), N);
+    assert_int_equal(wdts_test_kafka_committed_sum(brokers, c.group, c.topic, parts), N);
 
     wdts_buf_deinit(&b);
     wdts_buf_deinit(&k);
-    char *rm = wdts_xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(rm), 0);
-    free(rm);
+    st_case_deinit(&c);
 }
 
 int main(void)

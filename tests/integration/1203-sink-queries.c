@@ -7,14 +7,17 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "sink_testlib.h"
+#include "wdts/kafka.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts_test_kafka.h"
+#include "wdts_test_sink.h"
 
 static const char *brokers;
 
 struct ctx {
-    char topic[96];
+    const char *topic;
     struct wdts_kafka_producer *prod;
 };
 
@@ -88,18 +91,14 @@ static void test_queries(void **state)
 {
     (void)state;
     const char *pfx = wdts_test_prefix();
+    struct st_case sc;
     struct ctx c;
-    char group[96], cw[96], cq[96], dir[256], db_path[300], log_path[300];
-    snprintf(c.topic, sizeof(c.topic), "%srecords", pfx);
-    snprintf(group, sizeof(group), "%ssink", pfx);
+    char cw[96], cq[96];
+    st_case_init(&sc, "queries", 4);
+    c.topic = sc.topic;
     snprintf(cw, sizeof(cw), "%swdt", pfx);
     snprintf(cq, sizeof(cq), "%sqimen", pfx);
-    snprintf(dir, sizeof(dir), "/tmp/wdts-%squeries-XXXXXX", pfx);
-    assert_non_null(mkdtemp(dir));
-    snprintf(db_path, sizeof(db_path), "%s/sink.db", dir);
-    snprintf(log_path, sizeof(log_path), "%s/sink.log", dir);
-    st_create_topic(c.topic, 4);
-    c.prod = st_producer(brokers);
+    c.prod = wdts_test_kafka_producer(brokers, "20");
 
     char *t;
     t = trade("JY1", "Shop A", "2026-03-01 09:00:00", "100.00",
@@ -140,16 +139,11 @@ static void test_queries(void **state)
     wdts_kafka_producer_destroy(c.prod);
 
     const char *extra[] = {"--once-idle", "3", NULL};
-    pid_t pid = st_sink_start(brokers, db_path, group, c.topic, log_path, extra);
-    int rc = st_wait(pid, 240);
-    if (rc != 0) {
-        if (rc < 0)
-            kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        st_dump_log(log_path);
-    }
+    pid_t pid = st_sink_start(brokers, sc.db, sc.group, c.topic, sc.log, extra);
+    int rc = st_sink_wait(pid, 240, sc.log);
     assert_int_equal(rc, 0);
 
-    sqlite3 *db = st_db_open(db_path);
+    sqlite3 *db = st_db_open(sc.db);
     struct wdts_buf res[8];
     int n = run_queries(db, WDTS_SOURCE_DIR "/sink/queries.sql", res, 8);
     sqlite3_close(db);
@@ -172,9 +166,7 @@ static void test_queries(void **state)
                                                "trades|6|5|0|0|1|1|0\n");
     for (int i = 0; i < n; i++)
         wdts_buf_deinit(&res[i]);
-    char *rm = wdts_xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(rm), 0);
-    free(rm);
+    st_case_deinit(&sc);
 }
 
 int main(void)

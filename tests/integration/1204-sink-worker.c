@@ -4,9 +4,18 @@
  * each table holds exactly the marker's record count for its window, both markers are in
  * `windows` as complete, and not one message of the real producer is rejected. Every
  * message the worker wrote is also valid against docs/schemas (docs/schemas/validate.py). */
-#include "wrk_testlib.h"
+#include "wdts_test_worker.h"
 
-#include "sink_testlib.h"
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wdts/time.h"
+#include "wdts_test.h"
+#include "wdts_test_sink.h"
 
 #define TENANTS                                                                                    \
     "[{\"sid\":\"sk-shop\",\"appkey\":\"sk-app\",\"appsecret\":\"sk-secret:sk-salt\","             \
@@ -94,12 +103,7 @@ static void test_worker_to_sink(void **state)
     snprintf(group, sizeof(group), "%ssink", t.prefix);
     const char *extra[] = {"--once-idle", "3", NULL};
     pid_t pid = st_sink_start(t.brokers, db_path, group, t.t_records, log_path, extra);
-    int rc = st_wait(pid, 240);
-    if (rc != 0) {
-        if (rc < 0)
-            kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        st_dump_log(log_path);
-    }
+    int rc = st_sink_wait(pid, 240, log_path);
     assert_int_equal(rc, 0);
 
     sqlite3 *db = st_db_open(db_path);

@@ -9,12 +9,19 @@
  * one (harmless re-upserts, which is what at-least-once allows). */
 #include "wdts_test.h"
 
+#include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#include <unistd.h>
 
-#include "sink_testlib.h"
+#include "wdts/kafka.h"
+#include "wdts/mem.h"
+#include "wdts/str.h"
+#include "wdts/time.h"
+#include "wdts_test_kafka.h"
+#include "wdts_test_sink.h"
 
 #define TOTAL 24000
 #define PARTS 16
@@ -85,19 +92,6 @@ static void *feed(void *arg)
     return NULL;
 }
 
-static int log_has(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    char line[2048];
-    int found = 0;
-    if (f == NULL)
-        return 0;
-    while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
 static int64_t applied(const char *db_path, const char *what)
 {
     sqlite3 *db = st_db_open(db_path);
@@ -130,20 +124,20 @@ static void test_rebalance(void **state)
     const char *extra[] = {"--set", "sink.batch.max=1000000", "--set", "sink.batch.time=60s", NULL};
     pid_t a = st_sink_start(brokers, db_a, group, fd.topic, log_a, extra);
     int64_t deadline = wdts_time_mono_ms() + 60000;
-    while (!log_has(log_a, "partitions (16 held)") && wdts_time_mono_ms() < deadline)
+    while (!wdts_test_file_has(log_a, "partitions (16 held)") && wdts_time_mono_ms() < deadline)
         usleep(100 * 1000);
-    assert_true(log_has(log_a, "partitions (16 held)"));
+    assert_true(wdts_test_file_has(log_a, "partitions (16 held)"));
     sleep(2); /* A applies records into its one open transaction */
     pid_t b = st_sink_start(brokers, db_b, group, fd.topic, log_b, NULL);
 
     /* The handover: A commits its open transaction in the revoke. */
     deadline = wdts_time_mono_ms() + 90000;
-    while (!log_has(log_a, "after committing the open transaction") &&
+    while (!wdts_test_file_has(log_a, "after committing the open transaction") &&
            wdts_time_mono_ms() < deadline)
         usleep(100 * 1000);
-    if (!log_has(log_a, "after committing the open transaction"))
-        st_dump_log(log_a);
-    assert_true(log_has(log_a, "after committing the open transaction"));
+    if (!wdts_test_file_has(log_a, "after committing the open transaction"))
+        wdts_test_dump_file(log_a);
+    assert_true(wdts_test_file_has(log_a, "after committing the open transaction"));
     int64_t at_revoke = applied(db_a, "records");
     fprintf(stderr, "A committed %" PRId64 " records at the revoke (%d produced so far)\n",
             at_revoke, fd.produced);
@@ -156,21 +150,21 @@ static void test_rebalance(void **state)
     /* One after the other: A leaves, B takes all partitions back and settles, then B goes.
      * (Stopped together, each one's commit could meet the other's rebalance.) */
     assert_int_equal(kill(a, SIGTERM), 0);
-    int rc_a = st_wait(a, 60);
+    int rc_a = wdts_test_wait_exit(a, 60);
     deadline = wdts_time_mono_ms() + 90000;
-    while (!log_has(log_b, "partitions (16 held)") && wdts_time_mono_ms() < deadline)
+    while (!wdts_test_file_has(log_b, "partitions (16 held)") && wdts_time_mono_ms() < deadline)
         usleep(100 * 1000);
-    assert_true(log_has(log_b, "partitions (16 held)"));
+    assert_true(wdts_test_file_has(log_b, "partitions (16 held)"));
     sleep(3);
     assert_int_equal(kill(b, SIGTERM), 0);
-    int rc_b = st_wait(b, 60);
+    int rc_b = wdts_test_wait_exit(b, 60);
     if (rc_a != 0 || rc_b != 0) {
-        st_dump_log(log_a);
-        st_dump_log(log_b);
+        wdts_test_dump_file(log_a);
+        wdts_test_dump_file(log_b);
     }
     assert_int_equal(rc_a, 0);
     assert_int_equal(rc_b, 0);
-    assert_true(log_has(log_b, "assigned"));
+    assert_true(wdts_test_file_has(log_b, "assigned"));
 
     int64_t ra = applied(db_a, "records"), rb = applied(db_b, "records");
     int64_t again = applied(db_a, "duplicates + stale") + applied(db_b, "duplicates + stale");
@@ -190,11 +184,9 @@ static void test_rebalance(void **state)
         TOTAL);
     sqlite3_close(db);
     assert_true(ra + rb >= TOTAL);
-    assert_int_equal(st_committed_sum(brokers, group, fd.topic, PARTS), TOTAL);
+    assert_int_equal(wdts_test_kafka_committed_sum(brokers, group, fd.topic, PARTS), TOTAL);
 
-    char *rm = wdts_xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(rm), 0);
-    free(rm);
+    wdts_test_rmtree(dir);
 }
 
 int main(void)

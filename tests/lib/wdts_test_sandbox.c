@@ -1,19 +1,10 @@
-/* Helpers for the wdt-sandbox integration tests (0500–0599), header-only so each
- * test stays one file: start a wdt-sandbox on 127.0.0.1 port 0 and read its port
- * file, build requests signed independently with wdts/sign.h, send them with
- * libcurl, read the answers. Every function fails the test (cmocka) on a
- * transport problem it does not expect. */
-#ifndef SBX_TESTLIB_H
-#define SBX_TESTLIB_H
+/* The sandbox fixture (see wdts_test_sandbox.h). */
+#include "wdts_test_sandbox.h"
 
-#include <curl/curl.h>
-#include <errno.h>
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,37 +14,7 @@
 #include "wdts/time.h"
 #include "wdts_test.h"
 
-/* The demo tenants (wdt-sandbox --demo). */
-#define DEMO_SID "demo-shop"
-#define DEMO_KEY "demo-app"
-#define DEMO_SECRET "demo-secret"
-#define DEMO_SALT "demo-salt"
-#define DEMO_QKEY "demo-qimen-app"
-#define DEMO_QSECRET "demo-qimen-secret"
-
-struct sbx_proc {
-    pid_t pid;
-    int port;
-    char dir[256];
-    char base[64]; /* "http://127.0.0.1:PORT" */
-};
-
-/* Path of a built program: $WDTS_BIN_DIR, else the build tree this test was built in
- * (so a plain ctest run from any directory finds it). Static buffer. */
-static inline const char *sbx_bin(const char *name)
-{
-#ifdef WDTS_BIN_DIR
-    static char path[1024];
-    if (getenv("WDTS_BIN_DIR") == NULL) {
-        snprintf(path, sizeof(path), "%s/%s", WDTS_BIN_DIR, name);
-        return path;
-    }
-#endif
-    return wdts_test_bin(name);
-}
-
-/* Removes a test directory and the files the tests put in it (no subdirectories). */
-static inline void sbx_rmdir(const char *dir)
+void sbx_rmdir(const char *dir)
 {
     static const char *const names[] = {"port", "log", "tenants.json", "bad.json", NULL};
     char path[512];
@@ -64,9 +25,7 @@ static inline void sbx_rmdir(const char *dir)
     rmdir(dir);
 }
 
-/* Starts wdt-sandbox with args (NULL-terminated, without --listen/--port-file).
- * @returns 0, or -1 when it exited before listening (its stderr is in *err_out). */
-static inline int sbx_start(struct sbx_proc *p, const char *const *args)
+int sbx_start(struct sbx_proc *p, const char *const *args)
 {
     memset(p, 0, sizeof(*p));
     snprintf(p->dir, sizeof(p->dir), "/tmp/sbx-test.XXXXXX");
@@ -77,7 +36,7 @@ static inline int sbx_start(struct sbx_proc *p, const char *const *args)
     snprintf(logfile, sizeof(logfile), "%s/log", p->dir);
     const char *argv[64];
     size_t n = 0;
-    argv[n++] = wdts_xstrdup(sbx_bin("wdt-sandbox"));
+    argv[n++] = wdts_xstrdup(wdts_test_bin("wdt-sandbox"));
     argv[n++] = "--listen";
     argv[n++] = "127.0.0.1:0";
     argv[n++] = "--port-file";
@@ -116,9 +75,16 @@ static inline int sbx_start(struct sbx_proc *p, const char *const *args)
     return -1;
 }
 
-/* Stops it with SIGTERM and removes its directory. @returns its exit status, or -1
- * when it took over timeout_ms (its log is then printed). */
-static inline int sbx_stop(struct sbx_proc *p, int timeout_ms)
+int sbx_start_demo_frozen(struct sbx_proc *p, int64_t *frozen)
+{
+    *frozen = wdts_time_now() / 60 * 60;
+    char clock[64];
+    snprintf(clock, sizeof(clock), "frozen:%lld", (long long)*frozen);
+    const char *args[] = {"--demo", "--clock", clock, "--timestamp-clock", "sandbox", NULL};
+    return sbx_start(p, args);
+}
+
+int sbx_stop(struct sbx_proc *p, int timeout_ms)
 {
     int rc = -1, st = 0;
     if (p->pid <= 0)
@@ -151,57 +117,36 @@ out:
     return rc;
 }
 
-struct http_res {
-    long code;     /* HTTP status, 0 on a transport error */
-    CURLcode cerr; /* CURLE_OK or the transport error */
-    char *body;    /* NUL-terminated; free() */
-    size_t len;
-};
-
-static inline size_t http_sink(char *ptr, size_t size, size_t nmemb, void *ud)
+json_t *sbx_truth(const char *const *source, const char *sid, const char *report,
+                  const char *route, int64_t as_of, int64_t since, int64_t before)
 {
-    wdts_buf_append((struct wdts_buf *)ud, ptr, size * nmemb);
-    return size * nmemb;
-}
-
-/* POSTs body (NULL = GET) to url with content type ctype, timeout_ms. */
-static inline void http_do(const char *url, const char *body, const char *ctype, long timeout_ms,
-                    struct http_res *res)
-{
-    CURL *h = curl_easy_init();
-    struct wdts_buf b;
-    struct curl_slist *hdr = NULL;
-    wdts_buf_init(&b);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (body) {
-        char ct[128];
-        snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-        hdr = curl_slist_append(hdr, ct);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    char a[32], s[32], b[32];
+    snprintf(a, sizeof(a), "%lld", (long long)as_of);
+    snprintf(s, sizeof(s), "%lld", (long long)since);
+    snprintf(b, sizeof(b), "%lld", (long long)before);
+    const char *args[32] = {"truth",   "--sid", sid,        "--report", report, "--as-of", a,
+                            "--since", s,       "--before", b,          "--route", route};
+    size_t n = 13;
+    for (size_t i = 0; source[i] && n < 31; i++)
+        args[n++] = source[i];
+    args[n] = NULL;
+    struct wdts_test_run run;
+    if (wdts_test_run_bin("wdt-sandbox", args, NULL, 120, &run) != 0)
+        fail_msg("truth failed (%d): %s", run.status, run.err);
+    json_t *all = json_array();
+    for (char *line = run.out, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        json_t *j = json_loads(line, 0, NULL);
+        assert_non_null(j);
+        json_array_append_new(all, j);
     }
-    res->cerr = curl_easy_perform(h);
-    res->code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->code);
-    res->len = b.len;
-    res->body = wdts_buf_steal(&b);
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(h);
+    wdts_test_run_free(&run);
+    return all;
 }
 
-static inline void http_res_free(struct http_res *res)
-{
-    free(res->body);
-    res->body = NULL;
-}
-
-/* The sandbox clock, from GET /healthz (Unix seconds). */
-static inline int64_t sbx_clock(const struct sbx_proc *p)
+int64_t sbx_clock(const struct sbx_proc *p)
 {
     char url[128];
     struct http_res r;
@@ -216,17 +161,7 @@ static inline int64_t sbx_clock(const struct sbx_proc *p)
     return t;
 }
 
-/* A direct call: every system parameter, the pager (NULLs left out) and the body. */
-struct direct_req {
-    const char *sid, *key, *secret, *salt, *method, *v;
-    const char *page_no, *page_size, *calc_total;
-    const char *body;
-    int64_t unix_now;     /* the timestamp sent is unix_now - 1325347200 */
-    const char *ts_text;  /* sent as is instead, when set */
-};
-
-static inline void direct_defaults(struct direct_req *d, const char *method, const char *body,
-                            int64_t now)
+void direct_defaults(struct direct_req *d, const char *method, const char *body, int64_t now)
 {
     memset(d, 0, sizeof(*d));
     d->sid = DEMO_SID;
@@ -239,8 +174,7 @@ static inline void direct_defaults(struct direct_req *d, const char *method, con
     d->unix_now = now;
 }
 
-/* @returns the URL with its query (signed); free() it. */
-static inline char *direct_url(const struct sbx_proc *p, const struct direct_req *d)
+char *direct_url(const struct sbx_proc *p, const struct direct_req *d)
 {
     char ts[32];
     if (d->ts_text)
@@ -276,8 +210,7 @@ static inline char *direct_url(const struct sbx_proc *p, const struct direct_req
     return wdts_buf_steal(&u);
 }
 
-/* Parses an answer; fails the test when it is not JSON. @owner json_decref. */
-static inline json_t *answer_json(const struct http_res *r)
+json_t *answer_json(const struct http_res *r)
 {
     json_error_t e;
     json_t *j = json_loads(r->body ? r->body : "", 0, &e);
@@ -287,8 +220,7 @@ static inline json_t *answer_json(const struct http_res *r)
     return j;
 }
 
-/* Sends a direct call. @returns the parsed answer (json_decref). */
-static inline json_t *direct_call(const struct sbx_proc *p, const struct direct_req *d)
+json_t *direct_call(const struct sbx_proc *p, const struct direct_req *d)
 {
     char *url = direct_url(p, d);
     struct http_res r;
@@ -300,8 +232,7 @@ static inline json_t *direct_call(const struct sbx_proc *p, const struct direct_
     return j;
 }
 
-/* Asserts that j (or j.response) is {"status":status,"message":message}. */
-static inline void expect_status(json_t *j, int status, const char *message)
+void expect_status(json_t *j, int status, const char *message)
 {
     json_t *inner = json_object_get(j, "response") ? json_object_get(j, "response") : j;
     json_t *st = json_object_get(inner, "status");
@@ -314,21 +245,8 @@ static inline void expect_status(json_t *j, int status, const char *message)
     free(dump);
 }
 
-/* A Qimen call: TOP system parameters in the query, app parameters in the form body. */
-struct qimen_req {
-    const char *method; /* "wdt.sales.tradequery.querywithdetail" or scene-prefixed */
-    const char *app_key, *app_secret, *sign_method, *target, *v;
-    const char *sid, *wdt_appkey, *wdt_secret, *wdt_salt;
-    const char *params, *pager;
-    int64_t unix_now;    /* timestamp and datetime */
-    int top_skew_s;      /* added to timestamp only */
-    int all_in_query;    /* GET-style: every parameter in the query, no body */
-    int corrupt_top;     /* change one character of the outer sign */
-    int corrupt_wdt;     /* change one character of wdt_sign */
-};
-
-static inline void qimen_defaults(struct qimen_req *q, const char *method, const char *params,
-                           const char *pager, int64_t now)
+void qimen_defaults(struct qimen_req *q, const char *method, const char *params,
+                    const char *pager, int64_t now)
 {
     memset(q, 0, sizeof(*q));
     q->method = method;
@@ -346,7 +264,7 @@ static inline void qimen_defaults(struct qimen_req *q, const char *method, const
     q->unix_now = now;
 }
 
-static inline json_t *qimen_call(const struct sbx_proc *p, const struct qimen_req *q)
+json_t *qimen_call(const struct sbx_proc *p, const struct qimen_req *q)
 {
     char ts[WDTS_BJTIME_LEN], dt[WDTS_BJTIME_LEN];
     wdts_time_format_beijing(q->unix_now + q->top_skew_s, ts);
@@ -411,39 +329,7 @@ static inline json_t *qimen_call(const struct sbx_proc *p, const struct qimen_re
     return j;
 }
 
-/* Writes text to DIR/name. @returns the path (static buffer). */
-static inline const char *write_file(const char *dir, const char *name, const char *text)
+long long metric_value(const struct sbx_proc *p, const char *frag1, const char *frag2)
 {
-    static char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return (long long)wdts_test_http_metric(p->base, frag1, frag2);
 }
-
-/* The value of a metric series line that contains every given fragment; 0 if none. */
-static inline long long metric_value(const struct sbx_proc *p, const char *frag1, const char *frag2)
-{
-    char url[128];
-    struct http_res r;
-    snprintf(url, sizeof(url), "%s/metrics", p->base);
-    http_do(url, NULL, NULL, 10000, &r);
-    assert_int_equal(r.code, 200);
-    long long total = 0;
-    for (char *line = r.body, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        if (line[0] == '#' || strstr(line, frag1) == NULL || (frag2 && strstr(line, frag2) == NULL))
-            continue;
-        const char *sp = strrchr(line, ' ');
-        if (sp)
-            total += strtoll(sp + 1, NULL, 10);
-    }
-    http_res_free(&r);
-    return total;
-}
-
-#endif
