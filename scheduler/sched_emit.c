@@ -1,7 +1,7 @@
-/* Job emission (see sched_emit.h). Every message's delivery report is awaited before
+/* Job emission (see sched_emit_int.h). Every message's delivery report is awaited before
  * sched_emit_jobs() returns: the flags it writes live on the caller's stack, so no
  * report may arrive after the call (message.timeout.ms bounds the wait). */
-#include "sched_emit.h"
+#include "sched_emit_int.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
-/* The scheduler lease (see sched_lease.h). Renewal is driven by the caller's loop, so a
+/* The scheduler lease (see sched_lease_int.h). Renewal is driven by the caller's loop, so a
  * long pass calls sched_lease_tick() between batches: a holder that cannot renew in time
  * stops itself before its lease can expire and another replica takes over. */
-#include "sched_lease.h"
+#include "sched_lease_int.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sched_emit.h"
-#include "sched_lease.h"
+#include "sched_emit_int.h"
+#include "sched_lease_int.h"
 #include "sched_plan.h"
 #include "sched_state.h"
 #include "wdts/catalog.h"

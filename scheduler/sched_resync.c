@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched_emit.h"
+#include "sched_emit_int.h"
 #include "sched_loop.h"
 #include "sched_state.h"
 #include "wdts/catalog.h"

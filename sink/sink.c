@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sink_db.h"
-#include "sink_msg.h"
+#include "sink_db_int.h"
+#include "sink_msg_int.h"
 #include "wdts/catalog.h"
 #include "wdts/err.h"
 #include "wdts/http_server.h"

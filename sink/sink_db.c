@@ -1,8 +1,8 @@
-/* SQLite side of the reference consumer (see sink_db.h). Statements are prepared once
+/* SQLite side of the reference consumer (see sink_db_int.h). Statements are prepared once
  * per table and kept; report tables are created the first time a report is seen. The
  * journal is WAL with synchronous=FULL: a committed batch survives a power cut, which
  * is what lets the caller commit Kafka offsets right after it. */
-#include "sink_db.h"
+#include "sink_db_int.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 
 #include <sqlite3.h>
 
-#include "sink_msg.h"
+#include "sink_msg_int.h"
 #include "wdts/job.h"
 #include "wdts/log.h"
 #include "wdts/mem.h"

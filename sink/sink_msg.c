@@ -1,7 +1,7 @@
-/* Record envelope and window marker decoding (see sink_msg.h). Pure: jansson and
+/* Record envelope and window marker decoding (see sink_msg_int.h). Pure: jansson and
  * the catalog only. Every rejection names the field and what the contract wants, so
  * the rejects table tells a producer's author what to fix. */
-#include "sink_msg.h"
+#include "sink_msg_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* The reference downstream consumer (wdt-sink-sqlite): reads record envelopes and window
  * markers from the records topic in a consumer group of its own and upserts them into
- * SQLite (sink_db.h), committing Kafka offsets only after the SQLite transaction that
+ * SQLite (sink_db_int.h), committing Kafka offsets only after the SQLite transaction that
  * holds the messages has committed (at-least-once; a crash in between only re-upserts).
  *
  * Ownership and threads:

@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "sink_msg.h"
+#include "sink_msg_int.h"
 #include "wdts/catalog.h"
 #include "wdts/job.h"
 #include "wdts/str.h"

@@ -4,8 +4,8 @@
  *
  * Ownership: caller --owns--> sched_emit --owns--> wdts_kafka_producer.
  * Threads: one thread; delivery reports are served inside sched_emit_jobs(). */
-#ifndef SCHED_EMIT_H
-#define SCHED_EMIT_H
+#ifndef SCHED_EMIT_INT_H
+#define SCHED_EMIT_INT_H
 
 #include <stddef.h>
 

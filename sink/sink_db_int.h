@@ -14,8 +14,8 @@
  *
  * Ownership: sink_db_open() returns a new handle, sink_db_close() frees it. A handle is
  * used from one thread. Every call that fails leaves the reason in sink_db_errstr(). */
-#ifndef SINK_DB_H
-#define SINK_DB_H
+#ifndef SINK_DB_INT_H
+#define SINK_DB_INT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,8 +6,8 @@
  *
  * Ownership: struct sink_msg is embedded by the caller; sink_msg_decode() fills it
  * and sink_msg_deinit() frees what it owns (the strings marked "owned" below). */
-#ifndef SINK_MSG_H
-#define SINK_MSG_H
+#ifndef SINK_MSG_INT_H
+#define SINK_MSG_INT_H
 
 #include <stddef.h>
 #include <stdint.h>

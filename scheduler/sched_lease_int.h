@@ -5,8 +5,8 @@
  *
  * Ownership: the caller owns the struct (embedded) and the Redis handle it borrows.
  * Threads: the scheduler's thread only. */
-#ifndef SCHED_LEASE_H
-#define SCHED_LEASE_H
+#ifndef SCHED_LEASE_INT_H
+#define SCHED_LEASE_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
