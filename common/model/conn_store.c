@@ -16,6 +16,7 @@
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/watermark.h"
+#include "wdts/wdt_api_answer.h"
 
 /* KEYS: doc, set, state. ARGV: json, id, replace, then field/value pairs of the state. */
 static const char save_lua[] =

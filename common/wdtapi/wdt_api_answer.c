@@ -1,8 +1,8 @@
-/* Answer parsing and THE classification (see wdt_api.h): transport failures, HTTP
+/* Answer parsing and THE classification (see wdts/wdt_api_answer.h): transport failures, HTTP
  * statuses, the direct envelope {"status":…}, the Qimen envelope {"response":{…}} and
  * the TOP error envelope become one class of docs/DESIGN.md §3 with a message that says
  * what to do. The rules are tables, so a newly seen message is one more row. */
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_answer.h"
 
 #include <stdlib.h>
 #include <string.h>
