@@ -862,23 +862,6 @@ static void test_classify_every_truncation(void **state)
     wdts_api_result_deinit(&res);
 }
 
-static void test_json_int(void **state)
-{
-    (void)state;
-    long long v = -1;
-    json_t *j = json_loads("[12, \"34\", \" 5\", 6.0, 6.5, \"x\", null, \"9999999999999\"]", 0, NULL);
-    assert_true(wdts_api_json_int(json_array_get(j, 0), &v) && v == 12);
-    assert_true(wdts_api_json_int(json_array_get(j, 1), &v) && v == 34);
-    assert_true(wdts_api_json_int(json_array_get(j, 2), &v) && v == 5);
-    assert_true(wdts_api_json_int(json_array_get(j, 3), &v) && v == 6);
-    assert_false(wdts_api_json_int(json_array_get(j, 4), &v));
-    assert_false(wdts_api_json_int(json_array_get(j, 5), &v));
-    assert_false(wdts_api_json_int(json_array_get(j, 6), &v));
-    assert_false(wdts_api_json_int(NULL, &v));
-    assert_true(wdts_api_json_int(json_array_get(j, 7), &v) && v == 9999999999999LL);
-    json_decref(j);
-}
-
 /* Gateway text reaches terminals, logs and Redis: escapes are replaced, the size bounded. */
 static void test_text_clean(void **state)
 {
@@ -997,7 +980,6 @@ int main(void)
         cmocka_unit_test(test_classify_transport),
         cmocka_unit_test(test_messages_never_hold_secrets),
         cmocka_unit_test(test_classify_every_truncation),
-        cmocka_unit_test(test_json_int),
         cmocka_unit_test(test_text_clean),
         cmocka_unit_test(test_message_cut_keeps_utf8),
         cmocka_unit_test(test_status_echo_is_clean),

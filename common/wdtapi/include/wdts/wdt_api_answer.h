@@ -132,10 +132,6 @@ void wdts_api_classify(const struct wdts_api_outcome *outcome, const struct wdts
  */
 char *wdts_api_text_clean(const char *s, size_t len, size_t max);
 
-/** Reads a JSON integer that may come as a number or a numeric string. @returns 0 when
- *  v is neither (then *out is untouched). */
-int wdts_api_json_int(const json_t *v, long long *out);
-
 /** Secrets shorter than this are not redacted (they would match ordinary words). */
 #define WDTS_API_REDACT_MIN 6
 
