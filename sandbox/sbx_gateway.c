@@ -21,6 +21,7 @@
 #include "sbx_tenant.h"
 #include "wdts/mem.h"
 #include "wdts/sign.h"
+#include "wdts/str.h"
 #include "wdts/time.h"
 
 #define SBX_WDT_SKEW_S 120  /* flagship timestamp tolerance (docs/API.md §2) */
@@ -33,33 +34,10 @@
 
 /* ---- key/value lists ---------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static char *urldecode(const char *s, size_t len)
 {
     char *out = wdts_xmalloc(len + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-                   hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
+    wdts_pct_decode(s, len, out, len + 1, WDTS_PCT_PLUS_SPACE | WDTS_PCT_LENIENT);
     return out;
 }
 

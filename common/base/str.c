@@ -181,6 +181,48 @@ int wdts_hex_value(int c)
     return -1;
 }
 
+size_t wdts_hex_decode(const char *hex, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = wdts_hex_value((unsigned char)hex[2 * i]);
+        int lo = wdts_hex_value((unsigned char)hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return i;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return n;
+}
+
+int wdts_pct_decode(const char *s, size_t len, char *out, size_t size, int flags)
+{
+    int strict = !(flags & WDTS_PCT_LENIENT);
+    size_t o = 0;
+    if (size == 0)
+        return -2;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = i + 2 < len ? wdts_hex_value((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < len ? wdts_hex_value((unsigned char)s[i + 2]) : -1;
+            if (hi >= 0 && lo >= 0) {
+                c = hi * 16 + lo;
+                i += 2;
+            } else if (strict) {
+                return -1;
+            }
+            if (c == 0 && strict)
+                return -1;
+        } else if (c == '+' && (flags & WDTS_PCT_PLUS_SPACE)) {
+            c = ' ';
+        }
+        if (o + 1 >= size)
+            return -2;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
 static void hex_encode(const unsigned char *in, size_t len, char *out, const char *digits)
 {
     for (size_t i = 0; i < len; i++) {

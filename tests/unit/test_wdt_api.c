@@ -20,24 +20,11 @@
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c - 'a' + 10;
-}
-
 /* Percent-decodes s[0..n) into new memory ('+' stays '+': we never emit it). */
 static char *pct_decode(const char *s, size_t n)
 {
-    char *out = wdts_xmalloc(n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n) {
-            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
+    char *out = wdts_xmalloc(n + 1);
+    wdts_pct_decode(s, n, out, n + 1, WDTS_PCT_LENIENT);
     return out;
 }
 
