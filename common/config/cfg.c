@@ -19,6 +19,7 @@
 #include "wdts/crypto.h"
 #include "wdts/log.h"
 #include "wdts/mem.h"
+#include "wdts/secret.h"
 
 enum cfg_type { WDTS_CFG_STR, WDTS_CFG_INT, WDTS_CFG_BOOL, WDTS_CFG_DURATION, WDTS_CFG_ENUM };
 
@@ -920,14 +921,9 @@ static char *read_secret_file(struct cfg_load *ld, const char *name_file, const 
                    name_file);
         return NULL;
     }
-    char *text = read_small_file(path, why, sizeof(why));
-    if (text == NULL) {
+    char *text = wdts_secret_read(path, CFG_FILE_MAX, WDTS_SECRET_MAY_BE_EMPTY, why, sizeof(why));
+    if (text == NULL)
         load_error(ld, "%s: %s; mount the secret file or fix the path", name_file, why);
-        return NULL;
-    }
-    size_t n = strlen(text);
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-        text[--n] = '\0';
     return text;
 }
 
