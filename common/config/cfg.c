@@ -19,6 +19,7 @@
 #include "wdts/crypto.h"
 #include "wdts/log.h"
 #include "wdts/mem.h"
+#include "wdts/redis.h"
 #include "wdts/secret.h"
 
 enum cfg_type { WDTS_CFG_STR, WDTS_CFG_INT, WDTS_CFG_BOOL, WDTS_CFG_DURATION, WDTS_CFG_ENUM };
@@ -81,9 +82,12 @@ static const struct cfg_def cfg_defs[] = {
 
     {"redis.url", "WDT_REDIS_URL", WDTS_CFG_STR, "redis://127.0.0.1:6379/0", OFF(redis_url),
      check_redis_url, 0,
-     .desc = "Redis server: redis://[user@]host:port/db. This build has no TLS (hiredis "
-             "0.14): rediss:// is refused, as are unix:// sockets; use a TLS tunnel or a "
-             "trusted network. Put the password in redis.password, not here."},
+     .desc = "Redis server: redis://[[user]:password@]host[:port][/db] (port 6379 and db 0 "
+             "when left out, an IPv6 host in brackets; user and password are percent-decoded: "
+             "write '%' as %25). This build has no TLS (hiredis 0.14): rediss:// is refused, as "
+             "are unix:// sockets and options after '?'; use a TLS tunnel or a trusted "
+             "network. Put the password in redis.password rather than here (it replaces the "
+             "URL's); an ACL user is then redis://user:@host."},
     {"redis.password", "WDT_REDIS_PASSWORD", WDTS_CFG_STR, NULL, OFF(redis_password), NULL,
      WDTS_CFG_SECRET, .desc = "Redis AUTH password. Unset: no AUTH."},
     {"redis.timeout", "WDT_REDIS_TIMEOUT", WDTS_CFG_DURATION, "2s", OFF(redis_timeout_ms), NULL,
@@ -380,21 +384,26 @@ bad:
     return -1;
 }
 
+/* The Redis layer's own parser decides, so what the configuration accepts is exactly what
+ * the programs can connect with. */
 static int check_redis_url(const char *val, char *why, size_t why_size)
 {
-    if (strncasecmp(val, "rediss://", 9) == 0) {
-        snprintf(why, why_size, "uses rediss://, but TLS is not supported by this build "
-                 "(hiredis 0.14); use redis:// on a trusted network or through a TLS tunnel");
-        return -1;
-    }
-    if (strncasecmp(val, "unix://", 7) == 0) {
-        snprintf(why, why_size, "is a unix socket, which this build does not support; use "
-                 "redis://host:port/db");
-        return -1;
-    }
-    if (strncasecmp(val, "redis://", 8) == 0 && val[8] != '\0')
+    struct wdts_redis_params params;
+    char es[256];
+    wdts_redis_params_init(&params);
+    wdts_err_t err = wdts_redis_params_from_url(&params, val, es, sizeof(es));
+    wdts_crypto_wipe(&params, sizeof(params)); /* it may hold the URL's password */
+    if (err == WDTS_OK)
         return 0;
-    snprintf(why, why_size, "is not a Redis URL; use redis://host:port/db");
+    /* "Redis URL: the port …", "Redis URL has no host …": say it once */
+    const char *detail = es;
+    if (wdts_str_has_prefix(detail, "Redis URL"))
+        detail += strlen("Redis URL");
+    if (*detail == ':')
+        detail++;
+    while (*detail == ' ')
+        detail++;
+    snprintf(why, why_size, "is not a usable Redis URL: %s", detail);
     return -1;
 }
 
