@@ -86,13 +86,11 @@ void sbx_kv_deinit(struct sbx_kv *kv)
 wdts_err_t sbx_bounds_parse(const char *name, enum sbx_bounds *out)
 {
     static const char *const names[] = {"half", "closed", "open"};
-    for (int i = 0; name != NULL && i < 3; i++) {
-        if (strcmp(name, names[i]) == 0) {
-            *out = (enum sbx_bounds)i;
-            return WDTS_OK;
-        }
-    }
-    return WDTS_ERR_INVAL;
+    int i = wdts_word_index(names, 3, name);
+    if (i < 0)
+        return WDTS_ERR_INVAL;
+    *out = (enum sbx_bounds)i;
+    return WDTS_OK;
 }
 
 void sbx_gateway_init(struct sbx_gateway *gw, const struct sbx_tenants *tenants,
@@ -860,10 +858,7 @@ static int qimen_wdt_checked(struct call *c, const struct sbx_kv *all, const cha
     struct wdts_param *app_params = wdts_xmalloc((all->n + 1) * sizeof(*app_params));
     size_t n = 0;
     for (size_t i = 0; i < all->n; i++) {
-        int sys = 0;
-        for (size_t k = 0; top_keys[k]; k++)
-            sys |= strcmp(all->v[i].key, top_keys[k]) == 0;
-        if (!sys)
+        if (wdts_word_index(top_keys, SIZE_MAX, all->v[i].key) < 0)
             app_params[n++] = all->v[i];
     }
     char s1[WDTS_SIGN_MD5_LEN], s2[WDTS_SIGN_MD5_LEN], es[128];

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "wdts/mem.h"
 
@@ -36,6 +37,25 @@ wdts_err_t wdts_parse_int(const char *s, long long min, long long max, long long
 int wdts_str_has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int word_index(const char *const *words, size_t n, const char *w,
+                      int (*cmp)(const char *, const char *))
+{
+    for (size_t i = 0; w != NULL && i < n && words[i] != NULL; i++)
+        if (cmp(w, words[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+int wdts_word_index(const char *const *words, size_t n, const char *w)
+{
+    return word_index(words, n, w, strcmp);
+}
+
+int wdts_word_index_nocase(const char *const *words, size_t n, const char *w)
+{
+    return word_index(words, n, w, strcasecmp);
 }
 
 void wdts_buf_init(struct wdts_buf *buf)

@@ -21,6 +21,7 @@
 #include "wdts/mem.h"
 #include "wdts/redis.h"
 #include "wdts/secret.h"
+#include "wdts/str.h"
 
 enum cfg_type { WDTS_CFG_STR, WDTS_CFG_INT, WDTS_CFG_BOOL, WDTS_CFG_DURATION, WDTS_CFG_ENUM };
 
@@ -331,15 +332,13 @@ wdts_err_t wdts_cfg_parse_bool(const char *s, int *out)
     static const char *const no[] = {"false", "no", "off", "0"};
     if (s == NULL)
         return WDTS_ERR_INVAL;
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = 1;
-            return WDTS_OK;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = 0;
-            return WDTS_OK;
-        }
+    if (wdts_word_index_nocase(yes, 4, s) >= 0) {
+        *out = 1;
+        return WDTS_OK;
+    }
+    if (wdts_word_index_nocase(no, 4, s) >= 0) {
+        *out = 0;
+        return WDTS_OK;
     }
     return WDTS_ERR_INVAL;
 }
@@ -699,11 +698,10 @@ static int parse_duration_value(struct cfg_load *ld, const struct cfg_def *def, 
 static int parse_enum_value(struct cfg_load *ld, const struct cfg_def *def, const char *val,
                             const char *src, const char *shown)
 {
-    for (size_t i = 0; def->words[i]; i++) {
-        if (strcasecmp(val, def->words[i]) == 0) {
-            *(int *)field(ld->cfg, def) = (int)i;
-            return 0;
-        }
+    int i = wdts_word_index_nocase(def->words, SIZE_MAX, val);
+    if (i >= 0) {
+        *(int *)field(ld->cfg, def) = i;
+        return 0;
     }
     struct wdts_buf words;
     wdts_buf_init(&words);

@@ -1,6 +1,7 @@
-/* Hex digits, hex strings and percent-decoding (wdts/str.h). */
+/* Hex digits, hex strings, percent-decoding and word tables (wdts/str.h). */
 #include "wdts_test.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "wdts/str.h"
@@ -83,6 +84,27 @@ static void test_pct_decode_form(void **state)
     assert_string_equal(out, "旺");
 }
 
+static void test_word_index(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"half", "closed", "open"};
+    assert_int_equal(wdts_word_index(words, 3, "half"), 0);
+    assert_int_equal(wdts_word_index(words, 3, "open"), 2);
+    assert_int_equal(wdts_word_index(words, 2, "open"), -1); /* only n words are looked at */
+    assert_int_equal(wdts_word_index(words, 3, "Open"), -1);
+    assert_int_equal(wdts_word_index(words, 3, "ope"), -1);
+    assert_int_equal(wdts_word_index(words, 3, ""), -1);
+    assert_int_equal(wdts_word_index(words, 3, NULL), -1);
+    assert_int_equal(wdts_word_index(words, 0, "half"), -1);
+    assert_int_equal(wdts_word_index_nocase(words, 3, "CLOSED"), 1);
+    assert_int_equal(wdts_word_index_nocase(words, 3, "clos"), -1);
+    assert_int_equal(wdts_word_index_nocase(words, 3, NULL), -1);
+    /* a NULL-terminated table */
+    static const char *const listed[] = {"a", "b", NULL};
+    assert_int_equal(wdts_word_index(listed, SIZE_MAX, "b"), 1);
+    assert_int_equal(wdts_word_index(listed, SIZE_MAX, "c"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +112,7 @@ int main(void)
         cmocka_unit_test(test_hex_decode),
         cmocka_unit_test(test_pct_decode_strict),
         cmocka_unit_test(test_pct_decode_form),
+        cmocka_unit_test(test_word_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,13 @@ wdts_err_t wdts_parse_int(const char *s, long long min, long long max, long long
 /** @returns 1 when s starts with prefix. */
 int wdts_str_has_prefix(const char *s, const char *prefix);
 
+/** @returns the index of w in words[0..n) (a word table: names of an enum's values), or -1
+ *  when w is not there or is NULL. The search also ends at a NULL entry, so a NULL-terminated
+ *  table may pass SIZE_MAX as n. */
+int wdts_word_index(const char *const *words, size_t n, const char *w);
+/** As wdts_word_index(), ignoring ASCII case. */
+int wdts_word_index_nocase(const char *const *words, size_t n, const char *w);
+
 /**
  * A growable, always NUL-terminated byte buffer (embedded by the caller).
  * Life cycle: wdts_buf_init() → appends → wdts_buf_deinit() (or wdts_buf_steal()).
