@@ -48,15 +48,11 @@ const char *sbx_entity_name(enum sbx_entity e)
 
 wdts_err_t sbx_entity_parse(const char *name, enum sbx_entity *out)
 {
-    if (name == NULL)
+    int e = wdts_word_index(entity_names, SBX_E__COUNT, name);
+    if (e < 0)
         return WDTS_ERR_INVAL;
-    for (int e = 0; e < SBX_E__COUNT; e++) {
-        if (strcmp(name, entity_names[e]) == 0) {
-            *out = (enum sbx_entity)e;
-            return WDTS_OK;
-        }
-    }
-    return WDTS_ERR_INVAL;
+    *out = (enum sbx_entity)e;
+    return WDTS_OK;
 }
 
 /* ---------------------------------------------------------------- hashing, schedules */
@@ -1664,13 +1660,11 @@ void sbx_data_pk(enum sbx_entity e, uint64_t id, struct wdts_buf *buf)
 wdts_err_t sbx_timefmt_parse(const char *name, enum sbx_timefmt *out)
 {
     static const char *const names[] = {"doc", "datetime", "epoch_ms"};
-    for (int i = 0; name != NULL && i < 3; i++) {
-        if (strcmp(name, names[i]) == 0) {
-            *out = (enum sbx_timefmt)i;
-            return WDTS_OK;
-        }
-    }
-    return WDTS_ERR_INVAL;
+    int i = wdts_word_index(names, 3, name);
+    if (i < 0)
+        return WDTS_ERR_INVAL;
+    *out = (enum sbx_timefmt)i;
+    return WDTS_OK;
 }
 
 /* Whether record id of e is deleted (or, for a carrier, disabled) as of t. */

@@ -21,6 +21,7 @@
 #include "sbx_tenant.h"
 #include "wdts/mem.h"
 #include "wdts/sign.h"
+#include "wdts/str.h"
 #include "wdts/time.h"
 
 #define SBX_WDT_SKEW_S 120  /* flagship timestamp tolerance (docs/API.md §2) */
@@ -33,33 +34,10 @@
 
 /* ---- key/value lists ---------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static char *urldecode(const char *s, size_t len)
 {
     char *out = wdts_xmalloc(len + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-                   hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
+    wdts_pct_decode(s, len, out, len + 1, WDTS_PCT_PLUS_SPACE | WDTS_PCT_LENIENT);
     return out;
 }
 
@@ -108,13 +86,11 @@ void sbx_kv_deinit(struct sbx_kv *kv)
 wdts_err_t sbx_bounds_parse(const char *name, enum sbx_bounds *out)
 {
     static const char *const names[] = {"half", "closed", "open"};
-    for (int i = 0; name != NULL && i < 3; i++) {
-        if (strcmp(name, names[i]) == 0) {
-            *out = (enum sbx_bounds)i;
-            return WDTS_OK;
-        }
-    }
-    return WDTS_ERR_INVAL;
+    int i = wdts_word_index(names, 3, name);
+    if (i < 0)
+        return WDTS_ERR_INVAL;
+    *out = (enum sbx_bounds)i;
+    return WDTS_OK;
 }
 
 void sbx_gateway_init(struct sbx_gateway *gw, const struct sbx_tenants *tenants,
@@ -882,10 +858,7 @@ static int qimen_wdt_checked(struct call *c, const struct sbx_kv *all, const cha
     struct wdts_param *app_params = wdts_xmalloc((all->n + 1) * sizeof(*app_params));
     size_t n = 0;
     for (size_t i = 0; i < all->n; i++) {
-        int sys = 0;
-        for (size_t k = 0; top_keys[k]; k++)
-            sys |= strcmp(all->v[i].key, top_keys[k]) == 0;
-        if (!sys)
+        if (wdts_word_index(top_keys, SIZE_MAX, all->v[i].key) < 0)
             app_params[n++] = all->v[i];
     }
     char s1[WDTS_SIGN_MD5_LEN], s2[WDTS_SIGN_MD5_LEN], es[128];

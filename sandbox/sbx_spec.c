@@ -141,10 +141,7 @@ static enum sbx_gform time_form(enum sbx_gform f, enum wdts_timefmt catalog_fmt)
 
 static int name_is(const char *name, const char *const *set)
 {
-    for (size_t i = 0; set[i]; i++)
-        if (strcmp(name, set[i]) == 0)
-            return 1;
-    return 0;
+    return wdts_word_index(set, SIZE_MAX, name) >= 0;
 }
 
 static const char *const created_names[] = {"created", "create_time", "created_time",
@@ -362,13 +359,11 @@ static int parse_basis(const char *s, enum sbx_gbasis *out)
 {
     static const char *const names[] = {"modified", "created", "paid", "consigned",
                                         "audited", "stockin", "other"};
-    for (int i = 0; i < 7; i++) {
-        if (strcmp(s, names[i]) == 0) {
-            *out = (enum sbx_gbasis)i;
-            return 0;
-        }
-    }
-    return -1;
+    int i = wdts_word_index(names, 7, s);
+    if (i < 0)
+        return -1;
+    *out = (enum sbx_gbasis)i;
+    return 0;
 }
 
 static int value_selects(const json_t *value, long long v)

@@ -155,10 +155,7 @@ static void check_known_keys(json_t *obj, const char *where, struct problems *p)
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
-        int known = 0;
-        for (size_t i = 0; known_keys[i]; i++)
-            known |= strcmp(known_keys[i], k) == 0;
-        if (!known)
+        if (wdts_word_index(known_keys, SIZE_MAX, k) < 0)
             problem(p, "%s: unknown field \"%s\" (known: sid, appkey, appsecret, qimen_app_key, "
                        "qimen_app_secret, permissions, rate_per_min, concurrency, orders_per_day, "
                        "seed, data_origin, time_format, archive_horizon)", where, k);

@@ -12,6 +12,9 @@
 #include "wdts/mem.h"
 #include "wdts/time.h"
 #include "wdts/watermark.h"
+#include "wdts/wdt_api_answer.h"
+#include "wdts/wdt_api_http.h"
+#include "wdts/wdt_api_request.h"
 #include "wrk_int.h"
 
 #define RETRY_REDIS_MS 500

@@ -35,7 +35,7 @@
 #include "wdts/metrics.h"
 #include "wdts/redis.h"
 #include "wdts/redis_async.h"
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_creds.h"
 #include "wrk_job.h"
 
 struct wrk;

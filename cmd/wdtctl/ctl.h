@@ -10,7 +10,7 @@
 #include "wdts/err.h"
 #include "wdts/limit.h"
 #include "wdts/lock.h"
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_answer.h"
 
 struct wdts_redis;
 struct wdts_conn;

@@ -14,7 +14,10 @@
 #include "wdts/secret.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_answer.h"
+#include "wdts/wdt_api_creds.h"
+#include "wdts/wdt_api_http.h"
+#include "wdts/wdt_api_request.h"
 
 static const char usage_text[] =
     "usage: wdtctl call --gateway URL --sid S --appkey K --appsecret-file PATH\n"

@@ -26,6 +26,8 @@
 #include "wdts/redis.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
+#include "wdts/wdt_api_http.h"
+#include "wdts/wdt_api_request.h"
 #include "wrk_job.h"
 
 #define PLAN_PROBE_MAX 50

@@ -109,13 +109,7 @@ wdts_err_t wdts_crypto_key_parse(const char *text, unsigned char key[WDTS_CRYPTO
         return err;
     }
     if (n == 2 * WDTS_CRYPTO_KEY_LEN) {
-        size_t i;
-        for (i = 0; i < WDTS_CRYPTO_KEY_LEN; i++) {
-            int hi = wdts_hex_value((unsigned char)s[2 * i]), lo = wdts_hex_value((unsigned char)s[2 * i + 1]);
-            if (hi < 0 || lo < 0)
-                break;
-            tmp[i] = (unsigned char)(hi << 4 | lo);
-        }
+        size_t i = wdts_hex_decode(s, tmp, WDTS_CRYPTO_KEY_LEN);
         if (i < WDTS_CRYPTO_KEY_LEN) {
             snprintf(errstr, errstr_size,
                      "secret key has 64 characters but is not hex (bad character at position "

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "wdts/mem.h"
+#include "wdts/str.h"
 
 static inline const char *ws(const char *p, const char *e)
 {
@@ -25,16 +26,10 @@ static int hex4(const char *p, const char *e, unsigned *out)
     if (e - p < 4)
         return -1;
     for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
+        int d = wdts_hex_value((unsigned char)p[i]);
+        if (d < 0)
             return -1;
+        v = v << 4 | (unsigned)d;
     }
     *out = v;
     return 0;

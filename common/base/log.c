@@ -30,10 +30,7 @@ void wdts_log_setup(enum wdts_loglvl level, enum wdts_logfmt fmt, const char *de
 
 int wdts_log_level_parse(const char *s)
 {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, level_names[i]) == 0)
-            return i;
-    return -1;
+    return wdts_word_index(level_names, 4, s);
 }
 
 void wdts_log_set_prog(const char *prog)

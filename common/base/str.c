@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "wdts/mem.h"
 
@@ -36,6 +37,25 @@ wdts_err_t wdts_parse_int(const char *s, long long min, long long max, long long
 int wdts_str_has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int word_index(const char *const *words, size_t n, const char *w,
+                      int (*cmp)(const char *, const char *))
+{
+    for (size_t i = 0; w != NULL && i < n && words[i] != NULL; i++)
+        if (cmp(w, words[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+int wdts_word_index(const char *const *words, size_t n, const char *w)
+{
+    return word_index(words, n, w, strcmp);
+}
+
+int wdts_word_index_nocase(const char *const *words, size_t n, const char *w)
+{
+    return word_index(words, n, w, strcasecmp);
 }
 
 void wdts_buf_init(struct wdts_buf *buf)
@@ -179,6 +199,48 @@ int wdts_hex_value(int c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+size_t wdts_hex_decode(const char *hex, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = wdts_hex_value((unsigned char)hex[2 * i]);
+        int lo = wdts_hex_value((unsigned char)hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return i;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return n;
+}
+
+int wdts_pct_decode(const char *s, size_t len, char *out, size_t size, int flags)
+{
+    int strict = !(flags & WDTS_PCT_LENIENT);
+    size_t o = 0;
+    if (size == 0)
+        return -2;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = i + 2 < len ? wdts_hex_value((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < len ? wdts_hex_value((unsigned char)s[i + 2]) : -1;
+            if (hi >= 0 && lo >= 0) {
+                c = hi * 16 + lo;
+                i += 2;
+            } else if (strict) {
+                return -1;
+            }
+            if (c == 0 && strict)
+                return -1;
+        } else if (c == '+' && (flags & WDTS_PCT_PLUS_SPACE)) {
+            c = ' ';
+        }
+        if (o + 1 >= size)
+            return -2;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return 0;
 }
 
 static void hex_encode(const unsigned char *in, size_t len, char *out, const char *digits)

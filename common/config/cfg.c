@@ -19,6 +19,9 @@
 #include "wdts/crypto.h"
 #include "wdts/log.h"
 #include "wdts/mem.h"
+#include "wdts/redis.h"
+#include "wdts/secret.h"
+#include "wdts/str.h"
 
 enum cfg_type { WDTS_CFG_STR, WDTS_CFG_INT, WDTS_CFG_BOOL, WDTS_CFG_DURATION, WDTS_CFG_ENUM };
 
@@ -80,9 +83,12 @@ static const struct cfg_def cfg_defs[] = {
 
     {"redis.url", "WDT_REDIS_URL", WDTS_CFG_STR, "redis://127.0.0.1:6379/0", OFF(redis_url),
      check_redis_url, 0,
-     .desc = "Redis server: redis://[user@]host:port/db. This build has no TLS (hiredis "
-             "0.14): rediss:// is refused, as are unix:// sockets; use a TLS tunnel or a "
-             "trusted network. Put the password in redis.password, not here."},
+     .desc = "Redis server: redis://[[user]:password@]host[:port][/db] (port 6379 and db 0 "
+             "when left out, an IPv6 host in brackets; user and password are percent-decoded: "
+             "write '%' as %25). This build has no TLS (hiredis 0.14): rediss:// is refused, as "
+             "are unix:// sockets and options after '?'; use a TLS tunnel or a trusted "
+             "network. Put the password in redis.password rather than here (it replaces the "
+             "URL's); an ACL user is then redis://user:@host."},
     {"redis.password", "WDT_REDIS_PASSWORD", WDTS_CFG_STR, NULL, OFF(redis_password), NULL,
      WDTS_CFG_SECRET, .desc = "Redis AUTH password. Unset: no AUTH."},
     {"redis.timeout", "WDT_REDIS_TIMEOUT", WDTS_CFG_DURATION, "2s", OFF(redis_timeout_ms), NULL,
@@ -326,15 +332,13 @@ wdts_err_t wdts_cfg_parse_bool(const char *s, int *out)
     static const char *const no[] = {"false", "no", "off", "0"};
     if (s == NULL)
         return WDTS_ERR_INVAL;
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = 1;
-            return WDTS_OK;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = 0;
-            return WDTS_OK;
-        }
+    if (wdts_word_index_nocase(yes, 4, s) >= 0) {
+        *out = 1;
+        return WDTS_OK;
+    }
+    if (wdts_word_index_nocase(no, 4, s) >= 0) {
+        *out = 0;
+        return WDTS_OK;
     }
     return WDTS_ERR_INVAL;
 }
@@ -379,21 +383,26 @@ bad:
     return -1;
 }
 
+/* The Redis layer's own parser decides, so what the configuration accepts is exactly what
+ * the programs can connect with. */
 static int check_redis_url(const char *val, char *why, size_t why_size)
 {
-    if (strncasecmp(val, "rediss://", 9) == 0) {
-        snprintf(why, why_size, "uses rediss://, but TLS is not supported by this build "
-                 "(hiredis 0.14); use redis:// on a trusted network or through a TLS tunnel");
-        return -1;
-    }
-    if (strncasecmp(val, "unix://", 7) == 0) {
-        snprintf(why, why_size, "is a unix socket, which this build does not support; use "
-                 "redis://host:port/db");
-        return -1;
-    }
-    if (strncasecmp(val, "redis://", 8) == 0 && val[8] != '\0')
+    struct wdts_redis_params params;
+    char es[256];
+    wdts_redis_params_init(&params);
+    wdts_err_t err = wdts_redis_params_from_url(&params, val, es, sizeof(es));
+    wdts_crypto_wipe(&params, sizeof(params)); /* it may hold the URL's password */
+    if (err == WDTS_OK)
         return 0;
-    snprintf(why, why_size, "is not a Redis URL; use redis://host:port/db");
+    /* "Redis URL: the port …", "Redis URL has no host …": say it once */
+    const char *detail = es;
+    if (wdts_str_has_prefix(detail, "Redis URL"))
+        detail += strlen("Redis URL");
+    if (*detail == ':')
+        detail++;
+    while (*detail == ' ')
+        detail++;
+    snprintf(why, why_size, "is not a usable Redis URL: %s", detail);
     return -1;
 }
 
@@ -689,11 +698,10 @@ static int parse_duration_value(struct cfg_load *ld, const struct cfg_def *def, 
 static int parse_enum_value(struct cfg_load *ld, const struct cfg_def *def, const char *val,
                             const char *src, const char *shown)
 {
-    for (size_t i = 0; def->words[i]; i++) {
-        if (strcasecmp(val, def->words[i]) == 0) {
-            *(int *)field(ld->cfg, def) = (int)i;
-            return 0;
-        }
+    int i = wdts_word_index_nocase(def->words, SIZE_MAX, val);
+    if (i >= 0) {
+        *(int *)field(ld->cfg, def) = i;
+        return 0;
     }
     struct wdts_buf words;
     wdts_buf_init(&words);
@@ -920,14 +928,9 @@ static char *read_secret_file(struct cfg_load *ld, const char *name_file, const 
                    name_file);
         return NULL;
     }
-    char *text = read_small_file(path, why, sizeof(why));
-    if (text == NULL) {
+    char *text = wdts_secret_read(path, CFG_FILE_MAX, WDTS_SECRET_MAY_BE_EMPTY, why, sizeof(why));
+    if (text == NULL)
         load_error(ld, "%s: %s; mount the secret file or fix the path", name_file, why);
-        return NULL;
-    }
-    size_t n = strlen(text);
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-        text[--n] = '\0';
     return text;
 }
 

@@ -72,10 +72,7 @@ static const char *const basis_words[] = {"modified", "created", "paid",  "consi
 
 static int in_list(const char *s, const char *const *words)
 {
-    for (size_t i = 0; words[i]; i++)
-        if (strcmp(s, words[i]) == 0)
-            return 1;
-    return 0;
+    return wdts_word_index(words, SIZE_MAX, s) >= 0;
 }
 
 /* A required (or, with optional, possibly absent) string; "" stands in when absent or bad. */
@@ -471,10 +468,7 @@ static void parse_entry(json_t *e, size_t idx, struct wdts_catalog_report *rep, 
     const char *key;
     json_t *val;
     json_object_foreach (e, key, val) {
-        size_t i = 0;
-        while (i < N_ENTRY_FIELDS && strcmp(key, entry_fields[i]) != 0)
-            i++;
-        if (i == N_ENTRY_FIELDS)
+        if (wdts_word_index(entry_fields, N_ENTRY_FIELDS, key) < 0)
             problem(pr, entry, "unknown field '%s'", key);
     }
 

@@ -10,10 +10,7 @@
 
 static int is_group(const char *w)
 {
-    for (size_t i = 0; wdts_catalog_groups[i]; i++)
-        if (strcmp(w, wdts_catalog_groups[i]) == 0)
-            return 1;
-    return 0;
+    return wdts_word_index(wdts_catalog_groups, SIZE_MAX, w) >= 0;
 }
 
 /* "unknown report or group 'x': groups: sales (trades, …), …; reports: …" */

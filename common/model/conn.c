@@ -11,18 +11,17 @@
 #include "wdts/catalog.h"
 #include "wdts/job.h"
 #include "wdts/mem.h"
+#include "wdts/str.h"
 
 static const char *const pii_names[] = {"keep", "hash", "drop"};
 
 wdts_err_t wdts_conn_pii_parse(const char *s, enum wdts_conn_pii *out)
 {
-    for (int i = 0; s && i < 3; i++) {
-        if (strcmp(s, pii_names[i]) == 0) {
-            *out = (enum wdts_conn_pii)i;
-            return WDTS_OK;
-        }
-    }
-    return WDTS_ERR_INVAL;
+    int i = wdts_word_index(pii_names, 3, s);
+    if (i < 0)
+        return WDTS_ERR_INVAL;
+    *out = (enum wdts_conn_pii)i;
+    return WDTS_OK;
 }
 
 const char *wdts_conn_pii_name(enum wdts_conn_pii pii)
@@ -34,13 +33,11 @@ static const char *const archive_read_names[] = {"all", "old", "off"};
 
 wdts_err_t wdts_conn_archive_read_parse(const char *s, enum wdts_conn_archive_read *out)
 {
-    for (int i = 0; s && i < 3; i++) {
-        if (strcmp(s, archive_read_names[i]) == 0) {
-            *out = (enum wdts_conn_archive_read)i;
-            return WDTS_OK;
-        }
-    }
-    return WDTS_ERR_INVAL;
+    int i = wdts_word_index(archive_read_names, 3, s);
+    if (i < 0)
+        return WDTS_ERR_INVAL;
+    *out = (enum wdts_conn_archive_read)i;
+    return WDTS_OK;
 }
 
 const char *wdts_conn_archive_read_name(enum wdts_conn_archive_read r)
@@ -511,10 +508,7 @@ static void rknown(struct reader *rd, const json_t *o, const char *where,
     json_t *v;
     json_object_foreach((json_t *)o, k, v)
     {
-        int ok = 0;
-        for (size_t i = 0; known[i] && !ok; i++)
-            ok = strcmp(k, known[i]) == 0;
-        if (!ok && !rd->failed) {
+        if (wdts_word_index(known, SIZE_MAX, k) < 0 && !rd->failed) {
             snprintf(rd->errstr, rd->errstr_size, "connection JSON: unknown member %s%s", where, k);
             rd->failed = 1;
         }

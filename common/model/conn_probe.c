@@ -15,6 +15,8 @@
 #include "wdts/mem.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
+#include "wdts/wdt_api_http.h"
+#include "wdts/wdt_api_request.h"
 
 /* The report whose call proves the credentials: a snapshot, one row, no window. */
 #define PROBE_CREDENTIALS_REPORT "shops"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "wdts/job.h"
+#include "wdts/json_num.h"
 #include "wdts/log.h"
 #include "wdts/lua.h"
 #include "wdts/mem.h"
@@ -186,7 +187,7 @@ static void apply_state(struct wdts_conn *conn, const char *field, const char *v
     const char *reason = json_string_value(json_object_get(o, "reason"));
     const char *fix = json_string_value(json_object_get(o, "fix"));
     long long since = 0; /* cjson (the marker script) may write it as a number of any form */
-    wdts_api_json_int(json_object_get(o, "since"), &since);
+    wdts_json_int(json_object_get(o, "since"), &since);
     if (strcmp(field, "auth") == 0) {
         conn->auth_failed = 1;
         free(conn->auth_message);

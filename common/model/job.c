@@ -35,13 +35,11 @@ const char *wdts_job_kind_name(enum wdts_job_kind kind)
 
 wdts_err_t wdts_job_kind_parse(const char *s, enum wdts_job_kind *out)
 {
-    for (int k = 0; k < WDTS_JOB_KIND__COUNT; k++) {
-        if (s && strcmp(s, kind_names[k]) == 0) {
-            *out = (enum wdts_job_kind)k;
-            return WDTS_OK;
-        }
-    }
-    return WDTS_ERR_INVAL;
+    int k = wdts_word_index(kind_names, WDTS_JOB_KIND__COUNT, s);
+    if (k < 0)
+        return WDTS_ERR_INVAL;
+    *out = (enum wdts_job_kind)k;
+    return WDTS_OK;
 }
 
 int wdts_job_name_valid(const char *s)
@@ -219,11 +217,8 @@ static wdts_err_t check_field_names(json_t *root, char *errstr, size_t errstr_si
     const char *key;
     json_t *val;
     json_object_foreach (root, key, val) {
-        size_t i = 0;
-        while (i < N_JOB_FIELDS && strcmp(key, job_fields[i]) != 0)
-            i++;
-        if (i == N_JOB_FIELDS && strcmp(key, split_fields[0]) != 0 &&
-            strcmp(key, split_fields[1]) != 0) {
+        if (wdts_word_index(job_fields, N_JOB_FIELDS, key) < 0 &&
+            wdts_word_index(split_fields, 2, key) < 0) {
             wdts_errstr_set(errstr, errstr_size, "job: unknown field '%.64s' (contract v%d)", key,
                     WDTS_JOB_VERSION);
             return WDTS_ERR_INVAL;

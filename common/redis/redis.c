@@ -31,32 +31,6 @@ void wdts_redis_params_init(struct wdts_redis_params *params)
     wdts_strlcpy(params->prefix, WDTS_REDIS_PREFIX_DEFAULT, sizeof(params->prefix));
 }
 
-/* Percent-decodes s[0..len) into out (size bytes). @returns 0, -1 on a bad escape or a
- * decoded NUL, -2 when it does not fit. */
-static int pct_decode(const char *s, size_t len, char *out, size_t size)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            if (i + 2 >= len)
-                return -1;
-            int h = wdts_hex_value(s[i + 1]), l = wdts_hex_value(s[i + 2]);
-            if (h < 0 || l < 0)
-                return -1;
-            c = h * 16 + l;
-            if (c == 0)
-                return -1;
-            i += 2;
-        }
-        if (o + 1 >= size)
-            return -2;
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
 static int host_char_ok(char c, int ipv6)
 {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.')
@@ -106,13 +80,14 @@ wdts_err_t wdts_redis_params_from_url(struct wdts_redis_params *params, const ch
                      "redis://USER:PASSWORD@HOST");
             return WDTS_ERR_CONFIG;
         }
-        int rc = pct_decode(rest, (size_t)(colon - rest), p.user, sizeof(p.user));
+        int rc = wdts_pct_decode(rest, (size_t)(colon - rest), p.user, sizeof(p.user), 0);
         if (rc != 0) {
             snprintf(errstr, errstr_size, "Redis URL: the user %s",
                      rc == -2 ? "is too long" : "has a bad %-escape (write '%' as %25)");
             return WDTS_ERR_CONFIG;
         }
-        rc = pct_decode(colon + 1, (size_t)(at - colon - 1), p.password, sizeof(p.password));
+        rc = wdts_pct_decode(colon + 1, (size_t)(at - colon - 1), p.password, sizeof(p.password),
+                             0);
         if (rc != 0) {
             snprintf(errstr, errstr_size, "Redis URL: the password %s",
                      rc == -2 ? "is too long"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "wdts/redis.h"
+#include "wdts/str.h"
 
 /* Epoch seconds up to 9999-12-31: far inside the integers a Lua double holds exactly. */
 #define WM_TIME_MAX 253402300799LL
@@ -234,13 +235,12 @@ wdts_err_t wdts_wm_complete_parse(const struct wdts_redis_reply *reply,
         (err = wdts_lua_reply_int(reply, 1, what, &wm, errstr, errstr_size)) ||
         (err = wdts_lua_reply_int(reply, 2, what, &pending, errstr, errstr_size)))
         return err;
-    for (size_t i = 0; i < N_STATUS; i++) {
-        if (strcmp(status, status_names[i]) == 0) {
-            out->status = (enum wdts_wm_status)i;
-            out->wm = wm;
-            out->pending = pending;
-            return WDTS_OK;
-        }
+    int i = wdts_word_index(status_names, N_STATUS, status);
+    if (i >= 0) {
+        out->status = (enum wdts_wm_status)i;
+        out->wm = wm;
+        out->pending = pending;
+        return WDTS_OK;
     }
     snprintf(errstr, errstr_size, "script %s: unknown status \"%.40s\"", what, status);
     return WDTS_ERR_REDIS;

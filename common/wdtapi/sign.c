@@ -172,13 +172,11 @@ static const char *const top_names[] = {"md5", "hmac", "hmac-sha256"};
 
 wdts_err_t wdts_top_sign_parse(const char *name, enum wdts_top_sign *out)
 {
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(name, top_names[i]) == 0) {
-            *out = (enum wdts_top_sign)i;
-            return WDTS_OK;
-        }
-    }
-    return WDTS_ERR_INVAL;
+    int i = wdts_word_index(top_names, 3, name);
+    if (i < 0)
+        return WDTS_ERR_INVAL;
+    *out = (enum wdts_top_sign)i;
+    return WDTS_OK;
 }
 
 const char *wdts_top_sign_name(enum wdts_top_sign method)

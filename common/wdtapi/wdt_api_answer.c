@@ -1,12 +1,13 @@
-/* Answer parsing and THE classification (see wdt_api.h): transport failures, HTTP
+/* Answer parsing and THE classification (see wdts/wdt_api_answer.h): transport failures, HTTP
  * statuses, the direct envelope {"status":…}, the Qimen envelope {"response":{…}} and
  * the TOP error envelope become one class of docs/DESIGN.md §3 with a message that says
  * what to do. The rules are tables, so a newly seen message is one more row. */
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_answer.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "wdts/json_num.h"
 #include "wdts/json_scan.h"
 #include "wdts/mem.h"
 #include "wdts/str.h"
@@ -199,33 +200,6 @@ void wdts_api_result_deinit(struct wdts_api_result *res)
     wdts_api_result_init(res);
 }
 
-int wdts_api_json_int(const json_t *v, long long *out)
-{
-    if (json_is_integer(v)) {
-        *out = (long long)json_integer_value(v);
-        return 1;
-    }
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (d >= -9e18 && d <= 9e18 && d == (double)(long long)d) {
-            *out = (long long)d;
-            return 1;
-        }
-        return 0;
-    }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        while (*s == ' ')
-            s++;
-        long long x;
-        if (wdts_parse_int(s, -9000000000000000000LL, 9000000000000000000LL, &x) == WDTS_OK) {
-            *out = x;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* A short, printable excerpt of bytes that may be anything (HTML, binary, half a reply). */
 static void excerpt(char *out, size_t out_size, const char *body, size_t len)
 {
@@ -414,14 +388,14 @@ static int classify_envelope(json_t *env, int is_top_error, const struct wdts_ap
     const char *sub_code = str_member(env, "sub_code");
     const char *flag = str_member(env, "flag");
     long long status = 0, top_code = 0;
-    int has_status = wdts_api_json_int(json_object_get(env, "status"), &status);
-    int has_code = wdts_api_json_int(json_object_get(env, "code"), &top_code);
+    int has_status = wdts_json_int(json_object_get(env, "status"), &status);
+    int has_code = wdts_json_int(json_object_get(env, "code"), &top_code);
 
     res->inner = env;
     res->data = json_object_get(env, "data");
     if (res->data && json_is_object(res->data))
         res->has_total =
-            wdts_api_json_int(json_object_get(res->data, "total_count"), &res->total_count);
+            wdts_json_int(json_object_get(res->data, "total_count"), &res->total_count);
     if (msg || sub_msg) {
         /* Keep both texts: TOP puts the useful part in sub_message. Every consumer (logs,
          * dead letters, connection marks, wdtctl) gets the text cleaned and bounded here. */

@@ -1,8 +1,9 @@
-/* Credentials of a WDT connection (see wdt_api.h): the `secret:salt` split, the Qimen
+/* Credentials of a WDT connection (see wdts/wdt_api_creds.h): the `secret:salt` split, the Qimen
  * app, and names of routes. Secrets are copied once here and wiped on deinit; nothing
  * in this file formats a secret into a message. */
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_creds.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

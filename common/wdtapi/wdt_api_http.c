@@ -1,4 +1,4 @@
-/* The libcurl transport of the API client (see wdt_api.h and wdt_api_http.h): one
+/* The libcurl transport of the API client (see wdts/wdt_api_http.h and wdt_api_http_int.h): one
  * prepared easy handle per request, a capped answer buffer, and the mapping of curl's
  * result to an outcome for wdts_api_classify(). No retries and no logging here. */
 #include "wdt_api_http_int.h"
@@ -10,6 +10,9 @@
 
 #include "wdts/mem.h"
 #include "wdts/str.h"
+#include "wdts/wdt_api_answer.h"
+#include "wdts/wdt_api_creds.h"
+#include "wdts/wdt_api_request.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L

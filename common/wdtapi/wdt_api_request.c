@@ -1,16 +1,20 @@
-/* Request building for both routes (see wdt_api.h): pure functions from credentials,
+/* Request building for both routes (see wdts/wdt_api_request.h): pure functions from credentials,
  * a call description and a caller-supplied clock to the exact bytes sent. The body is
  * serialised once and that very buffer is signed and posted. No I/O, no clock here. */
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_request.h"
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wdts/mem.h"
+#include "wdts/sign.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
+#include "wdts/wdt_api_creds.h"
 
 #define CT_JSON "application/json"
 #define CT_FORM "application/x-www-form-urlencoded"

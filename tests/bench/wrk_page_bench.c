@@ -16,7 +16,8 @@
 #include "sbx_data.h"
 #include "wdts/catalog.h"
 #include "wdts/str.h"
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_answer.h"
+#include "wdts/wdt_api_creds.h"
 #include "wrk_job.h"
 
 static double now_s(void)

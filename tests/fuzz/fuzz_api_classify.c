@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "wdts/err.h"
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_answer.h"
+#include "wdts/wdt_api_creds.h"
 
 #define CHECK(cond)                                                                          \
     do {                                                                                     \

@@ -20,7 +20,10 @@
 #include "wdt_api_http_int.h" /* the event-loop side, private to common/wdtapi and its tests */
 #include "wdts/mem.h"
 #include "wdts/str.h"
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_answer.h"
+#include "wdts/wdt_api_creds.h"
+#include "wdts/wdt_api_http.h"
+#include "wdts/wdt_api_request.h"
 
 #define V1_SECRET "693f9fed686bfe13441385da98b436b6"
 #define V1_APPSECRET V1_SECRET ":dd488d0802b1e431e4c72cd355847853"

@@ -461,7 +461,8 @@ static void test_string_checks(void **state)
     (void)state;
     static const char *const good[] = {
         "http.listen=[::]:9090", "http.listen=127.0.0.1:0", "http.listen=metrics-host.local:65535",
-        "redis.url=redis://10.0.0.5:6379/3", "topic.jobs=tenant_a.wdt-jobs.v1", "log.debug=all",
+        "redis.url=redis://10.0.0.5:6379/3", "redis.url=redis://h", "redis.url=redis://u:@h",
+        "redis.url=redis://:p%25w@[::1]:7000/2", "topic.jobs=tenant_a.wdt-jobs.v1", "log.debug=all",
         "log.debug=kafka,redis,wrk", "log.debug=", "redis.prefix=x"};
     static const char *const bad[] = {
         "http.listen=:9090", "http.listen=host:", "http.listen=host:65536", "http.listen=::1:9090",
@@ -469,6 +470,9 @@ static void test_string_checks(void **state)
         "redis.url=http://127.0.0.1:6379", "redis.url=redis://", "redis.url=127.0.0.1:6379",
         /* L7: no TLS and no unix sockets in this build: refused at config time */
         "redis.url=rediss://redis.example:6380", "redis.url=unix:///run/redis.sock",
+        /* what the Redis layer refuses is refused here too */
+        "redis.url=redis://h:0", "redis.url=redis://alice@h", "redis.url=redis://h?timeout=1",
+        "redis.url=redis://:a%zz@h", "redis.url=redis://h/x",
         "topic.jobs=", "topic.jobs=..", "topic.jobs=a/b", "log.debug=kafka,", "log.debug=Kafka",
         "log.debug=,redis", "redis.prefix=", "worker.max.inflight=2147483648",
         "worker.max.inflight=12abc", "worker.max.inflight= 5",
@@ -613,7 +617,8 @@ static void test_dump_redacts(void **state)
     assert_null(strstr(wdts_buf_str(&errs), "p4ss"));
     assert_non_null(strstr(wdts_buf_str(&errs), "WDT_REDIS_URL: "
                                                 "\"http://user:<redacted>@127.0.0.1:6379\" "
-                                                "is not a Redis URL"));
+                                                "is not a usable Redis URL: must start with "
+                                                "redis://"));
     remove_temp(file);
     wdts_buf_deinit(&errs);
     wdts_buf_deinit(&dump);

@@ -10,7 +10,8 @@
 #include "wdts/json_scan.h"
 #include "wdts/mem.h"
 #include "wdts/str.h"
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_answer.h"
+#include "wdts/wdt_api_creds.h"
 
 /* 1 when the scanner takes all of s (one value, then only whitespace). */
 static int scan_all(const char *s, size_t n)

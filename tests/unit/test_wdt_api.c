@@ -10,7 +10,9 @@
 #include "wdts/sign.h"
 #include "wdts/str.h"
 #include "wdts/time.h"
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_answer.h"
+#include "wdts/wdt_api_creds.h"
+#include "wdts/wdt_api_request.h"
 
 #define V1_SECRET "693f9fed686bfe13441385da98b436b6"
 #define V1_APPSECRET V1_SECRET ":dd488d0802b1e431e4c72cd355847853"
@@ -18,24 +20,11 @@
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c - 'a' + 10;
-}
-
 /* Percent-decodes s[0..n) into new memory ('+' stays '+': we never emit it). */
 static char *pct_decode(const char *s, size_t n)
 {
-    char *out = wdts_xmalloc(n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n) {
-            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
+    char *out = wdts_xmalloc(n + 1);
+    wdts_pct_decode(s, n, out, n + 1, WDTS_PCT_LENIENT);
     return out;
 }
 
@@ -860,23 +849,6 @@ static void test_classify_every_truncation(void **state)
     wdts_api_result_deinit(&res);
 }
 
-static void test_json_int(void **state)
-{
-    (void)state;
-    long long v = -1;
-    json_t *j = json_loads("[12, \"34\", \" 5\", 6.0, 6.5, \"x\", null, \"9999999999999\"]", 0, NULL);
-    assert_true(wdts_api_json_int(json_array_get(j, 0), &v) && v == 12);
-    assert_true(wdts_api_json_int(json_array_get(j, 1), &v) && v == 34);
-    assert_true(wdts_api_json_int(json_array_get(j, 2), &v) && v == 5);
-    assert_true(wdts_api_json_int(json_array_get(j, 3), &v) && v == 6);
-    assert_false(wdts_api_json_int(json_array_get(j, 4), &v));
-    assert_false(wdts_api_json_int(json_array_get(j, 5), &v));
-    assert_false(wdts_api_json_int(json_array_get(j, 6), &v));
-    assert_false(wdts_api_json_int(NULL, &v));
-    assert_true(wdts_api_json_int(json_array_get(j, 7), &v) && v == 9999999999999LL);
-    json_decref(j);
-}
-
 /* Gateway text reaches terminals, logs and Redis: escapes are replaced, the size bounded. */
 static void test_text_clean(void **state)
 {
@@ -995,7 +967,6 @@ int main(void)
         cmocka_unit_test(test_classify_transport),
         cmocka_unit_test(test_messages_never_hold_secrets),
         cmocka_unit_test(test_classify_every_truncation),
-        cmocka_unit_test(test_json_int),
         cmocka_unit_test(test_text_clean),
         cmocka_unit_test(test_message_cut_keeps_utf8),
         cmocka_unit_test(test_status_echo_is_clean),

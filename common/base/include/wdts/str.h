@@ -23,6 +23,13 @@ wdts_err_t wdts_parse_int(const char *s, long long min, long long max, long long
 /** @returns 1 when s starts with prefix. */
 int wdts_str_has_prefix(const char *s, const char *prefix);
 
+/** @returns the index of w in words[0..n) (a word table: names of an enum's values), or -1
+ *  when w is not there or is NULL. The search also ends at a NULL entry, so a NULL-terminated
+ *  table may pass SIZE_MAX as n. */
+int wdts_word_index(const char *const *words, size_t n, const char *w);
+/** As wdts_word_index(), ignoring ASCII case. */
+int wdts_word_index_nocase(const char *const *words, size_t n, const char *w);
+
 /**
  * A growable, always NUL-terminated byte buffer (embedded by the caller).
  * Life cycle: wdts_buf_init() → appends → wdts_buf_deinit() (or wdts_buf_steal()).
@@ -57,6 +64,22 @@ void wdts_errstr_set(char *errstr, size_t errstr_size, const char *fmt, ...)
 
 /** @returns the value of hex digit c (either case), or -1. */
 int wdts_hex_value(int c);
+
+/** Decodes the 2*n hex digits (either case) at hex into n bytes at out.
+ *  @returns n, or the number of bytes decoded before the first pair holding a character
+ *  that is not a hex digit (out[0..returned) is then filled, the rest untouched). */
+size_t wdts_hex_decode(const char *hex, unsigned char *out, size_t n);
+
+/** Flags of wdts_pct_decode(). */
+#define WDTS_PCT_PLUS_SPACE 1 /* '+' decodes to a space (form bodies), else it stays '+' */
+#define WDTS_PCT_LENIENT 2    /* a '%' without two hex digits stays as it is, %00 is kept */
+
+/**
+ * @brief Percent-decodes s[0..len) into out (size bytes, NUL-terminated).
+ * @returns 0; -1 on a '%' without two hex digits or a decoded NUL byte (never with
+ *          WDTS_PCT_LENIENT); -2 when out is too small (size len + 1 always suffices).
+ */
+int wdts_pct_decode(const char *s, size_t len, char *out, size_t size, int flags);
 
 /** Lowercase hex of len bytes into out (2*len+1 bytes). */
 void wdts_hex_lower(const unsigned char *in, size_t len, char *out);

@@ -41,7 +41,7 @@
 #include "wdts/crypto.h"
 #include "wdts/err.h"
 #include "wdts/str.h"
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_creds.h"
 
 struct wdts_redis;
 struct wdts_redis_reply;

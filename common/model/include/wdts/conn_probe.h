@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 #include "wdts/err.h"
-#include "wdts/wdt_api.h"
+#include "wdts/wdt_api_answer.h"
+#include "wdts/wdt_api_creds.h"
 
 struct wdts_conn;
 struct wdts_catalog;

@@ -1,4 +1,4 @@
-/* API transfers (wdts_api_xfer of wdts/wdt_api.h) run concurrently on a wdts_loop with
+/* API transfers (wdts_api_xfer of wdts/wdt_api_http.h) run concurrently on a wdts_loop with
  * libcurl multi's socket interface: curl tells which sockets to watch and when to wake
  * up, the loop tells curl what became ready, and each finished transfer is handed back
  * through its callback. Keep-alive connections are shared between transfers to the same
