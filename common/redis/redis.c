@@ -38,73 +38,71 @@ static int host_char_ok(char c, int ipv6)
     return ipv6 ? c == ':' : (c == '-' || c == '_');
 }
 
-wdts_err_t wdts_redis_params_from_url(struct wdts_redis_params *params, const char *url,
-                                      char *errstr, size_t errstr_size)
-{
-    static const char example[] = "e.g. redis://:PASSWORD@127.0.0.1:6379/0";
-    struct wdts_redis_params p = *params;
-    p.user[0] = p.password[0] = '\0';
-    p.port = WDTS_REDIS_PORT_DEFAULT;
-    p.db = 0;
+#define REDIS_URL_EXAMPLE "e.g. redis://:PASSWORD@127.0.0.1:6379/0"
 
+/* The scheme: redis:// only. @returns what follows it, or NULL with the reason in errstr. */
+static const char *url_after_scheme(const char *url, char *errstr, size_t errstr_size)
+{
     if (url == NULL || *url == '\0') {
-        snprintf(errstr, errstr_size, "no Redis URL given: set one, %s", example);
-        return WDTS_ERR_CONFIG;
+        snprintf(errstr, errstr_size, "no Redis URL given: set one, " REDIS_URL_EXAMPLE);
+        return NULL;
     }
     if (strncasecmp(url, "rediss://", 9) == 0) {
         snprintf(errstr, errstr_size,
                  "Redis URL: rediss:// (TLS) is not supported by this build (hiredis 0.14 has no "
                  "TLS); use redis:// on a trusted network or through a TLS tunnel");
-        return WDTS_ERR_CONFIG;
+        return NULL;
     }
     if (strncasecmp(url, "unix://", 7) == 0) {
         snprintf(errstr, errstr_size,
                  "Redis URL: unix sockets are not supported; use redis://HOST:PORT");
-        return WDTS_ERR_CONFIG;
+        return NULL;
     }
     if (strncasecmp(url, "redis://", 8) != 0) {
-        snprintf(errstr, errstr_size, "Redis URL must start with redis:// (%s)", example);
-        return WDTS_ERR_CONFIG;
+        snprintf(errstr, errstr_size, "Redis URL must start with redis:// (" REDIS_URL_EXAMPLE ")");
+        return NULL;
     }
-    const char *rest = url + 8;
+    return url + 8;
+}
 
+/* The user info [user]:password@ into p. @returns where the host starts, or NULL. */
+static const char *url_userinfo(const char *rest, struct wdts_redis_params *p, char *errstr,
+                                size_t errstr_size)
+{
     /* The last '@' ends the user info: the host part never holds one, while an
      * unencoded password might. */
     const char *at = strrchr(rest, '@');
-    const char *hp = rest;
-    if (at != NULL) {
-        const char *colon = memchr(rest, ':', (size_t)(at - rest));
-        if (colon == NULL) {
-            snprintf(errstr, errstr_size,
-                     "Redis URL: the part before '@' has no ':'; write redis://:PASSWORD@HOST or "
-                     "redis://USER:PASSWORD@HOST");
-            return WDTS_ERR_CONFIG;
-        }
-        int rc = wdts_pct_decode(rest, (size_t)(colon - rest), p.user, sizeof(p.user), 0);
-        if (rc != 0) {
-            snprintf(errstr, errstr_size, "Redis URL: the user %s",
-                     rc == -2 ? "is too long" : "has a bad %-escape (write '%' as %25)");
-            return WDTS_ERR_CONFIG;
-        }
-        rc = wdts_pct_decode(colon + 1, (size_t)(at - colon - 1), p.password, sizeof(p.password),
-                             0);
-        if (rc != 0) {
-            snprintf(errstr, errstr_size, "Redis URL: the password %s",
-                     rc == -2 ? "is too long"
-                              : "has a bad %-escape (write '%' as %25, or give the password "
-                                "separately)");
-            return WDTS_ERR_CONFIG;
-        }
-        hp = at + 1;
-    }
-    if (strpbrk(hp, "?#") != NULL) {
+    if (at == NULL)
+        return rest;
+    const char *colon = memchr(rest, ':', (size_t)(at - rest));
+    if (colon == NULL) {
         snprintf(errstr, errstr_size,
-                 "Redis URL: options after '?' or '#' are not supported; set timeouts in the "
-                 "configuration (%s)", example);
-        return WDTS_ERR_CONFIG;
+                 "Redis URL: the part before '@' has no ':'; write redis://:PASSWORD@HOST or "
+                 "redis://USER:PASSWORD@HOST");
+        return NULL;
     }
+    int rc = wdts_pct_decode(rest, (size_t)(colon - rest), p->user, sizeof(p->user), 0);
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "Redis URL: the user %s",
+                 rc == -2 ? "is too long" : "has a bad %-escape (write '%' as %25)");
+        return NULL;
+    }
+    rc = wdts_pct_decode(colon + 1, (size_t)(at - colon - 1), p->password, sizeof(p->password), 0);
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "Redis URL: the password %s",
+                 rc == -2 ? "is too long"
+                          : "has a bad %-escape (write '%' as %25, or give the password "
+                            "separately)");
+        return NULL;
+    }
+    return at + 1;
+}
 
-    /* host: a name, an IPv4 address or a bracketed IPv6 address */
+/* The host: a name, an IPv4 address or a bracketed IPv6 address, into p->host.
+ * @returns what follows it, or NULL. */
+static const char *url_host(const char *hp, struct wdts_redis_params *p, char *errstr,
+                            size_t errstr_size)
+{
     const char *h = hp, *hend;
     int ipv6 = 0;
     if (*h == '[') {
@@ -113,20 +111,20 @@ wdts_err_t wdts_redis_params_from_url(struct wdts_redis_params *params, const ch
         hend = strchr(h, ']');
         if (hend == NULL) {
             snprintf(errstr, errstr_size, "Redis URL: '[' of an IPv6 host has no ']'");
-            return WDTS_ERR_CONFIG;
+            return NULL;
         }
     } else {
         hend = h + strcspn(h, ":/");
     }
     size_t hlen = (size_t)(hend - h);
     if (hlen == 0) {
-        snprintf(errstr, errstr_size, "Redis URL has no host (%s)", example);
-        return WDTS_ERR_CONFIG;
+        snprintf(errstr, errstr_size, "Redis URL has no host (" REDIS_URL_EXAMPLE ")");
+        return NULL;
     }
-    if (hlen >= sizeof(p.host)) {
+    if (hlen >= sizeof(p->host)) {
         snprintf(errstr, errstr_size, "Redis URL: the host is longer than %zu bytes",
-                 sizeof(p.host) - 1);
-        return WDTS_ERR_CONFIG;
+                 sizeof(p->host) - 1);
+        return NULL;
     }
     for (size_t i = 0; i < hlen; i++) {
         if (!host_char_ok(h[i], ipv6)) {
@@ -134,13 +132,18 @@ wdts_err_t wdts_redis_params_from_url(struct wdts_redis_params *params, const ch
                      "Redis URL: the host '%.*s' has a character not allowed in a host name "
                      "(percent-encode '@', ':' or '/' in a password)",
                      (int)(hlen > 64 ? 64 : hlen), h);
-            return WDTS_ERR_CONFIG;
+            return NULL;
         }
     }
-    memcpy(p.host, h, hlen);
-    p.host[hlen] = '\0';
-    const char *s = ipv6 ? hend + 1 : hend;
+    memcpy(p->host, h, hlen);
+    p->host[hlen] = '\0';
+    return ipv6 ? hend + 1 : hend;
+}
 
+/* What follows the host: [:port][/db] into p. */
+static wdts_err_t url_port_db(const char *s, struct wdts_redis_params *p, char *errstr,
+                              size_t errstr_size)
+{
     if (*s == ':') {
         s++;
         size_t plen = strcspn(s, "/");
@@ -158,13 +161,12 @@ wdts_err_t wdts_redis_params_from_url(struct wdts_redis_params *params, const ch
                      (int)(plen > 16 ? 16 : plen), s);
             return WDTS_ERR_CONFIG;
         }
-        p.port = (int)v;
+        p->port = (int)v;
         s += plen;
     } else if (*s != '\0' && *s != '/') {
         snprintf(errstr, errstr_size, "Redis URL: unexpected '%c' after the host", *s);
         return WDTS_ERR_CONFIG;
     }
-
     if (*s == '/') {
         s++;
         long long v = 0;
@@ -174,8 +176,32 @@ wdts_err_t wdts_redis_params_from_url(struct wdts_redis_params *params, const ch
                      "Redis URL: the db '%.16s' is not a number from 0 (redis://HOST:PORT/DB)", s);
             return WDTS_ERR_CONFIG;
         }
-        p.db = (int)v;
+        p->db = (int)v;
     }
+    return WDTS_OK;
+}
+
+wdts_err_t wdts_redis_params_from_url(struct wdts_redis_params *params, const char *url,
+                                      char *errstr, size_t errstr_size)
+{
+    struct wdts_redis_params p = *params;
+    p.user[0] = p.password[0] = '\0';
+    p.port = WDTS_REDIS_PORT_DEFAULT;
+    p.db = 0;
+
+    const char *rest = url_after_scheme(url, errstr, errstr_size);
+    const char *hp = rest ? url_userinfo(rest, &p, errstr, errstr_size) : NULL;
+    if (hp == NULL)
+        return WDTS_ERR_CONFIG;
+    if (strpbrk(hp, "?#") != NULL) {
+        snprintf(errstr, errstr_size,
+                 "Redis URL: options after '?' or '#' are not supported; set timeouts in the "
+                 "configuration (" REDIS_URL_EXAMPLE ")");
+        return WDTS_ERR_CONFIG;
+    }
+    const char *s = url_host(hp, &p, errstr, errstr_size);
+    if (s == NULL || url_port_db(s, &p, errstr, errstr_size) != WDTS_OK)
+        return WDTS_ERR_CONFIG;
     *params = p;
     return WDTS_OK;
 }

@@ -374,6 +374,89 @@ static json_t *find_envelope(json_t *root, int *is_top_error)
     return NULL;
 }
 
+/* Keeps both texts of an envelope in res->api_message: TOP puts the useful part in
+ * sub_message. Every consumer (logs, dead letters, connection marks, wdtctl) gets the text
+ * cleaned and bounded here. */
+static void set_api_message(struct wdts_api_result *res, const char *msg, const char *sub_msg)
+{
+    if (msg == NULL && sub_msg == NULL)
+        return;
+    char *m = msg ? clean_dup(msg, WDTS_API_TEXT_MAX) : NULL;
+    char *sm = sub_msg ? clean_dup(sub_msg, WDTS_API_TEXT_MAX) : NULL;
+    if (m && sm) {
+        char *both = wdts_xasprintf("%s: %s", m, sm);
+        res->api_message = clean_dup(both, WDTS_API_TEXT_MAX);
+        free(both);
+    } else {
+        res->api_message = m ? m : sm;
+        m = sm = NULL;
+    }
+    free(m);
+    free(sm);
+}
+
+/* A WDT envelope (direct, or inside the Qimen response) with a numeric status. */
+static void classify_wdt_status(long long status, const struct wdts_api_ctx *ctx,
+                                struct wdts_api_result *res)
+{
+    const char *text = res->api_message;
+    res->has_status = 1;
+    res->status = status;
+    if (status == 0) {
+        set_result(res, WDTS_API_OK, 0, wdts_xstrdup("ok"));
+        return;
+    }
+    const struct rule *r = match_wdt(status, res->code, text, 0);
+    if (r) {
+        set_text(res, r->cls, r->kind, ctx, r->text, text);
+        return;
+    }
+    char *m = wdts_xasprintf("%lld: %s", status, text ? text : "no message");
+    set_text(res, WDTS_API_TRANSIENT, 0, ctx,
+             "the gateway gave an unrecognised answer to {method} (status {msg}): "
+             "retry later; if it persists report this message",
+             m);
+    free(m);
+}
+
+/* A Qimen/TOP failure: a WDT message it forwards, else the TOP code, else the sub code. */
+static void classify_top_failure(int has_code, long long top_code, const char *code_str,
+                                 const char *sub_code, const struct wdts_api_ctx *ctx,
+                                 struct wdts_api_result *res)
+{
+    const char *text = res->api_message;
+    if (has_code) {
+        res->has_status = 1;
+        res->status = top_code;
+    }
+    if (sub_code)
+        res->code = clean_dup(sub_code, WDTS_API_CODE_MAX);
+    else if (code_str && !has_code)
+        res->code = clean_dup(code_str, WDTS_API_CODE_MAX);
+    /* A WDT message forwarded by Qimen says more than the TOP code (e.g. 权限不足 behind 15). */
+    const struct rule *r = match_wdt(NO_WDT_STATUS, res->code, text, 1);
+    if (r) {
+        set_text(res, r->cls, r->kind, ctx, r->text, text);
+        return;
+    }
+    if (has_code) {
+        for (size_t i = 0; i < sizeof(top_rules) / sizeof(top_rules[0]); i++) {
+            if (top_rules[i].code == top_code) {
+                set_text(res, top_rules[i].cls, 0, ctx, top_rules[i].text, text);
+                return;
+            }
+        }
+    }
+    if (sub_code && (wdts_str_has_prefix(sub_code, "isp.") || strstr(sub_code, "service-unavailable")))
+        set_text(res, WDTS_API_TRANSIENT, 0, ctx,
+                 "the Qimen gateway reported a service failure ({msg}): retry later", text);
+    else
+        set_text(res, WDTS_API_BAD_REQUEST, 0, ctx,
+                 "the Qimen gateway refused the call to {method} ({msg}): check the params and "
+                 "the Qimen app",
+                 text);
+}
+
 /* Classifies a parsed envelope. @returns 1 when it was recognised. */
 static int classify_envelope(json_t *env, int is_top_error, const struct wdts_api_ctx *ctx,
                              struct wdts_api_result *res)
@@ -396,45 +479,14 @@ static int classify_envelope(json_t *env, int is_top_error, const struct wdts_ap
     if (res->data && json_is_object(res->data))
         res->has_total =
             wdts_json_int(json_object_get(res->data, "total_count"), &res->total_count);
-    if (msg || sub_msg) {
-        /* Keep both texts: TOP puts the useful part in sub_message. Every consumer (logs,
-         * dead letters, connection marks, wdtctl) gets the text cleaned and bounded here. */
-        char *m = msg ? clean_dup(msg, WDTS_API_TEXT_MAX) : NULL;
-        char *sm = sub_msg ? clean_dup(sub_msg, WDTS_API_TEXT_MAX) : NULL;
-        if (m && sm) {
-            char *both = wdts_xasprintf("%s: %s", m, sm);
-            res->api_message = clean_dup(both, WDTS_API_TEXT_MAX);
-            free(both);
-        } else {
-            res->api_message = m ? m : sm;
-            m = sm = NULL;
-        }
-        free(m);
-        free(sm);
-    }
+    set_api_message(res, msg, sub_msg);
     const char *text = res->api_message;
 
     if (has_status && !is_top_error) {
         /* A WDT envelope (direct, or inside the Qimen response). */
-        res->has_status = 1;
-        res->status = status;
         if (code_str && !has_code)
             res->code = clean_dup(code_str, WDTS_API_CODE_MAX);
-        if (status == 0) {
-            set_result(res, WDTS_API_OK, 0, wdts_xstrdup("ok"));
-            return 1;
-        }
-        const struct rule *r = match_wdt(status, res->code, text, 0);
-        if (r) {
-            set_text(res, r->cls, r->kind, ctx, r->text, text);
-        } else {
-            char *m = wdts_xasprintf("%lld: %s", status, text ? text : "no message");
-            set_text(res, WDTS_API_TRANSIENT, 0, ctx,
-                     "the gateway gave an unrecognised answer to {method} (status {msg}): "
-                     "retry later; if it persists report this message",
-                     m);
-            free(m);
-        }
+        classify_wdt_status(status, ctx, res);
         return 1;
     }
 
@@ -465,37 +517,7 @@ static int classify_envelope(json_t *env, int is_top_error, const struct wdts_ap
         return 0;
     }
 
-    /* A Qimen/TOP failure. */
-    if (has_code) {
-        res->has_status = 1;
-        res->status = top_code;
-    }
-    if (sub_code)
-        res->code = clean_dup(sub_code, WDTS_API_CODE_MAX);
-    else if (code_str && !has_code)
-        res->code = clean_dup(code_str, WDTS_API_CODE_MAX);
-    /* A WDT message forwarded by Qimen says more than the TOP code (e.g. 权限不足 behind 15). */
-    const struct rule *r = match_wdt(NO_WDT_STATUS, res->code, text, 1);
-    if (r) {
-        set_text(res, r->cls, r->kind, ctx, r->text, text);
-        return 1;
-    }
-    if (has_code) {
-        for (size_t i = 0; i < sizeof(top_rules) / sizeof(top_rules[0]); i++) {
-            if (top_rules[i].code == top_code) {
-                set_text(res, top_rules[i].cls, 0, ctx, top_rules[i].text, text);
-                return 1;
-            }
-        }
-    }
-    if (sub_code && (wdts_str_has_prefix(sub_code, "isp.") || strstr(sub_code, "service-unavailable")))
-        set_text(res, WDTS_API_TRANSIENT, 0, ctx,
-                 "the Qimen gateway reported a service failure ({msg}): retry later", text);
-    else
-        set_text(res, WDTS_API_BAD_REQUEST, 0, ctx,
-                 "the Qimen gateway refused the call to {method} ({msg}): check the params and "
-                 "the Qimen app",
-                 text);
+    classify_top_failure(has_code, top_code, code_str, sub_code, ctx, res);
     return 1;
 }
 
