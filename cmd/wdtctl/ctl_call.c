@@ -113,7 +113,9 @@ static int usage_error(const char *fmt, const char *arg)
     return WDTS_EXIT_USAGE;
 }
 
-/* Reads a whole small file; trailing newlines are dropped (a secret file ends in one). */
+#define PARAMS_FILE_MAX (16u << 20) /* a params file larger than this is a wrong path */
+
+/* Reads a whole params file (at most PARAMS_FILE_MAX bytes); trailing newlines are dropped. */
 static char *read_file(const char *path, char *errstr, size_t errstr_size)
 {
     FILE *f = fopen(path, "rb");
@@ -125,9 +127,19 @@ static char *read_file(const char *path, char *errstr, size_t errstr_size)
     char chunk[4096];
     size_t n;
     wdts_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (16u << 20))
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len <= PARAMS_FILE_MAX)
         wdts_buf_append(&b, chunk, n);
+    int failed = ferror(f);
     fclose(f);
+    if (failed || b.len > PARAMS_FILE_MAX) {
+        if (failed)
+            snprintf(errstr, errstr_size, "cannot read %s: read error", path);
+        else
+            snprintf(errstr, errstr_size, "%s is larger than %u MiB; is it the right file?", path,
+                     PARAMS_FILE_MAX >> 20);
+        wdts_buf_deinit(&b);
+        return NULL;
+    }
     while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
         b.data[--b.len] = '\0';
     return wdts_buf_steal(&b);

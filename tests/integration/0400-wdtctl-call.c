@@ -375,6 +375,23 @@ static void test_bad_inputs_exit_64(void **state)
         wdts_test_run_free(&run);
     }
 
+    /* A params file larger than 16 MiB is refused, not cut to a shorter (valid) object. */
+    char big[] = "/tmp/wdts-0400-params.XXXXXX";
+    int fd = mkstemp(big);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "wb");
+    assert_non_null(f);
+    fputs("{}", f);
+    for (int i = 0; i < 16 * 1024 + 1; i++)
+        fprintf(f, "%1024s", "");
+    assert_int_equal(fclose(f), 0);
+    char arg[100];
+    snprintf(arg, sizeof(arg), "@%s", big);
+    ctl(&run, DIRECT(gw), "--method", "a.B.c", "--params", arg, "--dry-run", NULL);
+    wdts_test_expect_run(&run, 64, NULL, "is larger than 16 MiB; is it the right file?");
+    wdts_test_run_free(&run);
+    unlink(big);
+
     /* A secret without ':' — the message names the form, never the value. */
     ctl(&run, "call", "--gateway", gw, "--sid", "s", "--appkey", "k", "--appsecret", V1_SECRET,
         "--method", "a.B.c", NULL);
