@@ -41,6 +41,7 @@ char *wdts_secret_read(const char *path, size_t max, int flags, char *errstr,
     /* unbuffered, so no copy of the secret stays in stdio's buffer */
     setvbuf(f, NULL, _IONBF, 0);
     size_t n = fread(buf, 1, max + 1, f);
+    size_t filled = n; /* the bytes that may hold the secret, wiped at the end */
     int failed = ferror(f);
     if (!from_stdin)
         fclose(f);
@@ -66,7 +67,7 @@ char *wdts_secret_read(const char *path, size_t max, int flags, char *errstr,
     }
     s = wdts_xstrndup(buf, n);
 out:
-    wdts_crypto_wipe(buf, max + 1);
+    wdts_crypto_wipe(buf, filled);
     free(buf);
     return s;
 }
