@@ -17,8 +17,8 @@
 #include "wdts/str.h"
 #include "wdts/time.h"
 
-/* Generated at build time from common/model/catalog/reports.json (common/model/catalog/embed.cmake,
- * common/cmake/embed-file.cmake). */
+/* Generated at build time from common/model/catalog/reports.json (wdts_embed_file of
+ * common/cmake/embed-file.cmake, called in common/CMakeLists.txt). */
 extern const unsigned char wdts_catalog_embedded_json[];
 extern const size_t wdts_catalog_embedded_json_len;
 

@@ -58,7 +58,7 @@ long wdts_catalog_select(const struct wdts_catalog *cat, const char *list, unsig
         } else if (is_group(word)) {
             for (size_t i = 0; i < n; i++)
                 if (strcmp(wdts_catalog_at(cat, i)->group, word) == 0)
-                    sel[i] = matched = 1;
+                    sel[i] = 1;
             matched = 1; /* a group with no report yet selects nothing, and is no error */
         } else {
             const char *name = strncmp(word, "report:", 7) == 0 ? word + 7 : word;

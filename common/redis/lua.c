@@ -1,6 +1,6 @@
 /* The embedded Lua scripts (see lua.h): the table from script id to the arrays that
- * common/cmake/lua-gen.cmake generates from the files common/redis/lua/NAME.lua, created once as script
- * objects; the transport-free call struct; hash-tagged keys; array reply readers.
+ * common/redis/lua-gen.cmake generates from the files common/redis/lua/NAME.lua, created once
+ * as script objects; the transport-free call struct; hash-tagged keys; array reply readers.
  * It does not know what any script does: the modules limit, lock, watermark and lease
  * build the calls and read the replies. */
 #include "wdts/lua.h"
