@@ -120,13 +120,8 @@ static void test_sigterm(void **state)
 
     int64_t t_term = wdts_time_mono_ms();
     assert_int_equal(kill(pid, SIGTERM), 0);
-    int rc = wdts_test_wait_exit(pid, 60);
+    int rc = st_sink_wait(pid, 60, c.log);
     int64_t stop_ms = wdts_time_mono_ms() - t_term;
-    if (rc != 0) {
-        if (rc < 0)
-            kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-        wdts_test_dump_file(c.log);
-    }
     assert_int_equal(rc, 0);
     assert_true(wdts_test_file_has(c.log, "revoked")); /* it left the group */
     assert_true(wdts_test_file_has(c.log, "stopped:"));

@@ -123,21 +123,15 @@ static void test_rebalance(void **state)
     assert_int_equal(pthread_create(&th, NULL, feed, &fd), 0);
     const char *extra[] = {"--set", "sink.batch.max=1000000", "--set", "sink.batch.time=60s", NULL};
     pid_t a = st_sink_start(brokers, db_a, group, fd.topic, log_a, extra);
-    int64_t deadline = wdts_time_mono_ms() + 60000;
-    while (!wdts_test_file_has(log_a, "partitions (16 held)") && wdts_time_mono_ms() < deadline)
-        usleep(100 * 1000);
-    assert_true(wdts_test_file_has(log_a, "partitions (16 held)"));
+    assert_true(wdts_test_wait_file_has(log_a, "partitions (16 held)", 60));
     sleep(2); /* A applies records into its one open transaction */
     pid_t b = st_sink_start(brokers, db_b, group, fd.topic, log_b, NULL);
 
     /* The handover: A commits its open transaction in the revoke. */
-    deadline = wdts_time_mono_ms() + 90000;
-    while (!wdts_test_file_has(log_a, "after committing the open transaction") &&
-           wdts_time_mono_ms() < deadline)
-        usleep(100 * 1000);
-    if (!wdts_test_file_has(log_a, "after committing the open transaction"))
+    int committed = wdts_test_wait_file_has(log_a, "after committing the open transaction", 90);
+    if (!committed)
         wdts_test_dump_file(log_a);
-    assert_true(wdts_test_file_has(log_a, "after committing the open transaction"));
+    assert_true(committed);
     int64_t at_revoke = applied(db_a, "records");
     fprintf(stderr, "A committed %" PRId64 " records at the revoke (%d produced so far)\n",
             at_revoke, fd.produced);
@@ -151,10 +145,7 @@ static void test_rebalance(void **state)
      * (Stopped together, each one's commit could meet the other's rebalance.) */
     assert_int_equal(kill(a, SIGTERM), 0);
     int rc_a = wdts_test_wait_exit(a, 60);
-    deadline = wdts_time_mono_ms() + 90000;
-    while (!wdts_test_file_has(log_b, "partitions (16 held)") && wdts_time_mono_ms() < deadline)
-        usleep(100 * 1000);
-    assert_true(wdts_test_file_has(log_b, "partitions (16 held)"));
+    assert_true(wdts_test_wait_file_has(log_b, "partitions (16 held)", 90));
     sleep(3);
     assert_int_equal(kill(b, SIGTERM), 0);
     int rc_b = wdts_test_wait_exit(b, 60);

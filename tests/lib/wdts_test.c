@@ -259,14 +259,9 @@ char *wdts_test_slurp(const char *path)
 
 int wdts_test_file_has(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    char line[4096];
-    int found = 0;
-    while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, text) != NULL;
-    fclose(f);
+    char *s = wdts_test_slurp(path);
+    int found = strstr(s, text) != NULL;
+    free(s);
     return found;
 }
 
@@ -274,10 +269,7 @@ int wdts_test_wait_file_has(const char *path, const char *text, int timeout_s)
 {
     int64_t until = wdts_time_mono_ms() + (int64_t)timeout_s * 1000;
     while (wdts_time_mono_ms() < until) {
-        char *s = wdts_test_slurp(path);
-        int found = strstr(s, text) != NULL;
-        free(s);
-        if (found)
+        if (wdts_test_file_has(path, text))
             return 1;
         usleep(100 * 1000);
     }
