@@ -50,6 +50,8 @@ wait "$pid" || rc=$?
 pid=
 ((rc == 0)) || st_fail "the demo exited $rc"
 catalog=$("$ST_BIN/wdtctl" reports --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+# the counts below come from the catalog: it must hold every report
+((catalog >= 45)) || st_fail "wdtctl reports lists ${catalog:-no} reports, fewer than the 45 of the catalog"
 for want in "connection beta-wdt stored: $((catalog - 1)) reports ok, 1 blocked" "== Summary" \
     "reports; records held:" "duplicates seen:" "Paid amount per day and shop" \
     "Top goods of paid orders" "Refund rate per shop" "Stopping what the demo started"; do
