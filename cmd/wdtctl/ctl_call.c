@@ -312,26 +312,19 @@ static int build_call(const struct call_args *a, struct wdts_api_call *call,
     return 0;
 }
 
-/* Sends the request, prints the answer and its class. @returns the class's exit code. */
-static int send_call(const struct call_args *a, enum wdts_api_app app,
-                     const struct wdts_api_creds *creds, struct wdts_api_request *req,
-                     const struct wdts_api_http_opts *opts)
+/* Sends the call, prints the answer and its class. @returns the class's exit code. */
+static int send_call(const struct call_args *a, const struct wdts_api_creds *creds,
+                     const struct wdts_api_call *call, const struct wdts_api_http_opts *opts)
 {
     struct wdts_api_result res;
-    char es[512];
-    size_t raw_len = 0;
-    struct wdts_api_xfer *xfer = wdts_api_xfer_new(req, opts, es, sizeof(es));
-    if (xfer == NULL) {
+    char es[512], *raw = NULL;
+    wdts_api_result_init(&res);
+    if (wdts_api_call_blocking(creds, a->gateway, call, opts, &res, &raw, es, sizeof(es)) !=
+        WDTS_OK) {
         fprintf(stderr, "wdtctl call: %s\n", es);
+        wdts_api_result_deinit(&res);
         return WDTS_EXIT_FATAL;
     }
-    struct wdts_api_ctx ctx = {app, a->method, a->sid, a->appkey, a->gateway};
-    wdts_api_result_init(&res);
-    wdts_api_xfer_perform(xfer);
-    wdts_api_xfer_finish(xfer, &ctx, creds, &res);
-    const char *ans = wdts_api_xfer_answer(xfer, &raw_len);
-    char *raw = raw_len ? wdts_xstrndup(ans, raw_len) : NULL;
-    wdts_api_xfer_destroy(xfer);
     print_result(&res, raw);
     int rc = ctl_class_exit(res.cls);
     free(raw);
@@ -378,7 +371,7 @@ static int run(struct call_args *a)
         rc = WDTS_EXIT_OK;
         goto out;
     }
-    rc = send_call(a, app, &creds, &req, &opts);
+    rc = send_call(a, &creds, &call, &opts);
 out:
     fflush(stdout);
     wdts_api_request_deinit(&req);
