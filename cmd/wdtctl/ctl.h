@@ -42,8 +42,7 @@ struct ctl_env {
     struct wdts_cfg *cfg;     /* owned */
     struct wdts_catalog *cat; /* owned */
     struct wdts_redis *redis; /* owned; NULL until ctl_env_redis() */
-    unsigned char key[WDTS_CRYPTO_KEY_LEN]; /* secret.key, once has_key; wiped by deinit */
-    int has_key;
+    unsigned char key[WDTS_CRYPTO_KEY_LEN]; /* secret.key, once parsed; wiped by deinit */
 };
 
 /** ctl_env_init() flags: secret.key is required; secret.key, when set, is parsed. */
@@ -92,6 +91,7 @@ struct wdts_catalog *ctl_catalog_load(const char *sub, int *rc);
  *  appkey): wdtctl's own calls (checks, the plan's probe) spend it like the workers. */
 struct ctl_limiter {
     struct wdts_redis *redis;
+    const char *sub; /* the subcommand, for messages */
     struct wdts_limit_id id;
     struct wdts_limit_cfg cfg;
     char token[WDTS_LOCK_TOKEN_SIZE];
@@ -99,8 +99,9 @@ struct ctl_limiter {
     int held;
 };
 
-/** Sets up lim for conn's limits; conn (its gateway, sid, appkey) must outlive lim. */
-void ctl_limiter_init(struct ctl_limiter *lim, struct wdts_redis *redis,
+/** Sets up lim for conn's limits on env's Redis; env and conn (its gateway, sid, appkey)
+ *  must outlive lim. */
+void ctl_limiter_init(struct ctl_limiter *lim, const struct ctl_env *env,
                       const struct wdts_conn *conn);
 /** Waits for a slot (at most about 20 s; a longer wait is an error that says why).
  *  @returns WDTS_OK with the slot held, or WDTS_ERR_AGAIN / Redis's error (errstr). */

@@ -120,7 +120,7 @@ wdts_err_t ctl_conn_probe(const struct ctl_env *env, const struct wdts_conn *con
 {
     struct table table = {before, 0};
     struct ctl_limiter lim;
-    ctl_limiter_init(&lim, env->redis, conn);
+    ctl_limiter_init(&lim, env, conn);
     struct wdts_conn_probe_opts popts = {.on_row = print_row, .opaque = &table,
                                          .admit = ctl_limiter_admit, .done = ctl_limiter_done,
                                          .limit_opaque = &lim};

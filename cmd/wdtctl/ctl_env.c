@@ -44,7 +44,6 @@ int ctl_env_key(struct ctl_env *env)
         fprintf(stderr, "wdtctl %s: secret.key: %s\n", env->sub, es);
         return WDTS_EXIT_CONFIG;
     }
-    env->has_key = 1;
     return 0;
 }
 

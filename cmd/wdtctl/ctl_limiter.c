@@ -14,11 +14,12 @@
  * rate-limit answer is waited out only when short: a user at a terminal is told instead. */
 #define LIMIT_MAX_WAIT_MS 20000
 
-void ctl_limiter_init(struct ctl_limiter *lim, struct wdts_redis *redis,
+void ctl_limiter_init(struct ctl_limiter *lim, const struct ctl_env *env,
                       const struct wdts_conn *conn)
 {
     memset(lim, 0, sizeof(*lim));
-    lim->redis = redis;
+    lim->redis = env->redis;
+    lim->sub = env->sub;
     lim->id = (struct wdts_limit_id){conn->gateway, conn->sid, conn->appkey};
     wdts_limit_cfg_init(&lim->cfg);
     lim->cfg.rate = conn->rate;
@@ -75,5 +76,5 @@ void ctl_limiter_done(void *opaque, enum wdts_api_class cls)
     /* A failure here only delays the slot's release to its lease: worth a word, no more. */
     if (wdts_limit_finish(lim->redis, &lim->id, &lim->cfg, lim->token, lim->started_us, outcome,
                           &fin, es, sizeof(es)) != WDTS_OK)
-        fprintf(stderr, "wdtctl connection: releasing the call slot: %s\n", es);
+        fprintf(stderr, "wdtctl %s: releasing the call slot: %s\n", lim->sub, es);
 }

@@ -468,7 +468,7 @@ static int plan_probe(struct ctl_env *env, struct wdts_conn *conn, struct plan *
         return err == WDTS_ERR_CONFIG ? WDTS_EXIT_CONFIG : WDTS_EXIT_FATAL;
     }
     struct ctl_limiter lim;
-    ctl_limiter_init(&lim, env->redis, conn);
+    ctl_limiter_init(&lim, env, conn);
     if (!json)
         fprintf(stderr, "probing %d windows per report at %s (one-row pages, at most %.4g "
                 "calls/min)...\n", n, conn->gateway, conn->rate * 60);
