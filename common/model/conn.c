@@ -120,6 +120,24 @@ struct wdts_conn_report *wdts_conn_report_get(const struct wdts_conn *conn, cons
     return NULL;
 }
 
+void wdts_conn_report_mark(struct wdts_conn_report *r, int history, const char *reason,
+                           const char *fix, int64_t since)
+{
+    char **r_reason = history ? &r->history_reason : &r->reason;
+    char **r_fix = history ? &r->history_fix : &r->fix;
+    free(*r_reason);
+    free(*r_fix);
+    *r_reason = reason ? wdts_xstrdup(reason) : NULL;
+    *r_fix = fix ? wdts_xstrdup(fix) : NULL;
+    if (history) {
+        r->history_blocked = 1;
+        r->history_since = since;
+    } else {
+        r->blocked = 1;
+        r->since = since;
+    }
+}
+
 void wdts_conn_add_report(struct wdts_conn *conn, const char *name)
 {
     if (wdts_conn_report_get(conn, name) != NULL)

@@ -430,17 +430,10 @@ void wdts_conn_probe_apply(struct wdts_conn *conn, const struct wdts_conn_probe 
         counts->ok += row->cls == WDTS_API_OK;
         counts->blocked += row->cls == WDTS_API_PERMISSION;
         if (r && row->history_method && row->history_cls == WDTS_API_PERMISSION) {
-            r->history_blocked = 1;
-            r->history_reason = row->history_reason ? wdts_xstrdup(row->history_reason) : NULL;
-            r->history_fix = row->history_fix ? wdts_xstrdup(row->history_fix) : NULL;
-            r->history_since = now;
+            wdts_conn_report_mark(r, 1, row->history_reason, row->history_fix, now);
             counts->history_refused++;
         }
-        if (r == NULL || row->cls != WDTS_API_PERMISSION)
-            continue;
-        r->blocked = 1;
-        r->reason = row->reason ? wdts_xstrdup(row->reason) : NULL;
-        r->fix = row->fix ? wdts_xstrdup(row->fix) : NULL;
-        r->since = now;
+        if (r && row->cls == WDTS_API_PERMISSION)
+            wdts_conn_report_mark(r, 0, row->reason, row->fix, now);
     }
 }

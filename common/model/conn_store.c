@@ -195,24 +195,12 @@ static void apply_state(struct wdts_conn *conn, const char *field, const char *v
         conn->auth_since = since;
     } else if (wdts_str_has_prefix(field, "report:")) {
         struct wdts_conn_report *r = wdts_conn_report_get(conn, field + 7);
-        if (r) {
-            r->blocked = 1;
-            free(r->reason);
-            free(r->fix);
-            r->reason = reason ? wdts_xstrdup(reason) : NULL;
-            r->fix = fix ? wdts_xstrdup(fix) : NULL;
-            r->since = since;
-        }
+        if (r)
+            wdts_conn_report_mark(r, 0, reason, fix, since);
     } else if (wdts_str_has_prefix(field, "history:")) {
         struct wdts_conn_report *r = wdts_conn_report_get(conn, field + 8);
-        if (r) {
-            r->history_blocked = 1;
-            free(r->history_reason);
-            free(r->history_fix);
-            r->history_reason = reason ? wdts_xstrdup(reason) : NULL;
-            r->history_fix = fix ? wdts_xstrdup(fix) : NULL;
-            r->history_since = since;
-        }
+        if (r)
+            wdts_conn_report_mark(r, 1, reason, fix, since);
     }
     json_decref(o);
 }

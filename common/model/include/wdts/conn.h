@@ -205,6 +205,11 @@ void wdts_conn_add_report(struct wdts_conn *conn, const char *name);
 /** @returns the report entry called name, borrowed; NULL when it is not enabled. */
 struct wdts_conn_report *wdts_conn_report_get(const struct wdts_conn *conn, const char *name);
 
+/** Marks r blocked (its history method's mark when history) with reason and fix (copied,
+ *  either may be NULL; what the mark held before is freed) since the Unix time since. */
+void wdts_conn_report_mark(struct wdts_conn_report *r, int history, const char *reason,
+                           const char *fix, int64_t since);
+
 /**
  * @brief Checks every field (names, app, sid/appkey, secrets present in either form,
  *        Qimen settings consistent with app, gateway URL, reports known to cat and not
