@@ -66,10 +66,7 @@ static const json_t *find_by(const json_t *arr, const char *key, const char *val
 
 static int in_names(const struct wdts_catalog_names *n, const char *name)
 {
-    for (size_t i = 0; i < n->n; i++)
-        if (strcmp(n->v[i], name) == 0)
-            return (int)i;
-    return -1;
+    return wdts_word_index(n->v, n->n, name);
 }
 
 static uint64_t name_hash(const char *s)
