@@ -346,6 +346,13 @@ static int64_t open_end(const struct sched_unit *u)
     return maxend;
 }
 
+/* The end round 2 reads a unit's done windows up to: 0 (not read) when its load failed or it
+ * has no open window. queue_round2() and read_round2() both decide by it, so they agree. */
+static int64_t round2_end(const struct sched_unit *u)
+{
+    return u->load_failed ? 0 : open_end(u);
+}
+
 /* Round 2: windows beyond the watermark are completed when the done set covers them
  * (a worker's window, or what a resync kept as one synthetic range). Queues, per unit with
  * an open window, the done windows that start before its last open end. */
@@ -354,7 +361,7 @@ static wdts_err_t queue_round2(struct wdts_redis *redis, const char *prefix, str
 {
     wdts_err_t err;
     for (size_t i = 0; i < n; i++) {
-        int64_t maxend = u[i].load_failed ? 0 : open_end(&u[i]);
+        int64_t maxend = round2_end(&u[i]);
         if (maxend == 0)
             continue;
         struct wdts_wm_id id = {u[i].connection, u[i].report};
@@ -375,7 +382,7 @@ static wdts_err_t queue_round2(struct wdts_redis *redis, const char *prefix, str
 static wdts_err_t read_round2(struct wdts_redis *redis, struct sched_unit *u, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (u[i].load_failed || open_end(&u[i]) == 0)
+        if (round2_end(&u[i]) == 0)
             continue;
         struct wdts_redis_reply *r = NULL;
         wdts_err_t err = wdts_redis_pipeline_read(redis, &r);
@@ -417,7 +424,6 @@ wdts_err_t sched_state_load(struct wdts_redis *redis, const char *prefix, struct
     for (size_t i = 0; i < n; i++) {
         if ((err = read_round1(redis, &u[i])) != WDTS_OK)
             goto broken_read;
-        queued -= 5;
     }
     queued = 0;
     if ((err = queue_round2(redis, prefix, u, n, &key, &av, &queued)) != WDTS_OK)
