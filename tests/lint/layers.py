@@ -44,12 +44,6 @@ ALLOWED = {
     'cmd': MODULES + LAYERS,
 }
 
-# KNOWN CYCLES: each entry a set of .c files allowed to depend on each other (through a shared
-# header or a symbol); a cycle found inside one entry passes. The list is EMPTY: every file
-# cycle is broken, and it stays empty. The check fails on an entry that matches no cycle any
-# more or is larger than what is left of it, so a fixed cycle cannot come back unnoticed.
-KNOWN_CYCLES = []
-
 CHECKED_DIRS = ('common/', 'cmd/') + tuple(m + '/' for m in MODULES)
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 
@@ -164,19 +158,9 @@ def check_include_cycles(tree):
             % ' <-> '.join(sorted(c)) for c in cycles(graph)]
 
 
-def check_cycles(graph, what, fix, matched):
-    """One error per cycle of .c files that no KNOWN_CYCLES entry covers; matched[i] collects
-    the files of the cycles that entry i covers."""
-    errors, known = [], []
-    for c in cycles(graph):
-        names = ' <-> '.join(sorted(c))
-        i = next((i for i, k in enumerate(KNOWN_CYCLES) if c <= k), None)
-        if i is None:
-            errors.append('%s cycle: %s; fix: %s' % (what, names, fix))
-        else:
-            matched[i] = matched.get(i, set()) | c
-            known.append('known %s cycle (allowed by KNOWN_CYCLES): %s' % (what, names))
-    return errors, known
+def check_cycles(graph, what, fix):
+    """One error per cycle of .c files (no cycle is allowed)."""
+    return ['%s cycle: %s; fix: %s' % (what, ' <-> '.join(sorted(c)), fix) for c in cycles(graph)]
 
 
 def check_cmake_links(root):
@@ -221,30 +205,18 @@ def main():
     tree = Tree(args.root, [line.strip() for line in sys.stdin if line.strip()])
 
     errors = check_edges(tree) + check_include_cycles(tree) + check_cmake_links(args.root)
-    matched, notes = {}, []
+    notes = []
     fix = ('move what both use into a file of its own that calls neither, or let the lower '
            'one take a callback instead of calling up')
-    e, k = check_cycles(source_graph(tree.root, tree.files, tree.includes), 'file', fix, matched)
-    errors += e
-    notes += k
+    errors += check_cycles(source_graph(tree.root, tree.files, tree.includes), 'file', fix)
     if args.build and not shutil.which('nm'):
         notes.append('symbol check: skipped (no nm)')
     elif args.build:
         graph, note = symbol_graph(args.root, args.build, set(tree.files))
         notes.append('symbol check: ' + note)
-        e, k = check_cycles(graph, 'symbol', fix, matched)
-        errors += e
-        notes += k
+        errors += check_cycles(graph, 'symbol', fix)
     else:
         notes.append('symbol check: skipped (no build directory)')
-    for i, entry in enumerate(KNOWN_CYCLES):
-        if i not in matched:
-            errors.append('KNOWN_CYCLES entry {%s} matches no cycle any more; fix: remove it '
-                          'from tests/lint/layers.py' % ', '.join(sorted(entry)))
-        elif matched[i] != entry:
-            errors.append('KNOWN_CYCLES entry {%s} is larger than the cycles left {%s}; fix: '
-                          'shrink it in tests/lint/layers.py'
-                          % (', '.join(sorted(entry)), ', '.join(sorted(matched[i]))))
 
     for n in notes:
         print(n)
