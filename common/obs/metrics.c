@@ -320,12 +320,10 @@ static int check_labels(const char *name, enum metric_type type, const char *con
                                           "buckets", name);
             return -1;
         }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(label_names[i], label_names[j]) == 0) {
-                snprintf(errstr, errstr_size, "metric %s: label name '%s' given twice", name,
-                         label_names[i]);
-                return -1;
-            }
+        if (wdts_word_index(label_names, i, label_names[i]) >= 0) {
+            snprintf(errstr, errstr_size, "metric %s: label name '%s' given twice", name,
+                     label_names[i]);
+            return -1;
         }
     }
     return 0;
