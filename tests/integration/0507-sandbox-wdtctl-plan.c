@@ -45,9 +45,7 @@ static int teardown(void **state)
 {
     (void)state;
     sbx_stop(&sbx, 10000);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    (void)!system(cmd);
+    wdts_test_rmtree(dir);
     return 0;
 }
 

@@ -217,6 +217,24 @@ int wdts_test_wait_exit(pid_t pid, int timeout_s)
     return -1;
 }
 
+int wdts_test_stop_child(pid_t pid, int sig, int timeout_ms, int64_t *took_ms)
+{
+    int64_t t0 = wdts_time_mono_ms();
+    int st = 0;
+    kill(pid, sig);
+    while (wdts_time_mono_ms() - t0 <= timeout_ms) {
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            if (took_ms)
+                *took_ms = wdts_time_mono_ms() - t0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        usleep(10 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
 /* Child processes a failing test must not leave behind: killed at exit (cmocka's fail
  * returns from the test function, so the normal stop calls are skipped). */
 static pid_t tracked[32];

@@ -68,6 +68,9 @@ struct json_t *wdts_test_run_json(const char *name, const char *const *args, int
 
 /** Waits at most timeout_s for the child pid. @returns its status (128+sig), or -1. */
 int wdts_test_wait_exit(pid_t pid, int timeout_s);
+/** Sends sig to the child pid and waits at most timeout_ms for it (took_ms, when not NULL,
+ *  gets how long it took). @returns its status (128+sig), or -1 after killing it (SIGKILL). */
+int wdts_test_stop_child(pid_t pid, int sig, int timeout_ms, int64_t *took_ms);
 /** Kills pid at exit unless it has been reaped by then (a failed test skips its stops). */
 void wdts_test_track_child(pid_t pid);
 

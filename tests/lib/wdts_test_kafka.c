@@ -140,12 +140,7 @@ int wdts_test_own_kafka_stop(struct wdts_test_own_kafka *k)
 {
     int rc = -1;
     if (k->pid > 0) {
-        kill(k->pid, SIGTERM);
-        rc = wdts_test_wait_exit(k->pid, 20);
-        if (rc < 0) {
-            kill(k->pid, SIGKILL);
-            waitpid(k->pid, NULL, 0);
-        }
+        rc = wdts_test_stop_child(k->pid, SIGTERM, 20000, NULL);
         k->pid = 0;
     }
     char path[160];

@@ -86,30 +86,15 @@ int sbx_start_demo_frozen(struct sbx_proc *p, int64_t *frozen)
 
 int sbx_stop(struct sbx_proc *p, int timeout_ms)
 {
-    int rc = -1, st = 0;
-    if (p->pid <= 0)
-        goto out;
-    kill(p->pid, SIGTERM);
-    for (int waited = 0; waited <= timeout_ms; waited += 10) {
-        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
-            p->pid = 0;
-            rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            goto out;
-        }
-        usleep(10000);
+    int rc = -1;
+    if (p->pid > 0) {
+        rc = wdts_test_stop_child(p->pid, SIGTERM, timeout_ms, NULL);
+        p->pid = 0;
     }
-    kill(p->pid, SIGKILL);
-    waitpid(p->pid, &st, 0);
-    p->pid = 0;
-out:
     if (rc != 0 && p->dir[0]) {
-        char path[320], line[512];
+        char path[320];
         snprintf(path, sizeof(path), "%s/log", p->dir);
-        FILE *f = fopen(path, "r");
-        while (f && fgets(line, sizeof(line), f))
-            fprintf(stderr, "sandbox log: %s", line);
-        if (f)
-            fclose(f);
+        wdts_test_dump_file(path);
     }
     if (p->dir[0])
         sbx_rmdir(p->dir);

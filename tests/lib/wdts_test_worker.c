@@ -220,22 +220,9 @@ void wt_worker_start(struct wt *t, struct wt_worker *wk, const char *const *extr
 
 int wt_worker_stop(struct wt_worker *wk, int sig, int timeout_ms, int64_t *took_ms)
 {
-    int64_t t0 = wdts_time_mono_ms();
-    kill(wk->pid, sig);
-    int st = 0;
-    while (wdts_time_mono_ms() - t0 <= timeout_ms) {
-        if (waitpid(wk->pid, &st, WNOHANG) == wk->pid) {
-            if (took_ms)
-                *took_ms = wdts_time_mono_ms() - t0;
-            wk->pid = 0;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        usleep(20000);
-    }
-    kill(wk->pid, SIGKILL);
-    waitpid(wk->pid, &st, 0);
+    int rc = wdts_test_stop_child(wk->pid, sig, timeout_ms, took_ms);
     wk->pid = 0;
-    return -1;
+    return rc;
 }
 
 int wt_log_has(const struct wt_worker *wk, const char *text)
@@ -388,7 +375,9 @@ size_t wt_truth_route(const char *tenants_path, const char *sid, const char *rep
     return n;
 }
 
-int wt_has_pk(const struct wt_reader *r, const char *conn, const char *report, const char *pk)
+/* @returns 1 when the reader holds a record of report with pk (any job). */
+static int has_pk(const struct wt_reader *r, const char *conn, const char *report,
+                  const char *pk)
 {
     char key[256];
     snprintf(key, sizeof(key), "%s:%s:%s", conn, report, pk);
@@ -403,7 +392,7 @@ size_t wt_missing(const struct wt_reader *r, const char *conn, const char *repor
 {
     size_t missing = 0;
     for (size_t i = 0; i < n; i++) {
-        missing += !wt_has_pk(r, conn, report, pks[i]);
+        missing += !has_pk(r, conn, report, pks[i]);
         free(pks[i]);
     }
     free(pks);

@@ -155,9 +155,6 @@ size_t wt_truth_route(const char *tenants_path, const char *sid, const char *rep
                       const char *route, int64_t as_of, int64_t since, int64_t before,
                       char ***pks);
 
-/* @returns 1 when the reader holds a record of report with pk (any job). */
-int wt_has_pk(const struct wt_reader *r, const char *conn, const char *report, const char *pk);
-
 /* How many of pks[0..n) (from wt_truth) the reader holds no record of; frees pks. */
 size_t wt_missing(const struct wt_reader *r, const char *conn, const char *report, char **pks,
                   size_t n);
